@@ -1,0 +1,240 @@
+package layout
+
+import (
+	"debug/dwarf"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// dwarfIndex finds named types and enumerators in one DWARF tree.
+type dwarfIndex struct {
+	data  *dwarf.Data
+	types map[string]dwarf.Offset // struct tags, unions and typedefs
+	enums map[string]int64
+}
+
+func newDWARFIndex(d *dwarf.Data) (*dwarfIndex, error) {
+	ix := &dwarfIndex{data: d, types: map[string]dwarf.Offset{}, enums: map[string]int64{}}
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read DWARF: %w", err)
+		}
+		if e == nil {
+			break
+		}
+		switch e.Tag {
+		case dwarf.TagCompileUnit:
+			continue // descend into the unit
+		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagTypedef, dwarf.TagBaseType:
+			name, _ := e.Val(dwarf.AttrName).(string)
+			decl, _ := e.Val(dwarf.AttrDeclaration).(bool)
+			if name != "" && !decl {
+				if _, seen := ix.types[name]; !seen {
+					ix.types[name] = e.Offset
+				}
+			}
+		case dwarf.TagEnumerationType:
+			if !e.Children {
+				continue
+			}
+			for {
+				c, err := r.Next()
+				if err != nil {
+					return nil, fmt.Errorf("read DWARF enum: %w", err)
+				}
+				if c == nil || c.Tag == 0 {
+					break
+				}
+				if c.Tag == dwarf.TagEnumerator {
+					name, _ := c.Val(dwarf.AttrName).(string)
+					if _, seen := ix.enums[name]; !seen {
+						switch v := c.Val(dwarf.AttrConstValue).(type) {
+						case int64:
+							ix.enums[name] = v
+						case uint64:
+							ix.enums[name] = int64(v)
+						}
+					}
+				}
+			}
+			continue
+		}
+		if e.Children {
+			r.SkipChildren()
+		}
+	}
+	return ix, nil
+}
+
+// structType resolves a struct tag or typedef name to its struct definition.
+func (ix *dwarfIndex) typeNamed(name string) (dwarf.Type, error) {
+	off, ok := ix.types[name]
+	if !ok {
+		return nil, errMissing
+	}
+	t, err := ix.data.Type(off)
+	if err != nil {
+		return nil, fmt.Errorf("DWARF type %s: %w", name, err)
+	}
+	return t, nil
+}
+
+var errMissing = fmt.Errorf("not in this version")
+
+func underlying(t dwarf.Type) dwarf.Type {
+	for i := 0; i < 32; i++ {
+		switch tt := t.(type) {
+		case *dwarf.TypedefType:
+			t = tt.Type
+		case *dwarf.QualType:
+			t = tt.Type
+		default:
+			return t
+		}
+	}
+	return t
+}
+
+// member finds PATH in the struct, looking through anonymous members.
+// It returns the byte offset and the field (for bit-field facts).
+func member(t dwarf.Type, path []string) (int64, *dwarf.StructField, error) {
+	st, ok := underlying(t).(*dwarf.StructType)
+	if !ok {
+		return 0, nil, fmt.Errorf("%s is not a struct", t)
+	}
+	want := path[0]
+	for _, f := range st.Field {
+		if f.Name == want {
+			if len(path) == 1 {
+				return f.ByteOffset, f, nil
+			}
+			off, ff, err := member(f.Type, path[1:])
+			return f.ByteOffset + off, ff, err
+		}
+	}
+	for _, f := range st.Field {
+		if f.Name == "" {
+			if off, ff, err := member(f.Type, path); err == nil {
+				return f.ByteOffset + off, ff, nil
+			}
+		}
+	}
+	return 0, nil, errMissing
+}
+
+// resolveDWARF evaluates one tag alternative against DWARF. C-probe entries
+// are not answerable from DWARF and return errMissing.
+func (ix *dwarfIndex) resolve(spec string) (int64, error) {
+	parts := strings.SplitN(spec, ":", 3)
+	switch parts[0] {
+	case "size":
+		t, err := ix.typeNamed(parts[1])
+		if err != nil {
+			return 0, err
+		}
+		return t.Size(), nil
+	case "enum":
+		v, ok := ix.enums[parts[1]]
+		if !ok {
+			return 0, errMissing
+		}
+		return v, nil
+	case "off", "bitoff", "bitsize":
+		if len(parts) != 3 {
+			return 0, fmt.Errorf("bad layout spec %q", spec)
+		}
+		t, err := ix.typeNamed(parts[1])
+		if err != nil {
+			return 0, err
+		}
+		off, f, err := member(t, strings.Split(parts[2], "."))
+		if err != nil {
+			return 0, err
+		}
+		switch parts[0] {
+		case "off":
+			return off, nil
+		case "bitsize":
+			if f.BitSize == 0 {
+				return 0, fmt.Errorf("%s is not a bit-field", spec)
+			}
+			return f.BitSize, nil
+		default:
+			return bitOffset(f)
+		}
+	}
+	return 0, errMissing
+}
+
+// bitOffset gives the bit position of a bit-field counted from the least
+// significant bit of the struct that holds it (x86-64 is little-endian).
+func bitOffset(f *dwarf.StructField) (int64, error) {
+	if f.BitSize == 0 {
+		return 0, fmt.Errorf("%s is not a bit-field", f.Name)
+	}
+	if f.BitOffset == 0 || f.DataBitOffset != 0 {
+		// DWARF 4+: DW_AT_data_bit_offset, from the start of the struct.
+		return f.DataBitOffset, nil
+	}
+	// DWARF 2/3: DW_AT_bit_offset counts from the most significant bit of
+	// a storage unit of ByteSize bytes that starts at ByteOffset.
+	size := f.ByteSize * 8
+	return f.ByteOffset*8 + size - f.BitOffset - f.BitSize, nil
+}
+
+// FromDWARF fills every DWARF-answerable field of a Layout from d, starting
+// from base (which supplies C-probe constants; may be nil). Fields DWARF
+// does not know keep base's value, or Missing.
+func FromDWARF(d *dwarf.Data, base *Layout) (*Layout, error) {
+	ix, err := newDWARFIndex(d)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ix.types["_ts"]; !ok {
+		return nil, fmt.Errorf("DWARF has no CPython thread state (struct _ts): not a CPython build or debug info stripped")
+	}
+	out := &Layout{}
+	if base != nil {
+		*out = *base
+	}
+	err = EachField(out, func(name string, specs []string, v *int64) error {
+		for _, s := range specs {
+			got, err := ix.resolve(s)
+			if err == errMissing {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			*v = got
+			return nil
+		}
+		if !strings.HasPrefix(specs[0], "c:") {
+			*v = Missing
+		} else if base == nil {
+			*v = Missing
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EachField calls fn for every tagged int64 field of l.
+func EachField(l *Layout, fn func(name string, specs []string, v *int64) error) error {
+	rv := reflect.ValueOf(l).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		tag := rt.Field(i).Tag.Get("py")
+		if tag == "" {
+			continue
+		}
+		p := rv.Field(i).Addr().Interface().(*int64)
+		if err := fn(rt.Field(i).Name, strings.Split(tag, "|"), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
