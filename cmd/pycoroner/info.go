@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+func newInfoCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "info CORE",
+		Short: "Summarise a core: Python version, process, signal, threads, GIL, files",
+		Long: `info prints what the core says about the process: the Python version, the
+executable, the pid, the signal that killed it (with the faulting address),
+how many threads it had, which thread held the GIL, and every file behind
+the image with its build-id status (ok, mismatch, missing).`,
+		Example: `  pycoroner info core.12345
+  pycoroner info --json core.12345`,
+		Args: oneCore,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.open(args[0], false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			in := reports.BuildInfo(s.proc, s.rt)
+			if s.rt == nil {
+				in.Warnings = append(in.Warnings, "no CPython interpreter found in this core")
+			}
+			if g.json {
+				return reports.WriteJSON(stdout, in)
+			}
+			if err := in.WriteText(stdout); err != nil {
+				return fmt.Errorf("render: %w", err)
+			}
+			return nil
+		},
+	}
+}

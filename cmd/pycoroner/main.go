@@ -1,0 +1,43 @@
+// Command pycoroner answers questions about a crashed or frozen CPython
+// process from its core dump: what every thread was doing, with locals.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+)
+
+// usageError marks bad command-line use (exit status 2).
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) (code int) {
+	defer func() {
+		// A bug must never show a Go stack trace to the user.
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "pycoroner: internal error: %v (please report it with the core if you can)\n", r)
+			if os.Getenv("PYCORONER_DEBUG") != "" {
+				os.Stderr.Write(debug.Stack())
+			}
+			code = 1
+		}
+	}()
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "pycoroner: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "Run 'pycoroner --help' for usage.\n")
+		return 2
+	}
+	return 1
+}

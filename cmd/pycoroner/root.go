@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// globalFlags are shared by every command.
+type globalFlags struct {
+	sysroot string
+	exe     string
+	json    bool
+	noDWARF bool
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "pycoroner",
+		Short: "Post-mortem forensics for CPython core dumps",
+		Long: `pycoroner reads a core dump of a CPython process (3.8 to 3.13, stripped
+builds too) and tells, offline, what every thread was doing.
+
+The files behind the core (the python executable, libpython) are read from
+this host, or from --sysroot when the core came from another machine.`,
+		Example: `  pycoroner info core.12345
+  pycoroner stacks --locals core.12345
+  pycoroner stacks --json core.12345 | jq '.threads[].frames[0]'
+  pycoroner stacks --sysroot /srv/prod-root --exe /usr/bin/python3.11 core.12345`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.sysroot, "sysroot", "", "look up the files the core names under `DIR` (cores from another host)")
+	pf.StringVar(&g.exe, "exe", "", "use `PATH` as the main executable instead of the one the core names")
+	pf.BoolVar(&g.json, "json", false, "print JSON instead of text (shapes in docs/json.md)")
+	pf.BoolVar(&g.noDWARF, "no-dwarf", false, "use the committed layout tables even when the binary has DWARF")
+	root.AddCommand(newInfoCmd(g), newStacksCmd(g))
+	return root
+}
+
+// oneCore checks that a command got exactly one core file argument.
+func oneCore(_ *cobra.Command, args []string) error {
+	switch len(args) {
+	case 1:
+		return nil
+	case 0:
+		return usageError{fmt.Errorf("missing CORE argument (the core file to read)")}
+	}
+	return usageError{fmt.Errorf("expected one CORE argument, got %d", len(args))}
+}
+
+// session is an opened core and, when found, its Python runtime.
+type session struct {
+	proc *coreread.Process
+	rt   *pyheap.Runtime
+}
+
+func (g *globalFlags) open(path string, needPython bool) (*session, error) {
+	p, err := coreread.Open(path, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{proc: p}
+	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	if err != nil {
+		if needPython {
+			p.Close()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return s, nil
+	}
+	s.rt = rt
+	return s, nil
+}
+
+func (s *session) close() { s.proc.Close() }
+
+// warn prints warnings to stderr for text output.
+func warnAll(w io.Writer, msgs []string) {
+	for _, m := range msgs {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
+}
+
+var stdout io.Writer = os.Stdout

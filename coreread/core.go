@@ -1,0 +1,296 @@
+package coreread
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options says where to find the files behind a core.
+type Options struct {
+	// Sysroot, when set, is prepended to every file path the core names
+	// (cores analysed on another host).
+	Sysroot string
+	// Exe, when set, replaces the main executable named by the core.
+	Exe string
+}
+
+// Segment is one PT_LOAD of the core: Memsz bytes of memory at Vaddr, of
+// which the first Filesz are in the core at Off.
+type Segment struct {
+	Vaddr, Memsz uint64
+	Off, Filesz  uint64
+	Flags        elf.ProgFlag
+}
+
+// Writable reports whether the process could write this memory.
+func (s Segment) Writable() bool { return s.Flags&elf.PF_W != 0 }
+
+// Process is a process image read from a core file.
+type Process struct {
+	path     string
+	f        *os.File
+	data     []byte // the core, mmapped read-only
+	segs     []Segment
+	last     int // index of the last segment hit, a cheap cache
+	opts     Options
+	threads  []Thread
+	maps     []Mapping
+	files    map[string]*mappedFile
+	info     ProcessInfo
+	auxv     map[uint64]uint64
+	warnings []string
+}
+
+// ErrNotMapped is returned for an address no segment or file covers.
+var ErrNotMapped = errors.New("address not in the core or any mapped file")
+
+// maxSegments bounds the program headers accepted from an untrusted core.
+const maxSegments = 1 << 20
+
+// Open reads the ELF core at path. The caller must Close it.
+func Open(path string, opts Options) (*Process, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open core: %w", err)
+	}
+	p, err := open(f, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func open(f *os.File, path string, opts Options) (p *Process, err error) {
+	defer func() {
+		// debug/elf is robust, but a hostile file must never crash the tool.
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("%s: malformed ELF file (%v)", path, r)
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat core: %w", err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a core file", path)
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an ELF file: %w", path, err)
+	}
+	if ef.Type != elf.ET_CORE {
+		return nil, fmt.Errorf("%s is an ELF %s, not a core file", path, typeName(ef.Type))
+	}
+	if ef.Machine != elf.EM_X86_64 || ef.Class != elf.ELFCLASS64 {
+		return nil, fmt.Errorf("%s is a core for %s; only x86-64 cores are supported", path, ef.Machine)
+	}
+	if len(ef.Progs) > maxSegments {
+		return nil, fmt.Errorf("%s: %d program headers is more than a core can have", path, len(ef.Progs))
+	}
+	p = &Process{path: path, f: f, opts: opts, files: map[string]*mappedFile{}, auxv: map[uint64]uint64{}}
+	if st.Size() > 0 {
+		p.data, err = unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
+		if err != nil {
+			return nil, fmt.Errorf("mmap core: %w", err)
+		}
+	}
+	size := uint64(len(p.data))
+	truncated := false
+	for _, pr := range ef.Progs {
+		switch pr.Type {
+		case elf.PT_LOAD:
+			s := Segment{Vaddr: pr.Vaddr, Memsz: pr.Memsz, Off: pr.Off, Filesz: pr.Filesz, Flags: pr.Flags}
+			if s.Filesz > s.Memsz {
+				s.Filesz = s.Memsz
+			}
+			if s.Off >= size {
+				if s.Filesz > 0 {
+					truncated = true
+				}
+				s.Filesz = 0
+			} else if s.Off+s.Filesz > size {
+				s.Filesz = size - s.Off
+				truncated = true
+			}
+			p.segs = append(p.segs, s)
+		case elf.PT_NOTE:
+			if err := p.readNotes(pr, size); err != nil {
+				p.warn("core notes: %v", err)
+				truncated = truncated || pr.Off+pr.Filesz > size
+			}
+		}
+	}
+	if truncated {
+		p.warn("core file is truncated (%d bytes): some memory is missing", size)
+	}
+	sort.Slice(p.segs, func(i, j int) bool { return p.segs[i].Vaddr < p.segs[j].Vaddr })
+	if len(p.segs) == 0 {
+		return nil, fmt.Errorf("%s: core has no memory segments", path)
+	}
+	p.setupFiles()
+	return p, nil
+}
+
+func typeName(t elf.Type) string {
+	switch t {
+	case elf.ET_EXEC:
+		return "executable"
+	case elf.ET_DYN:
+		return "shared object or PIE executable"
+	case elf.ET_REL:
+		return "object file"
+	}
+	return t.String()
+}
+
+// Close releases the core and every file opened behind it.
+func (p *Process) Close() error {
+	for _, mf := range p.files {
+		mf.close()
+	}
+	if p.data != nil {
+		unix.Munmap(p.data)
+		p.data = nil
+	}
+	return p.f.Close()
+}
+
+// Path is the core file's path.
+func (p *Process) Path() string { return p.path }
+
+// Segments lists the core's memory segments by address.
+func (p *Process) Segments() []Segment { return p.segs }
+
+// Warnings lists what the reader noticed but could work around.
+func (p *Process) Warnings() []string { return p.warnings }
+
+func (p *Process) warn(format string, args ...any) {
+	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
+}
+
+// segment finds the segment that holds addr.
+func (p *Process) segment(addr uint64) (int, bool) {
+	if p.last < len(p.segs) {
+		s := p.segs[p.last]
+		if addr >= s.Vaddr && addr-s.Vaddr < s.Memsz {
+			return p.last, true
+		}
+	}
+	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Vaddr+p.segs[i].Memsz > addr })
+	if i < len(p.segs) && addr >= p.segs[i].Vaddr {
+		p.last = i
+		return i, true
+	}
+	return 0, false
+}
+
+// InCore returns the bytes at addr that the core itself holds, without
+// copying, up to n bytes; fewer when the core's data ends first.
+func (p *Process) InCore(addr uint64, n int) []byte {
+	i, ok := p.segment(addr)
+	if !ok {
+		return nil
+	}
+	s := p.segs[i]
+	rel := addr - s.Vaddr
+	if rel >= s.Filesz {
+		return nil
+	}
+	avail := s.Filesz - rel
+	if uint64(n) < avail {
+		avail = uint64(n)
+	}
+	return p.data[s.Off+rel : s.Off+rel+avail]
+}
+
+// ReadAt fills b with memory at addr: from the core where it has the page,
+// else from the mapped file. It returns an error if any byte is missing.
+func (p *Process) ReadAt(b []byte, addr uint64) (int, error) {
+	done := 0
+	for done < len(b) {
+		a := addr + uint64(done)
+		if a < addr {
+			return done, fmt.Errorf("read 0x%x: %w", addr, ErrNotMapped)
+		}
+		if got := p.InCore(a, len(b)-done); len(got) > 0 {
+			done += copy(b[done:], got)
+			continue
+		}
+		n, err := p.readFromFile(b[done:], a)
+		if n == 0 || err != nil {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = ErrNotMapped
+			}
+			return done, fmt.Errorf("read 0x%x: %w", a, err)
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Read returns n bytes at addr.
+func (p *Process) Read(addr uint64, n int) ([]byte, error) {
+	if n < 0 || n > 1<<30 {
+		return nil, fmt.Errorf("read 0x%x: size %d out of range", addr, n)
+	}
+	if got := p.InCore(addr, n); len(got) == n {
+		return got, nil
+	}
+	b := make([]byte, n)
+	if _, err := p.ReadAt(b, addr); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Uint64 reads a little-endian 64-bit word.
+func (p *Process) Uint64(addr uint64) (uint64, error) {
+	if got := p.InCore(addr, 8); len(got) == 8 {
+		return binary.LittleEndian.Uint64(got), nil
+	}
+	var b [8]byte
+	if _, err := p.ReadAt(b[:], addr); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// Uint32 reads a little-endian 32-bit word.
+func (p *Process) Uint32(addr uint64) (uint32, error) {
+	var b [4]byte
+	if _, err := p.ReadAt(b[:], addr); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
+// CString reads a NUL-terminated string of at most max bytes.
+func (p *Process) CString(addr uint64, max int) (string, error) {
+	var out []byte
+	var chunk [64]byte
+	for len(out) < max {
+		n := len(chunk)
+		// Stay within one page so a string near the end of a mapping reads.
+		if room := 4096 - int((addr+uint64(len(out)))%4096); room < n {
+			n = room
+		}
+		if _, err := p.ReadAt(chunk[:n], addr+uint64(len(out))); err != nil {
+			return "", err
+		}
+		for i := 0; i < n; i++ {
+			if chunk[i] == 0 {
+				return string(append(out, chunk[:i]...)), nil
+			}
+		}
+		out = append(out, chunk[:n]...)
+	}
+	return string(out[:max]), fmt.Errorf("string at 0x%x longer than %d bytes", addr, max)
+}

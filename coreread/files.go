@@ -1,0 +1,418 @@
+package coreread
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// FileStatus says whether a file named by the core could be used.
+type FileStatus string
+
+const (
+	FileOK          FileStatus = "ok"          // found, build-ids agree
+	FileNoBuildID   FileStatus = "no-build-id" // found; nothing to compare
+	FileMismatch    FileStatus = "mismatch"    // found, but a different build
+	FileMissing     FileStatus = "missing"     // not on this host (or sysroot)
+	FileNotELF      FileStatus = "not-elf"     // a data file (locale archive, ...)
+	FileOutsideRoot FileStatus = "outside-sysroot"
+)
+
+// FileInfo describes one file behind the image.
+type FileInfo struct {
+	Path        string // as the core names it
+	DiskPath    string // where it was looked for on this host
+	Start, End  uint64 // the lowest and highest address it is mapped at
+	IsExe       bool
+	BuildIDCore string // from the core's copy of its ELF header page
+	BuildIDDisk string // from the file on disk
+	Status      FileStatus
+}
+
+// mappedFile is one file behind the image, opened lazily.
+type mappedFile struct {
+	info       FileInfo
+	bias       uint64 // load bias: runtime address minus ELF virtual address
+	headerSeen bool   // info.Start is the mapping of file offset 0
+	f          *os.File
+	ef         *elf.File
+	openErr    error
+	syms       []elf.Symbol
+	symsErr    error
+	symsOK     bool
+}
+
+func (mf *mappedFile) close() {
+	if mf.f != nil {
+		mf.f.Close()
+	}
+}
+
+// open opens the disk file once.
+func (mf *mappedFile) open() (*os.File, error) {
+	if mf.f == nil && mf.openErr == nil {
+		if mf.info.Status == FileOutsideRoot {
+			mf.openErr = fmt.Errorf("%s resolves outside the sysroot", mf.info.DiskPath)
+		} else {
+			mf.f, mf.openErr = os.Open(mf.info.DiskPath)
+		}
+	}
+	return mf.f, mf.openErr
+}
+
+func (mf *mappedFile) elfFile() (*elf.File, error) {
+	if mf.ef != nil {
+		return mf.ef, nil
+	}
+	f, err := mf.open()
+	if err != nil {
+		return nil, err
+	}
+	ef, err := safeELF(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mf.info.DiskPath, err)
+	}
+	mf.ef = ef
+	return ef, nil
+}
+
+func safeELF(f *os.File) (ef *elf.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ef, err = nil, fmt.Errorf("malformed ELF file (%v)", r)
+		}
+	}()
+	return elf.NewFile(f)
+}
+
+// setupFiles groups the NT_FILE mappings by file, picks the executable,
+// resolves paths under the sysroot and compares build-ids.
+func (p *Process) setupFiles() {
+	sort.Slice(p.maps, func(i, j int) bool { return p.maps[i].Start < p.maps[j].Start })
+	exePath := ""
+	if entry, ok := p.auxv[9]; ok { // AT_ENTRY
+		if m, ok := p.mappingAt(entry); ok {
+			exePath = m.Path
+		}
+	}
+	if exePath == "" && len(p.maps) > 0 {
+		exePath = p.maps[0].Path
+	}
+	for _, m := range p.maps {
+		mf, ok := p.files[m.Path]
+		if !ok {
+			mf = &mappedFile{info: FileInfo{Path: m.Path, Start: m.Start, End: m.End, IsExe: m.Path == exePath}}
+			mf.info.DiskPath = p.diskPath(m.Path, mf.info.IsExe)
+			p.files[m.Path] = mf
+		}
+		if m.End > mf.info.End {
+			mf.info.End = m.End
+		}
+		if m.FileOffset == 0 && !mf.headerSeen {
+			mf.info.Start, mf.headerSeen = m.Start, true
+		}
+	}
+	for _, path := range p.filePaths() {
+		p.checkFile(p.files[path])
+	}
+}
+
+// filePaths returns the files' core paths, executable first, then by address.
+func (p *Process) filePaths() []string {
+	out := make([]string, 0, len(p.files))
+	for path := range p.files {
+		out = append(out, path)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := p.files[out[i]], p.files[out[j]]
+		if a.info.IsExe != b.info.IsExe {
+			return a.info.IsExe
+		}
+		return a.info.Start < b.info.Start
+	})
+	return out
+}
+
+func (p *Process) diskPath(path string, isExe bool) string {
+	if isExe && p.opts.Exe != "" {
+		return p.opts.Exe
+	}
+	if p.opts.Sysroot == "" {
+		return path
+	}
+	return filepath.Join(p.opts.Sysroot, filepath.Clean("/"+path))
+}
+
+// checkFile computes the load bias and compares build-ids for one file.
+func (p *Process) checkFile(mf *mappedFile) {
+	hdr := p.InCore(mf.info.Start, 4096)
+	coreIsELF := len(hdr) >= 64 && bytes.HasPrefix(hdr, []byte(elf.ELFMAG))
+	if coreIsELF {
+		mf.bias, mf.info.BuildIDCore = p.headerFacts(mf.info.Start, hdr)
+	}
+	if p.opts.Sysroot != "" && !(mf.info.IsExe && p.opts.Exe != "") {
+		if real, err := filepath.EvalSymlinks(mf.info.DiskPath); err == nil {
+			root, _ := filepath.EvalSymlinks(p.opts.Sysroot)
+			if root != "" && real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
+				mf.info.Status = FileOutsideRoot
+				p.warn("%s resolves outside --sysroot (%s); not used", mf.info.DiskPath, real)
+				return
+			}
+		}
+	}
+	ef, err := mf.elfFile()
+	switch {
+	case mf.openErr != nil:
+		mf.info.Status = FileMissing
+		if coreIsELF {
+			p.warn("%s is not on this host (looked for %s); memory the core left out of it cannot be read", mf.info.Path, mf.info.DiskPath)
+		}
+		return
+	case err != nil:
+		mf.info.Status = FileNotELF
+		if coreIsELF || mf.info.IsExe {
+			p.warn("%s: %v", mf.info.DiskPath, err)
+		}
+		return
+	}
+	if !coreIsELF {
+		// The header page was not dumped: compute the bias from the file.
+		for _, pr := range ef.Progs {
+			if pr.Type == elf.PT_LOAD && pr.Off == 0 {
+				mf.bias = mf.info.Start - pr.Vaddr&^0xfff
+				break
+			}
+		}
+	}
+	mf.info.BuildIDDisk = buildIDFromFile(ef)
+	switch {
+	case mf.info.BuildIDCore == "" || mf.info.BuildIDDisk == "":
+		mf.info.Status = FileNoBuildID
+	case mf.info.BuildIDCore != mf.info.BuildIDDisk:
+		mf.info.Status = FileMismatch
+		p.warn("%s on this host is a different build than the one in the core (build-id %s, core has %s): results may be wrong; use --sysroot or --exe with the original files", mf.info.DiskPath, mf.info.BuildIDDisk, mf.info.BuildIDCore)
+	default:
+		mf.info.Status = FileOK
+	}
+}
+
+// headerFacts reads the load bias and GNU build-id from the ELF header page
+// of a mapped file as the core recorded it.
+func (p *Process) headerFacts(start uint64, hdr []byte) (bias uint64, buildID string) {
+	le := binary.LittleEndian
+	phoff := le.Uint64(hdr[32:])
+	phentsize := uint64(le.Uint16(hdr[54:]))
+	phnum := uint64(le.Uint16(hdr[56:]))
+	if phentsize < 56 || phnum > 256 {
+		return 0, ""
+	}
+	type ph struct{ typ, off, vaddr, filesz uint64 }
+	var phs []ph
+	for i := uint64(0); i < phnum; i++ {
+		b := p.InCore(start+phoff+i*phentsize, 56)
+		if len(b) < 56 {
+			break
+		}
+		phs = append(phs, ph{uint64(le.Uint32(b[0:])), le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint64(b[32:])})
+	}
+	for _, h := range phs {
+		if h.typ == uint64(elf.PT_LOAD) && h.off == 0 {
+			bias = start - h.vaddr&^0xfff
+			break
+		}
+	}
+	for _, h := range phs {
+		if h.typ != uint64(elf.PT_NOTE) || h.filesz > 1<<16 {
+			continue
+		}
+		if id := gnuBuildID(p.InCore(bias+h.vaddr, int(h.filesz))); id != "" {
+			return bias, id
+		}
+	}
+	return bias, ""
+}
+
+func buildIDFromFile(ef *elf.File) string {
+	for _, pr := range ef.Progs {
+		if pr.Type != elf.PT_NOTE || pr.Filesz > 1<<16 {
+			continue
+		}
+		b := make([]byte, pr.Filesz)
+		if _, err := pr.ReadAt(b, 0); err != nil {
+			continue
+		}
+		if id := gnuBuildID(b); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// gnuBuildID finds NT_GNU_BUILD_ID in a run of ELF notes.
+func gnuBuildID(b []byte) string {
+	le := binary.LittleEndian
+	for len(b) >= 12 {
+		namesz, descsz, typ := uint64(le.Uint32(b)), uint64(le.Uint32(b[4:])), le.Uint32(b[8:])
+		nameEnd := 12 + align4(namesz)
+		if nameEnd+descsz > uint64(len(b)) {
+			return ""
+		}
+		if typ == 3 && namesz == 4 && string(b[12:15]) == "GNU" {
+			return hex.EncodeToString(b[nameEnd : nameEnd+descsz])
+		}
+		next := nameEnd + align4(descsz)
+		if next > uint64(len(b)) {
+			return ""
+		}
+		b = b[next:]
+	}
+	return ""
+}
+
+// Files describes every file behind the image, executable first.
+func (p *Process) Files() []FileInfo {
+	var out []FileInfo
+	for _, path := range p.filePaths() {
+		out = append(out, p.files[path].info)
+	}
+	return out
+}
+
+// Executable returns the main executable's entry, if the core names one.
+func (p *Process) Executable() (FileInfo, bool) {
+	for _, mf := range p.files {
+		if mf.info.IsExe {
+			return mf.info, true
+		}
+	}
+	return FileInfo{}, false
+}
+
+func (p *Process) mappingAt(addr uint64) (Mapping, bool) {
+	i := sort.Search(len(p.maps), func(i int) bool { return p.maps[i].End > addr })
+	if i < len(p.maps) && addr >= p.maps[i].Start {
+		return p.maps[i], true
+	}
+	return Mapping{}, false
+}
+
+// FileAt names the file mapped at addr, if any.
+func (p *Process) FileAt(addr uint64) (string, bool) {
+	m, ok := p.mappingAt(addr)
+	return m.Path, ok
+}
+
+func (p *Process) readFromFile(b []byte, addr uint64) (int, error) {
+	m, ok := p.mappingAt(addr)
+	if !ok {
+		return 0, ErrNotMapped
+	}
+	mf := p.files[m.Path]
+	f, err := mf.open()
+	if err != nil {
+		return 0, fmt.Errorf("%s not readable (%v)", m.Path, err)
+	}
+	n := uint64(len(b))
+	if room := m.End - addr; room < n {
+		n = room
+	}
+	got, err := f.ReadAt(b[:n], int64(addr-m.Start+m.FileOffset))
+	if got > 0 {
+		return got, nil
+	}
+	return 0, err
+}
+
+// Symbol is a symbol of a mapped file at its run-time address.
+type Symbol struct {
+	Name string
+	Addr uint64
+	Size uint64
+	File string
+}
+
+func (mf *mappedFile) symbols() ([]elf.Symbol, error) {
+	if mf.symsOK {
+		return mf.syms, mf.symsErr
+	}
+	mf.symsOK = true
+	ef, err := mf.elfFile()
+	if err != nil {
+		mf.symsErr = err
+		return nil, err
+	}
+	dyn, _ := ef.DynamicSymbols()
+	all, _ := ef.Symbols()
+	mf.syms = append(dyn, all...)
+	return mf.syms, nil
+}
+
+// LookupSymbol finds a defined symbol by name in the executable first, then
+// in the other mapped files by address. Undefined entries (an extension
+// module's reference to a libpython symbol) are skipped.
+func (p *Process) LookupSymbol(name string) (Symbol, bool) {
+	for _, path := range p.filePaths() {
+		mf := p.files[path]
+		if mf.info.Status == FileNotELF || mf.info.Status == FileMissing {
+			continue
+		}
+		syms, err := mf.symbols()
+		if err != nil {
+			continue
+		}
+		for _, s := range syms {
+			if s.Name == name && s.Section != elf.SHN_UNDEF && s.Value != 0 {
+				return Symbol{Name: name, Addr: s.Value + mf.bias, Size: s.Size, File: path}, true
+			}
+		}
+	}
+	return Symbol{}, false
+}
+
+// LookupSection finds an allocated section by name (".PyRuntime") in the
+// mapped files and returns its run-time address range.
+func (p *Process) LookupSection(name string) (Symbol, bool) {
+	for _, path := range p.filePaths() {
+		mf := p.files[path]
+		if mf.info.Status == FileNotELF || mf.info.Status == FileMissing {
+			continue
+		}
+		ef, err := mf.elfFile()
+		if err != nil {
+			continue
+		}
+		if s := ef.Section(name); s != nil && s.Flags&elf.SHF_ALLOC != 0 && s.Addr != 0 {
+			return Symbol{Name: name, Addr: s.Addr + mf.bias, Size: s.Size, File: path}, true
+		}
+	}
+	return Symbol{}, false
+}
+
+// DWARF returns the debug info of a mapped file (by its core path), or an
+// error when it has none.
+func (p *Process) DWARF(path string) (d *dwarf.Data, err error) {
+	mf, ok := p.files[path]
+	if !ok {
+		return nil, fmt.Errorf("%s is not mapped in this core", path)
+	}
+	ef, err := mf.elfFile()
+	if err != nil {
+		return nil, err
+	}
+	if ef.Section(".debug_info") == nil {
+		return nil, fmt.Errorf("%s has no DWARF debug info", path)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = nil, fmt.Errorf("%s: malformed DWARF (%v)", path, r)
+		}
+	}()
+	return ef.DWARF()
+}

@@ -1,0 +1,302 @@
+package pyheap
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// SeqItems returns up to limit item pointers of a list or tuple and its length.
+func (r *Runtime) SeqItems(obj uint64, kind Kind, limit int) ([]uint64, int64, error) {
+	n, err := r.varSize(obj)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n < 0 || n > 1<<40 {
+		return nil, 0, fmt.Errorf("sequence 0x%x: bad size %d", obj, n)
+	}
+	var base uint64
+	if kind == KindList {
+		if base, err = r.m.ptr(obj + uint64(r.L.ListItems)); err != nil {
+			return nil, n, err
+		}
+		if base == 0 && n > 0 {
+			return nil, n, fmt.Errorf("list 0x%x: NULL items with size %d", obj, n)
+		}
+	} else {
+		base = obj + uint64(r.L.TupleItems)
+	}
+	count := n
+	if count > int64(limit) {
+		count = int64(limit)
+	}
+	return r.words(base, int(count), n)
+}
+
+func (r *Runtime) words(base uint64, count int, total int64) ([]uint64, int64, error) {
+	raw, err := r.m.bytes(base, count*8)
+	if err != nil {
+		return nil, total, err
+	}
+	out := make([]uint64, count)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	return out, total, nil
+}
+
+// DictItem is one key/value pair of a dict.
+type DictItem struct{ Key, Value uint64 }
+
+// keysTable is a decoded PyDictKeysObject header.
+type keysTable struct {
+	entries  uint64 // address of the first entry
+	nentries int64
+	entrySz  uint64
+	keyOff   uint64
+	valueOff uint64
+}
+
+func (r *Runtime) readKeys(keys uint64) (keysTable, error) {
+	L := r.L
+	var kt keysTable
+	nentries, err := r.m.i64(keys + uint64(L.DictKeysNentries))
+	if err != nil {
+		return kt, fmt.Errorf("dict keys 0x%x: %w", keys, err)
+	}
+	var size, indexBytes uint64
+	kt.entrySz, kt.keyOff, kt.valueOff = uint64(L.DictKeyEntrySize), uint64(L.DictKeyEntryKey), uint64(L.DictKeyEntryValue)
+	if L.DictKeysSize >= 0 { // 3.8-3.10
+		s, err := r.m.i64(keys + uint64(L.DictKeysSize))
+		if err != nil {
+			return kt, err
+		}
+		if s <= 0 || s > 1<<32 || s&(s-1) != 0 {
+			return kt, fmt.Errorf("dict keys 0x%x: bad size %d", keys, s)
+		}
+		size = uint64(s)
+		width := uint64(8)
+		switch {
+		case size <= 0xff:
+			width = 1
+		case size <= 0xffff:
+			width = 2
+		case size <= 0xffffffff:
+			width = 4
+		}
+		indexBytes = size * width
+	} else { // 3.11+
+		log2, err := r.m.u8(keys + uint64(L.DictKeysLog2Size))
+		if err != nil {
+			return kt, err
+		}
+		log2idx, err := r.m.u8(keys + uint64(L.DictKeysLog2IndexBytes))
+		if err != nil {
+			return kt, err
+		}
+		kind, err := r.m.u8(keys + uint64(L.DictKeysKind))
+		if err != nil {
+			return kt, err
+		}
+		if log2 > 40 || log2idx > 43 {
+			return kt, fmt.Errorf("dict keys 0x%x: bad log2 size %d", keys, log2)
+		}
+		size, indexBytes = 1<<log2, 1<<log2idx
+		if int64(kind) != L.DictKeysKindGeneral {
+			kt.entrySz, kt.keyOff, kt.valueOff = uint64(L.DictUnicodeEntrySize), uint64(L.DictUnicodeEntryKey), uint64(L.DictUnicodeEntryValue)
+		}
+	}
+	if nentries < 0 || uint64(nentries) > size || nentries > maxDictEntries {
+		return kt, fmt.Errorf("dict keys 0x%x: %d entries in a table of %d", keys, nentries, size)
+	}
+	kt.nentries = nentries
+	kt.entries = keys + uint64(L.DictKeysIndices) + indexBytes
+	return kt, nil
+}
+
+// DictItems returns up to limit live items of a dict, in insertion order,
+// and the dict's length.
+func (r *Runtime) DictItems(obj uint64, limit int) ([]DictItem, int64, error) {
+	L := r.L
+	used, err := r.m.i64(obj + uint64(L.DictUsed))
+	if err != nil {
+		return nil, 0, fmt.Errorf("dict 0x%x: %w", obj, err)
+	}
+	keys, err := r.m.ptr(obj + uint64(L.DictKeys))
+	if err != nil || keys == 0 {
+		return nil, used, fmt.Errorf("dict 0x%x keys: %v", obj, err)
+	}
+	values, err := r.m.ptr(obj + uint64(L.DictValues))
+	if err != nil {
+		return nil, used, err
+	}
+	if values != 0 && L.DictValuesValues >= 0 {
+		values += uint64(L.DictValuesValues)
+	}
+	items, err := r.keysItems(keys, values, limit)
+	return items, used, err
+}
+
+// keysItems walks a keys table; values, when set, is a split table's
+// value array.
+func (r *Runtime) keysItems(keys, values uint64, limit int) ([]DictItem, error) {
+	kt, err := r.readKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	var out []DictItem
+	const chunk = 512
+	for start := int64(0); start < kt.nentries && len(out) < limit; start += chunk {
+		n := kt.nentries - start
+		if n > chunk {
+			n = chunk
+		}
+		raw, err := r.m.bytes(kt.entries+uint64(start)*kt.entrySz, int(uint64(n)*kt.entrySz))
+		if err != nil {
+			return out, fmt.Errorf("dict entries at 0x%x: %w", kt.entries, err)
+		}
+		var vals []uint64
+		if values != 0 {
+			if vals, _, err = r.words(values+uint64(start)*8, int(n), n); err != nil {
+				return out, fmt.Errorf("dict values at 0x%x: %w", values, err)
+			}
+		}
+		for i := int64(0); i < n && len(out) < limit; i++ {
+			e := raw[uint64(i)*kt.entrySz:]
+			k := binary.LittleEndian.Uint64(e[kt.keyOff:])
+			var v uint64
+			if vals != nil {
+				v = vals[i]
+			} else {
+				v = binary.LittleEndian.Uint64(e[kt.valueOff:])
+			}
+			if k != 0 && v != 0 {
+				out = append(out, DictItem{Key: k, Value: v})
+			}
+		}
+	}
+	return out, nil
+}
+
+// SetItems returns up to limit keys of a set or frozenset and its length.
+func (r *Runtime) SetItems(obj uint64, limit int) ([]uint64, int64, error) {
+	L := r.L
+	used, err := r.m.i64(obj + uint64(L.SetUsed))
+	if err != nil {
+		return nil, 0, err
+	}
+	mask, err := r.m.i64(obj + uint64(L.SetMask))
+	if err != nil {
+		return nil, used, err
+	}
+	table, err := r.m.ptr(obj + uint64(L.SetTable))
+	if err != nil {
+		return nil, used, err
+	}
+	if mask < 0 || mask > maxDictEntries || (mask+1)&mask != 0 {
+		return nil, used, fmt.Errorf("set 0x%x: bad mask %d", obj, mask)
+	}
+	raw, err := r.m.bytes(table, int(mask+1)*int(L.SetEntrySize))
+	if err != nil {
+		return nil, used, err
+	}
+	var out []uint64
+	for i := int64(0); i <= mask && len(out) < limit; i++ {
+		k := binary.LittleEndian.Uint64(raw[i*L.SetEntrySize+L.SetEntryKey:])
+		if k == 0 {
+			continue
+		}
+		if t, err := r.TypeOf(k); err != nil || t.Name == "<dummy key> type" {
+			continue // a deleted slot
+		}
+		out = append(out, k)
+	}
+	return out, used, nil
+}
+
+// Attributes returns up to limit (name, value) pairs of an instance's
+// __dict__, wherever this version keeps it, and the address of the dict
+// object when one exists.
+func (r *Runtime) Attributes(obj uint64, t *Type, limit int) ([]DictItem, uint64, error) {
+	L := r.L
+	managed := L.TPFlagsManagedDict > 0 && t.Flags&uint64(L.TPFlagsManagedDict) != 0
+	if !managed {
+		if t.Dictoffset == 0 {
+			return nil, 0, nil
+		}
+		off := t.Dictoffset
+		if off < 0 { // var-sized object: the dict sits after the items
+			n, err := r.varSize(obj)
+			if err != nil {
+				return nil, 0, err
+			}
+			if n < 0 {
+				n = -n
+			}
+			size := t.Basicsize + n*t.Itemsize
+			size = (size + 7) &^ 7
+			off += size
+		}
+		d, err := r.m.ptr(obj + uint64(off))
+		if err != nil || d == 0 {
+			return nil, 0, err
+		}
+		items, _, err := r.DictItems(d, limit)
+		return items, d, err
+	}
+	slot, err := r.m.ptr(obj + uint64(L.ManagedDictOffset))
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case L.Version == "3.12" && slot&1 == 1: // tagged values pointer
+		items, err := r.cachedKeyValues(t, slot-1, limit)
+		return items, 0, err
+	case slot != 0:
+		items, _, err := r.DictItems(slot, limit)
+		return items, slot, err
+	case L.ManagedValuesOffset < 0 && L.TPFlagsInlineValues > 0 && t.Flags&uint64(L.TPFlagsInlineValues) != 0: // 3.13
+		values := obj + uint64(t.Basicsize)
+		valid, err := r.m.u8(values + uint64(L.DictValuesValid))
+		if err != nil || valid == 0 {
+			return nil, 0, err
+		}
+		items, err := r.cachedKeyValues(t, values, limit)
+		return items, 0, err
+	case L.ManagedValuesOffset >= 0 && L.Version == "3.11":
+		values, err := r.m.ptr(obj + uint64(L.ManagedValuesOffset))
+		if err != nil || values == 0 {
+			return nil, 0, err
+		}
+		items, err := r.cachedKeyValues(t, values, limit)
+		return items, 0, err
+	}
+	return nil, 0, nil
+}
+
+// cachedKeyValues pairs a values array with its type's shared keys.
+func (r *Runtime) cachedKeyValues(t *Type, values uint64, limit int) ([]DictItem, error) {
+	keys, err := r.m.ptr(t.Addr + uint64(r.L.HeapTypeCachedKeys))
+	if err != nil || keys == 0 {
+		return nil, fmt.Errorf("type %s has no shared keys: %v", t.Name, err)
+	}
+	if r.L.DictValuesValues > 0 {
+		values += uint64(r.L.DictValuesValues)
+	}
+	return r.keysItems(keys, values, limit)
+}
+
+// DictLookupStr finds a str key in a dict and returns its value.
+func (r *Runtime) DictLookupStr(dict uint64, key string) (uint64, bool) {
+	items, _, err := r.DictItems(dict, maxDictEntries)
+	if err != nil {
+		return 0, false
+	}
+	for _, it := range items {
+		if t, err := r.TypeOf(it.Key); err == nil && t.Kind == KindStr {
+			if s, err := r.StrValue(it.Key); err == nil && s == key {
+				return it.Value, true
+			}
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,334 @@
+package pyheap
+
+import (
+	"fmt"
+
+	"github.com/pycoroner/pycoroner/pyheap/linetable"
+)
+
+// Frame is one Python frame of a thread, innermost first in a stack.
+type Frame struct {
+	Addr      uint64 // PyFrameObject (3.8-3.10) or _PyInterpreterFrame (3.11+)
+	Code      uint64
+	Function  string // co_name
+	Qualname  string // co_qualname (3.11+), else empty
+	Filename  string
+	Line      int // 0 when unknown
+	FirstLine int
+	Locals    []Local
+	Err       error // what could not be read of this frame
+}
+
+// Local is one argument or local variable with its value (cells already
+// dereferenced, unbound names left out).
+type Local struct {
+	Name  string
+	Value uint64
+}
+
+// codeInfo is what a frame needs of its code object, cached per code.
+type codeInfo struct {
+	name, qualname, filename string
+	firstLine                int
+	table                    []byte // co_lnotab or co_linetable
+	names                    []string
+	kinds                    []byte // co_localspluskinds (3.11+); nil before
+	cellStart                int    // 3.8-3.10: index of the first cell/free variable
+	bytecode                 uint64 // 3.11+: address of the first code unit
+	firstTraceable           int64
+	err                      error
+}
+
+// Frames walks a thread's frame chain, innermost first.
+func (r *Runtime) Frames(ts ThreadState) ([]Frame, error) {
+	if r.L.TstateFrame >= 0 {
+		return r.framesOld(ts)
+	}
+	return r.framesNew(ts)
+}
+
+// framesOld walks PyFrameObjects (3.8-3.10).
+func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
+	L := r.L
+	var out []Frame
+	seen := map[uint64]bool{}
+	f, err := r.m.ptr(ts.Addr + uint64(L.TstateFrame))
+	for err == nil && f != 0 {
+		if seen[f] || len(out) >= maxFrames {
+			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, f)
+		}
+		seen[f] = true
+		fr := Frame{Addr: f}
+		if code, err := r.m.ptr(f + uint64(L.FrameCode)); err != nil {
+			fr.Err = fmt.Errorf("frame 0x%x code: %w", f, err)
+		} else {
+			fr.Code = code
+			ci := r.code(code)
+			r.fillFrame(&fr, ci)
+			if lasti, err := r.m.i32(f + uint64(L.FrameLasti)); err == nil && ci.err == nil {
+				off := int(lasti)
+				if r.Minor() >= 10 {
+					off *= 2
+				}
+				fr.Line = lineAt(r.Minor(), ci, off)
+			}
+			if ci.err == nil {
+				fr.Locals, fr.Err = r.localsAt(f+uint64(L.FrameLocalsplus), ci)
+			}
+		}
+		out = append(out, fr)
+		f, err = r.m.ptr(f + uint64(L.FrameBack))
+	}
+	if err != nil {
+		return out, fmt.Errorf("frame chain: %w", err)
+	}
+	return out, nil
+}
+
+// framesNew walks _PyInterpreterFrames (3.11+), skipping the C-stack shim
+// frames and frames that have not started running, as CPython's own
+// f_back does.
+func (r *Runtime) framesNew(ts ThreadState) ([]Frame, error) {
+	L := r.L
+	var cur uint64
+	var err error
+	if L.TstateCurrentFrame >= 0 {
+		cur, err = r.m.ptr(ts.Addr + uint64(L.TstateCurrentFrame))
+	} else {
+		var cframe uint64
+		if cframe, err = r.m.ptr(ts.Addr + uint64(L.TstateCframe)); err == nil && cframe != 0 {
+			cur, err = r.m.ptr(cframe + uint64(L.CframeCurrentFrame))
+		}
+	}
+	var out []Frame
+	seen := map[uint64]bool{}
+	for steps := 0; err == nil && cur != 0; steps++ {
+		if seen[cur] || steps >= maxFrames {
+			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, cur)
+		}
+		seen[cur] = true
+		if fr, keep := r.interpFrame(cur); keep {
+			out = append(out, fr)
+		}
+		cur, err = r.m.ptr(cur + uint64(L.IFramePrevious))
+	}
+	if err != nil {
+		return out, fmt.Errorf("frame chain: %w", err)
+	}
+	return out, nil
+}
+
+func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
+	L := r.L
+	fr := Frame{Addr: cur}
+	owner, err := r.m.u8(cur + uint64(L.IFrameOwner))
+	if err != nil {
+		fr.Err = fmt.Errorf("frame 0x%x: %w", cur, err)
+		return fr, true
+	}
+	if L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack {
+		return fr, false
+	}
+	code, err := r.m.ptr(cur + uint64(L.IFrameCode))
+	if err != nil {
+		fr.Err = fmt.Errorf("frame 0x%x code: %w", cur, err)
+		return fr, true
+	}
+	if t, err := r.TypeOf(code); err != nil || t.Kind != KindCode {
+		return fr, false // 3.13 shim frames execute no code object
+	}
+	fr.Code = code
+	ci := r.code(code)
+	r.fillFrame(&fr, ci)
+	if ci.err != nil {
+		return fr, true
+	}
+	instr, err := r.m.ptr(cur + uint64(L.IFrameInstr))
+	if err != nil {
+		fr.Err = fmt.Errorf("frame 0x%x instruction pointer: %w", cur, err)
+		return fr, true
+	}
+	if int64(owner) != L.FrameOwnedByGenerator && ci.firstTraceable >= 0 &&
+		int64(instr) < int64(ci.bytecode)+ci.firstTraceable*2 {
+		return fr, false // not started yet: CPython hides it too
+	}
+	fr.Line = lineAt(r.Minor(), ci, int(int64(instr)-int64(ci.bytecode)))
+	fr.Locals, fr.Err = r.localsAt(cur+uint64(L.IFrameLocalsplus), ci)
+	return fr, true
+}
+
+func (r *Runtime) fillFrame(fr *Frame, ci *codeInfo) {
+	fr.Function, fr.Qualname, fr.Filename, fr.FirstLine = ci.name, ci.qualname, ci.filename, ci.firstLine
+	if ci.err != nil {
+		fr.Err = ci.err
+	}
+}
+
+func lineAt(minor int, ci *codeInfo, offset int) int {
+	if line, ok := linetable.Line(minor, ci.table, ci.firstLine, offset); ok {
+		return line
+	}
+	return 0
+}
+
+// localsAt reads the fast locals array and pairs it with the code's names.
+func (r *Runtime) localsAt(base uint64, ci *codeInfo) ([]Local, error) {
+	n := len(ci.names)
+	if n == 0 {
+		return nil, nil
+	}
+	vals, _, err := r.words(base, n, int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("locals at 0x%x: %w", base, err)
+	}
+	var out []Local
+	for i, v := range vals {
+		if v == 0 {
+			continue // unbound
+		}
+		isCell := i >= ci.cellStart
+		if ci.kinds != nil {
+			k := int64(ci.kinds[i])
+			isCell = k&(r.L.CoFastCell|r.L.CoFastFree) != 0
+		}
+		if isCell {
+			if t, err := r.TypeOf(v); err == nil && t.Kind == KindCell {
+				ref, err := r.m.ptr(v + uint64(r.L.CellRef))
+				if err != nil || ref == 0 {
+					continue // empty cell: unbound
+				}
+				v = ref
+			}
+		}
+		out = append(out, Local{Name: ci.names[i], Value: v})
+	}
+	return out, nil
+}
+
+// code decodes (and caches) what frames need of a code object.
+func (r *Runtime) code(addr uint64) *codeInfo {
+	if r.codes == nil {
+		r.codes = map[uint64]*codeInfo{}
+	}
+	if ci, ok := r.codes[addr]; ok {
+		return ci
+	}
+	ci := r.readCode(addr)
+	r.codes[addr] = ci
+	return ci
+}
+
+func (r *Runtime) readCode(addr uint64) *codeInfo {
+	L := r.L
+	ci := &codeInfo{firstTraceable: -1}
+	fail := func(what string, err error) *codeInfo {
+		ci.err = fmt.Errorf("code object 0x%x %s: %w", addr, what, err)
+		return ci
+	}
+	var err error
+	if ci.name, err = r.strField(addr, L.CodeName); err != nil {
+		return fail("co_name", err)
+	}
+	if ci.filename, err = r.strField(addr, L.CodeFilename); err != nil {
+		return fail("co_filename", err)
+	}
+	if L.CodeQualname >= 0 {
+		if ci.qualname, err = r.strField(addr, L.CodeQualname); err != nil {
+			return fail("co_qualname", err)
+		}
+	}
+	first, err := r.m.i32(addr + uint64(L.CodeFirstlineno))
+	if err != nil {
+		return fail("co_firstlineno", err)
+	}
+	ci.firstLine = int(first)
+	tableOff := L.CodeLinetable
+	if L.CodeLnotab >= 0 {
+		tableOff = L.CodeLnotab
+	}
+	if tbl, err := r.m.ptr(addr + uint64(tableOff)); err == nil {
+		if ci.table, _, err = r.Bytes(tbl, 1<<22); err != nil {
+			return fail("line table", err)
+		}
+	}
+	if L.CodeLocalsplusNames >= 0 {
+		if ci.names, err = r.strTupleField(addr, L.CodeLocalsplusNames); err != nil {
+			return fail("co_localsplusnames", err)
+		}
+		kp, err := r.m.ptr(addr + uint64(L.CodeLocalsplusKinds))
+		if err != nil {
+			return fail("co_localspluskinds", err)
+		}
+		if ci.kinds, _, err = r.Bytes(kp, len(ci.names)); err != nil || len(ci.kinds) != len(ci.names) {
+			return fail("co_localspluskinds", fmt.Errorf("%d kinds for %d names (%v)", len(ci.kinds), len(ci.names), err))
+		}
+		ci.bytecode = addr + uint64(L.CodeAdaptive)
+		if L.CodeFirstTraceable >= 0 {
+			ft, err := r.m.i32(addr + uint64(L.CodeFirstTraceable))
+			if err != nil {
+				return fail("_co_firsttraceable", err)
+			}
+			ci.firstTraceable = int64(ft)
+		}
+		return ci
+	}
+	nlocals, err := r.m.i32(addr + uint64(L.CodeNlocals))
+	if err != nil {
+		return fail("co_nlocals", err)
+	}
+	varnames, err := r.strTupleField(addr, L.CodeVarnames)
+	if err != nil {
+		return fail("co_varnames", err)
+	}
+	if int(nlocals) > len(varnames) || nlocals < 0 {
+		return fail("co_nlocals", fmt.Errorf("%d locals but %d names", nlocals, len(varnames)))
+	}
+	cells, err := r.strTupleField(addr, L.CodeCellvars)
+	if err != nil {
+		return fail("co_cellvars", err)
+	}
+	frees, err := r.strTupleField(addr, L.CodeFreevars)
+	if err != nil {
+		return fail("co_freevars", err)
+	}
+	ci.names = append(append(varnames[:nlocals:nlocals], cells...), frees...)
+	ci.cellStart = int(nlocals)
+	return ci
+}
+
+// strField reads a str-valued pointer field of an object.
+func (r *Runtime) strField(obj uint64, off int64) (string, error) {
+	p, err := r.m.ptr(obj + uint64(off))
+	if err != nil {
+		return "", err
+	}
+	cps, err := r.strN(p, 4096)
+	if err != nil {
+		return "", err
+	}
+	return shortText(cps), nil
+}
+
+// strTupleField reads a tuple-of-str pointer field.
+func (r *Runtime) strTupleField(obj uint64, off int64) ([]string, error) {
+	p, err := r.m.ptr(obj + uint64(off))
+	if err != nil {
+		return nil, err
+	}
+	items, n, err := r.SeqItems(p, KindTuple, 1<<16)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(items)) != n {
+		return nil, fmt.Errorf("tuple of %d names is too long", n)
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		cps, err := r.strN(it, 4096)
+		if err != nil {
+			return nil, fmt.Errorf("name %d: %w", i, err)
+		}
+		out[i] = shortText(cps)
+	}
+	return out, nil
+}

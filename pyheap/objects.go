@@ -1,0 +1,368 @@
+package pyheap
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
+)
+
+// Kind classifies a type by how pyheap decodes its instances.
+type Kind int
+
+const (
+	KindOther Kind = iota
+	KindNone
+	KindBool
+	KindInt
+	KindFloat
+	KindStr
+	KindBytes
+	KindList
+	KindTuple
+	KindDict
+	KindSet
+	KindFrozenSet
+	KindModule
+	KindFunction
+	KindCode
+	KindCell
+	KindType
+	KindFrame
+	KindException
+)
+
+// Type is a decoded type object.
+type Type struct {
+	Addr       uint64
+	Name       string // tp_name: "int", "collections.OrderedDict", "Point"
+	Flags      uint64
+	Basicsize  int64
+	Itemsize   int64
+	Dictoffset int64
+	Kind       Kind
+}
+
+// ShortName is the type's __name__: tp_name after its last dot.
+func (t *Type) ShortName() string {
+	if i := strings.LastIndexByte(t.Name, '.'); i >= 0 {
+		return t.Name[i+1:]
+	}
+	return t.Name
+}
+
+// Heap reports whether the type was created at run time (a class statement).
+func (t *Type) Heap(r *Runtime) bool {
+	return r.L.TPFlagsHeapType > 0 && t.Flags&uint64(r.L.TPFlagsHeapType) != 0
+}
+
+// TypeOf returns the type of the object at addr.
+func (r *Runtime) TypeOf(obj uint64) (*Type, error) {
+	if obj == 0 {
+		return nil, ErrNull
+	}
+	tp, err := r.m.ptr(obj + uint64(r.L.ObType))
+	if err != nil {
+		return nil, fmt.Errorf("object 0x%x: %w", obj, err)
+	}
+	return r.typeAt(tp)
+}
+
+func (r *Runtime) typeAt(tp uint64) (*Type, error) {
+	if t, ok := r.types[tp]; ok {
+		if t == nil {
+			return nil, fmt.Errorf("0x%x is not a readable type object", tp)
+		}
+		return t, nil
+	}
+	t, err := r.readType(tp)
+	if err != nil {
+		r.types[tp] = nil
+		return nil, err
+	}
+	r.types[tp] = t
+	return t, nil
+}
+
+func (r *Runtime) readType(tp uint64) (*Type, error) {
+	L := r.L
+	if tp == 0 || tp%8 != 0 {
+		return nil, fmt.Errorf("bad type pointer 0x%x", tp)
+	}
+	// A type's own type must be a type: metatypes have TYPE_SUBCLASS set.
+	meta, err := r.m.ptr(tp + uint64(L.ObType))
+	if err != nil {
+		return nil, fmt.Errorf("type 0x%x: %w", tp, err)
+	}
+	mflags, err := r.m.u64(meta + uint64(L.TypeFlags))
+	if err != nil || mflags&uint64(L.TPFlagsTypeSubclass) == 0 {
+		return nil, fmt.Errorf("0x%x is not a type object", tp)
+	}
+	t := &Type{Addr: tp}
+	namep, err := r.m.ptr(tp + uint64(L.TypeName))
+	if err != nil {
+		return nil, err
+	}
+	if t.Name, err = r.m.img.CString(namep, 256); err != nil {
+		t.Name = fmt.Sprintf("<unreadable type name at 0x%x>", namep)
+	}
+	if t.Flags, err = r.m.u64(tp + uint64(L.TypeFlags)); err != nil {
+		return nil, err
+	}
+	if t.Basicsize, err = r.m.i64(tp + uint64(L.TypeBasicsize)); err != nil {
+		return nil, err
+	}
+	if t.Itemsize, err = r.m.i64(tp + uint64(L.TypeItemsize)); err != nil {
+		return nil, err
+	}
+	if t.Dictoffset, err = r.m.i64(tp + uint64(L.TypeDictoffset)); err != nil {
+		return nil, err
+	}
+	t.Kind = r.classify(t)
+	return t, nil
+}
+
+// classify recognises CPython's own (static) types by name and flags.
+func (r *Runtime) classify(t *Type) Kind {
+	L := r.L
+	has := func(flag int64) bool { return flag > 0 && t.Flags&uint64(flag) != 0 }
+	if has(L.TPFlagsBaseExcSubclass) {
+		return KindException
+	}
+	if has(L.TPFlagsHeapType) {
+		return KindOther
+	}
+	switch t.Name {
+	case "NoneType":
+		return KindNone
+	case "bool":
+		return KindBool
+	case "int":
+		if has(L.TPFlagsLongSubclass) {
+			return KindInt
+		}
+	case "float":
+		return KindFloat
+	case "str":
+		if has(L.TPFlagsUnicodeSubclass) {
+			return KindStr
+		}
+	case "bytes":
+		if has(L.TPFlagsBytesSubclass) {
+			return KindBytes
+		}
+	case "list":
+		return KindList
+	case "tuple":
+		return KindTuple
+	case "dict":
+		return KindDict
+	case "set":
+		return KindSet
+	case "frozenset":
+		return KindFrozenSet
+	case "module":
+		return KindModule
+	case "function":
+		return KindFunction
+	case "code":
+		return KindCode
+	case "cell":
+		return KindCell
+	case "type":
+		return KindType
+	case "frame":
+		return KindFrame
+	}
+	if has(L.TPFlagsTypeSubclass) {
+		return KindType
+	}
+	return KindOther
+}
+
+// varSize reads ob_size.
+func (r *Runtime) varSize(obj uint64) (int64, error) {
+	return r.m.i64(obj + uint64(r.L.ObSize))
+}
+
+// Str decodes a str object into its code points.
+func (r *Runtime) Str(obj uint64) ([]rune, error) {
+	return r.strN(obj, maxStrLen)
+}
+
+// StrValue decodes a str object as Go text (lone surrogates become U+FFFD).
+func (r *Runtime) StrValue(obj uint64) (string, error) {
+	cps, err := r.strN(obj, maxStrLen)
+	return string(cps), err
+}
+
+func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
+	L := r.L
+	length, err := r.m.i64(obj + uint64(L.UnicodeLength))
+	if err != nil {
+		return nil, fmt.Errorf("str 0x%x: %w", obj, err)
+	}
+	if length < 0 {
+		return nil, fmt.Errorf("str 0x%x: negative length %d", obj, length)
+	}
+	state, err := r.m.u32(obj + uint64(L.UnicodeState))
+	if err != nil {
+		return nil, fmt.Errorf("str 0x%x: %w", obj, err)
+	}
+	kind := (state >> uint(L.UnicodeKindShift)) & (1<<uint(L.UnicodeKindBits) - 1)
+	compact := state>>uint(L.UnicodeCompactShift)&1 == 1
+	ascii := state>>uint(L.UnicodeASCIIShift)&1 == 1
+	if L.UnicodeReadyShift >= 0 && state>>uint(L.UnicodeReadyShift)&1 == 0 {
+		return nil, fmt.Errorf("str 0x%x is a legacy string that is not ready", obj)
+	}
+	var data uint64
+	switch {
+	case compact && ascii:
+		data = obj + uint64(L.ASCIISize)
+	case compact:
+		data = obj + uint64(L.CompactUnicodeSize)
+	default:
+		if data, err = r.m.ptr(obj + uint64(L.UnicodeDataAny)); err != nil {
+			return nil, fmt.Errorf("str 0x%x data: %w", obj, err)
+		}
+	}
+	if kind != 1 && kind != 2 && kind != 4 {
+		return nil, fmt.Errorf("str 0x%x: bad kind %d", obj, kind)
+	}
+	n := length
+	if n > limit {
+		n = limit
+	}
+	raw, err := r.m.bytes(data, int(n)*int(kind))
+	if err != nil {
+		return nil, fmt.Errorf("str 0x%x data: %w", obj, err)
+	}
+	out := make([]rune, n)
+	for i := range out {
+		switch kind {
+		case 1:
+			out[i] = rune(raw[i])
+		case 2:
+			out[i] = rune(binary.LittleEndian.Uint16(raw[2*i:]))
+		case 4:
+			out[i] = rune(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	}
+	if length > limit {
+		return out, errTruncated
+	}
+	return out, nil
+}
+
+var errTruncated = fmt.Errorf("value truncated")
+
+// Bytes decodes a bytes object's contents, at most limit bytes.
+func (r *Runtime) Bytes(obj uint64, limit int) ([]byte, bool, error) {
+	n, err := r.varSize(obj)
+	if err != nil {
+		return nil, false, fmt.Errorf("bytes 0x%x: %w", obj, err)
+	}
+	if n < 0 {
+		return nil, false, fmt.Errorf("bytes 0x%x: negative size %d", obj, n)
+	}
+	cut := false
+	if n > int64(limit) {
+		n, cut = int64(limit), true
+	}
+	b, err := r.m.bytes(obj+uint64(r.L.BytesData), int(n))
+	return b, cut, err
+}
+
+// intDigits reads an int's sign and digits.
+func (r *Runtime) intDigits(obj uint64) (neg bool, digits []uint32, err error) {
+	L := r.L
+	var ndigits int64
+	if L.LongTag >= 0 {
+		tag, err := r.m.u64(obj + uint64(L.LongTag))
+		if err != nil {
+			return false, nil, err
+		}
+		ndigits = int64(tag >> uint(L.LongNonSizeBits))
+		sign := tag & 3 // 0 positive, 1 zero, 2 negative
+		if sign == 1 {
+			ndigits = 0
+		}
+		neg = sign == 2
+	} else {
+		size, err := r.varSize(obj)
+		if err != nil {
+			return false, nil, err
+		}
+		neg = size < 0
+		if size < 0 {
+			size = -size
+		}
+		ndigits = size
+	}
+	if ndigits < 0 || ndigits > maxIntDigits {
+		return false, nil, fmt.Errorf("int 0x%x: %d digits is out of range", obj, ndigits)
+	}
+	raw, err := r.m.bytes(obj+uint64(L.LongDigits), int(ndigits)*int(L.LongDigitSize))
+	if err != nil {
+		return false, nil, err
+	}
+	digits = make([]uint32, ndigits)
+	for i := range digits {
+		if L.LongDigitSize == 2 {
+			digits[i] = uint32(binary.LittleEndian.Uint16(raw[2*i:]))
+		} else {
+			digits[i] = binary.LittleEndian.Uint32(raw[4*i:])
+		}
+	}
+	return neg, digits, nil
+}
+
+// IntRepr returns repr() of an int object.
+func (r *Runtime) IntRepr(obj uint64) (string, error) {
+	neg, digits, err := r.intDigits(obj)
+	if err != nil {
+		return "", err
+	}
+	return pyrepr.Int(neg, digits, uint(r.L.LongShift)), nil
+}
+
+// Int64 reads an int object that fits in 64 bits.
+func (r *Runtime) Int64(obj uint64) (int64, error) {
+	neg, digits, err := r.intDigits(obj)
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	shift := uint(r.L.LongShift)
+	for i := len(digits) - 1; i >= 0; i-- {
+		if v>>(64-shift) != 0 {
+			return 0, fmt.Errorf("int 0x%x does not fit in 64 bits", obj)
+		}
+		v = v<<shift | uint64(digits[i])
+	}
+	if neg {
+		return -int64(v), nil
+	}
+	return int64(v), nil
+}
+
+// Float reads a float object's value.
+func (r *Runtime) Float(obj uint64) (float64, error) {
+	bits, err := r.m.u64(obj + uint64(r.L.FloatValue))
+	return math.Float64frombits(bits), err
+}
+
+// shortText renders code points for use in names (not a repr).
+func shortText(cps []rune) string {
+	var b strings.Builder
+	for _, c := range cps {
+		if !utf8.ValidRune(c) {
+			c = utf8.RuneError
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

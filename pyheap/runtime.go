@@ -1,0 +1,284 @@
+package pyheap
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pycoroner/pycoroner/pyheap/layout"
+)
+
+// Runtime is the CPython runtime found in an image: where _PyRuntime is,
+// which version it is, and the layout used to read it.
+type Runtime struct {
+	m    mem
+	L    *layout.Layout
+	Addr uint64 // address of _PyRuntime
+
+	Version    string // exact version, "3.11.7", or the minor version when the patch level is unknown
+	HexVersion uint64 // sys.hexversion, 0 when unknown
+	FoundBy    string // how the runtime was located
+	File       string // the file that defines _PyRuntime, when known
+
+	types    map[uint64]*Type
+	codes    map[uint64]*codeInfo
+	warnings []string
+}
+
+// Options tune how the runtime is read.
+type Options struct {
+	// NoDWARF makes pyheap use the committed layout tables even when the
+	// binary carries DWARF.
+	NoDWARF bool
+}
+
+// Warnings lists what pyheap noticed but could work around.
+func (r *Runtime) Warnings() []string { return r.warnings }
+
+func (r *Runtime) warn(format string, args ...any) {
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+// Image returns the process image the runtime reads.
+func (r *Runtime) Image() Image { return r.m.img }
+
+// candidate is one guess at where _PyRuntime is and what version it is.
+type candidate struct {
+	addr   uint64
+	minors []string // versions to try, most likely first
+	how    string
+	file   string
+}
+
+var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
+
+// Open finds the CPython runtime in img.
+func Open(img Image, opts Options) (*Runtime, error) {
+	r := &Runtime{m: mem{img}, types: map[uint64]*Type{}}
+	cands := r.candidates()
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
+	}
+	var tried []string
+	for _, c := range cands {
+		for _, minor := range c.minors {
+			L, err := layout.ForVersion(minor)
+			if err != nil {
+				continue
+			}
+			if err := r.validate(L, c.addr); err != nil {
+				tried = append(tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
+				continue
+			}
+			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
+			r.useDWARF(opts)
+			r.readVersion()
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("found no valid CPython interpreter state (%s)", strings.Join(tried, "; "))
+}
+
+// candidates lists guesses, best first: symbols, sections, the 3.13+
+// debug-offsets cookie, then a scan of the interpreter's writable memory.
+func (r *Runtime) candidates() []candidate {
+	img := r.m.img
+	var out []candidate
+	minorsFor := func(file string) []string {
+		var first []string
+		if v, ok := img.LookupSymbol("Py_Version"); ok {
+			if hex, err := r.m.u32(v.Addr); err == nil && hex>>24 == 3 {
+				first = append(first, fmt.Sprintf("3.%d", hex>>16&0xff))
+			}
+		}
+		if m := pythonFileVersion.FindStringSubmatch(filepath.Base(file)); m != nil {
+			first = append(first, m[1]+"."+m[2])
+		}
+		return append(first, layout.Versions()...)
+	}
+	if s, ok := img.LookupSymbol("_PyRuntime"); ok {
+		out = append(out, candidate{s.Addr, minorsFor(s.File), "symbol _PyRuntime in " + s.File, s.File})
+	}
+	if s, ok := img.LookupSection(".PyRuntime"); ok {
+		out = append(out, candidate{s.Addr, minorsFor(s.File), "section .PyRuntime in " + s.File, s.File})
+	}
+	out = append(out, r.scanDebugCookie()...)
+	if len(out) == 0 {
+		out = append(out, r.scanForRuntime()...)
+	}
+	return out
+}
+
+// debugCookie starts _Py_DebugOffsets, which sits at _PyRuntime+0 in 3.13+.
+var debugCookie = []byte("xdebugpy")
+
+func (r *Runtime) scanDebugCookie() []candidate {
+	var out []candidate
+	for _, s := range r.pythonWritableSegments() {
+		data := r.m.img.InCore(s.Vaddr, int(s.Filesz))
+		for off := 0; off+16 <= len(data); {
+			i := bytes.Index(data[off:], debugCookie)
+			if i < 0 {
+				break
+			}
+			at := off + i
+			off = at + 8
+			if at%8 != 0 {
+				continue
+			}
+			hex := uint64(data[at+8]) | uint64(data[at+9])<<8 | uint64(data[at+10])<<16 | uint64(data[at+11])<<24
+			if hex>>24 != 3 {
+				continue
+			}
+			minor := fmt.Sprintf("3.%d", hex>>16&0xff)
+			file, _ := r.m.img.FileAt(s.Vaddr + uint64(at))
+			out = append(out, candidate{s.Vaddr + uint64(at), []string{minor}, fmt.Sprintf("_Py_DebugOffsets cookie at 0x%x", s.Vaddr+uint64(at)), file})
+		}
+	}
+	return out
+}
+
+// scanForRuntime tries every 8-byte aligned address of the interpreter's
+// writable data with every known layout. Used when no binary is available.
+func (r *Runtime) scanForRuntime() []candidate {
+	var out []candidate
+	for _, s := range r.pythonWritableSegments() {
+		data := r.m.img.InCore(s.Vaddr, int(s.Filesz))
+		for _, minor := range layout.Versions() {
+			L, _ := layout.ForVersion(minor)
+			for off := 0; off+int(L.RuntimeInterpretersMain)+8 <= len(data); off += 8 {
+				addr := s.Vaddr + uint64(off)
+				if r.quickCheck(L, data, off) && r.validate(L, addr) == nil {
+					file, _ := r.m.img.FileAt(addr)
+					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file})
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
+
+// quickCheck filters scan positions cheaply: interpreters.head must equal
+// interpreters.main for a single-interpreter process and be a pointer.
+func (r *Runtime) quickCheck(L *layout.Layout, data []byte, off int) bool {
+	h := le64(data[off+int(L.RuntimeInterpretersHead):])
+	m := le64(data[off+int(L.RuntimeInterpretersMain):])
+	return h != 0 && h%8 == 0 && m != 0 && m%8 == 0 && h>>48 == 0
+}
+
+func le64(b []byte) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// pythonWritableSegments returns writable core segments of files whose
+// name mentions python (where _PyRuntime lives), or every writable segment
+// when none does.
+func (r *Runtime) pythonWritableSegments() []segmentView {
+	var py, all []segmentView
+	for _, s := range r.m.img.Segments() {
+		if !s.Writable() || s.Filesz == 0 {
+			continue
+		}
+		v := segmentView{s.Vaddr, s.Filesz}
+		all = append(all, v)
+		if f, ok := r.m.img.FileAt(s.Vaddr); ok && strings.Contains(filepath.Base(f), "python") {
+			py = append(py, v)
+		}
+	}
+	if len(py) > 0 {
+		return py
+	}
+	return all
+}
+
+type segmentView struct{ Vaddr, Filesz uint64 }
+
+// validate checks that a layout and runtime address lead to a consistent
+// interpreter: runtime → interpreter → thread state → back to the interpreter.
+func (r *Runtime) validate(L *layout.Layout, rt uint64) error {
+	interp, err := r.m.ptr(rt + uint64(L.RuntimeInterpretersHead))
+	if err != nil {
+		return fmt.Errorf("read interpreters.head: %w", err)
+	}
+	if interp == 0 || interp%8 != 0 {
+		return fmt.Errorf("interpreters.head is 0x%x", interp)
+	}
+	ts, err := r.m.ptr(interp + uint64(L.InterpTstateHead))
+	if err != nil {
+		return fmt.Errorf("read interpreter 0x%x: %w", interp, err)
+	}
+	if ts == 0 {
+		return nil // an interpreter with no threads is rare but valid
+	}
+	back, err := r.m.ptr(ts + uint64(L.TstateInterp))
+	if err != nil {
+		return fmt.Errorf("read thread state 0x%x: %w", ts, err)
+	}
+	if back != interp {
+		return fmt.Errorf("thread state 0x%x points to interpreter 0x%x, not 0x%x", ts, back, interp)
+	}
+	return nil
+}
+
+// useDWARF replaces the committed table with one read from the binary's
+// own DWARF, when it has some.
+func (r *Runtime) useDWARF(opts Options) {
+	if opts.NoDWARF || r.File == "" {
+		return
+	}
+	d, err := r.m.img.DWARF(r.File)
+	if err != nil {
+		return
+	}
+	L, err := layout.FromDWARF(d, r.L)
+	if err != nil {
+		r.warn("DWARF of %s not used: %v", r.File, err)
+		return
+	}
+	if r.validate(L, r.Addr) != nil {
+		r.warn("DWARF of %s disagrees with the interpreter state; using the committed %s table", r.File, r.L.Version)
+		return
+	}
+	L.Version = r.L.Version
+	L.Source = "DWARF of " + r.File
+	r.L = L
+}
+
+// readVersion reads sys.version and sys.hexversion for the exact version.
+func (r *Runtime) readVersion() {
+	interps, err := r.Interpreters()
+	if err != nil || len(interps) == 0 {
+		return
+	}
+	sysdict := interps[0].Sysdict
+	if sysdict == 0 {
+		return
+	}
+	if v, ok := r.DictLookupStr(sysdict, "version"); ok {
+		if s, err := r.StrValue(v); err == nil {
+			full, _, _ := strings.Cut(s, " ")
+			if strings.HasPrefix(full, r.L.Version+".") || full == r.L.Version {
+				r.Version = full
+			} else {
+				r.warn("sys.version says %q but the layout is for %s", full, r.L.Version)
+			}
+		}
+	}
+	if v, ok := r.DictLookupStr(sysdict, "hexversion"); ok {
+		if n, err := r.Int64(v); err == nil {
+			r.HexVersion = uint64(n)
+		}
+	}
+}
+
+// Minor is the minor version number (11 for 3.11).
+func (r *Runtime) Minor() int {
+	_, m, _ := strings.Cut(r.L.Version, ".")
+	n, _ := strconv.Atoi(m)
+	return n
+}

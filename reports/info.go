@@ -1,0 +1,194 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// Info summarises a core: the process, the signal, the interpreter and
+// the files behind the image.
+type Info struct {
+	Core          string     `json:"core"`
+	PythonVersion string     `json:"python_version"`
+	HexVersion    string     `json:"hexversion,omitempty"`
+	Executable    string     `json:"executable"`
+	PID           int        `json:"pid"`
+	Command       string     `json:"command"`
+	Args          string     `json:"args"`
+	Signal        *Signal    `json:"signal"`
+	NativeThreads int        `json:"native_threads"`
+	PythonThreads int        `json:"python_threads"`
+	GIL           GILInfo    `json:"gil"`
+	Runtime       RuntimeInfo `json:"runtime"`
+	Files         []File     `json:"files"`
+	Warnings      []string   `json:"warnings,omitempty"`
+}
+
+// Signal is the signal that produced the core.
+type Signal struct {
+	Number    int    `json:"number"`
+	Name      string `json:"name"`
+	Code      int    `json:"code"`
+	Address   string `json:"address,omitempty"`
+	SenderPID int    `json:"sender_pid,omitempty"`
+}
+
+// GILInfo says which thread held the GIL, where the version records it.
+type GILInfo struct {
+	Known          bool    `json:"known"`
+	Held           bool    `json:"held"`
+	HolderThreadID *uint64 `json:"holder_thread_id"`
+	LastThreadID   *uint64 `json:"last_holder_thread_id"`
+}
+
+// RuntimeInfo says where the interpreter was found and how it is read.
+type RuntimeInfo struct {
+	Address      string `json:"address"`
+	FoundBy      string `json:"found_by"`
+	LayoutSource string `json:"layout_source"`
+}
+
+// File is one file behind the image.
+type File struct {
+	Path        string `json:"path"`
+	DiskPath    string `json:"disk_path,omitempty"`
+	Status      string `json:"status"`
+	BuildIDCore string `json:"build_id_core,omitempty"`
+	BuildIDDisk string `json:"build_id_disk,omitempty"`
+	IsExe       bool   `json:"is_exe,omitempty"`
+}
+
+// BuildInfo gathers the info report.
+func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
+	pi := p.Info()
+	in := &Info{Core: p.Path(), PID: pi.PID, Command: pi.Command, Args: pi.Args, NativeThreads: len(p.Threads()), Files: []File{}}
+	if exe, ok := p.Executable(); ok {
+		in.Executable = exe.Path
+	}
+	if s := pi.Signal; s != nil {
+		in.Signal = &Signal{Number: s.Signo, Name: unix.SignalName(syscall.Signal(s.Signo)), Code: s.Code, SenderPID: s.SenderPID}
+		if s.HasAddr {
+			in.Signal.Address = hexAddr(s.Addr)
+		}
+	}
+	for _, f := range p.Files() {
+		path := f.DiskPath
+		if path == f.Path {
+			path = ""
+		}
+		in.Files = append(in.Files, File{Path: f.Path, DiskPath: path, Status: string(f.Status), BuildIDCore: f.BuildIDCore, BuildIDDisk: f.BuildIDDisk, IsExe: f.IsExe})
+	}
+	in.Warnings = append(in.Warnings, p.Warnings()...)
+	if rt == nil {
+		return in
+	}
+	in.PythonVersion = rt.Version
+	if rt.HexVersion != 0 {
+		in.HexVersion = fmt.Sprintf("0x%08x", rt.HexVersion)
+	}
+	in.Runtime = RuntimeInfo{Address: hexAddr(rt.Addr), FoundBy: rt.FoundBy, LayoutSource: rt.L.Source}
+	interps, _ := rt.Interpreters()
+	for i, interp := range interps {
+		states, _ := rt.ThreadStates(interp)
+		in.PythonThreads += len(states)
+		if i != 0 {
+			continue
+		}
+		g := rt.GILState(interp)
+		in.GIL.Known, in.GIL.Held = g.Known, g.Known && g.Locked
+		for _, ts := range states {
+			if ts.Addr == g.LastHolder && g.Known {
+				id := ts.ThreadID
+				in.GIL.LastThreadID = &id
+				if g.Locked {
+					in.GIL.HolderThreadID = &id
+				}
+			}
+		}
+	}
+	in.Warnings = append(in.Warnings, rt.Warnings()...)
+	return in
+}
+
+// WriteText renders the info report.
+func (in *Info) WriteText(w io.Writer) error {
+	rows := [][]string{
+		{"core", in.Core},
+		{"python", in.PythonVersion + hexSuffix(in.HexVersion)},
+		{"executable", in.Executable},
+		{"pid", fmt.Sprint(in.PID)},
+		{"command", in.Args},
+		{"signal", in.signalText()},
+		{"threads", fmt.Sprintf("%d native, %d Python", in.NativeThreads, in.PythonThreads)},
+		{"GIL", in.gilText()},
+		{"runtime", fmt.Sprintf("%s (%s)", in.Runtime.Address, in.Runtime.FoundBy)},
+		{"layout", in.Runtime.LayoutSource},
+	}
+	if err := table(w, []string{"field", "value"}, rows); err != nil {
+		return err
+	}
+	var frows [][]string
+	for _, f := range in.Files {
+		id := f.BuildIDCore
+		if len(id) > 16 {
+			id = id[:16] + "…"
+		}
+		name := f.Path
+		if f.IsExe {
+			name += " (executable)"
+		}
+		if f.DiskPath != "" {
+			name += "\n→ " + f.DiskPath
+		}
+		frows = append(frows, []string{name, f.Status, id})
+	}
+	fmt.Fprintln(w)
+	if err := table(w, []string{"file", "status", "build id"}, frows); err != nil {
+		return err
+	}
+	for _, wm := range in.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wm)
+	}
+	return nil
+}
+
+func hexSuffix(h string) string {
+	if h == "" {
+		return ""
+	}
+	return " (" + h + ")"
+}
+
+func (in *Info) signalText() string {
+	s := in.Signal
+	if s == nil {
+		return "none recorded (a snapshot, e.g. gcore)"
+	}
+	out := fmt.Sprintf("%s (%d), code %d", s.Name, s.Number, s.Code)
+	if s.Address != "" {
+		out += ", fault address " + s.Address
+	}
+	if s.SenderPID != 0 {
+		out += fmt.Sprintf(", sent by pid %d", s.SenderPID)
+	}
+	return out
+}
+
+func (in *Info) gilText() string {
+	g := in.GIL
+	switch {
+	case !g.Known:
+		return "unknown"
+	case g.Held && g.HolderThreadID != nil:
+		return fmt.Sprintf("held by thread %d", *g.HolderThreadID)
+	case g.LastThreadID != nil:
+		return fmt.Sprintf("not held (last held by thread %d)", *g.LastThreadID)
+	}
+	return "not held"
+}
