@@ -3,6 +3,8 @@ package pyheap
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
 // SeqItems returns up to limit item pointers of a list or tuple and its length.
@@ -248,13 +250,13 @@ func (r *Runtime) Attributes(obj uint64, t *Type, limit int) ([]DictItem, uint64
 		return nil, 0, err
 	}
 	switch {
-	case L.Version == "3.12" && slot&1 == 1: // tagged values pointer
-		items, err := r.cachedKeyValues(t, slot-1, limit)
+	case L.Version == "3.12" && slot&1 == 1: // tagged: the values array starts one byte on
+		items, err := r.cachedKeyValues(t, slot+1, limit)
 		return items, 0, err
 	case slot != 0:
 		items, _, err := r.DictItems(slot, limit)
 		return items, slot, err
-	case L.ManagedValuesOffset < 0 && L.TPFlagsInlineValues > 0 && t.Flags&uint64(L.TPFlagsInlineValues) != 0: // 3.13
+	case L.ManagedValuesOffset == layout.Missing && L.TPFlagsInlineValues > 0 && t.Flags&uint64(L.TPFlagsInlineValues) != 0: // 3.13
 		values := obj + uint64(t.Basicsize)
 		valid, err := r.m.u8(values + uint64(L.DictValuesValid))
 		if err != nil || valid == 0 {
@@ -262,7 +264,7 @@ func (r *Runtime) Attributes(obj uint64, t *Type, limit int) ([]DictItem, uint64
 		}
 		items, err := r.cachedKeyValues(t, values, limit)
 		return items, 0, err
-	case L.ManagedValuesOffset >= 0 && L.Version == "3.11":
+	case L.ManagedValuesOffset != layout.Missing && L.Version == "3.11":
 		values, err := r.m.ptr(obj + uint64(L.ManagedValuesOffset))
 		if err != nil || values == 0 {
 			return nil, 0, err

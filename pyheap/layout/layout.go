@@ -120,7 +120,8 @@ type Layout struct {
 	CodeLocalsplusNames int64 `py:"off:PyCodeObject:co_localsplusnames"`
 	CodeLocalsplusKinds int64 `py:"off:PyCodeObject:co_localspluskinds"`
 	CodeNlocalsplus     int64 `py:"off:PyCodeObject:co_nlocalsplus"`
-	CodeAdaptive        int64 `py:"off:PyCodeObject:co_code_adaptive"` // 3.11+
+	CodeAdaptive        int64 `py:"off:PyCodeObject:co_code_adaptive"`   // 3.11+
+	CodeFirstTraceable  int64 `py:"off:PyCodeObject:_co_firsttraceable"` // 3.11-3.12
 	CoFastLocal         int64 `py:"c:CO_FAST_LOCAL"`
 	CoFastCell          int64 `py:"c:CO_FAST_CELL"`
 	CoFastFree          int64 `py:"c:CO_FAST_FREE"`
