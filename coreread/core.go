@@ -27,6 +27,9 @@ type Segment struct {
 	Vaddr, Memsz uint64
 	Off, Filesz  uint64
 	Flags        elf.ProgFlag
+	// Truncated is set when the core file ends before this segment's data:
+	// the missing part must not be filled from files on disk.
+	Truncated bool
 }
 
 // Writable reports whether the process could write this memory.
@@ -34,22 +37,31 @@ func (s Segment) Writable() bool { return s.Flags&elf.PF_W != 0 }
 
 // Process is a process image read from a core file.
 type Process struct {
-	path     string
-	f        *os.File
-	data     []byte // the core, mmapped read-only
-	segs     []Segment
-	last     int // index of the last segment hit, a cheap cache
-	opts     Options
-	threads  []Thread
-	maps     []Mapping
-	files    map[string]*mappedFile
-	info     ProcessInfo
-	auxv     map[uint64]uint64
-	warnings []string
+	path      string
+	f         *os.File
+	data      []byte // the core, mmapped read-only
+	segs      []Segment
+	last      int // index of the last segment hit, a cheap cache
+	opts      Options
+	threads   []Thread
+	maps      []Mapping
+	files     map[string]*mappedFile
+	info      ProcessInfo
+	auxv      map[uint64]uint64
+	warnings  []string
+	truncated bool
 }
+
+// Truncated reports whether the core file ends before the data its
+// headers describe (a disk quota, an interrupted copy).
+func (p *Process) Truncated() bool { return p.truncated }
 
 // ErrNotMapped is returned for an address no segment or file covers.
 var ErrNotMapped = errors.New("address not in the core or any mapped file")
+
+// ErrTruncated is returned for memory the core should hold but lost when
+// the file was cut short.
+var ErrTruncated = errors.New("memory lost: the core file is truncated")
 
 // maxSegments bounds the program headers accepted from an untrusted core.
 const maxSegments = 1 << 20
@@ -82,18 +94,9 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s is a directory, not a core file", path)
 	}
-	ef, err := elf.NewFile(f)
+	_, progs, err := readHeaders(f, st.Size(), path)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not an ELF file: %w", path, err)
-	}
-	if ef.Type != elf.ET_CORE {
-		return nil, fmt.Errorf("%s is an ELF %s, not a core file", path, typeName(ef.Type))
-	}
-	if ef.Machine != elf.EM_X86_64 || ef.Class != elf.ELFCLASS64 {
-		return nil, fmt.Errorf("%s is a core for %s; only x86-64 cores are supported", path, ef.Machine)
-	}
-	if len(ef.Progs) > maxSegments {
-		return nil, fmt.Errorf("%s: %d program headers is more than a core can have", path, len(ef.Progs))
+		return nil, err
 	}
 	p = &Process{path: path, f: f, opts: opts, files: map[string]*mappedFile{}, auxv: map[uint64]uint64{}}
 	if st.Size() > 0 {
@@ -104,7 +107,7 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 	}
 	size := uint64(len(p.data))
 	truncated := false
-	for _, pr := range ef.Progs {
+	for _, pr := range progs {
 		switch pr.Type {
 		case elf.PT_LOAD:
 			s := Segment{Vaddr: pr.Vaddr, Memsz: pr.Memsz, Off: pr.Off, Filesz: pr.Filesz, Flags: pr.Flags}
@@ -113,12 +116,12 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 			}
 			if s.Off >= size {
 				if s.Filesz > 0 {
-					truncated = true
+					truncated, s.Truncated = true, true
 				}
 				s.Filesz = 0
 			} else if s.Off+s.Filesz > size {
 				s.Filesz = size - s.Off
-				truncated = true
+				truncated, s.Truncated = true, true
 			}
 			p.segs = append(p.segs, s)
 		case elf.PT_NOTE:
@@ -129,6 +132,7 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 		}
 	}
 	if truncated {
+		p.truncated = true
 		p.warn("core file is truncated (%d bytes): some memory is missing", size)
 	}
 	sort.Slice(p.segs, func(i, j int) bool { return p.segs[i].Vaddr < p.segs[j].Vaddr })
@@ -223,6 +227,9 @@ func (p *Process) ReadAt(b []byte, addr uint64) (int, error) {
 		if got := p.InCore(a, len(b)-done); len(got) > 0 {
 			done += copy(b[done:], got)
 			continue
+		}
+		if i, ok := p.segment(a); ok && p.segs[i].Truncated {
+			return done, fmt.Errorf("read 0x%x: %w", a, ErrTruncated)
 		}
 		n, err := p.readFromFile(b[done:], a)
 		if n == 0 || err != nil {

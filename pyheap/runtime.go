@@ -51,6 +51,7 @@ type candidate struct {
 	minors []string // versions to try, most likely first
 	how    string
 	file   string
+	strict bool // found by scanning: demand a thread state too
 }
 
 var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
@@ -69,7 +70,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 			if err != nil {
 				continue
 			}
-			if err := r.validate(L, c.addr); err != nil {
+			if err := r.validate(L, c.addr, c.strict); err != nil {
 				tried = append(tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
 				continue
 			}
@@ -100,10 +101,10 @@ func (r *Runtime) candidates() []candidate {
 		return append(first, layout.Versions()...)
 	}
 	if s, ok := img.LookupSymbol("_PyRuntime"); ok {
-		out = append(out, candidate{s.Addr, minorsFor(s.File), "symbol _PyRuntime in " + s.File, s.File})
+		out = append(out, candidate{s.Addr, minorsFor(s.File), "symbol _PyRuntime in " + s.File, s.File, false})
 	}
 	if s, ok := img.LookupSection(".PyRuntime"); ok {
-		out = append(out, candidate{s.Addr, minorsFor(s.File), "section .PyRuntime in " + s.File, s.File})
+		out = append(out, candidate{s.Addr, minorsFor(s.File), "section .PyRuntime in " + s.File, s.File, false})
 	}
 	out = append(out, r.scanDebugCookie()...)
 	if len(out) == 0 {
@@ -135,7 +136,7 @@ func (r *Runtime) scanDebugCookie() []candidate {
 			}
 			minor := fmt.Sprintf("3.%d", hex>>16&0xff)
 			file, _ := r.m.img.FileAt(s.Vaddr + uint64(at))
-			out = append(out, candidate{s.Vaddr + uint64(at), []string{minor}, fmt.Sprintf("_Py_DebugOffsets cookie at 0x%x", s.Vaddr+uint64(at)), file})
+			out = append(out, candidate{s.Vaddr + uint64(at), []string{minor}, fmt.Sprintf("_Py_DebugOffsets cookie at 0x%x", s.Vaddr+uint64(at)), file, true})
 		}
 	}
 	return out
@@ -151,9 +152,9 @@ func (r *Runtime) scanForRuntime() []candidate {
 			L, _ := layout.ForVersion(minor)
 			for off := 0; off+int(L.RuntimeInterpretersMain)+8 <= len(data); off += 8 {
 				addr := s.Vaddr + uint64(off)
-				if r.quickCheck(L, data, off) && r.validate(L, addr) == nil {
+				if r.quickCheck(L, data, off) && r.validate(L, addr, true) == nil {
 					file, _ := r.m.img.FileAt(addr)
-					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file})
+					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file, true})
 					return out
 				}
 			}
@@ -200,7 +201,7 @@ type segmentView struct{ Vaddr, Filesz uint64 }
 
 // validate checks that a layout and runtime address lead to a consistent
 // interpreter: runtime → interpreter → thread state → back to the interpreter.
-func (r *Runtime) validate(L *layout.Layout, rt uint64) error {
+func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 	interp, err := r.m.ptr(rt + uint64(L.RuntimeInterpretersHead))
 	if err != nil {
 		return fmt.Errorf("read interpreters.head: %w", err)
@@ -213,7 +214,26 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64) error {
 		return fmt.Errorf("read interpreter 0x%x: %w", interp, err)
 	}
 	if ts == 0 {
+		if strict {
+			return fmt.Errorf("interpreter 0x%x has no thread states", interp)
+		}
 		return nil // an interpreter with no threads is rare but valid
+	}
+	if ts%8 != 0 {
+		return fmt.Errorf("thread state pointer 0x%x is misaligned", ts)
+	}
+	if strict {
+		// Found by scanning: demand that sys.modules and the sys dict are
+		// dicts, judged by type flags alone (type names may live in files
+		// that are missing).
+		for _, f := range []struct {
+			name string
+			off  int64
+		}{{"modules", L.InterpModules}, {"sysdict", L.InterpSysdict}} {
+			if err := r.isDictByFlags(L, interp+uint64(f.off)); err != nil {
+				return fmt.Errorf("interpreter %s: %w", f.name, err)
+			}
+		}
 	}
 	back, err := r.m.ptr(ts + uint64(L.TstateInterp))
 	if err != nil {
@@ -240,7 +260,7 @@ func (r *Runtime) useDWARF(opts Options) {
 		r.warn("DWARF of %s not used: %v", r.File, err)
 		return
 	}
-	if r.validate(L, r.Addr) != nil {
+	if r.validate(L, r.Addr, false) != nil {
 		r.warn("DWARF of %s disagrees with the interpreter state; using the committed %s table", r.File, r.L.Version)
 		return
 	}
@@ -281,4 +301,30 @@ func (r *Runtime) Minor() int {
 	_, m, _ := strings.Cut(r.L.Version, ".")
 	n, _ := strconv.Atoi(m)
 	return n
+}
+
+// isDictByFlags checks that the pointer at addr points to an object whose
+// type is a dict type and whose type's type is a type.
+func (r *Runtime) isDictByFlags(L *layout.Layout, addr uint64) error {
+	obj, err := r.m.ptr(addr)
+	if err != nil || obj == 0 || obj%8 != 0 {
+		return fmt.Errorf("bad object pointer 0x%x", obj)
+	}
+	tp, err := r.m.ptr(obj + uint64(L.ObType))
+	if err != nil || tp == 0 || tp%8 != 0 {
+		return fmt.Errorf("bad type pointer 0x%x", tp)
+	}
+	flags, err := r.m.u64(tp + uint64(L.TypeFlags))
+	if err != nil || flags&uint64(L.TPFlagsDictSubclass) == 0 {
+		return fmt.Errorf("object 0x%x is not a dict", obj)
+	}
+	meta, err := r.m.ptr(tp + uint64(L.ObType))
+	if err != nil {
+		return err
+	}
+	mflags, err := r.m.u64(meta + uint64(L.TypeFlags))
+	if err != nil || mflags&uint64(L.TPFlagsTypeSubclass) == 0 {
+		return fmt.Errorf("type 0x%x of object 0x%x is not a type", tp, obj)
+	}
+	return nil
 }

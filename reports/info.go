@@ -14,20 +14,20 @@ import (
 // Info summarises a core: the process, the signal, the interpreter and
 // the files behind the image.
 type Info struct {
-	Core          string     `json:"core"`
-	PythonVersion string     `json:"python_version"`
-	HexVersion    string     `json:"hexversion,omitempty"`
-	Executable    string     `json:"executable"`
-	PID           int        `json:"pid"`
-	Command       string     `json:"command"`
-	Args          string     `json:"args"`
-	Signal        *Signal    `json:"signal"`
-	NativeThreads int        `json:"native_threads"`
-	PythonThreads int        `json:"python_threads"`
-	GIL           GILInfo    `json:"gil"`
+	Core          string      `json:"core"`
+	PythonVersion string      `json:"python_version"`
+	HexVersion    string      `json:"hexversion,omitempty"`
+	Executable    string      `json:"executable"`
+	PID           int         `json:"pid"`
+	Command       string      `json:"command"`
+	Args          string      `json:"args"`
+	Signal        *Signal     `json:"signal"`
+	NativeThreads int         `json:"native_threads"`
+	PythonThreads int         `json:"python_threads"`
+	GIL           GILInfo     `json:"gil"`
 	Runtime       RuntimeInfo `json:"runtime"`
-	Files         []File     `json:"files"`
-	Warnings      []string   `json:"warnings,omitempty"`
+	Files         []File      `json:"files"`
+	Warnings      []string    `json:"warnings,omitempty"`
 }
 
 // Signal is the signal that produced the core.

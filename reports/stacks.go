@@ -19,13 +19,13 @@ type Stacks struct {
 
 // Thread is one Python thread.
 type Thread struct {
-	ThreadID       uint64  `json:"thread_id"`
-	NativeThreadID *int    `json:"native_thread_id"`
-	Name           *string `json:"name"`
-	IsMain         bool    `json:"is_main"`
-	HoldsGIL       bool    `json:"holds_gil"`
-	Frames         []Frame `json:"frames"`
-	Exception      *Value  `json:"exception"`
+	ThreadID       uint64   `json:"thread_id"`
+	NativeThreadID *int     `json:"native_thread_id"`
+	Name           *string  `json:"name"`
+	IsMain         bool     `json:"is_main"`
+	HoldsGIL       bool     `json:"holds_gil"`
+	Frames         []Frame  `json:"frames"`
+	Exception      *Value   `json:"exception"`
 	Errors         []string `json:"errors,omitempty"`
 }
 

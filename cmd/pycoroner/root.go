@@ -73,6 +73,9 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 	if err != nil {
 		if needPython {
 			p.Close()
+			if p.Truncated() {
+				return nil, fmt.Errorf("%s: %w; the core file is truncated, so the interpreter state may be among the lost data", path, err)
+			}
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return s, nil
