@@ -2,6 +2,7 @@ package pyheap
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pycoroner/pycoroner/pyheap/linetable"
 )
@@ -134,8 +135,15 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		fr.Err = fmt.Errorf("frame 0x%x code: %w", cur, err)
 		return fr, true
 	}
-	if t, err := r.TypeOf(code); err != nil || t.Kind != KindCode {
-		return fr, false // 3.13 shim frames execute no code object
+	t, err := r.TypeOf(code)
+	if err != nil {
+		return fr, false
+	}
+	if t.Kind != KindCode {
+		if !strings.HasPrefix(t.Name, "<unreadable") {
+			return fr, false // 3.13 shim frames execute no code object
+		}
+		r.noteCodeType(code) // the binary is missing: learn the code type here
 	}
 	fr.Code = code
 	ci := r.code(code)

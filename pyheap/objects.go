@@ -107,7 +107,10 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 		return nil, err
 	}
 	if t.Name, err = r.m.img.CString(namep, 256); err != nil {
-		t.Name = fmt.Sprintf("<unreadable type name at 0x%x>", namep)
+		t.Name = unreadableTypeName(namep)
+		if name, ok := r.fallbackName(tp); ok {
+			t.Name = name
+		}
 	}
 	if t.Flags, err = r.m.u64(tp + uint64(L.TypeFlags)); err != nil {
 		return nil, err

@@ -25,6 +25,8 @@ type Runtime struct {
 
 	types    map[uint64]*Type
 	codes    map[uint64]*codeInfo
+	fallback map[uint64]string // type names read from memory, see typenames.go
+	sysMinor string            // minor version according to sys.version
 	warnings []string
 }
 
@@ -77,6 +79,13 @@ func Open(img Image, opts Options) (*Runtime, error) {
 			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
 			r.useDWARF(opts)
 			r.readVersion()
+			if r.sysMinor != "" && r.sysMinor != minor {
+				// sys.version knows better than a guess from a scan.
+				if L2, err := layout.ForVersion(r.sysMinor); err == nil && r.validate(L2, c.addr, c.strict) == nil {
+					r.L, r.types, r.codes, r.fallback, r.warnings = L2, map[uint64]*Type{}, nil, nil, nil
+					r.readVersion()
+				}
+			}
 			return r, nil
 		}
 	}
@@ -148,7 +157,13 @@ func (r *Runtime) scanForRuntime() []candidate {
 	var out []candidate
 	for _, s := range r.pythonWritableSegments() {
 		data := r.m.img.InCore(s.Vaddr, int(s.Filesz))
-		for _, minor := range layout.Versions() {
+		minors := layout.Versions()
+		if f, ok := r.m.img.FileAt(s.Vaddr); ok {
+			if m := pythonFileVersion.FindStringSubmatch(filepath.Base(f)); m != nil {
+				minors = append([]string{m[1] + "." + m[2]}, minors...)
+			}
+		}
+		for _, minor := range minors {
 			L, _ := layout.ForVersion(minor)
 			for off := 0; off+int(L.RuntimeInterpretersMain)+8 <= len(data); off += 8 {
 				addr := s.Vaddr + uint64(off)
@@ -282,6 +297,9 @@ func (r *Runtime) readVersion() {
 	if v, ok := r.DictLookupStr(sysdict, "version"); ok {
 		if s, err := r.StrValue(v); err == nil {
 			full, _, _ := strings.Cut(s, " ")
+			if parts := strings.SplitN(full, ".", 3); len(parts) >= 2 {
+				r.sysMinor = parts[0] + "." + parts[1]
+			}
 			if strings.HasPrefix(full, r.L.Version+".") || full == r.L.Version {
 				r.Version = full
 			} else {

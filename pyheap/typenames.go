@@ -1,0 +1,116 @@
+package pyheap
+
+import "fmt"
+
+// When the file that holds a static type's tp_name string is missing (a
+// core analysed without its binaries), types are named from the process's
+// own memory instead: builtins maps "int" to the int type, the types
+// module maps "CodeType" to the code type, sys.modules' values are modules,
+// and frames hold code objects and functions.
+
+// typesModuleNames maps names in the types module to tp_name.
+var typesModuleNames = map[string]string{
+	"FunctionType": "function", "LambdaType": "function", "CodeType": "code",
+	"ModuleType": "module", "CellType": "cell", "FrameType": "frame",
+	"NoneType": "NoneType", "MethodType": "method", "BuiltinFunctionType": "builtin_function_or_method",
+	"GeneratorType": "generator", "CoroutineType": "coroutine", "TracebackType": "traceback",
+	"MappingProxyType": "mappingproxy", "SimpleNamespace": "types.SimpleNamespace",
+	"EllipsisType": "ellipsis", "NotImplementedType": "NotImplementedType",
+}
+
+// fallbackName names a static type whose tp_name cannot be read.
+func (r *Runtime) fallbackName(tp uint64) (string, bool) {
+	if r.fallback == nil {
+		r.fallback = map[uint64]string{}
+		r.buildFallbackNames()
+	}
+	name, ok := r.fallback[tp]
+	return name, ok
+}
+
+func (r *Runtime) buildFallbackNames() {
+	interps, err := r.Interpreters()
+	if err != nil || len(interps) == 0 {
+		return
+	}
+	in := interps[0]
+	add := func(tp uint64, name string) {
+		if _, seen := r.fallback[tp]; !seen && tp != 0 {
+			r.fallback[tp] = name
+		}
+	}
+	typeOfPtr := func(obj uint64) uint64 {
+		tp, _ := r.m.ptr(obj + uint64(r.L.ObType))
+		return tp
+	}
+	// The keys of dicts we walk here are strs; name str and dict first so
+	// that later lookups can classify.
+	add(typeOfPtr(in.Modules), "dict")
+	if items, _, err := r.DictItems(in.Sysdict, 1); err == nil && len(items) == 1 {
+		add(typeOfPtr(items[0].Key), "str")
+	}
+	r.types = map[uint64]*Type{} // forget types read before the names were known
+	if items, _, err := r.DictItems(in.Builtins, 4096); err == nil {
+		for _, it := range items {
+			key, err := r.StrValue(it.Key)
+			if err != nil {
+				continue
+			}
+			switch key {
+			case "None":
+				add(typeOfPtr(it.Value), "NoneType")
+			case "True":
+				add(typeOfPtr(it.Value), "bool")
+			case "Ellipsis":
+				add(typeOfPtr(it.Value), "ellipsis")
+			default:
+				if r.isTypeObject(it.Value) {
+					add(it.Value, key)
+				}
+			}
+		}
+	}
+	if items, _, err := r.DictItems(in.Modules, 1); err == nil && len(items) == 1 {
+		add(typeOfPtr(items[0].Value), "module")
+	}
+	if mod, ok := r.DictLookupStr(in.Modules, "types"); ok {
+		if md, err := r.m.ptr(mod + uint64(r.L.ModuleDict)); err == nil {
+			for alias, name := range typesModuleNames {
+				if tp, ok := r.DictLookupStr(md, alias); ok && r.isTypeObject(tp) {
+					add(tp, name)
+				}
+			}
+		}
+	}
+	r.types = map[uint64]*Type{}
+}
+
+// isTypeObject checks by flags alone that obj is a type object.
+func (r *Runtime) isTypeObject(obj uint64) bool {
+	tp, err := r.m.ptr(obj + uint64(r.L.ObType))
+	if err != nil || tp == 0 {
+		return false
+	}
+	flags, err := r.m.u64(tp + uint64(r.L.TypeFlags))
+	return err == nil && flags&uint64(r.L.TPFlagsTypeSubclass) != 0
+}
+
+// noteCodeType records the type of an object that a frame executes as the
+// code type, when names come from memory.
+func (r *Runtime) noteCodeType(code uint64) {
+	if r.fallback == nil {
+		return
+	}
+	tp, err := r.m.ptr(code + uint64(r.L.ObType))
+	if err != nil {
+		return
+	}
+	if _, ok := r.fallback[tp]; !ok {
+		r.fallback[tp] = "code"
+		delete(r.types, tp)
+	}
+}
+
+func unreadableTypeName(namep uint64) string {
+	return fmt.Sprintf("<unreadable type name at 0x%x>", namep)
+}
