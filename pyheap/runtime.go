@@ -78,6 +78,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 			}
 			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
 			r.useDWARF(opts)
+			r.applyDebugOffsets()
 			r.readVersion()
 			if r.sysMinor != "" && r.sysMinor != minor {
 				// sys.version knows better than a guess from a scan.

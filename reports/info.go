@@ -177,6 +177,9 @@ func (in *Info) signalText() string {
 	if s.SenderPID != 0 {
 		out += fmt.Sprintf(", sent by pid %d", s.SenderPID)
 	}
+	if s.Number == int(syscall.SIGSTOP) {
+		out += " (the process was stopped to take a snapshot, e.g. by gcore: it did not crash)"
+	}
 	return out
 }
 

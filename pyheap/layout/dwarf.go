@@ -200,6 +200,7 @@ func FromDWARF(d *dwarf.Data, base *Layout) (*Layout, error) {
 	if base != nil {
 		*out = *base
 	}
+	out.Debug = debugOffsetsTable(ix, out)
 	err = EachField(out, func(name string, specs []string, v *int64) error {
 		for _, s := range specs {
 			got, err := ix.resolve(s)
@@ -237,4 +238,31 @@ func EachField(l *Layout, fn func(name string, specs []string, v *int64) error) 
 		}
 	}
 	return nil
+}
+
+// EachDebugField calls fn for every field that _Py_DebugOffsets covers.
+func EachDebugField(l *Layout, fn func(name, path string, v *int64)) {
+	rv := reflect.ValueOf(l).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		if path := rt.Field(i).Tag.Get("dbg"); path != "" {
+			fn(rt.Field(i).Name, path, rv.Field(i).Addr().Interface().(*int64))
+		}
+	}
+}
+
+// debugOffsetsTable reads where each covered member sits in
+// _Py_DebugOffsets, for versions that have it.
+func debugOffsetsTable(ix *dwarfIndex, l *Layout) map[string]int64 {
+	t, err := ix.typeNamed("_Py_DebugOffsets")
+	if err != nil {
+		return nil
+	}
+	out := map[string]int64{}
+	EachDebugField(l, func(_, path string, _ *int64) {
+		if off, _, err := member(t, strings.Split(path, ".")); err == nil {
+			out[path] = off
+		}
+	})
+	return out
 }

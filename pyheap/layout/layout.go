@@ -35,8 +35,13 @@ type Layout struct {
 	Version string // minor version, "3.11"
 	Source  string // where the numbers came from, for `info` and docs
 
+	// Debug maps a `dbg` tag (a member of _Py_DebugOffsets, 3.13+) to that
+	// member's offset within _Py_DebugOffsets. At run time the process's
+	// own copy of _Py_DebugOffsets then supplies the field's value.
+	Debug map[string]int64
+
 	// Runtime and interpreter.
-	RuntimeInterpretersHead int64 `py:"off:pyruntimestate:interpreters.head"`
+	RuntimeInterpretersHead int64 `py:"off:pyruntimestate:interpreters.head" dbg:"runtime_state.interpreters_head"`
 	RuntimeInterpretersMain int64 `py:"off:pyruntimestate:interpreters.main"`
 	RuntimeMainThread       int64 `py:"off:pyruntimestate:main_thread"`
 	RuntimeGILLastHolder    int64 `py:"off:pyruntimestate:ceval.gil.last_holder"`
@@ -44,35 +49,35 @@ type Layout struct {
 	RuntimeTstateCurrent    int64 `py:"off:pyruntimestate:gilstate.tstate_current"`
 	RuntimeGC               int64 `py:"off:pyruntimestate:gc"`
 
-	InterpNext       int64 `py:"off:_is:next"`
-	InterpTstateHead int64 `py:"off:_is:tstate_head|off:_is:threads.head"`
-	InterpID         int64 `py:"off:_is:id"`
-	InterpModules    int64 `py:"off:_is:modules|off:_is:imports.modules"`
-	InterpSysdict    int64 `py:"off:_is:sysdict"`
-	InterpBuiltins   int64 `py:"off:_is:builtins"`
+	InterpNext       int64 `py:"off:_is:next" dbg:"interpreter_state.next"`
+	InterpTstateHead int64 `py:"off:_is:tstate_head|off:_is:threads.head" dbg:"interpreter_state.threads_head"`
+	InterpID         int64 `py:"off:_is:id" dbg:"interpreter_state.id"`
+	InterpModules    int64 `py:"off:_is:modules|off:_is:imports.modules" dbg:"interpreter_state.imports_modules"`
+	InterpSysdict    int64 `py:"off:_is:sysdict" dbg:"interpreter_state.sysdict"`
+	InterpBuiltins   int64 `py:"off:_is:builtins" dbg:"interpreter_state.builtins"`
 	InterpGIL        int64 `py:"off:_is:ceval.gil"` // pointer, 3.12+
-	InterpGC         int64 `py:"off:_is:gc"`
+	InterpGC         int64 `py:"off:_is:gc" dbg:"interpreter_state.gc"`
 	GILLastHolder    int64 `py:"off:_gil_runtime_state:last_holder"`
 	GILLocked        int64 `py:"off:_gil_runtime_state:locked"`
 
 	// Garbage collector (the census in later work).
 	GCGenerations    int64 `py:"off:_gc_runtime_state:generations"`
 	GCPermanent      int64 `py:"off:_gc_runtime_state:permanent_generation"`
-	GCCollecting     int64 `py:"off:_gc_runtime_state:collecting"`
+	GCCollecting     int64 `py:"off:_gc_runtime_state:collecting" dbg:"gc.collecting"`
 	GCGenerationSize int64 `py:"size:gc_generation"`
 	GCGenerationHead int64 `py:"off:gc_generation:head"`
 	GCHeadSize       int64 `py:"size:PyGC_Head"`
 
 	// Thread state.
-	TstateNext           int64 `py:"off:_ts:next"`
-	TstatePrev           int64 `py:"off:_ts:prev"`
-	TstateInterp         int64 `py:"off:_ts:interp"`
+	TstateNext           int64 `py:"off:_ts:next" dbg:"thread_state.next"`
+	TstatePrev           int64 `py:"off:_ts:prev" dbg:"thread_state.prev"`
+	TstateInterp         int64 `py:"off:_ts:interp" dbg:"thread_state.interp"`
 	TstateFrame          int64 `py:"off:_ts:frame"`  // PyFrameObject*, 3.8-3.10
 	TstateCframe         int64 `py:"off:_ts:cframe"` // _PyCFrame*, 3.11-3.12
 	CframeCurrentFrame   int64 `py:"off:_PyCFrame:current_frame"`
-	TstateCurrentFrame   int64 `py:"off:_ts:current_frame"` // 3.13
-	TstateThreadID       int64 `py:"off:_ts:thread_id"`
-	TstateNativeThreadID int64 `py:"off:_ts:native_thread_id"`
+	TstateCurrentFrame   int64 `py:"off:_ts:current_frame" dbg:"thread_state.current_frame"` // 3.13
+	TstateThreadID       int64 `py:"off:_ts:thread_id" dbg:"thread_state.thread_id"`
+	TstateNativeThreadID int64 `py:"off:_ts:native_thread_id" dbg:"thread_state.native_thread_id"`
 	TstateExcInfo        int64 `py:"off:_ts:exc_info"`
 	TstateDict           int64 `py:"off:_ts:dict"`
 	ErrStackExcType      int64 `py:"off:_err_stackitem:exc_type"`
@@ -88,40 +93,40 @@ type Layout struct {
 	FrameFrame      int64 `py:"off:_frame:f_frame"` // _PyInterpreterFrame*, 3.11+
 
 	// Interpreter frames, 3.11+.
-	IFrameCode            int64 `py:"off:_PyInterpreterFrame:f_code|off:_PyInterpreterFrame:f_executable"`
-	IFramePrevious        int64 `py:"off:_PyInterpreterFrame:previous"`
+	IFrameCode            int64 `py:"off:_PyInterpreterFrame:f_code|off:_PyInterpreterFrame:f_executable" dbg:"interpreter_frame.executable"`
+	IFramePrevious        int64 `py:"off:_PyInterpreterFrame:previous" dbg:"interpreter_frame.previous"`
 	IFrameFunc            int64 `py:"off:_PyInterpreterFrame:f_func|off:_PyInterpreterFrame:f_funcobj"`
 	IFrameGlobals         int64 `py:"off:_PyInterpreterFrame:f_globals"`
 	IFrameLocals          int64 `py:"off:_PyInterpreterFrame:f_locals"`
 	IFrameFrameObj        int64 `py:"off:_PyInterpreterFrame:frame_obj"`
-	IFrameInstr           int64 `py:"off:_PyInterpreterFrame:prev_instr|off:_PyInterpreterFrame:instr_ptr"`
+	IFrameInstr           int64 `py:"off:_PyInterpreterFrame:prev_instr|off:_PyInterpreterFrame:instr_ptr" dbg:"interpreter_frame.instr_ptr"`
 	IFrameStacktop        int64 `py:"off:_PyInterpreterFrame:stacktop"`
-	IFrameOwner           int64 `py:"off:_PyInterpreterFrame:owner"`
+	IFrameOwner           int64 `py:"off:_PyInterpreterFrame:owner" dbg:"interpreter_frame.owner"`
 	IFrameIsEntry         int64 `py:"off:_PyInterpreterFrame:is_entry"`
-	IFrameLocalsplus      int64 `py:"off:_PyInterpreterFrame:localsplus"`
+	IFrameLocalsplus      int64 `py:"off:_PyInterpreterFrame:localsplus" dbg:"interpreter_frame.localsplus"`
 	FrameOwnedByThread    int64 `py:"enum:FRAME_OWNED_BY_THREAD"`
 	FrameOwnedByGenerator int64 `py:"enum:FRAME_OWNED_BY_GENERATOR"`
 	FrameOwnedByCStack    int64 `py:"enum:FRAME_OWNED_BY_CSTACK"`
 
 	// Code objects.
-	CodeArgcount        int64 `py:"off:PyCodeObject:co_argcount"`
+	CodeArgcount        int64 `py:"off:PyCodeObject:co_argcount" dbg:"code_object.argcount"`
 	CodeNlocals         int64 `py:"off:PyCodeObject:co_nlocals"`
 	CodeFlags           int64 `py:"off:PyCodeObject:co_flags"`
-	CodeFirstlineno     int64 `py:"off:PyCodeObject:co_firstlineno"`
+	CodeFirstlineno     int64 `py:"off:PyCodeObject:co_firstlineno" dbg:"code_object.firstlineno"`
 	CodeCode            int64 `py:"off:PyCodeObject:co_code"` // bytes, 3.8-3.10
 	CodeVarnames        int64 `py:"off:PyCodeObject:co_varnames"`
 	CodeCellvars        int64 `py:"off:PyCodeObject:co_cellvars"`
 	CodeFreevars        int64 `py:"off:PyCodeObject:co_freevars"`
-	CodeFilename        int64 `py:"off:PyCodeObject:co_filename"`
-	CodeName            int64 `py:"off:PyCodeObject:co_name"`
-	CodeQualname        int64 `py:"off:PyCodeObject:co_qualname"`
-	CodeLnotab          int64 `py:"off:PyCodeObject:co_lnotab"`    // 3.8-3.9
-	CodeLinetable       int64 `py:"off:PyCodeObject:co_linetable"` // 3.10+
-	CodeLocalsplusNames int64 `py:"off:PyCodeObject:co_localsplusnames"`
-	CodeLocalsplusKinds int64 `py:"off:PyCodeObject:co_localspluskinds"`
+	CodeFilename        int64 `py:"off:PyCodeObject:co_filename" dbg:"code_object.filename"`
+	CodeName            int64 `py:"off:PyCodeObject:co_name" dbg:"code_object.name"`
+	CodeQualname        int64 `py:"off:PyCodeObject:co_qualname" dbg:"code_object.qualname"`
+	CodeLnotab          int64 `py:"off:PyCodeObject:co_lnotab"`                                // 3.8-3.9
+	CodeLinetable       int64 `py:"off:PyCodeObject:co_linetable" dbg:"code_object.linetable"` // 3.10+
+	CodeLocalsplusNames int64 `py:"off:PyCodeObject:co_localsplusnames" dbg:"code_object.localsplusnames"`
+	CodeLocalsplusKinds int64 `py:"off:PyCodeObject:co_localspluskinds" dbg:"code_object.localspluskinds"`
 	CodeNlocalsplus     int64 `py:"off:PyCodeObject:co_nlocalsplus"`
-	CodeAdaptive        int64 `py:"off:PyCodeObject:co_code_adaptive"`   // 3.11+
-	CodeFirstTraceable  int64 `py:"off:PyCodeObject:_co_firsttraceable"` // 3.11-3.12
+	CodeAdaptive        int64 `py:"off:PyCodeObject:co_code_adaptive" dbg:"code_object.co_code_adaptive"` // 3.11+
+	CodeFirstTraceable  int64 `py:"off:PyCodeObject:_co_firsttraceable"`                                  // 3.11-3.12
 	CoFastLocal         int64 `py:"c:CO_FAST_LOCAL"`
 	CoFastCell          int64 `py:"c:CO_FAST_CELL"`
 	CoFastFree          int64 `py:"c:CO_FAST_FREE"`
@@ -133,12 +138,12 @@ type Layout struct {
 
 	// Objects and types.
 	ObRefcnt           int64 `py:"off:_object:ob_refcnt"`
-	ObType             int64 `py:"off:_object:ob_type"`
+	ObType             int64 `py:"off:_object:ob_type" dbg:"pyobject.ob_type"`
 	ObSize             int64 `py:"off:PyVarObject:ob_size"`
-	TypeName           int64 `py:"off:_typeobject:tp_name"`
+	TypeName           int64 `py:"off:_typeobject:tp_name" dbg:"type_object.tp_name"`
 	TypeBasicsize      int64 `py:"off:_typeobject:tp_basicsize"`
 	TypeItemsize       int64 `py:"off:_typeobject:tp_itemsize"`
-	TypeFlags          int64 `py:"off:_typeobject:tp_flags"`
+	TypeFlags          int64 `py:"off:_typeobject:tp_flags" dbg:"type_object.tp_flags"`
 	TypeDictoffset     int64 `py:"off:_typeobject:tp_dictoffset"`
 	TypeBase           int64 `py:"off:_typeobject:tp_base"`
 	TypeDict           int64 `py:"off:_typeobject:tp_dict"`
@@ -167,10 +172,10 @@ type Layout struct {
 	ManagedValuesOffset int64 `py:"c:MANAGED_VALUES_OFFSET"`
 
 	// str.
-	ASCIISize           int64 `py:"size:PyASCIIObject"`
+	ASCIISize           int64 `py:"size:PyASCIIObject" dbg:"unicode_object.asciiobject_size"`
 	CompactUnicodeSize  int64 `py:"size:PyCompactUnicodeObject"`
-	UnicodeLength       int64 `py:"off:PyASCIIObject:length"`
-	UnicodeState        int64 `py:"off:PyASCIIObject:state"`
+	UnicodeLength       int64 `py:"off:PyASCIIObject:length" dbg:"unicode_object.length"`
+	UnicodeState        int64 `py:"off:PyASCIIObject:state" dbg:"unicode_object.state"`
 	UnicodeKindShift    int64 `py:"bitoff:PyASCIIObject:state.kind"`
 	UnicodeKindBits     int64 `py:"bitsize:PyASCIIObject:state.kind"`
 	UnicodeCompactShift int64 `py:"bitoff:PyASCIIObject:state.compact"`
@@ -179,21 +184,21 @@ type Layout struct {
 	UnicodeDataAny      int64 `py:"off:PyUnicodeObject:data"`
 
 	// int, float, bytes.
-	LongDigits      int64 `py:"off:_longobject:ob_digit|off:_longobject:long_value.ob_digit"`
-	LongTag         int64 `py:"off:_longobject:long_value.lv_tag"` // 3.12+
+	LongDigits      int64 `py:"off:_longobject:ob_digit|off:_longobject:long_value.ob_digit" dbg:"long_object.ob_digit"`
+	LongTag         int64 `py:"off:_longobject:long_value.lv_tag" dbg:"long_object.lv_tag"` // 3.12+
 	LongShift       int64 `py:"c:PyLong_SHIFT"`
 	LongDigitSize   int64 `py:"size:digit"`
 	LongNonSizeBits int64 `py:"c:_PyLong_NON_SIZE_BITS"`
-	FloatValue      int64 `py:"off:PyFloatObject:ob_fval"`
-	BytesData       int64 `py:"off:PyBytesObject:ob_sval"`
+	FloatValue      int64 `py:"off:PyFloatObject:ob_fval" dbg:"float_object.ob_fval"`
+	BytesData       int64 `py:"off:PyBytesObject:ob_sval" dbg:"bytes_object.ob_sval"`
 
 	// list, tuple, dict, set.
-	ListItems              int64 `py:"off:PyListObject:ob_item"`
+	ListItems              int64 `py:"off:PyListObject:ob_item" dbg:"list_object.ob_item"`
 	ListAllocated          int64 `py:"off:PyListObject:allocated"`
-	TupleItems             int64 `py:"off:PyTupleObject:ob_item"`
+	TupleItems             int64 `py:"off:PyTupleObject:ob_item" dbg:"tuple_object.ob_item"`
 	DictUsed               int64 `py:"off:PyDictObject:ma_used"`
-	DictKeys               int64 `py:"off:PyDictObject:ma_keys"`
-	DictValues             int64 `py:"off:PyDictObject:ma_values"`
+	DictKeys               int64 `py:"off:PyDictObject:ma_keys" dbg:"dict_object.ma_keys"`
+	DictValues             int64 `py:"off:PyDictObject:ma_values" dbg:"dict_object.ma_values"`
 	DictKeysSize           int64 `py:"off:_dictkeysobject:dk_size"`      // 3.8-3.10
 	DictKeysLog2Size       int64 `py:"off:_dictkeysobject:dk_log2_size"` // 3.11+
 	DictKeysLog2IndexBytes int64 `py:"off:_dictkeysobject:dk_log2_index_bytes"`

@@ -162,6 +162,18 @@ func runProbe(root, minor, probe string) (map[string]int64, error) {
 
 func writeLayout(buf *bytes.Buffer, minor string, l *layout.Layout) {
 	fmt.Fprintf(buf, "%q: {\nVersion: %q,\nSource: %q,\n", minor, l.Version, l.Source)
+	if len(l.Debug) > 0 {
+		keys := make([]string, 0, len(l.Debug))
+		for k := range l.Debug {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		buf.WriteString("Debug: map[string]int64{\n")
+		for _, k := range keys {
+			fmt.Fprintf(buf, "%q: %d,\n", k, l.Debug[k])
+		}
+		buf.WriteString("},\n")
+	}
 	rv := reflect.ValueOf(l).Elem()
 	for i := 0; i < rv.NumField(); i++ {
 		f := rv.Type().Field(i)
