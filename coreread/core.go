@@ -1,6 +1,7 @@
 package coreread
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -284,20 +285,26 @@ func (p *Process) CString(addr uint64, max int) (string, error) {
 	var out []byte
 	var chunk [64]byte
 	for len(out) < max {
-		n := len(chunk)
-		// Stay within one page so a string near the end of a mapping reads.
-		if room := 4096 - int((addr+uint64(len(out)))%4096); room < n {
-			n = room
-		}
-		if _, err := p.ReadAt(chunk[:n], addr+uint64(len(out))); err != nil {
-			return "", err
-		}
-		for i := 0; i < n; i++ {
-			if chunk[i] == 0 {
-				return string(append(out, chunk[:i]...)), nil
+		a := addr + uint64(len(out))
+		got := p.InCore(a, len(chunk))
+		if len(got) == 0 {
+			n := len(chunk)
+			// Stay within one page so a string near the end of a mapping reads.
+			if room := 4096 - int(a%4096); room < n {
+				n = room
 			}
+			if _, err := p.ReadAt(chunk[:n], a); err != nil {
+				if _, err1 := p.ReadAt(chunk[:1], a); err1 != nil {
+					return "", err
+				}
+				n = 1
+			}
+			got = chunk[:n]
 		}
-		out = append(out, chunk[:n]...)
+		if i := bytes.IndexByte(got, 0); i >= 0 {
+			return string(append(out, got[:i]...)), nil
+		}
+		out = append(out, got...)
 	}
 	return string(out[:max]), fmt.Errorf("string at 0x%x longer than %d bytes", addr, max)
 }

@@ -1,0 +1,44 @@
+# pycoroner — see README.md. Every target installs what it needs first.
+GO      ?= go
+BIN     := bin/pycoroner
+DEMO    ?= /tmp/pycoroner-demo
+PYTHON  ?= 3.12
+
+.PHONY: all build deps demo test test-unit lint layouts clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pycoroner
+
+# deps installs the tools the tests need that a fresh machine may lack.
+deps:
+	@scripts/deps.sh
+
+# demo: a real CPython process with threads, a core taken with gcore, and
+# pycoroner's answers about it.
+demo: deps build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(GO) run ./fixtures/cmd/mkcore -python $(PYTHON) -scenario threads -mode gcore -o $(DEMO) > $(DEMO)/paths.txt
+	@cat $(DEMO)/paths.txt
+	$(BIN) info $$(sed -n 's/^core: //p' $(DEMO)/paths.txt)
+	$(BIN) stacks --locals $$(sed -n 's/^core: //p' $(DEMO)/paths.txt)
+
+# test runs everything: formatting, vet, unit tests and the integration
+# tests against real cores from every interpreter on the machine.
+test: deps lint
+	$(GO) test -timeout 20m ./...
+
+test-unit: lint
+	$(GO) test -short ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
+layouts:
+	$(GO) run ./pyheap/layout/gen
+
+clean:
+	rm -rf bin $(DEMO)

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what pycoroner's tests need and a fresh machine may lack, and
+# says plainly what cannot be installed from here.
+set -e
+need_apt=""
+command -v gcore >/dev/null 2>&1 || need_apt="$need_apt gdb"
+command -v gcc >/dev/null 2>&1 || need_apt="$need_apt gcc"
+command -v xz >/dev/null 2>&1 || need_apt="$need_apt xz-utils"
+if [ -n "$need_apt" ]; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "deps: installing$need_apt"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need_apt >/dev/null
+	else
+		echo "deps: missing$need_apt; install with: sudo apt-get install$need_apt" >&2
+		exit 1
+	fi
+fi
+command -v go >/dev/null 2>&1 || { echo "deps: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
+# The integration tests run every CPython 3.8-3.13 they find (pyenv builds
+# with debug info, and Debian's python3.11). They cannot be downloaded here;
+# the tests say which are missing.
+n=0
+for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+	if ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.* >/dev/null 2>&1; then n=$((n+1)); fi
+done
+echo "deps: gdb $(gdb --version | head -1 | sed 's/.* //'), $n of 6 pyenv CPython versions (3.8-3.13)"
