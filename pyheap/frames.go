@@ -35,6 +35,7 @@ type codeInfo struct {
 	names                    []string
 	kinds                    []byte // co_localspluskinds (3.11+); nil before
 	cellStart                int    // 3.8-3.10: index of the first cell/free variable
+	flags                    uint32
 	bytecode                 uint64 // 3.11+: address of the first code unit
 	firstTraceable           int64
 	err                      error
@@ -74,7 +75,7 @@ func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
 				fr.Line = lineAt(r.Minor(), ci, off)
 			}
 			if ci.err == nil {
-				fr.Locals, fr.Err = r.localsAt(f+uint64(L.FrameLocalsplus), ci)
+				fr.Locals, fr.Err = r.frameLocals(f+uint64(L.FrameLocalsplus), f+uint64(L.FrameLocalsDict), ci)
 			}
 		}
 		out = append(out, fr)
@@ -161,7 +162,7 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		return fr, false // not started yet: CPython hides it too
 	}
 	fr.Line = lineAt(r.Minor(), ci, int(int64(instr)-int64(ci.bytecode)))
-	fr.Locals, fr.Err = r.localsAt(cur+uint64(L.IFrameLocalsplus), ci)
+	fr.Locals, fr.Err = r.frameLocals(cur+uint64(L.IFrameLocalsplus), cur+uint64(L.IFrameLocals), ci)
 	return fr, true
 }
 
@@ -177,6 +178,35 @@ func lineAt(minor int, ci *codeInfo, offset int) int {
 		return line
 	}
 	return 0
+}
+
+// maxNamespaceLocals bounds the names shown for a module or class body.
+const maxNamespaceLocals = 4096
+
+// frameLocals returns what frame.f_locals holds: the fast locals of a
+// function, or the namespace dict of a module or class body (code that is
+// not CO_OPTIMIZED keeps its locals in a dict, the globals for a module).
+func (r *Runtime) frameLocals(fast, dictField uint64, ci *codeInfo) ([]Local, error) {
+	if r.L.CoOptimized <= 0 || int64(ci.flags)&r.L.CoOptimized != 0 {
+		return r.localsAt(fast, ci)
+	}
+	d, err := r.m.ptr(dictField)
+	if err != nil || d == 0 {
+		return r.localsAt(fast, ci)
+	}
+	items, _, err := r.DictItems(d, maxNamespaceLocals)
+	if err != nil {
+		return nil, fmt.Errorf("namespace dict 0x%x: %w", d, err)
+	}
+	out := make([]Local, 0, len(items))
+	for _, it := range items {
+		name, err := r.StrValue(it.Key)
+		if err != nil {
+			continue
+		}
+		out = append(out, Local{Name: name, Value: it.Value})
+	}
+	return out, nil
 }
 
 // localsAt reads the fast locals array and pairs it with the code's names.
@@ -245,6 +275,11 @@ func (r *Runtime) readCode(addr uint64) *codeInfo {
 			return fail("co_qualname", err)
 		}
 	}
+	flags, err := r.m.u32(addr + uint64(L.CodeFlags))
+	if err != nil {
+		return fail("co_flags", err)
+	}
+	ci.flags = flags
 	first, err := r.m.i32(addr + uint64(L.CodeFirstlineno))
 	if err != nil {
 		return fail("co_firstlineno", err)

@@ -89,6 +89,7 @@ type Layout struct {
 	FrameCode       int64 `py:"off:_frame:f_code"`
 	FrameLasti      int64 `py:"off:_frame:f_lasti"`
 	FrameLineno     int64 `py:"off:_frame:f_lineno"`
+	FrameLocalsDict int64 `py:"off:_frame:f_locals"` // 3.8-3.10
 	FrameLocalsplus int64 `py:"off:_frame:f_localsplus"`
 	FrameFrame      int64 `py:"off:_frame:f_frame"` // _PyInterpreterFrame*, 3.11+
 
@@ -127,6 +128,7 @@ type Layout struct {
 	CodeNlocalsplus     int64 `py:"off:PyCodeObject:co_nlocalsplus"`
 	CodeAdaptive        int64 `py:"off:PyCodeObject:co_code_adaptive" dbg:"code_object.co_code_adaptive"` // 3.11+
 	CodeFirstTraceable  int64 `py:"off:PyCodeObject:_co_firsttraceable"`                                  // 3.11-3.12
+	CoOptimized         int64 `py:"c:CO_OPTIMIZED"`
 	CoFastLocal         int64 `py:"c:CO_FAST_LOCAL"`
 	CoFastCell          int64 `py:"c:CO_FAST_CELL"`
 	CoFastFree          int64 `py:"c:CO_FAST_FREE"`

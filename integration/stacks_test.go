@@ -1,0 +1,228 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// The oracle and stacks shapes, decoded independently of the packages
+// under test so that a change to either side is caught here.
+type oracleFile struct {
+	PythonVersion string         `json:"python_version"`
+	MainThreadID  uint64         `json:"main_thread_id"`
+	Threads       []oracleThread `json:"threads"`
+}
+
+type oracleThread struct {
+	ThreadID       uint64        `json:"thread_id"`
+	NativeThreadID *int          `json:"native_thread_id"`
+	Name           *string       `json:"name"`
+	IsMain         bool          `json:"is_main"`
+	Frames         []stackFrame  `json:"frames"`
+	Exception      *stackValue   `json:"exception"`
+}
+
+type stackFrame struct {
+	Function string                `json:"function"`
+	Qualname *string               `json:"qualname"`
+	Filename string                `json:"filename"`
+	Line     int                   `json:"line"`
+	Locals   map[string]stackValue `json:"locals"`
+}
+
+type stackValue struct {
+	Type      string  `json:"type"`
+	Address   string  `json:"address"`
+	Repr      *string `json:"repr"`
+	Truncated bool    `json:"truncated"`
+}
+
+type stacksJSON struct {
+	PythonVersion string         `json:"python_version"`
+	Threads       []oracleThread `json:"threads"`
+}
+
+func readOracle(t *testing.T, path string) oracleFile {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o oracleFile
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatalf("oracle %s: %v", path, err)
+	}
+	return o
+}
+
+// TestStacksMatchOracle runs the threads scenario under every interpreter,
+// as a gcore snapshot and as kernel crash cores, and compares
+// `stacks --locals --json` with what the process said about itself.
+func TestStacksMatchOracle(t *testing.T) {
+	ins := interpreters(t)
+	for _, in := range ins {
+		for _, mode := range []harness.Mode{harness.Gcore, harness.Abort, harness.Segv} {
+			in, mode := in, mode
+			t.Run(in.Name+"/"+string(mode), func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				res, err := harness.CachedCore(ctx, in, "threads", mode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				oracle := readOracle(t, res.OraclePath)
+				r := pycoroner(t, "stacks", "--locals", "--json", res.CorePath)
+				if r.code != 0 {
+					t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
+				}
+				var got stacksJSON
+				if err := json.Unmarshal(r.stdout, &got); err != nil {
+					t.Fatalf("stacks --json: %v\n%s", err, r.stdout)
+				}
+				compareStacks(t, oracle, got)
+			})
+		}
+	}
+}
+
+func compareStacks(t *testing.T, want oracleFile, got stacksJSON) {
+	t.Helper()
+	if got.PythonVersion != want.PythonVersion {
+		t.Errorf("python_version: got %q, oracle %q", got.PythonVersion, want.PythonVersion)
+	}
+	byID := map[uint64]oracleThread{}
+	for _, th := range got.Threads {
+		byID[th.ThreadID] = th
+	}
+	if len(got.Threads) != len(want.Threads) {
+		t.Errorf("got %d threads, oracle has %d", len(got.Threads), len(want.Threads))
+	}
+	mains := 0
+	for _, w := range want.Threads {
+		g, ok := byID[w.ThreadID]
+		if !ok {
+			t.Errorf("thread %d (%s) missing", w.ThreadID, strp(w.Name))
+			continue
+		}
+		where := fmt.Sprintf("thread %d (%s)", w.ThreadID, strp(w.Name))
+		if g.IsMain {
+			mains++
+		}
+		if g.IsMain != w.IsMain {
+			t.Errorf("%s: is_main %v, oracle %v", where, g.IsMain, w.IsMain)
+		}
+		if strp(g.Name) != strp(w.Name) {
+			t.Errorf("%s: name %q, oracle %q", where, strp(g.Name), strp(w.Name))
+		}
+		if w.NativeThreadID != nil && (g.NativeThreadID == nil || *g.NativeThreadID != *w.NativeThreadID) {
+			t.Errorf("%s: native_thread_id %v, oracle %d", where, intp(g.NativeThreadID), *w.NativeThreadID)
+		}
+		compareValue(t, where+" exception", w.Exception, g.Exception)
+		compareFrames(t, where, w.Frames, g.Frames)
+	}
+	if mains != 1 {
+		t.Errorf("%d threads marked main, want 1", mains)
+	}
+}
+
+func compareFrames(t *testing.T, where string, want, got []stackFrame) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d frames, oracle %d:\n got  %s\n want %s", where, len(got), len(want), frameList(got), frameList(want))
+		return
+	}
+	for i, w := range want {
+		g := got[i]
+		at := fmt.Sprintf("%s frame %d (%s)", where, i, w.Function)
+		if g.Function != w.Function || g.Filename != w.Filename || g.Line != w.Line {
+			t.Errorf("%s: got %s:%d in %s, oracle %s:%d in %s", at, g.Filename, g.Line, g.Function, w.Filename, w.Line, w.Function)
+		}
+		if w.Qualname != nil && strp(g.Qualname) != *w.Qualname {
+			t.Errorf("%s: qualname %q, oracle %q", at, strp(g.Qualname), *w.Qualname)
+		}
+		var names []string
+		for name := range w.Locals {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			wv := w.Locals[name]
+			gv, ok := g.Locals[name]
+			if !ok {
+				t.Errorf("%s: local %q missing", at, name)
+				continue
+			}
+			compareValue(t, at+" local "+name, &wv, &gv)
+		}
+		for name := range g.Locals {
+			if _, ok := w.Locals[name]; !ok {
+				t.Errorf("%s: local %q is not in the oracle", at, name)
+			}
+		}
+	}
+}
+
+func compareValue(t *testing.T, where string, want, got *stackValue) {
+	t.Helper()
+	switch {
+	case want == nil && got == nil:
+		return
+	case want == nil:
+		t.Errorf("%s: got %s %s, oracle has none", where, got.Type, strp(got.Repr))
+		return
+	case got == nil:
+		t.Errorf("%s: missing, oracle has %s %s", where, want.Type, strp(want.Repr))
+		return
+	}
+	if got.Type != want.Type {
+		t.Errorf("%s: type %q, oracle %q", where, got.Type, want.Type)
+	}
+	if got.Address != want.Address {
+		t.Errorf("%s: address %s, oracle %s", where, got.Address, want.Address)
+	}
+	if want.Repr == nil {
+		return
+	}
+	g, w := strp(got.Repr), *want.Repr
+	if got.Truncated {
+		cut := strings.TrimSuffix(g, "...")
+		if len([]rune(w)) <= 200 || !strings.HasPrefix(w, cut) {
+			t.Errorf("%s: truncated repr %q is not a prefix of oracle %q (or the oracle is short)", where, g, w)
+		}
+		return
+	}
+	if g != w {
+		t.Errorf("%s: repr %q, oracle %q", where, g, w)
+	}
+}
+
+func frameList(fs []stackFrame) string {
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s:%d", f.Function, f.Line))
+	}
+	return strings.Join(parts, " < ")
+}
+
+func strp(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+func intp(p *int) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprint(*p)
+}
