@@ -22,12 +22,12 @@ type oracleFile struct {
 }
 
 type oracleThread struct {
-	ThreadID       uint64        `json:"thread_id"`
-	NativeThreadID *int          `json:"native_thread_id"`
-	Name           *string       `json:"name"`
-	IsMain         bool          `json:"is_main"`
-	Frames         []stackFrame  `json:"frames"`
-	Exception      *stackValue   `json:"exception"`
+	ThreadID       uint64       `json:"thread_id"`
+	NativeThreadID *int         `json:"native_thread_id"`
+	Name           *string      `json:"name"`
+	IsMain         bool         `json:"is_main"`
+	Frames         []stackFrame `json:"frames"`
+	Exception      *stackValue  `json:"exception"`
 }
 
 type stackFrame struct {
