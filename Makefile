@@ -21,8 +21,8 @@ demo: deps build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(GO) run ./fixtures/cmd/mkcore -python $(PYTHON) -scenario threads -mode gcore -o $(DEMO) > $(DEMO)/paths.txt
 	@cat $(DEMO)/paths.txt
-	$(BIN) info $$(sed -n 's/^core: //p' $(DEMO)/paths.txt)
-	$(BIN) stacks --locals $$(sed -n 's/^core: //p' $(DEMO)/paths.txt)
+	$(BIN) info $$(sed -n 's/^core: *//p' $(DEMO)/paths.txt)
+	$(BIN) stacks --locals $$(sed -n 's/^core: *//p' $(DEMO)/paths.txt)
 
 # test runs everything: formatting, vet, unit tests and the integration
 # tests against real cores from every interpreter on the machine.
