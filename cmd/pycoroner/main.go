@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // usageError marks bad command-line use (exit status 2).
@@ -35,7 +36,7 @@ func run(args []string) (code int) {
 	}
 	fmt.Fprintf(os.Stderr, "pycoroner: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
 		fmt.Fprintf(os.Stderr, "Run 'pycoroner --help' for usage.\n")
 		return 2
 	}
