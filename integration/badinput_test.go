@@ -128,4 +128,3 @@ func TestNonPythonCore(t *testing.T) {
 		t.Errorf("info on a non-Python core: exit %d\n%s", r.code, r.stdout)
 	}
 }
-

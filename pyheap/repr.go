@@ -215,6 +215,9 @@ func (r *Runtime) instanceRepr(addr uint64, t *Type, depth int) (string, error) 
 	if !t.Heap(r) {
 		return fmt.Sprintf("<%s object at 0x%x>", t.Name, addr), nil
 	}
+	if depth < 2 { // nested inside another repr: name and address only
+		return head + ">", nil
+	}
 	attrs, _, err := r.Attributes(addr, t, 4)
 	if err != nil || len(attrs) == 0 {
 		return head + ">", nil
