@@ -192,25 +192,28 @@ func le64(b []byte) uint64 {
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
-// pythonWritableSegments returns writable core segments of files whose
-// name mentions python (where _PyRuntime lives), or every writable segment
-// when none does.
+// pythonWritableSegments returns the writable core segments where
+// _PyRuntime can live: the data of a file whose name mentions python (the
+// executable or libpython, named by NT_FILE even when the file itself is
+// missing) and the anonymous .bss mapping that directly follows it.
 func (r *Runtime) pythonWritableSegments() []segmentView {
-	var py, all []segmentView
+	pyEnds := map[uint64]bool{}
+	for _, m := range r.m.img.Mappings() {
+		if strings.Contains(filepath.Base(m.Path), "python") {
+			pyEnds[m.End] = true
+		}
+	}
+	var py []segmentView
 	for _, s := range r.m.img.Segments() {
 		if !s.Writable() || s.Filesz == 0 {
 			continue
 		}
-		v := segmentView{s.Vaddr, s.Filesz}
-		all = append(all, v)
-		if f, ok := r.m.img.FileAt(s.Vaddr); ok && strings.Contains(filepath.Base(f), "python") {
-			py = append(py, v)
+		f, named := r.m.img.FileAt(s.Vaddr)
+		if (named && strings.Contains(filepath.Base(f), "python")) || (!named && pyEnds[s.Vaddr]) {
+			py = append(py, segmentView{s.Vaddr, s.Filesz})
 		}
 	}
-	if len(py) > 0 {
-		return py
-	}
-	return all
+	return py
 }
 
 type segmentView struct{ Vaddr, Filesz uint64 }
@@ -237,6 +240,14 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 	}
 	if ts%8 != 0 {
 		return fmt.Errorf("thread state pointer 0x%x is misaligned", ts)
+	}
+	if strict && len(r.m.img.Threads()) > 0 {
+		// Found by scanning: the thread state's pthread_t must be the
+		// thread pointer (fs base) of one of the core's threads.
+		tid, err := r.m.u64(ts + uint64(L.TstateThreadID))
+		if err != nil || r.lwpForPthread(tid) == 0 {
+			return fmt.Errorf("thread state 0x%x names no thread of this core", ts)
+		}
 	}
 	if strict {
 		// Found by scanning: demand that sys.modules and the sys dict are
