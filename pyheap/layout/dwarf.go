@@ -9,13 +9,14 @@ import (
 
 // dwarfIndex finds named types and enumerators in one DWARF tree.
 type dwarfIndex struct {
-	data  *dwarf.Data
-	types map[string]dwarf.Offset // struct tags, unions and typedefs
-	enums map[string]int64
+	data   *dwarf.Data
+	types  map[string][]dwarf.Offset // struct tags, unions and typedefs; a few candidates each
+	enums  map[string]int64
+	hasDef map[string]bool
 }
 
 func newDWARFIndex(d *dwarf.Data) (*dwarfIndex, error) {
-	ix := &dwarfIndex{data: d, types: map[string]dwarf.Offset{}, enums: map[string]int64{}}
+	ix := &dwarfIndex{data: d, types: map[string][]dwarf.Offset{}, enums: map[string]int64{}, hasDef: map[string]bool{}}
 	r := d.Reader()
 	for {
 		e, err := r.Next()
@@ -31,10 +32,17 @@ func newDWARFIndex(d *dwarf.Data) (*dwarfIndex, error) {
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagTypedef, dwarf.TagBaseType:
 			name, _ := e.Val(dwarf.AttrName).(string)
 			decl, _ := e.Val(dwarf.AttrDeclaration).(bool)
-			if name != "" && !decl {
-				if _, seen := ix.types[name]; !seen {
-					ix.types[name] = e.Offset
+			// A typedef may name a struct that this unit only declares:
+			// keep a few candidates and take the first complete one.
+			switch {
+			case name == "" || decl:
+			case e.Tag == dwarf.TagStructType || e.Tag == dwarf.TagUnionType:
+				if !ix.hasDef[name] { // a definition goes first
+					ix.hasDef[name] = true
+					ix.types[name] = append([]dwarf.Offset{e.Offset}, ix.types[name]...)
 				}
+			case len(ix.types[name]) < 8:
+				ix.types[name] = append(ix.types[name], e.Offset)
 			}
 		case dwarf.TagEnumerationType:
 			if !e.Children {
@@ -71,15 +79,24 @@ func newDWARFIndex(d *dwarf.Data) (*dwarfIndex, error) {
 
 // structType resolves a struct tag or typedef name to its struct definition.
 func (ix *dwarfIndex) typeNamed(name string) (dwarf.Type, error) {
-	off, ok := ix.types[name]
-	if !ok {
-		return nil, errMissing
+	var first dwarf.Type
+	for _, off := range ix.types[name] {
+		t, err := ix.data.Type(off)
+		if err != nil {
+			return nil, fmt.Errorf("DWARF type %s: %w", name, err)
+		}
+		if st, ok := underlying(t).(*dwarf.StructType); ok && st.Incomplete {
+			if first == nil {
+				first = t
+			}
+			continue
+		}
+		return t, nil
 	}
-	t, err := ix.data.Type(off)
-	if err != nil {
-		return nil, fmt.Errorf("DWARF type %s: %w", name, err)
+	if first != nil {
+		return first, nil
 	}
-	return t, nil
+	return nil, errMissing
 }
 
 var errMissing = fmt.Errorf("not in this version")

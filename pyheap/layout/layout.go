@@ -235,6 +235,48 @@ type Layout struct {
 	ExcTraceback int64 `py:"off:PyBaseExceptionObject:traceback"`
 	ExcContext   int64 `py:"off:PyBaseExceptionObject:context"`
 	ExcCause     int64 `py:"off:PyBaseExceptionObject:cause"`
+	ExcDict      int64 `py:"off:PyBaseExceptionObject:dict"`
+	ExcNotes     int64 `py:"off:PyBaseExceptionObject:notes"` // 3.11+
+
+	// More members that the heap walkers follow, as tp_traverse does.
+	FuncDefaults       int64 `py:"off:PyFunctionObject:func_defaults"`
+	FuncKwdefaults     int64 `py:"off:PyFunctionObject:func_kwdefaults"`
+	FuncDoc            int64 `py:"off:PyFunctionObject:func_doc"`
+	FuncDict           int64 `py:"off:PyFunctionObject:func_dict"`
+	FuncModule         int64 `py:"off:PyFunctionObject:func_module"`
+	FuncAnnotations    int64 `py:"off:PyFunctionObject:func_annotations"`
+	CodeConsts         int64 `py:"off:PyCodeObject:co_consts"`
+	CodeNames          int64 `py:"off:PyCodeObject:co_names"`
+	CodeExceptionTable int64 `py:"off:PyCodeObject:co_exceptiontable"`
+	MethodFunc         int64 `py:"off:PyMethodObject:im_func"`
+	MethodSelf         int64 `py:"off:PyMethodObject:im_self"`
+	CFunctionSelf      int64 `py:"off:PyCFunctionObject:m_self"`
+	CFunctionModule    int64 `py:"off:PyCFunctionObject:m_module"`
+	TracebackNext      int64 `py:"off:_traceback:tb_next"`
+	TracebackFrame     int64 `py:"off:_traceback:tb_frame"`
+	WeakrefObject      int64 `py:"off:_PyWeakReference:wr_object"`
+	WeakrefCallback    int64 `py:"off:_PyWeakReference:wr_callback"`
+	MemberDescrMember  int64 `py:"off:PyMemberDescrObject:d_member"`
+	MemberDefName      int64 `py:"off:PyMemberDef:name"`
+	MemberDefType      int64 `py:"off:PyMemberDef:type"`
+	MemberDefOffset    int64 `py:"off:PyMemberDef:offset"`
+	TObject            int64 `py:"c:T_OBJECT"`
+	TObjectEx          int64 `py:"c:T_OBJECT_EX"`
+	FrameBuiltins      int64 `py:"off:_frame:f_builtins"`
+	FrameGlobals       int64 `py:"off:_frame:f_globals"`
+	FrameTrace         int64 `py:"off:_frame:f_trace"`
+	FrameValuestack    int64 `py:"off:_frame:f_valuestack"`
+	FrameStacktop      int64 `py:"off:_frame:f_stacktop"`    // 3.8-3.9
+	FrameStackdepth    int64 `py:"off:_frame:f_stackdepth"`  // 3.10
+	FrameData          int64 `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
+	IFrameBuiltins     int64 `py:"off:_PyInterpreterFrame:f_builtins"`
+	GenFrameState      int64 `py:"off:PyGenObject:gi_frame_state"` // 3.11+
+	GenName            int64 `py:"off:PyGenObject:gi_name"`
+	GenQualname        int64 `py:"off:PyGenObject:gi_qualname"`
+	FrameStateCleared  int64 `py:"enum:FRAME_CLEARED"`
+	FrameStateCreated  int64 `py:"enum:FRAME_CREATED"`
+	HeapTypeSlots      int64 `py:"off:_heaptypeobject:ht_slots"`
+	TypeSubclasses     int64 `py:"off:_typeobject:tp_subclasses"`
 }
 
 // Has reports whether a field exists in this version.
