@@ -27,6 +27,7 @@ type Runtime struct {
 	codes    map[uint64]*codeInfo
 	fallback map[uint64]string // type names read from memory, see typenames.go
 	sysMinor string            // minor version according to sys.version
+	walks    map[uint64]*typeWalk
 	warnings []string
 }
 

@@ -146,6 +146,7 @@ type Layout struct {
 	TypeBasicsize      int64 `py:"off:_typeobject:tp_basicsize"`
 	TypeItemsize       int64 `py:"off:_typeobject:tp_itemsize"`
 	TypeFlags          int64 `py:"off:_typeobject:tp_flags" dbg:"type_object.tp_flags"`
+	TypeWeaklistoffset int64 `py:"off:_typeobject:tp_weaklistoffset"`
 	TypeDictoffset     int64 `py:"off:_typeobject:tp_dictoffset"`
 	TypeBase           int64 `py:"off:_typeobject:tp_base"`
 	TypeDict           int64 `py:"off:_typeobject:tp_dict"`

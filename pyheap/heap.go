@@ -1,0 +1,316 @@
+package pyheap
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// ObjectID indexes a Heap's object table (sorted by address).
+type ObjectID int32
+
+// Heap is the census of every live object reachable in the image: the
+// GC-tracked objects, the roots, and everything they reference. Objects
+// are kept as compact arrays sorted by address; edges are stored once
+// (targets only, CSR) and labelled on demand by re-walking an object.
+type Heap struct {
+	r       *Runtime
+	addrs   []uint64   // sorted
+	typeIdx []uint32   // index into types
+	sizes   []uint32   // shallow size, sys.getsizeof
+	types   []*Type    // distinct types
+	edgeOff []uint32   // edges of object i: edges[edgeOff[i]:edgeOff[i+1]]
+	edges   []ObjectID // targets
+	revOff  []uint32   // reverse index, built on demand
+	rev     []ObjectID
+	roots   []Root
+	Stats   HeapStats
+}
+
+// HeapStats says what the census found and what it could not read.
+type HeapStats struct {
+	Objects      int
+	GCTracked    int
+	Edges        int
+	Conservative int // edges from a conservative scan
+	Unreadable   int // pointers to memory that is not a valid object
+	GCCollecting bool
+	Duration     time.Duration
+}
+
+// maxObjects bounds a census of an untrusted image.
+const maxObjects = 1 << 28
+
+// HeapOptions tune a census.
+type HeapOptions struct {
+	// Progress, when set, is called now and then with the objects found.
+	Progress func(objects int)
+}
+
+// BuildHeap takes the census.
+func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
+	start := time.Now()
+	c := &census{r: r, seen: newAddrMap(1 << 16), typeIx: map[*Type]uint32{}, bad: newAddrMap(1 << 10)}
+	interps, err := r.Interpreters()
+	if err != nil && len(interps) == 0 {
+		return nil, err
+	}
+	h := &Heap{r: r}
+	for _, in := range interps {
+		c.gcLists(in, &h.Stats)
+	}
+	h.Stats.GCTracked = len(c.order)
+	h.roots = r.roots(interps)
+	for _, root := range h.roots {
+		if root.Addr != 0 {
+			c.add(root.Addr)
+		}
+	}
+	for _, rootFrame := range r.rootFrames(interps) {
+		c.walkRootFrame(rootFrame)
+	}
+	// Walk everything found, which finds more; the worklist is c.order.
+	for i := 0; i < len(c.order); i++ {
+		if len(c.order) > maxObjects {
+			return nil, fmt.Errorf("more than %d objects: refusing to go on", maxObjects)
+		}
+		c.walk(i)
+		if opts.Progress != nil && i%(1<<18) == 0 {
+			opts.Progress(len(c.order))
+		}
+	}
+	c.edgeOff = append(c.edgeOff, uint32(len(c.edgeAddrs)))
+	h.finish(c)
+	h.Stats.Objects = len(h.addrs)
+	h.Stats.Unreadable = c.bad.len()
+	h.Stats.Edges = len(h.edges)
+	h.Stats.Conservative = c.conservative
+	h.Stats.Duration = time.Since(start)
+	for i := range h.roots {
+		if id, ok := h.Find(h.roots[i].Addr); ok {
+			h.roots[i].ID = id
+		} else {
+			h.roots[i].ID = -1
+		}
+	}
+	return h, nil
+}
+
+// census is the state of one census in progress.
+type census struct {
+	r            *Runtime
+	seen         *addrMap // address -> position in order
+	bad          *addrMap
+	order        []uint64 // objects in discovery order
+	typeOf       []uint32
+	types        []*Type
+	typeIx       map[*Type]uint32
+	edgeOff      []uint32 // per object in order
+	edgeAddrs    []uint64
+	conservative int
+	walked       int
+}
+
+// add records an object, checking that it has a valid type. It returns
+// false for pointers that are not objects.
+func (c *census) add(addr uint64) bool { return c.addRef(addr, false) }
+
+// addRef is add for a reference; a conservative one that is not an object
+// is no error, just a word that was not a pointer.
+func (c *census) addRef(addr uint64, conservative bool) bool {
+	if addr == 0 || addr%8 != 0 {
+		return false
+	}
+	if _, ok := c.seen.get(addr); ok {
+		return true
+	}
+	if _, ok := c.bad.get(addr); ok {
+		return false
+	}
+	t, err := c.r.TypeOf(addr)
+	if err != nil {
+		if !conservative {
+			c.bad.put(addr, 0)
+		}
+		return false
+	}
+	ix, ok := c.typeIx[t]
+	if !ok {
+		ix = uint32(len(c.types))
+		c.types = append(c.types, t)
+		c.typeIx[t] = ix
+	}
+	c.seen.put(addr, int32(len(c.order)))
+	c.order = append(c.order, addr)
+	c.typeOf = append(c.typeOf, ix)
+	return true
+}
+
+// walk follows object i's references; objects are walked in order, so
+// edgeOff[i] is where i's edges start.
+func (c *census) walk(i int) {
+	c.edgeOff = append(c.edgeOff, uint32(len(c.edgeAddrs)))
+	obj := c.order[i]
+	t := c.types[c.typeOf[i]]
+	c.r.walkRefs(obj, t, false, func(target uint64, _ string, conservative bool) {
+		if c.addRef(target, conservative) {
+			c.edgeAddrs = append(c.edgeAddrs, target)
+			if conservative {
+				c.conservative++
+			}
+		}
+	})
+}
+
+// walkRootFrame adds what a thread's interpreter frame (3.11+) holds: such
+// frames live on the thread's data stack, not in any object.
+func (c *census) walkRootFrame(fr uint64) {
+	c.r.walkIFrame(fr, false, func(target uint64, _ string, _ bool) { c.add(target) })
+}
+
+// gcLists adds every object on an interpreter's GC generation lists.
+func (c *census) gcLists(in Interp, st *HeapStats) {
+	r := c.r
+	L := r.L
+	var gc uint64
+	switch {
+	case L.InterpGC >= 0:
+		gc = in.Addr + uint64(L.InterpGC)
+	case L.RuntimeGC >= 0:
+		gc = r.Addr + uint64(L.RuntimeGC)
+	default:
+		return
+	}
+	if coll, err := r.m.i32(gc + uint64(L.GCCollecting)); err == nil && coll != 0 {
+		st.GCCollecting = true
+	}
+	var heads []uint64
+	for g := 0; g < 3; g++ {
+		heads = append(heads, gc+uint64(L.GCGenerations)+uint64(g)*uint64(L.GCGenerationSize)+uint64(L.GCGenerationHead))
+	}
+	if L.GCPermanent >= 0 {
+		heads = append(heads, gc+uint64(L.GCPermanent)+uint64(L.GCGenerationHead))
+	}
+	for _, head := range heads {
+		p, err := r.m.ptr(head)
+		for n := 0; err == nil && p != 0 && p&^3 != head && n < maxObjects; n++ {
+			p &^= 3
+			c.add(p + uint64(L.GCHeadSize))
+			p, err = r.m.ptr(p)
+		}
+	}
+}
+
+// finish sorts the table by address and builds the edge arrays.
+func (h *Heap) finish(c *census) {
+	n := len(c.order)
+	perm := make([]int32, n) // sorted position -> discovery index
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	sort.Slice(perm, func(a, b int) bool { return c.order[perm[a]] < c.order[perm[b]] })
+	rank := make([]int32, n) // discovery index -> sorted position
+	for pos, i := range perm {
+		rank[i] = int32(pos)
+	}
+	h.addrs = make([]uint64, n)
+	h.typeIdx = make([]uint32, n)
+	h.sizes = make([]uint32, n)
+	h.types = c.types
+	h.edgeOff = make([]uint32, n+1)
+	h.edges = make([]ObjectID, 0, len(c.edgeAddrs))
+	for pos, i := range perm {
+		h.addrs[pos] = c.order[i]
+		h.typeIdx[pos] = c.typeOf[i]
+		h.edgeOff[pos] = uint32(len(h.edges))
+		if int(i) < len(c.edgeOff)-1 {
+			for _, target := range c.edgeAddrs[c.edgeOff[i]:c.edgeOff[i+1]] {
+				if j, ok := c.seen.get(target); ok {
+					h.edges = append(h.edges, ObjectID(rank[j]))
+				}
+			}
+		}
+	}
+	h.edgeOff[n] = uint32(len(h.edges))
+	for pos := range h.addrs {
+		h.sizes[pos] = uint32(h.r.shallowSize(h.addrs[pos], h.types[h.typeIdx[pos]]))
+	}
+}
+
+// Len is the number of objects.
+func (h *Heap) Len() int { return len(h.addrs) }
+
+// Addr is an object's address (its id()).
+func (h *Heap) Addr(id ObjectID) uint64 { return h.addrs[id] }
+
+// Type is an object's type.
+func (h *Heap) Type(id ObjectID) *Type { return h.types[h.typeIdx[id]] }
+
+// Size is an object's shallow size, as sys.getsizeof reports it.
+func (h *Heap) Size(id ObjectID) int64 { return int64(h.sizes[id]) }
+
+// Runtime is the runtime the census read.
+func (h *Heap) Runtime() *Runtime { return h.r }
+
+// Find looks an address up.
+func (h *Heap) Find(addr uint64) (ObjectID, bool) {
+	i := sort.Search(len(h.addrs), func(i int) bool { return h.addrs[i] >= addr })
+	if i < len(h.addrs) && h.addrs[i] == addr {
+		return ObjectID(i), true
+	}
+	return -1, false
+}
+
+// Refs lists the objects id refers to.
+func (h *Heap) Refs(id ObjectID) []ObjectID { return h.edges[h.edgeOff[id]:h.edgeOff[id+1]] }
+
+// Referrers lists the objects that refer to id (the reverse index is built
+// on first use).
+func (h *Heap) Referrers(id ObjectID) []ObjectID {
+	if h.revOff == nil {
+		h.buildReverse()
+	}
+	return h.rev[h.revOff[id]:h.revOff[id+1]]
+}
+
+func (h *Heap) buildReverse() {
+	n := len(h.addrs)
+	counts := make([]uint32, n+1)
+	for _, t := range h.edges {
+		counts[t+1]++
+	}
+	for i := 1; i <= n; i++ {
+		counts[i] += counts[i-1]
+	}
+	rev := make([]ObjectID, len(h.edges))
+	fill := append([]uint32(nil), counts[:n]...)
+	for src := 0; src < n; src++ {
+		for _, t := range h.edges[h.edgeOff[src]:h.edgeOff[src+1]] {
+			rev[fill[t]] = ObjectID(src)
+			fill[t]++
+		}
+	}
+	h.revOff, h.rev = counts, rev
+}
+
+// Edge is one labelled reference.
+type Edge struct {
+	Target       ObjectID
+	Addr         uint64
+	Via          string
+	Conservative bool
+}
+
+// Edges re-walks an object to label its references.
+func (h *Heap) Edges(id ObjectID) []Edge {
+	var out []Edge
+	h.r.walkRefs(h.addrs[id], h.Type(id), true, func(target uint64, via string, conservative bool) {
+		if t, ok := h.Find(target); ok {
+			out = append(out, Edge{Target: t, Addr: target, Via: via, Conservative: conservative})
+		}
+	})
+	return out
+}
+
+// Roots lists the named roots.
+func (h *Heap) Roots() []Root { return h.roots }

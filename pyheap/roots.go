@@ -1,0 +1,95 @@
+package pyheap
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// RootKind says what kind of thing a root is.
+type RootKind string
+
+const (
+	RootModule     RootKind = "module"      // sys.modules['name']
+	RootSys        RootKind = "sys"         // the interpreter's sys dict
+	RootBuiltins   RootKind = "builtins"    // the interpreter's builtins dict
+	RootLocal      RootKind = "local"       // a local variable of a thread's frame
+	RootException  RootKind = "exception"   // the exception a thread is handling
+	RootThreadDict RootKind = "thread-dict" // threading.local storage of a thread
+)
+
+// Root is a named starting point: something a person recognises at the
+// head of a reference path.
+type Root struct {
+	Kind RootKind
+	Name string // "thread 3 (worker-1) › frame worker (app.py:42) › local tmp_path"
+	Addr uint64
+	ID   ObjectID // -1 when the target is not a readable object
+
+	// For locals and exceptions.
+	ThreadID   uint64
+	ThreadName string
+	Function   string
+	Filename   string
+	Line       int
+	Local      string
+}
+
+// roots lists the named roots of every interpreter.
+func (r *Runtime) roots(interps []Interp) []Root {
+	var out []Root
+	for _, in := range interps {
+		out = append(out, Root{Kind: RootSys, Name: "sys", Addr: in.Sysdict}, Root{Kind: RootBuiltins, Name: "builtins", Addr: in.Builtins})
+		if items, _, err := r.DictItems(in.Modules, maxDictEntries); err == nil {
+			for _, it := range items {
+				name, err := r.StrValue(it.Key)
+				if err != nil {
+					continue
+				}
+				out = append(out, Root{Kind: RootModule, Name: fmt.Sprintf("sys.modules[%q]", name), Addr: it.Value, Local: name})
+			}
+		}
+		names := r.ThreadNames(in)
+		states, _ := r.ThreadStates(in)
+		for _, ts := range states {
+			thread := fmt.Sprintf("thread %d", ts.ThreadID)
+			tname := names[ts.ThreadID]
+			if tname != "" {
+				thread += " (" + tname + ")"
+			}
+			if exc := r.HandledException(ts.Addr); exc != 0 {
+				out = append(out, Root{Kind: RootException, Name: thread + " › exception being handled", Addr: exc, ThreadID: ts.ThreadID, ThreadName: tname})
+			}
+			if d := r.ptrField(ts.Addr, r.L.TstateDict); d != 0 {
+				out = append(out, Root{Kind: RootThreadDict, Name: thread + " › thread state dict", Addr: d, ThreadID: ts.ThreadID, ThreadName: tname})
+			}
+			frames, _ := r.Frames(ts)
+			for _, f := range frames {
+				where := fmt.Sprintf("%s › frame %s (%s:%d)", thread, f.Function, filepath.Base(f.Filename), f.Line)
+				for _, l := range f.Locals {
+					out = append(out, Root{Kind: RootLocal, Name: where + " › local " + l.Name, Addr: l.Value,
+						ThreadID: ts.ThreadID, ThreadName: tname, Function: f.Function, Filename: f.Filename, Line: f.Line, Local: l.Name})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// rootFrames lists the interpreter frames (3.11+) on every thread's stack:
+// they are not objects, so the census walks them as roots.
+func (r *Runtime) rootFrames(interps []Interp) []uint64 {
+	if r.L.TstateFrame >= 0 {
+		return nil // 3.8-3.10 frames are objects, reached as GC objects
+	}
+	var out []uint64
+	for _, in := range interps {
+		states, _ := r.ThreadStates(in)
+		for _, ts := range states {
+			frames, _ := r.Frames(ts)
+			for _, f := range frames {
+				out = append(out, f.Addr)
+			}
+		}
+	}
+	return out
+}
