@@ -141,42 +141,109 @@ func (r *Runtime) DictItems(obj uint64, limit int) ([]DictItem, int64, error) {
 // keysItems walks a keys table; values, when set, is a split table's
 // value array.
 func (r *Runtime) keysItems(keys, values uint64, limit int) ([]DictItem, error) {
-	kt, err := r.readKeys(keys)
-	if err != nil {
-		return nil, err
-	}
 	var out []DictItem
+	err := r.eachKeysItem(keys, values, func(k, v uint64) bool {
+		out = append(out, DictItem{Key: k, Value: v})
+		return len(out) < limit
+	})
+	return out, err
+}
+
+// eachKeysItem calls fn for each live (key, value) of a keys table, in
+// insertion order, until fn returns false. It allocates nothing: the
+// census calls it for millions of dicts.
+func (r *Runtime) eachKeysItem(keys, values uint64, fn func(k, v uint64) bool) error {
+	var kt keysTable
+	if values != 0 && keys == r.lastKeysAt {
+		// Instances of one class share their keys table: read it once.
+		kt = r.lastKeys
+	} else {
+		var err error
+		if kt, err = r.readKeys(keys); err != nil {
+			return err
+		}
+		if values != 0 {
+			r.lastKeys, r.lastKeysAt = kt, keys
+		}
+	}
 	const chunk = 512
-	for start := int64(0); start < kt.nentries && len(out) < limit; start += chunk {
+	for start := int64(0); start < kt.nentries; start += chunk {
 		n := kt.nentries - start
 		if n > chunk {
 			n = chunk
 		}
 		raw, err := r.m.bytes(kt.entries+uint64(start)*kt.entrySz, int(uint64(n)*kt.entrySz))
 		if err != nil {
-			return out, fmt.Errorf("dict entries at 0x%x: %w", kt.entries, err)
+			return fmt.Errorf("dict entries at 0x%x: %w", kt.entries, err)
 		}
-		var vals []uint64
+		var vals []byte
 		if values != 0 {
-			if vals, _, err = r.words(values+uint64(start)*8, int(n), n); err != nil {
-				return out, fmt.Errorf("dict values at 0x%x: %w", values, err)
+			if vals, err = r.m.bytes(values+uint64(start)*8, int(n)*8); err != nil {
+				return fmt.Errorf("dict values at 0x%x: %w", values, err)
 			}
 		}
-		for i := int64(0); i < n && len(out) < limit; i++ {
+		for i := int64(0); i < n; i++ {
 			e := raw[uint64(i)*kt.entrySz:]
 			k := binary.LittleEndian.Uint64(e[kt.keyOff:])
 			var v uint64
 			if vals != nil {
-				v = vals[i]
+				v = binary.LittleEndian.Uint64(vals[8*i:])
 			} else {
 				v = binary.LittleEndian.Uint64(e[kt.valueOff:])
 			}
-			if k != 0 && v != 0 {
-				out = append(out, DictItem{Key: k, Value: v})
+			if k != 0 && v != 0 && !fn(k, v) {
+				return nil
 			}
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// eachDictItem calls fn for each item of a dict object.
+func (r *Runtime) eachDictItem(obj uint64, fn func(k, v uint64) bool) error {
+	L := r.L
+	keys, err := r.m.ptr(obj + uint64(L.DictKeys))
+	if err != nil || keys == 0 {
+		return fmt.Errorf("dict 0x%x keys: %v", obj, err)
+	}
+	values, err := r.m.ptr(obj + uint64(L.DictValues))
+	if err != nil {
+		return err
+	}
+	if values != 0 && L.DictValuesValues >= 0 {
+		values += uint64(L.DictValuesValues)
+	}
+	return r.eachKeysItem(keys, values, fn)
+}
+
+// eachSeqItem calls fn for each item of a list or tuple.
+func (r *Runtime) eachSeqItem(obj uint64, kind Kind, fn func(i int, item uint64)) error {
+	n, err := r.varSize(obj)
+	if err != nil {
+		return err
+	}
+	if n < 0 || n > maxDictEntries {
+		return fmt.Errorf("sequence 0x%x: bad size %d", obj, n)
+	}
+	base := obj + uint64(r.L.TupleItems)
+	if kind == KindList {
+		if base, err = r.m.ptr(obj + uint64(r.L.ListItems)); err != nil {
+			return err
+		}
+		if base == 0 {
+			return nil
+		}
+	}
+	raw, err := r.m.bytes(base, int(n)*8)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < int(n); i++ {
+		if it := binary.LittleEndian.Uint64(raw[8*i:]); it != 0 {
+			fn(i, it)
+		}
+	}
+	return nil
 }
 
 // SetItems returns up to limit keys of a set or frozenset and its length.
@@ -219,17 +286,32 @@ func (r *Runtime) SetItems(obj uint64, limit int) ([]uint64, int64, error) {
 // __dict__, wherever this version keeps it, and the address of the dict
 // object when one exists.
 func (r *Runtime) Attributes(obj uint64, t *Type, limit int) ([]DictItem, uint64, error) {
+	dict, keys, values, err := r.instanceDict(obj, t)
+	if err != nil || (dict == 0 && keys == 0) {
+		return nil, 0, err
+	}
+	if dict != 0 {
+		items, _, err := r.DictItems(dict, limit)
+		return items, dict, err
+	}
+	items, err := r.keysItems(keys, values, limit)
+	return items, 0, err
+}
+
+// instanceDict says where an instance's attributes are: a dict object, or
+// (3.11+) a values array that shares its keys with the type.
+func (r *Runtime) instanceDict(obj uint64, t *Type) (dict, keys, values uint64, err error) {
 	L := r.L
 	managed := L.TPFlagsManagedDict > 0 && t.Flags&uint64(L.TPFlagsManagedDict) != 0
 	if !managed {
 		if t.Dictoffset == 0 {
-			return nil, 0, nil
+			return 0, 0, 0, nil
 		}
 		off := t.Dictoffset
 		if off < 0 { // var-sized object: the dict sits after the items
 			n, err := r.varSize(obj)
 			if err != nil {
-				return nil, 0, err
+				return 0, 0, 0, err
 			}
 			if n < 0 {
 				n = -n
@@ -239,52 +321,38 @@ func (r *Runtime) Attributes(obj uint64, t *Type, limit int) ([]DictItem, uint64
 			off += size
 		}
 		d, err := r.m.ptr(obj + uint64(off))
-		if err != nil || d == 0 {
-			return nil, 0, err
-		}
-		items, _, err := r.DictItems(d, limit)
-		return items, d, err
+		return d, 0, 0, err
 	}
 	slot, err := r.m.ptr(obj + uint64(L.ManagedDictOffset))
 	if err != nil {
-		return nil, 0, err
+		return 0, 0, 0, err
 	}
 	switch {
 	case L.Version == "3.12" && slot&1 == 1: // tagged: the values array starts one byte on
-		items, err := r.cachedKeyValues(t, slot+1, limit)
-		return items, 0, err
+		values = slot + 1
 	case slot != 0:
-		items, _, err := r.DictItems(slot, limit)
-		return items, slot, err
+		return slot, 0, 0, nil
 	case L.ManagedValuesOffset == layout.Missing && L.TPFlagsInlineValues > 0 && t.Flags&uint64(L.TPFlagsInlineValues) != 0: // 3.13
-		values := obj + uint64(t.Basicsize)
+		values = obj + uint64(t.Basicsize)
 		valid, err := r.m.u8(values + uint64(L.DictValuesValid))
 		if err != nil || valid == 0 {
-			return nil, 0, err
+			return 0, 0, 0, err
 		}
-		items, err := r.cachedKeyValues(t, values, limit)
-		return items, 0, err
 	case L.ManagedValuesOffset != layout.Missing && L.Version == "3.11":
-		values, err := r.m.ptr(obj + uint64(L.ManagedValuesOffset))
-		if err != nil || values == 0 {
-			return nil, 0, err
+		if values, err = r.m.ptr(obj + uint64(L.ManagedValuesOffset)); err != nil || values == 0 {
+			return 0, 0, 0, err
 		}
-		items, err := r.cachedKeyValues(t, values, limit)
-		return items, 0, err
+	default:
+		return 0, 0, 0, nil
 	}
-	return nil, 0, nil
-}
-
-// cachedKeyValues pairs a values array with its type's shared keys.
-func (r *Runtime) cachedKeyValues(t *Type, values uint64, limit int) ([]DictItem, error) {
-	keys, err := r.m.ptr(t.Addr + uint64(r.L.HeapTypeCachedKeys))
+	keys, err = r.m.ptr(t.Addr + uint64(L.HeapTypeCachedKeys))
 	if err != nil || keys == 0 {
-		return nil, fmt.Errorf("type %s has no shared keys: %v", t.Name, err)
+		return 0, 0, 0, fmt.Errorf("type %s has no shared keys: %v", t.Name, err)
 	}
-	if r.L.DictValuesValues > 0 {
-		values += uint64(r.L.DictValuesValues)
+	if L.DictValuesValues > 0 {
+		values += uint64(L.DictValuesValues)
 	}
-	return r.keysItems(keys, values, limit)
+	return 0, keys, values, nil
 }
 
 // DictLookupStr finds a str key in a dict and returns its value.

@@ -2,6 +2,7 @@ package pyheap
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"time"
 )
@@ -19,6 +20,7 @@ type Heap struct {
 	typeIdx []uint32   // index into types
 	sizes   []uint32   // shallow size, sys.getsizeof
 	types   []*Type    // distinct types
+	typeObj []ObjectID // the type object of each distinct type, -1 if unreadable
 	edgeOff []uint32   // edges of object i: edges[edgeOff[i]:edgeOff[i+1]]
 	edges   []ObjectID // targets
 	revOff  []uint32   // reverse index, built on demand
@@ -50,7 +52,17 @@ type HeapOptions struct {
 // BuildHeap takes the census.
 func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	start := time.Now()
-	c := &census{r: r, seen: newAddrMap(1 << 16), typeIx: map[*Type]uint32{}, bad: newAddrMap(1 << 10)}
+	var ranges [][2]uint64
+	for _, s := range r.m.img.Segments() {
+		if s.Filesz > 0 {
+			ranges = append(ranges, [2]uint64{s.Vaddr, s.Vaddr + s.Filesz})
+		}
+	}
+	r.censuses++
+	c := &census{r: r, gen: r.censuses, seen: newAddrBits(ranges), bad: newAddrMap(1 << 10)}
+	c.emit = c.onRef
+	// The Go collector has nothing to free during a census; let it rest.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	interps, err := r.Interpreters()
 	if err != nil && len(interps) == 0 {
 		return nil, err
@@ -60,6 +72,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 		c.gcLists(in, &h.Stats)
 	}
 	h.Stats.GCTracked = len(c.order)
+	c.reserve(len(c.order) * 8)
 	h.roots = r.roots(interps)
 	for _, root := range h.roots {
 		if root.Addr != 0 {
@@ -99,12 +112,14 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 // census is the state of one census in progress.
 type census struct {
 	r            *Runtime
-	seen         *addrMap // address -> position in order
+	seen         *addrBits
 	bad          *addrMap
+	emit         emitFunc
 	order        []uint64 // objects in discovery order
 	typeOf       []uint32
+	sizes        []uint32 // shallow sizes, in discovery order
 	types        []*Type
-	typeIx       map[*Type]uint32
+	gen          uint32
 	edgeOff      []uint32 // per object in order
 	edgeAddrs    []uint64
 	conservative int
@@ -121,7 +136,7 @@ func (c *census) addRef(addr uint64, conservative bool) bool {
 	if addr == 0 || addr%8 != 0 {
 		return false
 	}
-	if _, ok := c.seen.get(addr); ok {
+	if c.seen.has(addr) {
 		return true
 	}
 	if _, ok := c.bad.get(addr); ok {
@@ -134,15 +149,18 @@ func (c *census) addRef(addr uint64, conservative bool) bool {
 		}
 		return false
 	}
-	ix, ok := c.typeIx[t]
-	if !ok {
-		ix = uint32(len(c.types))
+	newType := t.censusGen != c.gen
+	if newType {
+		t.censusGen, t.censusIx = c.gen, uint32(len(c.types))
 		c.types = append(c.types, t)
-		c.typeIx[t] = ix
 	}
-	c.seen.put(addr, int32(len(c.order)))
+	ix := t.censusIx
+	c.seen.add(addr)
 	c.order = append(c.order, addr)
 	c.typeOf = append(c.typeOf, ix)
+	if newType {
+		c.add(t.Addr) // every object refers to its type; the type is an object too
+	}
 	return true
 }
 
@@ -152,14 +170,55 @@ func (c *census) walk(i int) {
 	c.edgeOff = append(c.edgeOff, uint32(len(c.edgeAddrs)))
 	obj := c.order[i]
 	t := c.types[c.typeOf[i]]
-	c.r.walkRefs(obj, t, false, func(target uint64, _ string, conservative bool) {
-		if c.addRef(target, conservative) {
-			c.edgeAddrs = append(c.edgeAddrs, target)
-			if conservative {
-				c.conservative++
+	c.sizes = append(c.sizes, uint32(c.r.shallowSize(obj, t)))
+	switch t.Kind {
+	case KindNone, KindBool, KindInt, KindFloat, KindStr, KindBytes:
+		return // leaves: only the type, which is implicit
+	case KindTuple, KindList:
+		// The commonest containers, without a callback per item.
+		n, err := c.r.varSize(obj)
+		if err != nil || n <= 0 || n > maxDictEntries {
+			return
+		}
+		base := obj + uint64(c.r.L.TupleItems)
+		if t.Kind == KindList {
+			if base = c.r.ptrField(obj, c.r.L.ListItems); base == 0 {
+				return
 			}
 		}
-	})
+		raw, err := c.r.m.bytes(base, int(n)*8)
+		if err != nil {
+			return
+		}
+		for j := 0; j < int(n); j++ {
+			if it := le64(raw[8*j:]); it != 0 {
+				c.onRef(it, "", false)
+			}
+		}
+		return
+	}
+	c.r.walkRefs(obj, t, false, c.emit)
+}
+
+func (c *census) onRef(target uint64, _ string, conservative bool) {
+	if c.addRef(target, conservative) {
+		c.edgeAddrs = append(c.edgeAddrs, target)
+		if conservative {
+			c.conservative++
+		}
+	}
+}
+
+// reserve grows the per-object arrays once, instead of doubling them
+// many times while millions of objects are found.
+func (c *census) reserve(objects int) {
+	if cap(c.order) < objects {
+		c.order = append(make([]uint64, 0, objects), c.order...)
+		c.typeOf = append(make([]uint32, 0, objects), c.typeOf...)
+		c.sizes = append(make([]uint32, 0, objects), c.sizes...)
+		c.edgeOff = append(make([]uint32, 0, objects+1), c.edgeOff...)
+		c.edgeAddrs = append(make([]uint64, 0, objects*2), c.edgeAddrs...)
+	}
 }
 
 // walkRootFrame adds what a thread's interpreter frame (3.11+) holds: such
@@ -201,39 +260,42 @@ func (c *census) gcLists(in Interp, st *HeapStats) {
 	}
 }
 
-// finish sorts the table by address and builds the edge arrays.
+// finish lays the objects out by address (their rank in the address set)
+// and builds the edge arrays in that order.
 func (h *Heap) finish(c *census) {
 	n := len(c.order)
-	perm := make([]int32, n) // sorted position -> discovery index
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	sort.Slice(perm, func(a, b int) bool { return c.order[perm[a]] < c.order[perm[b]] })
-	rank := make([]int32, n) // discovery index -> sorted position
-	for pos, i := range perm {
-		rank[i] = int32(pos)
-	}
+	f := c.seen.freeze()
+	rank := make([]int32, n) // discovery index -> position by address
 	h.addrs = make([]uint64, n)
 	h.typeIdx = make([]uint32, n)
 	h.sizes = make([]uint32, n)
 	h.types = c.types
-	h.edgeOff = make([]uint32, n+1)
-	h.edges = make([]ObjectID, 0, len(c.edgeAddrs))
-	for pos, i := range perm {
-		h.addrs[pos] = c.order[i]
+	counts := make([]uint32, n+1)
+	for i, a := range c.order {
+		pos := int32(f.rankOf(a))
+		rank[i] = pos
+		h.addrs[pos] = a
 		h.typeIdx[pos] = c.typeOf[i]
-		h.edgeOff[pos] = uint32(len(h.edges))
-		if int(i) < len(c.edgeOff)-1 {
-			for _, target := range c.edgeAddrs[c.edgeOff[i]:c.edgeOff[i+1]] {
-				if j, ok := c.seen.get(target); ok {
-					h.edges = append(h.edges, ObjectID(rank[j]))
-				}
-			}
+		h.sizes[pos] = c.sizes[i]
+		counts[pos+1] = c.edgeOff[i+1] - c.edgeOff[i]
+	}
+	for i := 1; i <= n; i++ {
+		counts[i] += counts[i-1]
+	}
+	h.edgeOff = counts
+	h.typeObj = make([]ObjectID, len(h.types))
+	for i, t := range h.types {
+		h.typeObj[i] = -1
+		if c.seen.has(t.Addr) {
+			h.typeObj[i] = ObjectID(f.rankOf(t.Addr))
 		}
 	}
-	h.edgeOff[n] = uint32(len(h.edges))
-	for pos := range h.addrs {
-		h.sizes[pos] = uint32(h.r.shallowSize(h.addrs[pos], h.types[h.typeIdx[pos]]))
+	h.edges = make([]ObjectID, len(c.edgeAddrs))
+	for i := range c.order {
+		out := h.edges[counts[rank[i]]:]
+		for j, target := range c.edgeAddrs[c.edgeOff[i]:c.edgeOff[i+1]] {
+			out[j] = ObjectID(f.rankOf(target))
+		}
 	}
 }
 
@@ -261,8 +323,14 @@ func (h *Heap) Find(addr uint64) (ObjectID, bool) {
 	return -1, false
 }
 
-// Refs lists the objects id refers to.
+// Refs lists the objects id refers to, except its type: every object
+// refers to its type, and the census keeps that edge implicitly (see
+// TypeObject); Referrers and Edges include it.
 func (h *Heap) Refs(id ObjectID) []ObjectID { return h.edges[h.edgeOff[id]:h.edgeOff[id+1]] }
+
+// TypeObject is the id of id's type object, or -1 when the type is not a
+// readable object.
+func (h *Heap) TypeObject(id ObjectID) ObjectID { return h.typeObj[h.typeIdx[id]] }
 
 // Referrers lists the objects that refer to id (the reverse index is built
 // on first use).
@@ -279,13 +347,22 @@ func (h *Heap) buildReverse() {
 	for _, t := range h.edges {
 		counts[t+1]++
 	}
+	for src := 0; src < n; src++ {
+		if t := h.TypeObject(ObjectID(src)); t >= 0 {
+			counts[t+1]++
+		}
+	}
 	for i := 1; i <= n; i++ {
 		counts[i] += counts[i-1]
 	}
-	rev := make([]ObjectID, len(h.edges))
+	rev := make([]ObjectID, counts[n])
 	fill := append([]uint32(nil), counts[:n]...)
 	for src := 0; src < n; src++ {
 		for _, t := range h.edges[h.edgeOff[src]:h.edgeOff[src+1]] {
+			rev[fill[t]] = ObjectID(src)
+			fill[t]++
+		}
+		if t := h.TypeObject(ObjectID(src)); t >= 0 {
 			rev[fill[t]] = ObjectID(src)
 			fill[t]++
 		}
@@ -314,3 +391,10 @@ func (h *Heap) Edges(id ObjectID) []Edge {
 
 // Roots lists the named roots.
 func (h *Heap) Roots() []Root { return h.roots }
+
+// IndexBytes is the memory the census keeps per heap: the object table,
+// the edge arrays and (once built) the reverse index.
+func (h *Heap) IndexBytes() int64 {
+	return int64(len(h.addrs))*8 + int64(len(h.typeIdx))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
+		int64(len(h.edgeOff))*4 + int64(len(h.edges))*4 + int64(len(h.revOff))*4 + int64(len(h.rev))*4
+}

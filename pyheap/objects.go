@@ -44,6 +44,11 @@ type Type struct {
 	Itemsize   int64
 	Dictoffset int64
 	Kind       Kind
+
+	walk *typeWalk // how the heap walkers treat instances, set on first use
+
+	censusGen uint32 // which census censusIx belongs to
+	censusIx  uint32 // this type's index in that census's type table
 }
 
 // ShortName is the type's __name__: tp_name after its last dot.
@@ -72,7 +77,16 @@ func (r *Runtime) TypeOf(obj uint64) (*Type, error) {
 }
 
 func (r *Runtime) typeAt(tp uint64) (*Type, error) {
+	// Most lookups hit a small direct-mapped cache in front of the map: a
+	// census asks millions of times, mostly for a handful of types.
+	slot := &r.typeCache[(tp>>4)&(typeCacheSize-1)]
+	if slot.addr == tp && slot.t != nil {
+		return slot.t, nil
+	}
 	if t, ok := r.types[tp]; ok {
+		if t != nil {
+			*slot = typeCacheEntry{tp, t}
+		}
 		if t == nil {
 			return nil, fmt.Errorf("0x%x is not a readable type object", tp)
 		}
@@ -368,4 +382,11 @@ func shortText(cps []rune) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// forgetTypes drops every decoded type, after type names became known.
+func (r *Runtime) forgetTypes() {
+	r.types = map[uint64]*Type{}
+	r.typeCache = [typeCacheSize]typeCacheEntry{}
+	r.walks = nil
 }

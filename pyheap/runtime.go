@@ -23,12 +23,23 @@ type Runtime struct {
 	FoundBy    string // how the runtime was located
 	File       string // the file that defines _PyRuntime, when known
 
-	types    map[uint64]*Type
-	codes    map[uint64]*codeInfo
-	fallback map[uint64]string // type names read from memory, see typenames.go
-	sysMinor string            // minor version according to sys.version
-	walks    map[uint64]*typeWalk
-	warnings []string
+	types      map[uint64]*Type
+	codes      map[uint64]*codeInfo
+	fallback   map[uint64]string // type names read from memory, see typenames.go
+	sysMinor   string            // minor version according to sys.version
+	walks      map[uint64]*typeWalk
+	typeCache  [typeCacheSize]typeCacheEntry
+	censuses   uint32 // BuildHeap calls so far
+	lastKeys   keysTable
+	lastKeysAt uint64
+	warnings   []string
+}
+
+const typeCacheSize = 256
+
+type typeCacheEntry struct {
+	addr uint64
+	t    *Type
 }
 
 // Options tune how the runtime is read.
@@ -84,7 +95,8 @@ func Open(img Image, opts Options) (*Runtime, error) {
 			if r.sysMinor != "" && r.sysMinor != minor {
 				// sys.version knows better than a guess from a scan.
 				if L2, err := layout.ForVersion(r.sysMinor); err == nil && r.validate(L2, c.addr, c.strict) == nil {
-					r.L, r.types, r.codes, r.fallback, r.warnings = L2, map[uint64]*Type{}, nil, nil, nil
+					r.L, r.codes, r.fallback, r.warnings = L2, nil, nil, nil
+					r.forgetTypes()
 					r.readVersion()
 				}
 			}

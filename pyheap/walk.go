@@ -58,7 +58,10 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 			emit(p, lbl(via), false)
 		}
 	}
-	emit(t.Addr, lbl("__class__"), false)
+	if labels {
+		// The census keeps the type edge implicitly (Heap.TypeObject).
+		emit(t.Addr, "__class__", false)
+	}
 	switch t.Kind {
 	case KindNone, KindBool, KindInt, KindFloat, KindStr, KindBytes:
 		return
@@ -122,35 +125,26 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 }
 
 func (r *Runtime) walkSeq(obj uint64, kind Kind, labels bool, emit emitFunc) {
-	items, _, err := r.SeqItems(obj, kind, maxDictEntries)
-	if err != nil {
-		return
-	}
-	for i, it := range items {
-		if it != 0 {
-			via := ""
-			if labels {
-				via = fmt.Sprintf("item %d", i)
-			}
-			emit(it, via, false)
+	r.eachSeqItem(obj, kind, func(i int, it uint64) {
+		via := ""
+		if labels {
+			via = fmt.Sprintf("item %d", i)
 		}
-	}
+		emit(it, via, false)
+	})
 }
 
 func (r *Runtime) walkDict(obj uint64, labels bool, emit emitFunc) {
-	items, _, err := r.DictItems(obj, maxDictEntries)
-	if err != nil {
-		return
-	}
-	for _, it := range items {
+	r.eachDictItem(obj, func(k, v uint64) bool {
 		kv, vv := "", ""
 		if labels {
-			k := r.keyLabel(it.Key)
-			kv, vv = "key "+k+" (the key itself)", "key "+k
+			kl := r.keyLabel(k)
+			kv, vv = "key "+kl+" (the key itself)", "key "+kl
 		}
-		emit(it.Key, kv, false)
-		emit(it.Value, vv, false)
-	}
+		emit(k, kv, false)
+		emit(v, vv, false)
+		return true
+	})
 }
 
 // keyLabel renders a dict key for a "via" label.
@@ -354,21 +348,22 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 		return
 	}
 	// __dict__, wherever this version keeps it.
-	attrs, dict, _ := r.Attributes(obj, t, maxDictEntries)
+	dict, keys, values, _ := r.instanceDict(obj, t)
 	dictSlot := int64(-1)
 	if dict != 0 {
 		emit(dict, lbl("__dict__"), false)
 		if t.Dictoffset > 0 {
 			dictSlot = t.Dictoffset
 		}
-	} else {
-		for _, a := range attrs { // values stored without a dict object
+	} else if keys != 0 { // values stored without a dict object (3.11+)
+		r.eachKeysItem(keys, values, func(k, v uint64) bool {
 			via := ""
 			if labels {
-				via = "attribute " + r.attrName(a.Key)
+				via = "attribute " + r.attrName(k)
 			}
-			emit(a.Value, via, false)
-		}
+			emit(v, via, false)
+			return true
+		})
 	}
 	// Words past the builtin base: named slots, else conservative.
 	end := t.Basicsize
@@ -435,6 +430,10 @@ func (r *Runtime) attrName(key uint64) string {
 
 // typeWalkOf works out, once per type, how its instances are walked.
 func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
+	if t.walk != nil {
+		return t.walk
+	}
+	defer func() { t.walk = r.walks[t.Addr] }()
 	if r.walks == nil {
 		r.walks = map[uint64]*typeWalk{}
 	}

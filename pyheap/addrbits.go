@@ -1,0 +1,158 @@
+package pyheap
+
+import (
+	"math/bits"
+	"sort"
+)
+
+// addrBits is the census's set of object addresses: one bit per 8-byte
+// word of every memory segment the core holds, so membership is a bit
+// test and an object's index in address order is a popcount (rank) — no
+// hashing and no sort for the millions of objects a heap has. Addresses
+// outside those segments (rare) go to a small map.
+type addrBits struct {
+	segs  []bitSeg
+	words []uint64
+	rank  []uint32 // set bits before each word; built by freeze
+	extra map[uint64]bool
+	n     int
+	last  int
+}
+
+type bitSeg struct {
+	start, end uint64 // [start, end)
+	word       int    // first bitmap word of this segment
+}
+
+func newAddrBits(ranges [][2]uint64) *addrBits {
+	b := &addrBits{extra: map[uint64]bool{}}
+	sort.Slice(ranges, func(i, j int) bool { return ranges[i][0] < ranges[j][0] })
+	total := 0
+	for _, rg := range ranges {
+		start, end := rg[0]&^7, (rg[1]+7)&^7
+		if end <= start {
+			continue
+		}
+		if len(b.segs) > 0 && start < b.segs[len(b.segs)-1].end {
+			continue // overlapping segments: keep the first
+		}
+		b.segs = append(b.segs, bitSeg{start, end, total})
+		total += int((end-start)/8+63) / 64
+	}
+	b.words = make([]uint64, total)
+	return b
+}
+
+// locate returns the bit index of addr, or -1 when no segment holds it.
+func (b *addrBits) locate(addr uint64) int {
+	if b.last < len(b.segs) {
+		s := b.segs[b.last]
+		if addr >= s.start && addr < s.end {
+			return s.word*64 + int((addr-s.start)/8)
+		}
+	}
+	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].end > addr })
+	if i < len(b.segs) && addr >= b.segs[i].start {
+		b.last = i
+		return b.segs[i].word*64 + int((addr-b.segs[i].start)/8)
+	}
+	return -1
+}
+
+// add inserts addr and reports whether it was new.
+func (b *addrBits) add(addr uint64) bool {
+	if bit := b.locate(addr); bit >= 0 {
+		w, m := bit/64, uint64(1)<<(bit%64)
+		if b.words[w]&m != 0 {
+			return false
+		}
+		b.words[w] |= m
+		b.n++
+		return true
+	}
+	if b.extra[addr] {
+		return false
+	}
+	b.extra[addr] = true
+	b.n++
+	return true
+}
+
+func (b *addrBits) has(addr uint64) bool {
+	if bit := b.locate(addr); bit >= 0 {
+		return b.words[bit/64]&(1<<(bit%64)) != 0
+	}
+	return b.extra[addr]
+}
+
+// rankOf is addr's position among all addresses in ascending order, once
+// the set is frozen. Addresses in extra are ranked by sortedExtra.
+type frozenBits struct {
+	*addrBits
+	extraSorted []uint64
+}
+
+// freeze computes ranks; no more adds after it.
+func (b *addrBits) freeze() *frozenBits {
+	b.rank = make([]uint32, len(b.words)+1)
+	var sum uint32
+	for i, w := range b.words {
+		b.rank[i] = sum
+		sum += uint32(bits.OnesCount64(w))
+	}
+	b.rank[len(b.words)] = sum
+	f := &frozenBits{addrBits: b}
+	for a := range b.extra {
+		f.extraSorted = append(f.extraSorted, a)
+	}
+	sort.Slice(f.extraSorted, func(i, j int) bool { return f.extraSorted[i] < f.extraSorted[j] })
+	return f
+}
+
+// rankOf returns the position of addr (which must be in the set) in
+// ascending address order over the whole set.
+func (f *frozenBits) rankOf(addr uint64) int {
+	// extra addresses below addr come first or interleave; count them.
+	before := sort.Search(len(f.extraSorted), func(i int) bool { return f.extraSorted[i] >= addr })
+	if bit := f.locate(addr); bit >= 0 {
+		w := bit / 64
+		mask := uint64(1)<<(bit%64) - 1
+		return int(f.rank[w]) + bits.OnesCount64(f.words[w]&mask) + before
+	}
+	// addr is in extra: count bitmap addresses below it.
+	i := sort.Search(len(f.segs), func(i int) bool { return f.segs[i].start > addr })
+	below := 0
+	if i > 0 {
+		s := f.segs[i-1]
+		endWord := s.word + int((s.end-s.start)/8+63)/64
+		below = int(f.rank[endWord])
+		if addr < s.end { // cannot happen: it would be in the bitmap
+			below = int(f.rank[s.word])
+		}
+	}
+	return below + before
+}
+
+// each calls fn with every address in ascending order.
+func (f *frozenBits) each(fn func(addr uint64)) {
+	ei := 0
+	for _, s := range f.segs {
+		nwords := int((s.end-s.start)/8+63) / 64
+		for w := 0; w < nwords; w++ {
+			word := f.words[s.word+w]
+			for word != 0 {
+				tz := bits.TrailingZeros64(word)
+				addr := s.start + uint64(w*64+tz)*8
+				for ei < len(f.extraSorted) && f.extraSorted[ei] < addr {
+					fn(f.extraSorted[ei])
+					ei++
+				}
+				fn(addr)
+				word &= word - 1
+			}
+		}
+	}
+	for ; ei < len(f.extraSorted); ei++ {
+		fn(f.extraSorted[ei])
+	}
+}

@@ -1,0 +1,353 @@
+package pyheap
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// An object can be named on the command line by its address or by an
+// expression that Python would evaluate to it:
+//
+//	0x7f3ad78a9e50            hex address (id() in hex)
+//	139890713889616           decimal address (id() as Python prints it)
+//	app.models                the module sys.modules["app.models"]
+//	app.models:CACHE          getattr(module, "CACHE")
+//	__main__:HOLDER.items     getattr step by step
+//	threading:_active[139…]   dict lookup by int key, list or tuple index
+//	app:CONFIG['db']          dict lookup by str key (CONFIG.db works too)
+
+// ExprStep is one step of an expression after its module.
+type ExprStep struct {
+	Attr  string // getattr(obj, Attr) (a dict: obj[Attr])
+	Key   string // obj['Key']
+	Index *int64 // obj[Index] (a dict: lookup by int key)
+}
+
+func (s ExprStep) String() string {
+	switch {
+	case s.Index != nil:
+		return fmt.Sprintf("[%d]", *s.Index)
+	case s.Attr != "":
+		return "." + s.Attr
+	}
+	return "[" + strconv.Quote(s.Key) + "]"
+}
+
+// Expr is a parsed object expression.
+type Expr struct {
+	Addr   uint64 // set when the expression is an address
+	Module string
+	Steps  []ExprStep
+}
+
+// ExprError is an expression that does not parse: a usage error.
+type ExprError struct{ Expr, Msg string }
+
+func (e *ExprError) Error() string { return fmt.Sprintf("bad object expression %q: %s", e.Expr, e.Msg) }
+
+// maxExprLen bounds an expression typed by a person.
+const maxExprLen = 4096
+
+// ParseExpr parses an address or a module:attr.attr expression.
+func ParseExpr(expr string) (Expr, error) {
+	bad := func(format string, args ...any) (Expr, error) {
+		return Expr{}, &ExprError{expr, fmt.Sprintf(format, args...)}
+	}
+	s := strings.TrimSpace(expr)
+	switch {
+	case s == "":
+		return bad("empty")
+	case len(s) > maxExprLen:
+		return bad("longer than %d characters", maxExprLen)
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		a, err := strconv.ParseUint(s[2:], 16, 64)
+		if err != nil || a == 0 {
+			return bad("not a hex address")
+		}
+		return Expr{Addr: a}, nil
+	case s[0] >= '0' && s[0] <= '9':
+		a, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || a == 0 {
+			return bad("not an address (write hex addresses as 0x…)")
+		}
+		return Expr{Addr: a}, nil
+	}
+	mod, rest, hasSteps := strings.Cut(s, ":")
+	for _, part := range strings.Split(mod, ".") {
+		if !isIdent(part) {
+			return bad("module name %q is not a dotted name", mod)
+		}
+	}
+	e := Expr{Module: mod}
+	if !hasSteps {
+		return e, nil
+	}
+	if rest == "" {
+		return bad("nothing after ':'")
+	}
+	for i := 0; i < len(rest); {
+		switch c := rest[i]; {
+		case c == '[':
+			end := strings.IndexByte(rest[i:], ']')
+			if end < 0 {
+				return bad("'[' without ']'")
+			}
+			inner := strings.TrimSpace(rest[i+1 : i+end])
+			step, ok := bracketStep(inner)
+			if !ok {
+				return bad("%q: write [N] or ['key']", inner)
+			}
+			e.Steps = append(e.Steps, step)
+			i += end + 1
+		case c == '.' && len(e.Steps) > 0:
+			i++
+			fallthrough
+		default:
+			if len(e.Steps) > 0 && rest[i-1] == ']' {
+				return bad("write '.' or '[' after ']'")
+			}
+			j := i
+			for j < len(rest) && rest[j] != '.' && rest[j] != '[' {
+				j++
+			}
+			if !isIdent(rest[i:j]) {
+				return bad("%q is not an attribute name", rest[i:j])
+			}
+			e.Steps = append(e.Steps, ExprStep{Attr: rest[i:j]})
+			i = j
+		}
+	}
+	return e, nil
+}
+
+func bracketStep(inner string) (ExprStep, bool) {
+	if n := len(inner); n >= 2 && (inner[0] == '\'' || inner[0] == '"') && inner[n-1] == inner[0] {
+		key := inner[1 : n-1]
+		if strings.ContainsAny(key, `'"\`) {
+			return ExprStep{}, false
+		}
+		return ExprStep{Key: key}, true
+	}
+	v, err := strconv.ParseInt(inner, 10, 64)
+	if err != nil {
+		return ExprStep{}, false
+	}
+	return ExprStep{Index: &v}, true
+}
+
+// isIdent accepts Python identifiers (ASCII letters, digits, underscore,
+// and any non-ASCII letter, which Python allows too).
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c > 0x7f:
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Resolve returns the address an expression names (see ParseExpr). An
+// address is returned as is: whether an object lives there is the
+// caller's question.
+func (r *Runtime) Resolve(expr string) (uint64, error) {
+	e, err := ParseExpr(expr)
+	if err != nil {
+		return 0, err
+	}
+	return r.ResolveExpr(e)
+}
+
+// ResolveExpr evaluates a parsed expression in the image.
+func (r *Runtime) ResolveExpr(e Expr) (uint64, error) {
+	if e.Addr != 0 {
+		return e.Addr, nil
+	}
+	mod, err := r.moduleByName(e.Module)
+	if err != nil {
+		return 0, err
+	}
+	cur, path := mod, e.Module
+	for i, step := range e.Steps {
+		next, err := r.step(cur, step)
+		if err != nil {
+			return 0, fmt.Errorf("%s%s (step %d of %d): %w", path, step, i+1, len(e.Steps), err)
+		}
+		if i == 0 {
+			path += ":" + strings.TrimPrefix(step.String(), ".")
+		} else {
+			path += step.String()
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// moduleByName finds sys.modules[name] in any interpreter.
+func (r *Runtime) moduleByName(name string) (uint64, error) {
+	interps, err := r.Interpreters()
+	if len(interps) == 0 {
+		return 0, fmt.Errorf("no interpreter to look %q up in: %v", name, err)
+	}
+	for _, in := range interps {
+		if m, ok := r.DictLookupStr(in.Modules, name); ok {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("module %q is not in sys.modules", name)
+}
+
+// step evaluates one step from obj.
+func (r *Runtime) step(obj uint64, s ExprStep) (uint64, error) {
+	t, err := r.TypeOf(obj)
+	if err != nil {
+		return 0, err
+	}
+	what := r.shortDesc(obj, t)
+	switch {
+	case s.Index != nil:
+		switch t.Kind {
+		case KindList, KindTuple:
+			items, n, err := r.SeqItems(obj, t.Kind, maxDictEntries)
+			if err != nil {
+				return 0, err
+			}
+			i := *s.Index
+			if i < 0 {
+				i += n
+			}
+			if i < 0 || i >= int64(len(items)) {
+				return 0, fmt.Errorf("index %d is out of range for %s (%d items)", *s.Index, what, n)
+			}
+			return items[i], nil
+		case KindDict:
+			if v, ok := r.dictLookupInt(obj, *s.Index); ok {
+				return v, nil
+			}
+			return 0, fmt.Errorf("%s has no key %d", what, *s.Index)
+		}
+		return 0, fmt.Errorf("%s cannot be indexed here (only list, tuple and dict)", what)
+	case s.Attr == "" || t.Kind == KindDict:
+		key := s.Key + s.Attr
+		if t.Kind != KindDict {
+			return 0, fmt.Errorf("%s is not a dict", what)
+		}
+		if v, ok := r.DictLookupStr(obj, key); ok {
+			return v, nil
+		}
+		return 0, fmt.Errorf("%s has no key %q", what, key)
+	}
+	if v, ok := r.getattr(obj, t, s.Attr); ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("%s has no attribute %q", what, s.Attr)
+}
+
+// getattr looks an attribute up as Python would for the common cases:
+// a module's globals, an instance's __dict__ or slots, then the class and
+// its MRO; __dict__ and __class__ themselves.
+func (r *Runtime) getattr(obj uint64, t *Type, name string) (uint64, bool) {
+	L := r.L
+	if name == "__class__" {
+		return t.Addr, true
+	}
+	switch t.Kind {
+	case KindModule:
+		d := r.ptrField(obj, L.ModuleDict)
+		if name == "__dict__" {
+			return d, d != 0
+		}
+		if d == 0 {
+			return 0, false
+		}
+		return r.DictLookupStr(d, name)
+	case KindType:
+		if name == "__dict__" {
+			d := r.ptrField(obj, L.TypeDict)
+			return d, d != 0
+		}
+		return r.lookupMRO(obj, name)
+	}
+	attrs, dict, _ := r.Attributes(obj, t, maxDictEntries)
+	if name == "__dict__" && dict != 0 {
+		return dict, true
+	}
+	for _, a := range attrs {
+		if s, err := r.StrValue(a.Key); err == nil && s == name {
+			return a.Value, true
+		}
+	}
+	if t.Heap(r) {
+		for _, sm := range r.typeWalkOf(t).slots {
+			if sm.name == name {
+				p := r.ptrField(obj, sm.offset)
+				return p, p != 0
+			}
+		}
+	}
+	return r.lookupMRO(t.Addr, name)
+}
+
+// lookupMRO finds name in the dicts of a type's MRO.
+func (r *Runtime) lookupMRO(tp uint64, name string) (uint64, bool) {
+	L := r.L
+	mro := []uint64{tp}
+	if m := r.ptrField(tp, L.TypeMro); m != 0 {
+		if items, _, err := r.SeqItems(m, KindTuple, 64); err == nil && len(items) > 0 {
+			mro = items
+		}
+	}
+	for _, c := range mro {
+		if d := r.ptrField(c, L.TypeDict); d != 0 {
+			if v, ok := r.DictLookupStr(d, name); ok {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// dictLookupInt finds an int key in a dict.
+func (r *Runtime) dictLookupInt(dict uint64, key int64) (uint64, bool) {
+	items, _, err := r.DictItems(dict, maxDictEntries)
+	if err != nil {
+		return 0, false
+	}
+	for _, it := range items {
+		if t, err := r.TypeOf(it.Key); err == nil && t.Kind == KindInt {
+			if v, err := r.Int64(it.Key); err == nil && v == key {
+				return it.Value, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// shortDesc names an object in messages: <list at 0x…>, <module 'x'>.
+func (r *Runtime) shortDesc(obj uint64, t *Type) string {
+	switch t.Kind {
+	case KindModule, KindType, KindFunction, KindCode:
+		if s, err := r.repr(obj, t, 0); err == nil {
+			return s
+		}
+	case KindNone:
+		return "None"
+	}
+	return fmt.Sprintf("<%s at 0x%x>", t.ShortName(), obj)
+}
+
+// ShortDesc names the object at addr in a line of text: <list at 0x…>,
+// <module 'app'>, <class 'Widget'>, <function f at 0x…>.
+func (r *Runtime) ShortDesc(addr uint64) string {
+	t, err := r.TypeOf(addr)
+	if err != nil {
+		return fmt.Sprintf("<unreadable object at 0x%x>", addr)
+	}
+	return r.shortDesc(addr, t)
+}
