@@ -44,16 +44,20 @@ func newAddrBits(ranges [][2]uint64) *addrBits {
 }
 
 // locate returns the bit index of addr, or -1 when no segment holds it.
-func (b *addrBits) locate(addr uint64) int {
-	if b.last < len(b.segs) {
-		s := b.segs[b.last]
+func (b *addrBits) locate(addr uint64) int { return b.locateHint(addr, &b.last) }
+
+// locateHint is locate with the caller's own last-hit hint, so that
+// goroutines can share a frozen set.
+func (b *addrBits) locateHint(addr uint64, last *int) int {
+	if *last < len(b.segs) {
+		s := b.segs[*last]
 		if addr >= s.start && addr < s.end {
 			return s.word*64 + int((addr-s.start)/8)
 		}
 	}
 	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].end > addr })
 	if i < len(b.segs) && addr >= b.segs[i].start {
-		b.last = i
+		*last = i
 		return b.segs[i].word*64 + int((addr-b.segs[i].start)/8)
 	}
 	return -1
@@ -112,9 +116,19 @@ func (b *addrBits) freeze() *frozenBits {
 // rankOf returns the position of addr (which must be in the set) in
 // ascending address order over the whole set.
 func (f *frozenBits) rankOf(addr uint64) int {
+	var hint int
+	return f.rankHint(addr, &hint)
+}
+
+// rankHint is rankOf with the caller's own segment hint (safe to call from
+// several goroutines).
+func (f *frozenBits) rankHint(addr uint64, hint *int) int {
 	// extra addresses below addr come first or interleave; count them.
-	before := sort.Search(len(f.extraSorted), func(i int) bool { return f.extraSorted[i] >= addr })
-	if bit := f.locate(addr); bit >= 0 {
+	before := 0
+	if len(f.extraSorted) > 0 {
+		before = sort.Search(len(f.extraSorted), func(i int) bool { return f.extraSorted[i] >= addr })
+	}
+	if bit := f.locateHint(addr, hint); bit >= 0 {
 		w := bit / 64
 		mask := uint64(1)<<(bit%64) - 1
 		return int(f.rank[w]) + bits.OnesCount64(f.words[w]&mask) + before

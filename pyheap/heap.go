@@ -2,8 +2,10 @@ package pyheap
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -271,14 +273,18 @@ func (h *Heap) finish(c *census) {
 	h.sizes = make([]uint32, n)
 	h.types = c.types
 	counts := make([]uint32, n+1)
-	for i, a := range c.order {
-		pos := int32(f.rankOf(a))
-		rank[i] = pos
-		h.addrs[pos] = a
-		h.typeIdx[pos] = c.typeOf[i]
-		h.sizes[pos] = c.sizes[i]
-		counts[pos+1] = c.edgeOff[i+1] - c.edgeOff[i]
-	}
+	parallel(n, func(lo, hi int) {
+		hint := 0
+		for i := lo; i < hi; i++ {
+			a := c.order[i]
+			pos := int32(f.rankHint(a, &hint))
+			rank[i] = pos
+			h.addrs[pos] = a
+			h.typeIdx[pos] = c.typeOf[i]
+			h.sizes[pos] = c.sizes[i]
+			counts[pos+1] = c.edgeOff[i+1] - c.edgeOff[i]
+		}
+	})
 	for i := 1; i <= n; i++ {
 		counts[i] += counts[i-1]
 	}
@@ -291,12 +297,15 @@ func (h *Heap) finish(c *census) {
 		}
 	}
 	h.edges = make([]ObjectID, len(c.edgeAddrs))
-	for i := range c.order {
-		out := h.edges[counts[rank[i]]:]
-		for j, target := range c.edgeAddrs[c.edgeOff[i]:c.edgeOff[i+1]] {
-			out[j] = ObjectID(f.rankOf(target))
+	parallel(n, func(lo, hi int) {
+		hint := 0
+		for i := lo; i < hi; i++ {
+			out := h.edges[counts[rank[i]]:]
+			for j, target := range c.edgeAddrs[c.edgeOff[i]:c.edgeOff[i+1]] {
+				out[j] = ObjectID(f.rankHint(target, &hint))
+			}
 		}
-	}
+	})
 }
 
 // Len is the number of objects.
@@ -397,4 +406,30 @@ func (h *Heap) Roots() []Root { return h.roots }
 func (h *Heap) IndexBytes() int64 {
 	return int64(len(h.addrs))*8 + int64(len(h.typeIdx))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
 		int64(len(h.edgeOff))*4 + int64(len(h.edges))*4 + int64(len(h.revOff))*4 + int64(len(h.rev))*4
+}
+
+// parallel splits [0, n) among the CPUs.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := runtime.NumCPU()
+	if workers > 8 {
+		workers = 8
+	}
+	if n < 1<<16 || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += step {
+		hi := lo + step
+		if hi > n {
+			hi = n
+		}
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, hi)
+	}
+	wg.Wait()
 }
