@@ -10,8 +10,7 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 	case t.Kind == KindStr:
 		size = r.strSize(obj)
 	case t.Kind == KindInt || t.Kind == KindBool:
-		if _, digits, err := r.intDigits(obj); err == nil {
-			n := int64(len(digits))
+		if n, ok := r.intDigitCount(obj); ok {
 			if L.LongTag >= 0 && n == 0 {
 				n = 1 // 3.12+ always counts one digit
 			}
@@ -68,4 +67,27 @@ func (r *Runtime) strSize(obj uint64) int64 {
 		return L.CompactUnicodeSize + (length+1)*kind
 	}
 	return L.UnicodeDataAny + 8 + (length+1)*kind
+}
+
+// intDigitCount reads how many digits an int has, without reading them.
+func (r *Runtime) intDigitCount(obj uint64) (int64, bool) {
+	L := r.L
+	if L.LongTag >= 0 {
+		tag, err := r.m.u64(obj + uint64(L.LongTag))
+		if err != nil {
+			return 0, false
+		}
+		if tag&3 == 1 {
+			return 0, true
+		}
+		return int64(tag >> uint(L.LongNonSizeBits)), true
+	}
+	n, err := r.varSize(obj)
+	if err != nil {
+		return 0, false
+	}
+	if n < 0 {
+		n = -n
+	}
+	return n, true
 }

@@ -20,8 +20,9 @@ type slotMember struct {
 // typeWalk is what the walkers cache per type.
 type typeWalk struct {
 	slots       []slotMember // member descriptors of T_OBJECT(_EX) fields, from the MRO
-	solidKind   Kind         // the kind of the nearest static base with a walker
-	solidSize   int64        // bytes of the object that solidKind's walker covers
+	slotNames   map[int64]string
+	solidKind   Kind  // the kind of the nearest static base with a walker
+	solidSize   int64 // bytes of the object that solidKind's walker covers
 	weaklist    int64
 	conservOK   bool // scan the remaining words conservatively
 	isWeakref   bool
@@ -370,10 +371,7 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 	if end > 1<<16 {
 		return
 	}
-	slotName := map[int64]string{}
-	for _, s := range tw.slots {
-		slotName[s.offset] = s.name
-	}
+	slotName := tw.slotNames
 	for off := tw.solidSize; off+8 <= end; off += 8 {
 		if off == dictSlot || off == tw.weaklist || off < 16 {
 			continue
@@ -487,6 +485,10 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 	}
 	if t.Heap(r) {
 		tw.slots = r.slotMembers(t)
+	}
+	tw.slotNames = map[int64]string{}
+	for _, s := range tw.slots {
+		tw.slotNames[s.offset] = s.name
 	}
 	return tw
 }
