@@ -4,7 +4,7 @@ BIN     := bin/pycoroner
 DEMO    ?= /tmp/pycoroner-demo
 PYTHON  ?= 3.12
 
-.PHONY: all build deps demo test test-unit lint layouts clean
+.PHONY: all build deps demo test test-unit lint layouts bench clean
 
 all: build
 
@@ -35,6 +35,12 @@ test-unit: lint
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# bench builds a core with a few million objects (fixtures/scenarios/bigheap.py)
+# and appends the census figures, with the machine and the date, to
+# docs/benchmarks.md.
+bench: deps
+	$(GO) run ./bench -o docs/benchmarks.md
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:
