@@ -93,6 +93,9 @@ func run(python string, runs int, out, cpuprofile string) error {
 		times = append(times, time.Since(start))
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	sizeStart := time.Now()
+	h.Size(0) // sizes are computed for all objects on first use
+	sizeTime := time.Since(sizeStart)
 	med := times[len(times)/2]
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -125,6 +128,7 @@ func run(python string, runs int, out, cpuprofile string) error {
 | measure | value | target |
 |---|---|---|
 | census time (median of %d) | %v | |
+| shallow sizes of every object, on first use (histogram) | %v | |
 | objects per second | %.1f M | ≥ 5 M |
 | census time / read time | %.1f | ≤ 10 (aim ≤ 3) |
 | index bytes per object | %.1f | ≤ 40 |
@@ -135,7 +139,7 @@ All runs: %v. The census checked itself against the process: %d BigUser objects,
 `, time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(), res.Oracle.PythonVersion, in.Name,
 		filepath.Base(res.CorePath), float64(st.Size())/1e6, n, h.Stats.GCTracked, h.Stats.Edges,
 		readTime.Round(time.Millisecond), float64(st.Size())/1e6/readTime.Seconds(),
-		runs, med.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
+		runs, med.Round(time.Millisecond), sizeTime.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
 		float64(h.IndexBytes())/float64(n), float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/float64(n),
 		float64(ru.Maxrss)/1024, times, users)
 	fmt.Print(report)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +43,7 @@ type Process struct {
 	f         *os.File
 	data      []byte // the core, mmapped read-only
 	segs      []Segment
-	last      int // index of the last segment hit, a cheap cache
+	last      atomic.Int32 // index of the last segment hit, a cheap cache (reads may run in parallel)
 	opts      Options
 	threads   []Thread
 	maps      []Mapping
@@ -183,15 +184,24 @@ func (p *Process) warn(format string, args ...any) {
 
 // segment finds the segment that holds addr.
 func (p *Process) segment(addr uint64) (int, bool) {
-	if p.last < len(p.segs) {
-		s := p.segs[p.last]
+	if last := int(p.last.Load()); last < len(p.segs) {
+		s := p.segs[last]
 		if addr >= s.Vaddr && addr-s.Vaddr < s.Memsz {
-			return p.last, true
+			return last, true
 		}
 	}
-	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Vaddr+p.segs[i].Memsz > addr })
-	if i < len(p.segs) && addr >= p.segs[i].Vaddr {
-		p.last = i
+	// A hand-written binary search: this runs for nearly every read.
+	lo, hi := 0, len(p.segs)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if s := &p.segs[mid]; s.Vaddr+s.Memsz > addr {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if i := lo; i < len(p.segs) && addr >= p.segs[i].Vaddr {
+		p.last.Store(int32(i))
 		return i, true
 	}
 	return 0, false

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // FileStatus says whether a file named by the core could be used.
@@ -38,6 +39,7 @@ type FileInfo struct {
 
 // mappedFile is one file behind the image, opened lazily.
 type mappedFile struct {
+	mu         sync.Mutex // the lazily opened file and tables; reads may run in parallel
 	info       FileInfo
 	bias       uint64 // load bias: runtime address minus ELF virtual address
 	headerSeen bool   // info.Start is the mapping of file offset 0
@@ -57,6 +59,8 @@ func (mf *mappedFile) close() {
 
 // open opens the disk file once.
 func (mf *mappedFile) open() (*os.File, error) {
+	mf.mu.Lock()
+	defer mf.mu.Unlock()
 	if mf.f == nil && mf.openErr == nil {
 		if mf.info.Status == FileOutsideRoot {
 			mf.openErr = fmt.Errorf("%s resolves outside the sysroot", mf.info.DiskPath)
@@ -68,12 +72,14 @@ func (mf *mappedFile) open() (*os.File, error) {
 }
 
 func (mf *mappedFile) elfFile() (*elf.File, error) {
-	if mf.ef != nil {
-		return mf.ef, nil
-	}
 	f, err := mf.open()
 	if err != nil {
 		return nil, err
+	}
+	mf.mu.Lock()
+	defer mf.mu.Unlock()
+	if mf.ef != nil {
+		return mf.ef, nil
 	}
 	ef, err := safeELF(f)
 	if err != nil {
@@ -339,11 +345,13 @@ type Symbol struct {
 }
 
 func (mf *mappedFile) symbols() ([]elf.Symbol, error) {
+	ef, err := mf.elfFile()
+	mf.mu.Lock()
+	defer mf.mu.Unlock()
 	if mf.symsOK {
 		return mf.syms, mf.symsErr
 	}
 	mf.symsOK = true
-	ef, err := mf.elfFile()
 	if err != nil {
 		mf.symsErr = err
 		return nil, err

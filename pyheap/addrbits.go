@@ -55,8 +55,16 @@ func (b *addrBits) locateHint(addr uint64, last *int) int {
 			return s.word*64 + int((addr-s.start)/8)
 		}
 	}
-	i := sort.Search(len(b.segs), func(i int) bool { return b.segs[i].end > addr })
-	if i < len(b.segs) && addr >= b.segs[i].start {
+	lo, hi := 0, len(b.segs)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if b.segs[mid].end > addr {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if i := lo; i < len(b.segs) && addr >= b.segs[i].start {
 		*last = i
 		return b.segs[i].word*64 + int((addr-b.segs[i].start)/8)
 	}
@@ -80,6 +88,15 @@ func (b *addrBits) add(addr uint64) bool {
 	b.extra[addr] = true
 	b.n++
 	return true
+}
+
+// hasHint is has with the caller's own segment hint: safe from several
+// goroutines while nothing is added.
+func (b *addrBits) hasHint(addr uint64, hint *int) bool {
+	if bit := b.locateHint(addr, hint); bit >= 0 {
+		return b.words[bit/64]&(1<<(bit%64)) != 0
+	}
+	return b.extra[addr]
 }
 
 func (b *addrBits) has(addr uint64) bool {

@@ -17,18 +17,19 @@ type ObjectID int32
 // are kept as compact arrays sorted by address; edges are stored once
 // (targets only, CSR) and labelled on demand by re-walking an object.
 type Heap struct {
-	r       *Runtime
-	addrs   []uint64   // sorted
-	typeIdx []uint32   // index into types
-	sizes   []uint32   // shallow size, sys.getsizeof
-	types   []*Type    // distinct types
-	typeObj []ObjectID // the type object of each distinct type, -1 if unreadable
-	edgeOff []uint32   // edges of object i: edges[edgeOff[i]:edgeOff[i+1]]
-	edges   []ObjectID // targets
-	revOff  []uint32   // reverse index, built on demand
-	rev     []ObjectID
-	roots   []Root
-	Stats   HeapStats
+	r         *Runtime
+	addrs     []uint64 // sorted
+	typeIdx   []uint32 // index into types
+	sizes     []uint32 // shallow size, sys.getsizeof; computed on first use
+	sizesOnce sync.Once
+	types     []*Type    // distinct types
+	typeObj   []ObjectID // the type object of each distinct type, -1 if unreadable
+	edgeOff   []uint32   // edges of object i: edges[edgeOff[i]:edgeOff[i+1]]
+	edges     []ObjectID // targets
+	revOff    []uint32   // reverse index, built on demand
+	rev       []ObjectID
+	roots     []Root
+	Stats     HeapStats
 }
 
 // HeapStats says what the census found and what it could not read.
@@ -84,13 +85,17 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	for _, rootFrame := range r.rootFrames(interps) {
 		c.walkRootFrame(rootFrame)
 	}
-	// Walk everything found, which finds more; the worklist is c.order.
-	for i := 0; i < len(c.order); i++ {
+	// Walk everything found, which finds more: frontier by frontier.
+	for lo := 0; lo < len(c.order); {
 		if len(c.order) > maxObjects {
 			return nil, fmt.Errorf("more than %d objects: refusing to go on", maxObjects)
 		}
-		c.walk(i)
-		if opts.Progress != nil && i%(1<<18) == 0 {
+		hi := len(c.order)
+		for i := lo; i < hi; i++ {
+			c.walk(i)
+		}
+		lo = hi
+		if opts.Progress != nil {
 			opts.Progress(len(c.order))
 		}
 	}
@@ -119,9 +124,9 @@ type census struct {
 	emit         emitFunc
 	order        []uint64 // objects in discovery order
 	typeOf       []uint32
-	sizes        []uint32 // shallow sizes, in discovery order
 	types        []*Type
 	gen          uint32
+	prepared     int      // types whose walk description is ready
 	edgeOff      []uint32 // per object in order
 	edgeAddrs    []uint64
 	conservative int
@@ -145,6 +150,10 @@ func (c *census) addRef(addr uint64, conservative bool) bool {
 		return false
 	}
 	t, err := c.r.TypeOf(addr)
+	return c.addWithType(addr, t, err, conservative)
+}
+
+func (c *census) addWithType(addr uint64, t *Type, err error, conservative bool) bool {
 	if err != nil {
 		if !conservative {
 			c.bad.put(addr, 0)
@@ -172,34 +181,7 @@ func (c *census) walk(i int) {
 	c.edgeOff = append(c.edgeOff, uint32(len(c.edgeAddrs)))
 	obj := c.order[i]
 	t := c.types[c.typeOf[i]]
-	c.sizes = append(c.sizes, uint32(c.r.shallowSize(obj, t)))
-	switch t.Kind {
-	case KindNone, KindBool, KindInt, KindFloat, KindStr, KindBytes:
-		return // leaves: only the type, which is implicit
-	case KindTuple, KindList:
-		// The commonest containers, without a callback per item.
-		n, err := c.r.varSize(obj)
-		if err != nil || n <= 0 || n > maxDictEntries {
-			return
-		}
-		base := obj + uint64(c.r.L.TupleItems)
-		if t.Kind == KindList {
-			if base = c.r.ptrField(obj, c.r.L.ListItems); base == 0 {
-				return
-			}
-		}
-		raw, err := c.r.m.bytes(base, int(n)*8)
-		if err != nil {
-			return
-		}
-		for j := 0; j < int(n); j++ {
-			if it := le64(raw[8*j:]); it != 0 {
-				c.onRef(it, "", false)
-			}
-		}
-		return
-	}
-	c.r.walkRefs(obj, t, false, c.emit)
+	walkObject(c.r, obj, t, c.emit)
 }
 
 func (c *census) onRef(target uint64, _ string, conservative bool) {
@@ -217,7 +199,6 @@ func (c *census) reserve(objects int) {
 	if cap(c.order) < objects {
 		c.order = append(make([]uint64, 0, objects), c.order...)
 		c.typeOf = append(make([]uint32, 0, objects), c.typeOf...)
-		c.sizes = append(make([]uint32, 0, objects), c.sizes...)
 		c.edgeOff = append(make([]uint32, 0, objects+1), c.edgeOff...)
 		c.edgeAddrs = append(make([]uint64, 0, objects*2), c.edgeAddrs...)
 	}
@@ -270,7 +251,6 @@ func (h *Heap) finish(c *census) {
 	rank := make([]int32, n) // discovery index -> position by address
 	h.addrs = make([]uint64, n)
 	h.typeIdx = make([]uint32, n)
-	h.sizes = make([]uint32, n)
 	h.types = c.types
 	counts := make([]uint32, n+1)
 	parallel(n, func(lo, hi int) {
@@ -281,7 +261,6 @@ func (h *Heap) finish(c *census) {
 			rank[i] = pos
 			h.addrs[pos] = a
 			h.typeIdx[pos] = c.typeOf[i]
-			h.sizes[pos] = c.sizes[i]
 			counts[pos+1] = c.edgeOff[i+1] - c.edgeOff[i]
 		}
 	})
@@ -317,8 +296,22 @@ func (h *Heap) Addr(id ObjectID) uint64 { return h.addrs[id] }
 // Type is an object's type.
 func (h *Heap) Type(id ObjectID) *Type { return h.types[h.typeIdx[id]] }
 
-// Size is an object's shallow size, as sys.getsizeof reports it.
-func (h *Heap) Size(id ObjectID) int64 { return int64(h.sizes[id]) }
+// Size is an object's shallow size, as sys.getsizeof reports it. Sizes
+// are computed for every object on first use (in parallel): a census that
+// answers no question about sizes does not pay for them.
+func (h *Heap) Size(id ObjectID) int64 {
+	h.sizesOnce.Do(h.computeSizes)
+	return int64(h.sizes[id])
+}
+
+func (h *Heap) computeSizes() {
+	h.sizes = make([]uint32, len(h.addrs))
+	parallel(len(h.addrs), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			h.sizes[i] = uint32(h.r.shallowSize(h.addrs[i], h.types[h.typeIdx[i]]))
+		}
+	})
+}
 
 // Runtime is the runtime the census read.
 func (h *Heap) Runtime() *Runtime { return h.r }
