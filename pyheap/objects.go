@@ -138,8 +138,33 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 	if t.Dictoffset, err = r.m.i64(tp + uint64(L.TypeDictoffset)); err != nil {
 		return nil, err
 	}
+	// A word that merely looks like a pointer can land on memory whose
+	// "type" has the type flag set by chance: demand what every type in
+	// use has.
+	if L.TPFlagsReady > 0 && t.Flags&uint64(L.TPFlagsReady) == 0 {
+		return nil, fmt.Errorf("0x%x is not a ready type object", tp)
+	}
+	if t.Basicsize < 16 || t.Basicsize > 1<<20 || t.Itemsize < 0 || t.Itemsize > 1<<16 || !plausibleTypeName(t.Name) {
+		return nil, fmt.Errorf("0x%x is not a plausible type object (%q, size %d)", tp, t.Name, t.Basicsize)
+	}
 	t.Kind = r.classify(t)
 	return t, nil
+}
+
+// plausibleTypeName accepts what tp_name strings look like.
+func plausibleTypeName(name string) bool {
+	if name == "" || len(name) > 200 {
+		return false
+	}
+	if strings.HasPrefix(name, "<unreadable type name") {
+		return true
+	}
+	for _, c := range name {
+		if c < 0x20 || c == 0x7f || c == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 // classify recognises CPython's own (static) types by name and flags.

@@ -158,6 +158,7 @@ type Layout struct {
 	HeapTypeModule     int64 `py:"off:_heaptypeobject:ht_module"`
 
 	TPFlagsHeapType        int64 `py:"c:Py_TPFLAGS_HEAPTYPE"`
+	TPFlagsReady           int64 `py:"c:Py_TPFLAGS_READY"`
 	TPFlagsHaveGC          int64 `py:"c:Py_TPFLAGS_HAVE_GC"`
 	TPFlagsManagedDict     int64 `py:"c:Py_TPFLAGS_MANAGED_DICT"`
 	TPFlagsInlineValues    int64 `py:"c:Py_TPFLAGS_INLINE_VALUES"`
