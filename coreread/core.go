@@ -318,3 +318,7 @@ func (p *Process) CString(addr uint64, max int) (string, error) {
 	}
 	return string(out[:max]), fmt.Errorf("string at 0x%x longer than %d bytes", addr, max)
 }
+
+// AddWarnings records warnings from whoever produced the image (a live
+// snapshot says how long the process was paused).
+func (p *Process) AddWarnings(msgs ...string) { p.warnings = append(p.warnings, msgs...) }

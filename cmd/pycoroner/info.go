@@ -20,7 +20,7 @@ the image with its build-id status (ok, mismatch, missing).`,
   pycoroner info --json core.12345`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(args[0], false)
+			s, err := g.open(coreArg(args), false)
 			if err != nil {
 				return err
 			}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/coreread/live"
 	"github.com/pycoroner/pycoroner/pyheap"
 )
 
@@ -42,12 +44,39 @@ this host, or from --sysroot when the core came from another machine.`,
 	pf.StringVar(&g.exe, "exe", "", "use `PATH` as the main executable instead of the one the core names")
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text (shapes in docs/json.md)")
 	pf.BoolVar(&g.noDWARF, "no-dwarf", false, "use the committed layout tables even when the binary has DWARF")
+	pf.IntVar(&liveTarget.pid, "pid", 0, "analyse the running process `PID` instead of a core (paused while it is copied; see docs/live.md)")
+	pf.BoolVar(&liveTarget.nonblocking, "nonblocking", false, "with --pid: read without pausing the process (faster, may be inconsistent)")
 	root.AddCommand(newInfoCmd(g), newStacksCmd(g))
+	root.AddCommand(newSnapshotCmd(g))
 	return root
 }
 
-// oneCore checks that a command got exactly one core file argument.
+// liveTarget is set by --pid: commands then read a running process.
+var liveTarget struct {
+	pid         int
+	nonblocking bool
+}
+
+// coreArg is the CORE argument, or "" when --pid names a process instead.
+func coreArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// oneCore checks that a command got exactly one core file argument (or
+// none, with --pid).
 func oneCore(_ *cobra.Command, args []string) error {
+	if liveTarget.pid != 0 {
+		if len(args) != 0 {
+			return usageError{fmt.Errorf("give either --pid or a CORE argument, not both")}
+		}
+		return nil
+	}
+	if liveTarget.nonblocking {
+		return usageError{fmt.Errorf("--nonblocking needs --pid")}
+	}
 	switch len(args) {
 	case 1:
 		return nil
@@ -64,10 +93,28 @@ type session struct {
 }
 
 func (g *globalFlags) open(path string, needPython bool) (*session, error) {
+	var mem *os.File
+	var liveWarnings []string
+	if liveTarget.pid != 0 {
+		f, st, err := live.SnapshotToMemory(liveTarget.pid, !liveTarget.nonblocking)
+		if err != nil {
+			return nil, err
+		}
+		mem, path = f, f.Name()
+		if liveTarget.nonblocking {
+			liveWarnings = append(liveWarnings, fmt.Sprintf("pid %d was read while it ran (--nonblocking): the answers may be inconsistent", liveTarget.pid))
+		} else if st.Pause > 0 {
+			liveWarnings = append(liveWarnings, fmt.Sprintf("pid %d was paused for %v while its memory was copied", liveTarget.pid, st.Pause.Round(time.Millisecond)))
+		}
+	}
 	p, err := coreread.Open(path, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	if mem != nil {
+		mem.Close() // coreread holds its own mapping of it
+	}
 	if err != nil {
 		return nil, err
 	}
+	p.AddWarnings(liveWarnings...)
 	s := &session{proc: p}
 	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
 	if err != nil {

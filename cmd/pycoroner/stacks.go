@@ -21,7 +21,7 @@ a short repr (Python's own repr for int, float, bool, None, str and bytes).`,
   pycoroner stacks --locals --json core.12345`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(args[0], true)
+			s, err := g.open(coreArg(args), true)
 			if err != nil {
 				return err
 			}

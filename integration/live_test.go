@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// TestLiveSnapshotAndPid snapshots a running scenario process on every
+// interpreter: the snapshot's stacks match the process's own oracle, the
+// process keeps running untraced afterwards, gdb opens the snapshot and
+// lists every thread, and `stacks --pid` gives the same answer directly.
+func TestLiveSnapshotAndPid(t *testing.T) {
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l, err := harness.StartLive(ctx, in, "threads")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Stop()
+			oracle := readOracle(t, l.OraclePath)
+			pid := strconv.Itoa(l.PID)
+
+			core := filepath.Join(t.TempDir(), "snap.core")
+			r := pycoroner(t, "snapshot", pid, "-o", core, "--json")
+			if r.code != 0 {
+				t.Fatalf("snapshot exited %d: %s", r.code, r.stderr)
+			}
+			var snap struct {
+				Threads  int   `json:"threads"`
+				PausedMS int64 `json:"paused_ms"`
+			}
+			json.Unmarshal(r.stdout, &snap)
+			if snap.Threads != oracle.nativeThreads() {
+				t.Errorf("snapshot saw %d threads, the process has %d", snap.Threads, oracle.nativeThreads())
+			}
+			if ok, why := l.Running(); !ok {
+				t.Fatalf("after the snapshot the process is not running freely: %s", why)
+			}
+			for _, args := range [][]string{{"stacks", "--locals", "--json", core}, {"stacks", "--locals", "--json", "--pid", pid}} {
+				r := pycoroner(t, args...)
+				if r.code != 0 {
+					t.Fatalf("%v exited %d: %s", args, r.code, r.stderr)
+				}
+				var got stacksJSON
+				if err := json.Unmarshal(r.stdout, &got); err != nil {
+					t.Fatal(err)
+				}
+				compareStacks(t, oracle, got)
+			}
+			if ok, why := l.Running(); !ok {
+				t.Fatalf("after --pid the process is not running freely: %s", why)
+			}
+			gdbThreads(t, in.Path, core, oracle.nativeThreads())
+		})
+	}
+}
+
+// nativeThreads is the number of OS threads the settled process has.
+func (o oracleFile) nativeThreads() int { return len(o.Threads) }
+
+// gdbThreads checks that gdb opens the core and lists n threads.
+func gdbThreads(t *testing.T, exe, core string, n int) {
+	t.Helper()
+	gdb, err := exec.LookPath("gdb")
+	if err != nil {
+		t.Skip("gdb is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, gdb, "-nx", "-batch", "-ex", "info threads", exe, core).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, out)
+	}
+	lwps := regexp.MustCompile(`(?m)^\*?\s+\d+\s+LWP \d+`).FindAll(out, -1)
+	if len(lwps) != n {
+		t.Errorf("gdb lists %d threads, want %d:\n%s", len(lwps), n, out)
+	}
+}
+
+func TestLiveBadInput(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"snapshot", "999999999", "-o", filepath.Join(t.TempDir(), "x.core")}, 1, "no such process"},
+		{[]string{"stacks", "--pid", "999999999"}, 1, "no such process"},
+		{[]string{"snapshot", "abc", "-o", "x.core"}, 2, "not a number"},
+		{[]string{"snapshot", "1"}, 2, "missing -o"},
+		{[]string{"stacks", "--pid", "1", "core"}, 2, "either --pid or a CORE"},
+		{[]string{"stacks", "--nonblocking", "core"}, 2, "--nonblocking needs --pid"},
+	}
+	for _, tc := range tests {
+		r := pycoroner(t, tc.args...)
+		first, _, _ := strings.Cut(strings.TrimSpace(string(r.stderr)), "\n")
+		if r.code != tc.code || !strings.Contains(first, tc.want) {
+			t.Errorf("%v: exit %d %q, want %d and %q", tc.args, r.code, first, tc.code, tc.want)
+		}
+	}
+}
