@@ -59,6 +59,9 @@ type StacksOptions struct {
 	Source *SourceCache
 }
 
+// ValueOf turns a decoded object into its report shape.
+func ValueOf(v pyheap.Value) Value { return valueOf(v) }
+
 func valueOf(v pyheap.Value) Value {
 	out := Value{Type: v.Type, Address: hexAddr(v.Address), Repr: v.Repr, Truncated: v.Truncated}
 	if v.Err != nil {
@@ -139,6 +142,15 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 // and pystack.
 func (s *Stacks) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Python %s, %d thread(s)\n", s.PythonVersion, len(s.Threads))
+	s.WriteThreads(w)
+	for _, wmsg := range s.Warnings {
+		fmt.Fprintf(w, "\nwarning: %s\n", wmsg)
+	}
+	return nil
+}
+
+// WriteThreads renders the threads alone.
+func (s *Stacks) WriteThreads(w io.Writer) {
 	for _, th := range s.Threads {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Thread %d", th.ThreadID)
@@ -189,10 +201,6 @@ func (s *Stacks) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, "  ! %s\n", e)
 		}
 	}
-	for _, wmsg := range s.Warnings {
-		fmt.Fprintf(w, "\nwarning: %s\n", wmsg)
-	}
-	return nil
 }
 
 func funcName(f Frame) string {

@@ -47,7 +47,7 @@ this host, or from --sysroot when the core came from another machine.`,
 	pf.IntVar(&liveTarget.pid, "pid", 0, "analyse the running process `PID` instead of a core (paused while it is copied; see docs/live.md)")
 	pf.BoolVar(&liveTarget.nonblocking, "nonblocking", false, "with --pid: read without pausing the process (faster, may be inconsistent)")
 	root.AddCommand(newInfoCmd(g), newStacksCmd(g))
-	root.AddCommand(newSnapshotCmd(g))
+	root.AddCommand(newSnapshotCmd(g), newWatchCmd(g))
 	return root
 }
 

@@ -51,7 +51,7 @@ type Session struct {
 
 	tr       *tracer
 	attached []int
-	regs     map[int]unix.PtraceRegs
+	regs     map[int]unixRegs
 }
 
 // ErrNoProcess is returned for a pid that does not exist.
@@ -67,7 +67,7 @@ func Attach(pid int, pause bool) (*Session, error) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
-	s := &Session{PID: pid, Paused: pause, regs: map[int]unix.PtraceRegs{}}
+	s := &Session{PID: pid, Paused: pause, regs: map[int]unixRegs{}}
 	if !pause {
 		tids, err := tasks(pid)
 		if err != nil {
@@ -226,3 +226,5 @@ func tasks(pid int) ([]int, error) {
 func alive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
+
+type unixRegs = unix.PtraceRegs

@@ -253,22 +253,29 @@ func fileNote(maps []mapping) []byte {
 	return b.Bytes()
 }
 
-// Snapshot attaches to pid, writes its core to path through a temporary
-// file renamed into place (a partial file is never left looking
-// complete), and detaches.
+// Snapshot attaches to pid, writes its core to path, and detaches.
 func Snapshot(pid int, path string, pause bool, progress Progress) (Stats, error) {
 	s, err := Attach(pid, pause)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer s.Detach()
+	return s.WriteCoreFile(path, progress, true)
+}
+
+// WriteCoreFile writes the core to path through a temporary file renamed
+// into place: a partial file is never left looking complete. With detach,
+// the process is let go as soon as its memory is copied.
+func (s *Session) WriteCoreFile(path string, progress Progress, detach bool) (Stats, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
 	if err != nil {
 		return Stats{}, fmt.Errorf("create %s: %w", path, err)
 	}
 	st, err := s.WriteCore(tmp, progress)
-	s.Detach()
-	st.Pause = s.Pause
+	if detach {
+		s.Detach()
+		st.Pause = s.Pause
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -291,14 +298,21 @@ func SnapshotToMemory(pid int, pause bool) (*os.File, Stats, error) {
 		return nil, Stats{}, err
 	}
 	defer s.Detach()
-	fd, err := unix.MemfdCreate(fmt.Sprintf("pycoroner-pid-%d", pid), 0)
+	return s.WriteMemoryCore(true)
+}
+
+// WriteMemoryCore writes the core into an anonymous in-memory file.
+func (s *Session) WriteMemoryCore(detach bool) (*os.File, Stats, error) {
+	fd, err := unix.MemfdCreate(fmt.Sprintf("pycoroner-pid-%d", s.PID), 0)
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("memfd: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), fmt.Sprintf("/proc/self/fd/%d", fd))
 	st, err := s.WriteCore(f, nil)
-	s.Detach()
-	st.Pause = s.Pause
+	if detach {
+		s.Detach()
+		st.Pause = s.Pause
+	}
 	if err != nil {
 		f.Close()
 		return nil, st, err

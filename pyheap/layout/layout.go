@@ -202,6 +202,7 @@ type Layout struct {
 	TupleItems             int64 `py:"off:PyTupleObject:ob_item" dbg:"tuple_object.ob_item"`
 	DictUsed               int64 `py:"off:PyDictObject:ma_used"`
 	DictKeys               int64 `py:"off:PyDictObject:ma_keys" dbg:"dict_object.ma_keys"`
+	DictVersionTag         int64 `py:"off:PyDictObject:ma_version_tag"`
 	DictValues             int64 `py:"off:PyDictObject:ma_values" dbg:"dict_object.ma_values"`
 	DictKeysSize           int64 `py:"off:_dictkeysobject:dk_size"`      // 3.8-3.10
 	DictKeysLog2Size       int64 `py:"off:_dictkeysobject:dk_log2_size"` // 3.11+

@@ -1,0 +1,146 @@
+package pyheap
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// WatchPoint is a word of memory that the process writes when a watched
+// object changes: a hardware data breakpoint goes there.
+type WatchPoint struct {
+	Addr uint64
+	What string // "ob_size of the list", "the dict entry for 'debug'"
+}
+
+// maxWatchPoints is what x86-64's debug registers DR0-DR3 can hold.
+const maxWatchPoints = 4
+
+// WatchPoints resolves expr and says which words change when that object
+// mutates: a list's size, item array and first slot; a dict's used count,
+// version tag and keys table; otherwise the slot that holds the named
+// attribute (a module global, an instance attribute in a dict, a values
+// array or __slots__).
+func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
+	e, err := ParseExpr(expr)
+	if err != nil {
+		return 0, nil, err
+	}
+	obj, err := r.ResolveExpr(e)
+	if err != nil {
+		return 0, nil, err
+	}
+	t, err := r.TypeOf(obj)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", expr, err)
+	}
+	L := r.L
+	var wps []WatchPoint
+	switch t.Kind {
+	case KindList:
+		wps = append(wps, WatchPoint{obj + uint64(L.ObSize), "ob_size of the list (its length)"},
+			WatchPoint{obj + uint64(L.ListItems), "ob_item of the list (its item array)"})
+		if items := r.ptrField(obj, L.ListItems); items != 0 {
+			wps = append(wps, WatchPoint{items, "item 0 of the list"})
+		}
+		return obj, wps, nil
+	case KindDict:
+		wps = append(wps, WatchPoint{obj + uint64(L.DictUsed), "ma_used of the dict (its length)"},
+			WatchPoint{obj + uint64(L.DictKeys), "ma_keys of the dict (its table)"})
+		if L.DictVersionTag >= 0 {
+			wps = append(wps, WatchPoint{obj + uint64(L.DictVersionTag), "ma_version_tag of the dict (any change)"})
+		}
+		return obj, wps, nil
+	}
+	// Anything else: watch where its parent keeps it.
+	if len(e.Steps) == 0 || e.Steps[len(e.Steps)-1].Attr == "" {
+		return obj, nil, fmt.Errorf("%s is a %s: watch a list, a dict, or an attribute (module:NAME, module:OBJ.attr)", expr, t.ShortName())
+	}
+	name := e.Steps[len(e.Steps)-1].Attr
+	parentExpr := Expr{Module: e.Module, Steps: e.Steps[:len(e.Steps)-1]}
+	parent, err := r.ResolveExpr(parentExpr)
+	if err != nil {
+		return obj, nil, err
+	}
+	slot, what, err := r.attributeSlot(parent, name)
+	if err != nil {
+		return obj, nil, fmt.Errorf("%s: %w", expr, err)
+	}
+	return obj, []WatchPoint{{slot, what}}, nil
+}
+
+// attributeSlot finds the word that holds parent.name.
+func (r *Runtime) attributeSlot(parent uint64, name string) (uint64, string, error) {
+	pt, err := r.TypeOf(parent)
+	if err != nil {
+		return 0, "", err
+	}
+	L := r.L
+	if pt.Kind == KindModule {
+		d := r.ptrField(parent, L.ModuleDict)
+		if slot, ok := r.dictValueSlot(d, name); ok {
+			return slot, fmt.Sprintf("the module global %q", name), nil
+		}
+		return 0, "", fmt.Errorf("module has no global %q", name)
+	}
+	dict, keys, values, err := r.instanceDict(parent, pt)
+	if err != nil {
+		return 0, "", err
+	}
+	if dict != 0 {
+		if slot, ok := r.dictValueSlot(dict, name); ok {
+			return slot, fmt.Sprintf("the __dict__ entry for %q", name), nil
+		}
+	} else if keys != 0 {
+		if slot, ok := r.keysValueSlot(keys, values, name); ok {
+			return slot, fmt.Sprintf("the value slot of attribute %q", name), nil
+		}
+	}
+	for _, s := range r.typeWalkOf(pt).slots {
+		if s.name == name {
+			return parent + uint64(s.offset), fmt.Sprintf("the __slots__ member %q", name), nil
+		}
+	}
+	return 0, "", fmt.Errorf("%s has no attribute %q stored in the instance", pt.ShortName(), name)
+}
+
+// dictValueSlot is the address of the word that holds dict[name].
+func (r *Runtime) dictValueSlot(dict uint64, name string) (uint64, bool) {
+	L := r.L
+	keys := r.ptrField(dict, L.DictKeys)
+	values := r.ptrField(dict, L.DictValues)
+	if keys == 0 {
+		return 0, false
+	}
+	if values != 0 && L.DictValuesValues >= 0 {
+		values += uint64(L.DictValuesValues)
+	}
+	return r.keysValueSlot(keys, values, name)
+}
+
+// keysValueSlot finds name in a keys table and returns where its value is
+// stored: in the entry, or in a split table's values array.
+func (r *Runtime) keysValueSlot(keys, values uint64, name string) (uint64, bool) {
+	kt, err := r.readKeys(keys)
+	if err != nil {
+		return 0, false
+	}
+	for i := int64(0); i < kt.nentries; i++ {
+		entry := kt.entries + uint64(i)*kt.entrySz
+		raw, err := r.m.bytes(entry, int(kt.entrySz))
+		if err != nil {
+			return 0, false
+		}
+		k := binary.LittleEndian.Uint64(raw[kt.keyOff:])
+		if k == 0 {
+			continue
+		}
+		if s, err := r.StrValue(k); err != nil || s != name {
+			continue
+		}
+		if values != 0 {
+			return values + uint64(i)*8, true
+		}
+		return entry + kt.valueOff, true
+	}
+	return 0, false
+}
