@@ -103,3 +103,60 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchUntilCounter: `watch --until` snapshots once a growing list
+// crosses a threshold, and the snapshot shows it.
+func TestWatchUntilCounter(t *testing.T) {
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l, err := harness.StartLive(ctx, in, "counter")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Stop()
+			const threshold = 10
+			r := pycoroner(t, "watch", strconv.Itoa(l.PID), "--until", "len(__main__:TICKS) >= "+strconv.Itoa(threshold),
+				"--interval", "20ms", "--timeout", "40s", "-o", t.TempDir(), "--json")
+			if r.code != 0 {
+				t.Fatalf("watch --until exited %d: %s", r.code, r.stderr)
+			}
+			var got struct {
+				Held   bool              `json:"held"`
+				Core   string            `json:"core"`
+				Values map[string]string `json:"values"`
+			}
+			if err := json.Unmarshal(r.stdout, &got); err != nil {
+				t.Fatalf("%v\n%s", err, r.stdout)
+			}
+			if !got.Held || got.Core == "" {
+				t.Fatalf("the condition never held: %s", r.stdout)
+			}
+			n := itemsIn(got.Values["__main__:TICKS"])
+			if n < threshold || n > threshold+20 {
+				t.Errorf("TICKS had %d items at the snapshot (%q), want %d or a few more", n, got.Values["__main__:TICKS"], threshold)
+			}
+			st := pycoroner(t, "stacks", "--json", got.Core)
+			if st.code != 0 || !bytes.Contains(st.stdout, []byte(`"ticker"`)) {
+				t.Errorf("the snapshot has no ticker thread: exit %d\n%s", st.code, st.stdout)
+			}
+			if ok, why := l.Running(); !ok {
+				t.Errorf("the process does not run freely after watch: %s", why)
+			}
+		})
+	}
+}
+
+// itemsIn reads the length of a list from its preview repr.
+func itemsIn(repr string) int {
+	if i := strings.LastIndex(repr, "... ("); i >= 0 {
+		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(repr[i:], "... ("), " items)]"))
+		return n
+	}
+	if strings.TrimSpace(repr) == "[]" {
+		return 0
+	}
+	return strings.Count(repr, ",") + 1
+}

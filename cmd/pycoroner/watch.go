@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/coreread/live"
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/cond"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -220,6 +223,139 @@ func printHit(n, tid int, hit WatchHit) {
 	one.WriteThreads(stdout)
 }
 
+// UntilReport is the JSON of `watch --until`.
+type UntilReport struct {
+	PID       int               `json:"pid"`
+	Condition string            `json:"condition"`
+	Held      bool              `json:"held"`
+	Polls     int               `json:"polls"`
+	ElapsedMS int64             `json:"elapsed_ms"`
+	Core      string            `json:"core,omitempty"`
+	Values    map[string]string `json:"values"`
+	LastError string            `json:"last_error,omitempty"`
+	Stacks    *reports.Stacks   `json:"stacks,omitempty"`
+}
+
 func runUntil(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) error {
-	return fmt.Errorf("--until is not available yet")
+	c, err := cond.Compile(f.until)
+	if err != nil {
+		return usageError{err}
+	}
+	rep := &UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}}
+	start := time.Now()
+	if !g.json {
+		fmt.Fprintf(stdout, "polling pid %d every %v until %s (a change may be seen after the code that made it returned; --on-change catches the writer)\n", pid, f.interval, f.until)
+	} else {
+		fmt.Fprintln(os.Stderr, "watching")
+	}
+	for {
+		select {
+		case sig := <-stop:
+			return fmt.Errorf("stopped by %v after %d polls", sig, rep.Polls)
+		default:
+		}
+		if f.timeout > 0 && time.Since(start) > f.timeout {
+			break
+		}
+		rep.Polls++
+		held, mem, err := pollOnce(g, pid, c)
+		if err != nil {
+			if errors.Is(err, live.ErrNoProcess) || strings.Contains(err.Error(), "exited") {
+				return err
+			}
+			rep.LastError = err.Error()
+		}
+		if held {
+			rep.Held, rep.Values = true, c.Values
+			rep.Core = filepath.Join(f.out, "until.core")
+			err := saveMemoryCore(mem, rep.Core)
+			mem.Close()
+			if err != nil {
+				return err
+			}
+			rep.Stacks = stacksOf(g, rep.Core)
+			break
+		}
+		time.Sleep(f.interval)
+	}
+	rep.ElapsedMS = time.Since(start).Milliseconds()
+	if g.json {
+		return reports.WriteJSON(stdout, rep)
+	}
+	if !rep.Held {
+		fmt.Fprintf(stdout, "timed out after %v and %d polls: the condition never held", f.timeout, rep.Polls)
+		if rep.LastError != "" {
+			fmt.Fprintf(stdout, " (last error: %s)", rep.LastError)
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	}
+	fmt.Fprintf(stdout, "the condition held after %d polls (%v); snapshot %s\n", rep.Polls, time.Duration(rep.ElapsedMS)*time.Millisecond, rep.Core)
+	for k, v := range rep.Values {
+		fmt.Fprintf(stdout, "  %s = %s\n", k, v)
+	}
+	if rep.Stacks != nil {
+		rep.Stacks.WriteThreads(stdout)
+	}
+	return nil
+}
+
+// pollOnce snapshots the process into memory and evaluates the condition;
+// the in-memory core is returned open when the condition held.
+func pollOnce(g *globalFlags, pid int, c *cond.Condition) (bool, *os.File, error) {
+	mem, _, err := live.SnapshotToMemory(pid, true)
+	if err != nil {
+		return false, nil, err
+	}
+	p, err := coreread.Open(mem.Name(), coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	if err != nil {
+		mem.Close()
+		return false, nil, err
+	}
+	defer p.Close()
+	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	if err != nil {
+		mem.Close()
+		return false, nil, err
+	}
+	held, err := c.Eval(rt)
+	if !held {
+		mem.Close()
+		return false, nil, err
+	}
+	return true, mem, nil
+}
+
+// saveMemoryCore copies an in-memory core to path (temp file, renamed).
+func saveMemoryCore(mem *os.File, path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(tmp, io.NewSectionReader(mem, 0, 1<<62))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func stacksOf(g *globalFlags, core string) *reports.Stacks {
+	p, err := coreread.Open(core, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	if err != nil {
+		return nil
+	}
+	defer p.Close()
+	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	if err != nil {
+		return nil
+	}
+	st, _ := reports.BuildStacks(rt, reports.StacksOptions{Source: &reports.SourceCache{Sysroot: g.sysroot}})
+	return st
 }
