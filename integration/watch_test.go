@@ -160,3 +160,48 @@ func itemsIn(repr string) int {
 	}
 	return strings.Count(repr, ",") + 1
 }
+
+// TestWatchLeavesProcessRunning: a watch that times out, and one that is
+// sent SIGTERM, both leave the process running, untraced, with no
+// debug registers left armed.
+func TestWatchLeavesProcessRunning(t *testing.T) {
+	ins := interpreters(t)
+	in := ins[len(ins)-1]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, err := harness.StartLive(ctx, in, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	pid := strconv.Itoa(l.PID)
+	r := pycoroner(t, "watch", pid, "--on-change", "sys:path", "--timeout", "1s", "-o", t.TempDir(), "--json")
+	if r.code != 0 || !bytes.Contains(r.stdout, []byte(`"timed_out": true`)) {
+		t.Errorf("watch --timeout: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if ok, why := l.Running(); !ok {
+		t.Fatalf("after a timed-out watch the process is not running freely: %s", why)
+	}
+	cmd := exec.CommandContext(ctx, binary, "watch", pid, "--on-change", "sys:path", "-o", t.TempDir())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300 && !bytes.Contains(out.Bytes(), []byte("waiting for a write")); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if !bytes.Contains(out.Bytes(), []byte("stopped by")) {
+		t.Errorf("watch did not report the SIGTERM:\n%s", out.Bytes())
+	}
+	if ok, why := l.Running(); !ok {
+		t.Fatalf("after SIGTERM to watch the process is not running freely: %s", why)
+	}
+	// The list still grows: the ticker thread runs.
+	a := pycoroner(t, "stacks", "--pid", pid, "--json")
+	if a.code != 0 || !bytes.Contains(a.stdout, []byte(`"ticker"`)) {
+		t.Errorf("stacks --pid after watch: exit %d\n%s", a.code, a.stdout)
+	}
+}
