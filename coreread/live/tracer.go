@@ -52,6 +52,8 @@ type Session struct {
 	tr       *tracer
 	attached []int
 	regs     map[int]unixRegs
+	running  map[int]bool // during a watch: threads not stopped for us
+	pending  map[int]int  // signals held back while a thread was stopped for us
 }
 
 // ErrNoProcess is returned for a pid that does not exist.
@@ -67,7 +69,7 @@ func Attach(pid int, pause bool) (*Session, error) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
-	s := &Session{PID: pid, Paused: pause, regs: map[int]unixRegs{}}
+	s := &Session{PID: pid, Paused: pause, regs: map[int]unixRegs{}, running: map[int]bool{}, pending: map[int]int{}}
 	if !pause {
 		tids, err := tasks(pid)
 		if err != nil {
@@ -191,7 +193,15 @@ func (s *Session) Detach() {
 	}
 	for _, tid := range s.attached {
 		tid := tid
-		s.tr.do(func() error { return unix.PtraceDetach(tid) })
+		sig := s.pending[tid]
+		s.tr.do(func() error {
+			// PTRACE_DETACH's data argument is the signal to deliver.
+			_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, uintptr(sig), 0, 0)
+			if errno != 0 {
+				return errno
+			}
+			return nil
+		})
 	}
 	if !s.PausedAt.IsZero() {
 		s.Pause = time.Since(s.PausedAt)

@@ -67,7 +67,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 			armed[tid] = true
 		}
 		for _, tid := range s.attached {
-			unix.PtraceCont(tid, 0)
+			s.resume(tid, 0)
 		}
 		return nil
 	})
@@ -120,6 +120,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 		if !ws.Stopped() {
 			continue
 		}
+		s.running[tid] = false
 		sig, event := ws.StopSignal(), ws.TrapCause()
 		switch {
 		case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_CLONE:
@@ -127,8 +128,9 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 				if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
 					s.attached = append(s.attached, int(msg))
 					s.Threads = append(s.Threads, int(msg))
+					s.running[int(msg)] = true // until its first stop is seen
 				}
-				return unix.PtraceCont(tid, 0)
+				return s.resume(tid, 0)
 			})
 		case event == unix.PTRACE_EVENT_STOP:
 			// A new thread's first stop, or an interrupt: arm and go on.
@@ -138,7 +140,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 						armed[tid] = true
 					}
 				}
-				return unix.PtraceCont(tid, 0)
+				return s.resume(tid, 0)
 			})
 		case sig == unix.SIGTRAP:
 			var dr6 uint64
@@ -154,29 +156,30 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 				}
 			}
 			if which < 0 { // not ours: the program's own trap
-				s.tr.do(func() error { return unix.PtraceCont(tid, int(unix.SIGTRAP)) })
+				s.tr.do(func() error { return s.resume(tid, int(unix.SIGTRAP)) })
 				continue
 			}
 			hits++
-			if err := s.hit(tid, which, opts.OnHit); err != nil {
+			// After the last hit the threads stay stopped for disarm.
+			if err := s.hit(tid, which, opts.OnHit, hits < opts.Count); err != nil {
 				return hits, err
 			}
 		default:
 			// A signal for the program: deliver it.
-			s.tr.do(func() error { return unix.PtraceCont(tid, int(sig)) })
+			s.tr.do(func() error { return s.resume(tid, int(sig)) })
 		}
 	}
 	return hits, nil
 }
 
-// hit stops every other thread, runs onHit, clears DR6 and resumes all.
-func (s *Session) hit(tid, which int, onHit func(tid, which int) error) error {
+// hit stops every other thread, runs onHit, clears DR6 and, unless this
+// was the last hit, resumes all.
+func (s *Session) hit(tid, which int, onHit func(tid, which int) error, resume bool) error {
 	s.tr.do(func() error {
+		pokeUser(tid, offsetDebugRegs+6*8, 0)
 		for _, other := range s.attached {
-			if other != tid {
-				if unix.PtraceInterrupt(other) == nil {
-					waitStop(other)
-				}
+			if other != tid && s.running[other] {
+				s.stopThread(other)
 			}
 		}
 		return nil
@@ -186,14 +189,63 @@ func (s *Session) hit(tid, which int, onHit func(tid, which int) error) error {
 	if onHit != nil {
 		err = onHit(tid, which)
 	}
-	s.tr.do(func() error {
-		pokeUser(tid, offsetDebugRegs+6*8, 0)
-		for _, t := range s.attached {
-			unix.PtraceCont(t, 0)
-		}
-		return nil
-	})
+	if resume && err == nil {
+		s.tr.do(func() error {
+			for _, t := range s.attached {
+				s.resume(t, 0)
+			}
+			return nil
+		})
+	}
 	return err
+}
+
+// resume continues a stopped thread, delivering sig (or a signal held back
+// while it was stopped for us).
+func (s *Session) resume(tid, sig int) error {
+	if sig == 0 {
+		sig = s.pending[tid]
+	}
+	delete(s.pending, tid)
+	s.running[tid] = true
+	return unix.PtraceCont(tid, sig)
+}
+
+// stopThread interrupts a running thread and waits until it is stopped for
+// us. A watchpoint trap that was already on its way is swallowed (its DR6
+// cleared); any other signal is kept to be delivered on resume or detach.
+func (s *Session) stopThread(tid int) {
+	if unix.PtraceInterrupt(tid) != nil {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
+		if err != nil || (got == tid && (ws.Exited() || ws.Signaled())) {
+			s.running[tid] = false
+			return
+		}
+		if got != tid || !ws.Stopped() {
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			s.running[tid] = false
+			return
+		}
+		sig := ws.StopSignal()
+		if sig == unix.SIGTRAP {
+			if dr6, err := peekUser(tid, offsetDebugRegs+6*8); err == nil && dr6&0xf != 0 {
+				pokeUser(tid, offsetDebugRegs+6*8, 0)
+				sig = 0
+			}
+		}
+		if sig != 0 {
+			s.pending[tid] = int(sig)
+		}
+		unix.PtraceCont(tid, 0) // on to the interrupt stop
+	}
 }
 
 // disarm stops every thread, clears its debug registers, and leaves the
@@ -204,10 +256,11 @@ func (s *Session) disarm() {
 	}
 	s.tr.do(func() error {
 		for _, tid := range s.attached {
-			if unix.PtraceInterrupt(tid) == nil {
-				waitStop(tid)
+			if s.running[tid] {
+				s.stopThread(tid)
 			}
 			pokeUser(tid, offsetDebugRegs+7*8, 0)
+			pokeUser(tid, offsetDebugRegs+6*8, 0)
 		}
 		return nil
 	})
