@@ -49,7 +49,7 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.CommandContext(ctx, binary, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path",
-				"-o", t.TempDir(), "--timeout", "60s", "--json")
+				"-o", t.TempDir(), "--timeout", "30s", "--json")
 			var out bytes.Buffer
 			cmd.Stdout = &out
 			stderr, _ := cmd.StderrPipe()
@@ -87,7 +87,9 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 				t.Fatalf("watch --json: %v\n%s", err, out.Bytes())
 			}
 			if len(got.Hits) != 1 || len(got.Hits[0].Thread.Frames) == 0 {
-				t.Fatalf("want one hit with a Python stack, got %s", out.Bytes())
+				_, output, _ := l.Wait(5 * time.Second)
+				running, why := l.Running()
+				t.Fatalf("want one hit with a Python stack, got %s\nscenario (running %v %s): %s", out.Bytes(), running, why, output)
 			}
 			top := got.Hits[0].Thread.Frames[0]
 			if top.Function != m.Culprit.Function || top.Line != m.Culprit.Line || top.Filename != m.Culprit.Filename {
