@@ -74,15 +74,7 @@ func goldenCore(t *testing.T, name string) (core, sysroot string, oracle oracleF
 // executable's .dynsym alone, with only the files of the sysroot.
 func TestGoldenStrippedDebian(t *testing.T) {
 	core, sysroot, oracle := goldenCore(t, "debian-3.11-gcore")
-	r := pycoroner(t, "stacks", "--locals", "--json", "--sysroot", sysroot, core)
-	if r.code != 0 {
-		t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
-	}
-	var got stacksJSON
-	if err := json.Unmarshal(r.stdout, &got); err != nil {
-		t.Fatal(err)
-	}
-	compareStacks(t, oracle, got)
+	compareStacks(t, oracle, stacksOf(t, "--locals", "--sysroot", sysroot, core))
 }
 
 // TestGoldenNoBinaries3_13 reads a 3.13 crash core with no binary at all:
@@ -91,15 +83,7 @@ func TestGoldenStrippedDebian(t *testing.T) {
 func TestGoldenNoBinaries3_13(t *testing.T) {
 	core, _, oracle := goldenCore(t, "pyenv-3.13-abort")
 	empty := t.TempDir()
-	r := pycoroner(t, "stacks", "--locals", "--json", "--sysroot", empty, core)
-	if r.code != 0 {
-		t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
-	}
-	var got stacksJSON
-	if err := json.Unmarshal(r.stdout, &got); err != nil {
-		t.Fatal(err)
-	}
-	compareStacks(t, oracle, got)
+	compareStacks(t, oracle, stacksOf(t, "--locals", "--sysroot", empty, core))
 
 	info := pycoroner(t, "info", "--json", "--sysroot", empty, core)
 	var in struct {

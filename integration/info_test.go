@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 )
@@ -36,71 +34,60 @@ type infoJSON struct {
 // account: version, pid, executable, thread counts, the signal that made
 // the core and, where the process died holding it, the GIL.
 func TestInfoMatchesOracle(t *testing.T) {
-	for _, in := range interpreters(t) {
-		for _, mode := range []harness.Mode{harness.Gcore, harness.Abort, harness.Segv} {
-			in, mode := in, mode
-			t.Run(in.Name+"/"+string(mode), func(t *testing.T) {
-				t.Parallel()
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				defer cancel()
-				res, err := harness.CachedCore(ctx, in, "threads", mode)
-				if err != nil {
-					t.Fatal(err)
-				}
-				o := res.Oracle
-				r := pycoroner(t, "info", "--json", res.CorePath)
-				if r.code != 0 {
-					t.Fatalf("info exited %d: %s", r.code, r.stderr)
-				}
-				var got infoJSON
-				if err := json.Unmarshal(r.stdout, &got); err != nil {
-					t.Fatal(err)
-				}
-				if got.PythonVersion != o.PythonVersion || got.PID != o.PID {
-					t.Errorf("version %q pid %d, oracle %q %d", got.PythonVersion, got.PID, o.PythonVersion, o.PID)
-				}
-				realExe, _ := filepath.EvalSymlinks(o.Executable)
-				gotExe, _ := filepath.EvalSymlinks(got.Executable)
-				if gotExe != realExe {
-					t.Errorf("executable %q, oracle %q", got.Executable, o.Executable)
-				}
-				if got.NativeThreads != o.NativeThreadCount || got.PythonThreads != len(o.Threads) {
-					t.Errorf("threads: %d native, %d Python; oracle %d, %d", got.NativeThreads, got.PythonThreads, o.NativeThreadCount, len(o.Threads))
-				}
-				for _, f := range got.Files {
-					if f.IsExe && f.Status != "ok" {
-						t.Errorf("executable %s: status %s", f.Path, f.Status)
-					}
-				}
-				var crasher uint64
-				for _, th := range o.Threads {
-					if th.Name == "oracle-writer" {
-						crasher = th.ThreadID
-					}
-				}
-				switch mode {
-				case harness.Gcore:
-					if got.Signal == nil || got.Signal.Name != "SIGSTOP" {
-						t.Errorf("signal %+v, want SIGSTOP for a gcore snapshot", got.Signal)
-					}
-				case harness.Abort:
-					if got.Signal == nil || got.Signal.Name != "SIGABRT" {
-						t.Errorf("signal %+v, want SIGABRT", got.Signal)
-					}
-					// os.abort() keeps the GIL: the crashing thread holds it.
-					if !got.GIL.Known || !got.GIL.Held || got.GIL.HolderThreadID == nil || *got.GIL.HolderThreadID != crasher {
-						t.Errorf("GIL %+v, want held by the crashing thread %d", got.GIL, crasher)
-					}
-				case harness.Segv:
-					if got.Signal == nil || got.Signal.Name != "SIGSEGV" || got.Signal.Address != "0x0" {
-						t.Errorf("signal %+v, want SIGSEGV at 0x0", got.Signal)
-					}
-					// ctypes releases the GIL around the foreign call.
-					if !got.GIL.Known || got.GIL.Held {
-						t.Errorf("GIL %+v, want known and released", got.GIL)
-					}
-				}
-			})
+	forEachCore(t, "threads", func(t *testing.T, res *harness.Result) {
+		mode := res.Mode
+		o := res.Oracle
+		r := pycoroner(t, "info", "--json", res.CorePath)
+		if r.code != 0 {
+			t.Fatalf("info exited %d: %s", r.code, r.stderr)
 		}
-	}
+		var got infoJSON
+		if err := json.Unmarshal(r.stdout, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.PythonVersion != o.PythonVersion || got.PID != o.PID {
+			t.Errorf("version %q pid %d, oracle %q %d", got.PythonVersion, got.PID, o.PythonVersion, o.PID)
+		}
+		realExe, _ := filepath.EvalSymlinks(o.Executable)
+		gotExe, _ := filepath.EvalSymlinks(got.Executable)
+		if gotExe != realExe {
+			t.Errorf("executable %q, oracle %q", got.Executable, o.Executable)
+		}
+		if got.NativeThreads != o.NativeThreadCount || got.PythonThreads != len(o.Threads) {
+			t.Errorf("threads: %d native, %d Python; oracle %d, %d", got.NativeThreads, got.PythonThreads, o.NativeThreadCount, len(o.Threads))
+		}
+		for _, f := range got.Files {
+			if f.IsExe && f.Status != "ok" {
+				t.Errorf("executable %s: status %s", f.Path, f.Status)
+			}
+		}
+		var crasher uint64
+		for _, th := range o.Threads {
+			if th.Name == "oracle-writer" {
+				crasher = th.ThreadID
+			}
+		}
+		switch mode {
+		case harness.Gcore:
+			if got.Signal == nil || got.Signal.Name != "SIGSTOP" {
+				t.Errorf("signal %+v, want SIGSTOP for a gcore snapshot", got.Signal)
+			}
+		case harness.Abort:
+			if got.Signal == nil || got.Signal.Name != "SIGABRT" {
+				t.Errorf("signal %+v, want SIGABRT", got.Signal)
+			}
+			// os.abort() keeps the GIL: the crashing thread holds it.
+			if !got.GIL.Known || !got.GIL.Held || got.GIL.HolderThreadID == nil || *got.GIL.HolderThreadID != crasher {
+				t.Errorf("GIL %+v, want held by the crashing thread %d", got.GIL, crasher)
+			}
+		case harness.Segv:
+			if got.Signal == nil || got.Signal.Name != "SIGSEGV" || got.Signal.Address != "0x0" {
+				t.Errorf("signal %+v, want SIGSEGV at 0x0", got.Signal)
+			}
+			// ctypes releases the GIL around the foreign call.
+			if !got.GIL.Known || got.GIL.Held {
+				t.Errorf("GIL %+v, want known and released", got.GIL)
+			}
+		}
+	})
 }

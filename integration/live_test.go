@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pycoroner/pycoroner/fixtures/harness"
 )
 
 // TestLiveSnapshotAndPid snapshots a running scenario process on every
@@ -24,11 +22,7 @@ func TestLiveSnapshotAndPid(t *testing.T) {
 		t.Run(in.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			l, err := harness.StartLive(ctx, in, "threads")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Stop()
+			l := startLive(t, ctx, in, "threads")
 			oracle := readOracle(t, l.OraclePath)
 			pid := strconv.Itoa(l.PID)
 
@@ -48,16 +42,8 @@ func TestLiveSnapshotAndPid(t *testing.T) {
 			if ok, why := l.Running(); !ok {
 				t.Fatalf("after the snapshot the process is not running freely: %s", why)
 			}
-			for _, args := range [][]string{{"stacks", "--locals", "--json", core}, {"stacks", "--locals", "--json", "--pid", pid}} {
-				r := pycoroner(t, args...)
-				if r.code != 0 {
-					t.Fatalf("%v exited %d: %s", args, r.code, r.stderr)
-				}
-				var got stacksJSON
-				if err := json.Unmarshal(r.stdout, &got); err != nil {
-					t.Fatal(err)
-				}
-				compareStacks(t, oracle, got)
+			for _, args := range [][]string{{"--locals", core}, {"--locals", "--pid", pid}} {
+				compareStacks(t, oracle, stacksOf(t, args...))
 			}
 			if ok, why := l.Running(); !ok {
 				t.Fatalf("after --pid the process is not running freely: %s", why)

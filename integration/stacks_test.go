@@ -67,31 +67,44 @@ func readOracle(t *testing.T, path string) oracleFile {
 // as a gcore snapshot and as kernel crash cores, and compares
 // `stacks --locals --json` with what the process said about itself.
 func TestStacksMatchOracle(t *testing.T) {
-	ins := interpreters(t)
-	for _, in := range ins {
+	forEachCore(t, "threads", func(t *testing.T, res *harness.Result) {
+		oracle := readOracle(t, res.OraclePath)
+		compareStacks(t, oracle, stacksOf(t, "--locals", res.CorePath))
+	})
+}
+
+// forEachCore runs fn, in parallel subtests, on a cached core of scenario
+// from every interpreter, as a gcore snapshot and as both crash cores.
+func forEachCore(t *testing.T, scenario string, fn func(t *testing.T, res *harness.Result)) {
+	for _, in := range interpreters(t) {
 		for _, mode := range []harness.Mode{harness.Gcore, harness.Abort, harness.Segv} {
 			in, mode := in, mode
 			t.Run(in.Name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
-				res, err := harness.CachedCore(ctx, in, "threads", mode)
+				res, err := harness.CachedCore(ctx, in, scenario, mode)
 				if err != nil {
 					t.Fatal(err)
 				}
-				oracle := readOracle(t, res.OraclePath)
-				r := pycoroner(t, "stacks", "--locals", "--json", res.CorePath)
-				if r.code != 0 {
-					t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
-				}
-				var got stacksJSON
-				if err := json.Unmarshal(r.stdout, &got); err != nil {
-					t.Fatalf("stacks --json: %v\n%s", err, r.stdout)
-				}
-				compareStacks(t, oracle, got)
+				fn(t, res)
 			})
 		}
 	}
+}
+
+// stacksOf runs `stacks --json` with args and decodes the answer.
+func stacksOf(t *testing.T, args ...string) stacksJSON {
+	t.Helper()
+	r := pycoroner(t, append([]string{"stacks", "--json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("stacks %v exited %d: %s", args, r.code, r.stderr)
+	}
+	var got stacksJSON
+	if err := json.Unmarshal(r.stdout, &got); err != nil {
+		t.Fatalf("stacks --json: %v\n%s", err, r.stdout)
+	}
+	return got
 }
 
 func compareStacks(t *testing.T, want oracleFile, got stacksJSON) {

@@ -33,11 +33,7 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 		t.Run(in.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			l, err := harness.StartLive(ctx, in, "syspath_culprit")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Stop()
+			l := startLive(t, ctx, in, "syspath_culprit")
 			var m struct {
 				Culprit struct {
 					Function string `json:"function"`
@@ -114,11 +110,7 @@ func TestWatchUntilCounter(t *testing.T) {
 		t.Run(in.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			l, err := harness.StartLive(ctx, in, "counter")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Stop()
+			l := startLive(t, ctx, in, "counter")
 			const threshold = 10
 			r := pycoroner(t, "watch", strconv.Itoa(l.PID), "--until", "len(__main__:TICKS) >= "+strconv.Itoa(threshold),
 				"--interval", "20ms", "--timeout", "40s", "-o", t.TempDir(), "--json")
@@ -171,11 +163,7 @@ func TestWatchLeavesProcessRunning(t *testing.T) {
 	in := ins[len(ins)-1]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := harness.StartLive(ctx, in, "counter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Stop()
+	l := startLive(t, ctx, in, "counter")
 	pid := strconv.Itoa(l.PID)
 	r := pycoroner(t, "watch", pid, "--on-change", "sys:path", "--timeout", "1s", "-o", t.TempDir(), "--json")
 	if r.code != 0 || !bytes.Contains(r.stdout, []byte(`"timed_out": true`)) {
@@ -206,4 +194,16 @@ func TestWatchLeavesProcessRunning(t *testing.T) {
 	if a.code != 0 || !bytes.Contains(a.stdout, []byte(`"ticker"`)) {
 		t.Errorf("stacks --pid after watch: exit %d\n%s", a.code, a.stdout)
 	}
+}
+
+// startLive starts a scenario that keeps running; it is stopped when the
+// test ends.
+func startLive(t *testing.T, ctx context.Context, in harness.Interpreter, scenario string) *harness.Live {
+	t.Helper()
+	l, err := harness.StartLive(ctx, in, scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Stop)
+	return l
 }

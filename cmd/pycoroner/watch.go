@@ -192,17 +192,8 @@ func runOnChange(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) er
 
 // culpritThread reads the snapshot and returns the thread that wrote.
 func culpritThread(g *globalFlags, core string, tid int) *reports.Thread {
-	p, err := coreread.Open(core, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
-	if err != nil {
-		return nil
-	}
-	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
-	if err != nil {
-		return nil
-	}
-	st, err := reports.BuildStacks(rt, reports.StacksOptions{Locals: true, Source: &reports.SourceCache{Sysroot: g.sysroot}})
-	if err != nil {
+	st := stacksOf(g, core, true)
+	if st == nil {
 		return nil
 	}
 	for i := range st.Threads {
@@ -273,7 +264,7 @@ func runUntil(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) error
 			if err != nil {
 				return err
 			}
-			rep.Stacks = stacksOf(g, rep.Core)
+			rep.Stacks = stacksOf(g, rep.Core, false)
 			break
 		}
 		time.Sleep(f.interval)
@@ -346,7 +337,8 @@ func saveMemoryCore(mem *os.File, path string) error {
 	return nil
 }
 
-func stacksOf(g *globalFlags, core string) *reports.Stacks {
+// stacksOf reads the stacks of a snapshot core, or nil.
+func stacksOf(g *globalFlags, core string, locals bool) *reports.Stacks {
 	p, err := coreread.Open(core, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
 	if err != nil {
 		return nil
@@ -356,6 +348,6 @@ func stacksOf(g *globalFlags, core string) *reports.Stacks {
 	if err != nil {
 		return nil
 	}
-	st, _ := reports.BuildStacks(rt, reports.StacksOptions{Source: &reports.SourceCache{Sysroot: g.sysroot}})
+	st, _ := reports.BuildStacks(rt, reports.StacksOptions{Locals: locals, Source: &reports.SourceCache{Sysroot: g.sysroot}})
 	return st
 }
