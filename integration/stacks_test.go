@@ -76,8 +76,13 @@ func TestStacksMatchOracle(t *testing.T) {
 // forEachCore runs fn, in parallel subtests, on a cached core of scenario
 // from every interpreter, as a gcore snapshot and as both crash cores.
 func forEachCore(t *testing.T, scenario string, fn func(t *testing.T, res *harness.Result)) {
+	forEachCoreMode(t, scenario, []harness.Mode{harness.Gcore, harness.Abort, harness.Segv}, fn)
+}
+
+// forEachCoreMode is forEachCore for some kinds of core only.
+func forEachCoreMode(t *testing.T, scenario string, modes []harness.Mode, fn func(t *testing.T, res *harness.Result)) {
 	for _, in := range interpreters(t) {
-		for _, mode := range []harness.Mode{harness.Gcore, harness.Abort, harness.Segv} {
+		for _, mode := range modes {
 			in, mode := in, mode
 			t.Run(in.Name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()

@@ -173,16 +173,19 @@ func (r *Runtime) ResolveExpr(e Expr) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cur, path := mod, e.Module
+	cur, path := mod, e.Module+":"
 	for i, step := range e.Steps {
-		next, err := r.step(cur, step)
-		if err != nil {
-			return 0, fmt.Errorf("%s%s (step %d of %d): %w", path, step, i+1, len(e.Steps), err)
-		}
 		if i == 0 {
-			path += ":" + strings.TrimPrefix(step.String(), ".")
+			path += strings.TrimPrefix(step.String(), ".")
 		} else {
 			path += step.String()
+		}
+		next, err := r.step(cur, step)
+		if err != nil && i == len(e.Steps)-1 {
+			return 0, err
+		}
+		if err != nil {
+			return 0, fmt.Errorf("at %s: %w", path, err)
 		}
 		cur = next
 	}
@@ -243,6 +246,11 @@ func (r *Runtime) step(obj uint64, s ExprStep) (uint64, error) {
 		}
 		return 0, fmt.Errorf("%s has no key %q", what, key)
 	}
+	if s.Attr == "__dict__" && t.Kind != KindModule && t.Kind != KindType {
+		if _, d, _ := r.Attributes(obj, t, 0); d == 0 {
+			return 0, fmt.Errorf("%s has no __dict__ object (no attributes, or they are stored in the object itself, as 3.11+ does)", what)
+		}
+	}
 	if v, ok := r.getattr(obj, t, s.Attr); ok {
 		return v, nil
 	}
@@ -291,7 +299,23 @@ func (r *Runtime) getattr(obj uint64, t *Type, name string) (uint64, bool) {
 			}
 		}
 	}
+	if v, ok := r.fieldByLabel(obj, t, name); ok {
+		return v, true
+	}
 	return r.lookupMRO(t.Addr, name)
+}
+
+// fieldByLabel finds a C-level field (a function's __code__, a frame's
+// f_back, an exception's __traceback__) among the object's labelled
+// references.
+func (r *Runtime) fieldByLabel(obj uint64, t *Type, name string) (uint64, bool) {
+	var found uint64
+	r.walkRefs(obj, t, true, func(target uint64, via string, conservative bool) {
+		if found == 0 && !conservative && (via == name || via == "attribute "+name || via == "attribute "+name+" (slot)") {
+			found = target
+		}
+	})
+	return found, found != 0
 }
 
 // lookupMRO finds name in the dicts of a type's MRO.

@@ -11,14 +11,24 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 		size = r.strSize(obj)
 	case t.Kind == KindInt || t.Kind == KindBool:
 		if n, ok := r.intDigitCount(obj); ok {
-			if L.LongTag >= 0 && n == 0 {
-				n = 1 // 3.12+ always counts one digit
+			if r.Minor() >= 11 && n == 0 {
+				n = 1 // 3.11+ int.__sizeof__ counts at least one digit
 			}
 			size = L.LongDigits + n*L.LongDigitSize
 		}
 	case t.Kind == KindList:
 		if alloc, err := r.m.i64(obj + uint64(L.ListAllocated)); err == nil && alloc >= 0 && alloc < 1<<40 {
 			size = t.Basicsize + alloc*8
+		}
+	case t.Kind == KindDict || (t.Kind == KindOther && L.TPFlagsDictSubclass > 0 && t.Flags&uint64(L.TPFlagsDictSubclass) != 0):
+		size = t.Basicsize + r.dictExtraSize(obj)
+	case t.Kind == KindType:
+		// type.__sizeof__: the heap type struct and its shared keys.
+		if flags, err := r.m.u64(obj + uint64(L.TypeFlags)); err == nil && L.TPFlagsHeapType > 0 && flags&uint64(L.TPFlagsHeapType) != 0 {
+			size = t.Basicsize
+			if keys := r.ptrField(obj, L.HeapTypeCachedKeys); keys != 0 {
+				size += r.keysSize(keys)
+			}
 		}
 	case t.Kind == KindSet || t.Kind == KindFrozenSet:
 		table := r.ptrField(obj, L.SetTable)
@@ -34,6 +44,9 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 			}
 			if n < 1<<40 {
 				size += n * t.Itemsize
+			}
+			if t.Kind == KindCode { // code.__sizeof__ uses _PyObject_VAR_SIZE, rounded to a word
+				size = (size + 7) &^ 7
 			}
 		}
 	}
@@ -90,4 +103,83 @@ func (r *Runtime) intDigitCount(obj uint64) (int64, bool) {
 		n = -n
 	}
 	return n, true
+}
+
+// usableFraction is CPython's USABLE_FRACTION: how many entries a keys
+// table of n slots holds.
+func usableFraction(n int64) int64 { return (n << 1) / 3 }
+
+// dictExtraSize is what dict.__sizeof__ adds to the dict struct: the
+// values array of a split table, and the keys table when the dict alone
+// owns it (dk_refcnt == 1).
+func (r *Runtime) dictExtraSize(obj uint64) int64 {
+	L := r.L
+	keys := r.ptrField(obj, L.DictKeys)
+	if keys == 0 {
+		return 0
+	}
+	var extra int64
+	if r.ptrField(obj, L.DictValues) != 0 {
+		if L.DictKeysLog2Size >= 0 { // 3.11+: shared_keys_usable_size
+			nent, err1 := r.m.i64(keys + uint64(L.DictKeysNentries))
+			usable, err2 := r.m.i64(keys + uint64(L.DictKeysUsable))
+			if err1 == nil && err2 == nil && nent >= 0 && usable >= 0 && nent+usable < 1<<32 {
+				extra += (nent + usable) * 8
+			}
+		} else if n := r.keysSlots(keys); n > 0 {
+			extra += usableFraction(n) * 8
+		}
+	}
+	if refcnt, err := r.m.i64(keys + uint64(L.DictKeysRefcnt)); err == nil && refcnt == 1 {
+		extra += r.keysSize(keys)
+	}
+	return extra
+}
+
+// keysSlots is the size of a keys table's hash index (a power of two).
+func (r *Runtime) keysSlots(keys uint64) int64 {
+	L := r.L
+	if L.DictKeysSize >= 0 {
+		n, err := r.m.i64(keys + uint64(L.DictKeysSize))
+		if err != nil || n <= 0 || n > 1<<32 {
+			return 0
+		}
+		return n
+	}
+	log2, err := r.m.u8(keys + uint64(L.DictKeysLog2Size))
+	if err != nil || log2 > 32 {
+		return 0
+	}
+	return 1 << log2
+}
+
+// keysSize is CPython's _PyDict_KeysSize: header, index and entries.
+func (r *Runtime) keysSize(keys uint64) int64 {
+	L := r.L
+	n := r.keysSlots(keys)
+	if n == 0 {
+		return 0
+	}
+	if L.DictKeysSize >= 0 { // 3.8-3.10: index entries as wide as the table needs
+		width := int64(8)
+		switch {
+		case n <= 0xff:
+			width = 1
+		case n <= 0xffff:
+			width = 2
+		case n <= 0xffffffff:
+			width = 4
+		}
+		return L.DictKeysStructSize + width*n + usableFraction(n)*L.DictKeyEntrySize
+	}
+	log2idx, err := r.m.u8(keys + uint64(L.DictKeysLog2IndexBytes))
+	kind, err2 := r.m.u8(keys + uint64(L.DictKeysKind))
+	if err != nil || err2 != nil || log2idx > 40 {
+		return 0
+	}
+	entry := L.DictKeyEntrySize
+	if int64(kind) != L.DictKeysKindGeneral {
+		entry = L.DictUnicodeEntrySize
+	}
+	return L.DictKeysStructSize + 1<<log2idx + usableFraction(n)*entry
 }

@@ -457,7 +457,8 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 		tw.isGen = true
 	}
 	if t.Kind == KindException {
-		tw.solidKind = KindException
+		// The walker covers BaseException's fields: the scan starts after them.
+		tw.solidKind, tw.solidSize = KindException, L.ExcBaseSize
 	}
 	// The nearest static base: its kind decides the builtin part.
 	base := t
@@ -479,7 +480,7 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 		case KindTuple, KindList, KindDict, KindSet, KindFrozenSet, KindException:
 			tw.solidKind = base.Kind
 		}
-		if base.Name != "object" {
+		if base.Name != "object" && base.Basicsize > tw.solidSize {
 			tw.solidSize = base.Basicsize
 		}
 	}

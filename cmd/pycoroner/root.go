@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/coreread/live"
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/reports"
 )
 
 // globalFlags are shared by every command.
@@ -47,6 +49,7 @@ this host, or from --sysroot when the core came from another machine.`,
 	pf.IntVar(&liveTarget.pid, "pid", 0, "analyse the running process `PID` instead of a core (paused while it is copied; see docs/live.md)")
 	pf.BoolVar(&liveTarget.nonblocking, "nonblocking", false, "with --pid: read without pausing the process (faster, may be inconsistent)")
 	root.AddCommand(newInfoCmd(g), newStacksCmd(g))
+	root.AddCommand(newHistogramCmd(g), newRefsCmd(g), newPathCmd(g), newShowCmd(g), newGrepCmd(g), newModulesCmd(g), newSysPathCmd(g))
 	root.AddCommand(newSnapshotCmd(g), newWatchCmd(g))
 	return root
 }
@@ -141,3 +144,94 @@ func warnAll(w io.Writer, msgs []string) {
 }
 
 var stdout io.Writer = os.Stdout
+
+// coreAnd checks for a CORE argument followed by one argument named what
+// (with --pid, that argument alone).
+func coreAnd(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if liveTarget.pid != 0 {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("with --pid, give %s alone (no CORE)", what)}
+			}
+			return nil
+		}
+		if liveTarget.nonblocking {
+			return usageError{fmt.Errorf("--nonblocking needs --pid")}
+		}
+		switch len(args) {
+		case 2:
+			return nil
+		case 0:
+			return usageError{fmt.Errorf("missing CORE and %s arguments", what)}
+		case 1:
+			return usageError{fmt.Errorf("missing %s argument after CORE", what)}
+		}
+		return usageError{fmt.Errorf("expected CORE and %s, got %d arguments", what, len(args))}
+	}
+}
+
+// coreAndArg splits what coreAnd accepted: the core ("" with --pid) and
+// the other argument.
+func coreAndArg(args []string) (core, arg string) {
+	if len(args) == 1 {
+		return "", args[0]
+	}
+	return args[0], args[1]
+}
+
+// parseTarget checks an ADDR argument's syntax before anything is read.
+func parseTarget(arg string) (pyheap.Expr, error) {
+	e, err := pyheap.ParseExpr(arg)
+	if err != nil {
+		return e, usageError{err}
+	}
+	return e, nil
+}
+
+// heapSession is an opened core with its heap census.
+type heapSession struct {
+	*session
+	h        *pyheap.Heap
+	warnings []string
+}
+
+// openHeap opens a core and takes its heap census.
+func (g *globalFlags) openHeap(path string) (*heapSession, error) {
+	s, err := g.open(path, true)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.rt.BuildHeap(pyheap.HeapOptions{})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("%s: heap census: %w", path, err)
+	}
+	warns := append(s.proc.Warnings(), reports.CensusWarnings(h.Stats)...)
+	return &heapSession{session: s, h: h, warnings: warns}, nil
+}
+
+// done prints the warnings to stderr once the command has answered (an
+// error stays the only line).
+func (hs *heapSession) done(err error, more ...string) error {
+	if err == nil {
+		warnAll(os.Stderr, append(hs.warnings, more...))
+	}
+	return err
+}
+
+// heapTarget resolves an ADDR argument to an object of the census.
+func (hs *heapSession) target(e pyheap.Expr, arg string) (pyheap.ObjectID, error) {
+	addr, err := hs.rt.ResolveExpr(e)
+	if err != nil {
+		return -1, fmt.Errorf("resolve %s: %w", arg, err)
+	}
+	id, ok := hs.h.Find(addr)
+	if !ok {
+		what := fmt.Sprintf("0x%x", addr)
+		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(arg)), "0x") {
+			what = fmt.Sprintf("%s (0x%x)", arg, addr)
+		}
+		return -1, fmt.Errorf("%s is not an object of the heap census (not a live object, or nothing reachable refers to it)", what)
+	}
+	return id, nil
+}

@@ -204,7 +204,10 @@ type Layout struct {
 	DictKeys               int64 `py:"off:PyDictObject:ma_keys" dbg:"dict_object.ma_keys"`
 	DictVersionTag         int64 `py:"off:PyDictObject:ma_version_tag"`
 	DictValues             int64 `py:"off:PyDictObject:ma_values" dbg:"dict_object.ma_values"`
-	DictKeysSize           int64 `py:"off:_dictkeysobject:dk_size"`      // 3.8-3.10
+	DictKeysSize           int64 `py:"off:_dictkeysobject:dk_size"` // 3.8-3.10
+	DictKeysStructSize     int64 `py:"size:_dictkeysobject"`
+	DictKeysRefcnt         int64 `py:"off:_dictkeysobject:dk_refcnt"`
+	DictKeysUsable         int64 `py:"off:_dictkeysobject:dk_usable"`
 	DictKeysLog2Size       int64 `py:"off:_dictkeysobject:dk_log2_size"` // 3.11+
 	DictKeysLog2IndexBytes int64 `py:"off:_dictkeysobject:dk_log2_index_bytes"`
 	DictKeysKind           int64 `py:"off:_dictkeysobject:dk_kind"`
@@ -238,6 +241,7 @@ type Layout struct {
 	ExcTraceback int64 `py:"off:PyBaseExceptionObject:traceback"`
 	ExcContext   int64 `py:"off:PyBaseExceptionObject:context"`
 	ExcCause     int64 `py:"off:PyBaseExceptionObject:cause"`
+	ExcBaseSize  int64 `py:"size:PyBaseExceptionObject"`
 	ExcDict      int64 `py:"off:PyBaseExceptionObject:dict"`
 	ExcNotes     int64 `py:"off:PyBaseExceptionObject:notes"` // 3.11+
 

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+func newGrepCmd(g *globalFlags) *cobra.Command {
+	var kind string
+	var max int
+	cmd := &cobra.Command{
+		Use:   "grep CORE REGEX",
+		Short: "Find str and bytes objects matching a regexp, and what holds them",
+		Long: `grep searches every str and bytes object of the heap census for a Go
+regular expression (RE2 syntax) and prints each match with its holders:
+the frames whose locals hold it and the objects that refer to it, as refs
+does. It answers "which thread holds that temp file name / that token?".
+
+The first 1 MiB (code points of a str, bytes of a bytes) of each object is
+searched; longer objects are reported as cut. Subclasses of str and bytes
+are not searched.`,
+		Example: `  pycoroner grep core.12345 '^/tmp/'
+  pycoroner grep --type bytes core.12345 'BEGIN (RSA )?PRIVATE KEY'
+  pycoroner grep --json core.12345 pycoroner- | jq '.[] | {value, holders}'`,
+		Args: coreAnd("REGEX"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, pattern := coreAndArg(args)
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				return usageError{fmt.Errorf("bad regexp: %v", err)}
+			}
+			opts := reports.GrepOptions{Max: max}
+			switch kind {
+			case "":
+				opts.Str, opts.Bytes = true, true
+			case "str":
+				opts.Str = true
+			case "bytes":
+				opts.Bytes = true
+			default:
+				return usageError{fmt.Errorf("--type %q: want str or bytes", kind)}
+			}
+			if max < 0 {
+				return usageError{fmt.Errorf("--max %d: want 0 (all) or more", max)}
+			}
+			hs, err := g.openHeap(core)
+			if err != nil {
+				return err
+			}
+			defer hs.close()
+			h := hs.h
+			res := reports.BuildGrep(h, re, opts)
+			if g.json {
+				return hs.done(reports.WriteJSON(stdout, res.Matches), res.Warnings()...)
+			}
+			return hs.done(res.WriteText(stdout), res.Warnings()...)
+		},
+	}
+	cmd.Flags().StringVar(&kind, "type", "", "search only `str` or bytes objects (default both)")
+	cmd.Flags().IntVar(&max, "max", 1000, "report at most `N` matches (0: all)")
+	return cmd
+}

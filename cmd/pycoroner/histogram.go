@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+func newHistogramCmd(g *globalFlags) *cobra.Command {
+	var top int
+	var by string
+	cmd := &cobra.Command{
+		Use:   "histogram CORE",
+		Short: "Count objects and their sizes per type: what fills the heap",
+		Long: `histogram takes a census of the heap (every object the garbage collector
+tracks, every object reachable from modules, sys, builtins and the threads'
+frames) and prints, per type, how many objects there are and their total
+shallow size (sys.getsizeof of each), the biggest total first. --by module
+adds up the types of each module (the module that defines the type).
+
+The last line says how many objects and references the census found, how
+many pointers it could not read, and warns when the core was taken while
+the garbage collector was running.`,
+		Example: `  pycoroner histogram core.12345
+  pycoroner histogram --top 0 --json core.12345 | jq '.[] | select(.module == "app.models")'
+  pycoroner histogram --by module core.12345`,
+		Args: oneCore,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if by != "type" && by != "module" {
+				return usageError{fmt.Errorf("--by %q: want type or module", by)}
+			}
+			if top < 0 {
+				return usageError{fmt.Errorf("--top %d: want 0 (all) or more", top)}
+			}
+			hs, err := g.openHeap(coreArg(args))
+			if err != nil {
+				return err
+			}
+			defer hs.close()
+			h := hs.h
+			hg := reports.BuildHistogram(h, by, top)
+			if g.json {
+				return hs.done(reports.WriteJSON(stdout, hg.Rows))
+			}
+			return hs.done(hg.WriteText(stdout))
+		},
+	}
+	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest rows (0: all)")
+	cmd.Flags().StringVar(&by, "by", "type", "group by `type` or module")
+	return cmd
+}

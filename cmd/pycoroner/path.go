@@ -1,0 +1,52 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+func newPathCmd(g *globalFlags) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "path CORE ADDR",
+		Short: "Show why an object is alive: the shortest chain of references from a root",
+		Long: `path answers "what keeps this object alive?": the shortest chain of
+references from a named root (a module in sys.modules, sys, builtins, a
+thread's frame local, the exception a thread handles) to the object, e.g.
+
+  sys.modules["app.models"] › __dict__ › key 'CACHE' › <list at 0x7f…>
+
+--all prints one shortest chain per root that reaches the object (at most
+20), nearest first. ADDR is an address or an expression (see refs --help).`,
+		Example: `  pycoroner path core.12345 0x7f3ad78a9e50
+  pycoroner path --all core.12345 0x7f3ad78a9e50
+  pycoroner path --json core.12345 app.models:CACHE`,
+		Args: coreAnd("ADDR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, arg := coreAndArg(args)
+			e, err := parseTarget(arg)
+			if err != nil {
+				return err
+			}
+			hs, err := g.openHeap(core)
+			if err != nil {
+				return err
+			}
+			defer hs.close()
+			h := hs.h
+			id, err := hs.target(e, arg)
+			if err != nil {
+				return err
+			}
+			paths := reports.BuildPaths(h, id, all, reports.MaxPaths)
+			if g.json {
+				return hs.done(reports.WriteJSON(stdout, paths))
+			}
+			target := reports.BuildShow(h, id, 0)
+			return hs.done(reports.WritePathsText(stdout, reports.Value{Type: target.Type, Address: target.Address, Repr: target.Repr}, paths))
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "one shortest path per root that reaches the object (at most 20)")
+	return cmd
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+func newRefsCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "refs CORE ADDR",
+		Short: "List what refers to an object, and how",
+		Long: `refs lists the direct referrers of one object: the objects that hold a
+reference to it, each with how it does ("key 'CACHE'" of a dict, "item 3"
+of a list, "attribute items" of an instance), and the frames whose local
+variables hold it. A dict that is an object's __dict__ (a module's globals,
+an instance's attributes) names that object as its owner.
+
+ADDR is an address (0x7f…, or id() in decimal) or an expression such as
+app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
+		Example: `  pycoroner refs core.12345 0x7f3ad78a9e50
+  pycoroner refs core.12345 app.models:CACHE
+  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'`,
+		Args: coreAnd("ADDR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, arg := coreAndArg(args)
+			e, err := parseTarget(arg)
+			if err != nil {
+				return err
+			}
+			hs, err := g.openHeap(core)
+			if err != nil {
+				return err
+			}
+			defer hs.close()
+			h := hs.h
+			id, err := hs.target(e, arg)
+			if err != nil {
+				return err
+			}
+			refs := reports.BuildRefs(h, id)
+			if g.json {
+				return hs.done(reports.WriteJSON(stdout, refs.Holders))
+			}
+			return hs.done(refs.WriteText(stdout))
+		},
+	}
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+func newShowCmd(g *globalFlags) *cobra.Command {
+	var depth int
+	cmd := &cobra.Command{
+		Use:   "show CORE ADDR",
+		Short: "Decode one object: type, size, repr, its references and referrer count",
+		Long: `show decodes one object: its type, address, shallow size and repr, every
+reference it holds with its label (items, keys, attributes, fields), and
+how many objects refer to it. --depth N follows the references N levels
+(default 1, at most 10; an object already shown is not expanded again).
+ADDR is an address or an expression (see refs --help).`,
+		Example: `  pycoroner show core.12345 0x7f3ad78a9e50
+  pycoroner show --depth 2 core.12345 __main__:HOLDER
+  pycoroner show --json core.12345 sys:path`,
+		Args: coreAnd("ADDR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if depth < 0 || depth > reports.ShowMaxDepth {
+				return usageError{fmt.Errorf("--depth %d: want 0 to %d", depth, reports.ShowMaxDepth)}
+			}
+			core, arg := coreAndArg(args)
+			e, err := parseTarget(arg)
+			if err != nil {
+				return err
+			}
+			hs, err := g.openHeap(core)
+			if err != nil {
+				return err
+			}
+			defer hs.close()
+			h := hs.h
+			id, err := hs.target(e, arg)
+			if err != nil {
+				return err
+			}
+			sh := reports.BuildShow(h, id, depth)
+			if g.json {
+				return hs.done(reports.WriteJSON(stdout, sh))
+			}
+			return hs.done(sh.WriteText(stdout))
+		},
+	}
+	cmd.Flags().IntVar(&depth, "depth", 1, "follow references `N` levels")
+	return cmd
+}

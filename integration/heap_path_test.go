@@ -1,0 +1,147 @@
+package integration
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// path, show, syspath and object expressions against the threads oracle
+// (run from TestHeapMatchesOracle).
+
+// checkPath: a path from a named root ends at the marked list, and --all
+// includes the module global.
+func checkPath(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	ml := m.MarkedList
+	var paths []heapPath
+	heapJSON(t, &paths, core, "path", "CORE", ml.Address)
+	if len(paths) != 1 {
+		t.Fatalf("path: %d paths, want 1: %+v", len(paths), paths)
+	}
+	checkOnePath(t, paths[0], ml.Address)
+	heapJSON(t, &paths, core, "path", "--all", "CORE", ml.Address)
+	g := ml.Holders.Global
+	want := fmt.Sprintf("sys.modules[%q] › __dict__ › key '%s'", g.Module, g.Name)
+	found := false
+	for _, p := range paths {
+		checkOnePath(t, p, ml.Address)
+		vias := []string{p.Root.Name}
+		for _, h := range p.Hops[1:] {
+			vias = append(vias, *h.Via)
+		}
+		if strings.Join(vias, " › ") == want && p.Root.Kind == "module" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("path --all has no %s", want)
+	}
+}
+
+func checkOnePath(t *testing.T, p heapPath, target string) {
+	t.Helper()
+	kinds := "module sys builtins local exception thread-dict"
+	if !strings.Contains(kinds, p.Root.Kind) || p.Root.Kind == "" || p.Root.Name == "" {
+		t.Errorf("path root %+v is not a named root", p.Root)
+	}
+	if len(p.Hops) == 0 || !sameAddr(p.Hops[len(p.Hops)-1].Address, target) {
+		t.Errorf("path %+v does not end at %s", p, target)
+		return
+	}
+	for i, h := range p.Hops {
+		if (i == 0) != (h.Via == nil) {
+			t.Errorf("path %s: hop %d via %v", p.Root.Name, i, h.Via)
+		}
+	}
+}
+
+// checkShow: the marked list and its items have the oracle's repr.
+func checkShow(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	var s struct {
+		Address, Type, Repr string
+		Size                int64
+		Referrers           int
+		Edges               []struct{ Via, Address, Type, Repr string }
+	}
+	heapJSON(t, &s, core, "show", "CORE", m.MarkedList.Address)
+	if s.Repr != m.MarkedList.Repr || s.Type != "list" || !sameAddr(s.Address, m.MarkedList.Address) {
+		t.Errorf("show: %s %s %q, oracle list %s %q", s.Type, s.Address, s.Repr, m.MarkedList.Address, m.MarkedList.Repr)
+	}
+	var items []string
+	for _, e := range s.Edges {
+		if e.Via == fmt.Sprintf("item %d", len(items)) {
+			items = append(items, e.Repr)
+		}
+	}
+	if got := "[" + strings.Join(items, ", ") + "]"; got != m.MarkedList.Repr {
+		t.Errorf("show: items %s, oracle %s", got, m.MarkedList.Repr)
+	}
+	if s.Referrers < len(m.MarkedList.Referrers) {
+		t.Errorf("show: %d referrers, gc.get_referrers() says %d", s.Referrers, len(m.MarkedList.Referrers))
+	}
+}
+
+// checkSysPath: the scenario's two overlapping entries are flagged.
+func checkSysPath(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	var entries []struct {
+		Index       int    `json:"index"`
+		Path        string `json:"path"`
+		Exists      bool   `json:"exists"`
+		DuplicateOf *int   `json:"duplicate_of"`
+		Inside      []int  `json:"inside"`
+	}
+	heapJSON(t, &entries, core, "syspath", "CORE")
+	pkg := filepath.Dir(filepath.Dir(m.DoubleImport.RealPath)) // …/dupdemo/pkg
+	outer, inner := -1, -1
+	for _, e := range entries {
+		switch e.Path {
+		case pkg:
+			inner = e.Index
+		case filepath.Dir(pkg):
+			outer = e.Index
+		}
+	}
+	if inner < 0 || outer < 0 {
+		t.Fatalf("sys.path lacks %s or its parent: %+v", pkg, entries)
+	}
+	if (core.local && !entries[inner].Exists) || !contains(entries[inner].Inside, outer) {
+		t.Errorf("sys.path[%d] %s: exists %v, inside %v; want inside [%d]", inner, pkg, entries[inner].Exists, entries[inner].Inside, outer)
+	}
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// checkExpressions: module:attr expressions name the oracle's objects.
+func checkExpressions(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	ml := m.MarkedList
+	want := map[string]string{
+		"__main__:MARKED_LIST":                         ml.Address,
+		"__main__:REGISTRY":                            ml.Holders.DictValue.DictAddress,
+		"__main__:HOLDER":                              ml.Holders.Attribute.ObjectAddress,
+		"__main__:HOLDER." + ml.Holders.Attribute.Name: ml.Address,
+		fmt.Sprintf("__main__:REGISTRY['%s']", ml.Holders.DictValue.Key): ml.Address,
+	}
+	for name, c := range m.Classes {
+		want[c.Module+":"+name] = c.Address
+	}
+	for _, mod := range m.DoubleImport.Modules {
+		want[mod.Name] = mod.Address
+	}
+	for expr, addr := range want {
+		var s struct{ Address string }
+		heapJSON(t, &s, core, "show", "--depth", "0", "CORE", expr)
+		if !sameAddr(s.Address, addr) {
+			t.Errorf("%s is %s, oracle %s", expr, s.Address, addr)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// The heap questions (histogram, refs, path, show, grep, modules,
+// syspath), checked against what each process said about itself: its
+// gc.get_objects() counts, gc.get_referrers() of the marked list, the temp
+// files its frames hold, and the module it imported twice. The JSON shapes
+// are decoded here independently of package reports.
+
+type heapHolder struct {
+	Kind       string `json:"kind"`
+	Address    string `json:"address"`
+	Type       string `json:"type"`
+	Via        string `json:"via"`
+	Owner      *struct{ Address, Type string }
+	ThreadID   uint64  `json:"thread_id"`
+	ThreadName *string `json:"thread_name"`
+	Function   string  `json:"function"`
+	Line       int     `json:"line"`
+	Name       string  `json:"name"`
+}
+
+type heapHop struct {
+	Via     *string `json:"via"`
+	Address string  `json:"address"`
+	Type    string  `json:"type"`
+	Repr    string  `json:"repr"`
+}
+
+type heapPath struct {
+	Root struct{ Kind, Name string } `json:"root"`
+	Hops []heapHop                   `json:"hops"`
+}
+
+// coreRef is a core under test: its path, the flags it needs (--sysroot
+// for golden cores), and whether it was made on this host (its files are
+// here).
+type coreRef struct {
+	path  string
+	flags []string
+	local bool
+}
+
+// heapJSON runs a command with --json, CORE in args standing for the
+// core, and decodes its answer into v.
+func heapJSON(t *testing.T, v any, core coreRef, args ...string) {
+	t.Helper()
+	full := []string{"--json"}
+	for _, a := range args {
+		if a == "CORE" {
+			a = core.path
+		}
+		full = append(full, a)
+	}
+	full = append(full, core.flags...)
+	r := pycoroner(t, full...)
+	if r.code != 0 {
+		t.Fatalf("pycoroner %v exited %d: %s", full, r.code, r.stderr)
+	}
+	if err := json.Unmarshal(r.stdout, v); err != nil {
+		t.Fatalf("pycoroner %v: %v\n%s", full, err, r.stdout)
+	}
+}
+
+// sameAddr compares addresses as numbers ("0x7f…" from either side).
+func sameAddr(a, b string) bool {
+	x, err1 := harness.ParseAddress(a)
+	y, err2 := harness.ParseAddress(b)
+	return err1 == nil && err2 == nil && x == y
+}
+
+func TestHeapMatchesOracle(t *testing.T) {
+	forEachCore(t, "threads", func(t *testing.T, res *harness.Result) {
+		checkHeap(t, coreRef{path: res.CorePath, local: true}, res.Oracle)
+	})
+}
+
+// The same questions on the golden cores, which run anywhere: Debian's
+// stripped 3.11 with its files in a sysroot, a 3.13 crash core with none.
+func TestHeapGoldenCores(t *testing.T) {
+	for _, name := range []string{"debian-3.11-gcore", "pyenv-3.13-abort"} {
+		t.Run(name, func(t *testing.T) {
+			core, sysroot, _ := goldenCore(t, name)
+			if name == "pyenv-3.13-abort" {
+				sysroot = t.TempDir()
+			}
+			o, err := harness.LoadOracle(filepath.Join(goldenDir(), name+".oracle.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHeap(t, coreRef{path: core, flags: []string{"--sysroot", sysroot}}, o)
+		})
+	}
+}
+
+// checkHeap asks every heap question of one core of the threads scenario.
+func checkHeap(t *testing.T, core coreRef, o *harness.Oracle) {
+	var m harness.ThreadsMarkers
+	if err := o.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	minor, _ := strconv.Atoi(strings.Split(o.PythonVersion, ".")[1])
+	t.Run("histogram", func(t *testing.T) { checkHistogram(t, core, m) })
+	t.Run("refs", func(t *testing.T) { checkRefs(t, core, o, m, minor) })
+	t.Run("grep", func(t *testing.T) { checkGrep(t, core, o, m) })
+	t.Run("modules", func(t *testing.T) { checkDuplicates(t, core, m) })
+	t.Run("path", func(t *testing.T) { checkPath(t, core, m) })
+	t.Run("show", func(t *testing.T) { checkShow(t, core, m) })
+	t.Run("syspath", func(t *testing.T) { checkSysPath(t, core, m) })
+	t.Run("expressions", func(t *testing.T) { checkExpressions(t, core, m) })
+}
+
+// checkHistogram: each user class has as many instances as gc.get_objects() saw.
+func checkHistogram(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	var rows []struct {
+		Type, Module string
+		Count        int
+		Size         int64
+	}
+	heapJSON(t, &rows, core, "histogram", "--top", "0", "CORE")
+	for name, want := range m.ClassCounts {
+		got, n := 0, 0
+		for _, r := range rows {
+			if r.Type == name && r.Module == m.Classes[name].Module {
+				got += r.Count
+				n++
+			}
+		}
+		if got != want || n != 1 {
+			t.Errorf("%s.%s: %d instances in %d row(s), oracle %d", m.Classes[name].Module, name, got, n, want)
+		}
+	}
+	for i := 1; i < len(rows); i++ {
+		if rows[i].Size > rows[i-1].Size {
+			t.Errorf("rows not sorted by size: %v before %v", rows[i-1], rows[i])
+			break
+		}
+	}
+}
+
+// checkRefs: every gc.get_referrers() entry is a referrer, with the right
+// labels, and the frame local holding the list is one too.
+func checkRefs(t *testing.T, core coreRef, o *harness.Oracle, m harness.ThreadsMarkers, minor int) {
+	ml := m.MarkedList
+	var hs []heapHolder
+	heapJSON(t, &hs, core, "refs", "CORE", ml.Address)
+	byAddr := map[uint64][]heapHolder{}
+	for _, h := range hs {
+		if h.Kind == "object" {
+			a, _ := harness.ParseAddress(h.Address)
+			byAddr[a] = append(byAddr[a], h)
+		}
+	}
+	oracleRefs := map[uint64]bool{}
+	for _, r := range ml.Referrers {
+		a, _ := harness.ParseAddress(r.Address)
+		oracleRefs[a] = true
+		if got := byAddr[a]; len(got) == 0 {
+			t.Errorf("gc.get_referrers() lists %s at %s; refs does not", r.Type, r.Address)
+		} else if got[0].Type != r.Type {
+			t.Errorf("referrer %s: type %q, oracle %q", r.Address, got[0].Type, r.Type)
+		}
+	}
+	// Anything else must be a frame object (3.8-3.10 frames of running
+	// functions hold their locals but are not GC-tracked, so
+	// gc.get_referrers() cannot see them).
+	for a, got := range byAddr {
+		if !oracleRefs[a] && got[0].Type != "frame" {
+			t.Errorf("refs lists %s at 0x%x (via %q), which gc.get_referrers() does not", got[0].Type, a, got[0].Via)
+		}
+	}
+	hasVia := func(addr, via string) bool {
+		a, _ := harness.ParseAddress(addr)
+		for _, h := range byAddr[a] {
+			if h.Via == via {
+				return true
+			}
+		}
+		return false
+	}
+	g := ml.Holders.Global
+	if !hasVia(g.DictAddress, fmt.Sprintf("key '%s'", g.Name)) {
+		t.Errorf("the global %s.%s: no referrer %s via key '%s': %+v", g.Module, g.Name, g.DictAddress, g.Name, byAddr)
+	} else if a, _ := harness.ParseAddress(g.DictAddress); byAddr[a][0].Owner == nil || byAddr[a][0].Owner.Type != "module" {
+		t.Errorf("the globals dict %s does not name its module as owner", g.DictAddress)
+	}
+	d := ml.Holders.DictValue
+	if !hasVia(d.DictAddress, fmt.Sprintf("key '%s'", d.Key)) {
+		t.Errorf("REGISTRY[%q]: no referrer %s via key '%s'", d.Key, d.DictAddress, d.Key)
+	}
+	at := ml.Holders.Attribute
+	if minor >= 11 {
+		if !hasVia(at.ObjectAddress, "attribute "+at.Name) {
+			t.Errorf("%s.%s: no referrer %s via attribute %s", at.Type, at.Name, at.ObjectAddress, at.Name)
+		}
+	} else {
+		found := false
+		for _, h := range hs { // the instance's __dict__, owned by the instance
+			if h.Owner != nil && sameAddr(h.Owner.Address, at.ObjectAddress) && h.Owner.Type == at.Type && h.Via == "key '"+at.Name+"'" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s.%s: no __dict__ referrer owned by %s via key '%s'", at.Type, at.Name, at.ObjectAddress, at.Name)
+		}
+	}
+	l := ml.Holders.Local
+	th := o.ThreadByName(l.Thread)
+	if th == nil {
+		t.Fatalf("oracle has no thread %q", l.Thread)
+	}
+	found := false
+	for _, h := range hs {
+		if h.Kind == "frame" && h.ThreadID == th.ThreadID && h.ThreadName != nil && *h.ThreadName == l.Thread && h.Function == l.Function && h.Name == l.Name {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no frame holder: thread %s, %s, local %s; got %+v", l.Thread, l.Function, l.Name, hs)
+	}
+}
+
+// checkGrep: every temp-file name is found, held by its frame's local.
+func checkGrep(t *testing.T, core coreRef, o *harness.Oracle, m harness.ThreadsMarkers) {
+	if len(m.TempFiles) == 0 {
+		t.Fatal("the oracle lists no temp files")
+	}
+	var matches []struct {
+		Address, Type, Value string
+		Holders              []heapHolder
+	}
+	heapJSON(t, &matches, core, "grep", "CORE", m.TempFiles[0].Prefix)
+	for _, tf := range m.TempFiles {
+		th := o.ThreadByName(tf.Thread)
+		if th == nil {
+			t.Fatalf("oracle has no thread %q", tf.Thread)
+		}
+		held := false
+		seen := false
+		for _, mt := range matches {
+			if mt.Value != tf.Path || mt.Type != "str" {
+				continue
+			}
+			seen = true
+			for _, h := range mt.Holders {
+				if h.Kind == "frame" && h.ThreadID == th.ThreadID && h.Function == tf.Function && h.Name == tf.Local {
+					held = true
+				}
+			}
+		}
+		switch {
+		case !seen:
+			t.Errorf("grep did not find %s (%s)", tf.Path, tf.Kind)
+		case !held:
+			t.Errorf("%s: no holder thread %s › %s › local %s", tf.Path, tf.Thread, tf.Function, tf.Local)
+		}
+	}
+}
+
+// checkDuplicates: the file imported twice, under its two names, with the
+// two overlapping sys.path entries.
+func checkDuplicates(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	var dups []struct {
+		File           string   `json:"file"`
+		Names          []string `json:"names"`
+		Addresses      []string `json:"addresses"`
+		SysPathEntries []string `json:"sys_path_entries"`
+	}
+	heapJSON(t, &dups, core, "modules", "--duplicates", "CORE")
+	di := m.DoubleImport
+	var wantNames, wantEntries []string
+	wantAddr := map[string]string{}
+	for _, mod := range di.Modules {
+		wantNames = append(wantNames, mod.Name)
+		wantAddr[mod.Name] = mod.Address
+		// The entry the name was imported from: the file minus the name's path.
+		rel := strings.ReplaceAll(mod.Name, ".", "/") + filepath.Ext(mod.File)
+		wantEntries = append(wantEntries, strings.TrimSuffix(strings.TrimSuffix(mod.File, rel), "/"))
+	}
+	sort.Strings(wantNames)
+	sort.Strings(wantEntries)
+	for _, d := range dups {
+		if d.File != di.RealPath {
+			continue
+		}
+		names := append([]string(nil), d.Names...)
+		sort.Strings(names)
+		if strings.Join(names, " ") != strings.Join(wantNames, " ") {
+			t.Errorf("%s is loaded as %q, oracle %q", d.File, d.Names, wantNames)
+		}
+		for i, n := range d.Names {
+			if i < len(d.Addresses) && !sameAddr(d.Addresses[i], wantAddr[n]) {
+				t.Errorf("%s at %s, oracle %s", n, d.Addresses[i], wantAddr[n])
+			}
+		}
+		entries := append([]string(nil), d.SysPathEntries...)
+		sort.Strings(entries)
+		if strings.Join(entries, "\n") != strings.Join(wantEntries, "\n") {
+			t.Errorf("sys_path_entries %q, want %q", d.SysPathEntries, wantEntries)
+		}
+		return
+	}
+	t.Errorf("modules --duplicates does not list %s: %+v", di.RealPath, dups)
+}

@@ -1,0 +1,136 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+
+	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
+)
+
+// GrepMatch is one str or bytes object whose value matched.
+type GrepMatch struct {
+	Address string `json:"address"`
+	Type    string `json:"type"` // "str" or "bytes"
+	// Value is the text of a str, or Python's repr() of a bytes object
+	// (b'...'), cut at GrepMaxValue characters or bytes of the object.
+	Value string `json:"value"`
+	// Truncated is true when the object is longer than GrepMaxValue: the
+	// regexp saw only the first GrepMaxValue characters (bytes).
+	Truncated bool     `json:"truncated,omitempty"`
+	Holders   []Holder `json:"holders"`
+}
+
+// GrepMaxValue bounds what is decoded of one object (code points or bytes).
+const GrepMaxValue = 1 << 20
+
+// GrepOptions choose what grep searches.
+type GrepOptions struct {
+	Str, Bytes bool
+	Max        int // matches reported; more are counted only
+}
+
+// Grep is the answer of `grep`.
+type Grep struct {
+	Pattern  string
+	Matches  []GrepMatch
+	More     int // matches beyond Max
+	Searched int // objects decoded
+	Cut      int // objects longer than GrepMaxValue
+}
+
+// BuildGrep searches every str and bytes object of the census (exact
+// types: subclasses are not searched) for re.
+func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
+	rt := h.Runtime()
+	g := &Grep{Pattern: re.String(), Matches: []GrepMatch{}}
+	finder := NewHolderFinder(h)
+	for i := 0; i < h.Len(); i++ {
+		id := pyheap.ObjectID(i)
+		kind := h.Type(id).Kind
+		var m GrepMatch
+		switch {
+		case kind == pyheap.KindStr && opts.Str:
+			cps, cut, err := rt.StrLimited(h.Addr(id), GrepMaxValue)
+			if err != nil {
+				continue
+			}
+			g.Searched++
+			s := string(cps)
+			if !re.MatchString(s) {
+				if cut {
+					g.Cut++
+				}
+				continue
+			}
+			m = GrepMatch{Type: "str", Value: s, Truncated: cut}
+		case kind == pyheap.KindBytes && opts.Bytes:
+			b, cut, err := rt.Bytes(h.Addr(id), GrepMaxValue)
+			if err != nil {
+				continue
+			}
+			g.Searched++
+			if !re.Match(b) {
+				if cut {
+					g.Cut++
+				}
+				continue
+			}
+			m = GrepMatch{Type: "bytes", Value: pyrepr.Bytes(b), Truncated: cut}
+		default:
+			continue
+		}
+		if m.Truncated {
+			g.Cut++
+		}
+		if opts.Max > 0 && len(g.Matches) >= opts.Max {
+			g.More++
+			continue
+		}
+		m.Address = hexAddr(h.Addr(id))
+		m.Holders = finder.Holders(id)
+		g.Matches = append(g.Matches, m)
+	}
+	return g
+}
+
+// Warnings says what the search left out.
+func (g *Grep) Warnings() []string {
+	var out []string
+	if g.More > 0 {
+		out = append(out, fmt.Sprintf("%d more match(es) not shown (raise --max)", g.More))
+	}
+	if g.Cut > 0 {
+		out = append(out, fmt.Sprintf("%d object(s) longer than %d characters were searched in their first %d only", g.Cut, GrepMaxValue, GrepMaxValue))
+	}
+	return out
+}
+
+// WriteText prints each match with its holders.
+func (g *Grep) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "%d match(es) of /%s/ among %d str/bytes objects\n", len(g.Matches)+g.More, g.Pattern, g.Searched)
+	for _, m := range g.Matches {
+		val := m.Value
+		if m.Type == "str" {
+			val = pyrepr.Str([]rune(val))
+		}
+		val, cut := pyrepr.Truncate(val, ReprWidth)
+		if m.Truncated && !cut {
+			val += "..."
+		}
+		fmt.Fprintf(w, "\n%s %s %s\n", m.Type, m.Address, val)
+		if len(m.Holders) == 0 {
+			fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
+			continue
+		}
+		for _, hd := range m.Holders {
+			who, via := hd.Describe()
+			fmt.Fprintf(w, "  held by %s, %s\n", who, via)
+		}
+	}
+	return nil
+}
+
+// ReprWidth is how much of a long value text output shows.
+const ReprWidth = pyheap.ReprLimit

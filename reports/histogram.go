@@ -1,0 +1,159 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// HistogramRow is the count and total shallow size of one type (or, by
+// module, of every type of one module).
+type HistogramRow struct {
+	Type   string `json:"type,omitempty"` // tp_name; absent when grouped by module
+	Module string `json:"module"`
+	Count  int    `json:"count"`
+	Size   int64  `json:"size"`
+	Types  int    `json:"types,omitempty"` // grouped by module: how many types
+
+	addr uint64
+}
+
+// Histogram is the answer of `histogram`.
+type Histogram struct {
+	By     string // "type" or "module"
+	Rows   []HistogramRow
+	Groups int // rows before --top
+	Total  HistogramRow
+	Stats  pyheap.HeapStats
+}
+
+// BuildHistogram counts objects and their shallow sizes per type (by
+// "type") or per the module that defines their type (by "module"), the
+// biggest total size first; top > 0 keeps that many rows.
+func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
+	rt := h.Runtime()
+	perType := map[*pyheap.Type]*HistogramRow{}
+	out := &Histogram{By: by, Stats: h.Stats}
+	for i := 0; i < h.Len(); i++ {
+		id := pyheap.ObjectID(i)
+		t := h.Type(id)
+		row := perType[t]
+		if row == nil {
+			row = &HistogramRow{Type: t.Name, Module: rt.TypeModule(t), addr: t.Addr}
+			perType[t] = row
+		}
+		row.Count++
+		row.Size += h.Size(id)
+		out.Total.Count++
+		out.Total.Size += h.Size(id)
+	}
+	var rows []HistogramRow
+	if by == "module" {
+		perModule := map[string]*HistogramRow{}
+		for _, r := range perType {
+			m := perModule[r.Module]
+			if m == nil {
+				m = &HistogramRow{Module: r.Module}
+				perModule[r.Module] = m
+			}
+			m.Count += r.Count
+			m.Size += r.Size
+			m.Types++
+		}
+		for _, m := range perModule {
+			rows = append(rows, *m)
+		}
+	} else {
+		for _, r := range perType {
+			rows = append(rows, *r)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		switch {
+		case a.Size != b.Size:
+			return a.Size > b.Size
+		case a.Count != b.Count:
+			return a.Count > b.Count
+		case a.Type != b.Type:
+			return a.Type < b.Type
+		case a.Module != b.Module:
+			return a.Module < b.Module
+		}
+		return a.addr < b.addr
+	})
+	out.Rows, out.Groups = rows, len(rows)
+	if top > 0 && len(rows) > top {
+		out.Rows = rows[:top]
+	}
+	if out.Rows == nil {
+		out.Rows = []HistogramRow{}
+	}
+	return out
+}
+
+// Warnings says what makes the census less than exact.
+func (hg *Histogram) Warnings() []string { return CensusWarnings(hg.Stats) }
+
+// CensusWarnings says what makes a census less than exact.
+func CensusWarnings(st pyheap.HeapStats) []string {
+	var out []string
+	if st.GCCollecting {
+		out = append(out, "the garbage collector was running when the core was taken: its lists were being rearranged, so some objects may be missing or counted from the wrong generation")
+	}
+	return out
+}
+
+// CensusSummary is the one-line account of a census.
+func CensusSummary(st pyheap.HeapStats) string {
+	s := fmt.Sprintf("census: %d objects (%d GC-tracked), %d references (%d conservative), %d unreadable pointers, in %s",
+		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, st.Duration.Round(time.Millisecond))
+	if st.GCCollecting {
+		s += "; WARNING: the GC was collecting"
+	}
+	return s
+}
+
+// WriteText prints the rows as a table and the census summary.
+func (hg *Histogram) WriteText(w io.Writer) error {
+	var header []string
+	rows := make([][]string, 0, len(hg.Rows)+1)
+	if hg.By == "module" {
+		header = []string{"module", "types", "count", "size"}
+		for _, r := range hg.Rows {
+			rows = append(rows, []string{r.Module, strconv.Itoa(r.Types), strconv.Itoa(r.Count), byteSize(r.Size)})
+		}
+	} else {
+		header = []string{"type", "module", "count", "size"}
+		for _, r := range hg.Rows {
+			rows = append(rows, []string{r.Type, r.Module, strconv.Itoa(r.Count), byteSize(r.Size)})
+		}
+	}
+	if err := table(w, header, rows); err != nil {
+		return err
+	}
+	shown := ""
+	if len(hg.Rows) < hg.Groups {
+		shown = fmt.Sprintf("; the top %d of %d rows shown (--top 0 shows all)", len(hg.Rows), hg.Groups)
+	}
+	fmt.Fprintf(w, "total: %d objects, %s (shallow sizes, as sys.getsizeof)%s\n", hg.Total.Count, byteSize(hg.Total.Size), shown)
+	_, err := fmt.Fprintln(w, CensusSummary(hg.Stats))
+	return err
+}
+
+// byteSize prints a size in bytes with a readable unit.
+func byteSize(n int64) string {
+	switch {
+	case n >= 10<<30:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 10<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 10<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}

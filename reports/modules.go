@@ -1,0 +1,216 @@
+package reports
+
+import (
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// ModuleEntry is one entry of sys.modules.
+type ModuleEntry struct {
+	Name    string  `json:"name"`
+	Address string  `json:"address"`
+	File    *string `json:"file"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// BuildModules lists sys.modules sorted by name.
+func BuildModules(rt *pyheap.Runtime) ([]ModuleEntry, error) {
+	mods, err := rt.Modules()
+	if err != nil && len(mods) == 0 {
+		return nil, err
+	}
+	out := make([]ModuleEntry, 0, len(mods))
+	for _, m := range mods {
+		e := ModuleEntry{Name: m.Name, Address: hexAddr(m.Addr)}
+		if m.File != "" {
+			f := m.File
+			e.File = &f
+		}
+		if m.Err != nil {
+			e.Error = m.Err.Error()
+		}
+		out = append(out, e)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// WriteModulesText prints sys.modules as a table.
+func WriteModulesText(w io.Writer, mods []ModuleEntry) error {
+	rows := make([][]string, 0, len(mods))
+	for _, m := range mods {
+		f := "(no __file__)"
+		if m.File != nil {
+			f = *m.File
+		}
+		rows = append(rows, []string{m.Name, m.Address, f})
+	}
+	return table(w, []string{"module", "address", "__file__"}, rows)
+}
+
+// DuplicateModule is one file loaded as more than one module object.
+type DuplicateModule struct {
+	File      string   `json:"file"`
+	Names     []string `json:"names"`
+	Addresses []string `json:"addresses"`
+	// SysPathEntries are the sys.path entries that make the file
+	// importable under those names: the entry each name resolves from, or
+	// else every entry holding the file that overlaps another.
+	SysPathEntries []string `json:"sys_path_entries"`
+}
+
+// BuildDuplicates finds files loaded as more than one module (the
+// double-import bug) and the sys.path entries behind it.
+func BuildDuplicates(rt *pyheap.Runtime, hp HostPaths) ([]DuplicateModule, error) {
+	mods, err := rt.Modules()
+	if err != nil && len(mods) == 0 {
+		return nil, err
+	}
+	sysPath, _ := rt.SysPath() // without it, duplicates are still worth listing
+	return findDuplicates(mods, sysPath, hp.Canon), nil
+}
+
+// findDuplicates groups modules by their file's canonical path; a group
+// with two or more distinct module objects is a double import (one object
+// under two names, as os.path and posixpath, is not).
+func findDuplicates(mods []pyheap.Module, sysPath []string, canon func(string) string) []DuplicateModule {
+	type group struct {
+		file  string
+		mods  []pyheap.Module
+		addrs map[uint64]bool
+	}
+	byFile := map[string]*group{}
+	var order []string
+	for _, m := range mods {
+		if m.File == "" {
+			continue
+		}
+		c := canon(m.File)
+		key := strconv.FormatInt(m.Interp, 10) + "\x00" + c // each interpreter imports its own
+		g, ok := byFile[key]
+		if !ok {
+			g = &group{file: c, addrs: map[uint64]bool{}}
+			byFile[key] = g
+			order = append(order, key)
+		}
+		g.mods = append(g.mods, m)
+		g.addrs[m.Addr] = true
+	}
+	entries := make([]string, len(sysPath))
+	for i, p := range sysPath {
+		entries[i] = canon(p)
+	}
+	out := []DuplicateModule{}
+	for _, key := range order {
+		g := byFile[key]
+		if len(g.addrs) < 2 {
+			continue
+		}
+		d := DuplicateModule{File: g.file, SysPathEntries: []string{}}
+		for _, m := range g.mods {
+			d.Names = append(d.Names, m.Name)
+			d.Addresses = append(d.Addresses, hexAddr(m.Addr))
+		}
+		d.SysPathEntries = blameEntries(g.file, d.Names, sysPath, entries)
+		out = append(out, d)
+	}
+	return out
+}
+
+// blameEntries names the sys.path entries behind a double import, in
+// sys.path order: those a module name resolves from (entry/pkg/sub/mod.py
+// for pkg.sub.mod) when that explains two names or more, else the entries
+// that hold the file and lie inside or around another such entry.
+func blameEntries(file string, names, raw, canon []string) []string {
+	var byName, holding []int
+	for i, e := range canon {
+		if !pathInside(file, e) {
+			continue
+		}
+		holding = append(holding, i)
+		rel, err := filepath.Rel(e, file)
+		if err != nil {
+			continue
+		}
+		mod := moduleNameOf(rel)
+		for _, n := range names {
+			if n == mod {
+				byName = append(byName, i)
+				break
+			}
+		}
+	}
+	pick := dedupeEntries(byName, canon)
+	if len(pick) < 2 {
+		var nested []int
+		for _, i := range holding {
+			for _, j := range holding {
+				if pathInside(canon[i], canon[j]) || pathInside(canon[j], canon[i]) {
+					nested = append(nested, i)
+					break
+				}
+			}
+		}
+		if len(nested) >= 2 {
+			pick = dedupeEntries(nested, canon)
+		}
+	}
+	out := make([]string, 0, len(pick))
+	for _, i := range pick {
+		out = append(out, raw[i])
+	}
+	return out
+}
+
+// dedupeEntries keeps the first of entries that name one directory.
+func dedupeEntries(idx []int, canon []string) []int {
+	seen := map[string]bool{}
+	var out []int
+	for _, i := range idx {
+		if !seen[canon[i]] {
+			seen[canon[i]] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// moduleNameOf is the dotted module name of a file relative to a sys.path
+// entry: pkg/sub/mod.py → pkg.sub.mod, pkg/__init__.py → pkg,
+// ext.cpython-311-x86_64-linux-gnu.so → ext.
+func moduleNameOf(rel string) string {
+	dir, base := filepath.Split(filepath.ToSlash(rel))
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	}
+	parts := strings.Split(strings.Trim(dir, "/"), "/")
+	if dir == "" {
+		parts = nil
+	}
+	if base != "__init__" {
+		parts = append(parts, base)
+	}
+	return strings.Join(parts, ".")
+}
+
+// WriteDuplicatesText prints each doubly-imported file.
+func WriteDuplicatesText(w io.Writer, dups []DuplicateModule) error {
+	if len(dups) == 0 {
+		_, err := io.WriteString(w, "no file is loaded as more than one module\n")
+		return err
+	}
+	rows := make([][]string, 0, len(dups))
+	for _, d := range dups {
+		names := make([]string, len(d.Names))
+		for i, n := range d.Names {
+			names[i] = n + " (" + d.Addresses[i] + ")"
+		}
+		rows = append(rows, []string{d.File, strings.Join(names, "\n"), strings.Join(d.SysPathEntries, "\n")})
+	}
+	return table(w, []string{"file", "loaded as", "overlapping sys.path entries"}, rows)
+}

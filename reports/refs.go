@@ -1,0 +1,288 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// Holder is one thing that refers to an object: another object (and how:
+// its edge's label), a frame's local variable, or a thread's state.
+// Its JSON shape depends on Kind; see docs/json.md.
+type Holder struct {
+	Kind string // "object", "frame" or "thread"
+
+	// kind "object"
+	Address      uint64
+	Type         string // __name__ of the referrer's type
+	Via          string // "key 'CACHE'", "item 3", "attribute items", "__dict__"
+	Conservative bool   // the edge came from a conservative scan
+	Owner        *Owner // for a dict that is an object's __dict__
+
+	// kinds "frame" and "thread"
+	ThreadID   uint64
+	ThreadName string
+	// kind "frame"
+	Function string
+	Filename string
+	Line     int
+	Name     string // the local variable; for "thread": what holds it
+}
+
+// Owner is the object whose __dict__ a dict is (an instance, a module, a class).
+type Owner struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+	Repr    string `json:"repr,omitempty"`
+}
+
+// MarshalJSON writes the fields of the holder's kind only.
+func (h Holder) MarshalJSON() ([]byte, error) {
+	name := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	switch h.Kind {
+	case "frame":
+		return marshalPlain(struct {
+			Kind       string  `json:"kind"`
+			ThreadID   uint64  `json:"thread_id"`
+			ThreadName *string `json:"thread_name"`
+			Function   string  `json:"function"`
+			Filename   string  `json:"filename"`
+			Line       int     `json:"line"`
+			Name       string  `json:"name"`
+		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Function, h.Filename, h.Line, h.Name})
+	case "thread":
+		return marshalPlain(struct {
+			Kind       string  `json:"kind"`
+			ThreadID   uint64  `json:"thread_id"`
+			ThreadName *string `json:"thread_name"`
+			Name       string  `json:"name"`
+		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Name})
+	}
+	return marshalPlain(struct {
+		Kind         string `json:"kind"`
+		Address      string `json:"address"`
+		Type         string `json:"type"`
+		Via          string `json:"via"`
+		Conservative bool   `json:"conservative,omitempty"`
+		Owner        *Owner `json:"owner,omitempty"`
+	}{h.Kind, hexAddr(h.Address), h.Type, h.Via, h.Conservative, h.Owner})
+}
+
+// Describe renders the holder on one line of text.
+func (h Holder) Describe() (who, via string) {
+	switch h.Kind {
+	case "frame":
+		return fmt.Sprintf("%s › frame %s (%s:%d)", threadLabel(h.ThreadID, h.ThreadName), h.Function, filepath.Base(h.Filename), h.Line), "local " + h.Name
+	case "thread":
+		return threadLabel(h.ThreadID, h.ThreadName), h.Name
+	}
+	who = fmt.Sprintf("<%s at %s>", h.Type, hexAddr(h.Address))
+	if h.Owner != nil {
+		who += fmt.Sprintf(", __dict__ of %s", ownerText(h.Owner))
+	}
+	via = h.Via
+	if h.Conservative {
+		via += " (conservative)"
+	}
+	return who, via
+}
+
+// marshalPlain is json.Marshal without HTML escaping ("<module>" stays
+// readable), as WriteJSON writes everything else.
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func ownerText(o *Owner) string {
+	if o.Repr != "" {
+		return o.Repr
+	}
+	return fmt.Sprintf("<%s at %s>", o.Type, o.Address)
+}
+
+func threadLabel(id uint64, name string) string {
+	if name == "" {
+		return fmt.Sprintf("thread %d", id)
+	}
+	return fmt.Sprintf("thread %d (%s)", id, name)
+}
+
+// HolderFinder lists the holders of objects of one census.
+type HolderFinder struct {
+	h      *pyheap.Heap
+	roots  map[pyheap.ObjectID][]pyheap.Root
+	owners map[pyheap.ObjectID]*Owner
+	// big caches the labelled edges of referrers with many references
+	// (a dict of a million entries holding many matches of grep is
+	// labelled once), by target.
+	big      map[pyheap.ObjectID]map[pyheap.ObjectID][]pyheap.Edge
+	bigEdges int
+}
+
+// Edges are cached for referrers with more than bigReferrer references,
+// up to maxCachedEdges in all.
+const (
+	bigReferrer    = 256
+	maxCachedEdges = 1 << 22
+)
+
+// edgesTo lists src's labelled references to id.
+func (f *HolderFinder) edgesTo(src, id pyheap.ObjectID) []pyheap.Edge {
+	if m, ok := f.big[src]; ok {
+		return m[id]
+	}
+	all := f.h.Edges(src)
+	if len(all) > bigReferrer && f.bigEdges+len(all) <= maxCachedEdges {
+		m := map[pyheap.ObjectID][]pyheap.Edge{}
+		for _, e := range all {
+			m[e.Target] = append(m[e.Target], e)
+		}
+		f.big[src] = m
+		f.bigEdges += len(all)
+		return m[id]
+	}
+	var out []pyheap.Edge
+	for _, e := range all {
+		if e.Target == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// NewHolderFinder indexes the census's frame and thread roots.
+func NewHolderFinder(h *pyheap.Heap) *HolderFinder {
+	f := &HolderFinder{h: h, roots: map[pyheap.ObjectID][]pyheap.Root{}, owners: map[pyheap.ObjectID]*Owner{},
+		big: map[pyheap.ObjectID]map[pyheap.ObjectID][]pyheap.Edge{}}
+	for _, r := range h.Roots() {
+		switch r.Kind {
+		case pyheap.RootLocal, pyheap.RootException, pyheap.RootThreadDict:
+			if r.ID >= 0 {
+				f.roots[r.ID] = append(f.roots[r.ID], r)
+			}
+		}
+	}
+	return f
+}
+
+// Holders lists what refers to id: frames first, then threads, then
+// objects by address, one entry per reference.
+func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
+	out := []Holder{}
+	for _, r := range f.roots[id] {
+		switch r.Kind {
+		case pyheap.RootLocal:
+			out = append(out, Holder{Kind: "frame", ThreadID: r.ThreadID, ThreadName: r.ThreadName,
+				Function: r.Function, Filename: r.Filename, Line: r.Line, Name: r.Local})
+		case pyheap.RootException:
+			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Name: "exception being handled"})
+		case pyheap.RootThreadDict:
+			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Name: "thread state dict"})
+		}
+	}
+	h := f.h
+	for _, src := range distinct(h.Referrers(id)) {
+		t := h.Type(src)
+		found := false
+		for _, e := range f.edgesTo(src, id) {
+			found = true
+			hd := Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: e.Via, Conservative: e.Conservative}
+			if t.Kind == pyheap.KindDict {
+				hd.Owner = f.owner(src)
+			}
+			out = append(out, hd)
+		}
+		if !found { // the census saw an edge that labelling does not: say so
+			out = append(out, Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: "?"})
+		}
+	}
+	return out
+}
+
+// owner finds the object whose __dict__ the dict d is.
+func (f *HolderFinder) owner(d pyheap.ObjectID) *Owner {
+	if o, ok := f.owners[d]; ok {
+		return o
+	}
+	h := f.h
+	var o *Owner
+	for _, src := range distinct(h.Referrers(d)) {
+		if h.Type(src).Kind == pyheap.KindDict {
+			continue // a dict holding it as a value is no owner
+		}
+		for _, e := range f.edgesTo(src, d) {
+			if e.Via == "__dict__" {
+				o = &Owner{Address: hexAddr(h.Addr(src)), Type: h.Type(src).ShortName()}
+				if k := h.Type(src).Kind; k == pyheap.KindModule || k == pyheap.KindType {
+					o.Repr = h.Runtime().ShortDesc(h.Addr(src))
+				}
+				break
+			}
+		}
+		if o != nil {
+			break
+		}
+	}
+	f.owners[d] = o
+	return o
+}
+
+// distinct drops repeated ids (a referrer with several edges to one
+// target is listed once per edge).
+func distinct(ids []pyheap.ObjectID) []pyheap.ObjectID {
+	out := make([]pyheap.ObjectID, 0, len(ids))
+	seen := make(map[pyheap.ObjectID]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Refs is the answer of `refs`: the holders of one object.
+type Refs struct {
+	Target  Value
+	Holders []Holder
+}
+
+// BuildRefs lists the holders of the object id.
+func BuildRefs(h *pyheap.Heap, id pyheap.ObjectID) *Refs {
+	return &Refs{Target: valueOf(h.Runtime().Describe(h.Addr(id))), Holders: NewHolderFinder(h).Holders(id)}
+}
+
+// WriteText renders the holders as a table.
+func (r *Refs) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "%d referrer(s) of <%s at %s> %s\n", len(r.Holders), r.Target.Type, r.Target.Address, r.Target.Repr)
+	if len(r.Holders) == 0 {
+		return nil
+	}
+	return writeHolders(w, r.Holders)
+}
+
+func writeHolders(w io.Writer, hs []Holder) error {
+	rows := make([][]string, 0, len(hs))
+	for _, h := range hs {
+		who, via := h.Describe()
+		rows = append(rows, []string{h.Kind, who, via})
+	}
+	return table(w, []string{"kind", "referrer", "via"}, rows)
+}

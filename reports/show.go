@@ -1,0 +1,138 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// Show is one object decoded, with its references to a depth.
+type Show struct {
+	Address   string     `json:"address"`
+	Type      string     `json:"type"`
+	TypeName  string     `json:"type_name"`
+	Module    string     `json:"module"`
+	Size      int64      `json:"size"`
+	Repr      string     `json:"repr"`
+	Truncated bool       `json:"truncated,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	Referrers int        `json:"referrers"`
+	Edges     []ShowEdge `json:"edges"`
+	MoreEdges int        `json:"more_edges,omitempty"`
+}
+
+// ShowEdge is one reference of a shown object and, to the depth asked,
+// the target's own references.
+type ShowEdge struct {
+	Via          string     `json:"via"`
+	Address      string     `json:"address"`
+	Type         string     `json:"type"`
+	Size         int64      `json:"size"`
+	Repr         string     `json:"repr"`
+	Truncated    bool       `json:"truncated,omitempty"`
+	Conservative bool       `json:"conservative,omitempty"`
+	Edges        []ShowEdge `json:"edges,omitempty"`
+	MoreEdges    int        `json:"more_edges,omitempty"`
+	// Expanded is false when the target's references were not listed
+	// although the depth allowed it: it was shown above, or it is the
+	// object's type.
+	Expanded *bool `json:"expanded,omitempty"`
+}
+
+// Show bounds: edges listed per object, objects listed in all, depth.
+const (
+	ShowMaxEdges = 200
+	ShowMaxNodes = 5000
+	ShowMaxDepth = 10
+)
+
+// BuildShow decodes the object id and its references to depth levels.
+func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
+	if depth > ShowMaxDepth {
+		depth = ShowMaxDepth
+	}
+	rt := h.Runtime()
+	v := rt.Describe(h.Addr(id))
+	t := h.Type(id)
+	s := &Show{Address: hexAddr(h.Addr(id)), Type: t.ShortName(), TypeName: t.Name, Module: rt.TypeModule(t),
+		Size: h.Size(id), Repr: v.Repr, Truncated: v.Truncated, Referrers: len(distinct(h.Referrers(id)))}
+	if v.Err != nil {
+		s.Error = v.Err.Error()
+	}
+	b := &showBuilder{h: h, seen: map[pyheap.ObjectID]bool{id: true}}
+	s.Edges, s.MoreEdges = b.edges(id, depth)
+	if s.Edges == nil {
+		s.Edges = []ShowEdge{}
+	}
+	return s
+}
+
+type showBuilder struct {
+	h     *pyheap.Heap
+	seen  map[pyheap.ObjectID]bool
+	nodes int
+}
+
+func (b *showBuilder) edges(id pyheap.ObjectID, depth int) ([]ShowEdge, int) {
+	if depth <= 0 {
+		return nil, 0
+	}
+	h, rt := b.h, b.h.Runtime()
+	all := h.Edges(id)
+	var out []ShowEdge
+	for i, e := range all {
+		if i >= ShowMaxEdges || b.nodes >= ShowMaxNodes {
+			return out, len(all) - i
+		}
+		b.nodes++
+		v := rt.Describe(e.Addr)
+		se := ShowEdge{Via: e.Via, Address: hexAddr(e.Addr), Type: v.Type, Size: h.Size(e.Target), Repr: v.Repr,
+			Truncated: v.Truncated, Conservative: e.Conservative}
+		if depth > 1 {
+			if b.seen[e.Target] || e.Via == "__class__" {
+				no := false
+				se.Expanded = &no
+			} else {
+				b.seen[e.Target] = true
+				se.Edges, se.MoreEdges = b.edges(e.Target, depth-1)
+			}
+		}
+		out = append(out, se)
+	}
+	return out, 0
+}
+
+// WriteText prints the object and an indented tree of its references.
+func (s *Show) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "%s at %s (%s, module %s)\n", s.Type, s.Address, s.TypeName, s.Module)
+	fmt.Fprintf(w, "  size      %d bytes (shallow, as sys.getsizeof)\n", s.Size)
+	fmt.Fprintf(w, "  repr      %s\n", s.Repr)
+	if s.Error != "" {
+		fmt.Fprintf(w, "  error     %s\n", s.Error)
+	}
+	fmt.Fprintf(w, "  referrers %d (pycoroner refs lists them)\n", s.Referrers)
+	fmt.Fprintf(w, "  references (%d):\n", len(s.Edges)+s.MoreEdges)
+	writeShowEdges(w, s.Edges, s.MoreEdges, 2)
+	return nil
+}
+
+func writeShowEdges(w io.Writer, edges []ShowEdge, more, indent int) {
+	pad := strings.Repeat("  ", indent)
+	for _, e := range edges {
+		via := e.Via
+		if e.Conservative {
+			via += " (conservative)"
+		}
+		note := ""
+		if e.Expanded != nil && !*e.Expanded {
+			note = "  …"
+		}
+		fmt.Fprintf(w, "%s%s → %s %s (%s, %d bytes)%s\n", pad, via, e.Type, e.Address, e.Repr, e.Size, note)
+		writeShowEdges(w, e.Edges, e.MoreEdges, indent+1)
+	}
+	if more > 0 {
+		fmt.Fprintf(w, "%s… %d more\n", pad, more)
+	}
+}
