@@ -24,21 +24,12 @@ thread's frame local, the exception a thread handles) to the object, e.g.
   pycoroner path --json core.12345 app.models:CACHE`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			core, arg := coreAndArg(args)
-			e, err := parseTarget(arg)
-			if err != nil {
-				return err
-			}
-			hs, err := g.openHeap(core)
+			hs, id, err := g.openTarget(args)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
 			h := hs.h
-			id, err := hs.target(e, arg)
-			if err != nil {
-				return err
-			}
 			paths := reports.BuildPaths(h, id, all, reports.MaxPaths)
 			if g.json {
 				return hs.done(reports.WriteJSON(stdout, paths))

@@ -23,21 +23,12 @@ app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
   pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			core, arg := coreAndArg(args)
-			e, err := parseTarget(arg)
-			if err != nil {
-				return err
-			}
-			hs, err := g.openHeap(core)
+			hs, id, err := g.openTarget(args)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
 			h := hs.h
-			id, err := hs.target(e, arg)
-			if err != nil {
-				return err
-			}
 			refs := reports.BuildRefs(h, id)
 			if g.json {
 				return hs.done(reports.WriteJSON(stdout, refs.Holders))

@@ -196,6 +196,26 @@ type heapSession struct {
 }
 
 // openHeap opens a core and takes its heap census.
+// openTarget opens the heap of the CORE argument (or --pid) and finds the
+// object that the ADDR argument names. The caller closes the session.
+func (g *globalFlags) openTarget(args []string) (*heapSession, pyheap.ObjectID, error) {
+	core, arg := coreAndArg(args)
+	e, err := parseTarget(arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	hs, err := g.openHeap(core)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := hs.target(e, arg)
+	if err != nil {
+		hs.close()
+		return nil, 0, err
+	}
+	return hs, id, nil
+}
+
 func (g *globalFlags) openHeap(path string) (*heapSession, error) {
 	s, err := g.open(path, true)
 	if err != nil {

@@ -26,21 +26,12 @@ ADDR is an address or an expression (see refs --help).`,
 			if depth < 0 || depth > reports.ShowMaxDepth {
 				return usageError{fmt.Errorf("--depth %d: want 0 to %d", depth, reports.ShowMaxDepth)}
 			}
-			core, arg := coreAndArg(args)
-			e, err := parseTarget(arg)
-			if err != nil {
-				return err
-			}
-			hs, err := g.openHeap(core)
+			hs, id, err := g.openTarget(args)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
 			h := hs.h
-			id, err := hs.target(e, arg)
-			if err != nil {
-				return err
-			}
 			sh := reports.BuildShow(h, id, depth)
 			if g.json {
 				return hs.done(reports.WriteJSON(stdout, sh))
