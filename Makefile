@@ -4,7 +4,7 @@ BIN     := bin/pycoroner
 DEMO    ?= /tmp/pycoroner-demo
 PYTHON  ?= 3.12
 
-.PHONY: all build deps demo test test-unit lint layouts bench clean
+.PHONY: all build deps demo test test-unit lint layouts bench fuzz clean
 
 all: build
 
@@ -38,9 +38,23 @@ lint:
 
 # bench builds a core with a few million objects (fixtures/scenarios/bigheap.py)
 # and appends the census figures, with the machine and the date, to
-# docs/benchmarks.md.
+# docs/benchmarks.md; then times stacks --locals against gdb's py-bt on a
+# small core of every pyenv CPython and a core of more than 1 GB
+# (bench/gdb.go) and appends that table too.
 bench: deps
 	$(GO) run ./bench -o docs/benchmarks.md
+
+# fuzz runs every fuzz target for FUZZTIME each (not part of test). A crasher
+# lands in PKG/testdata/fuzz/TARGET/ and is then a regression case of test;
+# see docs/hostile.md.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:

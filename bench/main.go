@@ -28,11 +28,40 @@ func main() {
 	runs := flag.Int("runs", 5, "census runs; the median is reported")
 	out := flag.String("o", "", "append the results to this markdown file (docs/benchmarks.md)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the census runs")
+	gdb := flag.Bool("gdb", true, "also compare stacks --locals with gdb's py-bt (bench/gdb.go)")
+	gdbRuns := flag.Int("gdbruns", 5, "runs of each tool per core in the gdb comparison")
 	flag.Parse()
 	if err := run(*python, *runs, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	if *gdb {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+		defer cancel()
+		section, err := gdbComparison(ctx, *gdbRuns)
+		if err == nil {
+			fmt.Print(section)
+			err = appendTo(*out, section)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: gdb comparison:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// appendTo appends a section to the markdown file out, if one is named.
+func appendTo(out, section string) error {
+	if out == "" {
+		return nil
+	}
+	f, err := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(section)
+	return err
 }
 
 func run(python string, runs int, out, cpuprofile string) error {

@@ -68,11 +68,21 @@ var ErrTruncated = errors.New("memory lost: the core file is truncated")
 // maxSegments bounds the program headers accepted from an untrusted core.
 const maxSegments = 1 << 20
 
-// Open reads the ELF core at path. The caller must Close it.
+// Open reads the ELF core at path. The caller must Close it. A core
+// compressed with gzip, xz or zstd (systemd-coredump's core.*.zst) is
+// decompressed once into DecompressCacheDir and read from there.
 func Open(path string, opts Options) (*Process, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open core: %w", err)
+	}
+	c, err := sniff(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if c != NotCompressed {
+		return openCompressed(f, path, c, opts)
 	}
 	p, err := open(f, path, opts)
 	if err != nil {

@@ -6,12 +6,14 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // FileStatus says whether a file named by the core could be used.
@@ -65,7 +67,7 @@ func (mf *mappedFile) open() (*os.File, error) {
 		if mf.info.Status == FileOutsideRoot {
 			mf.openErr = fmt.Errorf("%s resolves outside the sysroot", mf.info.DiskPath)
 		} else {
-			mf.f, mf.openErr = os.Open(mf.info.DiskPath)
+			mf.f, mf.openErr = OpenRegular(mf.info.DiskPath)
 		}
 	}
 	return mf.f, mf.openErr
@@ -177,7 +179,10 @@ func (p *Process) checkFile(mf *mappedFile) {
 	switch {
 	case mf.openErr != nil:
 		mf.info.Status = FileMissing
-		if coreIsELF {
+		switch {
+		case !errors.Is(mf.openErr, os.ErrNotExist):
+			p.warn("%s not used: %v; memory the core left out of it cannot be read", mf.info.DiskPath, mf.openErr)
+		case coreIsELF:
 			p.warn("%s is not on this host (looked for %s); memory the core left out of it cannot be read", mf.info.Path, mf.info.DiskPath)
 		}
 		return
@@ -423,4 +428,34 @@ func (p *Process) DWARF(path string) (d *dwarf.Data, err error) {
 		}
 	}()
 	return ef.DWARF()
+}
+
+// OpenRegular opens a file for reading only if it is a regular file: a
+// core (or a co_filename) may name a FIFO or a device, and opening one of
+// those blocks or reads a terminal. O_NONBLOCK keeps the open itself from
+// waiting.
+func OpenRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (%v)", path, st.Mode().Type())
+	}
+	return f, nil
+}
+
+// FileBuildID is the GNU build-id of the file on disk behind a mapped path
+// ("" when unknown), for caches keyed by build.
+func (p *Process) FileBuildID(path string) string {
+	if mf, ok := p.files[path]; ok {
+		return mf.info.BuildIDDisk
+	}
+	return ""
 }

@@ -174,7 +174,8 @@ func (r *Runtime) fillFrame(fr *Frame, ci *codeInfo) {
 }
 
 func lineAt(minor int, ci *codeInfo, offset int) int {
-	if line, ok := linetable.Line(minor, ci.table, ci.firstLine, offset); ok {
+	// A line below 1 comes from a corrupted co_firstlineno or table: unknown.
+	if line, ok := linetable.Line(minor, ci.table, ci.firstLine, offset); ok && line > 0 {
 		return line
 	}
 	return 0

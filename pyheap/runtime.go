@@ -78,6 +78,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
 	}
 	var tried []string
+	var fallback *Runtime // a scan hit whose sys.version could not be read
 	for _, c := range cands {
 		for _, minor := range c.minors {
 			L, err := layout.ForVersion(minor)
@@ -100,8 +101,21 @@ func Open(img Image, opts Options) (*Runtime, error) {
 					r.readVersion()
 				}
 			}
+			if c.strict && r.sysMinor != r.L.Version {
+				// A scan hit that sys.version does not confirm: keep looking.
+				tried = append(tried, fmt.Sprintf("%s as %s: sys.version says %q", c.how, minor, r.sysMinor))
+				if fallback == nil && r.sysMinor == "" {
+					fallback = r
+				}
+				r = &Runtime{m: mem{img}, types: map[uint64]*Type{}}
+				continue
+			}
 			return r, nil
 		}
+	}
+	if fallback != nil {
+		fallback.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version")
+		return fallback, nil
 	}
 	return nil, fmt.Errorf("found no valid CPython interpreter state (%s)", strings.Join(tried, "; "))
 }
@@ -121,13 +135,21 @@ func (r *Runtime) candidates() []candidate {
 		if m := pythonFileVersion.FindStringSubmatch(filepath.Base(file)); m != nil {
 			first = append(first, m[1]+"."+m[2])
 		}
-		return append(first, layout.Versions()...)
+		if len(first) > 0 {
+			// The binary says which version it is: never read it with
+			// another version's table.
+			return first
+		}
+		return layout.Versions()
 	}
+	// A guess of the version (no name for it) is validated strictly.
 	if s, ok := img.LookupSymbol("_PyRuntime"); ok {
-		out = append(out, candidate{s.Addr, minorsFor(s.File), "symbol _PyRuntime in " + s.File, s.File, false})
+		m := minorsFor(s.File)
+		out = append(out, candidate{s.Addr, m, "symbol _PyRuntime in " + s.File, s.File, len(m) > 1})
 	}
 	if s, ok := img.LookupSection(".PyRuntime"); ok {
-		out = append(out, candidate{s.Addr, minorsFor(s.File), "section .PyRuntime in " + s.File, s.File, false})
+		m := minorsFor(s.File)
+		out = append(out, candidate{s.Addr, m, "section .PyRuntime in " + s.File, s.File, len(m) > 1})
 	}
 	out = append(out, r.scanDebugCookie()...)
 	if len(out) == 0 {
@@ -165,6 +187,10 @@ func (r *Runtime) scanDebugCookie() []candidate {
 	return out
 }
 
+// maxScanHits bounds the candidates a scan offers; Open keeps the one
+// whose sys.version agrees with its layout.
+const maxScanHits = 16
+
 // scanForRuntime tries every 8-byte aligned address of the interpreter's
 // writable data with every known layout. Used when no binary is available.
 func (r *Runtime) scanForRuntime() []candidate {
@@ -184,7 +210,10 @@ func (r *Runtime) scanForRuntime() []candidate {
 				if r.quickCheck(L, data, off) && r.validate(L, addr, true) == nil {
 					file, _ := r.m.img.FileAt(addr)
 					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file, true})
-					return out
+					if len(out) >= maxScanHits {
+						return out
+					}
+					break // one hit per version and segment
 				}
 			}
 		}
@@ -216,15 +245,21 @@ func (r *Runtime) pythonWritableSegments() []segmentView {
 			pyEnds[m.End] = true
 		}
 	}
-	var py []segmentView
+	var py, all []segmentView
 	for _, s := range r.m.img.Segments() {
 		if !s.Writable() || s.Filesz == 0 {
 			continue
 		}
+		all = append(all, segmentView{s.Vaddr, s.Filesz})
 		f, named := r.m.img.FileAt(s.Vaddr)
 		if (named && strings.Contains(filepath.Base(f), "python")) || (!named && pyEnds[s.Vaddr]) {
 			py = append(py, segmentView{s.Vaddr, s.Filesz})
 		}
+	}
+	if len(r.m.img.Mappings()) == 0 {
+		// No NT_FILE (a gcore core cut short loses its notes): any
+		// writable page may hold the runtime; validation is strict.
+		return all
 	}
 	return py
 }
@@ -249,7 +284,9 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 		if strict {
 			return fmt.Errorf("interpreter 0x%x has no thread states", interp)
 		}
-		return nil // an interpreter with no threads is rare but valid
+		// An interpreter with no threads is rare but valid: check its
+		// sys dict at least.
+		return r.isDictByFlags(L, interp+uint64(L.InterpSysdict))
 	}
 	if ts%8 != 0 {
 		return fmt.Errorf("thread state pointer 0x%x is misaligned", ts)
@@ -291,6 +328,11 @@ func (r *Runtime) useDWARF(opts Options) {
 	if opts.NoDWARF || r.File == "" {
 		return
 	}
+	cache := layoutCachePath(r.m.img, r.File)
+	if L, ok := loadCachedLayout(cache); ok && L.Version == r.L.Version && r.validate(L, r.Addr, false) == nil {
+		r.L = L
+		return
+	}
 	d, err := r.m.img.DWARF(r.File)
 	if err != nil {
 		return
@@ -307,6 +349,7 @@ func (r *Runtime) useDWARF(opts Options) {
 	L.Version = r.L.Version
 	L.Source = "DWARF of " + r.File
 	r.L = L
+	saveCachedLayout(cache, L)
 }
 
 // readVersion reads sys.version and sys.hexversion for the exact version.

@@ -58,8 +58,16 @@ func (r *Runtime) ThreadStates(in Interp) ([]ThreadState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interpreter 0x%x thread list: %w", in.Addr, err)
 	}
-	for ts != 0 && len(out) < maxThreads && !seen[ts] {
+	for ts != 0 {
+		if seen[ts] || len(out) >= maxThreads {
+			return reverseStates(out), fmt.Errorf("thread list loops or exceeds %d threads at 0x%x", maxThreads, ts)
+		}
 		seen[ts] = true
+		// A thread state names its interpreter: a pointer that does not is
+		// not a thread state (a corrupted list).
+		if back, err := r.m.ptr(ts + uint64(L.TstateInterp)); err != nil || back != in.Addr {
+			return reverseStates(out), fmt.Errorf("0x%x in the thread list is not a thread state of interpreter 0x%x", ts, in.Addr)
+		}
 		t := ThreadState{Addr: ts, Interp: in.Addr}
 		t.ThreadID, _ = r.m.u64(ts + uint64(L.TstateThreadID))
 		if L.TstateNativeThreadID >= 0 {
@@ -72,14 +80,19 @@ func (r *Runtime) ThreadStates(in Interp) ([]ThreadState, error) {
 		}
 		out = append(out, t)
 		if ts, err = r.m.ptr(ts + uint64(L.TstateNext)); err != nil {
-			return out, fmt.Errorf("thread state 0x%x next: %w", t.Addr, err)
+			return reverseStates(out), fmt.Errorf("thread state 0x%x next: %w", t.Addr, err)
 		}
 	}
-	// The list is newest first; show threads in the order they started.
+	return reverseStates(out), nil
+}
+
+// reverseStates puts a thread list (newest first) in the order the
+// threads started.
+func reverseStates(out []ThreadState) []ThreadState {
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return out, nil
+	return out
 }
 
 // lwpForPthread maps a pthread_t to its LWP: on x86-64 glibc a thread's

@@ -2,9 +2,10 @@ package reports
 
 import (
 	"bufio"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pycoroner/pycoroner/coreread"
 )
 
 // SourceCache reads source lines of the files frames name, each file once.
@@ -32,23 +33,34 @@ func (c *SourceCache) Line(file string, n int) string {
 	return strings.TrimSpace(lines[n-1])
 }
 
+// path maps a co_filename to this host; under a sysroot, a name that
+// resolves outside it (through .. or a symlink) is not read.
 func (c *SourceCache) path(file string) string {
-	if c.Sysroot != "" && filepath.IsAbs(file) {
-		return filepath.Join(c.Sysroot, file)
+	if c.Sysroot == "" {
+		return file
 	}
-	return file
+	if !filepath.IsAbs(file) {
+		return ""
+	}
+	p := filepath.Join(c.Sysroot, filepath.Clean("/"+file))
+	root, err1 := filepath.EvalSymlinks(c.Sysroot)
+	real, err2 := filepath.EvalSymlinks(p)
+	if err1 != nil || err2 != nil || (real != root && !strings.HasPrefix(real, root+string(filepath.Separator))) {
+		return ""
+	}
+	return real
 }
 
 func readLines(path string) []string {
-	if strings.HasPrefix(path, "<") { // <frozen importlib._bootstrap>, <string>
+	if path == "" || strings.HasPrefix(path, "<") { // <frozen importlib._bootstrap>, <string>
 		return nil
 	}
-	f, err := os.Open(path)
+	f, err := coreread.OpenRegular(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > maxSourceBytes {
+	if st, err := f.Stat(); err != nil || st.Size() > maxSourceBytes {
 		return nil
 	}
 	var out []string

@@ -175,7 +175,11 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 			fmt.Fprintf(w, "  handling %s\n", th.Exception.Repr)
 		}
 		for _, f := range th.Frames {
-			fmt.Fprintf(w, "  %s:%d in %s\n", f.Filename, f.Line, funcName(f))
+			if f.Filename == "" && f.Function == "" {
+				fmt.Fprintf(w, "  <unreadable frame>\n")
+			} else {
+				fmt.Fprintf(w, "  %s:%d in %s\n", f.Filename, f.Line, funcName(f))
+			}
 			if f.Source != "" {
 				fmt.Fprintf(w, "      %s\n", f.Source)
 			}

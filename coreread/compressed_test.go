@@ -1,0 +1,220 @@
+package coreread
+
+import (
+	"bytes"
+	"compress/gzip"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// compress wraps data in format c.
+func compress(t *testing.T, c Compression, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var err error
+	switch c {
+	case Gzip:
+		w := gzip.NewWriter(&buf)
+		_, err = w.Write(data)
+		if err == nil {
+			err = w.Close()
+		}
+	case XZ:
+		var w *xz.Writer
+		if w, err = xz.NewWriter(&buf); err == nil {
+			if _, err = w.Write(data); err == nil {
+				err = w.Close()
+			}
+		}
+	case Zstd:
+		var w *zstd.Encoder
+		if w, err = zstd.NewWriter(&buf); err == nil {
+			if _, err = w.Write(data); err == nil {
+				err = w.Close()
+			}
+		}
+	default:
+		t.Fatalf("unknown compression %q", c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// cacheEntries counts the complete entries in the cache directory.
+func cacheEntries(t *testing.T, dir string) int {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	return len(m)
+}
+
+func TestOpenCompressed(t *testing.T) {
+	ProgressOutput = nil
+	mem := bytes.Repeat([]byte("pycoroner compressed core "), 2000)
+	mem = append(mem, "hello\x00"...)
+	raw := synthCore(t, note(ntPrstatus, prstatus(77, 0x7000)), 0x10000, mem)
+	for _, c := range []Compression{Gzip, XZ, Zstd} {
+		t.Run(string(c), func(t *testing.T) {
+			cache := t.TempDir()
+			t.Setenv(CacheDirEnv, cache)
+			path := filepath.Join(t.TempDir(), "core.zz")
+			if err := os.WriteFile(path, compress(t, c, raw), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for run := 0; run < 2; run++ { // the second run uses the cache
+				p, err := Open(path, Options{})
+				if err != nil {
+					t.Fatalf("run %d: %v", run, err)
+				}
+				if p.Path() != path || len(p.Threads()) != 1 || p.Threads()[0].TID != 77 || p.Truncated() {
+					t.Errorf("run %d: path %q, threads %+v, truncated %v", run, p.Path(), p.Threads(), p.Truncated())
+				}
+				if s, err := p.CString(0x10000+uint64(len(mem))-6, 16); err != nil || s != "hello" {
+					t.Errorf("run %d: CString = %q, %v", run, s, err)
+				}
+				p.Close()
+				if n := cacheEntries(t, cache); n != 1 {
+					t.Errorf("run %d: %d cache entries, want 1", run, n)
+				}
+			}
+			// A new mtime is a new file: a second entry.
+			later := time.Now().Add(time.Hour)
+			os.Chtimes(path, later, later)
+			p, err := Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Close()
+			if n := cacheEntries(t, cache); n != 2 {
+				t.Errorf("after touching the file: %d cache entries, want 2", n)
+			}
+		})
+	}
+}
+
+// A compressed core cut short (a disk quota hit while copying it) opens as
+// a truncated core, with a warning that says so.
+func TestOpenCompressedTruncated(t *testing.T) {
+	ProgressOutput = nil
+	mem := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{1}).Read(mem) // incompressible: many blocks
+	raw := synthCore(t, note(ntPrstatus, prstatus(5, 0)), 0x10000, mem)
+	for _, c := range []Compression{Gzip, XZ, Zstd} {
+		t.Run(string(c), func(t *testing.T) {
+			t.Setenv(CacheDirEnv, t.TempDir())
+			z := compress(t, c, raw)
+			path := filepath.Join(t.TempDir(), "core.cut")
+			if err := os.WriteFile(path, z[:len(z)*2/3], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p, err := Open(path, Options{})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer p.Close()
+			if !p.Truncated() || len(p.Threads()) != 1 {
+				t.Errorf("truncated %v, threads %d", p.Truncated(), len(p.Threads()))
+			}
+			if b, err := p.Read(0x10000, 64); err != nil || !bytes.Equal(b, mem[:64]) {
+				t.Errorf("read of the start of memory: %v", err)
+			}
+			if !strings.Contains(strings.Join(p.Warnings(), "\n"), "data ends early") {
+				t.Errorf("warnings %q do not say the compressed data ends early", p.Warnings())
+			}
+		})
+	}
+}
+
+func TestOpenCompressedBad(t *testing.T) {
+	ProgressOutput = nil
+	t.Setenv(CacheDirEnv, t.TempDir())
+	zstdOfText := compress(t, Zstd, []byte(strings.Repeat("not a core\n", 100)))
+	hugeXZ := compress(t, XZ, []byte("x"))
+	hugeXZ[12+4] = 40 // LZMA2 dictionary size code 40: 4 GiB
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"gzip magic, garbage", append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{0xee}, 100)...), "not a valid gzip file"},
+		{"xz magic only", []byte{0xfd, '7', 'z', 'X', 'Z', 0}, "not a valid xz file"},
+		{"zstd of a text file", zstdOfText, "not an ELF core file"},
+		{"xz asking for 4 GiB", hugeXZ, "more than the 512 MiB"},
+		{"lz4", append([]byte{0x04, 0x22, 0x4d, 0x18}, make([]byte, 32)...), "lz4-compressed"},
+		{"bzip2", []byte("BZh91AY&SY"), "bzip2-compressed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Open(writeTemp(t, tc.data), Options{})
+			if err == nil {
+				p.Close()
+				t.Fatalf("Open succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A cache entry without its sidecar (a run killed mid-write) is never
+// used, and the cache stays bounded.
+func TestCacheEntryNeedsSidecar(t *testing.T) {
+	ProgressOutput = nil
+	cache := filepath.Join(t.TempDir(), "cache")
+	t.Setenv(CacheDirEnv, cache)
+	raw := synthCore(t, note(ntPrstatus, prstatus(9, 0)), 0x10000, make([]byte, 4096))
+	path := writeTemp(t, compress(t, Gzip, raw))
+	p, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	cores, _ := filepath.Glob(filepath.Join(cache, "*.core"))
+	if len(cores) != 1 {
+		t.Fatalf("cache holds %v", cores)
+	}
+	// Corrupt the cached copy and drop its sidecar: Open must redo it.
+	os.WriteFile(cores[0], []byte("garbage"), 0o600)
+	os.Remove(strings.TrimSuffix(cores[0], ".core") + ".json")
+	p, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open after losing the sidecar: %v", err)
+	}
+	defer p.Close()
+	if len(p.Threads()) != 1 || p.Threads()[0].TID != 9 {
+		t.Errorf("threads %+v", p.Threads())
+	}
+	// Cores hold a process's secrets: the cache is private.
+	if st, err := os.Stat(cache); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("cache directory: %v, mode %v", err, st.Mode().Perm())
+	}
+}
+
+func TestEvictOldEntries(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * cacheMaxAge)
+	for _, key := range []string{"old", "recent", "keep"} {
+		os.WriteFile(filepath.Join(dir, key+".core"), []byte("x"), 0o600)
+		os.WriteFile(filepath.Join(dir, key+".json"), []byte("{}"), 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, ".decompress-123"), []byte("x"), 0o600)
+	for _, name := range []string{"old.json", "keep.json", ".decompress-123"} {
+		os.Chtimes(filepath.Join(dir, name), old, old)
+	}
+	evict(dir, "keep")
+	for name, want := range map[string]bool{"old.core": false, "old.json": false, "recent.core": true, "keep.core": true, "keep.json": true, ".decompress-123": false} {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if got := err == nil; got != want {
+			t.Errorf("%s exists = %v, want %v", name, got, want)
+		}
+	}
+}
