@@ -40,6 +40,7 @@ type coreFacts struct {
 	rtAddr uint64
 	interp uint64
 	victim pyheap.ThreadState // a worker thread the corruptions aim at
+	keep   []uint64           // what finding the threads needs: thread states, sys and modules dicts
 	frames []pyheap.Frame     // its frames, innermost first
 	gcAddr uint64             // the gc state
 	object string             // the address of a local, for refs/path/show
@@ -77,7 +78,9 @@ func factsOf(t *testing.T, core string) *coreFacts {
 	cf.interp = interps[0].Addr
 	names := rt.ThreadNames(interps[0])
 	states, _ := rt.ThreadStates(interps[0])
+	cf.keep = append(cf.keep, interps[0].Sysdict, interps[0].Modules)
 	for _, ts := range states {
+		cf.keep = append(cf.keep, ts.Addr)
 		if names[ts.ThreadID] == "worker-scalars" {
 			cf.victim = ts
 			cf.frames, _ = rt.Frames(ts)
@@ -192,7 +195,13 @@ func corruptions() []corruption {
 		{name: "truncated at 10% of memory", make: cut(0.1), stacksCode: 1, want: []string{"truncated"}, threads: -1},
 		{name: "random pages zeroed", make: func(t *testing.T, cf *coreFacts) []byte {
 			b := clone(cf)
+			// Zero pages at random, but not the ones that lead to the threads:
+			// then every thread must still be printed.
 			keep := map[uint64]bool{cf.offset(t, cf.interp) &^ 4095: true, cf.offset(t, cf.rtAddr) &^ 4095: true}
+			for _, a := range cf.keep {
+				keep[cf.offset(t, a)&^4095] = true
+				keep[(cf.offset(t, a)+512)&^4095] = true // a struct may cross a page
+			}
 			r := rand.New(rand.NewPCG(5, 5))
 			lo, hi := cf.memoryRange()
 			for i := 0; i < int(hi-lo)/4096/20; i++ {
