@@ -205,7 +205,7 @@ func corruptions() []corruption {
 			r := rand.New(rand.NewPCG(5, 5))
 			lo, hi := cf.memoryRange()
 			for i := 0; i < int(hi-lo)/4096/20; i++ {
-				pg := lo + r.Uint64N(hi-lo)&^4095
+				pg := (lo + r.Uint64N(hi-lo)) &^ 4095
 				if !keep[pg] {
 					clear(b[pg:min(pg+4096, uint64(len(b)))])
 				}
