@@ -206,7 +206,7 @@ func corruptions() []corruption {
 			lo, hi := cf.memoryRange()
 			for i := 0; i < int(hi-lo)/4096/20; i++ {
 				pg := (lo + r.Uint64N(hi-lo)) &^ 4095
-				if !keep[pg] {
+				if pg >= lo && !keep[pg] { // never the headers before the memory
 					clear(b[pg:min(pg+4096, uint64(len(b)))])
 				}
 			}
