@@ -76,16 +76,7 @@ func (r *Runtime) readKeys(keys uint64) (keysTable, error) {
 			return kt, fmt.Errorf("dict keys 0x%x: bad size %d", keys, s)
 		}
 		size = uint64(s)
-		width := uint64(8)
-		switch {
-		case size <= 0xff:
-			width = 1
-		case size <= 0xffff:
-			width = 2
-		case size <= 0xffffffff:
-			width = 4
-		}
-		indexBytes = size * width
+		indexBytes = size * uint64(indexWidth(int64(size)))
 	} else { // 3.11+
 		log2, err := r.m.u8(keys + uint64(L.DictKeysLog2Size))
 		if err != nil {
@@ -369,4 +360,18 @@ func (r *Runtime) DictLookupStr(dict uint64, key string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// indexWidth is the byte width of a 3.8-3.10 keys table's index entries,
+// as wide as the table size needs (DK_IXSIZE).
+func indexWidth(size int64) int64 {
+	switch {
+	case size <= 0xff:
+		return 1
+	case size <= 0xffff:
+		return 2
+	case size <= 0xffffffff:
+		return 4
+	}
+	return 8
 }

@@ -136,8 +136,10 @@ func bracketStep(inner string) (ExprStep, bool) {
 	return ExprStep{Index: &v}, true
 }
 
-// isIdent accepts Python identifiers (ASCII letters, digits, underscore,
-// and any non-ASCII letter, which Python allows too).
+// IsIdentifier accepts Python identifiers (ASCII letters, digits,
+// underscore, and any non-ASCII letter, which Python allows too).
+func IsIdentifier(s string) bool { return isIdent(s) }
+
 func isIdent(s string) bool {
 	if s == "" {
 		return false

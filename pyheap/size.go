@@ -161,16 +161,7 @@ func (r *Runtime) keysSize(keys uint64) int64 {
 		return 0
 	}
 	if L.DictKeysSize >= 0 { // 3.8-3.10: index entries as wide as the table needs
-		width := int64(8)
-		switch {
-		case n <= 0xff:
-			width = 1
-		case n <= 0xffff:
-			width = 2
-		case n <= 0xffffffff:
-			width = 4
-		}
-		return L.DictKeysStructSize + width*n + usableFraction(n)*L.DictKeyEntrySize
+		return L.DictKeysStructSize + indexWidth(n)*n + usableFraction(n)*L.DictKeyEntrySize
 	}
 	log2idx, err := r.m.u8(keys + uint64(L.DictKeysLog2IndexBytes))
 	kind, err2 := r.m.u8(keys + uint64(L.DictKeysKind))

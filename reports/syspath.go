@@ -172,24 +172,7 @@ func importableFrom(inner, outer string) bool {
 		return false
 	}
 	for _, part := range strings.Split(rel, "/") {
-		if !isIdentifier(part) {
-			return false
-		}
-	}
-	return true
-}
-
-// isIdentifier is a Python identifier (ASCII rules, plus any non-ASCII
-// letter, as Python allows).
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c > 0x7f:
-		case c >= '0' && c <= '9' && i > 0:
-		default:
+		if !pyheap.IsIdentifier(part) {
 			return false
 		}
 	}
