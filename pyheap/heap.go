@@ -307,8 +307,12 @@ func (h *Heap) Size(id ObjectID) int64 {
 func (h *Heap) computeSizes() {
 	h.sizes = make([]uint32, len(h.addrs))
 	parallel(len(h.addrs), func(lo, hi int) {
+		// Each goroutine reads through its own copy: the memory window in
+		// Runtime.m is per reader. shallowSize writes no other state.
+		wr := *h.r
+		wr.m = mem{img: h.r.m.img}
 		for i := lo; i < hi; i++ {
-			h.sizes[i] = uint32(h.r.shallowSize(h.addrs[i], h.types[h.typeIdx[i]]))
+			h.sizes[i] = uint32(wr.shallowSize(h.addrs[i], h.types[h.typeIdx[i]]))
 		}
 	})
 }

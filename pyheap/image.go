@@ -40,19 +40,60 @@ const (
 // ErrNull is returned when a pointer that must be set is NULL.
 var ErrNull = errors.New("NULL pointer")
 
-// mem wraps an Image with typed reads.
-type mem struct{ img Image }
+// mem wraps an Image with typed reads. It keeps the in-core bytes of the
+// last segment it read from: most reads land there, and a hit then costs
+// a bounds check instead of a call through the Image interface.
+type mem struct {
+	img    Image
+	lo, hi uint64 // the window [lo, hi) ...
+	win    []byte // ... and its bytes
+}
 
-func (m mem) ptr(addr uint64) (uint64, error) { return m.img.Uint64(addr) }
+func (m *mem) ptr(addr uint64) (uint64, error) { return m.u64(addr) }
 
-func (m mem) u64(addr uint64) (uint64, error) { return m.img.Uint64(addr) }
+func (m *mem) u64(addr uint64) (uint64, error) {
+	if addr >= m.lo && addr < m.hi && m.hi-addr >= 8 {
+		return binary.LittleEndian.Uint64(m.win[addr-m.lo:]), nil
+	}
+	if m.slide(addr) && m.hi-addr >= 8 {
+		return binary.LittleEndian.Uint64(m.win[addr-m.lo:]), nil
+	}
+	return m.img.Uint64(addr)
+}
 
-func (m mem) i64(addr uint64) (int64, error) {
-	v, err := m.img.Uint64(addr)
+// slide moves the window to the in-core part of the segment holding addr.
+func (m *mem) slide(addr uint64) bool {
+	segs := m.img.Segments()
+	lo, hi := 0, len(segs)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if s := &segs[mid]; s.Vaddr+s.Filesz > addr {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == len(segs) || addr < segs[lo].Vaddr || segs[lo].Filesz > 1<<40 {
+		return false
+	}
+	s := segs[lo]
+	b := m.img.InCore(s.Vaddr, int(s.Filesz))
+	if uint64(len(b)) <= addr-s.Vaddr {
+		return false
+	}
+	m.lo, m.hi, m.win = s.Vaddr, s.Vaddr+uint64(len(b)), b
+	return true
+}
+
+func (m *mem) i64(addr uint64) (int64, error) {
+	v, err := m.u64(addr)
 	return int64(v), err
 }
 
-func (m mem) u32(addr uint64) (uint32, error) {
+func (m *mem) u32(addr uint64) (uint32, error) {
+	if addr >= m.lo && addr < m.hi && m.hi-addr >= 4 {
+		return binary.LittleEndian.Uint32(m.win[addr-m.lo:]), nil
+	}
 	var b [4]byte
 	if _, err := m.img.ReadAt(b[:], addr); err != nil {
 		return 0, err
@@ -60,12 +101,12 @@ func (m mem) u32(addr uint64) (uint32, error) {
 	return binary.LittleEndian.Uint32(b[:]), nil
 }
 
-func (m mem) i32(addr uint64) (int32, error) {
+func (m *mem) i32(addr uint64) (int32, error) {
 	v, err := m.u32(addr)
 	return int32(v), err
 }
 
-func (m mem) u16(addr uint64) (uint16, error) {
+func (m *mem) u16(addr uint64) (uint16, error) {
 	var b [2]byte
 	if _, err := m.img.ReadAt(b[:], addr); err != nil {
 		return 0, err
@@ -73,7 +114,10 @@ func (m mem) u16(addr uint64) (uint16, error) {
 	return binary.LittleEndian.Uint16(b[:]), nil
 }
 
-func (m mem) u8(addr uint64) (uint8, error) {
+func (m *mem) u8(addr uint64) (uint8, error) {
+	if addr >= m.lo && addr < m.hi {
+		return m.win[addr-m.lo], nil
+	}
 	var b [1]byte
 	if _, err := m.img.ReadAt(b[:], addr); err != nil {
 		return 0, err
@@ -81,9 +125,12 @@ func (m mem) u8(addr uint64) (uint8, error) {
 	return b[0], nil
 }
 
-func (m mem) bytes(addr uint64, n int) ([]byte, error) {
+func (m *mem) bytes(addr uint64, n int) ([]byte, error) {
 	if n < 0 || n > 1<<28 {
 		return nil, fmt.Errorf("read of %d bytes at 0x%x refused", n, addr)
+	}
+	if addr >= m.lo && addr < m.hi && m.hi-addr >= uint64(n) {
+		return m.win[addr-m.lo : addr-m.lo+uint64(n)], nil
 	}
 	if b := m.img.InCore(addr, n); len(b) == n {
 		return b, nil

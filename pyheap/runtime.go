@@ -72,7 +72,7 @@ var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
 
 // Open finds the CPython runtime in img.
 func Open(img Image, opts Options) (*Runtime, error) {
-	r := &Runtime{m: mem{img}, types: map[uint64]*Type{}}
+	r := &Runtime{m: mem{img: img}, types: map[uint64]*Type{}}
 	cands := r.candidates()
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
@@ -107,7 +107,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 				if fallback == nil && r.sysMinor == "" {
 					fallback = r
 				}
-				r = &Runtime{m: mem{img}, types: map[uint64]*Type{}}
+				r = &Runtime{m: mem{img: img}, types: map[uint64]*Type{}}
 				continue
 			}
 			return r, nil
