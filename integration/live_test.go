@@ -36,8 +36,8 @@ func TestLiveSnapshotAndPid(t *testing.T) {
 				PausedMS int64 `json:"paused_ms"`
 			}
 			json.Unmarshal(r.stdout, &snap)
-			if snap.Threads != oracle.nativeThreads() {
-				t.Errorf("snapshot saw %d threads, the process has %d", snap.Threads, oracle.nativeThreads())
+			if snap.Threads != oracle.NativeThreads {
+				t.Errorf("snapshot saw %d threads, the process has %d", snap.Threads, oracle.NativeThreads)
 			}
 			if ok, why := l.Running(); !ok {
 				t.Fatalf("after the snapshot the process is not running freely: %s", why)
@@ -48,13 +48,10 @@ func TestLiveSnapshotAndPid(t *testing.T) {
 			if ok, why := l.Running(); !ok {
 				t.Fatalf("after --pid the process is not running freely: %s", why)
 			}
-			gdbThreads(t, in.Path, core, oracle.nativeThreads())
+			gdbThreads(t, in.Path, core, oracle.NativeThreads)
 		})
 	}
 }
-
-// nativeThreads is the number of OS threads the settled process has.
-func (o oracleFile) nativeThreads() int { return len(o.Threads) }
 
 // gdbThreads checks that gdb opens the core and lists n threads.
 func gdbThreads(t *testing.T, exe, core string, n int) {

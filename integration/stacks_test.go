@@ -18,6 +18,7 @@ import (
 type oracleFile struct {
 	PythonVersion string         `json:"python_version"`
 	MainThreadID  uint64         `json:"main_thread_id"`
+	NativeThreads int            `json:"native_thread_count"`
 	Threads       []oracleThread `json:"threads"`
 }
 

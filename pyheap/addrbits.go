@@ -90,15 +90,6 @@ func (b *addrBits) add(addr uint64) bool {
 	return true
 }
 
-// hasHint is has with the caller's own segment hint: safe from several
-// goroutines while nothing is added.
-func (b *addrBits) hasHint(addr uint64, hint *int) bool {
-	if bit := b.locateHint(addr, hint); bit >= 0 {
-		return b.words[bit/64]&(1<<(bit%64)) != 0
-	}
-	return b.extra[addr]
-}
-
 func (b *addrBits) has(addr uint64) bool {
 	if bit := b.locate(addr); bit >= 0 {
 		return b.words[bit/64]&(1<<(bit%64)) != 0

@@ -59,23 +59,3 @@ func TestAddrBitsRanks(t *testing.T) {
 		t.Error("has reports an address never added")
 	}
 }
-
-func TestAddrMap(t *testing.T) {
-	m := newAddrMap(4)
-	for i := uint64(1); i <= 5000; i++ {
-		if !m.put(i*8, int32(i)) {
-			t.Fatalf("put(%d) refused", i*8)
-		}
-	}
-	if m.put(80, 0) {
-		t.Error("put of a present key succeeded")
-	}
-	for i := uint64(1); i <= 5000; i++ {
-		if v, ok := m.get(i * 8); !ok || v != int32(i) {
-			t.Fatalf("get(%d) = %d, %v", i*8, v, ok)
-		}
-	}
-	if _, ok := m.get(3); ok || m.len() != 5000 {
-		t.Errorf("get(3) found, or len %d", m.len())
-	}
-}

@@ -62,7 +62,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 		}
 	}
 	r.censuses++
-	c := &census{r: r, gen: r.censuses, seen: newAddrBits(ranges), bad: newAddrMap(1 << 10)}
+	c := &census{r: r, gen: r.censuses, seen: newAddrBits(ranges), bad: map[uint64]bool{}}
 	c.emit = c.onRef
 	// The Go collector has nothing to free during a census; let it rest.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -76,13 +76,14 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	}
 	h.Stats.GCTracked = len(c.order)
 	c.reserve(len(c.order) * 8)
-	h.roots = r.roots(interps)
+	var iframes []uint64
+	h.roots, iframes = r.roots(interps)
 	for _, root := range h.roots {
 		if root.Addr != 0 {
 			c.add(root.Addr)
 		}
 	}
-	for _, rootFrame := range r.rootFrames(interps) {
+	for _, rootFrame := range iframes {
 		c.walkRootFrame(rootFrame)
 	}
 	// Walk everything found, which finds more: frontier by frontier.
@@ -102,7 +103,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	c.edgeOff = append(c.edgeOff, uint32(len(c.edgeAddrs)))
 	h.finish(c)
 	h.Stats.Objects = len(h.addrs)
-	h.Stats.Unreadable = c.bad.len()
+	h.Stats.Unreadable = len(c.bad)
 	h.Stats.Edges = len(h.edges)
 	h.Stats.Conservative = c.conservative
 	h.Stats.Duration = time.Since(start)
@@ -120,7 +121,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 type census struct {
 	r            *Runtime
 	seen         *addrBits
-	bad          *addrMap
+	bad          map[uint64]bool // references to things that are not objects
 	emit         emitFunc
 	order        []uint64 // objects in discovery order
 	typeOf       []uint32
@@ -146,7 +147,7 @@ func (c *census) addRef(addr uint64, conservative bool) bool {
 	if c.seen.has(addr) {
 		return true
 	}
-	if _, ok := c.bad.get(addr); ok {
+	if c.bad[addr] {
 		return false
 	}
 	t, err := c.r.TypeOf(addr)
@@ -156,7 +157,7 @@ func (c *census) addRef(addr uint64, conservative bool) bool {
 func (c *census) addWithType(addr uint64, t *Type, err error, conservative bool) bool {
 	if err != nil {
 		if !conservative {
-			c.bad.put(addr, 0)
+			c.bad[addr] = true
 		}
 		return false
 	}

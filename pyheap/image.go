@@ -106,14 +106,6 @@ func (m *mem) i32(addr uint64) (int32, error) {
 	return int32(v), err
 }
 
-func (m *mem) u16(addr uint64) (uint16, error) {
-	var b [2]byte
-	if _, err := m.img.ReadAt(b[:], addr); err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint16(b[:]), nil
-}
-
 func (m *mem) u8(addr uint64) (uint8, error) {
 	if addr >= m.lo && addr < m.hi {
 		return m.win[addr-m.lo], nil
@@ -140,13 +132,4 @@ func (m *mem) bytes(addr uint64, n int) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// field adds a layout offset to an address, refusing fields the version
-// does not have.
-func field(base uint64, off int64) (uint64, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("field not present in this CPython version")
-	}
-	return base + uint64(off), nil
 }

@@ -230,11 +230,6 @@ func (r *Runtime) varSize(obj uint64) (int64, error) {
 	return r.m.i64(obj + uint64(r.L.ObSize))
 }
 
-// Str decodes a str object into its code points.
-func (r *Runtime) Str(obj uint64) ([]rune, error) {
-	return r.strN(obj, maxStrLen)
-}
-
 // StrValue decodes a str object as Go text (lone surrogates become U+FFFD).
 func (r *Runtime) StrValue(obj uint64) (string, error) {
 	cps, err := r.strN(obj, maxStrLen)
@@ -413,5 +408,4 @@ func shortText(cps []rune) string {
 func (r *Runtime) forgetTypes() {
 	r.types = map[uint64]*Type{}
 	r.typeCache = [typeCacheSize]typeCacheEntry{}
-	r.walks = nil
 }

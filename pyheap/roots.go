@@ -34,9 +34,10 @@ type Root struct {
 	Local      string
 }
 
-// roots lists the named roots of every interpreter.
-func (r *Runtime) roots(interps []Interp) []Root {
-	var out []Root
+// roots lists the named roots of every interpreter, and the interpreter
+// frames (3.11+) on every thread's stack: those are not objects, so the
+// census walks them as roots.
+func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 	for _, in := range interps {
 		out = append(out, Root{Kind: RootSys, Name: "sys", Addr: in.Sysdict}, Root{Kind: RootBuiltins, Name: "builtins", Addr: in.Builtins})
 		if items, _, err := r.DictItems(in.Modules, maxDictEntries); err == nil {
@@ -64,6 +65,9 @@ func (r *Runtime) roots(interps []Interp) []Root {
 			}
 			frames, _ := r.Frames(ts)
 			for _, f := range frames {
+				if r.L.TstateFrame < 0 { // 3.11+; before, frames are GC objects
+					iframes = append(iframes, f.Addr)
+				}
 				where := fmt.Sprintf("%s › frame %s (%s:%d)", thread, f.Function, filepath.Base(f.Filename), f.Line)
 				for _, l := range f.Locals {
 					out = append(out, Root{Kind: RootLocal, Name: where + " › local " + l.Name, Addr: l.Value,
@@ -72,24 +76,5 @@ func (r *Runtime) roots(interps []Interp) []Root {
 			}
 		}
 	}
-	return out
-}
-
-// rootFrames lists the interpreter frames (3.11+) on every thread's stack:
-// they are not objects, so the census walks them as roots.
-func (r *Runtime) rootFrames(interps []Interp) []uint64 {
-	if r.L.TstateFrame >= 0 {
-		return nil // 3.8-3.10 frames are objects, reached as GC objects
-	}
-	var out []uint64
-	for _, in := range interps {
-		states, _ := r.ThreadStates(in)
-		for _, ts := range states {
-			frames, _ := r.Frames(ts)
-			for _, f := range frames {
-				out = append(out, f.Addr)
-			}
-		}
-	}
-	return out
+	return out, iframes
 }

@@ -27,7 +27,6 @@ type Runtime struct {
 	codes      map[uint64]*codeInfo
 	fallback   map[uint64]string // type names read from memory, see typenames.go
 	sysMinor   string            // minor version according to sys.version
-	walks      map[uint64]*typeWalk
 	typeCache  [typeCacheSize]typeCacheEntry
 	censuses   uint32 // BuildHeap calls so far
 	lastKeys   keysTable
@@ -55,9 +54,6 @@ func (r *Runtime) Warnings() []string { return r.warnings }
 func (r *Runtime) warn(format string, args ...any) {
 	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
 }
-
-// Image returns the process image the runtime reads.
-func (r *Runtime) Image() Image { return r.m.img }
 
 // candidate is one guess at where _PyRuntime is and what version it is.
 type candidate struct {

@@ -431,16 +431,9 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 	if t.walk != nil {
 		return t.walk
 	}
-	defer func() { t.walk = r.walks[t.Addr] }()
-	if r.walks == nil {
-		r.walks = map[uint64]*typeWalk{}
-	}
-	if tw, ok := r.walks[t.Addr]; ok {
-		return tw
-	}
 	L := r.L
 	tw := &typeWalk{solidSize: 16, weaklist: -1, conservOK: true}
-	r.walks[t.Addr] = tw
+	t.walk = tw
 	if wl, err := r.m.i64(t.Addr + uint64(L.TypeWeaklistoffset)); err == nil && wl > 0 {
 		tw.weaklist = wl
 	}

@@ -3,7 +3,9 @@ package reports
 import (
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -14,20 +16,22 @@ import (
 // Info summarises a core: the process, the signal, the interpreter and
 // the files behind the image.
 type Info struct {
-	Core          string      `json:"core"`
-	PythonVersion string      `json:"python_version"`
-	HexVersion    string      `json:"hexversion,omitempty"`
-	Executable    string      `json:"executable"`
-	PID           int         `json:"pid"`
-	Command       string      `json:"command"`
-	Args          string      `json:"args"`
-	Signal        *Signal     `json:"signal"`
-	NativeThreads int         `json:"native_threads"`
-	PythonThreads int         `json:"python_threads"`
-	GIL           GILInfo     `json:"gil"`
-	Runtime       RuntimeInfo `json:"runtime"`
-	Files         []File      `json:"files"`
-	Warnings      []string    `json:"warnings,omitempty"`
+	Core          string  `json:"core"`
+	PythonVersion string  `json:"python_version"`
+	HexVersion    string  `json:"hexversion,omitempty"`
+	Executable    string  `json:"executable"`
+	PID           int     `json:"pid"`
+	Command       string  `json:"command"`
+	Args          string  `json:"args"`
+	Signal        *Signal `json:"signal"`
+	NativeThreads int     `json:"native_threads"`
+	PythonThreads int     `json:"python_threads"`
+	GIL           GILInfo `json:"gil"`
+	// Systemd is what systemd-coredump recorded, for its core files.
+	Systemd  *coreread.SystemdCoredump `json:"systemd_coredump,omitempty"`
+	Runtime  RuntimeInfo               `json:"runtime"`
+	Files    []File                    `json:"files"`
+	Warnings []string                  `json:"warnings,omitempty"`
 }
 
 // Signal is the signal that produced the core.
@@ -152,6 +156,9 @@ func (in *Info) WriteText(w io.Writer) error {
 	if err := table(w, []string{"file", "status", "build id"}, frows); err != nil {
 		return err
 	}
+	if in.Systemd != nil {
+		writeSystemd(w, in.Systemd)
+	}
 	for _, wm := range in.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wm)
 	}
@@ -194,4 +201,35 @@ func (in *Info) gilText() string {
 		return fmt.Sprintf("not held (last held by thread %d)", *g.LastThreadID)
 	}
 	return "not held"
+}
+
+// writeSystemd prints what systemd-coredump recorded about the core.
+func writeSystemd(w io.Writer, sd *coreread.SystemdCoredump) {
+	fmt.Fprintf(w, "\nsystemd-coredump (from the %s):\n", strings.Join(sd.Sources, " and the "))
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "  %-10s %s\n", k, v)
+		}
+	}
+	row("comm", sd.Comm)
+	row("exe", sd.Exe)
+	if sd.PID != 0 {
+		row("pid", fmt.Sprint(sd.PID))
+	}
+	if sd.UID != nil {
+		id := fmt.Sprint(*sd.UID)
+		if sd.GID != nil {
+			id += fmt.Sprintf(" (gid %d)", *sd.GID)
+		}
+		row("uid", id)
+	}
+	if sd.Signal != 0 {
+		row("signal", fmt.Sprintf("%s (%d)", unix.SignalName(syscall.Signal(sd.Signal)), sd.Signal))
+	}
+	if !sd.Time.IsZero() {
+		row("time", sd.Time.Format(time.RFC3339Nano))
+	}
+	row("hostname", sd.Hostname)
+	row("boot id", sd.BootID)
+	row("core limit", sd.CoreLimit)
 }

@@ -2,13 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/reports"
@@ -35,54 +30,18 @@ the image with its build-id status (ok, mismatch, missing).`,
 			if s.rt == nil {
 				in.Warnings = append(in.Warnings, "no CPython interpreter found in this core")
 			}
-			sd, isSystemd := coreread.ReadSystemdCoredump(coreArg(args))
+			// The name and attributes of the file as given (not of a
+			// decompressed copy) say what systemd-coredump recorded.
+			if sd, ok := coreread.ReadSystemdCoredump(coreArg(args)); ok {
+				in.Systemd = sd
+			}
 			if g.json {
-				if isSystemd {
-					return reports.WriteJSON(stdout, struct {
-						*reports.Info
-						Systemd *coreread.SystemdCoredump `json:"systemd_coredump"`
-					}{in, sd})
-				}
 				return reports.WriteJSON(stdout, in)
 			}
 			if err := in.WriteText(stdout); err != nil {
 				return fmt.Errorf("render: %w", err)
 			}
-			if isSystemd {
-				writeSystemd(stdout, sd)
-			}
 			return nil
 		},
 	}
-}
-
-// writeSystemd prints what systemd-coredump recorded about the core.
-func writeSystemd(w io.Writer, sd *coreread.SystemdCoredump) {
-	fmt.Fprintf(w, "\nsystemd-coredump (from the %s):\n", strings.Join(sd.Sources, " and the "))
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "  %-10s %s\n", k, v)
-		}
-	}
-	row("comm", sd.Comm)
-	row("exe", sd.Exe)
-	if sd.PID != 0 {
-		row("pid", fmt.Sprint(sd.PID))
-	}
-	if sd.UID != nil {
-		id := fmt.Sprint(*sd.UID)
-		if sd.GID != nil {
-			id += fmt.Sprintf(" (gid %d)", *sd.GID)
-		}
-		row("uid", id)
-	}
-	if sd.Signal != 0 {
-		row("signal", fmt.Sprintf("%s (%d)", unix.SignalName(syscall.Signal(sd.Signal)), sd.Signal))
-	}
-	if !sd.Time.IsZero() {
-		row("time", sd.Time.Format(time.RFC3339Nano))
-	}
-	row("hostname", sd.Hostname)
-	row("boot id", sd.BootID)
-	row("core limit", sd.CoreLimit)
 }

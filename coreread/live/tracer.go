@@ -234,7 +234,7 @@ func tasks(pid int) ([]int, error) {
 
 // alive reports whether the process still exists.
 func alive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 type unixRegs = unix.PtraceRegs

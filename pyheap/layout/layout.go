@@ -286,9 +286,6 @@ type Layout struct {
 	TypeSubclasses     int64 `py:"off:_typeobject:tp_subclasses"`
 }
 
-// Has reports whether a field exists in this version.
-func Has(v int64) bool { return v != Missing }
-
 // ForVersion returns the committed table for a minor version such as "3.11".
 func ForVersion(minor string) (*Layout, error) {
 	l, ok := tables[minor]

@@ -36,19 +36,7 @@ func Str(cps []rune) string {
 // tests can check the escaping rules against each CPython version's own
 // Unicode database.
 func strRepr(cps []rune, printable func(rune) bool) string {
-	squote, dquote := false, false
-	for _, c := range cps {
-		switch c {
-		case '\'':
-			squote = true
-		case '"':
-			dquote = true
-		}
-	}
-	quote := byte('\'')
-	if squote && !dquote {
-		quote = '"'
-	}
+	quote := pickQuote(cps)
 	out := make([]byte, 0, len(cps)+2)
 	out = append(out, quote)
 	for _, c := range cps {
@@ -81,14 +69,11 @@ func strRepr(cps []rune, printable func(rune) bool) string {
 	return string(out)
 }
 
-// Bytes returns repr() of a Python bytes object with contents b.
-//
-// It follows PyBytes_Repr with smartquotes: b'...' unless the data contains
-// ' and no ", then b"..."; \\, the chosen quote, \t, \n and \r are escaped,
-// and every other byte outside 0x20..0x7e is written as \xhh.
-func Bytes(b []byte) string {
+// pickQuote is CPython's quote choice for str and bytes reprs: ' unless
+// the text holds ' and no ".
+func pickQuote[T rune | byte](text []T) byte {
 	squote, dquote := false, false
-	for _, c := range b {
+	for _, c := range text {
 		switch c {
 		case '\'':
 			squote = true
@@ -96,10 +81,19 @@ func Bytes(b []byte) string {
 			dquote = true
 		}
 	}
-	quote := byte('\'')
 	if squote && !dquote {
-		quote = '"'
+		return '"'
 	}
+	return '\''
+}
+
+// Bytes returns repr() of a Python bytes object with contents b.
+//
+// It follows PyBytes_Repr with smartquotes: b'...' unless the data contains
+// ' and no ", then b"..."; \\, the chosen quote, \t, \n and \r are escaped,
+// and every other byte outside 0x20..0x7e is written as \xhh.
+func Bytes(b []byte) string {
+	quote := pickQuote(b)
 	out := make([]byte, 0, len(b)+3)
 	out = append(out, 'b', quote)
 	for _, c := range b {
