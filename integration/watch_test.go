@@ -8,11 +8,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
+	"golang.org/x/sys/unix"
 )
 
 type watchJSON struct {
@@ -74,7 +74,11 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatal("watch did not arm within 30s")
 			}
-			syscall.Kill(l.PID, syscall.SIGUSR1) // the scenario's cue to run culprit()
+			// The scenario's cue to run culprit(), sent to the main thread,
+			// which runs Python's signal handlers.
+			if err := unix.Tgkill(l.PID, l.PID, unix.SIGUSR1); err != nil {
+				t.Fatal(err)
+			}
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("watch: %v\n%s", err, out.Bytes())
 			}
@@ -83,9 +87,12 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 				t.Fatalf("watch --json: %v\n%s", err, out.Bytes())
 			}
 			if len(got.Hits) != 1 || len(got.Hits[0].Thread.Frames) == 0 {
+				threads := l.Describe()
+				stacks, _ := exec.Command(binary, "stacks", "--pid", strconv.Itoa(l.PID)).CombinedOutput()
+				threads += string(stacks)
 				_, output, _ := l.Wait(5 * time.Second)
 				running, why := l.Running()
-				t.Fatalf("want one hit with a Python stack, got %s\nscenario (running %v %s): %s", out.Bytes(), running, why, output)
+				t.Fatalf("want one hit with a Python stack, got %s\nwatch said: %s\nscenario (running %v %s): %s\n%s", out.Bytes(), <-ready, running, why, output, threads)
 			}
 			top := got.Hits[0].Thread.Frames[0]
 			if top.Function != m.Culprit.Function || top.Line != m.Culprit.Line || top.Filename != m.Culprit.Filename {
@@ -181,7 +188,7 @@ func TestWatchLeavesProcessRunning(t *testing.T) {
 	for i := 0; i < 300 && !bytes.Contains(out.Bytes(), []byte("waiting for a write")); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(unix.SIGTERM)
 	cmd.Wait()
 	if !bytes.Contains(out.Bytes(), []byte("stopped by")) {
 		t.Errorf("watch did not report the SIGTERM:\n%s", out.Bytes())

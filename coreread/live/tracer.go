@@ -110,7 +110,7 @@ func (s *Session) seizeAll() error {
 				if err := unix.PtraceInterrupt(tid); err != nil {
 					return err
 				}
-				return waitStop(tid)
+				return s.awaitStop(tid)
 			})
 			if errors.Is(err, unix.ESRCH) {
 				continue // the thread exited meanwhile
@@ -138,8 +138,12 @@ func orderMainFirst(pid int, tids []int) []int {
 	return out
 }
 
-// waitStop waits for a seized thread's group-stop or interrupt stop.
-func waitStop(tid int) error {
+// awaitStop waits until a thread we interrupted reaches its interrupt (or
+// group) stop. A signal that reaches the thread first is held back in
+// s.pending, to be delivered on resume or detach, so pausing the program
+// never swallows one of its signals; a trap from one of our own
+// watchpoints that was already on its way is dropped (its DR6 cleared).
+func (s *Session) awaitStop(tid int) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		var ws unix.WaitStatus
@@ -147,17 +151,41 @@ func waitStop(tid int) error {
 		if err != nil {
 			return err
 		}
-		if got == tid {
-			if ws.Exited() || ws.Signaled() {
-				return unix.ESRCH
-			}
-			if ws.Stopped() {
-				return nil
+		if got != tid {
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		if ws.Exited() || ws.Signaled() {
+			return unix.ESRCH
+		}
+		if !ws.Stopped() {
+			continue
+		}
+		if stopEvent(ws) == unix.PTRACE_EVENT_STOP {
+			return nil
+		}
+		sig := ws.StopSignal()
+		if sig == unix.SIGTRAP {
+			if dr6, err := peekUser(tid, offsetDebugRegs+6*8); err == nil && dr6&0xf != 0 {
+				pokeUser(tid, offsetDebugRegs+6*8, 0)
+				sig = 0
 			}
 		}
-		time.Sleep(200 * time.Microsecond)
+		if sig != 0 {
+			s.pending[tid] = int(sig)
+		}
+		if err := unix.PtraceCont(tid, 0); err != nil { // on to the interrupt stop
+			return err
+		}
 	}
 	return fmt.Errorf("thread %d did not stop within 5s", tid)
+}
+
+// stopEvent is the ptrace event of a stop. Unlike WaitStatus.TrapCause it
+// also sees a group-stop, which PTRACE_SEIZE reports as PTRACE_EVENT_STOP
+// with the stopping signal rather than SIGTRAP.
+func stopEvent(ws unix.WaitStatus) int {
+	return int(ws>>16) & 0xff
 }
 
 func attachError(pid int, err error) error {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -66,9 +68,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 			}
 			armed[tid] = true
 		}
-		for _, tid := range s.attached {
-			s.resume(tid, 0)
-		}
+		s.resumeAll()
 		return nil
 	})
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 			continue
 		}
 		s.running[tid] = false
-		sig, event := ws.StopSignal(), ws.TrapCause()
+		sig, event := ws.StopSignal(), stopEvent(ws)
 		switch {
 		case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_CLONE:
 			s.tr.do(func() error {
@@ -191,9 +191,7 @@ func (s *Session) hit(tid, which int, onHit func(tid, which int) error, resume b
 	}
 	if resume && err == nil {
 		s.tr.do(func() error {
-			for _, t := range s.attached {
-				s.resume(t, 0)
-			}
+			s.resumeAll()
 			return nil
 		})
 	}
@@ -211,41 +209,71 @@ func (s *Session) resume(tid, sig int) error {
 	return unix.PtraceCont(tid, sig)
 }
 
-// stopThread interrupts a running thread and waits until it is stopped for
-// us. A watchpoint trap that was already on its way is swallowed (its DR6
-// cleared); any other signal is kept to be delivered on resume or detach.
-func (s *Session) stopThread(tid int) {
-	if unix.PtraceInterrupt(tid) != nil {
-		return
+// resumeAll continues every thread and returns once those that were
+// blocked in a system call are blocked in it again. Resuming from an
+// interrupt stop makes the kernel restart the call; a signal that arrives
+// before the thread is back in it still runs its handler, but the restarted
+// call never returns EINTR, so a Python thread in an untimed wait (a lock,
+// signal.pause) would not run its Python-level handler. Waiting here keeps
+// that window as short as the kernel's own and makes "watching" true when
+// it is printed.
+func (s *Session) resumeAll() {
+	blocked := map[int]bool{}
+	for _, tid := range s.attached {
+		if nr, ok := currentSyscall(s.PID, tid); ok && nr >= 0 {
+			blocked[tid] = true
+		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		var ws unix.WaitStatus
-		got, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
-		if err != nil || (got == tid && (ws.Exited() || ws.Signaled())) {
-			s.running[tid] = false
-			return
-		}
-		if got != tid || !ws.Stopped() {
-			time.Sleep(100 * time.Microsecond)
-			continue
-		}
-		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
-			s.running[tid] = false
-			return
-		}
-		sig := ws.StopSignal()
-		if sig == unix.SIGTRAP {
-			if dr6, err := peekUser(tid, offsetDebugRegs+6*8); err == nil && dr6&0xf != 0 {
-				pokeUser(tid, offsetDebugRegs+6*8, 0)
-				sig = 0
+	for _, tid := range s.attached {
+		s.resume(tid, 0)
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for tid := range blocked {
+		for time.Now().Before(deadline) {
+			if nr, ok := currentSyscall(s.PID, tid); ok && nr >= 0 && sleeping(s.PID, tid) {
+				break
 			}
+			time.Sleep(200 * time.Microsecond)
 		}
-		if sig != 0 {
-			s.pending[tid] = int(sig)
-		}
-		unix.PtraceCont(tid, 0) // on to the interrupt stop
 	}
+}
+
+// currentSyscall is the system call a thread is blocked in (-1 when it is
+// stopped in user code); ok is false while it runs.
+func currentSyscall(pid, tid int) (nr int, ok bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid))
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, false
+	}
+	nr, err = strconv.Atoi(f[0])
+	return nr, err == nil
+}
+
+// sleeping reports whether a thread is in an interruptible or
+// uninterruptible sleep (not running, not stopped).
+func sleeping(pid, tid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 || i+2 >= len(data) {
+		return false
+	}
+	return data[i+2] == 'S' || data[i+2] == 'D'
+}
+
+// stopThread interrupts a running thread and waits until it is stopped for
+// us (see awaitStop for what happens to signals meanwhile).
+func (s *Session) stopThread(tid int) {
+	if unix.PtraceInterrupt(tid) == nil {
+		s.awaitStop(tid)
+	}
+	s.running[tid] = false
 }
 
 // disarm stops every thread, clears its debug registers, and leaves the
