@@ -33,18 +33,19 @@ const corruptBudget = 10 * time.Second
 
 // coreFacts locates, in a clean core, what the corruptions aim at.
 type coreFacts struct {
-	raw    []byte
-	segs   []coreread.Segment
-	notes  [2]uint64 // file offset and size of the first PT_NOTE
-	L      *layout.Layout
-	rtAddr uint64
-	interp uint64
-	victim pyheap.ThreadState // a worker thread the corruptions aim at
-	keep   []uint64           // what finding the threads needs: thread states, sys and modules dicts
-	upTo   int                // thread states from the list head to the victim, inclusive
-	frames []pyheap.Frame     // its frames, innermost first
-	gcAddr uint64             // the gc state
-	object string             // the address of a local, for refs/path/show
+	raw      []byte
+	segs     []coreread.Segment
+	notes    [2]uint64 // file offset and size of the first PT_NOTE
+	L        *layout.Layout
+	rtAddr   uint64
+	interp   uint64
+	victim   pyheap.ThreadState // a worker thread the corruptions aim at
+	keep     []uint64           // what finding the threads needs: thread states, sys and modules dicts
+	upTo     int                // thread states from the list head to the victim, inclusive
+	frames   []pyheap.Frame     // its frames, innermost first
+	gcAddr   uint64             // the gc state
+	object   string             // the address of a local, for refs/path/show
+	typeType uint64             // PyType_Type, by symbol
 }
 
 // factsOf reads a clean core with the packages themselves.
@@ -93,6 +94,9 @@ func factsOf(t *testing.T, core string) *coreFacts {
 	}
 	if len(cf.frames) < 3 || cf.object == "" {
 		t.Fatalf("worker-scalars not found with its frames in %s", core)
+	}
+	if sym, ok := p.LookupSymbol("PyType_Type"); ok {
+		cf.typeType = sym.Addr
 	}
 	cf.gcAddr = cf.interp + uint64(rt.L.InterpGC)
 	if rt.L.InterpGC < 0 {
@@ -214,6 +218,17 @@ func corruptions() []corruption {
 			}
 			return b
 		}, stacksCode: 0, threads: allThreads},
+		{name: "PyType_Type's page zeroed", make: func(t *testing.T, cf *coreFacts) []byte {
+			// Every type's type is PyType_Type: a damaged copy of it must
+			// not make every code object, and so every frame, unreadable.
+			if cf.typeType == 0 {
+				t.Skip("no PyType_Type symbol")
+			}
+			b := clone(cf)
+			off := cf.offset(t, cf.typeType+uint64(cf.L.TypeFlags)) &^ 4095
+			clear(b[off : off+4096])
+			return b
+		}, stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},
 		{name: "interpreter's thread list overwritten", make: func(t *testing.T, cf *coreFacts) []byte {
 			b := clone(cf)
 			cf.put(t, b, cf.interp+uint64(cf.L.InterpTstateHead), garbage)

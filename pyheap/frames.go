@@ -138,7 +138,10 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 	}
 	t, err := r.TypeOf(code)
 	if err != nil {
-		return fr, false
+		// Say so rather than drop the frame: a reader must see that a
+		// frame was there.
+		fr.Err = fmt.Errorf("frame 0x%x: code object 0x%x: %w", cur, code, err)
+		return fr, true
 	}
 	if t.Kind != KindCode {
 		if !strings.HasPrefix(t.Name, "<unreadable") {

@@ -111,9 +111,14 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 	if err != nil {
 		return nil, fmt.Errorf("type 0x%x: %w", tp, err)
 	}
-	mflags, err := r.m.u64(meta + uint64(L.TypeFlags))
-	if err != nil || mflags&uint64(L.TPFlagsTypeSubclass) == 0 {
-		return nil, fmt.Errorf("0x%x is not a type object", tp)
+	// PyType_Type's address comes from the binary, so it needs no check:
+	// then a damaged page holding PyType_Type does not make every static
+	// type unreadable.
+	if meta != r.typeType || meta == 0 {
+		mflags, err := r.m.u64(meta + uint64(L.TypeFlags))
+		if err != nil || mflags&uint64(L.TPFlagsTypeSubclass) == 0 {
+			return nil, fmt.Errorf("0x%x is not a type object", tp)
+		}
 	}
 	t := &Type{Addr: tp}
 	namep, err := r.m.ptr(tp + uint64(L.TypeName))

@@ -32,6 +32,7 @@ type Runtime struct {
 	lastKeys   keysTable
 	lastKeysAt uint64
 	warnings   []string
+	typeType   uint64 // PyType_Type by symbol, 0 when the binary is missing
 }
 
 const typeCacheSize = 256
@@ -70,6 +71,10 @@ var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
 func Open(img Image, opts Options) (*Runtime, error) {
 	r := &Runtime{m: mem{img: img}, types: map[uint64]*Type{}}
 	cands := r.candidates()
+	var typeType uint64
+	if s, ok := img.LookupSymbol("PyType_Type"); ok {
+		typeType = s.Addr
+	}
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
 	}
@@ -86,6 +91,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 				continue
 			}
 			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
+			r.typeType = typeType
 			r.useDWARF(opts)
 			r.applyDebugOffsets()
 			r.readVersion()
@@ -129,7 +135,9 @@ func (r *Runtime) candidates() []candidate {
 			}
 		}
 		if m := pythonFileVersion.FindStringSubmatch(filepath.Base(file)); m != nil {
-			first = append(first, m[1]+"."+m[2])
+			if v := m[1] + "." + m[2]; len(first) == 0 || first[0] != v {
+				first = append(first, v)
+			}
 		}
 		if len(first) > 0 {
 			// The binary says which version it is: never read it with
@@ -138,7 +146,8 @@ func (r *Runtime) candidates() []candidate {
 		}
 		return layout.Versions()
 	}
-	// A guess of the version (no name for it) is validated strictly.
+	// A guess of the version (no name for it, or two names that disagree)
+	// is validated strictly.
 	if s, ok := img.LookupSymbol("_PyRuntime"); ok {
 		m := minorsFor(s.File)
 		out = append(out, candidate{s.Addr, m, "symbol _PyRuntime in " + s.File, s.File, len(m) > 1})
