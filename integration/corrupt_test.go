@@ -203,7 +203,13 @@ func corruptions() []corruption {
 			b := clone(cf)
 			// Zero pages at random, but not the ones that lead to the threads:
 			// then every thread must still be printed.
-			keep := map[uint64]bool{cf.offset(t, cf.interp) &^ 4095: true, cf.offset(t, cf.rtAddr) &^ 4095: true}
+			keep := map[uint64]bool{}
+			// The interpreter state spans many pages in newer versions:
+			// keep the ones holding the fields that lead to the threads.
+			for _, a := range []uint64{cf.rtAddr + uint64(cf.L.RuntimeInterpretersHead), cf.interp + uint64(cf.L.InterpTstateHead),
+				cf.interp + uint64(cf.L.InterpSysdict), cf.interp + uint64(cf.L.InterpModules)} {
+				keep[cf.offset(t, a)&^4095] = true
+			}
 			for _, a := range cf.keep {
 				keep[cf.offset(t, a)&^4095] = true
 				keep[(cf.offset(t, a)+512)&^4095] = true // a struct may cross a page
@@ -212,8 +218,8 @@ func corruptions() []corruption {
 			lo, hi := cf.memoryRange()
 			for i := 0; i < int(hi-lo)/4096/20; i++ {
 				pg := (lo + r.Uint64N(hi-lo)) &^ 4095
-				if pg >= lo && !keep[pg] { // never the headers before the memory
-					clear(b[pg:min(pg+4096, uint64(len(b)))])
+				if pg >= lo && !keep[pg] { // never the headers or the notes
+					clear(b[pg:min(pg+4096, hi)])
 				}
 			}
 			return b
