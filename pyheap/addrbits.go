@@ -178,3 +178,69 @@ func (f *frozenBits) each(fn func(addr uint64)) {
 		fn(f.extraSorted[ei])
 	}
 }
+
+// levelBits is a bit set with a fast "next set bit from here": each level
+// has one bit per non-zero word of the level below, so finding the next
+// pending object skips empty stretches of the address space in a few
+// steps, however sparse the marks are.
+type levelBits struct {
+	levels [][]uint64 // levels[0] holds the bits themselves
+}
+
+func newLevelBits(n int) *levelBits {
+	l := &levelBits{}
+	for {
+		words := (n + 63) / 64
+		l.levels = append(l.levels, make([]uint64, max(words, 1)))
+		if words <= 1 {
+			return l
+		}
+		n = words
+	}
+}
+
+func (l *levelBits) set(bit int) {
+	for _, lv := range l.levels {
+		w, old := bit/64, lv[bit/64]
+		lv[w] = old | 1<<(bit%64)
+		if old != 0 {
+			return // the levels above are set already
+		}
+		bit = w
+	}
+}
+
+// takeWord clears and returns word w of the lowest level.
+func (l *levelBits) takeWord(w int) uint64 {
+	word := l.levels[0][w]
+	l.levels[0][w] = 0
+	for _, lv := range l.levels[1:] {
+		lv[w/64] &^= 1 << (w % 64)
+		if lv[w/64] != 0 {
+			break
+		}
+		w /= 64
+	}
+	return word
+}
+
+// next returns the lowest set bit at or after from, or -1.
+func (l *levelBits) next(from int) int {
+	b := from
+	for i := 0; i < len(l.levels); i++ {
+		w := b / 64
+		if w >= len(l.levels[i]) {
+			return -1
+		}
+		if word := l.levels[i][w] & (^uint64(0) << (b % 64)); word != 0 {
+			b = w*64 + bits.TrailingZeros64(word)
+			for i > 0 {
+				i--
+				b = b*64 + bits.TrailingZeros64(l.levels[i][b])
+			}
+			return b
+		}
+		b = w + 1
+	}
+	return -1
+}

@@ -47,6 +47,10 @@ type mem struct {
 	img    Image
 	lo, hi uint64 // the window [lo, hi) ...
 	win    []byte // ... and its bytes
+	// the window before, kept because reads often alternate between two
+	// segments (an object and the array it points to)
+	lo2, hi2 uint64
+	win2     []byte
 }
 
 func (m *mem) ptr(addr uint64) (uint64, error) { return m.u64(addr) }
@@ -63,6 +67,10 @@ func (m *mem) u64(addr uint64) (uint64, error) {
 
 // slide moves the window to the in-core part of the segment holding addr.
 func (m *mem) slide(addr uint64) bool {
+	if addr >= m.lo2 && addr < m.hi2 {
+		m.lo, m.hi, m.win, m.lo2, m.hi2, m.win2 = m.lo2, m.hi2, m.win2, m.lo, m.hi, m.win
+		return true
+	}
 	segs := m.img.Segments()
 	lo, hi := 0, len(segs)
 	for lo < hi {
@@ -81,6 +89,7 @@ func (m *mem) slide(addr uint64) bool {
 	if uint64(len(b)) <= addr-s.Vaddr {
 		return false
 	}
+	m.lo2, m.hi2, m.win2 = m.lo, m.hi, m.win
 	m.lo, m.hi, m.win = s.Vaddr, s.Vaddr+uint64(len(b)), b
 	return true
 }

@@ -409,8 +409,24 @@ func shortText(cps []rune) string {
 	return b.String()
 }
 
-// forgetTypes drops every decoded type, after type names became known.
+// forgetTypes drops every decoded type, after the layout changed.
 func (r *Runtime) forgetTypes() {
 	r.types = map[uint64]*Type{}
 	r.typeCache = [typeCacheSize]typeCacheEntry{}
+}
+
+// renameTypes names, in place, the types read before their names became
+// known from memory (typenames.go): a census in progress holds on to
+// them, and one type must stay one *Type.
+func (r *Runtime) renameTypes() {
+	for tp, t := range r.types {
+		if t == nil || !strings.HasPrefix(t.Name, "<unreadable") {
+			continue
+		}
+		if name, ok := r.fallback[tp]; ok {
+			t.Name = name
+			t.Kind = r.classify(t)
+			t.walk = nil
+		}
+	}
 }

@@ -49,7 +49,7 @@ func (r *Runtime) buildFallbackNames() {
 	if items, _, err := r.DictItems(in.Sysdict, 1); err == nil && len(items) == 1 {
 		add(typeOfPtr(items[0].Key), "str")
 	}
-	r.forgetTypes() // forget types read before the names were known
+	r.renameTypes() // name types read before the names were known
 	if items, _, err := r.DictItems(in.Builtins, 4096); err == nil {
 		for _, it := range items {
 			key, err := r.StrValue(it.Key)
@@ -82,7 +82,7 @@ func (r *Runtime) buildFallbackNames() {
 			}
 		}
 	}
-	r.forgetTypes()
+	r.renameTypes()
 }
 
 // isTypeObject checks by flags alone that obj is a type object.
@@ -107,7 +107,7 @@ func (r *Runtime) noteCodeType(code uint64) {
 	}
 	if _, ok := r.fallback[tp]; !ok {
 		r.fallback[tp] = "code"
-		r.forgetTypes()
+		r.renameTypes()
 	}
 }
 
