@@ -107,6 +107,7 @@ func run(python string, runs int, out, cpuprofile string) error {
 		defer pprof.StopCPUProfile()
 	}
 	var times []time.Duration
+	var phases [][3]time.Duration
 	var h *pyheap.Heap
 	for i := 0; i < runs; i++ {
 		rt2, err := pyheap.Open(p, pyheap.Options{}) // a cold runtime: no cached types or codes
@@ -120,7 +121,15 @@ func run(python string, runs int, out, cpuprofile string) error {
 			return err
 		}
 		times = append(times, time.Since(start))
+		phases = append(phases, h.Stats.Phases)
 	}
+	// The phases of the median run.
+	order := make([]int, len(times))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(i, j int) bool { return times[order[i]] < times[order[j]] })
+	ph := phases[order[len(order)/2]]
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	sizeStart := time.Now()
 	h.Size(0) // sizes are computed for all objects on first use
@@ -157,6 +166,7 @@ func run(python string, runs int, out, cpuprofile string) error {
 | measure | value | target |
 |---|---|---|
 | census time (median of %d) | %v | |
+| … GC lists and roots / visiting every object / layout by address | %v / %v / %v | |
 | shallow sizes of every object, on first use (histogram) | %v | |
 | objects per second | %.1f M | ≥ 5 M |
 | census time / read time | %.1f | ≤ 10 (aim ≤ 3) |
@@ -168,7 +178,7 @@ All runs: %v. The census checked itself against the process: %d BigUser objects,
 `, time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(), res.Oracle.PythonVersion, in.Name,
 		filepath.Base(res.CorePath), float64(st.Size())/1e6, n, h.Stats.GCTracked, h.Stats.Edges,
 		readTime.Round(time.Millisecond), float64(st.Size())/1e6/readTime.Seconds(),
-		runs, med.Round(time.Millisecond), sizeTime.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
+		runs, med.Round(time.Millisecond), ph[0].Round(time.Millisecond), ph[1].Round(time.Millisecond), ph[2].Round(time.Millisecond), sizeTime.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
 		float64(h.IndexBytes())/float64(n), float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/float64(n),
 		float64(ru.Maxrss)/1024, times, users)
 	fmt.Print(report)

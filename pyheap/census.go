@@ -253,7 +253,7 @@ func (c *census) reserve(objects int) {
 		c.order = append(make([]uint64, 0, objects), c.order...)
 		c.typeOf = append(make([]uint32, 0, objects), c.typeOf...)
 		c.edgeOff = append(make([]uint32, 0, objects+1), c.edgeOff...)
-		c.edges = append(make([]uint64, 0, objects*2), c.edges...)
+		c.edges = append(make([]uint64, 0, objects), c.edges...)
 	}
 }
 
@@ -290,24 +290,24 @@ func (c *census) gcLists(in Interp, st *HeapStats) {
 	}
 }
 
-// finish lays the objects out by address (their rank in the address set)
-// and the edges in that order, dropping the edges to marks that were not
-// objects (only a damaged core has any).
+// finish lays the objects out by address (their rank in the address set),
+// dropping the edges to marks that were not objects (only a damaged core
+// has any). The edges stay where the census put them, in visit order: an
+// object's position says where its own run of edges is.
 func (h *Heap) finish(c *census) {
 	n := len(c.order)
 	f := c.seen.freeze()
 	h.set = f
-	rank := make([]int32, n) // visit index -> position by address
 	h.addrs = make([]uint64, n)
 	h.typeIdx = make([]uint32, n)
 	h.types = c.types
-	counts := make([]uint32, n+1)
+	h.edgeStart = make([]uint32, n)
+	h.edgeEnd = make([]uint32, n)
 	parallel(n, func(lo, hi int) {
 		hint := 0
 		for k := lo; k < hi; k++ {
 			a := c.order[k]
-			pos := int32(f.rankHint(a, &hint))
-			rank[k] = pos
+			pos := f.rankHint(a, &hint)
 			h.addrs[pos] = a
 			h.typeIdx[pos] = c.typeOf[k]
 			from, to := c.edgeOff[k], c.edgeOff[k+1]
@@ -321,13 +321,9 @@ func (h *Heap) finish(c *census) {
 				}
 				to = kept
 			}
-			counts[pos+1] = to - from
+			h.edgeStart[pos], h.edgeEnd[pos] = from, to
 		}
 	})
-	for i := 1; i <= n; i++ {
-		counts[i] += counts[i-1]
-	}
-	h.edgeOff = counts
 	h.typeObj = make([]ObjectID, len(h.types))
 	for i, t := range h.types {
 		h.typeObj[i] = -1
@@ -335,15 +331,15 @@ func (h *Heap) finish(c *census) {
 			h.typeObj[i] = ObjectID(f.rankOf(t.Addr))
 		}
 	}
-	h.edges = make([]uint64, counts[n])
-	parallel(n, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			pos := rank[k]
-			copy(h.edges[counts[pos]:counts[pos+1]], c.edges[c.edgeOff[k]:])
-		}
-	})
+	h.edges = c.edges
 	h.Stats.Objects = n
 	h.Stats.Edges = len(h.edges)
+	if c.dangling > 0 {
+		h.Stats.Edges = 0
+		for i := range h.edgeStart {
+			h.Stats.Edges += int(h.edgeEnd[i] - h.edgeStart[i])
+		}
+	}
 	h.Stats.Conservative = c.conservative
 	h.Stats.Unreadable = len(c.bad)
 }

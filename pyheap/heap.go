@@ -22,8 +22,9 @@ type Heap struct {
 	sizesOnce sync.Once
 	types     []*Type    // distinct types
 	typeObj   []ObjectID // the type object of each distinct type, -1 if unreadable
-	edgeOff   []uint32   // edges of object i: edges[edgeOff[i]:edgeOff[i+1]]
-	edges     []uint64   // target addresses
+	edgeStart []uint32   // edges of object i: edges[edgeStart[i]:edgeEnd[i]]
+	edgeEnd   []uint32
+	edges     []uint64 // target addresses, in the order the census visited their sources
 	set       *frozenBits
 	revOff    []uint32 // reverse index, built on demand
 	rev       []ObjectID
@@ -129,7 +130,9 @@ func (h *Heap) buildReverse() {
 	})
 	counts := make([]uint32, n+1)
 	for _, t := range targets {
-		counts[t+1]++
+		if t >= 0 {
+			counts[t+1]++
+		}
 	}
 	for src := 0; src < n; src++ {
 		if t := h.TypeObject(ObjectID(src)); t >= 0 {
@@ -142,7 +145,10 @@ func (h *Heap) buildReverse() {
 	rev := make([]ObjectID, counts[n])
 	fill := append([]uint32(nil), counts[:n]...)
 	for src := 0; src < n; src++ {
-		for _, t := range targets[h.edgeOff[src]:h.edgeOff[src+1]] {
+		for _, t := range targets[h.edgeStart[src]:h.edgeEnd[src]] {
+			if t < 0 {
+				continue
+			}
 			rev[fill[t]] = ObjectID(src)
 			fill[t]++
 		}
@@ -180,7 +186,7 @@ func (h *Heap) Roots() []Root { return h.roots }
 // the edge arrays and (once built) the reverse index.
 func (h *Heap) IndexBytes() int64 {
 	return int64(len(h.addrs))*8 + int64(len(h.typeIdx))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
-		int64(len(h.edgeOff))*4 + int64(len(h.edges))*8 + int64(len(h.revOff))*4 + int64(len(h.rev))*4 +
+		int64(len(h.edgeStart))*8 + int64(len(h.edges))*8 + int64(len(h.revOff))*4 + int64(len(h.rev))*4 +
 		int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
 }
 
