@@ -28,6 +28,8 @@ demo: deps build
 # tests against real cores from every interpreter on the machine.
 test: deps lint
 	$(GO) test -count=1 -timeout 20m ./...
+	# The census workers share memory: check them with the race detector.
+	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree' ./pyheap
 
 test-unit: lint
 	$(GO) test -short ./...

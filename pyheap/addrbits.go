@@ -10,13 +10,16 @@ import (
 // test and an object's index in address order is a popcount (rank) — no
 // hashing and no sort for the millions of objects a heap has. Addresses
 // outside those segments (rare) go to a small map.
+//
+// Word w of the set is words[2w]; words[2w+1] is free for the census's
+// "marked, not yet visited" bits (see pending), so that marking an object
+// touches one cache line, not two.
 type addrBits struct {
 	segs  []bitSeg
-	words []uint64
+	words []uint64 // set word w at 2w, its pending word at 2w+1
 	rank  []uint32 // set bits before each word; built by freeze
 	extra map[uint64]bool
-	n     int
-	last  int
+	n     int // addresses marked while seeding the census
 }
 
 type bitSeg struct {
@@ -39,15 +42,13 @@ func newAddrBits(ranges [][2]uint64) *addrBits {
 		b.segs = append(b.segs, bitSeg{start, end, total})
 		total += int((end-start)/8+63) / 64
 	}
-	b.words = make([]uint64, total)
+	b.words = make([]uint64, 2*total)
 	return b
 }
 
-// locate returns the bit index of addr, or -1 when no segment holds it.
-func (b *addrBits) locate(addr uint64) int { return b.locateHint(addr, &b.last) }
-
-// locateHint is locate with the caller's own last-hit hint, so that
-// goroutines can share a frozen set.
+// locateHint returns the bit index of addr, or -1 when no segment holds
+// it. last is the caller's own hint (the segment of its last hit), so that
+// goroutines can share the set.
 func (b *addrBits) locateHint(addr uint64, last *int) int {
 	if *last < len(b.segs) {
 		s := b.segs[*last]
@@ -71,28 +72,10 @@ func (b *addrBits) locateHint(addr uint64, last *int) int {
 	return -1
 }
 
-// add inserts addr and reports whether it was new.
-func (b *addrBits) add(addr uint64) bool {
-	if bit := b.locate(addr); bit >= 0 {
-		w, m := bit/64, uint64(1)<<(bit%64)
-		if b.words[w]&m != 0 {
-			return false
-		}
-		b.words[w] |= m
-		b.n++
-		return true
-	}
-	if b.extra[addr] {
-		return false
-	}
-	b.extra[addr] = true
-	b.n++
-	return true
-}
-
-func (b *addrBits) has(addr uint64) bool {
-	if bit := b.locate(addr); bit >= 0 {
-		return b.words[bit/64]&(1<<(bit%64)) != 0
+// hasHint reports whether addr is in the set; hint is as for locateHint.
+func (b *addrBits) hasHint(addr uint64, hint *int) bool {
+	if bit := b.locateHint(addr, hint); bit >= 0 {
+		return b.words[bit/64*2]&(1<<(bit%64)) != 0
 	}
 	return b.extra[addr]
 }
@@ -106,13 +89,14 @@ type frozenBits struct {
 
 // freeze computes ranks; no more adds after it.
 func (b *addrBits) freeze() *frozenBits {
-	b.rank = make([]uint32, len(b.words)+1)
+	nw := len(b.words) / 2
+	b.rank = make([]uint32, nw+1)
 	var sum uint32
-	for i, w := range b.words {
+	for i := 0; i < nw; i++ {
 		b.rank[i] = sum
-		sum += uint32(bits.OnesCount64(w))
+		sum += uint32(bits.OnesCount64(b.words[2*i]))
 	}
-	b.rank[len(b.words)] = sum
+	b.rank[nw] = sum
 	f := &frozenBits{addrBits: b}
 	for a := range b.extra {
 		f.extraSorted = append(f.extraSorted, a)
@@ -139,7 +123,7 @@ func (f *frozenBits) rankHint(addr uint64, hint *int) int {
 	if bit := f.locateHint(addr, hint); bit >= 0 {
 		w := bit / 64
 		mask := uint64(1)<<(bit%64) - 1
-		return int(f.rank[w]) + bits.OnesCount64(f.words[w]&mask) + before
+		return int(f.rank[w]) + bits.OnesCount64(f.words[2*w]&mask) + before
 	}
 	// addr is in extra: count bitmap addresses below it.
 	i := sort.Search(len(f.segs), func(i int) bool { return f.segs[i].start > addr })
@@ -161,7 +145,7 @@ func (f *frozenBits) each(fn func(addr uint64)) {
 	for _, s := range f.segs {
 		nwords := int((s.end-s.start)/8+63) / 64
 		for w := 0; w < nwords; w++ {
-			word := f.words[s.word+w]
+			word := f.words[2*(s.word+w)]
 			for word != 0 {
 				tz := bits.TrailingZeros64(word)
 				addr := s.start + uint64(w*64+tz)*8
@@ -179,42 +163,59 @@ func (f *frozenBits) each(fn func(addr uint64)) {
 	}
 }
 
-// levelBits is a bit set with a fast "next set bit from here": each level
-// has one bit per non-zero word of the level below, so finding the next
-// pending object skips empty stretches of the address space in a few
-// steps, however sparse the marks are.
-type levelBits struct {
-	levels [][]uint64 // levels[0] holds the bits themselves
+// pending is the census's set of marked, not yet visited addresses: the
+// odd words of an addrBits, and above them summary levels with one bit per
+// non-zero word of the level below, so that finding the next pending
+// object skips empty stretches of the address space in a few steps,
+// however sparse the marks are.
+type pending struct {
+	words []uint64   // the addrBits' words: pending word w at 2w+1
+	upper [][]uint64 // upper[0] has a bit per pending word
 }
 
-func newLevelBits(n int) *levelBits {
-	l := &levelBits{}
-	for {
+// newPending makes the pending set of the words [lo, hi), taking over the
+// bits already pending there.
+func newPending(b *addrBits, lo, hi int) *pending {
+	p := &pending{words: b.words}
+	for n := len(b.words) / 2; ; {
 		words := (n + 63) / 64
-		l.levels = append(l.levels, make([]uint64, max(words, 1)))
+		p.upper = append(p.upper, make([]uint64, max(words, 1)))
 		if words <= 1 {
-			return l
+			break
 		}
 		n = words
 	}
+	for w := lo; w < hi; w++ {
+		if m := b.words[2*w+1]; m != 0 {
+			b.words[2*w+1] = 0
+			p.set(w, m)
+		}
+	}
+	return p
 }
 
-func (l *levelBits) set(bit int) {
-	for _, lv := range l.levels {
-		w, old := bit/64, lv[bit/64]
-		lv[w] = old | 1<<(bit%64)
+// set marks bit m of word w (the caller has its set word at hand).
+func (p *pending) set(w int, m uint64) {
+	old := p.words[2*w+1]
+	p.words[2*w+1] = old | m
+	if old != 0 {
+		return // the levels above are set already
+	}
+	for _, lv := range p.upper {
+		old := lv[w/64]
+		lv[w/64] = old | 1<<(w%64)
 		if old != 0 {
-			return // the levels above are set already
+			return
 		}
-		bit = w
+		w /= 64
 	}
 }
 
-// takeWord clears and returns word w of the lowest level.
-func (l *levelBits) takeWord(w int) uint64 {
-	word := l.levels[0][w]
-	l.levels[0][w] = 0
-	for _, lv := range l.levels[1:] {
+// take clears and returns pending word w.
+func (p *pending) take(w int) uint64 {
+	word := p.words[2*w+1]
+	p.words[2*w+1] = 0
+	for _, lv := range p.upper {
 		lv[w/64] &^= 1 << (w % 64)
 		if lv[w/64] != 0 {
 			break
@@ -224,23 +225,26 @@ func (l *levelBits) takeWord(w int) uint64 {
 	return word
 }
 
-// next returns the lowest set bit at or after from, or -1.
-func (l *levelBits) next(from int) int {
-	b := from
-	for i := 0; i < len(l.levels); i++ {
-		w := b / 64
-		if w >= len(l.levels[i]) {
+// next returns the lowest word at or after w with pending bits, or -1.
+func (p *pending) next(w int) int {
+	if w < len(p.words)/2 && p.words[2*w+1] != 0 {
+		return w
+	}
+	b := w // a bit index into upper[0]
+	for i := 0; i < len(p.upper); i++ {
+		uw := b / 64
+		if uw >= len(p.upper[i]) {
 			return -1
 		}
-		if word := l.levels[i][w] & (^uint64(0) << (b % 64)); word != 0 {
-			b = w*64 + bits.TrailingZeros64(word)
+		if word := p.upper[i][uw] & (^uint64(0) << (b % 64)); word != 0 {
+			b = uw*64 + bits.TrailingZeros64(word)
 			for i > 0 {
 				i--
-				b = b*64 + bits.TrailingZeros64(l.levels[i][b])
+				b = b*64 + bits.TrailingZeros64(p.upper[i][b])
 			}
 			return b
 		}
-		b = w + 1
+		b = uw + 1
 	}
 	return -1
 }

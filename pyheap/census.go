@@ -3,7 +3,10 @@ package pyheap
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,28 +19,46 @@ import (
 // ascending order, checking each one's type and walking its references.
 // A sweep also visits what it marks ahead of itself; what it marks behind
 // itself waits for the next sweep. A marked word that turns out not to be
-// an object (a wild pointer, a conservative word) is unmarked when it is
-// visited, and the edges to it are dropped when the census is laid out.
+// an object (a wild pointer) is unmarked when it is visited, and the
+// edges to it are dropped when the census is laid out.
+//
+// The address space is split among workers (one per CPU, for a heap big
+// enough): each owns the bits of its part, visits the objects there, and
+// sends the marks that land in another part to that part's owner. So no
+// bit is written by two goroutines, and nothing but the type table is
+// locked.
 
-// census is the state of one census in progress.
+// census is the state the workers share.
 type census struct {
-	r      *Runtime
-	seen   *addrBits       // marked: visited objects and pending addresses
-	pend   *levelBits      // per bit of seen: marked, not yet visited
-	extraQ []uint64        // pending addresses outside the bitmap
-	bad    map[uint64]bool // named by a precise reference, and not objects
-	emit   emitFunc
-	gen    uint32
-	types  []*Type
-	// per visited object, in visit order
-	order   []uint64
-	typeOf  []uint32
-	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
-	edges   []uint64 // target addresses; bit 0 set when found by a conservative scan
-	maxed   bool
-	// conservative edges, and precise ones to marks that were not objects
-	conservative, dangling int
+	r       *Runtime
+	gen     uint32
+	seen    *addrBits       // marked: visited objects and pending addresses
+	seedBad map[uint64]bool // roots and GC list entries that are not objects
+	workers []*worker
+	bounds  []int // worker i owns bitmap words [bounds[i], bounds[i+1])
+
+	typesMu sync.Mutex
+	types   []*Type // the census's type table
+
+	objects  atomic.Int64 // visited so far, for progress
+	maxed    atomic.Bool  // a worker reached its share of maxObjects
+	progress func(int)
+
+	// message passing between workers
+	mu    sync.Mutex
+	wake  *sync.Cond
+	inbox [][][]uint64 // per worker: batches of addresses to mark
+	idle  int
+	done  bool
 }
+
+// minParallelSeed is the number of GC-tracked objects from which the
+// census is worth splitting among CPUs; censusWorkers, when set, is the
+// number of workers to use instead of one per CPU. Tests change both.
+var (
+	minParallelSeed = 20000
+	censusWorkers   = 0
+)
 
 // BuildHeap takes the census.
 func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
@@ -49,9 +70,15 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 		}
 	}
 	r.censuses++
-	c := &census{r: r, gen: r.censuses, seen: newAddrBits(ranges), bad: map[uint64]bool{}}
-	c.pend = newLevelBits(len(c.seen.words) * 64)
-	c.emit = c.onRef
+	// Names of types that must come from memory are looked up once, now:
+	// renaming types while workers read them would race.
+	r.fallbackName(0)
+	c := &census{r: r, gen: r.censuses, seen: newAddrBits(ranges), seedBad: map[uint64]bool{}, progress: opts.Progress}
+	c.wake = sync.NewCond(&c.mu)
+	c.bounds = []int{0, len(c.seen.words) / 2}
+	seeder := c.newWorker(0)
+	seeder.pend = newPending(c.seen, 0, 0)
+	c.workers = []*worker{seeder}
 	// The Go collector has nothing to free during a census; let it rest.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	interps, err := r.Interpreters()
@@ -60,26 +87,28 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	}
 	h := &Heap{r: r}
 	for _, in := range interps {
-		c.gcLists(in, &h.Stats)
+		seeder.gcLists(in, &h.Stats)
 	}
 	h.Stats.GCTracked = c.seen.n
-	c.reserve(c.seen.n * 8)
 	var iframes []uint64
 	h.roots, iframes = r.roots(interps)
 	for _, root := range h.roots {
-		c.addPrecise(root.Addr)
+		seeder.addPrecise(root.Addr)
 	}
 	for _, rootFrame := range iframes {
-		r.walkIFrame(rootFrame, false, func(target uint64, _ string, _ bool) { c.addPrecise(target) })
+		r.walkIFrame(rootFrame, false, func(target uint64, _ string, _ bool) { seeder.addPrecise(target) })
 	}
 	tSeed := time.Since(start)
-	c.sweep(opts.Progress)
+	c.split(seeder, h.Stats.GCTracked)
+	c.run()
 	tSweep := time.Since(start)
-	if c.maxed {
+	if c.maxed.Load() {
 		return nil, fmt.Errorf("more than %d objects: refusing to go on", maxObjects)
 	}
-	c.edgeOff = append(c.edgeOff, uint32(len(c.edges)))
 	h.finish(c)
+	if opts.Progress != nil {
+		opts.Progress(h.Len())
+	}
 	h.Stats.Duration = time.Since(start)
 	h.Stats.Phases = [3]time.Duration{tSeed, tSweep - tSeed, h.Stats.Duration - tSweep}
 	for i := range h.roots {
@@ -92,254 +121,203 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	return h, nil
 }
 
-// mark records addr as an object to visit; it reports whether addr was
-// new. Nothing is read from the image here.
-func (c *census) mark(addr uint64) bool {
-	if bit := c.seen.locate(addr); bit >= 0 {
-		w, m := bit/64, uint64(1)<<(bit%64)
-		if c.seen.words[w]&m != 0 {
+// split divides the address space among workers, each part holding about
+// as many of the marks made so far (a sample of where the heap is); the
+// seeding worker hands its pending marks over.
+func (c *census) split(seeder *worker, seeded int) {
+	n := 1
+	if seeded >= minParallelSeed {
+		n = min(runtime.NumCPU(), 8)
+		if censusWorkers > 0 {
+			n = censusWorkers
+		}
+	}
+	nw := len(c.seen.words) / 2
+	if n > 1 {
+		c.bounds = []int{0}
+		per, sum := (c.seen.n+n-1)/n, 0
+		for w := 0; w < nw && len(c.bounds) < n; w++ {
+			sum += bits.OnesCount64(c.seen.words[2*w])
+			if sum >= per*len(c.bounds) {
+				c.bounds = append(c.bounds, w+1)
+			}
+		}
+		if c.bounds[len(c.bounds)-1] < nw {
+			c.bounds = append(c.bounds, nw)
+		}
+		n = len(c.bounds) - 1
+	}
+	c.workers = make([]*worker, n)
+	c.inbox = make([][][]uint64, n)
+	for i := range c.workers {
+		wk := seeder
+		if i > 0 {
+			wk = c.newWorker(i)
+		}
+		// A heap has about 8 objects for each one the GC tracks.
+		wk.reserve(8 * seeded / n)
+		wk.pend = newPending(c.seen, c.bounds[i], c.bounds[i+1])
+		wk.out = make([][]uint64, n)
+		c.workers[i] = wk
+	}
+}
+
+// run lets every worker sweep its part until no marks are left anywhere.
+func (c *census) run() {
+	if len(c.workers) == 1 {
+		c.workers[0].run()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, wk := range c.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk.run()
+		}()
+	}
+	wg.Wait()
+}
+
+// send hands a batch of marks to their owner.
+func (c *census) send(to int, batch []uint64) {
+	c.mu.Lock()
+	c.inbox[to] = append(c.inbox[to], batch)
+	c.mu.Unlock()
+	c.wake.Broadcast()
+}
+
+// receive returns the batches sent to worker me; when there are none it
+// waits, and returns nil once every worker waits (the census is over).
+func (c *census) receive(me int) [][]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if in := c.inbox[me]; len(in) > 0 {
+			c.inbox[me] = nil
+			return in
+		}
+		if c.done {
+			return nil
+		}
+		c.idle++
+		if c.idle == len(c.workers) && c.inboxesEmpty() {
+			// Nobody works and nothing is on its way: a worker woken
+			// by a batch but not yet running still counts as idle,
+			// hence the look at the inboxes.
+			c.done = true
+			c.wake.Broadcast()
+			return nil
+		}
+		c.wake.Wait()
+		c.idle--
+	}
+}
+
+func (c *census) inboxesEmpty() bool {
+	for _, in := range c.inbox {
+		if len(in) > 0 {
 			return false
 		}
-		if len(c.bad) > 0 && c.bad[addr] {
-			return false
-		}
-		c.seen.words[w] |= m
-		c.seen.n++
-		c.pend.set(bit)
-		return true
 	}
-	if c.seen.extra[addr] {
-		return false
-	}
-	if c.bad[addr] {
-		return false
-	}
-	c.seen.extra[addr] = true
-	c.seen.n++
-	c.extraQ = append(c.extraQ, addr)
 	return true
 }
 
-// unmark takes back a mark that turned out not to be an object.
-func (c *census) unmark(addr uint64) {
-	if bit := c.seen.locate(addr); bit >= 0 {
-		c.seen.words[bit/64] &^= 1 << (bit % 64)
-	} else {
-		delete(c.seen.extra, addr)
+// typeIndex is t's index in the census's type table, adding it (and
+// marking the type object, which every instance refers to) the first time.
+func (c *census) typeIndex(wk *worker, t *Type) uint32 {
+	if key := t.censusKey.Load(); uint32(key>>32) == c.gen {
+		return uint32(key)
 	}
-	c.seen.n--
-	c.bad[addr] = true
-	c.dangling++ // at least one edge names it
-}
-
-// addPrecise marks an object named by a root or a GC list, checking it at
-// once: such objects are few, and a bad one counts as unreadable.
-func (c *census) addPrecise(addr uint64) {
-	if addr == 0 {
-		return
+	c.typesMu.Lock()
+	key := t.censusKey.Load()
+	if uint32(key>>32) == c.gen {
+		c.typesMu.Unlock()
+		return uint32(key)
 	}
-	if addr%8 != 0 {
-		c.bad[addr] = true
-		return
-	}
-	if c.seen.has(addr) {
-		return
-	}
-	if _, err := c.r.TypeOf(addr); err != nil {
-		c.bad[addr] = true
-		return
-	}
-	c.mark(addr)
-}
-
-// onRef records an edge and marks its target. A word found by a
-// conservative scan is checked at once (such words are few, and most are
-// not pointers), so that the edges to marks that turn out not to be
-// objects come only from damaged memory, and finish has nothing to drop
-// in a healthy core.
-func (c *census) onRef(target uint64, _ string, conservative bool) {
-	if target == 0 || target%8 != 0 {
-		return
-	}
-	if conservative {
-		if !c.seen.has(target) {
-			if _, err := c.r.TypeOf(target); err != nil {
-				return
-			}
-			c.mark(target)
-		}
-		c.conservative++
-		c.edges = append(c.edges, target)
-		return
-	}
-	c.edges = append(c.edges, target)
-	c.mark(target)
-}
-
-// sweep visits pending objects in address order, wrapping around to what
-// was marked behind it, until none is left. It takes a whole word of
-// pending bits at a time; marks that land in that word meanwhile are found
-// again on the next look.
-func (c *census) sweep(progress func(int)) {
-	segs := c.seen.segs
-	nextReport := 1 << 20
-	si, from := 0, 0
-	for {
-		bit := c.pend.next(from)
-		if bit < 0 && from > 0 {
-			bit, si = c.pend.next(0), 0
-		}
-		if bit < 0 {
-			if len(c.extraQ) == 0 {
-				break
-			}
-			a := c.extraQ[len(c.extraQ)-1]
-			c.extraQ = c.extraQ[:len(c.extraQ)-1]
-			c.visit(a)
-			continue
-		}
-		w := bit / 64
-		word := c.pend.takeWord(w)
-		from = w * 64
-		for si+1 < len(segs) && segs[si+1].word <= w {
-			si++
-		}
-		base := segs[si].start + uint64(w-segs[si].word)*64*8
-		for word != 0 {
-			c.visit(base + uint64(bits.TrailingZeros64(word))*8)
-			word &= word - 1
-			if c.maxed {
-				return
-			}
-		}
-		if progress != nil && len(c.order) >= nextReport {
-			progress(len(c.order))
-			nextReport = len(c.order) + 1<<20
-		}
-	}
-	if progress != nil {
-		progress(len(c.order))
-	}
-}
-
-// visit checks that a marked address is an object and walks it.
-func (c *census) visit(addr uint64) {
-	t, err := c.r.TypeOf(addr)
-	if err != nil {
-		c.unmark(addr)
-		return
-	}
-	if len(c.order) >= maxObjects {
-		c.maxed = true
-		return
-	}
-	if t.censusGen != c.gen {
-		t.censusGen, t.censusIx = c.gen, uint32(len(c.types))
-		c.types = append(c.types, t)
-		// Every object refers to its type (kept implicitly, see
-		// TypeObject); the type is an object too.
-		c.mark(t.Addr)
-	}
-	c.order = append(c.order, addr)
-	c.typeOf = append(c.typeOf, t.censusIx)
-	c.edgeOff = append(c.edgeOff, uint32(len(c.edges)))
-	walkObject(c.r, addr, t, c.emit)
-}
-
-// reserve grows the per-object arrays once, instead of doubling them
-// many times while millions of objects are found.
-func (c *census) reserve(objects int) {
-	if cap(c.order) < objects {
-		c.order = append(make([]uint64, 0, objects), c.order...)
-		c.typeOf = append(make([]uint32, 0, objects), c.typeOf...)
-		c.edgeOff = append(make([]uint32, 0, objects+1), c.edgeOff...)
-		c.edges = append(make([]uint64, 0, objects), c.edges...)
-	}
-}
-
-// gcLists marks every object on an interpreter's GC generation lists.
-func (c *census) gcLists(in Interp, st *HeapStats) {
-	r := c.r
-	L := r.L
-	var gc uint64
-	switch {
-	case L.InterpGC >= 0:
-		gc = in.Addr + uint64(L.InterpGC)
-	case L.RuntimeGC >= 0:
-		gc = r.Addr + uint64(L.RuntimeGC)
-	default:
-		return
-	}
-	if coll, err := r.m.i32(gc + uint64(L.GCCollecting)); err == nil && coll != 0 {
-		st.GCCollecting = true
-	}
-	var heads []uint64
-	for g := 0; g < 3; g++ {
-		heads = append(heads, gc+uint64(L.GCGenerations)+uint64(g)*uint64(L.GCGenerationSize)+uint64(L.GCGenerationHead))
-	}
-	if L.GCPermanent >= 0 {
-		heads = append(heads, gc+uint64(L.GCPermanent)+uint64(L.GCGenerationHead))
-	}
-	for _, head := range heads {
-		p, err := r.m.ptr(head)
-		for n := 0; err == nil && p != 0 && p&^3 != head && n < maxObjects; n++ {
-			p &^= 3
-			c.addPrecise(p + uint64(L.GCHeadSize))
-			p, err = r.m.ptr(p)
-		}
-	}
+	ix := uint32(len(c.types))
+	c.types = append(c.types, t)
+	t.censusKey.Store(uint64(c.gen)<<32 | uint64(ix))
+	c.typesMu.Unlock()
+	wk.mark(t.Addr)
+	return ix
 }
 
 // finish lays the objects out by address (their rank in the address set),
 // dropping the edges to marks that were not objects (only a damaged core
-// has any). The edges stay where the census put them, in visit order: an
-// object's position says where its own run of edges is.
+// has any). Each worker's edges are copied to one array as they are, in
+// visit order: an object's position says where its own run of edges is.
 func (h *Heap) finish(c *census) {
-	n := len(c.order)
 	f := c.seen.freeze()
 	h.set = f
+	n := 0
+	edgeBase := make([]int, len(c.workers)+1)
+	for i, wk := range c.workers {
+		n += len(wk.order)
+		edgeBase[i+1] = edgeBase[i] + len(wk.edges)
+	}
 	h.addrs = make([]uint64, n)
 	h.typeIdx = make([]uint32, n)
 	h.types = c.types
 	h.edgeStart = make([]uint32, n)
 	h.edgeEnd = make([]uint32, n)
-	parallel(n, func(lo, hi int) {
-		hint := 0
-		for k := lo; k < hi; k++ {
-			a := c.order[k]
-			pos := f.rankHint(a, &hint)
-			h.addrs[pos] = a
-			h.typeIdx[pos] = c.typeOf[k]
-			from, to := c.edgeOff[k], c.edgeOff[k+1]
-			if c.dangling > 0 {
-				kept := from
-				for _, e := range c.edges[from:to] {
-					if f.has(e) {
-						c.edges[kept] = e
-						kept++
+	h.edgeParts = make([][]uint64, len(c.workers))
+	h.edgeBase = make([]uint32, len(c.workers)+1)
+	var wg sync.WaitGroup
+	for i, wk := range c.workers {
+		wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
+		base := uint32(edgeBase[i])
+		h.edgeParts[i], h.edgeBase[i+1] = wk.edges, uint32(edgeBase[i+1])
+		parts := max(1, runtime.NumCPU()/len(c.workers))
+		step := (len(wk.order) + parts - 1) / parts
+		for lo := 0; lo < len(wk.order); lo += step {
+			wg.Add(1)
+			go func(wk *worker, lo, hi int) {
+				defer wg.Done()
+				hint := 0
+				for k := lo; k < hi; k++ {
+					a := wk.order[k]
+					pos := f.rankHint(a, &hint)
+					h.addrs[pos] = a
+					h.typeIdx[pos] = wk.typeOf[k]
+					from, to := wk.edgeOff[k], wk.edgeOff[k+1]
+					if wk.dangling > 0 {
+						kept := from
+						for _, e := range wk.edges[from:to] {
+							if f.hasHint(e, &hint) {
+								wk.edges[kept] = e
+								kept++
+							}
+						}
+						to = kept
 					}
+					h.edgeStart[pos], h.edgeEnd[pos] = base+from, base+to
 				}
-				to = kept
-			}
-			h.edgeStart[pos], h.edgeEnd[pos] = from, to
+			}(wk, lo, min(lo+step, len(wk.order)))
 		}
-	})
+	}
+	wg.Wait()
 	h.typeObj = make([]ObjectID, len(h.types))
+	hint := 0
 	for i, t := range h.types {
 		h.typeObj[i] = -1
-		if f.has(t.Addr) {
+		if f.hasHint(t.Addr, &hint) {
 			h.typeObj[i] = ObjectID(f.rankOf(t.Addr))
 		}
 	}
-	h.edges = c.edges
 	h.Stats.Objects = n
-	h.Stats.Edges = len(h.edges)
-	if c.dangling > 0 {
+	h.Stats.Unreadable = len(c.seedBad)
+	dangling := false
+	for _, wk := range c.workers {
+		h.Stats.Conservative += wk.conservative
+		h.Stats.Unreadable += len(wk.bad)
+		dangling = dangling || wk.dangling > 0
+	}
+	h.Stats.Edges = edgeBase[len(c.workers)]
+	if dangling {
 		h.Stats.Edges = 0
 		for i := range h.edgeStart {
 			h.Stats.Edges += int(h.edgeEnd[i] - h.edgeStart[i])
 		}
 	}
-	h.Stats.Conservative = c.conservative
-	h.Stats.Unreadable = len(c.bad)
 }

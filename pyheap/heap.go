@@ -22,9 +22,14 @@ type Heap struct {
 	sizesOnce sync.Once
 	types     []*Type    // distinct types
 	typeObj   []ObjectID // the type object of each distinct type, -1 if unreadable
-	edgeStart []uint32   // edges of object i: edges[edgeStart[i]:edgeEnd[i]]
+	// Edges are target addresses, in the order the census workers visited
+	// their sources: one part per worker, numbered as if one array
+	// (part p starts at edgeBase[p]). Object i's edges are those from
+	// edgeStart[i] to edgeEnd[i], within one part.
+	edgeStart []uint32
 	edgeEnd   []uint32
-	edges     []uint64 // target addresses, in the order the census visited their sources
+	edgeParts [][]uint64
+	edgeBase  []uint32
 	set       *frozenBits
 	revOff    []uint32 // reverse index, built on demand
 	rev       []ObjectID
@@ -96,7 +101,7 @@ func (h *Heap) Find(addr uint64) (ObjectID, bool) {
 
 // findHint is Find with the caller's own hint (see frozenBits.rankHint).
 func (h *Heap) findHint(addr uint64, hint *int) (ObjectID, bool) {
-	if addr%8 != 0 || !h.set.has(addr) {
+	if addr%8 != 0 || !h.set.hasHint(addr, hint) {
 		return -1, false
 	}
 	i := h.set.rankHint(addr, hint)
@@ -121,13 +126,16 @@ func (h *Heap) Referrers(id ObjectID) []ObjectID {
 
 func (h *Heap) buildReverse() {
 	n := len(h.addrs)
-	targets := make([]ObjectID, len(h.edges))
-	parallel(len(h.edges), func(lo, hi int) {
-		hint := 0
-		for j := lo; j < hi; j++ {
-			targets[j], _ = h.findHint(h.edges[j], &hint)
-		}
-	})
+	targets := make([]ObjectID, h.edgeBase[len(h.edgeParts)])
+	for p, part := range h.edgeParts {
+		base := int(h.edgeBase[p])
+		parallel(len(part), func(lo, hi int) {
+			hint := 0
+			for j := lo; j < hi; j++ {
+				targets[base+j], _ = h.findHint(part[j], &hint)
+			}
+		})
+	}
 	counts := make([]uint32, n+1)
 	for _, t := range targets {
 		if t >= 0 {
@@ -160,6 +168,20 @@ func (h *Heap) buildReverse() {
 	h.revOff, h.rev = counts, rev
 }
 
+// edgesOf is object i's edges, as target addresses.
+func (h *Heap) edgesOf(i ObjectID) []uint64 {
+	start, end := h.edgeStart[i], h.edgeEnd[i]
+	if start == end {
+		return nil
+	}
+	p := 0
+	for p+1 < len(h.edgeParts) && h.edgeBase[p+1] <= start {
+		p++
+	}
+	base := h.edgeBase[p]
+	return h.edgeParts[p][start-base : end-base]
+}
+
 // Edge is one labelled reference.
 type Edge struct {
 	Target       ObjectID
@@ -186,7 +208,7 @@ func (h *Heap) Roots() []Root { return h.roots }
 // the edge arrays and (once built) the reverse index.
 func (h *Heap) IndexBytes() int64 {
 	return int64(len(h.addrs))*8 + int64(len(h.typeIdx))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
-		int64(len(h.edgeStart))*8 + int64(len(h.edges))*8 + int64(len(h.revOff))*4 + int64(len(h.rev))*4 +
+		int64(len(h.edgeStart))*8 + int64(h.edgeBase[len(h.edgeParts)])*8 + int64(len(h.revOff))*4 + int64(len(h.rev))*4 +
 		int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
 }
 

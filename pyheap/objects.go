@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
@@ -45,10 +46,13 @@ type Type struct {
 	Dictoffset int64
 	Kind       Kind
 
-	walk *typeWalk // how the heap walkers treat instances, set on first use
+	// how the heap walkers treat instances, set on first use (census
+	// workers may race to set it; they compute the same thing)
+	walk atomic.Pointer[typeWalk]
 
-	censusGen uint32 // which census censusIx belongs to
-	censusIx  uint32 // this type's index in that census's type table
+	// which census (high 32 bits) and this type's index in that census's
+	// type table (low 32 bits); census workers read it concurrently
+	censusKey atomic.Uint64
 }
 
 // ShortName is the type's __name__: tp_name after its last dot.
@@ -83,21 +87,29 @@ func (r *Runtime) typeAt(tp uint64) (*Type, error) {
 	if slot.addr == tp && slot.t != nil {
 		return slot.t, nil
 	}
-	if t, ok := r.types[tp]; ok {
-		if t != nil {
-			*slot = typeCacheEntry{tp, t}
+	// The map is shared by census workers (each has its own copy of the
+	// Runtime, and so of typeCache): one type must stay one *Type. The
+	// type is read outside the lock, since reading it may look types up.
+	r.typesMu.Lock()
+	t, ok := r.types[tp]
+	r.typesMu.Unlock()
+	if !ok {
+		var err error
+		if t, err = r.readType(tp); err != nil {
+			t = nil
 		}
-		if t == nil {
-			return nil, fmt.Errorf("0x%x is not a readable type object", tp)
+		r.typesMu.Lock()
+		if first, ok := r.types[tp]; ok {
+			t = first
+		} else {
+			r.types[tp] = t
 		}
-		return t, nil
+		r.typesMu.Unlock()
 	}
-	t, err := r.readType(tp)
-	if err != nil {
-		r.types[tp] = nil
-		return nil, err
+	if t == nil {
+		return nil, fmt.Errorf("0x%x is not a readable type object", tp)
 	}
-	r.types[tp] = t
+	*slot = typeCacheEntry{tp, t}
 	return t, nil
 }
 
@@ -411,7 +423,9 @@ func shortText(cps []rune) string {
 
 // forgetTypes drops every decoded type, after the layout changed.
 func (r *Runtime) forgetTypes() {
+	r.typesMu.Lock()
 	r.types = map[uint64]*Type{}
+	r.typesMu.Unlock()
 	r.typeCache = [typeCacheSize]typeCacheEntry{}
 }
 
@@ -419,6 +433,8 @@ func (r *Runtime) forgetTypes() {
 // known from memory (typenames.go): a census in progress holds on to
 // them, and one type must stay one *Type.
 func (r *Runtime) renameTypes() {
+	r.typesMu.Lock()
+	defer r.typesMu.Unlock()
 	for tp, t := range r.types {
 		if t == nil || !strings.HasPrefix(t.Name, "<unreadable") {
 			continue
@@ -426,7 +442,7 @@ func (r *Runtime) renameTypes() {
 		if name, ok := r.fallback[tp]; ok {
 			t.Name = name
 			t.Kind = r.classify(t)
-			t.walk = nil
+			t.walk.Store(nil)
 		}
 	}
 }

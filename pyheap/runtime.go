@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
@@ -32,7 +33,8 @@ type Runtime struct {
 	lastKeys   keysTable
 	lastKeysAt uint64
 	warnings   []string
-	typeType   uint64 // PyType_Type by symbol, 0 when the binary is missing
+	typeType   uint64      // PyType_Type by symbol, 0 when the binary is missing
+	typesMu    *sync.Mutex // guards types; shared by the copies census workers use
 }
 
 const typeCacheSize = 256
@@ -69,7 +71,7 @@ var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
 
 // Open finds the CPython runtime in img.
 func Open(img Image, opts Options) (*Runtime, error) {
-	r := &Runtime{m: mem{img: img}, types: map[uint64]*Type{}}
+	r := &Runtime{m: mem{img: img}, types: map[uint64]*Type{}, typesMu: new(sync.Mutex)}
 	cands := r.candidates()
 	var typeType uint64
 	if s, ok := img.LookupSymbol("PyType_Type"); ok {
@@ -109,7 +111,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 				if fallback == nil && r.sysMinor == "" {
 					fallback = r
 				}
-				r = &Runtime{m: mem{img: img}, types: map[uint64]*Type{}}
+				r = &Runtime{m: mem{img: img}, types: map[uint64]*Type{}, typesMu: new(sync.Mutex)}
 				continue
 			}
 			return r, nil

@@ -30,6 +30,10 @@ type typeWalk struct {
 	isCFunc     bool
 	isGen       bool
 	isTraceback bool
+	// plain: an instance of a class without __slots__ or a builtin base
+	// with references, whose only references are its attributes (see
+	// census.walkPlain)
+	plain bool
 }
 
 // ptrField reads a pointer member; 0 when the version lacks it or it is unreadable.
@@ -428,12 +432,19 @@ func (r *Runtime) attrName(key uint64) string {
 
 // typeWalkOf works out, once per type, how its instances are walked.
 func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
-	if t.walk != nil {
-		return t.walk
+	if tw := t.walk.Load(); tw != nil {
+		return tw
 	}
+	tw := r.computeTypeWalk(t)
+	if !t.walk.CompareAndSwap(nil, tw) {
+		return t.walk.Load() // another census worker was first
+	}
+	return tw
+}
+
+func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	L := r.L
 	tw := &typeWalk{solidSize: 16, weaklist: -1, conservOK: true}
-	t.walk = tw
 	if wl, err := r.m.i64(t.Addr + uint64(L.TypeWeaklistoffset)); err == nil && wl > 0 {
 		tw.weaklist = wl
 	}
@@ -483,6 +494,12 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 	tw.slotNames = map[int64]string{}
 	for _, s := range tw.slots {
 		tw.slotNames[s.offset] = s.name
+	}
+	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && !tw.isWeakref && !tw.isMethod && !tw.isCFunc && !tw.isGen && !tw.isTraceback
+	for off := tw.solidSize; tw.plain && off+8 <= t.Basicsize; off += 8 {
+		if off != t.Dictoffset && off != tw.weaklist && off >= 16 {
+			tw.plain = false // a word walkInstance would follow or scan
+		}
 	}
 	return tw
 }

@@ -1,0 +1,95 @@
+package pyheap
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// censusCores are the cores the census is checked on: the goldens, and
+// gcores of the threads scenario where the harness can make them.
+func censusCores(t *testing.T) map[string]string {
+	_, self, _, _ := runtime.Caller(0)
+	golden := filepath.Join(filepath.Dir(self), "..", "testdata", "golden")
+	cores := map[string]string{
+		"golden-debian-3.11": filepath.Join(golden, "debian-3.11-gcore.core.xz"),
+		"golden-3.13":        filepath.Join(golden, "pyenv-3.13-abort.core.xz"),
+	}
+	if testing.Short() {
+		return cores
+	}
+	if _, err := harness.GcorePath(); err != nil {
+		return cores
+	}
+	for _, in := range harness.FindInterpreters() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		res, err := harness.CachedCore(ctx, in, "threads", harness.Gcore)
+		cancel()
+		if err == nil {
+			cores[in.Name] = res.CorePath
+		}
+	}
+	return cores
+}
+
+// A census split among workers must find exactly what one worker finds:
+// the same objects with the same types, and the same edges from each. Run
+// with -race, this is also the check that the workers share nothing they
+// should not.
+func TestCensusWorkersAgree(t *testing.T) {
+	defer func(seed, workers int) { minParallelSeed, censusWorkers = seed, workers }(minParallelSeed, censusWorkers)
+	for name, path := range censusCores(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			census := func(workers int) *Heap {
+				r, err := Open(p, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				minParallelSeed, censusWorkers = 0, workers
+				if workers == 1 {
+					minParallelSeed = 1 << 62
+				}
+				h, err := r.BuildHeap(HeapOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h
+			}
+			one := census(1)
+			for _, workers := range []int{2, 3} {
+				many := census(workers)
+				if one.Len() != many.Len() || one.Stats.Edges != many.Stats.Edges || one.Stats.Conservative != many.Stats.Conservative || one.Stats.Unreadable != many.Stats.Unreadable {
+					t.Fatalf("%d workers: %d objects, %d edges (%d conservative, %d unreadable); one worker: %d, %d (%d, %d)", workers,
+						many.Len(), many.Stats.Edges, many.Stats.Conservative, many.Stats.Unreadable,
+						one.Len(), one.Stats.Edges, one.Stats.Conservative, one.Stats.Unreadable)
+				}
+				for i := 0; i < one.Len(); i++ {
+					id := ObjectID(i)
+					if one.Addr(id) != many.Addr(id) || one.Type(id).Addr != many.Type(id).Addr {
+						t.Fatalf("%d workers: object %d is 0x%x (%s), one worker has 0x%x (%s)", workers, i,
+							many.Addr(id), many.Type(id).Name, one.Addr(id), one.Type(id).Name)
+					}
+					a := slices.Sorted(slices.Values(one.edgesOf(id)))
+					b := slices.Sorted(slices.Values(many.edgesOf(id)))
+					if !slices.Equal(a, b) {
+						t.Fatalf("%d workers: object 0x%x has edges %x, one worker %x", workers, one.Addr(id), b, a)
+					}
+				}
+				if one.Len() < 1000 {
+					t.Fatalf("only %d objects: not a real heap", one.Len())
+				}
+			}
+		})
+	}
+}

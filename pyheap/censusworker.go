@@ -1,0 +1,329 @@
+package pyheap
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// worker visits the objects in its part of the address space.
+type worker struct {
+	c    *census
+	id   int
+	r    Runtime // its own copy: memory window, type cache, decoded code
+	emit emitFunc
+	hint int      // last segment hit when locating addresses
+	pend *pending // marked, not yet visited, in this worker's part
+	// addresses outside the bitmap, all owned by worker 0: pending ones
+	// and the set (c.seen.extra)
+	extraQ []uint64
+	out    [][]uint64      // marks for other workers, not yet sent
+	bad    map[uint64]bool // marked by a precise reference, and not objects
+	// per visited object, in visit order
+	order   []uint64
+	typeOf  []uint32
+	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
+	edges   []uint64
+	// conservative edges, and marks of its own that were not objects
+	conservative, dangling int
+	reported               int // objects added to c.objects
+}
+
+// sendBatch is how many marks a worker collects for another before
+// sending them.
+const sendBatch = 4096
+
+func (c *census) newWorker(id int) *worker {
+	wk := &worker{c: c, id: id, r: *c.r, bad: map[uint64]bool{}}
+	wk.r.m = mem{img: c.r.m.img}
+	wk.r.codes = nil
+	wk.emit = wk.onRef
+	return wk
+}
+
+// reserve grows the per-object arrays once, for the objects this worker
+// will likely visit, instead of doubling them many times.
+func (wk *worker) reserve(objects int) {
+	wk.order = slices.Grow(wk.order, objects)
+	wk.typeOf = slices.Grow(wk.typeOf, objects)
+	wk.edgeOff = slices.Grow(wk.edgeOff, objects+1)
+	wk.edges = slices.Grow(wk.edges, objects)
+}
+
+// owner is the worker that owns bitmap word w.
+func (c *census) owner(w int) int {
+	for i := 1; i < len(c.bounds)-1; i++ {
+		if w < c.bounds[i] {
+			return i - 1
+		}
+	}
+	return len(c.bounds) - 2
+}
+
+// mark records addr as an object to visit, or sends it to its owner.
+// Nothing is read from the image here.
+func (wk *worker) mark(addr uint64) {
+	c := wk.c
+	bit := c.seen.locateHint(addr, &wk.hint)
+	to := 0
+	if bit >= 0 {
+		to = c.owner(bit / 64)
+	}
+	if to != wk.id {
+		wk.out[to] = append(wk.out[to], addr)
+		if len(wk.out[to]) >= sendBatch {
+			c.send(to, wk.out[to])
+			wk.out[to] = make([]uint64, 0, sendBatch)
+		}
+		return
+	}
+	wk.markOwn(addr, bit)
+}
+
+// markOwn is mark for an address this worker owns (bit is its bit, or -1
+// outside the bitmap).
+func (wk *worker) markOwn(addr uint64, bit int) {
+	c := wk.c
+	if len(wk.bad) > 0 && wk.bad[addr] || len(c.seedBad) > 0 && c.seedBad[addr] {
+		return
+	}
+	if bit >= 0 {
+		w, m := bit/64, uint64(1)<<(bit%64)
+		if c.seen.words[2*w]&m != 0 {
+			return
+		}
+		c.seen.words[2*w] |= m
+		wk.pend.set(w, m)
+		return
+	}
+	if c.seen.extra[addr] {
+		return
+	}
+	c.seen.extra[addr] = true
+	wk.extraQ = append(wk.extraQ, addr)
+}
+
+// unmark takes back a mark that turned out not to be an object.
+func (wk *worker) unmark(addr uint64) {
+	c := wk.c
+	if bit := c.seen.locateHint(addr, &wk.hint); bit >= 0 {
+		c.seen.words[bit/64*2] &^= 1 << (bit % 64)
+	} else {
+		delete(c.seen.extra, addr)
+	}
+	wk.bad[addr] = true
+	wk.dangling++ // at least one edge names it
+}
+
+// addPrecise marks an object named by a root or a GC list, checking it at
+// once: such objects are few, and a bad one counts as unreadable. Only
+// the seeding worker, alone, calls it.
+func (wk *worker) addPrecise(addr uint64) {
+	c := wk.c
+	if addr == 0 {
+		return
+	}
+	if addr%8 != 0 {
+		c.seedBad[addr] = true
+		return
+	}
+	if c.seen.hasHint(addr, &wk.hint) {
+		return
+	}
+	if _, err := wk.r.TypeOf(addr); err != nil {
+		c.seedBad[addr] = true
+		return
+	}
+	wk.markOwn(addr, c.seen.locateHint(addr, &wk.hint))
+	c.seen.n++
+}
+
+// onRef records an edge and marks its target. A word found by a
+// conservative scan is checked at once (such words are few, and most are
+// not pointers), so that the edges to marks that turn out not to be
+// objects come only from damaged memory, and finish has nothing to drop
+// in a healthy core.
+func (wk *worker) onRef(target uint64, _ string, conservative bool) {
+	if target == 0 || target%8 != 0 {
+		return
+	}
+	if conservative {
+		if _, err := wk.r.TypeOf(target); err != nil {
+			return
+		}
+		wk.conservative++
+	}
+	wk.edges = append(wk.edges, target)
+	wk.mark(target)
+}
+
+// run sweeps this worker's part until no marks are left anywhere.
+func (wk *worker) run() {
+	c := wk.c
+	for {
+		wk.sweep()
+		sent := false
+		for to, batch := range wk.out {
+			if len(batch) > 0 {
+				c.send(to, batch)
+				wk.out[to] = nil
+				sent = true
+			}
+		}
+		if sent || len(c.workers) == 1 {
+			if len(c.workers) == 1 {
+				return
+			}
+			continue // look at the inbox without waiting on it
+		}
+		in := c.receive(wk.id)
+		if in == nil {
+			return
+		}
+		for _, batch := range in {
+			for _, a := range batch {
+				wk.markOwn(a, c.seen.locateHint(a, &wk.hint))
+			}
+		}
+	}
+}
+
+// sweep visits this worker's pending objects in address order, wrapping
+// around to what was marked behind it, until none is left. It takes a
+// whole word of pending bits at a time; marks that land in that word
+// meanwhile are found again on the next look.
+func (wk *worker) sweep() {
+	c := wk.c
+	segs := c.seen.segs
+	lo := c.bounds[wk.id]
+	si, from := 0, lo
+	for {
+		w := wk.pend.next(from)
+		if w < 0 && from > lo {
+			w, si = wk.pend.next(lo), 0
+		}
+		if w < 0 {
+			if len(wk.extraQ) == 0 {
+				return
+			}
+			a := wk.extraQ[len(wk.extraQ)-1]
+			wk.extraQ = wk.extraQ[:len(wk.extraQ)-1]
+			wk.visit(a)
+			continue
+		}
+		word := wk.pend.take(w)
+		from = w
+		for si+1 < len(segs) && segs[si+1].word <= w {
+			si++
+		}
+		base := segs[si].start + uint64(w-segs[si].word)*64*8
+		for word != 0 {
+			wk.visit(base + uint64(bits.TrailingZeros64(word))*8)
+			word &= word - 1
+		}
+		if c.progress != nil && len(wk.order)-wk.reported >= 1<<16 {
+			// Counted per worker: a counter shared by all would bounce
+			// between CPUs on every object.
+			c.objects.Add(int64(len(wk.order) - wk.reported))
+			wk.reported = len(wk.order)
+			if wk.id == 0 {
+				c.progress(int(c.objects.Load()))
+			}
+		}
+	}
+}
+
+// visit checks that a marked address is an object and walks it.
+func (wk *worker) visit(addr uint64) {
+	t, err := wk.r.TypeOf(addr)
+	if err != nil {
+		wk.unmark(addr)
+		return
+	}
+	if len(wk.order) >= maxObjects/len(wk.c.workers) {
+		wk.c.maxed.Store(true)
+		return
+	}
+	ix := wk.c.typeIndex(wk, t)
+	wk.order = append(wk.order, addr)
+	wk.typeOf = append(wk.typeOf, ix)
+	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
+	if t.Kind == KindOther && wk.walkPlain(addr, t) {
+		return
+	}
+	walkObject(&wk.r, addr, t, wk.emit)
+}
+
+// walkPlain is walkInstance for the commonest object of all, an instance
+// whose references are just its attributes, without the closures that
+// label edges: it reports false, having done nothing, for every other
+// object.
+func (wk *worker) walkPlain(obj uint64, t *Type) bool {
+	r := &wk.r
+	if !r.typeWalkOf(t).plain {
+		return false
+	}
+	dict, keys, values, err := r.instanceDict(obj, t)
+	if err != nil || (dict == 0 && keys == 0) {
+		return true
+	}
+	if dict != 0 {
+		wk.onRef(dict, "", false)
+		return true
+	}
+	kt := r.lastKeys
+	if keys != r.lastKeysAt || values == 0 {
+		if kt, err = r.readKeys(keys); err != nil {
+			return true
+		}
+		r.lastKeys, r.lastKeysAt = kt, keys
+	}
+	n := min(kt.nentries, 512) // attributes of one instance; more go the slow way
+	if n < kt.nentries {
+		return false
+	}
+	raw, err1 := r.m.bytes(kt.entries, int(uint64(n)*kt.entrySz))
+	vals, err2 := r.m.bytes(values, int(n)*8)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	for i := int64(0); i < n; i++ {
+		k := le64(raw[uint64(i)*kt.entrySz+kt.keyOff:])
+		if v := le64(vals[8*i:]); k != 0 && v != 0 {
+			wk.onRef(v, "", false)
+		}
+	}
+	return true
+}
+
+// gcLists marks every object on an interpreter's GC generation lists.
+func (wk *worker) gcLists(in Interp, st *HeapStats) {
+	r := &wk.r
+	L := r.L
+	var gc uint64
+	switch {
+	case L.InterpGC >= 0:
+		gc = in.Addr + uint64(L.InterpGC)
+	case L.RuntimeGC >= 0:
+		gc = r.Addr + uint64(L.RuntimeGC)
+	default:
+		return
+	}
+	if coll, err := r.m.i32(gc + uint64(L.GCCollecting)); err == nil && coll != 0 {
+		st.GCCollecting = true
+	}
+	var heads []uint64
+	for g := 0; g < 3; g++ {
+		heads = append(heads, gc+uint64(L.GCGenerations)+uint64(g)*uint64(L.GCGenerationSize)+uint64(L.GCGenerationHead))
+	}
+	if L.GCPermanent >= 0 {
+		heads = append(heads, gc+uint64(L.GCPermanent)+uint64(L.GCGenerationHead))
+	}
+	for _, head := range heads {
+		p, err := r.m.ptr(head)
+		for n := 0; err == nil && p != 0 && p&^3 != head && n < maxObjects; n++ {
+			p &^= 3
+			wk.addPrecise(p + uint64(L.GCHeadSize))
+			p, err = r.m.ptr(p)
+		}
+	}
+}
