@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,9 +295,18 @@ func commands(core, obj string) [][]string {
 // corruptBudget.
 func bounded(t *testing.T, args ...string) (result, time.Duration) {
 	t.Helper()
+	return boundedEnv(t, nil, args...)
+}
+
+// boundedEnv is bounded with more environment variables.
+func boundedEnv(t *testing.T, env []string, args ...string) (result, time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), corruptBudget)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -376,8 +386,12 @@ func TestCorruptedCores(t *testing.T) {
 						t.Fatal(err)
 					}
 					var problems []string
+					var histogram result
 					for _, args := range commands(core, cf.object) {
 						r, took := bounded(t, args...)
+						if args[0] == "histogram" {
+							histogram = r
+						}
 						checkRun(t, args, r)
 						t.Logf("%-28s exit %d in %5dms: %s", strings.Join(args[:len(args)-1], " "), r.code, took.Milliseconds(), summary(r))
 						if args[0] == "stacks" && len(args) == 3 {
@@ -395,6 +409,14 @@ func TestCorruptedCores(t *testing.T) {
 						}
 					}
 					reportStacks(t, c, in.Name, problems)
+					// These cores are too small for the census to split itself
+					// among CPUs: force it, and it must say the same.
+					split, _ := boundedEnv(t, []string{"PYCORONER_CENSUS_WORKERS=3"}, "histogram", core)
+					took := regexp.MustCompile(` in [0-9.]+[µmn]?s\b`)
+					if split.code != histogram.code || took.ReplaceAllString(string(split.stdout), "") != took.ReplaceAllString(string(histogram.stdout), "") {
+						t.Errorf("histogram with 3 census workers differs from one worker (exit %d, %d):\n%s\n--- one worker:\n%s",
+							split.code, histogram.code, split.stdout, histogram.stdout)
+					}
 				})
 			}
 		})

@@ -3,8 +3,10 @@ package pyheap
 import (
 	"fmt"
 	"math/bits"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,12 +127,18 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 // as many of the marks made so far (a sample of where the heap is); the
 // seeding worker hands its pending marks over.
 func (c *census) split(seeder *worker, seeded int) {
+	want := min(runtime.NumCPU(), 8)
+	if censusWorkers > 0 {
+		want = censusWorkers
+	}
+	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 {
+		// For tests, and for comparing: this many workers, whatever the
+		// heap's size.
+		want, seeded = min(forced, 64), max(seeded, minParallelSeed)
+	}
 	n := 1
 	if seeded >= minParallelSeed {
-		n = min(runtime.NumCPU(), 8)
-		if censusWorkers > 0 {
-			n = censusWorkers
-		}
+		n = want
 	}
 	nw := len(c.seen.words) / 2
 	if n > 1 {
@@ -169,14 +177,26 @@ func (c *census) run() {
 		return
 	}
 	var wg sync.WaitGroup
+	var pb panicBox
 	for _, wk := range c.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer c.stopAll() // a worker that panics must not leave the others waiting
+			defer pb.catch()
 			wk.run()
 		}()
 	}
 	wg.Wait()
+	pb.rethrow()
+}
+
+// stopAll ends the census for every worker once their sweeps end.
+func (c *census) stopAll() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+	c.wake.Broadcast()
 }
 
 // send hands a batch of marks to their owner.
@@ -263,7 +283,13 @@ func (h *Heap) finish(c *census) {
 	h.edgeEnd = make([]uint32, n)
 	h.edgeParts = make([][]uint64, len(c.workers))
 	h.edgeBase = make([]uint32, len(c.workers)+1)
+	// A mark one worker took back may have edges from any worker.
+	dangling := false
+	for _, wk := range c.workers {
+		dangling = dangling || wk.dangling > 0
+	}
 	var wg sync.WaitGroup
+	var pb panicBox
 	for i, wk := range c.workers {
 		wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
 		base := uint32(edgeBase[i])
@@ -274,6 +300,7 @@ func (h *Heap) finish(c *census) {
 			wg.Add(1)
 			go func(wk *worker, lo, hi int) {
 				defer wg.Done()
+				defer pb.catch()
 				hint := 0
 				for k := lo; k < hi; k++ {
 					a := wk.order[k]
@@ -281,7 +308,7 @@ func (h *Heap) finish(c *census) {
 					h.addrs[pos] = a
 					h.typeIdx[pos] = wk.typeOf[k]
 					from, to := wk.edgeOff[k], wk.edgeOff[k+1]
-					if wk.dangling > 0 {
+					if dangling {
 						kept := from
 						for _, e := range wk.edges[from:to] {
 							if f.hasHint(e, &hint) {
@@ -297,6 +324,7 @@ func (h *Heap) finish(c *census) {
 		}
 	}
 	wg.Wait()
+	pb.rethrow()
 	h.typeObj = make([]ObjectID, len(h.types))
 	hint := 0
 	for i, t := range h.types {
@@ -307,11 +335,9 @@ func (h *Heap) finish(c *census) {
 	}
 	h.Stats.Objects = n
 	h.Stats.Unreadable = len(c.seedBad)
-	dangling := false
 	for _, wk := range c.workers {
 		h.Stats.Conservative += wk.conservative
 		h.Stats.Unreadable += len(wk.bad)
-		dangling = dangling || wk.dangling > 0
 	}
 	h.Stats.Edges = edgeBase[len(c.workers)]
 	if dangling {

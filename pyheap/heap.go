@@ -223,6 +223,7 @@ func parallel(n int, fn func(lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	var pb panicBox
 	step := (n + workers - 1) / workers
 	for lo := 0; lo < n; lo += step {
 		hi := lo + step
@@ -232,8 +233,32 @@ func parallel(n int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
+			defer pb.catch()
 			fn(lo, hi)
 		}(lo, hi)
 	}
 	wg.Wait()
+	pb.rethrow()
+}
+
+// panicBox carries a panic from goroutines to the one that waits for
+// them: a recover sees only its own goroutine, and the CLI's must turn
+// every bug into a one-line error, never a crash with a stack trace.
+type panicBox struct {
+	once sync.Once
+	v    any
+}
+
+// catch is deferred by a goroutine; the first panic is kept.
+func (p *panicBox) catch() {
+	if r := recover(); r != nil {
+		p.once.Do(func() { p.v = r })
+	}
+}
+
+// rethrow panics again, in the waiting goroutine, after the wait.
+func (p *panicBox) rethrow() {
+	if p.v != nil {
+		panic(p.v)
+	}
 }
