@@ -37,7 +37,7 @@ resolved when the file exists on this host (or under --sysroot).`,
 				if err != nil {
 					return err
 				}
-				warnAll(os.Stderr, s.proc.Warnings())
+				warnAll(os.Stderr, s.warnings())
 				if g.json {
 					return reports.WriteJSON(stdout, d)
 				}
@@ -47,7 +47,7 @@ resolved when the file exists on this host (or under --sysroot).`,
 			if err != nil && mods == nil {
 				return err
 			}
-			warnAll(os.Stderr, s.proc.Warnings())
+			warnAll(os.Stderr, s.warnings())
 			if err != nil {
 				warnAll(os.Stderr, []string{err.Error()})
 			}

@@ -136,6 +136,16 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 
 func (s *session) close() { s.proc.Close() }
 
+// warnings is what the core reader and the runtime noticed and worked
+// around (a missing file, a layout from DWARF that was not used, ...).
+func (s *session) warnings() []string {
+	out := append([]string(nil), s.proc.Warnings()...)
+	if s.rt != nil {
+		out = append(out, s.rt.Warnings()...)
+	}
+	return out
+}
+
 // warn prints warnings to stderr for text output.
 func warnAll(w io.Writer, msgs []string) {
 	for _, m := range msgs {
@@ -226,7 +236,7 @@ func (g *globalFlags) openHeap(path string) (*heapSession, error) {
 		s.close()
 		return nil, fmt.Errorf("%s: heap census: %w", path, err)
 	}
-	warns := append(s.proc.Warnings(), reports.CensusWarnings(h.Stats)...)
+	warns := append(s.warnings(), reports.CensusWarnings(h.Stats)...)
 	return &heapSession{session: s, h: h, warnings: warns}, nil
 }
 

@@ -31,7 +31,7 @@ checked: a core does not record it.`,
 			if err != nil {
 				return err
 			}
-			warnAll(os.Stderr, s.proc.Warnings())
+			warnAll(os.Stderr, s.warnings())
 			if g.json {
 				return reports.WriteJSON(stdout, entries)
 			}
