@@ -139,6 +139,11 @@ func run(python string, runs int, out, cpuprofile string) error {
 	sizeStart := time.Now()
 	h.Size(0) // sizes are computed for all objects on first use
 	sizeTime := time.Since(sizeStart)
+	indexBytes := float64(h.IndexBytes()) / float64(h.Len())
+	revStart := time.Now()
+	h.Referrers(0) // the reverse index is built on first use
+	revTime := time.Since(revStart)
+	withReverse := float64(h.IndexBytes()) / float64(h.Len())
 	med := times[len(times)/2]
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -173,9 +178,10 @@ func run(python string, runs int, out, cpuprofile string) error {
 | census time (median of %d) | %v | |
 | … GC lists and roots / visiting every object / layout by address | %v / %v / %v | |
 | shallow sizes of every object, on first use (histogram) | %v | |
+| reverse index, on first use (refs, path, grep) | %v | |
 | objects per second | %.1f M | ≥ 5 M |
 | census time / read time | %.1f | ≤ 10 (aim ≤ 3) |
-| index bytes per object | %.1f | ≤ 40 |
+| index bytes per object (census; with the reverse index) | %.1f; %.1f | ≤ 40 |
 | Go heap in use after the runs | %.0f MB (%.0f bytes/object) | |
 | peak RSS (includes the mmapped core pages touched) | %.0f MB | |
 
@@ -183,8 +189,8 @@ All runs: %v. The census checked itself against the process: %d BigUser objects,
 `, time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(), res.Oracle.PythonVersion, in.Name,
 		filepath.Base(res.CorePath), float64(st.Size())/1e6, n, h.Stats.GCTracked, h.Stats.Edges,
 		len(readTimes), readTime.Round(time.Millisecond), float64(st.Size())/1e6/readTime.Seconds(),
-		runs, med.Round(time.Millisecond), ph[0].Round(time.Millisecond), ph[1].Round(time.Millisecond), ph[2].Round(time.Millisecond), sizeTime.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
-		float64(h.IndexBytes())/float64(n), float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/float64(n),
+		runs, med.Round(time.Millisecond), ph[0].Round(time.Millisecond), ph[1].Round(time.Millisecond), ph[2].Round(time.Millisecond), sizeTime.Round(time.Millisecond), revTime.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
+		indexBytes, withReverse, float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/float64(n),
 		float64(ru.Maxrss)/1024, times, users)
 	fmt.Print(report)
 	if out != "" {

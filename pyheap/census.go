@@ -105,7 +105,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	c.run()
 	tSweep := time.Since(start)
 	if c.maxed.Load() {
-		return nil, fmt.Errorf("more than %d objects: refusing to go on", maxObjects)
+		return nil, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
 	}
 	h.finish(c)
 	if opts.Progress != nil {
@@ -134,11 +134,11 @@ func (c *census) split(seeder *worker, seeded int) {
 	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 {
 		// For tests, and for comparing: this many workers, whatever the
 		// heap's size.
-		want, seeded = min(forced, 64), max(seeded, minParallelSeed)
+		want, seeded = forced, max(seeded, minParallelSeed)
 	}
 	n := 1
 	if seeded >= minParallelSeed {
-		n = want
+		n = min(want, maxParts-1)
 	}
 	nw := len(c.seen.words) / 2
 	if n > 1 {
@@ -263,65 +263,40 @@ func (c *census) typeIndex(wk *worker, t *Type) uint32 {
 	return ix
 }
 
-// finish lays the objects out by address (their rank in the address set),
-// dropping the edges to marks that were not objects (only a damaged core
-// has any). Each worker's edges are copied to one array as they are, in
-// visit order: an object's position says where its own run of edges is.
+// finish gives every object its id, its rank in the address set, and
+// keeps what the workers recorded where it is: only vis, from id to
+// record, is written per object. Edges to marks that were not objects
+// (only a damaged core has any) are dropped first.
 func (h *Heap) finish(c *census) {
 	f := c.seen.freeze()
 	h.set = f
-	n := 0
-	edgeBase := make([]int, len(c.workers)+1)
-	for i, wk := range c.workers {
-		n += len(wk.order)
-		edgeBase[i+1] = edgeBase[i] + len(wk.edges)
-	}
-	h.addrs = make([]uint64, n)
-	h.typeIdx = make([]uint32, n)
 	h.types = c.types
-	h.edgeStart = make([]uint32, n)
-	h.edgeEnd = make([]uint32, n)
-	h.edgeParts = make([][]uint64, len(c.workers))
-	h.edgeBase = make([]uint32, len(c.workers)+1)
+	h.parts = make([]heapPart, len(c.workers))
+	n := 0
 	// A mark one worker took back may have edges from any worker.
 	dangling := false
 	for _, wk := range c.workers {
+		n += len(wk.order)
 		dangling = dangling || wk.dangling > 0
 	}
+	h.vis = make([]uint32, n)
 	var wg sync.WaitGroup
 	var pb panicBox
 	for i, wk := range c.workers {
 		wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
-		base := uint32(edgeBase[i])
-		h.edgeParts[i], h.edgeBase[i+1] = wk.edges, uint32(edgeBase[i+1])
-		parts := max(1, runtime.NumCPU()/len(c.workers))
-		step := (len(wk.order) + parts - 1) / parts
-		for lo := 0; lo < len(wk.order); lo += step {
-			wg.Add(1)
-			go func(wk *worker, lo, hi int) {
-				defer wg.Done()
-				defer pb.catch()
-				hint := 0
-				for k := lo; k < hi; k++ {
-					a := wk.order[k]
-					pos := f.rankHint(a, &hint)
-					h.addrs[pos] = a
-					h.typeIdx[pos] = wk.typeOf[k]
-					from, to := wk.edgeOff[k], wk.edgeOff[k+1]
-					if dangling {
-						kept := from
-						for _, e := range wk.edges[from:to] {
-							if f.hasHint(e, &hint) {
-								wk.edges[kept] = e
-								kept++
-							}
-						}
-						to = kept
-					}
-					h.edgeStart[pos], h.edgeEnd[pos] = base+from, base+to
-				}
-			}(wk, lo, min(lo+step, len(wk.order)))
-		}
+		h.parts[i] = heapPart{order: wk.order, typeOf: wk.typeOf, edgeOff: wk.edgeOff, edges: wk.edges}
+		wg.Add(1)
+		go func(i int, p *heapPart) {
+			defer wg.Done()
+			defer pb.catch()
+			hint := 0
+			if dangling {
+				p.dropEdges(f)
+			}
+			for k, a := range p.order {
+				h.vis[f.rankHint(a, &hint)] = uint32(i)<<partShift | uint32(k)
+			}
+		}(i, &h.parts[i])
 	}
 	wg.Wait()
 	pb.rethrow()
@@ -335,15 +310,29 @@ func (h *Heap) finish(c *census) {
 	}
 	h.Stats.Objects = n
 	h.Stats.Unreadable = len(c.seedBad)
-	for _, wk := range c.workers {
+	for i, wk := range c.workers {
 		h.Stats.Conservative += wk.conservative
 		h.Stats.Unreadable += len(wk.bad)
+		h.Stats.Edges += len(h.parts[i].edges)
 	}
-	h.Stats.Edges = edgeBase[len(c.workers)]
-	if dangling {
-		h.Stats.Edges = 0
-		for i := range h.edgeStart {
-			h.Stats.Edges += int(h.edgeEnd[i] - h.edgeStart[i])
+}
+
+// dropEdges removes, in place, the edges to addresses that are not in the
+// set.
+func (p *heapPart) dropEdges(f *frozenBits) {
+	hint, w := 0, uint32(0)
+	start := p.edgeOff[0]
+	for k := range p.order {
+		end := p.edgeOff[k+1]
+		p.edgeOff[k] = w
+		for _, e := range p.edges[start:end] {
+			if f.hasHint(e, &hint) {
+				p.edges[w] = e
+				w++
+			}
 		}
+		start = end
 	}
+	p.edgeOff[len(p.order)] = w
+	p.edges = p.edges[:w]
 }

@@ -152,9 +152,16 @@ func (wk *worker) onRef(target uint64, _ string, conservative bool) {
 		}
 		wk.conservative++
 	}
+	if len(wk.edges) >= maxEdges {
+		wk.c.maxed.Store(true) // edge offsets are 32 bits
+		return
+	}
 	wk.edges = append(wk.edges, target)
 	wk.mark(target)
 }
+
+// maxEdges bounds the edges one census worker records.
+const maxEdges = 1 << 31
 
 // run sweeps this worker's part until no marks are left anywhere.
 func (wk *worker) run() {

@@ -10,31 +10,45 @@ import (
 type ObjectID int32
 
 // Heap is the census of every live object reachable in the image: the
-// GC-tracked objects, the roots, and everything they reference. Objects
-// are kept as compact arrays sorted by address; edges are stored once
-// (target addresses, CSR), turned into ids when the reverse index is built
-// on first use, and labelled on demand by re-walking an object.
+// GC-tracked objects, the roots, and everything they reference. Object ids
+// follow address order (an id is the object's rank in the address set);
+// what the census recorded stays in the arrays each census worker filled,
+// in its visit order, and vis maps an id to its place there. Edges are
+// stored once, as target addresses, turned into ids when the reverse index
+// is built on first use, and labelled on demand by re-walking an object.
 type Heap struct {
 	r         *Runtime
-	addrs     []uint64 // sorted
-	typeIdx   []uint32 // index into types
+	vis       []uint32 // id -> part<<partShift | index in that part
+	parts     []heapPart
 	sizes     []uint32 // shallow size, sys.getsizeof; computed on first use
 	sizesOnce sync.Once
 	types     []*Type    // distinct types
 	typeObj   []ObjectID // the type object of each distinct type, -1 if unreadable
-	// Edges are target addresses, in the order the census workers visited
-	// their sources: one part per worker, numbered as if one array
-	// (part p starts at edgeBase[p]). Object i's edges are those from
-	// edgeStart[i] to edgeEnd[i], within one part.
-	edgeStart []uint32
-	edgeEnd   []uint32
-	edgeParts [][]uint64
-	edgeBase  []uint32
 	set       *frozenBits
 	revOff    []uint32 // reverse index, built on demand
 	rev       []ObjectID
 	roots     []Root
 	Stats     HeapStats
+}
+
+// heapPart is what one census worker recorded, in its visit order.
+type heapPart struct {
+	order   []uint64 // addresses
+	typeOf  []uint32 // index into Heap.types
+	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
+	edges   []uint64 // target addresses
+}
+
+// vis packs a part (at most maxParts) and an index in it (less than
+// maxObjects) into 32 bits.
+const (
+	partShift = 28
+	maxParts  = 1 << (32 - partShift)
+)
+
+func (h *Heap) at(id ObjectID) (*heapPart, uint32) {
+	v := h.vis[id]
+	return &h.parts[v>>partShift], v & (1<<partShift - 1)
 }
 
 // HeapStats says what the census found and what it could not read.
@@ -61,13 +75,21 @@ type HeapOptions struct {
 }
 
 // Len is the number of objects.
-func (h *Heap) Len() int { return len(h.addrs) }
+func (h *Heap) Len() int { return len(h.vis) }
 
 // Addr is an object's address (its id()).
-func (h *Heap) Addr(id ObjectID) uint64 { return h.addrs[id] }
+func (h *Heap) Addr(id ObjectID) uint64 {
+	p, k := h.at(id)
+	return p.order[k]
+}
 
 // Type is an object's type.
-func (h *Heap) Type(id ObjectID) *Type { return h.types[h.typeIdx[id]] }
+func (h *Heap) Type(id ObjectID) *Type { return h.types[h.typeIndex(id)] }
+
+func (h *Heap) typeIndex(id ObjectID) uint32 {
+	p, k := h.at(id)
+	return p.typeOf[k]
+}
 
 // Size is an object's shallow size, as sys.getsizeof reports it. Sizes
 // are computed for every object on first use (in parallel): a census that
@@ -78,14 +100,14 @@ func (h *Heap) Size(id ObjectID) int64 {
 }
 
 func (h *Heap) computeSizes() {
-	h.sizes = make([]uint32, len(h.addrs))
-	parallel(len(h.addrs), func(lo, hi int) {
+	h.sizes = make([]uint32, h.Len())
+	parallel(h.Len(), func(lo, hi int) {
 		// Each goroutine reads through its own copy: the memory window in
 		// Runtime.m is per reader. shallowSize writes no other state.
 		wr := *h.r
 		wr.m = mem{img: h.r.m.img}
 		for i := lo; i < hi; i++ {
-			h.sizes[i] = uint32(wr.shallowSize(h.addrs[i], h.types[h.typeIdx[i]]))
+			h.sizes[i] = uint32(wr.shallowSize(h.Addr(ObjectID(i)), h.Type(ObjectID(i))))
 		}
 	})
 }
@@ -104,8 +126,9 @@ func (h *Heap) findHint(addr uint64, hint *int) (ObjectID, bool) {
 	if addr%8 != 0 || !h.set.hasHint(addr, hint) {
 		return -1, false
 	}
-	i := h.set.rankHint(addr, hint)
-	if i < len(h.addrs) && h.addrs[i] == addr {
+	// The set holds exactly the objects (marks that were not objects were
+	// taken back), so the rank is the id.
+	if i := h.set.rankHint(addr, hint); i < h.Len() {
 		return ObjectID(i), true
 	}
 	return -1, false
@@ -113,7 +136,7 @@ func (h *Heap) findHint(addr uint64, hint *int) (ObjectID, bool) {
 
 // TypeObject is the id of id's type object, or -1 when the type is not a
 // readable object.
-func (h *Heap) TypeObject(id ObjectID) ObjectID { return h.typeObj[h.typeIdx[id]] }
+func (h *Heap) TypeObject(id ObjectID) ObjectID { return h.typeObj[h.typeIndex(id)] }
 
 // Referrers lists the objects that refer to id (the reverse index is built
 // on first use).
@@ -125,21 +148,23 @@ func (h *Heap) Referrers(id ObjectID) []ObjectID {
 }
 
 func (h *Heap) buildReverse() {
-	n := len(h.addrs)
-	targets := make([]ObjectID, h.edgeBase[len(h.edgeParts)])
-	for p, part := range h.edgeParts {
-		base := int(h.edgeBase[p])
+	n := h.Len()
+	// Every edge's target as an id, in the parts' layout.
+	targets := make([][]ObjectID, len(h.parts))
+	counts := make([]uint32, n+1)
+	for i := range h.parts {
+		part := h.parts[i].edges
+		targets[i] = make([]ObjectID, len(part))
 		parallel(len(part), func(lo, hi int) {
 			hint := 0
 			for j := lo; j < hi; j++ {
-				targets[base+j], _ = h.findHint(part[j], &hint)
+				targets[i][j], _ = h.findHint(part[j], &hint)
 			}
 		})
-	}
-	counts := make([]uint32, n+1)
-	for _, t := range targets {
-		if t >= 0 {
-			counts[t+1]++
+		for _, t := range targets[i] {
+			if t >= 0 {
+				counts[t+1]++
+			}
 		}
 	}
 	for src := 0; src < n; src++ {
@@ -153,7 +178,9 @@ func (h *Heap) buildReverse() {
 	rev := make([]ObjectID, counts[n])
 	fill := append([]uint32(nil), counts[:n]...)
 	for src := 0; src < n; src++ {
-		for _, t := range targets[h.edgeStart[src]:h.edgeEnd[src]] {
+		v := h.vis[src]
+		p, k := h.parts[v>>partShift], v&(1<<partShift-1)
+		for _, t := range targets[v>>partShift][p.edgeOff[k]:p.edgeOff[k+1]] {
 			if t < 0 {
 				continue
 			}
@@ -169,17 +196,9 @@ func (h *Heap) buildReverse() {
 }
 
 // edgesOf is object i's edges, as target addresses.
-func (h *Heap) edgesOf(i ObjectID) []uint64 {
-	start, end := h.edgeStart[i], h.edgeEnd[i]
-	if start == end {
-		return nil
-	}
-	p := 0
-	for p+1 < len(h.edgeParts) && h.edgeBase[p+1] <= start {
-		p++
-	}
-	base := h.edgeBase[p]
-	return h.edgeParts[p][start-base : end-base]
+func (h *Heap) edgesOf(id ObjectID) []uint64 {
+	p, k := h.at(id)
+	return p.edges[p.edgeOff[k]:p.edgeOff[k+1]]
 }
 
 // Edge is one labelled reference.
@@ -193,7 +212,7 @@ type Edge struct {
 // Edges re-walks an object to label its references.
 func (h *Heap) Edges(id ObjectID) []Edge {
 	var out []Edge
-	h.r.walkRefs(h.addrs[id], h.Type(id), true, func(target uint64, via string, conservative bool) {
+	h.r.walkRefs(h.Addr(id), h.Type(id), true, func(target uint64, via string, conservative bool) {
 		if t, ok := h.Find(target); ok {
 			out = append(out, Edge{Target: t, Addr: target, Via: via, Conservative: conservative})
 		}
@@ -207,9 +226,12 @@ func (h *Heap) Roots() []Root { return h.roots }
 // IndexBytes is the memory the census keeps per heap: the object table,
 // the edge arrays and (once built) the reverse index.
 func (h *Heap) IndexBytes() int64 {
-	return int64(len(h.addrs))*8 + int64(len(h.typeIdx))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
-		int64(len(h.edgeStart))*8 + int64(h.edgeBase[len(h.edgeParts)])*8 + int64(len(h.revOff))*4 + int64(len(h.rev))*4 +
-		int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
+	n := int64(len(h.vis))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
+		int64(len(h.revOff))*4 + int64(len(h.rev))*4 + int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
+	for _, p := range h.parts {
+		n += int64(len(p.order))*(8+4+4) + int64(len(p.edges))*8
+	}
+	return n
 }
 
 // parallel splits [0, n) among the CPUs.
