@@ -57,6 +57,8 @@ fuzz:
 		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
 	done
+	@echo "fuzz: FuzzCore with the census split among 3 workers, for $(FUZZTIME)"
+	PYCORONER_CENSUS_WORKERS=3 $(GO) test -run '^$$' -fuzz '^FuzzCore$$' -fuzztime $(FUZZTIME) ./pyheap
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:

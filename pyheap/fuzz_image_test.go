@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,12 +213,17 @@ func (b *fuzzBase) load(tb testing.TB, record bool) {
 
 // recorder is an Image that notes the words every read touches (the first
 // 64 bytes of each read: scans of whole segments would drown the rest).
+// Like every Image, it may be read from several goroutines at once (the
+// census workers).
 type recorder struct {
 	*coreread.Process
+	mu    sync.Mutex
 	words map[uint64]bool
 }
 
 func (r *recorder) note(addr uint64, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for i := 0; i < n && i < 64; i += 8 {
 		r.words[(addr+uint64(i))&^7] = true
 	}

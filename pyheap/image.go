@@ -10,7 +10,9 @@ import (
 )
 
 // Image is the process image pyheap reads: a core file today, a live
-// process later. coreread.Process implements it.
+// process later. coreread.Process implements it. Reads may come from
+// several goroutines at once (the census workers, sizes), so an Image must
+// be safe for concurrent use.
 type Image interface {
 	ReadAt(b []byte, addr uint64) (int, error)
 	Uint64(addr uint64) (uint64, error)
