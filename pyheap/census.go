@@ -43,7 +43,7 @@ type census struct {
 	types   []*Type // the census's type table
 
 	objects  atomic.Int64 // visited so far, for progress
-	maxed    atomic.Bool  // a worker reached its share of maxObjects
+	maxed    atomic.Bool  // a worker reached its share of maxObjects, or maxEdges
 	progress func(int)
 
 	// message passing between workers
