@@ -93,3 +93,58 @@ func TestCensusWorkersAgree(t *testing.T) {
 		})
 	}
 }
+
+// Descriptors (the methods, members and slots of built-in types, thousands
+// in any heap) are walked precisely: their class and names, labelled, and
+// nothing found by a conservative scan.
+func TestDescriptorsWalkedPrecisely(t *testing.T) {
+	for name, path := range censusCores(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			r, err := Open(p, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := r.BuildHeap(HeapOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for i := 0; i < h.Len(); i++ {
+				id := ObjectID(i)
+				kind := h.Type(id).Name
+				switch kind {
+				case "method_descriptor", "member_descriptor", "getset_descriptor", "wrapper_descriptor":
+				default:
+					continue
+				}
+				seen[kind]++
+				labels := map[string]bool{}
+				for _, e := range h.Edges(id) {
+					if e.Conservative {
+						t.Fatalf("%s at 0x%x: conservative edge %s", kind, h.Addr(id), e.Via)
+					}
+					labels[e.Via] = true
+					if tt := h.Type(e.Target); e.Via == "__objclass__" && tt.Flags&uint64(r.L.TPFlagsTypeSubclass) == 0 {
+						t.Fatalf("%s at 0x%x: __objclass__ is a %s", kind, h.Addr(id), h.Type(e.Target).Name)
+					}
+					if e.Via == "__name__" && h.Type(e.Target).Kind != KindStr {
+						t.Fatalf("%s at 0x%x: __name__ is a %s", kind, h.Addr(id), h.Type(e.Target).Name)
+					}
+				}
+				if !labels["__objclass__"] || !labels["__name__"] {
+					t.Fatalf("%s at 0x%x: edges %v, want __objclass__ and __name__", kind, h.Addr(id), labels)
+				}
+			}
+			for _, kind := range []string{"method_descriptor", "member_descriptor", "getset_descriptor", "wrapper_descriptor"} {
+				if seen[kind] < 10 {
+					t.Errorf("only %d %s objects", seen[kind], kind)
+				}
+			}
+		})
+	}
+}

@@ -16,6 +16,9 @@ var typesModuleNames = map[string]string{
 	"GeneratorType": "generator", "CoroutineType": "coroutine", "TracebackType": "traceback",
 	"MappingProxyType": "mappingproxy", "SimpleNamespace": "types.SimpleNamespace",
 	"EllipsisType": "ellipsis", "NotImplementedType": "NotImplementedType",
+	"WrapperDescriptorType": "wrapper_descriptor", "MethodWrapperType": "method-wrapper",
+	"MethodDescriptorType": "method_descriptor", "ClassMethodDescriptorType": "classmethod_descriptor",
+	"GetSetDescriptorType": "getset_descriptor", "MemberDescriptorType": "member_descriptor",
 }
 
 // fallbackName names a static type whose tp_name cannot be read.

@@ -30,6 +30,7 @@ type typeWalk struct {
 	isCFunc     bool
 	isGen       bool
 	isTraceback bool
+	isDescr     bool // method, classmethod, member, getset or wrapper descriptor
 	// plain: an instance of a class without __slots__ or a builtin base
 	// with references, whose only references are its attributes (see
 	// census.walkPlain)
@@ -351,6 +352,16 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 	case tw.isGen:
 		r.walkGenerator(obj, labels, emit)
 		return
+	case tw.isDescr:
+		for _, f := range []struct {
+			off int64
+			via string
+		}{{L.DescrType, "__objclass__"}, {L.DescrName, "__name__"}, {L.DescrQualname, "__qualname__"}} {
+			if p := r.ptrField(obj, f.off); p != 0 {
+				emit(p, lbl(f.via), false)
+			}
+		}
+		return
 	}
 	// __dict__, wherever this version keeps it.
 	dict, keys, values, _ := r.instanceDict(obj, t)
@@ -459,6 +470,9 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 		tw.isTraceback = true
 	case "generator", "coroutine", "async_generator":
 		tw.isGen = true
+	case "method_descriptor", "classmethod_descriptor", "member_descriptor", "getset_descriptor", "wrapper_descriptor":
+		// Their other fields point to C structures (PyMethodDef, ...).
+		tw.isDescr = !t.Heap(r) && L.DescrType >= 0
 	}
 	if t.Kind == KindException {
 		// The walker covers BaseException's fields: the scan starts after them.
@@ -495,7 +509,7 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	for _, s := range tw.slots {
 		tw.slotNames[s.offset] = s.name
 	}
-	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && !tw.isWeakref && !tw.isMethod && !tw.isCFunc && !tw.isGen && !tw.isTraceback
+	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && !tw.isWeakref && !tw.isMethod && !tw.isCFunc && !tw.isGen && !tw.isTraceback && !tw.isDescr
 	for off := tw.solidSize; tw.plain && off+8 <= t.Basicsize; off += 8 {
 		if off != t.Dictoffset && off != tw.weaklist && off >= 16 {
 			tw.plain = false // a word walkInstance would follow or scan

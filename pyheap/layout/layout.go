@@ -264,6 +264,9 @@ type Layout struct {
 	WeakrefObject      int64 `py:"off:_PyWeakReference:wr_object"`
 	WeakrefCallback    int64 `py:"off:_PyWeakReference:wr_callback"`
 	MemberDescrMember  int64 `py:"off:PyMemberDescrObject:d_member"`
+	DescrType          int64 `py:"off:PyDescrObject:d_type"`
+	DescrName          int64 `py:"off:PyDescrObject:d_name"`
+	DescrQualname      int64 `py:"off:PyDescrObject:d_qualname"`
 	MemberDefName      int64 `py:"off:PyMemberDef:name"`
 	MemberDefType      int64 `py:"off:PyMemberDef:type"`
 	MemberDefOffset    int64 `py:"off:PyMemberDef:offset"`
