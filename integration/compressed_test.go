@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -166,12 +165,7 @@ func TestMissingBinaries(t *testing.T) {
 	empty := t.TempDir()
 	for _, in := range corpusInterpreters(t) {
 		t.Run(in.Name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			res, err := harness.CachedCore(ctx, in, "threads", harness.Gcore)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := cachedCore(t, in, "threads", harness.Gcore)
 			r := pycoroner(t, "stacks", "--locals", "--json", "--sysroot", empty, res.CorePath)
 			if r.code != 0 {
 				t.Fatalf("stacks exited %d: %s", r.code, r.stderr)

@@ -367,12 +367,7 @@ func TestCorruptedCores(t *testing.T) {
 	for _, in := range corpusInterpreters(t) {
 		t.Run(in.Name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			res, err := harness.CachedCore(ctx, in, "threads", harness.Gcore)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := cachedCore(t, in, "threads", harness.Gcore)
 			cf := factsOf(t, res.CorePath)
 			for _, c := range corruptions() {
 				t.Run(c.name, func(t *testing.T) {

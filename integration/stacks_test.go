@@ -87,16 +87,22 @@ func forEachCoreMode(t *testing.T, scenario string, modes []harness.Mode, fn fun
 			in, mode := in, mode
 			t.Run(in.Name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				defer cancel()
-				res, err := harness.CachedCore(ctx, in, scenario, mode)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fn(t, res)
+				fn(t, cachedCore(t, in, scenario, mode))
 			})
 		}
 	}
+}
+
+// cachedCore is the harness's core of a scenario (made once, then cached).
+func cachedCore(t *testing.T, in harness.Interpreter, scenario string, mode harness.Mode) *harness.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := harness.CachedCore(ctx, in, scenario, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // stacksOf runs `stacks --json` with args and decodes the answer.

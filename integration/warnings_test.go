@@ -2,12 +2,10 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 )
@@ -26,12 +24,7 @@ func TestRuntimeWarningsReachEveryCommand(t *testing.T) {
 	if in.Name == "" {
 		t.Skip("no pyenv 3.13 here")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	res, err := harness.CachedCore(ctx, in, "threads", harness.Gcore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := cachedCore(t, in, "threads", harness.Gcore)
 	cf := factsOf(t, res.CorePath)
 	b := bytes.Clone(cf.raw)
 	off := cf.offset(t, cf.rtAddr)

@@ -38,6 +38,28 @@ func censusCores(t *testing.T) map[string]string {
 	return cores
 }
 
+// openCore opens a core, with an empty sysroot: the goldens' files are
+// not on this host, and the harness cores must not need theirs either.
+func openCore(t *testing.T, path string) *coreread.Process {
+	t.Helper()
+	p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// openRuntime finds a fresh runtime, with no types decoded yet.
+func openRuntime(t *testing.T, p *coreread.Process) *Runtime {
+	t.Helper()
+	r, err := Open(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // A census split among workers must find exactly what one worker finds:
 // the same objects with the same types, and the same edges from each. Run
 // with -race, this is also the check that the workers share nothing they
@@ -46,16 +68,9 @@ func TestCensusWorkersAgree(t *testing.T) {
 	defer func(seed, workers int) { minParallelSeed, censusWorkers = seed, workers }(minParallelSeed, censusWorkers)
 	for name, path := range censusCores(t) {
 		t.Run(name, func(t *testing.T) {
-			p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := openCore(t, path)
 			census := func(workers int) *Heap {
-				r, err := Open(p, Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				r := openRuntime(t, p)
 				minParallelSeed, censusWorkers = 0, workers
 				if workers == 1 {
 					minParallelSeed = 1 << 62
@@ -100,15 +115,8 @@ func TestCensusWorkersAgree(t *testing.T) {
 func TestDescriptorsWalkedPrecisely(t *testing.T) {
 	for name, path := range censusCores(t) {
 		t.Run(name, func(t *testing.T) {
-			p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			r, err := Open(p, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := openCore(t, path)
+			r := openRuntime(t, p)
 			h, err := r.BuildHeap(HeapOptions{})
 			if err != nil {
 				t.Fatal(err)

@@ -261,8 +261,8 @@ func (wk *worker) visit(addr uint64) {
 }
 
 // walkPlain is walkInstance for the commonest object of all, an instance
-// whose references are just its attributes, without the closures that
-// label edges: it reports false, having done nothing, for every other
+// whose references are just its attributes, without the labelling and the
+// indirect calls: it reports false, having done nothing, for every other
 // object.
 func (wk *worker) walkPlain(obj uint64, t *Type) bool {
 	r := &wk.r
@@ -277,28 +277,10 @@ func (wk *worker) walkPlain(obj uint64, t *Type) bool {
 		wk.onRef(dict, "", false)
 		return true
 	}
-	kt := r.lastKeys
-	if keys != r.lastKeysAt || values == 0 {
-		if kt, err = r.readKeys(keys); err != nil {
-			return true
-		}
-		r.lastKeys, r.lastKeysAt = kt, keys
-	}
-	n := min(kt.nentries, 512) // attributes of one instance; more go the slow way
-	if n < kt.nentries {
-		return false
-	}
-	raw, err1 := r.m.bytes(kt.entries, int(uint64(n)*kt.entrySz))
-	vals, err2 := r.m.bytes(values, int(n)*8)
-	if err1 != nil || err2 != nil {
+	r.eachKeysItem(keys, values, func(_, v uint64) bool {
+		wk.onRef(v, "", false)
 		return true
-	}
-	for i := int64(0); i < n; i++ {
-		k := le64(raw[uint64(i)*kt.entrySz+kt.keyOff:])
-		if v := le64(vals[8*i:]); k != 0 && v != 0 {
-			wk.onRef(v, "", false)
-		}
-	}
+	})
 	return true
 }
 

@@ -46,9 +46,10 @@ const (
 	maxParts  = 1 << (32 - partShift)
 )
 
-func (h *Heap) at(id ObjectID) (*heapPart, uint32) {
+// at is where id's record is: its part's index and its index there.
+func (h *Heap) at(id ObjectID) (part int, k uint32) {
 	v := h.vis[id]
-	return &h.parts[v>>partShift], v & (1<<partShift - 1)
+	return int(v >> partShift), v & (1<<partShift - 1)
 }
 
 // HeapStats says what the census found and what it could not read.
@@ -61,7 +62,7 @@ type HeapStats struct {
 	GCCollecting bool
 	Duration     time.Duration
 	// Phases splits Duration: the GC lists and roots, the sweeps that
-	// visit every object, and laying the arrays out by address.
+	// visit every object, and giving each object its id (address order).
 	Phases [3]time.Duration
 }
 
@@ -80,7 +81,7 @@ func (h *Heap) Len() int { return len(h.vis) }
 // Addr is an object's address (its id()).
 func (h *Heap) Addr(id ObjectID) uint64 {
 	p, k := h.at(id)
-	return p.order[k]
+	return h.parts[p].order[k]
 }
 
 // Type is an object's type.
@@ -88,7 +89,7 @@ func (h *Heap) Type(id ObjectID) *Type { return h.types[h.typeIndex(id)] }
 
 func (h *Heap) typeIndex(id ObjectID) uint32 {
 	p, k := h.at(id)
-	return p.typeOf[k]
+	return h.parts[p].typeOf[k]
 }
 
 // Size is an object's shallow size, as sys.getsizeof reports it. Sizes
@@ -178,9 +179,9 @@ func (h *Heap) buildReverse() {
 	rev := make([]ObjectID, counts[n])
 	fill := append([]uint32(nil), counts[:n]...)
 	for src := 0; src < n; src++ {
-		v := h.vis[src]
-		p, k := h.parts[v>>partShift], v&(1<<partShift-1)
-		for _, t := range targets[v>>partShift][p.edgeOff[k]:p.edgeOff[k+1]] {
+		p, k := h.at(ObjectID(src))
+		off := h.parts[p].edgeOff
+		for _, t := range targets[p][off[k]:off[k+1]] {
 			if t < 0 {
 				continue
 			}
@@ -198,7 +199,8 @@ func (h *Heap) buildReverse() {
 // edgesOf is object i's edges, as target addresses.
 func (h *Heap) edgesOf(id ObjectID) []uint64 {
 	p, k := h.at(id)
-	return p.edges[p.edgeOff[k]:p.edgeOff[k+1]]
+	part := &h.parts[p]
+	return part.edges[part.edgeOff[k]:part.edgeOff[k+1]]
 }
 
 // Edge is one labelled reference.
