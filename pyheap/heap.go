@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// ObjectID indexes a Heap's object table (sorted by address).
+// ObjectID names an object of a Heap: its rank in address order.
 type ObjectID int32
 
 // Heap is the census of every live object reachable in the image: the
