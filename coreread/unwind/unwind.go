@@ -1,0 +1,395 @@
+package unwind
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-delve/delve/pkg/dwarf/frame"
+
+	"github.com/pycoroner/pycoroner/coreread"
+)
+
+// Image is what the unwinder needs of a process image; *coreread.Process
+// provides it.
+type Image interface {
+	ReadAt(b []byte, addr uint64) (int, error)
+	Threads() []coreread.Thread
+	Files() []coreread.FileInfo
+	Mappings() []coreread.Mapping
+	Segments() []coreread.Segment
+}
+
+// Options says where the files behind the image are.
+type Options struct {
+	// Sysroot is prepended to debug-file paths (/usr/lib/debug/...); the
+	// image's own files are already resolved by coreread.
+	Sysroot string
+}
+
+// Frame is one native frame, innermost first. A function inlined into
+// another is a frame of its own at the same PC, as gdb shows it.
+type Frame struct {
+	// PC is the address gdb prints: the instruction pointer for the
+	// innermost frame, the return address for its callers.
+	PC uint64
+	// CFA is the canonical frame address (the caller's stack pointer
+	// before the call); 0 when unknown.
+	CFA uint64
+	// SP is the stack pointer in this frame.
+	SP       uint64
+	Function string // "" when nothing names the address
+	Inlined  bool   // a function inlined at PC into the next frame's function
+	Library  string // path of the mapped file holding PC, as the core names it
+	// Offset is PC as an address of Library's ELF file (for addr2line).
+	Offset uint64
+	File   string // source file, when DWARF line info is present
+	Line   int
+	// How says how this frame's caller was found: "cfi", "frame-pointer",
+	// "return-address" (a call to an unmapped address) or "" (innermost).
+	How string
+}
+
+// Stack is one thread's native stack.
+type Stack struct {
+	TID    int
+	Frames []Frame
+	// Complete is true when the unwind reached the outermost frame (a
+	// function whose CFI marks the return address undefined, or a zero
+	// return address).
+	Complete bool
+	// Note says why the unwind stopped early when it is not Complete.
+	Note string
+}
+
+// Unwinder unwinds the threads of one image; its caches are shared by
+// every thread. It is not safe for concurrent use.
+type Unwinder struct {
+	img    Image
+	loader *loader
+	maps   []coreread.Mapping
+	segs   []coreread.Segment
+}
+
+// New prepares an unwinder for img.
+func New(img Image, opts Options) *Unwinder {
+	maps := append([]coreread.Mapping(nil), img.Mappings()...)
+	sort.Slice(maps, func(i, j int) bool { return maps[i].Start < maps[j].Start })
+	return &Unwinder{img: img, loader: newLoader(img.Files(), opts.Sysroot), maps: maps, segs: img.Segments()}
+}
+
+// maxFrames bounds one thread's unwind (physical frames).
+const maxFrames = 1024
+
+// maxFrameSize bounds how far one frame's CFA may be above its SP: a wild
+// value means the stack is corrupt.
+const maxFrameSize = 64 << 20
+
+// DWARF register numbers of x86-64 (System V ABI, figure 3.36).
+const (
+	regRAX = iota
+	regRDX
+	regRCX
+	regRBX
+	regRSI
+	regRDI
+	regRBP
+	regRSP
+	regR8
+	regR9
+	regR10
+	regR11
+	regR12
+	regR13
+	regR14
+	regR15
+	regRIP
+	numRegs
+)
+
+type regs struct {
+	v  [numRegs]uint64
+	ok [numRegs]bool
+}
+
+func fromCore(r coreread.Registers) regs {
+	var out regs
+	out.v = [numRegs]uint64{r.RAX, r.RDX, r.RCX, r.RBX, r.RSI, r.RDI, r.RBP, r.RSP,
+		r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15, r.RIP}
+	for i := range out.ok {
+		out.ok[i] = true
+	}
+	return out
+}
+
+// All unwinds every thread of the image, in the core's thread order.
+func (u *Unwinder) All() []Stack {
+	var out []Stack
+	for _, t := range u.img.Threads() {
+		out = append(out, u.Thread(t))
+	}
+	return out
+}
+
+// Thread unwinds one thread from its registers.
+func (u *Unwinder) Thread(t coreread.Thread) Stack {
+	st := Stack{TID: t.TID}
+	r := fromCore(t.Regs)
+	how := ""
+	for n := 0; ; n++ {
+		if n >= maxFrames {
+			st.Note = fmt.Sprintf("stopped after %d frames", maxFrames)
+			return st
+		}
+		pc := r.v[regRIP]
+		// A caller's return address is one past its call: name and unwind
+		// by the call instruction itself.
+		lookup := pc
+		if n > 0 {
+			lookup = pc - 1
+		}
+		frames := u.describe(pc, lookup, r.v[regRSP], how)
+		st.Frames = append(st.Frames, frames...)
+		next, kind, done, err := u.step(r, lookup, n == 0)
+		if done {
+			st.Complete = true
+			return st
+		}
+		if err != nil {
+			st.Note = err.Error()
+			return st
+		}
+		if cfa := next.v[regRSP]; len(st.Frames) > 0 {
+			st.Frames[len(st.Frames)-1].CFA = cfa
+		}
+		r, how = next, kind
+	}
+}
+
+// describe names the frames at pc: the real function and any inlined into it.
+func (u *Unwinder) describe(pc, lookup, sp uint64, how string) []Frame {
+	base := Frame{PC: pc, SP: sp, How: how}
+	m := u.moduleAt(lookup)
+	if m == nil {
+		return []Frame{base}
+	}
+	base.Library = m.path
+	vaddr := lookup - m.bias
+	base.Offset = pc - m.bias
+	if m.err != nil {
+		return []Frame{base}
+	}
+	var out []Frame
+	if m.dwarf != nil {
+		for _, p := range m.dwarf.lookup(vaddr) {
+			f := base
+			f.Function, f.File, f.Line = p.function, p.file, p.line
+			f.Inlined = true
+			out = append(out, f)
+		}
+	}
+	if len(out) > 0 {
+		out[len(out)-1].Inlined = false
+		if out[len(out)-1].Function == "" {
+			if s, ok := m.symbolAt(vaddr); ok {
+				out[len(out)-1].Function = s.name
+			}
+		}
+		// Inline frames share the physical frame's registers; only the
+		// innermost carries How, the last the real function.
+		return out
+	}
+	if s, ok := m.symbolAt(vaddr); ok {
+		base.Function = s.name
+	}
+	return []Frame{base}
+}
+
+func (u *Unwinder) moduleAt(addr uint64) *module {
+	i := sort.Search(len(u.maps), func(i int) bool { return u.maps[i].End > addr })
+	if i >= len(u.maps) || addr < u.maps[i].Start {
+		return nil
+	}
+	return u.loader.module(u.maps[i].Path)
+}
+
+// executable reports whether addr is in memory the process could execute.
+func (u *Unwinder) executable(addr uint64) bool {
+	i := sort.Search(len(u.segs), func(i int) bool { return u.segs[i].Vaddr+u.segs[i].Memsz > addr })
+	return i < len(u.segs) && addr >= u.segs[i].Vaddr && u.segs[i].Flags&1 != 0 // PF_X
+}
+
+func (u *Unwinder) word(addr uint64) (uint64, error) {
+	var b [8]byte
+	if _, err := u.img.ReadAt(b[:], addr); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// step computes the caller's registers. done is set when this frame is the
+// outermost one.
+func (u *Unwinder) step(r regs, lookup uint64, innermost bool) (next regs, how string, done bool, err error) {
+	sp := r.v[regRSP]
+	m := u.moduleAt(lookup)
+	var fde *frame.FrameDescriptionEntry
+	if m != nil && m.err == nil {
+		fde = m.fde(lookup - m.bias)
+	}
+	switch {
+	case fde != nil:
+		next, done, err = u.stepCFI(r, fde, lookup-m.bias)
+		how = "cfi"
+	case innermost && !u.executable(r.v[regRIP]):
+		// A call through a bad pointer: the return address is on top.
+		next, err = u.stepReturnAddress(r)
+		how = "return-address"
+	default:
+		next, done, err = u.stepFramePointer(r)
+		how = "frame-pointer"
+	}
+	if done || err != nil {
+		return next, how, done, err
+	}
+	ra := next.v[regRIP]
+	if !next.ok[regRIP] || ra == 0 {
+		return next, how, true, nil
+	}
+	newSP := next.v[regRSP]
+	if !next.ok[regRSP] || newSP <= sp || newSP-sp > maxFrameSize {
+		return next, how, false, fmt.Errorf("stack looks corrupt at pc 0x%x: caller's stack pointer 0x%x is not above 0x%x (%s)", r.v[regRIP], newSP, sp, how)
+	}
+	if !u.executable(ra) {
+		return next, how, false, fmt.Errorf("return address 0x%x (found by %s) is not in executable memory", ra, how)
+	}
+	return next, how, false, nil
+}
+
+func (u *Unwinder) stepReturnAddress(r regs) (regs, error) {
+	ra, err := u.word(r.v[regRSP])
+	if err != nil {
+		return r, fmt.Errorf("read return address at 0x%x: %w", r.v[regRSP], err)
+	}
+	next := r
+	next.v[regRIP], next.v[regRSP] = ra, r.v[regRSP]+8
+	return next, nil
+}
+
+func (u *Unwinder) stepFramePointer(r regs) (regs, bool, error) {
+	bp := r.v[regRBP]
+	if !r.ok[regRBP] || bp == 0 {
+		return r, false, fmt.Errorf("no call-frame information for pc 0x%x and no frame pointer", r.v[regRIP])
+	}
+	if bp < r.v[regRSP] || bp-r.v[regRSP] > maxFrameSize {
+		return r, false, fmt.Errorf("no call-frame information for pc 0x%x and rbp 0x%x is not a frame pointer", r.v[regRIP], bp)
+	}
+	savedBP, err := u.word(bp)
+	if err != nil {
+		return r, false, fmt.Errorf("read saved rbp at 0x%x: %w", bp, err)
+	}
+	ra, err := u.word(bp + 8)
+	if err != nil {
+		return r, false, fmt.Errorf("read return address at 0x%x: %w", bp+8, err)
+	}
+	next := r
+	next.v[regRBP], next.v[regRIP], next.v[regRSP] = savedBP, ra, bp+16
+	return next, false, nil
+}
+
+func (u *Unwinder) stepCFI(r regs, fde *frame.FrameDescriptionEntry, vaddr uint64) (next regs, done bool, err error) {
+	var ctx *frame.FrameContext
+	if perr := safely(func() error {
+		var e error
+		ctx, e = fde.EstablishFrame(vaddr)
+		return e
+	}); perr != nil || ctx == nil {
+		return r, false, fmt.Errorf("call-frame information at pc 0x%x: %v", r.v[regRIP], perr)
+	}
+	var cfa uint64
+	switch ctx.CFA.Rule {
+	case frame.RuleCFA:
+		reg := ctx.CFA.Reg
+		if reg >= numRegs || !r.ok[reg] {
+			return r, false, fmt.Errorf("CFA at pc 0x%x uses unknown register %d", r.v[regRIP], reg)
+		}
+		cfa = uint64(int64(r.v[reg]) + ctx.CFA.Offset)
+	case frame.RuleExpression:
+		v, err := u.eval(ctx.CFA.Expression, r)
+		if err != nil {
+			return r, false, fmt.Errorf("CFA expression at pc 0x%x: %w", r.v[regRIP], err)
+		}
+		cfa = v
+	default:
+		return r, false, fmt.Errorf("CFA rule %d at pc 0x%x not supported", ctx.CFA.Rule, r.v[regRIP])
+	}
+	next = r
+	// Registers the CFI does not mention keep their value (callee-saved
+	// by convention); the caller's stack pointer is the CFA.
+	next.v[regRSP], next.ok[regRSP] = cfa, true
+	next.ok[regRIP] = false
+	for reg, rule := range ctx.Regs {
+		if reg >= numRegs || reg == regRSP {
+			continue
+		}
+		switch rule.Rule {
+		case frame.RuleUndefined:
+			next.ok[reg] = false
+		case frame.RuleSameVal:
+			next.v[reg], next.ok[reg] = r.v[reg], r.ok[reg]
+		case frame.RuleOffset:
+			v, err := u.word(uint64(int64(cfa) + rule.Offset))
+			if err != nil {
+				if reg == ctx.RetAddrReg {
+					return r, false, fmt.Errorf("read return address at 0x%x: %w", uint64(int64(cfa)+rule.Offset), err)
+				}
+				next.ok[reg] = false
+				continue
+			}
+			next.v[reg], next.ok[reg] = v, true
+		case frame.RuleValOffset:
+			next.v[reg], next.ok[reg] = uint64(int64(cfa)+rule.Offset), true
+		case frame.RuleRegister:
+			if rule.Reg < numRegs {
+				next.v[reg], next.ok[reg] = r.v[rule.Reg], r.ok[rule.Reg]
+			} else {
+				next.ok[reg] = false
+			}
+		case frame.RuleExpression, frame.RuleValExpression:
+			v, err := u.evalWithCFA(rule.Expression, r, cfa)
+			if err != nil {
+				next.ok[reg] = false
+				continue
+			}
+			if rule.Rule == frame.RuleExpression {
+				if v, err = u.word(v); err != nil {
+					next.ok[reg] = false
+					continue
+				}
+			}
+			next.v[reg], next.ok[reg] = v, true
+		default:
+			next.ok[reg] = false
+		}
+	}
+	ra := ctx.RetAddrReg
+	if ra >= numRegs {
+		return r, false, fmt.Errorf("return address register %d not supported", ra)
+	}
+	rule, ok := ctx.Regs[ra]
+	if !ok || rule.Rule == frame.RuleUndefined {
+		// glibc's _start and clone mark the return address undefined: the
+		// outermost frame.
+		return next, true, nil
+	}
+	if ra != regRIP {
+		next.v[regRIP], next.ok[regRIP] = next.v[ra], next.ok[ra]
+	} else if rule.Rule == frame.RuleSameVal {
+		next.ok[regRIP] = true
+	}
+	if strings.Contains(fde.CIE.Augmentation, "S") {
+		// A signal frame: the saved pc is not a return address.
+		next.ok[regRIP] = next.ok[regRIP] && next.v[regRIP] != 0
+	}
+	return next, false, nil
+}
