@@ -18,6 +18,13 @@ type Frame struct {
 	FirstLine int
 	Locals    []Local
 	Err       error // what could not be read of this frame
+	// Entry marks the outermost frame one call of the C evaluation loop
+	// (_PyEval_EvalFrameDefault) ran: before 3.11 every frame; from 3.11
+	// the frame CPython marks is_entry (3.11) or the one just inside a
+	// C-stack entry frame (3.12+). Native stacks are merged by it.
+	Entry bool
+
+	cstack bool // a C-stack entry frame (3.12+), never returned
 }
 
 // Local is one argument or local variable with its value (cells already
@@ -60,7 +67,7 @@ func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, f)
 		}
 		seen[f] = true
-		fr := Frame{Addr: f}
+		fr := Frame{Addr: f, Entry: true}
 		if code, err := r.m.ptr(f + uint64(L.FrameCode)); err != nil {
 			fr.Err = fmt.Errorf("frame 0x%x code: %w", f, err)
 		} else {
@@ -109,8 +116,11 @@ func (r *Runtime) framesNew(ts ThreadState) ([]Frame, error) {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, cur)
 		}
 		seen[cur] = true
-		if fr, keep := r.interpFrame(cur); keep {
+		fr, keep := r.interpFrame(cur)
+		if keep {
 			out = append(out, fr)
+		} else if fr.cstack && len(out) > 0 {
+			out[len(out)-1].Entry = true
 		}
 		cur, err = r.m.ptr(cur + uint64(L.IFramePrevious))
 	}
@@ -129,7 +139,13 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		return fr, true
 	}
 	if L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack {
+		fr.cstack = true
 		return fr, false
+	}
+	if L.IFrameIsEntry >= 0 {
+		if e, err := r.m.u8(cur + uint64(L.IFrameIsEntry)); err == nil && e != 0 {
+			fr.Entry = true
+		}
 	}
 	code, err := r.m.ptr(cur + uint64(L.IFrameCode))
 	if err != nil {

@@ -24,9 +24,11 @@ type Info struct {
 	Command       string  `json:"command"`
 	Args          string  `json:"args"`
 	Signal        *Signal `json:"signal"`
-	NativeThreads int     `json:"native_threads"`
-	PythonThreads int     `json:"python_threads"`
-	GIL           GILInfo `json:"gil"`
+	// Crash is where the crashed thread stopped (crash cores only).
+	Crash         *CrashSite `json:"crash,omitempty"`
+	NativeThreads int        `json:"native_threads"`
+	PythonThreads int        `json:"python_threads"`
+	GIL           GILInfo    `json:"gil"`
 	// Systemd is what systemd-coredump recorded, for its core files.
 	Systemd  *coreread.SystemdCoredump `json:"systemd_coredump,omitempty"`
 	Runtime  RuntimeInfo               `json:"runtime"`
@@ -136,6 +138,9 @@ func (in *Info) WriteText(w io.Writer) error {
 	}
 	if err := table(w, []string{"field", "value"}, rows); err != nil {
 		return err
+	}
+	if in.Crash != nil {
+		in.Crash.WriteText(w, "")
 	}
 	var frows [][]string
 	for _, f := range in.Files {

@@ -14,7 +14,9 @@ import (
 type Stacks struct {
 	PythonVersion string   `json:"python_version"`
 	Threads       []Thread `json:"threads"`
-	Warnings      []string `json:"warnings,omitempty"`
+	// Crash is where the crashed thread stopped (crash cores only).
+	Crash    *CrashSite `json:"crash,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
 }
 
 // Thread is one Python thread.
@@ -27,6 +29,10 @@ type Thread struct {
 	Frames         []Frame  `json:"frames"`
 	Exception      *Value   `json:"exception"`
 	Errors         []string `json:"errors,omitempty"`
+	// Crashed marks the thread the kernel dumped the core for.
+	Crashed bool `json:"crashed,omitempty"`
+	// NativeOnly marks a thread with no Python thread state (--native).
+	NativeOnly bool `json:"native_only,omitempty"`
 }
 
 // Frame is one Python frame, innermost first.
@@ -41,6 +47,8 @@ type Frame struct {
 	Error    string           `json:"error,omitempty"`
 
 	localOrder []string
+	entry      bool         // the outermost frame of one evaluation-loop call
+	native     *NativeFrame // set for "kind": "native"
 }
 
 // Value is a short description of one object.
@@ -111,7 +119,7 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 		th.Errors = append(th.Errors, err.Error())
 	}
 	for _, f := range frames {
-		fr := Frame{Kind: "python", Function: f.Function, Filename: f.Filename, Line: f.Line}
+		fr := Frame{Kind: "python", Function: f.Function, Filename: f.Filename, Line: f.Line, entry: f.Entry}
 		if f.Qualname != "" {
 			q := f.Qualname
 			fr.Qualname = &q
@@ -142,6 +150,9 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 // and pystack.
 func (s *Stacks) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Python %s, %d thread(s)\n", s.PythonVersion, len(s.Threads))
+	if s.Crash != nil {
+		s.Crash.WriteText(w, "")
+	}
 	s.WriteThreads(w)
 	for _, wmsg := range s.Warnings {
 		fmt.Fprintf(w, "\nwarning: %s\n", wmsg)
@@ -153,8 +164,12 @@ func (s *Stacks) WriteText(w io.Writer) error {
 func (s *Stacks) WriteThreads(w io.Writer) {
 	for _, th := range s.Threads {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "Thread %d", th.ThreadID)
-		if th.NativeThreadID != nil {
+		if th.NativeOnly {
+			fmt.Fprintf(w, "Native thread %d (no Python thread state)", *th.NativeThreadID)
+		} else {
+			fmt.Fprintf(w, "Thread %d", th.ThreadID)
+		}
+		if th.NativeThreadID != nil && !th.NativeOnly {
 			fmt.Fprintf(w, " (native %d)", *th.NativeThreadID)
 		}
 		if th.Name != nil {
@@ -167,6 +182,9 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 		if th.HoldsGIL {
 			tags = append(tags, "holds the GIL")
 		}
+		if th.Crashed {
+			tags = append(tags, "crashed")
+		}
 		if len(tags) > 0 {
 			fmt.Fprintf(w, " [%s]", strings.Join(tags, ", "))
 		}
@@ -175,6 +193,10 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 			fmt.Fprintf(w, "  handling %s\n", th.Exception.Repr)
 		}
 		for _, f := range th.Frames {
+			if f.native != nil {
+				writeNativeFrame(w, f)
+				continue
+			}
 			if f.Filename == "" && f.Function == "" {
 				fmt.Fprintf(w, "  <unreadable frame>\n")
 			} else {

@@ -3,11 +3,12 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/coreread/unwind"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
 func newStacksCmd(g *globalFlags) *cobra.Command {
-	var locals, noSource bool
+	var locals, noSource, native bool
 	cmd := &cobra.Command{
 		Use:   "stacks CORE",
 		Short: "Print every Python thread's stack, innermost frame first",
@@ -15,10 +16,19 @@ func newStacksCmd(g *globalFlags) *cobra.Command {
 name, the main thread marked, the exception it was handling, and its frames
 innermost first as file:line in function, with the source line when the
 file is readable here. --locals adds each frame's arguments and locals with
-a short repr (Python's own repr for int, float, bool, None, str and bytes).`,
+a short repr (Python's own repr for int, float, bool, None, str and bytes).
+
+--native adds the C frames, unwound from the core's registers with the
+call-frame information of every mapped file (as gdb's bt shows them,
+inlined functions included): each C frame of the evaluation loop is replaced
+by the Python frames it ran, threads without Python are listed too, and for
+a crash core the crashed thread is marked, with the faulting instruction,
+the registers it used and what the faulting address is.`,
 		Example: `  pycoroner stacks core.12345
   pycoroner stacks --locals core.12345
-  pycoroner stacks --locals --json core.12345`,
+  pycoroner stacks --locals --json core.12345
+  pycoroner stacks --native core.12345
+  pycoroner stacks --native --json core.12345 | jq '.threads[] | select(.crashed)'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.open(coreArg(args), true)
@@ -34,6 +44,11 @@ a short repr (Python's own repr for int, float, bool, None, str and bytes).`,
 			if err != nil {
 				return err
 			}
+			if native {
+				u := unwind.New(s.proc, unwind.Options{Sysroot: g.sysroot})
+				st.MergeNative(u.All())
+				st.MarkCrashed(reports.BuildCrashSite(s.proc, u))
+			}
 			st.Warnings = append(s.proc.Warnings(), st.Warnings...)
 			if g.json {
 				return reports.WriteJSON(stdout, st)
@@ -42,6 +57,7 @@ a short repr (Python's own repr for int, float, bool, None, str and bytes).`,
 		},
 	}
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
+	cmd.Flags().BoolVar(&native, "native", false, "merge the native (C) frames with the Python frames and mark the crashed thread")
 	cmd.Flags().BoolVar(&noSource, "no-source", false, "do not read source files for the current lines")
 	return cmd
 }

@@ -20,6 +20,9 @@ func TestDumpCore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	if f, ok := AnalyzeFault(p); ok {
+		fmt.Printf("fault: %+v\n", f)
+	}
 	u := New(p, Options{})
 	for _, st := range u.All() {
 		fmt.Printf("Thread LWP %d complete=%v %s\n", st.TID, st.Complete, st.Note)

@@ -393,3 +393,7 @@ func (u *Unwinder) stepCFI(r regs, fde *frame.FrameDescriptionEntry, vaddr uint6
 	}
 	return next, false, nil
 }
+
+// Describe names the functions at pc, innermost (inlined) first, as for a
+// thread's innermost frame.
+func (u *Unwinder) Describe(pc uint64) []Frame { return u.describe(pc, pc, 0, "") }
