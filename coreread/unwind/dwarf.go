@@ -15,6 +15,7 @@ type dwarfIndex struct {
 	built  bool
 	lines  map[dwarf.Offset]*lineTable
 	maxDIE int
+	calls  map[dwarf.Offset]*unitCalls
 }
 
 type unitRange struct {
@@ -67,6 +68,10 @@ func (x *dwarfIndex) unitAt(pc uint64) (dwarf.Offset, bool) {
 	return 0, false
 }
 
+// dwAsmLanguage is DW_LANG_Mips_Assembler, which gas records for any
+// assembler source.
+const dwAsmLanguage = 0x8001
+
 // place is one function at a pc: the outermost is the real function, the
 // others were inlined into it.
 type place struct {
@@ -97,6 +102,15 @@ func (x *dwarfIndex) lookup(pc uint64) []place {
 	var chain []*dwarf.Entry // outermost first
 	x.descend(r, pc, &chain, 0)
 	lt := x.lineTable(cu)
+	if lang, ok := cu.Val(dwarf.AttrLanguage).(int64); ok && lang == dwAsmLanguage {
+		// gas names a function by the label it was entered by (__clone3);
+		// gdb, like us, names assembler code by its ELF symbol (clone3).
+		file, line := "", 0
+		if lt != nil {
+			file, line = lt.at(pc)
+		}
+		return []place{{file: file, line: line}}
+	}
 	var out []place
 	file, line := "", 0
 	if lt != nil {

@@ -28,6 +28,7 @@ type module struct {
 	ehFrame    frame.FrameDescriptionEntries
 	debugFrame frame.FrameDescriptionEntries
 	syms       []symbol // sorted by address
+	byName     map[string][]symbol
 	dwarf      *dwarfIndex
 	debugFile  string // the separate debug file used, if any
 }
@@ -279,4 +280,38 @@ func (m *module) fde(vaddr uint64) *frame.FrameDescriptionEntry {
 		}
 	}
 	return nil
+}
+
+// symbolNamed finds a function symbol by name; a name several local
+// functions share is ambiguous and not found.
+func (m *module) symbolNamed(name string, globalOnly bool) (uint64, bool) {
+	if m.byName == nil {
+		m.byName = map[string][]symbol{}
+		for _, s := range m.syms {
+			m.byName[s.name] = append(m.byName[s.name], s)
+		}
+	}
+	var addr uint64
+	found := false
+	for _, s := range m.byName[name] {
+		if globalOnly && !s.global {
+			continue
+		}
+		if found && s.addr != addr {
+			return 0, false
+		}
+		addr, found = s.addr, true
+	}
+	return addr, found
+}
+
+// loaded lists the modules opened so far.
+func (l *loader) loaded() []*module {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*module, 0, len(l.files))
+	for _, m := range l.files {
+		out = append(out, m)
+	}
+	return out
 }

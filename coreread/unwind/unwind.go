@@ -1,6 +1,7 @@
 package unwind
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -163,6 +164,11 @@ func (u *Unwinder) Thread(t coreread.Thread) Stack {
 		if cfa := next.v[regRSP]; len(st.Frames) > 0 {
 			st.Frames[len(st.Frames)-1].CFA = cfa
 		}
+		for _, site := range u.tailChain(next.v[regRIP], u.functionEntry(lookup)) {
+			// gdb shows a tail-call frame as one frame named by the
+			// innermost function at the site, inlined or not.
+			st.Frames = append(st.Frames, u.describe(site, site-1, 0, "tail-call")[0])
+		}
 		r, how = next, kind
 	}
 }
@@ -217,7 +223,20 @@ func (u *Unwinder) moduleAt(addr uint64) *module {
 // executable reports whether addr is in memory the process could execute.
 func (u *Unwinder) executable(addr uint64) bool {
 	i := sort.Search(len(u.segs), func(i int) bool { return u.segs[i].Vaddr+u.segs[i].Memsz > addr })
-	return i < len(u.segs) && addr >= u.segs[i].Vaddr && u.segs[i].Flags&1 != 0 // PF_X
+	if i < len(u.segs) && addr >= u.segs[i].Vaddr && u.segs[i].Flags&elf.PF_X != 0 {
+		return true
+	}
+	// gcore leaves unmodified file-backed text out of the core entirely:
+	// ask the file's own program headers.
+	if m := u.moduleAt(addr); m != nil && m.ef != nil {
+		v := addr - m.bias
+		for _, p := range m.ef.Progs {
+			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && v >= p.Vaddr && v-p.Vaddr < p.Memsz {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (u *Unwinder) word(addr uint64) (uint64, error) {
@@ -397,3 +416,15 @@ func (u *Unwinder) stepCFI(r regs, fde *frame.FrameDescriptionEntry, vaddr uint6
 // Describe names the functions at pc, innermost (inlined) first, as for a
 // thread's innermost frame.
 func (u *Unwinder) Describe(pc uint64) []Frame { return u.describe(pc, pc, 0, "") }
+
+// functionEntry is the run-time entry of the function holding pc, or 0.
+func (u *Unwinder) functionEntry(pc uint64) uint64 {
+	m := u.moduleAt(pc)
+	if m == nil || m.err != nil {
+		return 0
+	}
+	if s, ok := m.symbolAt(pc - m.bias); ok {
+		return s.addr + m.bias
+	}
+	return 0
+}
