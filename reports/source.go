@@ -11,7 +11,10 @@ import (
 // SourceCache reads source lines of the files frames name, each file once.
 type SourceCache struct {
 	Sysroot string
-	files   map[string][]string
+	// Roots are tried, in order, for a file not readable where it is named
+	// (a relative name, or a file from another host): see rootCandidates.
+	Roots []string
+	files map[string][]string
 }
 
 // maxSourceBytes bounds how much of one source file is read.
@@ -25,6 +28,12 @@ func (c *SourceCache) Line(file string, n int) string {
 	lines, ok := c.files[file]
 	if !ok {
 		lines = readLines(c.path(file))
+		for _, cand := range rootCandidates(c.Roots, file) {
+			if lines != nil {
+				break
+			}
+			lines = readLines(cand)
+		}
 		c.files[file] = lines
 	}
 	if n < 1 || n > len(lines) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/coreread/unwind"
@@ -9,6 +11,7 @@ import (
 
 func newStacksCmd(g *globalFlags) *cobra.Command {
 	var locals, noSource, native bool
+	var sourceRoots []string
 	cmd := &cobra.Command{
 		Use:   "stacks CORE",
 		Short: "Print every Python thread's stack, innermost frame first",
@@ -28,6 +31,7 @@ the registers it used and what the faulting address is.`,
   pycoroner stacks --locals core.12345
   pycoroner stacks --locals --json core.12345
   pycoroner stacks --native core.12345
+  pycoroner stacks --source-root ./checkout --source-root /srv/app core.12345
   pycoroner stacks --native --json core.12345 | jq '.threads[] | select(.crashed)'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,7 +42,7 @@ the registers it used and what the faulting address is.`,
 			defer s.close()
 			opts := reports.StacksOptions{Locals: locals}
 			if !noSource && !g.json {
-				opts.Source = &reports.SourceCache{Sysroot: g.sysroot}
+				opts.Source = &reports.SourceCache{Sysroot: g.sysroot, Roots: sourceRoots}
 			}
 			st, err := reports.BuildStacks(s.rt, opts)
 			if err != nil {
@@ -50,6 +54,15 @@ the registers it used and what the faulting address is.`,
 				st.MarkCrashed(reports.BuildCrashSite(s.proc, u))
 			}
 			st.Warnings = append(s.proc.Warnings(), st.Warnings...)
+			if opts.Source != nil {
+				if rel := opts.Source.UnreadRelative(); len(rel) > 0 {
+					hint := "relative filenames with no source here (" + strings.Join(rel, ", ") + "): give the directory the program ran in with --source-root DIR"
+					if pwd, ok := reports.StartupPWD(s.proc); ok {
+						hint += " (it started with PWD=" + pwd + ")"
+					}
+					st.Warnings = append(st.Warnings, hint)
+				}
+			}
 			if g.json {
 				return reports.WriteJSON(stdout, st)
 			}
@@ -58,6 +71,7 @@ the registers it used and what the faulting address is.`,
 	}
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
 	cmd.Flags().BoolVar(&native, "native", false, "merge the native (C) frames with the Python frames and mark the crashed thread")
+	cmd.Flags().StringArrayVar(&sourceRoots, "source-root", nil, "look for source files under `DIR` too (repeatable): relative filenames, and files from another host with leading directories dropped")
 	cmd.Flags().BoolVar(&noSource, "no-source", false, "do not read source files for the current lines")
 	return cmd
 }
