@@ -61,7 +61,7 @@ bench: deps
 # lands in PKG/testdata/fuzz/TARGET/ and is then a regression case of test;
 # see docs/hostile.md.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject
+FUZZ_TARGETS := coreread/unwind:FuzzUnwind coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
