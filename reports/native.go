@@ -182,7 +182,7 @@ func mergeFrames(py []Frame, st unwind.Stack, errs []string) ([]Frame, []string)
 
 func nativeFrame(nf unwind.Frame) Frame {
 	f := Frame{Kind: "native", Function: nf.Function, native: &NativeFrame{PC: hexAddr(nf.PC), Library: nf.Library,
-		File: nf.File, Line: nf.Line, Inlined: nf.Inlined}}
+		File: nf.File, Line: nf.Line, Inlined: nf.Inlined, TailCall: nf.TailCall}}
 	if nf.Library != "" {
 		f.native.Offset = hexAddr(nf.Offset)
 	}
@@ -200,6 +200,9 @@ type NativeFrame struct {
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	Inlined bool   `json:"inlined,omitempty"`
+	// TailCall marks a function that jumped to the frame below (gdb's
+	// tail-call frames); PC is then the address after its jump.
+	TailCall bool `json:"tail_call,omitempty"`
 }
 
 // MarshalJSON writes a native frame in its own shape and a Python frame
@@ -236,6 +239,9 @@ func writeNativeFrame(w io.Writer, f Frame) {
 	}
 	if n.File != "" {
 		where += fmt.Sprintf(" at %s:%d", n.File, n.Line)
+	}
+	if n.TailCall {
+		where += " (tail call)"
 	}
 	if n.Inlined {
 		fmt.Fprintf(w, "  [C] %18s %s%s (inlined)\n", "", name, where)

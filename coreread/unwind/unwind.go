@@ -42,6 +42,10 @@ type Frame struct {
 	SP       uint64
 	Function string // "" when nothing names the address
 	Inlined  bool   // a function inlined at PC into the next frame's function
+	// TailCall marks a function that left through a jump (a tail call) to
+	// the frame below: no stack frame of its own remains, and it is
+	// rebuilt from DWARF call sites, as gdb does.
+	TailCall bool
 	Library  string // path of the mapped file holding PC, as the core names it
 	// Offset is PC as an address of Library's ELF file (for addr2line).
 	Offset uint64
@@ -167,7 +171,9 @@ func (u *Unwinder) Thread(t coreread.Thread) Stack {
 		for _, site := range u.tailChain(next.v[regRIP], u.functionEntry(lookup)) {
 			// gdb shows a tail-call frame as one frame named by the
 			// innermost function at the site, inlined or not.
-			st.Frames = append(st.Frames, u.describe(site, site-1, 0, "tail-call")[0])
+			f := u.describe(site, site-1, 0, "tail-call")[0]
+			f.Inlined, f.TailCall = false, true
+			st.Frames = append(st.Frames, f)
 		}
 		r, how = next, kind
 	}
