@@ -71,8 +71,14 @@ func (l *loader) module(path string) *module {
 	}
 	m := &module{path: path, start: fi.Start, end: fi.End}
 	l.files[path] = m
-	if fi.Status == coreread.FileMissing || fi.Status == coreread.FileNotELF || fi.Status == coreread.FileOutsideRoot {
+	switch fi.Status {
+	case coreread.FileMissing, coreread.FileNotELF, coreread.FileOutsideRoot:
 		m.err = fmt.Errorf("%s: %s", path, fi.Status)
+		return m
+	case coreread.FileMismatch:
+		// Another build's CFI and symbols would name and unwind wrongly
+		// without a sign: show file+offset and unwind by frame pointers.
+		m.err = fmt.Errorf("%s on this host is another build than the core's", path)
 		return m
 	}
 	m.err = safely(func() error { return m.load(fi, l.debugDirs) })
