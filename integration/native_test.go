@@ -42,7 +42,9 @@ func TestNativeStacksMatchGDB(t *testing.T) {
 			t.Fatal("gdb printed no threads")
 		}
 		named := 0
-		defer func() { t.Logf("%s %s: %d threads, %d frames named by gdb", res.Interp.Name, res.Mode, len(want), named) }()
+		defer func() {
+			t.Logf("%s %s: %d threads, %d frames named by gdb", res.Interp.Name, res.Mode, len(want), named)
+		}()
 		for tid, gdbFrames := range want {
 			for _, n := range gdbFrames {
 				if n != "??" {
