@@ -20,6 +20,11 @@ var evalLoopFunctions = map[string]bool{
 	"_PyEval_EvalFrameDefault": true,
 }
 
+// tailCallingOpcodePrefix names the opcode handlers of 3.14's
+// tail-calling interpreter: frames of the evaluation loop call they are
+// part of, shown as its Python frames too.
+const tailCallingOpcodePrefix = "_TAIL_CALL_"
+
 // CrashSite is where the crashed thread stopped, in info and stacks.
 type CrashSite struct {
 	NativeThreadID int    `json:"native_thread_id"`
@@ -157,6 +162,9 @@ func mergeFrames(py []Frame, st unwind.Stack, errs []string) ([]Frame, []string)
 	out := []Frame{}
 	next := 0
 	for _, nf := range st.Frames {
+		if strings.HasPrefix(nf.Function, tailCallingOpcodePrefix) && !nf.Inlined {
+			continue // the _PyEval_EvalFrameDefault below stands for it
+		}
 		if evalLoopFunctions[nf.Function] && !nf.Inlined && next < len(py) {
 			for next < len(py) {
 				f := py[next]

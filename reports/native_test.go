@@ -43,6 +43,12 @@ func TestMergeFramesReplacesEachEvalLoopCall(t *testing.T) {
 			errs:   1,
 		},
 		{
+			name:   "3.14's tail-calling opcode handlers belong to the eval call below them",
+			py:     []Frame{py("a", true)},
+			native: []unwind.Frame{nat("PyObject_Vectorcall", false), nat("_TAIL_CALL_CALL", false), nat("_PyEval_EvalFrameDefault", false)},
+			want:   "C:PyObject_Vectorcall py:a",
+		},
+		{
 			name:   "more eval frames than Python frames keeps the native frame",
 			py:     nil,
 			native: []unwind.Frame{nat("_PyEval_EvalFrameDefault", false)},
