@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync/atomic"
 
@@ -93,10 +94,19 @@ func Open(path string, opts Options) (*Process, error) {
 }
 
 func open(f *os.File, path string, opts Options) (p *Process, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var made *Process // p is nil once an error is returned
 	defer func() {
-		// debug/elf is robust, but a hostile file must never crash the tool.
+		// A hostile file must never crash the tool.
 		if r := recover(); r != nil {
-			p, err = nil, fmt.Errorf("%s: malformed ELF file (%v)", path, r)
+			err = fmt.Errorf("%s: malformed ELF file (%v)", path, r)
+			if ferr := FaultError(r); ferr != nil {
+				err = ferr
+			}
+		}
+		if err != nil && made != nil {
+			made.unmap()
+			p = nil
 		}
 	}()
 	st, err := f.Stat()
@@ -111,11 +121,13 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 		return nil, err
 	}
 	p = &Process{path: path, f: f, opts: opts, files: map[string]*mappedFile{}, auxv: map[uint64]uint64{}}
+	made = p
 	if st.Size() > 0 {
 		p.data, err = unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
 		if err != nil {
 			return nil, fmt.Errorf("mmap core: %w", err)
 		}
+		registerMapping(p)
 	}
 	size := uint64(len(p.data))
 	truncated := false
@@ -172,11 +184,16 @@ func (p *Process) Close() error {
 	for _, mf := range p.files {
 		mf.close()
 	}
+	p.unmap()
+	return p.f.Close()
+}
+
+func (p *Process) unmap() {
 	if p.data != nil {
+		unregisterMapping(p)
 		unix.Munmap(p.data)
 		p.data = nil
 	}
-	return p.f.Close()
 }
 
 // Path is the core file's path.
