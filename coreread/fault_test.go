@@ -45,4 +45,5 @@ func TestFaultInTruncatedCore(t *testing.T) {
 		t.Errorf("FaultError of an ordinary panic = %v", err)
 	}
 }
+
 var sink byte
