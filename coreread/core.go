@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"sort"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -131,35 +130,28 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 	}
 	size := uint64(len(p.data))
 	truncated := false
+	var notes []*elf.Prog
 	for _, pr := range progs {
 		switch pr.Type {
 		case elf.PT_LOAD:
-			s := Segment{Vaddr: pr.Vaddr, Memsz: pr.Memsz, Off: pr.Off, Filesz: pr.Filesz, Flags: pr.Flags}
-			if s.Filesz > s.Memsz {
-				s.Filesz = s.Memsz
-			}
-			if s.Off >= size {
-				if s.Filesz > 0 {
-					truncated, s.Truncated = true, true
-				}
-				s.Filesz = 0
-			} else if s.Off+s.Filesz > size {
-				s.Filesz = size - s.Off
-				truncated, s.Truncated = true, true
-			}
+			s, lost := loadSegment(pr, size)
+			truncated = truncated || lost
 			p.segs = append(p.segs, s)
 		case elf.PT_NOTE:
-			if err := p.readNotes(pr, size); err != nil {
-				p.warn("core notes: %v", err)
-				truncated = truncated || pr.Off+pr.Filesz > size
-			}
+			notes = append(notes, pr)
+		}
+	}
+	p.segs = p.dropOverlaps(p.segs)
+	for _, pr := range distinctNotes(notes, p) {
+		if err := p.readNotes(pr, size); err != nil {
+			p.warn("core notes: %v", err)
+			truncated = truncated || pr.Off >= size || pr.Filesz > size-pr.Off
 		}
 	}
 	if truncated {
 		p.truncated = true
 		p.warn("core file is truncated (%d bytes): some memory is missing", size)
 	}
-	sort.Slice(p.segs, func(i, j int) bool { return p.segs[i].Vaddr < p.segs[j].Vaddr })
 	if len(p.segs) == 0 {
 		return nil, fmt.Errorf("%s: core has no memory segments", path)
 	}
