@@ -119,7 +119,7 @@ func cacheKey(f *os.File, st os.FileInfo) (string, error) {
 // itself when the file is not compressed. It works on any file, not only
 // cores (tests unpack compressed binaries with it).
 func Decompressed(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,9 +73,9 @@ const maxSegments = 1 << 20
 // compressed with gzip, xz or zstd (systemd-coredump's core.*.zst) is
 // decompressed once into DecompressCacheDir and read from there.
 func Open(path string, opts Options) (*Process, error) {
-	f, err := os.Open(path)
+	f, err := openCoreFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open core: %w", err)
+		return nil, err
 	}
 	c, err := sniff(f, path)
 	if err != nil {
@@ -90,6 +91,45 @@ func Open(path string, opts Options) (*Process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// openCoreFile opens a core only if it is a regular file: a FIFO would
+// block the open and then every read, a device would read forever.
+// O_NONBLOCK keeps the open itself from waiting for a FIFO's writer.
+func openCoreFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open core: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat core: %w", err)
+	}
+	switch {
+	case st.IsDir():
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory, not a core file", path)
+	case !st.Mode().IsRegular():
+		f.Close()
+		return nil, fmt.Errorf("%s is %s, not a core file: pycoroner reads regular files only (save the core to a file first)", path, fileKind(st.Mode()))
+	}
+	return f, nil
+}
+
+// fileKind names a file type for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a regular file"
 }
 
 func open(f *os.File, path string, opts Options) (p *Process, err error) {
