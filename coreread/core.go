@@ -22,6 +22,8 @@ type Options struct {
 	Sysroot string
 	// Exe, when set, replaces the main executable named by the core.
 	Exe string
+	// Decompress says where and how much a compressed core is unpacked.
+	Decompress DecompressOptions
 }
 
 // Segment is one PT_LOAD of the core: Memsz bytes of memory at Vaddr, of
@@ -71,7 +73,7 @@ const maxSegments = 1 << 20
 
 // Open reads the ELF core at path. The caller must Close it. A core
 // compressed with gzip, xz or zstd (systemd-coredump's core.*.zst) is
-// decompressed once into DecompressCacheDir and read from there.
+// decompressed once into opts.Decompress.CacheDir and read from there.
 func Open(path string, opts Options) (*Process, error) {
 	f, err := openCoreFile(path)
 	if err != nil {
