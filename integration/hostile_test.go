@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	bin "encoding/binary"
 	"os"
 	"os/exec"
@@ -173,4 +174,104 @@ func TestHostileFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkHostile(t, fifo, "named pipe")
+}
+
+// A sysroot holding proc -> /proc and a core whose NT_FILE names
+// /proc/self/fd/0: pycoroner must not open its own standard input (was:
+// it read the deleted file on its stdin, since resolving the path failed
+// and the containment check was skipped).
+func TestSysrootEscapeThroughProc(t *testing.T) {
+	sysroot := t.TempDir()
+	if err := os.Symlink("/proc", filepath.Join(sysroot, "proc")); err != nil {
+		t.Fatal(err)
+	}
+	var desc bytes.Buffer
+	bin.Write(&desc, bin.LittleEndian, [2]uint64{1, 4096})
+	bin.Write(&desc, bin.LittleEndian, [3]uint64{0x400000, 0x401000, 0})
+	desc.WriteString("/proc/self/fd/0\x00")
+	notes := hostileNote(0x46494c45, desc.Bytes())
+	phs := []elf.Prog64{{Type: uint32(elf.PT_NOTE), Off: hostileBody(2), Filesz: uint64(len(notes))},
+		hostileLoad(0x10000, 0x1000, hostileBody(2)+uint64(len(notes)), 0x1000)}
+	core := hostileCore(t, phs, append(notes, make([]byte, 4096)...))
+
+	// Standard input: a deleted copy of an ELF file.
+	exe, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "stdin")
+	os.WriteFile(secret, exe, 0o644)
+	stdin, err := os.Open(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	os.Remove(secret)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "info", "--json", "--sysroot", sysroot, core)
+	cmd.Stdin = stdin
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("info: %v", err)
+	}
+	var info struct {
+		Files []struct {
+			Path   string `json:"path"`
+			Status string `json:"status"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	found := false
+	for _, f := range info.Files {
+		if f.Path == "/proc/self/fd/0" {
+			found = true
+			if f.Status != "outside-sysroot" && f.Status != "missing" {
+				t.Errorf("/proc/self/fd/0 under the sysroot has status %q: pycoroner opened its own standard input", f.Status)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("info lists no /proc/self/fd/0:\n%s", out)
+	}
+}
+
+// syspath under a sysroot whose usr is a link to the host's /usr: the
+// entries exist only outside the sysroot, so they are missing (was:
+// reported as existing).
+func TestSyspathInsideSysroot(t *testing.T) {
+	core, goldRoot, _ := goldenCore(t, "debian-3.11-gcore")
+	if _, err := os.Stat("/usr/lib/python3.11"); err != nil {
+		t.Skip("this host has no /usr/lib/python3.11: nothing outside the sysroot to be fooled by")
+	}
+	sysroot := t.TempDir()
+	if err := os.Symlink("/usr", filepath.Join(sysroot, "usr")); err != nil {
+		t.Fatal(err)
+	}
+	r := pycoroner(t, "syspath", "--json", "--sysroot", sysroot, "--exe", filepath.Join(goldRoot, "usr/bin/python3.11"), core)
+	if r.code != 0 {
+		t.Fatalf("syspath exited %d: %s", r.code, r.stderr)
+	}
+	var entries []struct {
+		Path   string `json:"path"`
+		Exists bool   `json:"exists"`
+	}
+	if err := json.Unmarshal(r.stdout, &entries); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Path, "/usr/") {
+			checked++
+			if e.Exists {
+				t.Errorf("%s is reported as existing under the sysroot; only the host's copy exists", e.Path)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("no /usr entry in sys.path:\n%s", r.stdout)
+	}
 }
