@@ -44,36 +44,10 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 			if err := l.Oracle.DecodeMarkers(&m); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.CommandContext(ctx, binary, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path",
-				"-o", t.TempDir(), "--timeout", "30s", "--json")
 			var out bytes.Buffer
-			cmd.Stdout = &out
-			stderr, _ := cmd.StderrPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			ready := make(chan string, 1)
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				var all []string
-				for sc.Scan() {
-					all = append(all, sc.Text())
-					if sc.Text() == "watching" {
-						ready <- ""
-					}
-				}
-				ready <- strings.Join(all, "\n")
-			}()
-			select {
-			case msg := <-ready:
-				if msg != "" {
-					cmd.Wait()
-					t.Fatalf("watch ended before arming: %s", msg)
-				}
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatal("watch did not arm within 30s")
-			}
+			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path",
+				"-o", t.TempDir(), "--timeout", "30s", "--json")
+			cmd, ready := w.cmd, w.stderr
 			// The scenario's cue to run culprit(), sent to the main thread,
 			// which runs Python's signal handlers.
 			if err := unix.Tgkill(l.PID, l.PID, unix.SIGUSR1); err != nil {
@@ -92,7 +66,7 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 				threads += string(stacks)
 				_, output, _ := l.Wait(5 * time.Second)
 				running, why := l.Running()
-				t.Fatalf("want one hit with a Python stack, got %s\nwatch said: %s\nscenario (running %v %s): %s\n%s", out.Bytes(), <-ready, running, why, output, threads)
+				t.Fatalf("want one hit with a Python stack, got %s\nwatch said: %s\nscenario (running %v %s): %s\n%s", out.Bytes(), ready(), running, why, output, threads)
 			}
 			top := got.Hits[0].Thread.Frames[0]
 			if top.Function != m.Culprit.Function || top.Line != m.Culprit.Line || top.Filename != m.Culprit.Filename {
@@ -201,6 +175,54 @@ func TestWatchLeavesProcessRunning(t *testing.T) {
 	if a.code != 0 || !bytes.Contains(a.stdout, []byte(`"ticker"`)) {
 		t.Errorf("stacks --pid after watch: exit %d\n%s", a.code, a.stdout)
 	}
+}
+
+// watchRun is a `pycoroner watch` started by startWatch.
+type watchRun struct {
+	cmd    *exec.Cmd
+	stderr func() string // everything it printed on stderr, once it ended
+}
+
+// startWatch starts pycoroner (watch ... --json) and returns once it said
+// "watching" on stderr; stdout goes to out.
+func startWatch(t *testing.T, ctx context.Context, out *bytes.Buffer, args ...string) watchRun {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdout = out
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	rest := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var all []string
+		for sc.Scan() {
+			all = append(all, sc.Text())
+			if sc.Text() == "watching" {
+				ready <- true
+			}
+		}
+		rest <- strings.Join(all, "\n")
+	}()
+	select {
+	case <-ready:
+	case msg := <-rest:
+		cmd.Wait()
+		t.Fatalf("watch ended before arming: %s", msg)
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("watch did not arm within a minute")
+	}
+	var said *string
+	return watchRun{cmd: cmd, stderr: func() string {
+		if said == nil {
+			s := <-rest
+			said = &s
+		}
+		return *said
+	}}
 }
 
 // startLive starts a scenario that keeps running; it is stopped when the

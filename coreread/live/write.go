@@ -123,7 +123,7 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 			}
 			chunk := buf[:n]
 			if _, err := mem.ReadAt(chunk, int64(sg.m.start+pos)); err != nil {
-				if !alive(s.PID) {
+				if exited(s.PID) {
 					return st, s.gone(err)
 				}
 				// Unreadable pages (guard pages, device memory) stay zero.
@@ -171,7 +171,7 @@ func align(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
 
 // gone turns an error into "the process exited" when it did.
 func (s *Session) gone(err error) error {
-	if !alive(s.PID) || errors.Is(err, unix.ESRCH) {
+	if exited(s.PID) || errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("pid %d exited during the snapshot", s.PID)
 	}
 	return err
@@ -307,7 +307,10 @@ func (s *Session) WriteMemoryCore(detach bool) (*os.File, Stats, error) {
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("memfd: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("/proc/self/fd/%d", fd))
+	// thread-self, not self: /proc/self/fd is the main thread's table,
+	// which is not ours when the tracer thread (which has a table of its
+	// own, see newTracer) is the main thread.
+	f := os.NewFile(uintptr(fd), fmt.Sprintf("/proc/thread-self/fd/%d", fd))
 	st, err := s.WriteCore(f, nil)
 	if detach {
 		s.Detach()
