@@ -3,6 +3,9 @@ package integration
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,4 +50,68 @@ func TestWatchKilledLeavesNothingArmed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProgramExitsDuringSnapshot: the program is killed while `snapshot`
+// (and `stacks --pid`) copies its memory. pycoroner must say so, exit 1,
+// and leave no core (and no temporary file); it used to exit 0 with a core
+// whose pages after the kill were zeros.
+func TestProgramExitsDuringSnapshot(t *testing.T) {
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			for _, mode := range []string{"snapshot", "stacks --pid"} {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				l := startLive(t, ctx, in, "bigmem")
+				dir := t.TempDir()
+				core := filepath.Join(dir, "big.core")
+				args := []string{"snapshot", strconv.Itoa(l.PID), "-o", core}
+				if mode != "snapshot" {
+					args = []string{"stacks", "--pid", strconv.Itoa(l.PID)}
+				}
+				cmd := exec.CommandContext(ctx, binary, args...)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// Kill the program as soon as pycoroner holds it: the copy
+				// of its 256 MB takes far longer than this loop's step.
+				for !threadsStopped(l.PID) && cmd.ProcessState == nil {
+					time.Sleep(200 * time.Microsecond)
+				}
+				unix.Kill(l.PID, unix.SIGKILL)
+				err := cmd.Wait()
+				code := cmd.ProcessState.ExitCode()
+				want := "pid " + strconv.Itoa(l.PID) + " exited during the snapshot"
+				if err == nil || code != 1 || !strings.Contains(stderr.String(), want) {
+					t.Errorf("%s: exit %d, %q; want exit 1 and %q", mode, code, stderr.String(), want)
+				}
+				if strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
+					t.Errorf("%s: more than one line on stderr:\n%s", mode, stderr.String())
+				}
+				ents, _ := os.ReadDir(dir)
+				for _, e := range ents {
+					t.Errorf("%s: left %s behind", mode, e.Name())
+				}
+			}
+		})
+	}
+}
+
+// threadsStopped reports whether every thread of pid is in a stop.
+func threadsStopped(pid int) bool {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil || len(ents) == 0 {
+		return false
+	}
+	for _, e := range ents {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + e.Name() + "/stat")
+		i := bytes.LastIndexByte(data, ')')
+		if err != nil || i < 0 || i+2 >= len(data) || (data[i+2] != 't' && data[i+2] != 'T') {
+			return false
+		}
+	}
+	return true
 }

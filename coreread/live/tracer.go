@@ -131,6 +131,9 @@ func Attach(pid int, pause bool) (*Session, error) {
 	}
 	if err := s.seizeAll(); err != nil {
 		s.Detach()
+		if errors.Is(err, ErrNoProcess) || exited(pid) {
+			return nil, s.exitedError() // it was there a moment ago
+		}
 		return nil, err
 	}
 	s.PausedAt = time.Now()

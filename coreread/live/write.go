@@ -48,6 +48,9 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 	if err != nil {
 		return st, s.gone(err)
 	}
+	if len(maps) == 0 || exited(s.PID) { // a zombie has no mappings
+		return st, s.exitedError()
+	}
 	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", s.PID))
 	if err != nil {
 		return st, s.gone(fmt.Errorf("open memory of pid %d: %w", s.PID, err))
@@ -113,6 +116,7 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 		return st, fmt.Errorf("write core: %w", err)
 	}
 	var done int64
+	readFailed := false
 	buf := make([]byte, 1<<20)
 	zero := make([]byte, len(buf))
 	for _, sg := range segs {
@@ -123,9 +127,12 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 			}
 			chunk := buf[:n]
 			if _, err := mem.ReadAt(chunk, int64(sg.m.start+pos)); err != nil {
-				if exited(s.PID) {
-					return st, s.gone(err)
+				// /proc/PID/mem reads nothing at all (EOF) once the process
+				// has released its memory, before it shows as a zombie.
+				if errors.Is(err, io.EOF) || exited(s.PID) {
+					return st, s.exitedError()
 				}
+				readFailed = true
 				// Unreadable pages (guard pages, device memory) stay zero.
 				copyReadable(mem, chunk, sg.m.start+pos, zero)
 			}
@@ -138,6 +145,11 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 				progress(done, total)
 			}
 		}
+	}
+	// A read that failed while the process was dying left zeros: a
+	// process killed during the copy gets no core that looks complete.
+	if readFailed && exited(s.PID) {
+		return st, s.exitedError()
 	}
 	st.Segments = len(segs)
 	st.Bytes = int64(off)
@@ -169,12 +181,19 @@ func hasELFMagic(mem io.ReaderAt, addr uint64) bool {
 
 func align(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
 
+// ErrExited is returned when the process exits while it is copied.
+var ErrExited = errors.New("exited during the snapshot")
+
 // gone turns an error into "the process exited" when it did.
 func (s *Session) gone(err error) error {
 	if exited(s.PID) || errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("pid %d exited during the snapshot", s.PID)
+		return s.exitedError()
 	}
 	return err
+}
+
+func (s *Session) exitedError() error {
+	return fmt.Errorf("pid %d %w: no core was written (something killed it, or it ended by itself)", s.PID, ErrExited)
 }
 
 // notes builds the PT_NOTE contents: NT_PRSTATUS per thread, NT_PRPSINFO,
