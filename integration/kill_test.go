@@ -115,3 +115,67 @@ func threadsStopped(pid int) bool {
 	}
 	return true
 }
+
+// TestInterruptedSnapshotLeavesNoFile: SIGINT or SIGTERM to `snapshot`
+// while it copies removes its partial file and lets the program go; the
+// partial file a SIGKILLed snapshot leaves is removed by the next run in
+// that directory.
+func TestInterruptedSnapshotLeavesNoFile(t *testing.T) {
+	ins := interpreters(t)
+	in := ins[len(ins)-1]
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	l := startLive(t, ctx, in, "bigmem")
+	dir := t.TempDir()
+	core := filepath.Join(dir, "big.core")
+	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGKILL} {
+		cmd := exec.CommandContext(ctx, binary, "snapshot", strconv.Itoa(l.PID), "-o", core)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Once every thread is held, the copy of 256 MB is under way.
+		for !threadsStopped(l.PID) && cmd.ProcessState == nil {
+			time.Sleep(200 * time.Microsecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		if err == nil {
+			t.Errorf("%v: snapshot exited 0; want an interrupted snapshot (%s)", sig, stderr.String())
+		}
+		for i := 0; i < 600; i++ {
+			if ok, _ := l.Running(); ok {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if ok, why := l.Running(); !ok {
+			t.Fatalf("%v: the program does not run freely after: %s", sig, why)
+		}
+		ents, _ := os.ReadDir(dir)
+		if sig == unix.SIGKILL {
+			if len(ents) != 1 || !strings.Contains(ents[0].Name(), ".partial-") {
+				t.Errorf("SIGKILL: want the one partial file a killed run cannot remove, found %v", ents)
+			}
+			continue
+		}
+		if len(ents) != 0 {
+			t.Errorf("%v: left %v behind (%s)", sig, ents[0].Name(), stderr.String())
+		}
+	}
+	// The next run removes the stale partial file and writes its core.
+	r := pycoroner(t, "snapshot", strconv.Itoa(l.PID), "-o", core)
+	if r.code != 0 {
+		t.Fatalf("snapshot after a killed one: exit %d: %s", r.code, r.stderr)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "big.core" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after the next snapshot the directory holds %v; want big.core alone", names)
+	}
+}

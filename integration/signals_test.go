@@ -62,7 +62,7 @@ type signalSender struct {
 	// signal each).
 	bursts int
 	stop   chan struct{}
-	done chan struct{}
+	done   chan struct{}
 }
 
 func (p *signalProgram) send(seed int64) *signalSender {

@@ -83,6 +83,8 @@ type Session struct {
 	// process stayed stopped (set by Detach).
 	PausedAt time.Time
 	Pause    time.Duration
+	// Stop, when it yields, ends a core being written (SIGINT, SIGTERM).
+	Stop <-chan os.Signal
 
 	tr      *tracer
 	threads map[int]*thread

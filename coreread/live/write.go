@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -139,6 +139,11 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 			if _, err := w.WriteAt(chunk, int64(sg.offset+pos)); err != nil {
 				return st, fmt.Errorf("write core: %w", err)
 			}
+			select {
+			case sig := <-s.Stop:
+				return st, fmt.Errorf("%w by %s: no core was written, pid %d goes on", ErrInterrupted, signalName(sig), s.PID)
+			default:
+			}
 			pos += n
 			done += int64(n)
 			if progress != nil {
@@ -180,6 +185,9 @@ func hasELFMagic(mem io.ReaderAt, addr uint64) bool {
 }
 
 func align(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
+
+// ErrInterrupted is returned when a signal on Session.Stop ends a copy.
+var ErrInterrupted = errors.New("snapshot interrupted")
 
 // ErrExited is returned when the process exits while it is copied.
 var ErrExited = errors.New("exited during the snapshot")
@@ -273,12 +281,15 @@ func fileNote(maps []mapping) []byte {
 }
 
 // Snapshot attaches to pid, writes its core to path, and detaches.
-func Snapshot(pid int, path string, pause bool, progress Progress) (Stats, error) {
+// A signal on stop (SIGINT, SIGTERM) ends it with ErrInterrupted and no
+// file left behind.
+func Snapshot(pid int, path string, pause bool, progress Progress, stop <-chan os.Signal) (Stats, error) {
 	s, err := Attach(pid, pause)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer s.Detach()
+	s.Stop = stop
 	return s.WriteCoreFile(path, progress, true)
 }
 
@@ -286,9 +297,9 @@ func Snapshot(pid int, path string, pause bool, progress Progress) (Stats, error
 // into place: a partial file is never left looking complete. With detach,
 // the process is let go as soon as its memory is copied.
 func (s *Session) WriteCoreFile(path string, progress Progress, detach bool) (Stats, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	tmp, err := CreatePartial(path)
 	if err != nil {
-		return Stats{}, fmt.Errorf("create %s: %w", path, err)
+		return Stats{}, err
 	}
 	st, err := s.WriteCore(tmp, progress)
 	if detach {
@@ -340,4 +351,12 @@ func (s *Session) WriteMemoryCore(detach bool) (*os.File, Stats, error) {
 		return nil, st, err
 	}
 	return f, st, nil
+}
+
+// signalName is "SIGINT" rather than Go's "interrupt".
+func signalName(sig os.Signal) string {
+	if n, ok := sig.(syscall.Signal); ok && unix.SignalName(n) != "" {
+		return unix.SignalName(n)
+	}
+	return sig.String()
 }
