@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -235,4 +237,92 @@ func startLive(t *testing.T, ctx context.Context, in harness.Interpreter, scenar
 	}
 	t.Cleanup(l.Stop)
 	return l
+}
+
+// TestWatchHonoursSIGSTOP: SIGSTOP sent to the program while watch runs
+// stops it (its ticker thread makes no progress) until SIGCONT; a watch
+// that ends while the program is stopped leaves it stopped (as SIGSTOP
+// asked) and untraced, and SIGCONT then resumes it.
+func TestWatchHonoursSIGSTOP(t *testing.T) {
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l := startLive(t, ctx, in, "counter")
+			var out bytes.Buffer
+			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path", "-o", t.TempDir(), "--json")
+			if !progresses(l.PID) {
+				t.Fatalf("the program makes no progress while watched:\n%s", l.Describe())
+			}
+			unix.Kill(l.PID, unix.SIGSTOP)
+			time.Sleep(100 * time.Millisecond)
+			if progresses(l.PID) {
+				t.Errorf("SIGSTOP during watch: the program still runs:\n%s", l.Describe())
+			}
+			unix.Kill(l.PID, unix.SIGCONT)
+			time.Sleep(100 * time.Millisecond)
+			if !progresses(l.PID) {
+				t.Errorf("SIGCONT during watch: the program does not run again:\n%s", l.Describe())
+			}
+			unix.Kill(l.PID, unix.SIGSTOP)
+			time.Sleep(100 * time.Millisecond)
+			w.cmd.Process.Signal(unix.SIGTERM)
+			w.cmd.Wait()
+			state, tracer := procState(l.PID)
+			if state != 'T' || tracer != "0" {
+				t.Errorf("after watch ended with the program stopped: state %c, tracer %s; want T (stopped) and 0", state, tracer)
+			}
+			unix.Kill(l.PID, unix.SIGCONT)
+			time.Sleep(100 * time.Millisecond)
+			if ok, why := l.Running(); !ok || !progresses(l.PID) {
+				t.Errorf("after SIGCONT the program does not run freely: %s\n%s", why, l.Describe())
+			}
+		})
+	}
+}
+
+// progresses reports whether the process's threads make progress within
+// a generous while: the ticker thread sleeps 20 ms per tick, so its
+// context switches count up while it runs.
+func progresses(pid int) bool {
+	first := contextSwitches(pid)
+	for i := 0; i < 20; i++ {
+		time.Sleep(50 * time.Millisecond)
+		if contextSwitches(pid) > first {
+			return true
+		}
+	}
+	return false
+}
+
+func contextSwitches(pid int) int {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	n := 0
+	for _, e := range ents {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, e.Name()))
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				k, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += k
+			}
+		}
+	}
+	return n
+}
+
+// procState is the process's state letter and TracerPid.
+func procState(pid int) (byte, string) {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	var state byte
+	tracer := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "State:"); ok && len(strings.TrimSpace(v)) > 0 {
+			state = strings.TrimSpace(v)[0]
+		}
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			tracer = strings.TrimSpace(v)
+		}
+	}
+	return state, tracer
 }
