@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -42,19 +43,20 @@ type symbol struct {
 
 // loader opens the files behind an image lazily.
 type loader struct {
-	mu        sync.Mutex
-	sysroot   string
-	files     map[string]*module
-	infos     map[string]coreread.FileInfo
-	debugDirs []string
+	mu      sync.Mutex
+	sysroot string
+	files   map[string]*module
+	infos   map[string]coreread.FileInfo
 }
+
+// debugDir is where Debian and Fedora put separate debug files.
+const debugDir = "/usr/lib/debug"
 
 func newLoader(files []coreread.FileInfo, sysroot string) *loader {
 	l := &loader{sysroot: sysroot, files: map[string]*module{}, infos: map[string]coreread.FileInfo{}}
 	for _, fi := range files {
 		l.infos[fi.Path] = fi
 	}
-	l.debugDirs = []string{filepath.Join(sysroot, "/usr/lib/debug")}
 	return l
 }
 
@@ -81,8 +83,17 @@ func (l *loader) module(path string) *module {
 		m.err = fmt.Errorf("%s on this host is another build than the core's", path)
 		return m
 	}
-	m.err = safely(func() error { return m.load(fi, l.debugDirs) })
+	m.err = safely(func() error { return m.load(fi, l) })
 	return m
+}
+
+// open opens a file the core names as coreread does: under --sysroot
+// resolved inside it (no symlink or .. leads out), else where it is.
+func (l *loader) open(corePath, diskPath string) (*os.File, error) {
+	if l.sysroot != "" && diskPath == filepath.Join(l.sysroot, filepath.Clean("/"+corePath)) {
+		return coreread.OpenInRoot(l.sysroot, corePath)
+	}
+	return coreread.OpenRegular(diskPath)
 }
 
 // safely runs f, turning a panic of a parser fed a hostile file into an error.
@@ -95,8 +106,8 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-func (m *module) load(fi coreread.FileInfo, debugDirs []string) error {
-	f, err := coreread.OpenRegular(fi.DiskPath)
+func (m *module) load(fi coreread.FileInfo, l *loader) error {
+	f, err := l.open(fi.Path, fi.DiskPath)
 	if err != nil {
 		return err
 	}
@@ -119,7 +130,7 @@ func (m *module) load(fi coreread.FileInfo, debugDirs []string) error {
 	}
 	debug := ef
 	if ef.Section(".debug_info") == nil {
-		if df, path := findDebugFile(fi, ef, debugDirs); df != nil {
+		if df, path := findDebugFile(fi, ef, l); df != nil {
 			debug, m.debugFile = df, path
 		}
 	}
@@ -153,27 +164,22 @@ func parseCFI(data []byte, ehFrameAddr uint64) frame.FrameDescriptionEntries {
 // findDebugFile finds the separate debug file of a stripped ELF file by
 // build-id (/usr/lib/debug/.build-id/ab/cdef.debug) or .gnu_debuglink, and
 // uses it only if its build-id matches.
-func findDebugFile(fi coreread.FileInfo, ef *elf.File, debugDirs []string) (*elf.File, string) {
+func findDebugFile(fi coreread.FileInfo, ef *elf.File, l *loader) (*elf.File, string) {
 	id := fi.BuildIDDisk
-	var candidates []string
+	var candidates []string // as paths on the target system
 	if len(id) > 2 {
-		for _, d := range debugDirs {
-			candidates = append(candidates, filepath.Join(d, ".build-id", id[:2], id[2:]+".debug"))
-		}
+		candidates = append(candidates, filepath.Join(debugDir, ".build-id", id[:2], id[2:]+".debug"))
 	}
 	if s := ef.Section(".gnu_debuglink"); s != nil {
 		if data, err := s.Data(); err == nil {
 			if i := strings.IndexByte(string(data), 0); i > 0 {
 				name := string(data[:i])
-				dir := filepath.Dir(fi.Path)
-				for _, d := range debugDirs {
-					candidates = append(candidates, filepath.Join(d, dir, name))
-				}
+				candidates = append(candidates, filepath.Join(debugDir, filepath.Dir(fi.Path), name))
 			}
 		}
 	}
 	for _, c := range candidates {
-		f, err := coreread.OpenRegular(c)
+		f, err := l.open(c, filepath.Join(l.sysroot, c))
 		if err != nil {
 			continue
 		}
