@@ -190,6 +190,12 @@ func (u *Unwinder) describe(pc, lookup, sp uint64, how string) []Frame {
 	vaddr := lookup - m.bias
 	base.Offset = pc - m.bias
 	if m.err != nil {
+		// The file is not readable here: its load bias is unknown, so
+		// give the offset in the file, which addr2line also takes for
+		// the usual layout of text (its file offset is its address).
+		if mp, ok := u.mappingAt(lookup); ok {
+			base.Offset = pc - mp.Start + mp.FileOffset
+		}
 		return []Frame{base}
 	}
 	var out []Frame
@@ -219,11 +225,19 @@ func (u *Unwinder) describe(pc, lookup, sp uint64, how string) []Frame {
 }
 
 func (u *Unwinder) moduleAt(addr uint64) *module {
-	i := sort.Search(len(u.maps), func(i int) bool { return u.maps[i].End > addr })
-	if i >= len(u.maps) || addr < u.maps[i].Start {
+	mp, ok := u.mappingAt(addr)
+	if !ok {
 		return nil
 	}
-	return u.loader.module(u.maps[i].Path)
+	return u.loader.module(mp.Path)
+}
+
+func (u *Unwinder) mappingAt(addr uint64) (coreread.Mapping, bool) {
+	i := sort.Search(len(u.maps), func(i int) bool { return u.maps[i].End > addr })
+	if i >= len(u.maps) || addr < u.maps[i].Start {
+		return coreread.Mapping{}, false
+	}
+	return u.maps[i], true
 }
 
 // executable reports whether addr is in memory the process could execute.
