@@ -68,7 +68,7 @@ func BuildCrashSite(p *coreread.Process, u *unwind.Unwinder) *CrashSite {
 		c.Address = hexAddr(f.Address)
 	}
 	if u != nil {
-		for _, fr := range u.Describe(f.PC) {
+		for _, fr := range u.Describe(f.PC) { // never panics: see Describe
 			if !fr.Inlined {
 				c.Function, c.Library = fr.Function, fr.Library
 			}

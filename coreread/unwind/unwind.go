@@ -138,8 +138,15 @@ func (u *Unwinder) All() []Stack {
 }
 
 // Thread unwinds one thread from its registers.
-func (u *Unwinder) Thread(t coreread.Thread) Stack {
-	st := Stack{TID: t.TID}
+func (u *Unwinder) Thread(t coreread.Thread) (st Stack) {
+	st = Stack{TID: t.TID}
+	defer func() {
+		// debug/dwarf and the CFI parser read files that may be hostile:
+		// a panic ends this thread's unwind with a note, not the program.
+		if r := recover(); r != nil {
+			st.Complete, st.Note = false, fmt.Sprintf("malformed debug information (%v)", r)
+		}
+	}()
 	r := fromCore(t.Regs)
 	how := ""
 	for n := 0; ; n++ {
@@ -435,7 +442,14 @@ func (u *Unwinder) stepCFI(r regs, fde *frame.FrameDescriptionEntry, vaddr uint6
 
 // Describe names the functions at pc, innermost (inlined) first, as for a
 // thread's innermost frame.
-func (u *Unwinder) Describe(pc uint64) []Frame { return u.describe(pc, pc, 0, "") }
+func (u *Unwinder) Describe(pc uint64) (frames []Frame) {
+	defer func() {
+		if r := recover(); r != nil {
+			frames = []Frame{{PC: pc}} // malformed debug information: unnamed
+		}
+	}()
+	return u.describe(pc, pc, 0, "")
+}
 
 // functionEntry is the run-time entry of the function holding pc, or 0.
 func (u *Unwinder) functionEntry(pc uint64) uint64 {
