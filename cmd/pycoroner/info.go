@@ -15,7 +15,9 @@ func newInfoCmd(g *globalFlags) *cobra.Command {
 		Use:   "info CORE",
 		Short: "Summarise a core: Python version, process, signal, threads, GIL, files",
 		Long: `info prints what the core says about the process: the Python version, the
-executable, the pid, the signal that killed it (with the faulting address),
+executable, the pid, its arguments (sys.argv, read from the heap: gcore
+records none) and the directory it started in (PWD from its environment),
+the signal that killed it (with the faulting address),
 how many threads it had, which thread held the GIL, and every file behind
 the image with its build-id status (ok, mismatch, missing). For a crash
 core it names the crashed thread, the instruction it stopped at with the
