@@ -78,7 +78,7 @@ func AnalyzeFault(p *coreread.Process) (Fault, bool) {
 		f.Registers = usedRegisters(inst, t.Regs)
 	}
 	if f.HasAddress {
-		f.AddressIs = describeAddress(p, f.Address, si.Signo, si.Code)
+		f.AddressIs = describeAddress(f.Address, si.Code, p.Segments(), p.Threads(), p.FileAt)
 	}
 	return f, true
 }
@@ -153,15 +153,19 @@ func regValue(reg x86asm.Reg, r coreread.Registers) (uint64, bool) {
 // below it, so a fault there is a NULL pointer plus a small offset.
 const mmapMinAddr = 0x10000
 
-func describeAddress(p *coreread.Process, addr uint64, signo, code int) string {
+// segvAccErr is SEGV_ACCERR: the page is mapped, the access not allowed.
+const segvAccErr = 2
+
+// describeAddress names what a faulting address is, from the core's
+// segments (their permissions), the threads' stack pointers and the files.
+func describeAddress(addr uint64, code int, segs []coreread.Segment, threads []coreread.Thread, fileAt func(uint64) (string, bool)) string {
 	if addr < mmapMinAddr {
 		return fmt.Sprintf("null page (NULL + 0x%x)", addr)
 	}
-	segs := p.Segments()
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].Vaddr+segs[i].Memsz > addr })
 	if i >= len(segs) || addr < segs[i].Vaddr {
 		// Just below a thread's stack: the stack ran into its guard.
-		for _, t := range p.Threads() {
+		for _, t := range threads {
 			if i < len(segs) && t.Regs.RSP >= segs[i].Vaddr && t.Regs.RSP < segs[i].Vaddr+segs[i].Memsz && segs[i].Vaddr-addr <= 1<<20 {
 				return fmt.Sprintf("unmapped, just below the stack of thread %d (stack overflow?)", t.TID)
 			}
@@ -170,13 +174,13 @@ func describeAddress(p *coreread.Process, addr uint64, signo, code int) string {
 	}
 	s := segs[i]
 	name := "anonymous memory"
-	if path, ok := p.FileAt(addr); ok {
+	if path, ok := fileAt(addr); ok {
 		name = path
 	}
 	if s.Flags&(elf.PF_R|elf.PF_W|elf.PF_X) == 0 {
 		if i+1 < len(segs) && segs[i+1].Vaddr == s.Vaddr+s.Memsz {
 			above := segs[i+1]
-			for _, t := range p.Threads() {
+			for _, t := range threads {
 				if t.Regs.RSP >= above.Vaddr && t.Regs.RSP < above.Vaddr+above.Memsz {
 					return fmt.Sprintf("stack guard page of thread %d (stack overflow)", t.TID)
 				}
@@ -186,9 +190,9 @@ func describeAddress(p *coreread.Process, addr uint64, signo, code int) string {
 	}
 	perms := permString(s.Flags)
 	switch {
-	case s.Flags&elf.PF_W == 0 && code == 2: // SEGV_ACCERR on memory that cannot be written
+	case s.Flags&elf.PF_W == 0 && code == segvAccErr:
 		return fmt.Sprintf("read-only mapping (%s) of %s: a write to it", perms, name)
-	case code == 2:
+	case code == segvAccErr:
 		return fmt.Sprintf("mapping (%s) of %s: the access was not permitted", perms, name)
 	}
 	return fmt.Sprintf("mapped (%s) in %s", perms, name)

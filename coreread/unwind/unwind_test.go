@@ -1,6 +1,12 @@
 package unwind
 
-import "testing"
+import (
+	"debug/elf"
+	"strings"
+	"testing"
+
+	"github.com/pycoroner/pycoroner/coreread"
+)
 
 func TestSymbolAtPrefersWhatGDBShows(t *testing.T) {
 	m := &module{syms: readSymbolsSorted([]symbol{
@@ -52,6 +58,45 @@ func TestEvalPLTExpression(t *testing.T) {
 		var r regs
 		if _, err := u.eval(e, r); err == nil {
 			t.Errorf("eval(%x) succeeded; want an error", e)
+		}
+	}
+}
+
+func TestDescribeAddress(t *testing.T) {
+	const page = 4096
+	segs := []coreread.Segment{
+		{Vaddr: 0x10_0000, Memsz: page, Flags: elf.PF_R},                       // read-only file data
+		{Vaddr: 0x20_0000, Memsz: page},                                        // PROT_NONE guard
+		{Vaddr: 0x20_1000, Memsz: 16 * page, Flags: elf.PF_R | elf.PF_W},       // a thread's stack
+		{Vaddr: 0x30_0000, Memsz: page},                                        // a lone PROT_NONE page
+		{Vaddr: 0x40_0000, Memsz: 16 * page, Flags: elf.PF_R | elf.PF_W},       // the main stack
+		{Vaddr: 0x50_0000, Memsz: page, Flags: elf.PF_R | elf.PF_W | elf.PF_X}, // rwx anonymous
+	}
+	threads := []coreread.Thread{{TID: 7, Regs: coreread.Registers{RSP: 0x20_8000}}, {TID: 1, Regs: coreread.Registers{RSP: 0x40_2000}}}
+	fileAt := func(a uint64) (string, bool) {
+		if a >= 0x10_0000 && a < 0x10_1000 {
+			return "/usr/lib/libdemo.so", true
+		}
+		return "", false
+	}
+	tests := []struct {
+		addr uint64
+		code int
+		want string
+	}{
+		{0, 1, "null page (NULL + 0x0)"},
+		{0x18, 1, "null page (NULL + 0x18)"},
+		{0x20_0010, 2, "stack guard page of thread 7"},
+		{0x30_0010, 2, "no-access (PROT_NONE) mapping"},
+		{0x3f_f000, 1, "just below the stack of thread 1"},
+		{0x90_0000, 1, "unmapped"},
+		{0x10_0008, 2, "read-only mapping (r--) of /usr/lib/libdemo.so: a write to it"},
+		{0x50_0008, 1, "mapped (rwx) in anonymous memory"},
+	}
+	for _, tc := range tests {
+		got := describeAddress(tc.addr, tc.code, segs, threads, fileAt)
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("describeAddress(0x%x, %d) = %q; want it to contain %q", tc.addr, tc.code, got, tc.want)
 		}
 	}
 }
