@@ -14,7 +14,7 @@ import (
 // the faulting instruction and the registers it used, and an abort stops
 // in libc's pthread_kill after the system call that raised it.
 func TestCrashSite(t *testing.T) {
-	forEachCoreMode(t, "threads", []harness.Mode{harness.Abort, harness.Segv, harness.SegvAccel}, func(t *testing.T, res *harness.Result) {
+	forEachCoreMode(t, "threads", []harness.Mode{harness.Abort, harness.Segv, harness.SegvAccel, harness.FaulthandlerSegv}, func(t *testing.T, res *harness.Result) {
 		writer := 0
 		for _, th := range res.Oracle.Threads {
 			for _, f := range th.Frames {
@@ -39,8 +39,15 @@ func TestCrashSite(t *testing.T) {
 				Registers      []struct {
 					Name, Value string
 				} `json:"registers"`
-				Address   string `json:"fault_address"`
-				AddressIs string `json:"fault_address_is"`
+				Address     string `json:"fault_address"`
+				AddressIs   string `json:"fault_address_is"`
+				Interrupted *struct {
+					Signal      string `json:"signal"`
+					Function    string `json:"function"`
+					Instruction string `json:"instruction"`
+					Address     string `json:"fault_address"`
+					AddressIs   string `json:"fault_address_is"`
+				} `json:"interrupted"`
 			} `json:"crash"`
 		}
 		if err := json.Unmarshal(r.stdout, &in); err != nil {
@@ -57,6 +64,16 @@ func TestCrashSite(t *testing.T) {
 			t.Errorf("no instruction decoded at the pc")
 		}
 		switch res.Mode {
+		case harness.FaulthandlerSegv:
+			// faulthandler raised SIGSEGV again from its handler: the
+			// fault itself is in the frame the first signal interrupted.
+			in := c.Interrupted
+			if c.Signal != "SIGSEGV" || c.Address != "" || in == nil {
+				t.Fatalf("faulthandler: signal %s, fault address %q, interrupted %+v", c.Signal, c.Address, in)
+			}
+			if in.Signal != "SIGSEGV" || in.Address != "0x0" || !strings.HasPrefix(in.AddressIs, "null page") || !strings.Contains(in.Function, "memset") || in.Instruction == "" {
+				t.Errorf("interrupted frame %+v; want the memset writing to NULL", in)
+			}
 		case harness.Abort:
 			if c.Signal != "SIGABRT" || !strings.Contains(c.Function, "pthread_kill") || c.Address != "" {
 				t.Errorf("abort: signal %s in %q, fault address %q", c.Signal, c.Function, c.Address)

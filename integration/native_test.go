@@ -19,8 +19,10 @@ import (
 
 // nativeModes are the cores the native unwinder is checked on: a snapshot
 // (every thread blocked in a C lock), os.abort(), a crash in C through
-// ctypes and a segfault inside a C accelerator (_json's encoder).
-var nativeModes = []harness.Mode{harness.Gcore, harness.Abort, harness.Segv, harness.SegvAccel}
+// ctypes, a segfault inside a C accelerator (_json's encoder), and the
+// ctypes crash with faulthandler on (the core is dumped from its signal
+// handler, on its alternate stack, through the kernel's signal frame).
+var nativeModes = []harness.Mode{harness.Gcore, harness.Abort, harness.Segv, harness.SegvAccel, harness.FaulthandlerSegv}
 
 // TestNativeStacksMatchGDB compares `stacks --native` with gdb's
 // `thread apply all bt` on the same cores of every interpreter: every
@@ -111,9 +113,10 @@ func nativeStacksOf(t *testing.T, core string) nativeStacks {
 			NativeThreadID *int `json:"native_thread_id"`
 			Crashed        bool `json:"crashed"`
 			Frames         []struct {
-				Kind     string `json:"kind"`
-				Function string `json:"function"`
-				PC       string `json:"pc"`
+				Kind        string `json:"kind"`
+				Function    string `json:"function"`
+				PC          string `json:"pc"`
+				SignalFrame bool   `json:"signal_frame"`
 			} `json:"frames"`
 		} `json:"threads"`
 	}
@@ -134,7 +137,10 @@ func nativeStacksOf(t *testing.T, core string) nativeStacks {
 				t.Errorf("native frame %q has no pc", f.Function)
 			}
 			name := f.Function
-			if name == "" {
+			switch {
+			case f.SignalFrame:
+				name = gdbSignalFrame
+			case name == "":
 				name = "??"
 			}
 			names = append(names, name)
@@ -147,7 +153,11 @@ func nativeStacksOf(t *testing.T, core string) nativeStacks {
 	return out
 }
 
+// gdbSignalFrame is how gdb's bt shows the kernel's signal trampoline.
+const gdbSignalFrame = "<signal handler called>"
+
 var (
+	gdbSignalRe = regexp.MustCompile(`^#\d+\s+<signal handler called>`)
 	gdbThreadRe = regexp.MustCompile(`^Thread \d+ \((?:Thread 0x[0-9a-f]+ )?\(?LWP (\d+)\)`)
 	gdbFrameRe  = regexp.MustCompile(`^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(`)
 	gdbCurrent  = regexp.MustCompile(`\[Current thread is \d+ \((?:Thread 0x[0-9a-f]+ )?\(?LWP (\d+)\)`)
@@ -168,6 +178,10 @@ func gdbBacktraces(t *testing.T, res *harness.Result) map[int][]string {
 		if m := gdbThreadRe.FindStringSubmatch(line); m != nil {
 			cur, _ = strconv.Atoi(m[1])
 			threads[cur] = []string{}
+			continue
+		}
+		if gdbSignalRe.MatchString(line) && cur >= 0 {
+			threads[cur] = append(threads[cur], gdbSignalFrame)
 			continue
 		}
 		if m := gdbFrameRe.FindStringSubmatch(line); m != nil && cur >= 0 {

@@ -41,6 +41,10 @@ type CrashSite struct {
 	Registers   []CrashRegister `json:"registers,omitempty"`
 	Address     string          `json:"fault_address,omitempty"`
 	AddressIs   string          `json:"fault_address_is,omitempty"`
+	// Interrupted is, for a crash inside a signal handler (faulthandler
+	// raising the signal again), the frame the first signal interrupted:
+	// where the fault really was. Its native_thread_id is the same.
+	Interrupted *CrashSite `json:"interrupted,omitempty"`
 }
 
 // CrashRegister is a register the faulting instruction uses.
@@ -52,10 +56,18 @@ type CrashRegister struct {
 // BuildCrashSite describes the crashed thread of a core, or returns nil
 // for a core no crash produced (gcore, a live snapshot).
 func BuildCrashSite(p *coreread.Process, u *unwind.Unwinder) *CrashSite {
-	f, ok := unwind.AnalyzeFault(p)
+	f, ok := unwind.AnalyzeFault(p, u)
 	if !ok {
 		return nil
 	}
+	c := crashSiteOf(f, u)
+	if f.Interrupted != nil {
+		c.Interrupted = crashSiteOf(*f.Interrupted, u)
+	}
+	return c
+}
+
+func crashSiteOf(f unwind.Fault, u *unwind.Unwinder) *CrashSite {
 	c := &CrashSite{NativeThreadID: f.TID, Signal: unix.SignalName(syscall.Signal(f.Signal)), PC: hexAddr(f.PC),
 		Instruction: f.Instruction, DecodeError: f.DecodeError, AddressIs: f.AddressIs}
 	if len(f.Bytes) > 0 {
@@ -66,6 +78,11 @@ func BuildCrashSite(p *coreread.Process, u *unwind.Unwinder) *CrashSite {
 	}
 	if f.HasAddress {
 		c.Address = hexAddr(f.Address)
+	}
+	if f.Signal != 0 {
+		c.Signal = unix.SignalName(syscall.Signal(f.Signal))
+	} else {
+		c.Signal = "unknown signal"
 	}
 	if u != nil {
 		for _, fr := range u.Describe(f.PC) { // never panics: see Describe
@@ -87,6 +104,34 @@ func (c *CrashSite) WriteText(w io.Writer, indent string) {
 		where += " (" + c.Library + ")"
 	}
 	fmt.Fprintf(w, "%scrashed: thread %d, %s at %s\n", indent, c.NativeThreadID, c.Signal, where)
+	c.writeInstruction(w, indent)
+	if c.Address != "" {
+		fmt.Fprintf(w, "%s  fault address: %s: %s\n", indent, c.Address, c.AddressIs)
+	}
+	if in := c.Interrupted; in != nil {
+		fmt.Fprintf(w, "%s  inside a signal handler; the %s it handles was at:\n", indent, in.Signal)
+		in.writeDetails(w, indent+"  ")
+	}
+}
+
+// writeDetails renders an interrupted frame: where, the instruction, the
+// address.
+func (c *CrashSite) writeDetails(w io.Writer, indent string) {
+	where := c.PC
+	if c.Function != "" {
+		where += " in " + c.Function
+	}
+	if c.Library != "" {
+		where += " (" + c.Library + ")"
+	}
+	fmt.Fprintf(w, "%s%s\n", indent, where)
+	c.writeInstruction(w, indent)
+	if c.Address != "" {
+		fmt.Fprintf(w, "%s  fault address: %s: %s\n", indent, c.Address, c.AddressIs)
+	}
+}
+
+func (c *CrashSite) writeInstruction(w io.Writer, indent string) {
 	switch {
 	case c.Instruction != "":
 		var regs []string
@@ -104,9 +149,6 @@ func (c *CrashSite) WriteText(w io.Writer, indent string) {
 		fmt.Fprintln(w, line)
 	case c.DecodeError != "":
 		fmt.Fprintf(w, "%s  instruction: unknown: %s\n", indent, c.DecodeError)
-	}
-	if c.Address != "" {
-		fmt.Fprintf(w, "%s  fault address: %s: %s\n", indent, c.Address, c.AddressIs)
 	}
 }
 
@@ -190,7 +232,7 @@ func mergeFrames(py []Frame, st unwind.Stack, errs []string) ([]Frame, []string)
 
 func nativeFrame(nf unwind.Frame) Frame {
 	f := Frame{Kind: "native", Function: nf.Function, native: &NativeFrame{PC: hexAddr(nf.PC), Library: nf.Library,
-		File: nf.File, Line: nf.Line, Inlined: nf.Inlined, TailCall: nf.TailCall}}
+		File: nf.File, Line: nf.Line, Inlined: nf.Inlined, TailCall: nf.TailCall, SignalFrame: nf.SignalFrame}}
 	if nf.Library != "" {
 		f.native.Offset = hexAddr(nf.Offset)
 	}
@@ -211,6 +253,10 @@ type NativeFrame struct {
 	// TailCall marks a function that jumped to the frame below (gdb's
 	// tail-call frames); PC is then the address after its jump.
 	TailCall bool `json:"tail_call,omitempty"`
+	// SignalFrame marks the kernel's signal trampoline (gdb: "<signal
+	// handler called>"): below it the handler, above it the frame the
+	// signal interrupted.
+	SignalFrame bool `json:"signal_frame,omitempty"`
 }
 
 // MarshalJSON writes a native frame in its own shape and a Python frame
@@ -240,6 +286,9 @@ func writeNativeFrame(w io.Writer, f Frame) {
 	name := f.Function
 	if name == "" {
 		name = "??"
+	}
+	if n.SignalFrame {
+		name = "<signal handler called> " + name
 	}
 	where := ""
 	if n.Library != "" {

@@ -31,6 +31,11 @@ type Fault struct {
 	// AddressIs names what the faulting address is: "null page", "stack
 	// guard page of thread N", "unmapped", "read-only mapping of FILE", ...
 	AddressIs string
+	// Interrupted is the frame a first signal interrupted when the thread
+	// crashed inside a signal handler (faulthandler raising the signal
+	// again): the instruction there, with the registers the kernel saved
+	// and the handler's siginfo. Nil otherwise.
+	Interrupted *Fault
 }
 
 // RegisterValue is one register and its value at the fault.
@@ -59,28 +64,46 @@ func CrashedThread(p *coreread.Process) (coreread.Thread, bool) {
 const maxInstruction = 15
 
 // AnalyzeFault describes the crashed thread's faulting instruction and
-// address; ok is false when the core records no crash.
-func AnalyzeFault(p *coreread.Process) (Fault, bool) {
+// address; ok is false when the core records no crash. With an unwinder,
+// a crash raised again by a signal handler (faulthandler) also describes
+// the frame the first signal interrupted: where the fault really was.
+func AnalyzeFault(p *coreread.Process, u *Unwinder) (Fault, bool) {
 	t, ok := CrashedThread(p)
 	if !ok {
 		return Fault{}, false
 	}
 	si := p.Info().Signal
 	f := Fault{TID: t.TID, Signal: si.Signo, PC: t.Regs.RIP, Address: si.Addr, HasAddress: si.HasAddr}
-	f.Bytes = readUpTo(p, t.Regs.RIP, maxInstruction)
+	f.decode(p, t.Regs)
+	if f.HasAddress {
+		f.AddressIs = describeAddress(f.Address, si.Code, p.Segments(), p.Threads(), p.FileAt)
+	}
+	if u != nil {
+		if in := u.Thread(t).Interrupted; in != nil {
+			first := &Fault{TID: t.TID, Signal: in.Signo, PC: in.PC}
+			first.decode(p, in.Regs)
+			if in.Code > 0 {
+				first.Address, first.HasAddress = in.Addr, true
+				first.AddressIs = describeAddress(in.Addr, in.Code, p.Segments(), p.Threads(), p.FileAt)
+			}
+			f.Interrupted = first
+		}
+	}
+	return f, true
+}
+
+// decode reads and disassembles the instruction at regs' pc.
+func (f *Fault) decode(p *coreread.Process, regs coreread.Registers) {
+	f.Bytes = readUpTo(p, regs.RIP, maxInstruction)
 	if len(f.Bytes) == 0 {
-		f.DecodeError = fmt.Sprintf("the pc 0x%x is not readable memory", t.Regs.RIP)
+		f.DecodeError = fmt.Sprintf("the pc 0x%x is not readable memory", regs.RIP)
 	} else if inst, err := x86asm.Decode(f.Bytes, 64); err != nil {
 		f.DecodeError = fmt.Sprintf("x86asm cannot decode % x (%v)", f.Bytes, err)
 	} else {
 		f.Bytes = f.Bytes[:inst.Len]
-		f.Instruction = x86asm.GNUSyntax(inst, t.Regs.RIP, nil)
-		f.Registers = usedRegisters(inst, t.Regs)
+		f.Instruction = x86asm.GNUSyntax(inst, regs.RIP, nil)
+		f.Registers = usedRegisters(inst, regs)
 	}
-	if f.HasAddress {
-		f.AddressIs = describeAddress(f.Address, si.Code, p.Segments(), p.Threads(), p.FileAt)
-	}
-	return f, true
 }
 
 // readUpTo reads up to n bytes at addr, fewer when memory ends sooner.

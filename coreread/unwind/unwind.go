@@ -42,6 +42,10 @@ type Frame struct {
 	SP       uint64
 	Function string // "" when nothing names the address
 	Inlined  bool   // a function inlined at PC into the next frame's function
+	// SignalFrame marks the kernel's signal trampoline (gdb's "<signal
+	// handler called>"): the frame below it is the handler, the frame
+	// above it was interrupted by the signal, at exactly its PC.
+	SignalFrame bool
 	// TailCall marks a function that left through a jump (a tail call) to
 	// the frame below: no stack frame of its own remains, and it is
 	// rebuilt from DWARF call sites, as gdb does.
@@ -66,6 +70,21 @@ type Stack struct {
 	Complete bool
 	// Note says why the unwind stopped early when it is not Complete.
 	Note string
+	// Interrupted is the innermost frame a signal interrupted, when the
+	// thread was running a signal handler (faulthandler's, say).
+	Interrupted *Interrupted
+}
+
+// Interrupted is where a signal found a thread, from the signal frame the
+// kernel pushed: the registers then, and the signal's siginfo.
+type Interrupted struct {
+	PC   uint64
+	Regs coreread.Registers
+	// Signo, Code and Addr are the fault as the kernel's signal frame
+	// records it (the trap: a page fault is SIGSEGV at CR2); Signo is 0
+	// when it was no fault (a signal sent by a process).
+	Signo, Code int
+	Addr        uint64
 }
 
 // Unwinder unwinds the threads of one image; its caches are shared by
@@ -157,13 +176,25 @@ func (u *Unwinder) Thread(t coreread.Thread) (st Stack) {
 		pc := r.v[regRIP]
 		// A caller's return address is one past its call: name and unwind
 		// by the call instruction itself.
+		// The frame a signal interrupted was not calling: its pc is exact.
 		lookup := pc
-		if n > 0 {
+		if n > 0 && how != "signal" {
 			lookup = pc - 1
 		}
 		frames := u.describe(pc, lookup, r.v[regRSP], how)
 		st.Frames = append(st.Frames, frames...)
 		next, kind, done, err := u.step(r, lookup, n == 0)
+		if kind == "signal" && len(frames) > 0 {
+			f := &st.Frames[len(st.Frames)-1]
+			f.SignalFrame = true
+			// The trampoline is entered, not called: name it by its pc.
+			if exact := u.describe(pc, pc, 0, ""); f.Function == "" && len(exact) > 0 {
+				f.Function = exact[len(exact)-1].Function
+			}
+			if st.Interrupted == nil {
+				st.Interrupted = u.interrupted(r.v[regRSP], next)
+			}
+		}
 		if done {
 			st.Complete = true
 			return st
@@ -175,7 +206,11 @@ func (u *Unwinder) Thread(t coreread.Thread) (st Stack) {
 		if cfa := next.v[regRSP]; len(st.Frames) > 0 {
 			st.Frames[len(st.Frames)-1].CFA = cfa
 		}
-		for _, site := range u.tailChain(next.v[regRIP], u.functionEntry(lookup)) {
+		var chain []uint64
+		if kind != "signal" { // an interrupted frame made no call
+			chain = u.tailChain(next.v[regRIP], u.functionEntry(lookup))
+		}
+		for _, site := range chain {
 			// gdb shows a tail-call frame as one frame named by the
 			// innermost function at the site, inlined or not.
 			f := u.describe(site, site-1, 0, "tail-call")[0]
@@ -287,6 +322,9 @@ func (u *Unwinder) step(r regs, lookup uint64, innermost bool) (next regs, how s
 	case fde != nil:
 		next, done, err = u.stepCFI(r, fde, lookup-m.bias)
 		how = "cfi"
+		if strings.Contains(fde.CIE.Augmentation, "S") {
+			how = "signal" // the kernel's signal trampoline (__restore_rt)
+		}
 	case innermost && !u.executable(r.v[regRIP]):
 		// A call through a bad pointer: the return address is on top.
 		next, err = u.stepReturnAddress(r)
@@ -303,6 +341,14 @@ func (u *Unwinder) step(r regs, lookup uint64, innermost bool) (next regs, how s
 		return next, how, true, nil
 	}
 	newSP := next.v[regRSP]
+	// A signal handler may run on an alternate stack (sigaltstack, as
+	// faulthandler's does): the interrupted frame's stack is elsewhere.
+	if how == "signal" && next.ok[regRSP] && newSP != 0 {
+		if !u.executable(ra) {
+			return next, how, false, fmt.Errorf("interrupted pc 0x%x (found by %s) is not in executable memory", ra, how)
+		}
+		return next, how, false, nil
+	}
 	if !next.ok[regRSP] || newSP <= sp || newSP-sp > maxFrameSize {
 		return next, how, false, fmt.Errorf("stack looks corrupt at pc 0x%x: caller's stack pointer 0x%x is not above 0x%x (%s)", r.v[regRIP], newSP, sp, how)
 	}
@@ -461,4 +507,66 @@ func (u *Unwinder) functionEntry(pc uint64) uint64 {
 		return s.addr + m.bias
 	}
 	return 0
+}
+
+// Offsets in the kernel's x86-64 signal frame, from the trampoline's
+// stack pointer (struct ucontext, just past pretcode): uc_mcontext (struct
+// sigcontext) starts at 40; in it err, trapno and cr2. siginfo follows the
+// ucontext only for SA_SIGINFO handlers (faulthandler's is not one), so the
+// signal is told by the trap that raised it.
+const (
+	sigcontextErr    = 40 + 152
+	sigcontextTrapno = 40 + 160
+	sigcontextCR2    = 40 + 176
+)
+
+// x86 exception vectors (trapno) and the signals Linux sends for them.
+const (
+	trapDivide     = 0
+	trapInvalidOp  = 6
+	trapGeneral    = 13
+	trapPageFault  = 14
+	pfProtection   = 1 // page-fault error code: the page was present
+	segvMapErr     = 1
+	segvAccErrCode = 2
+)
+
+// interrupted records the frame a signal interrupted: its registers as the
+// trampoline's CFI restored them, and the fault the trap number records.
+func (u *Unwinder) interrupted(trampolineSP uint64, r regs) *Interrupted {
+	in := &Interrupted{PC: r.v[regRIP], Regs: toCore(r)}
+	trapno, err1 := u.word(trampolineSP + sigcontextTrapno)
+	errCode, err2 := u.word(trampolineSP + sigcontextErr)
+	cr2, err3 := u.word(trampolineSP + sigcontextCR2)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return in
+	}
+	switch trapno {
+	case trapPageFault:
+		in.Signo, in.Addr, in.Code = 11, cr2, segvMapErr
+		if errCode&pfProtection != 0 {
+			in.Code = segvAccErrCode
+		}
+	case trapGeneral:
+		in.Signo = 11 // a general protection fault: no address
+	case trapDivide:
+		in.Signo = 8
+	case trapInvalidOp:
+		in.Signo = 4
+	}
+	return in
+}
+
+// toCore turns unwound registers back into the core's register set (the
+// ones the unwind could not recover are 0).
+func toCore(r regs) coreread.Registers {
+	v := func(i int) uint64 {
+		if r.ok[i] {
+			return r.v[i]
+		}
+		return 0
+	}
+	return coreread.Registers{RAX: v(regRAX), RDX: v(regRDX), RCX: v(regRCX), RBX: v(regRBX), RSI: v(regRSI), RDI: v(regRDI),
+		RBP: v(regRBP), RSP: v(regRSP), R8: v(regR8), R9: v(regR9), R10: v(regR10), R11: v(regR11), R12: v(regR12),
+		R13: v(regR13), R14: v(regR14), R15: v(regR15), RIP: v(regRIP)}
 }
