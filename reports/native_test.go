@@ -75,3 +75,34 @@ func TestMergeFramesReplacesEachEvalLoopCall(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeNativeMatchesThreadsByNativeID(t *testing.T) {
+	id := func(n int) *int { return &n }
+	s := &Stacks{Threads: []Thread{
+		{ThreadID: 1, NativeThreadID: id(100), Frames: []Frame{{Kind: "python", Function: "main", entry: true}}},
+		{ThreadID: 2, NativeThreadID: id(200), Frames: []Frame{{Kind: "python", Function: "work", entry: true}}},
+		{ThreadID: 3, Frames: []Frame{}},
+	}}
+	s.MergeNative([]unwind.Stack{
+		{TID: 100, Complete: true, Frames: []unwind.Frame{{Function: "sem_wait"}, {Function: "_PyEval_EvalFrameDefault"}}},
+		{TID: 300, Complete: false, Note: "stack looks corrupt", Frames: []unwind.Frame{{Function: "epoll_wait"}}},
+	})
+	s.MarkCrashed(&CrashSite{NativeThreadID: 300})
+	if f := s.Threads[0].Frames; len(f) != 2 || f[0].Function != "sem_wait" || f[1].Function != "main" {
+		t.Errorf("thread 100 frames %+v", f)
+	}
+	if e := s.Threads[1].Errors; len(e) != 1 || !strings.Contains(e[0], "native thread 200 is not in the core") {
+		t.Errorf("thread 200 errors %q", e)
+	}
+	if e := s.Threads[2].Errors; len(e) != 1 || !strings.Contains(e[0], "no native thread id") {
+		t.Errorf("thread without a native id: errors %q", e)
+	}
+	if len(s.Threads) != 4 {
+		t.Fatalf("%d threads; want the native-only thread 300 added", len(s.Threads))
+	}
+	last := s.Threads[3]
+	if !last.NativeOnly || *last.NativeThreadID != 300 || !last.Crashed || len(last.Frames) != 1 ||
+		!strings.Contains(strings.Join(last.Errors, ""), "stack looks corrupt") {
+		t.Errorf("native-only thread %+v", last)
+	}
+}
