@@ -182,6 +182,7 @@ func (c *census[T]) run() {
 			defer wg.Done()
 			defer c.stopAll() // a worker that panics must not leave the others waiting
 			defer pb.catch()
+			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
 			wk.run()
 		}()
 	}
@@ -294,6 +295,7 @@ func (h *Heap[T]) finish(c *census[T]) {
 		go func(i int, p *heapPart) {
 			defer wg.Done()
 			defer pb.catch()
+			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
 			hint := 0
 			if dangling {
 				p.dropEdges(f)
