@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -149,7 +150,7 @@ func (in *Info) WriteText(w io.Writer) error {
 		{"threads", fmt.Sprintf("%d native, %d Python", in.NativeThreads, in.PythonThreads)},
 		{"GIL", in.gilText()},
 		{"runtime", fmt.Sprintf("%s (%s)", in.Runtime.Address, in.Runtime.FoundBy)},
-		{"layout", in.Runtime.LayoutSource},
+		{"layout", in.layoutText()},
 	}
 	if err := table(w, []string{"field", "value"}, rows); err != nil {
 		return err
@@ -288,4 +289,27 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var tableSourceRe = regexp.MustCompile(`^DWARF of CPython ((\d+)\.(\d+))\.(\S+) and its headers(.*)$`)
+
+// layoutText says which layout was used: a committed table says which
+// minor version's it is, what it was generated from, and whether it fits
+// the core's exact version (struct layouts never change within a minor
+// version; the runtime was found and checked with it).
+func (in *Info) layoutText() string {
+	src := in.Runtime.LayoutSource
+	m := tableSourceRe.FindStringSubmatch(src)
+	if m == nil {
+		return src
+	}
+	minor, built, rest := m[1], m[1]+"."+m[4], m[5]
+	out := fmt.Sprintf("committed %s table (from %s's DWARF and headers)%s", minor, built, rest)
+	switch v := in.PythonVersion; {
+	case v == built:
+		return out
+	case strings.HasPrefix(v, minor+"."):
+		return out + fmt.Sprintf("; fits %s: layouts are fixed within %s", v, minor)
+	}
+	return out
 }
