@@ -10,13 +10,13 @@ import (
 
 // Show is one object decoded, with its references to a depth.
 type Show struct {
-	Address   string     `json:"address"`
-	Type      string     `json:"type"`
-	TypeName  string     `json:"type_name"`
-	Module    string     `json:"module"`
+	Address  string `json:"address"`
+	Type     string `json:"type"`
+	TypeName string `json:"type_name"`
+	Module   string `json:"module"`
 	// DefinedIn is the object's own __module__ (a function's, say), which
 	// Module, the module of its type, is not; omitted when it has none.
-	DefinedIn string `json:"defined_in,omitempty"`
+	DefinedIn string     `json:"defined_in,omitempty"`
 	Size      int64      `json:"size"`
 	Repr      string     `json:"repr"`
 	Truncated bool       `json:"truncated,omitempty"`

@@ -44,7 +44,10 @@ type Frame struct {
 	Line     int              `json:"line"`
 	Source   string           `json:"source,omitempty"`
 	Locals   map[string]Value `json:"locals,omitempty"`
-	Error    string           `json:"error,omitempty"`
+	// HiddenGlobals counts the module globals a module body's frame holds
+	// as its locals, left out of Locals unless --globals asks for them.
+	HiddenGlobals int    `json:"hidden_globals,omitempty"`
+	Error         string `json:"error,omitempty"`
 
 	localOrder []string
 	entry      bool         // the outermost frame of one evaluation-loop call
@@ -63,6 +66,9 @@ type Value struct {
 // StacksOptions choose what a stacks report includes.
 type StacksOptions struct {
 	Locals bool
+	// Globals lists a module body's locals, which are its module's
+	// globals; without it they are counted, not listed.
+	Globals bool
 	// Source reads source lines from the files named by the code objects.
 	Source *SourceCache
 }
@@ -130,7 +136,9 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 		if opts.Source != nil && f.Line > 0 {
 			fr.Source = opts.Source.Line(f.Filename, f.Line)
 		}
-		if opts.Locals {
+		if opts.Locals && f.LocalsAreGlobals && !opts.Globals {
+			fr.HiddenGlobals = len(f.Locals)
+		} else if opts.Locals {
 			fr.Locals = map[string]Value{}
 			for _, l := range f.Locals {
 				fr.Locals[l.Name] = valueOf(rt.Describe(l.Value))
@@ -207,6 +215,9 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 			}
 			if f.Error != "" {
 				fmt.Fprintf(w, "      ! %s\n", f.Error)
+			}
+			if f.HiddenGlobals > 0 {
+				fmt.Fprintf(w, "        (%d module globals not listed: --globals lists them)\n", f.HiddenGlobals)
 			}
 			order := f.localOrder
 			if len(order) == 0 && len(f.Locals) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,7 +11,7 @@ import (
 )
 
 func newStacksCmd(g *globalFlags) *cobra.Command {
-	var locals, noSource, native bool
+	var locals, globals, noSource, native bool
 	var sourceRoots []string
 	cmd := &cobra.Command{
 		Use:   "stacks CORE",
@@ -20,6 +21,8 @@ name, the main thread marked, the exception it was handling, and its frames
 innermost first as file:line in function, with the source line when the
 file is readable here. --locals adds each frame's arguments and locals with
 a short repr (Python's own repr for int, float, bool, None, str and bytes).
+A module body's (<module>) locals are its module's globals: they are
+counted, and listed only with --globals.
 
 --native adds the C frames, unwound from the core's registers with the
 call-frame information of every mapped file (as gdb's bt shows them,
@@ -40,7 +43,10 @@ the registers it used and what the faulting address is.`,
 				return err
 			}
 			defer s.close()
-			opts := reports.StacksOptions{Locals: locals}
+			if globals && !locals {
+				return usageError{fmt.Errorf("--globals lists a module body's globals among its locals: it needs --locals")}
+			}
+			opts := reports.StacksOptions{Locals: locals, Globals: globals}
 			if !noSource && !g.json {
 				opts.Source = &reports.SourceCache{Sysroot: g.sysroot, Roots: sourceRoots}
 			}
@@ -70,6 +76,7 @@ the registers it used and what the faulting address is.`,
 		},
 	}
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
+	cmd.Flags().BoolVar(&globals, "globals", false, "with --locals: also list a module body's locals, which are all its module's globals (otherwise counted)")
 	cmd.Flags().BoolVar(&native, "native", false, "merge the native (C) frames with the Python frames and mark the crashed thread")
 	cmd.Flags().StringArrayVar(&sourceRoots, "source-root", nil, "look for source files under `DIR` too (repeatable): relative filenames, and files from another host with leading directories dropped")
 	cmd.Flags().BoolVar(&noSource, "no-source", false, "do not read source files for the current lines")
