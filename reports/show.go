@@ -65,7 +65,7 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 		s.Error = v.Err.Error()
 	}
 	for _, e := range h.Edges(id) {
-		if e.Via == "__module__" {
+		if fmt.Sprint(e.Via) == "__module__" { // a label now, a census.Ref soon: both print so
 			if name, err := rt.StrValue(e.Addr); err == nil {
 				s.DefinedIn = name
 			}
