@@ -82,7 +82,7 @@ func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
 	var iframes []uint64
 	seeds.Roots, iframes = r.roots(interps)
 	for _, fr := range iframes {
-		r.walkIFrame(fr, false, func(target uint64, _ string, _ bool) { seeds.Hidden = append(seeds.Hidden, target) })
+		r.walkIFrame(fr, false, func(target uint64, _ Ref, _ bool) { seeds.Hidden = append(seeds.Hidden, target) })
 	}
 	return seeds, nil
 }
@@ -120,7 +120,7 @@ func (cr *censusReader) Refs(obj uint64, t *Type, buf []uint64) ([]uint64, int) 
 
 // onRef keeps one reference: a word found by a conservative scan only
 // when it holds an object.
-func (cr *censusReader) onRef(target uint64, _ string, conservative bool) {
+func (cr *censusReader) onRef(target uint64, _ Ref, conservative bool) {
 	if target == 0 || target%8 != 0 {
 		return
 	}
@@ -147,17 +147,17 @@ func (cr *censusReader) walkPlain(obj uint64, t *Type) bool {
 		return true
 	}
 	if dict != 0 {
-		cr.onRef(dict, "", false)
+		cr.onRef(dict, Ref{}, false)
 		return true
 	}
 	r.eachKeysItem(keys, values, func(_, v uint64) bool {
-		cr.onRef(v, "", false)
+		cr.onRef(v, Ref{}, false)
 		return true
 	})
 	return true
 }
 
-func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via string, conservative bool)) {
+func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via Ref, conservative bool)) {
 	cr.r.walkRefs(obj, t, true, emit)
 }
 

@@ -25,11 +25,12 @@ type PathRoot struct {
 
 // Hop is one object on a path and the reference that led to it.
 type Hop struct {
-	Via          *string `json:"via"`
-	Address      string  `json:"address"`
-	Type         string  `json:"type"`
-	Repr         string  `json:"repr"`
-	Conservative bool    `json:"conservative,omitempty"`
+	Via *string `json:"via"`
+	*RefFields
+	Address      string `json:"address"`
+	Type         string `json:"type"`
+	Repr         string `json:"repr"`
+	Conservative bool   `json:"conservative,omitempty"`
 
 	desc string
 }
@@ -59,7 +60,7 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 	// part: label each pair once.
 	type pair struct{ from, to pyheap.ObjectID }
 	type label struct {
-		via  string
+		via  pyheap.Ref
 		cons bool
 	}
 	labels := map[pair]label{}
@@ -75,8 +76,8 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 					l.via, l.cons = h.EdgeLabel(prev, o)
 					labels[pair{prev, o}] = l
 				}
-				via := l.via
-				hop.Via, hop.Conservative = &via, l.cons
+				via, fields := l.via.String(), refFields(l.via)
+				hop.Via, hop.RefFields, hop.Conservative = &via, &fields, l.cons
 			}
 			p.Hops = append(p.Hops, hop)
 			prev = o
