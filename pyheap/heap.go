@@ -1,9 +1,6 @@
 package pyheap
 
 import (
-	"os"
-	"strconv"
-
 	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
@@ -40,11 +37,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	// Names of types that must come from memory are looked up once, now:
 	// renaming types while workers read them would race.
 	r.fallbackName(0)
-	workers := opts.Workers
-	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 && workers == 0 {
-		workers = forced
-	}
-	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: workers})
+	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: opts.Workers})
 	if err != nil {
 		return nil, err
 	}
