@@ -111,8 +111,9 @@ func PathText(p RefPath) string {
 	return strings.Join(parts, " › ")
 }
 
-// WritePathsText prints one path per line.
-func WritePathsText(w io.Writer, target Value, paths []RefPath) error {
+// WriteText prints one path per line.
+func (ps *Paths) WriteText(w io.Writer) error {
+	target, paths := ps.Target, ps.Paths
 	if len(paths) == 0 {
 		_, err := fmt.Fprintf(w, "no named root reaches <%s at %s> %s (it may be garbage, or held only by C code)\n", target.Type, target.Address, target.Repr)
 		return err
