@@ -85,6 +85,9 @@ type Session struct {
 	Pause    time.Duration
 	// Stop, when it yields, ends a core being written (SIGINT, SIGTERM).
 	Stop <-chan os.Signal
+	// Exit is the process's wait status when it ended while watched and
+	// pycoroner, its tracer, collected it.
+	Exit *unix.WaitStatus
 
 	tr      *tracer
 	threads map[int]*thread
@@ -302,14 +305,27 @@ func attachError(pid int, err error) error {
 	return fmt.Errorf("attach to pid %d: %w", pid, err)
 }
 
-// tracerPID is the TracerPid of /proc/PID/status (0: not traced).
+// tracerPID is the process that traces pid (0: none): the TracerPid of
+// /proc/PID/status names the tracing thread, whose Tgid is its process.
 func tracerPID(pid int) int {
+	tracer := statusField(pid, "TracerPid")
+	if tracer == 0 {
+		return 0
+	}
+	if tgid := statusField(tracer, "Tgid"); tgid != 0 {
+		return tgid
+	}
+	return tracer
+}
+
+// statusField is a number from /proc/PID/status (0 when unreadable).
+func statusField(pid int, key string) int {
 	data, err := readProcFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(v))
 			return n
 		}

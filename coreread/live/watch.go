@@ -30,6 +30,10 @@ type WatchOptions struct {
 // ErrTimeout is returned when the timeout passes before Count hits.
 var ErrTimeout = errors.New("timed out")
 
+// ErrGone is returned when the process ends while watched; Session.Exit
+// then holds its wait status when pycoroner collected it.
+var ErrGone = errors.New("exited")
+
 // maxWatchAddrs is the number of x86-64 debug registers.
 const maxWatchAddrs = 4
 
@@ -128,7 +132,7 @@ func (s *Session) drain() error {
 		var ws unix.WaitStatus
 		tid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
 		if errors.Is(err, unix.ECHILD) {
-			return fmt.Errorf("pid %d exited", s.PID)
+			return fmt.Errorf("pid %d %w", s.PID, ErrGone)
 		}
 		if err != nil || tid <= 0 {
 			return nil
@@ -145,7 +149,8 @@ func (s *Session) drain() error {
 		if ws.Exited() || ws.Signaled() {
 			s.forget(tid)
 			if tid == s.PID {
-				return fmt.Errorf("pid %d exited", s.PID)
+				s.Exit = &ws
+				return fmt.Errorf("pid %d %w", s.PID, ErrGone)
 			}
 			continue
 		}
