@@ -121,11 +121,11 @@ type ListState struct {
 
 // ReadListState reads a list's length and item array from a core.
 func ReadListState(p *coreread.Process, rt *pyheap.Runtime, list uint64) (ListState, error) {
-	n, err := p.Uint64(list + uint64(rt.L.ObSize))
+	n, err := p.Uint64(rt.L.ObSize.Add(list))
 	if err != nil {
 		return ListState{}, err
 	}
-	items, err := p.Uint64(list + uint64(rt.L.ListItems))
+	items, err := p.Uint64(rt.L.ListItems.Add(list))
 	if err != nil {
 		return ListState{}, err
 	}
@@ -145,14 +145,14 @@ func DescribeListWrite(p *coreread.Process, rt *pyheap.Runtime, list uint64, bef
 		return fmt.Sprintf("the list could not be read in the snapshot (%v)", err), false
 	}
 	switch addr {
-	case list + uint64(rt.L.ObSize):
+	case rt.L.ObSize.Add(list):
 		change = fmt.Sprintf("length %d -> %d", before.Length, now.Length)
 		if now.Items != before.Items {
 			change += fmt.Sprintf(" (its item array was reallocated: 0x%x -> 0x%x)", before.Items, now.Items)
 			resize = true
 		}
 		return change, resize
-	case list + uint64(rt.L.ListItems):
+	case rt.L.ListItems.Add(list):
 		switch {
 		case now.Items == 0:
 			return fmt.Sprintf("the list was emptied: its item array 0x%x freed (length %d)", before.Items, now.Length), true
