@@ -96,6 +96,7 @@ func (s *Session) Rearm(addrs []uint64) error {
 			if err != nil {
 				return fmt.Errorf("re-arm thread %d: %w", tid, err)
 			}
+			s.armed = true
 			s.perfFDs = append(s.perfFDs, fds...)
 		}
 		return nil
@@ -159,6 +160,9 @@ func (s *Session) closeBreakpoints() {
 // race): detached with one pending, the thread would die of it. Every
 // thread must be stopped. Runs on the tracer.
 func (s *Session) flushTraps() {
+	if !s.armed {
+		return
+	}
 	for _, tid := range append([]int(nil), s.order...) {
 		th := s.threads[tid]
 		for round := 0; round < 4 && th.sig == 0 && pendingUnblocked(s.PID, tid, unix.SIGTRAP); round++ {

@@ -137,7 +137,7 @@ func (s *Session) runToSymbol(opts StartOptions, deadline time.Time) error {
 			if err != nil {
 				return err
 			}
-			s.perfFDs = []int{fd}
+			s.perfFDs, s.armed = []int{fd}, true
 			stage = 1
 		case event == 0 && sig == unix.SIGTRAP:
 			if _, ours := ourTrap(tid, sig); !ours {
@@ -158,7 +158,7 @@ func (s *Session) runToSymbol(opts StartOptions, deadline time.Time) error {
 			if err != nil {
 				return err
 			}
-			s.perfFDs = []int{fd}
+			s.perfFDs, s.armed = []int{fd}, true
 			stage = 2
 		case event == 0:
 			deliver = int(sig) // the program's own signal (SIGCONT first)

@@ -97,6 +97,7 @@ type Session struct {
 	// something else: the hits still to report.
 	perfTraps []trap
 	perfFDs   []int // the breakpoint events of a watch, in the tracer's file table
+	armed     bool  // breakpoints were set at some point (their traps may be pending)
 }
 
 // trap is a breakpoint hit: the thread that wrote and the address index.

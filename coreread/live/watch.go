@@ -71,6 +71,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 			if err != nil {
 				return fmt.Errorf("arm thread %d: %w", tid, err)
 			}
+			s.armed = true
 			s.perfFDs = append(s.perfFDs, fds...)
 		}
 		s.resumeAll()
