@@ -229,15 +229,18 @@ func (s *Session) awaitStop(th *thread) error {
 			return unix.ESRCH
 		}
 		if ws.Stopped() {
-			s.noteStop(th, ws)
+			s.noteStop(th, ws, true)
 			return nil
 		}
 	}
 	return fmt.Errorf("thread %d did not stop within %v", th.tid, stopTimeout)
 }
 
-// noteStop records what kind of stop a thread reported. Runs on the tracer.
-func (s *Session) noteStop(th *thread, ws unix.WaitStatus) {
+// noteStop records what kind of stop a thread reported. With hold, the
+// thread is to stay stopped: a signal it was taking is put back in its
+// queue (see requeue); without, th.sig keeps it for the resume that
+// follows at once. Runs on the tracer.
+func (s *Session) noteStop(th *thread, ws unix.WaitStatus, hold bool) {
 	th.stopped, th.listening, th.sig = true, false, 0
 	sig := ws.StopSignal()
 	switch stopEvent(ws) {
@@ -263,6 +266,35 @@ func (s *Session) noteStop(th *thread, ws unix.WaitStatus) {
 			return
 		}
 		th.sig = int(sig)
+		if hold {
+			s.requeue(th)
+		}
+	}
+}
+
+// requeue puts the signal a thread was taking back in its queue and
+// parks the thread in an interrupt stop. Held in the signal-delivery-stop
+// instead, the signal would live only in the stop's exit code, which the
+// tracer's wait has already cleared: if pycoroner then died, the kernel
+// would resume the thread without it. Pending in the queue, it is taken
+// on any resume, by pycoroner or by the kernel. (The handler then sees
+// pycoroner's tgkill as the sender, and a standard signal merges with a
+// second instance already pending, as the kernel merges any.) Runs on the
+// tracer.
+func (s *Session) requeue(th *thread) {
+	sig := unix.Signal(th.sig)
+	if unix.Tgkill(s.PID, th.tid, sig) != nil {
+		return // keep holding it in the stop
+	}
+	th.sig = 0
+	// The interrupt is checked before the queue: the thread stops again
+	// before it takes the signal.
+	if unix.PtraceInterrupt(th.tid) != nil || unix.PtraceCont(th.tid, 0) != nil {
+		return
+	}
+	th.stopped = false
+	if err := s.awaitStop(th); err != nil {
+		s.forget(th.tid)
 	}
 }
 

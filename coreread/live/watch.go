@@ -159,7 +159,7 @@ func (s *Session) drain() error {
 			continue
 		}
 		before := len(s.perfTraps)
-		s.noteStop(th, ws)
+		s.noteStop(th, ws, false)
 		if len(s.perfTraps) > before {
 			continue // a hit: stays stopped
 		}
