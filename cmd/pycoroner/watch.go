@@ -285,7 +285,8 @@ func openSnapshot(g *globalFlags, s *live.Session) (*coreread.Process, *pyheap.R
 	return p, rt, nil
 }
 
-// openCore opens a core and its Python runtime.
+// openCore opens a core and its Python runtime: the one place watch
+// chooses the reader's options.
 func openCore(g *globalFlags, path string) (*coreread.Process, *pyheap.Runtime, error) {
 	p, err := coreread.Open(path, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
 	if err != nil {
@@ -398,17 +399,12 @@ func pollOnce(g *globalFlags, pid int, c *cond.Condition) (bool, *os.File, error
 	if err != nil {
 		return false, nil, err
 	}
-	p, err := coreread.Open(mem.Name(), coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	p, rt, err := openCore(g, mem.Name())
 	if err != nil {
 		mem.Close()
 		return false, nil, err
 	}
 	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
-	if err != nil {
-		mem.Close()
-		return false, nil, err
-	}
 	held, err := c.Eval(rt)
 	if !held {
 		mem.Close()
@@ -439,15 +435,11 @@ func saveMemoryCore(mem *os.File, path string) error {
 
 // stacksOf reads the stacks of a snapshot core, or nil.
 func stacksOf(g *globalFlags, core string, locals bool) *reports.Stacks {
-	p, err := coreread.Open(core, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	p, rt, err := openCore(g, core)
 	if err != nil {
 		return nil
 	}
 	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
-	if err != nil {
-		return nil
-	}
 	st, _ := reports.BuildStacks(rt, reports.StacksOptions{Locals: locals, Source: &reports.SourceCache{Sysroot: g.sysroot}})
 	return st
 }
