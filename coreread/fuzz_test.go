@@ -26,7 +26,7 @@ func goldenCores(f *testing.F) [][]byte {
 	_, self, _, _ := runtime.Caller(0)
 	var out [][]byte
 	for _, name := range []string{"debian-3.11-gcore", "pyenv-3.13-abort"} {
-		path, err := Decompressed(filepath.Join(filepath.Dir(self), "..", "testdata", "golden", name+".core.xz"), DecompressOptions{CacheDir: filepath.Join(os.TempDir(), "pycoroner-test-cache")})
+		path, err := Decompressed(filepath.Join(filepath.Dir(self), "..", "testdata", "golden", name+".core.xz"), DecompressOptions{CacheDir: filepath.Join(os.TempDir(), "pycoroner-test-cache-verified")})
 		if err != nil {
 			f.Fatal(err)
 		}
