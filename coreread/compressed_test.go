@@ -325,7 +325,7 @@ func TestCacheEntriesAreVerified(t *testing.T) {
 		},
 		"sidecar is huge": func(t *testing.T, core, meta string) {
 			os.WriteFile(core, raw, 0o600)
-			os.WriteFile(meta, append([]byte(`{"decompressed_bytes": 1, "source": "`), bytes.Repeat([]byte("x"), 64<<20)...), 0o600)
+			os.WriteFile(meta, append([]byte(`{"decompressed_bytes": 1, "source": "`), bytes.Repeat([]byte("x"), 1<<20)...), 0o600)
 		},
 	}
 	for name, fn := range plant {
