@@ -25,13 +25,25 @@ for t in "$@"; do
 	status=0
 	env $env "$GO" test -run '^$' -fuzz "^$name\$" -fuzztime "$time" -fuzzminimizetime "$minimize" "./$pkg" >"$summary.out" 2>&1 || status=$?
 	cat "$summary.out"
-	last=$(grep -o 'execs: [0-9]* ([0-9]*/sec)' "$summary.out" | tail -1)
+	# The last progress line: "fuzz: elapsed: 1m30s, execs: 492832 (0/sec), ...";
+	# its rate is the last interval's, so the average is computed here.
+	last=$(grep -o 'elapsed: [0-9hms]*, execs: [0-9]*' "$summary.out" | tail -1 | awk '{
+		t = $2; sub(/,$/, "", t); secs = 0
+		if (match(t, /[0-9]+h/)) secs += substr(t, RSTART, RLENGTH - 1) * 3600
+		if (match(t, /[0-9]+m/)) secs += substr(t, RSTART, RLENGTH - 1) * 60
+		if (match(t, /[0-9]+s/)) secs += substr(t, RSTART, RLENGTH - 1)
+		printf "%d execs in %ds (%d/s)", $4, secs, (secs > 0 ? $4 / secs : 0)
+	}')
+	if [ -z "$last" ]; then
+		base=$(grep -o 'baseline coverage: [0-9]*/[0-9]*' "$summary.out" | tail -1)
+		last="no executions${base:+ (still gathering $base)}"
+	fi
 	result=ok
 	if [ $status -ne 0 ]; then
 		result="FAILED (see above; a crasher is in $pkg/testdata/fuzz/$name/)"
 		failed=1
 	fi
-	printf '%-40s %-32s %s\n' "$label" "${last:-no executions}" "$result" >>"$summary"
+	printf '%-48s %-44s %s\n' "$label" "$last" "$result" >>"$summary"
 done
 echo
 echo "fuzz summary ($time per target, minimization bounded by $minimize):"
