@@ -69,10 +69,7 @@ the registers it used and what the faulting address is.`,
 					st.Warnings = append(st.Warnings, hint)
 				}
 			}
-			if g.json {
-				return reports.WriteJSON(stdout, st)
-			}
-			return st.WriteText(stdout)
+			return g.emit(st)
 		},
 	}
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
