@@ -1,0 +1,121 @@
+package layout
+
+// StdSpecs lists the standard library's C types that pycoroner walks
+// precisely. Names are tp_name as each version spells it; a struct that a
+// version lacks is simply not in that version's table.
+var StdSpecs = []StdSpec{
+	// _collections
+	{Names: []string{"collections.deque"}, Struct: "dequeobject", Special: "deque",
+		Fields: []string{"leftblock", "leftindex", "rightindex", "maxlen", "BLOCK:data", "BLOCK:rightlink"}, Sizes: []string{"BLOCK"}},
+	{Names: []string{"_collections._deque_iterator", "_collections._deque_reverse_iterator", "collections._deque_iterator", "collections._deque_reverse_iterator"}, Struct: "dequeiterobject"},
+	{Names: []string{"collections.defaultdict"}, Struct: "defdictobject"},
+	{Names: []string{"_collections._tuplegetter", "collections._tuplegetter"}, Struct: "_tuplegetterobject"},
+	// C OrderedDict (Objects/odictobject.c): its dict part holds keys and
+	// values; the nodes only repeat the keys.
+	{Names: []string{"collections.OrderedDict"}, Struct: "_odictobject|PyODictObject", Special: "odict",
+		Fields: []string{"od_first", "od_fast_nodes_size", "_odictnode:key", "_odictnode:next"}, Sizes: []string{"_odictnode"}},
+	{Names: []string{"odict_iterator", "odict_keyiterator", "odict_valueiterator", "odict_itemiterator"}, Struct: "odictiterobject"},
+	{Names: []string{"dict_keys", "dict_values", "dict_items", "odict_keys", "odict_values", "odict_items"}, Struct: "_PyDictViewObject"},
+	{Names: []string{"dict_keyiterator", "dict_valueiterator", "dict_itemiterator", "dict_reversekeyiterator", "dict_reversevalueiterator", "dict_reverseitemiterator"}, Struct: "dictiterobject"},
+	// _functools
+	{Names: []string{"functools.partial"}, Struct: "partialobject"},
+	{Names: []string{"functools._lru_cache_wrapper"}, Struct: "lru_cache_object", Special: "lru",
+		Fields: []string{"root.next", "lru_list_elem:next", "lru_list_elem:key", "lru_list_elem:result"}},
+	{Names: []string{"functools._lru_list_elem"}, Struct: "lru_list_elem", Skip: []string{"prev", "next"}},
+	{Names: []string{"functools.KeyWrapper"}, Struct: "keyobject"},
+	// itertools
+	{Names: []string{"itertools.count"}, Struct: "countobject"},
+	{Names: []string{"itertools.cycle"}, Struct: "cycleobject"},
+	{Names: []string{"itertools.chain"}, Struct: "chainobject"},
+	{Names: []string{"itertools.islice"}, Struct: "isliceobject"},
+	{Names: []string{"itertools.repeat"}, Struct: "repeatobject"},
+	{Names: []string{"itertools.groupby"}, Struct: "groupbyobject"},
+	{Names: []string{"itertools._grouper"}, Struct: "_grouperobject"},
+	{Names: []string{"itertools._tee"}, Struct: "teeobject"},
+	{Names: []string{"itertools._tee_dataobject"}, Struct: "teedataobject", Special: "teedata",
+		Fields: []string{"numread", "values"}},
+	{Names: []string{"itertools.product"}, Struct: "productobject"},
+	{Names: []string{"itertools.permutations"}, Struct: "permutationsobject"},
+	{Names: []string{"itertools.combinations"}, Struct: "combinationsobject"},
+	{Names: []string{"itertools.combinations_with_replacement"}, Struct: "cwrobject"},
+	{Names: []string{"itertools.accumulate"}, Struct: "accumulateobject"},
+	{Names: []string{"itertools.starmap"}, Struct: "starmapobject"},
+	{Names: []string{"itertools.takewhile"}, Struct: "takewhileobject"},
+	{Names: []string{"itertools.dropwhile"}, Struct: "dropwhileobject"},
+	{Names: []string{"itertools.filterfalse"}, Struct: "filterfalseobject"},
+	{Names: []string{"itertools.compress"}, Struct: "compressobject"},
+	{Names: []string{"itertools.zip_longest"}, Struct: "ziplongestobject"},
+	{Names: []string{"itertools.pairwise"}, Struct: "pairwiseobject"},
+	{Names: []string{"itertools.batched"}, Struct: "batchedobject"},
+	// operator
+	{Names: []string{"operator.itemgetter"}, Struct: "itemgetterobject"},
+	{Names: []string{"operator.attrgetter"}, Struct: "attrgetterobject"},
+	{Names: []string{"operator.methodcaller"}, Struct: "methodcallerobject"},
+	// contextvars and their HAMT (Python/context.c, Python/hamt.c)
+	{Names: []string{"Context", "_contextvars.Context"}, Struct: "PyContext|_pycontextobject"},
+	{Names: []string{"ContextVar", "_contextvars.ContextVar"}, Struct: "PyContextVar|_pycontextvarobject", Skip: []string{"var_cached"}},
+	{Names: []string{"Token", "_contextvars.Token"}, Struct: "PyContextToken|_pycontexttokenobject"},
+	{Names: []string{"hamt"}, Struct: "PyHamtObject"},
+	{Names: []string{"hamt_bitmap_node"}, Struct: "PyHamtNode_Bitmap", Special: "varitems", Fields: []string{"b_array"}},
+	{Names: []string{"hamt_collision_node"}, Struct: "PyHamtNode_Collision", Special: "varitems", Fields: []string{"c_array"}},
+	{Names: []string{"hamt_array_node"}, Struct: "PyHamtNode_Array", Special: "hamtarray", Fields: []string{"a_array"}, Sizes: []string{"PyHamtNode_Array"}},
+	// _asyncio
+	{Names: []string{"_asyncio.Future"}, Struct: "FutureObj", Module: "_asyncio"},
+	{Names: []string{"_asyncio.Task"}, Struct: "TaskObj", Module: "_asyncio"},
+	{Names: []string{"_asyncio.FutureIter"}, Struct: "futureiterobject", Module: "_asyncio"},
+	{Names: []string{"TaskStepMethWrapper"}, Struct: "TaskStepMethWrapper", Module: "_asyncio"},
+	// _io
+	{Names: []string{"_io.BufferedReader", "_io.BufferedWriter", "_io.BufferedRandom"}, Struct: "buffered"},
+	{Names: []string{"_io.BufferedRWPair"}, Struct: "rwpair"},
+	{Names: []string{"_io.TextIOWrapper"}, Struct: "textio"},
+	{Names: []string{"_io.FileIO"}, Struct: "fileio"},
+	{Names: []string{"_io.BytesIO"}, Struct: "bytesio"},
+	{Names: []string{"_io.StringIO"}, Struct: "stringio"},
+	{Names: []string{"_io.IncrementalNewlineDecoder"}, Struct: "nldecoder_object"},
+	// _elementtree: text and tail carry the JOIN flag in bit 0
+	{Names: []string{"xml.etree.ElementTree.Element"}, Struct: "ElementObject", Module: "_elementtree", Special: "element",
+		Tagged: []string{"text", "tail"},
+		Fields: []string{"extra", "ElementObjectExtra:length", "ElementObjectExtra:allocated", "ElementObjectExtra:attrib", "ElementObjectExtra:children", "ElementObjectExtra:_children"},
+		Sizes:  []string{"ElementObjectExtra"}},
+	// _sqlite3
+	{Names: []string{"sqlite3.Connection"}, Struct: "pysqlite_Connection", Module: "_sqlite3"},
+	{Names: []string{"sqlite3.Cursor"}, Struct: "pysqlite_Cursor", Module: "_sqlite3"},
+	{Names: []string{"sqlite3.Row"}, Struct: "pysqlite_Row", Module: "_sqlite3"},
+	{Names: []string{"sqlite3.Statement"}, Struct: "pysqlite_Statement", Module: "_sqlite3"},
+	// _thread: the local object and the per-thread dummies holding each
+	// thread's dict
+	{Names: []string{"_thread._local"}, Struct: "localobject"},
+	{Names: []string{"_thread._localdummy"}, Struct: "localdummyobject"},
+	{Names: []string{"_thread.lock"}, Struct: "lockobject"},
+	{Names: []string{"_thread.RLock"}, Struct: "rlockobject"},
+	// _queue
+	{Names: []string{"_queue.SimpleQueue"}, Struct: "simplequeueobject", Module: "_queue"},
+	// array: no references; its size counts the items
+	{Names: []string{"array.array"}, Struct: "arrayobject", Module: "array", Special: "array",
+		Fields: []string{"allocated", "ob_descr", "arraydescr:itemsize"}},
+	// _sre
+	{Names: []string{"re.Pattern", "_sre.SRE_Pattern"}, Struct: "PatternObject"},
+	{Names: []string{"re.Match", "_sre.SRE_Match"}, Struct: "MatchObject"},
+	// objects of the core
+	{Names: []string{"mappingproxy"}, Struct: "mappingproxyobject"},
+	{Names: []string{"property"}, Struct: "propertyobject"},
+	{Names: []string{"staticmethod"}, Struct: "staticmethod"},
+	{Names: []string{"classmethod"}, Struct: "classmethod"},
+	{Names: []string{"method-wrapper"}, Struct: "wrapperobject"},
+	{Names: []string{"slice"}, Struct: "PySliceObject"},
+	{Names: []string{"range"}, Struct: "rangeobject"},
+	{Names: []string{"range_iterator"}, Struct: "_PyRangeIterObject|rangeiterobject"},
+	{Names: []string{"longrange_iterator"}, Struct: "longrangeiterobject"},
+	{Names: []string{"enumerate"}, Struct: "enumobject"},
+	{Names: []string{"zip"}, Struct: "zipobject"},
+	{Names: []string{"map"}, Struct: "mapobject"},
+	{Names: []string{"filter"}, Struct: "filterobject"},
+	{Names: []string{"reversed"}, Struct: "reversedobject"},
+	{Names: []string{"list_iterator"}, Struct: "_PyListIterObject|listiterobject"},
+	{Names: []string{"list_reverseiterator"}, Struct: "listreviterobject"},
+	{Names: []string{"tuple_iterator"}, Struct: "_PyTupleIterObject|tupleiterobject"},
+	{Names: []string{"iterator"}, Struct: "seqiterobject"},
+	{Names: []string{"callable_iterator"}, Struct: "calliterobject"},
+	{Names: []string{"memoryview"}, Struct: "PyMemoryViewObject"},
+	{Names: []string{"managedbuffer"}, Struct: "_PyManagedBufferObject", Extra: []string{"master.obj"}},
+}
