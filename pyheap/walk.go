@@ -35,6 +35,7 @@ type typeWalk struct {
 	// with references, whose only references are its attributes (see
 	// census.walkPlain)
 	plain bool
+	std   *stdWalk // a standard-library C type's generated layout (walk_stdlib.go)
 }
 
 // ptrField reads a pointer member; 0 when the version lacks it or it is unreadable.
@@ -82,6 +83,7 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 		return
 	case KindModule:
 		one(L.ModuleDict, "__dict__")
+		r.walkCoreExtra(obj, t, labels, emit)
 		return
 	case KindFunction:
 		one(L.FuncCode, "__code__")
@@ -95,6 +97,7 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 		one(L.FuncDict, "__dict__")
 		one(L.FuncModule, "__module__")
 		one(L.FuncAnnotations, "__annotations__")
+		r.walkCoreExtra(obj, t, labels, emit)
 		return
 	case KindCode:
 		for _, f := range []struct {
@@ -112,16 +115,7 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 		one(L.CellRef, "cell contents")
 		return
 	case KindType:
-		one(L.TypeDict, "__dict__")
-		one(L.TypeBases, "__bases__")
-		one(L.TypeMro, "__mro__")
-		one(L.TypeBase, "__base__")
-		if t.Flags&uint64(L.TPFlagsHeapType) != 0 {
-			one(L.HeapTypeName, "__name__")
-			one(L.HeapTypeQualname, "__qualname__")
-			one(L.HeapTypeSlots, "__slots__")
-			one(L.HeapTypeModule, "__module__ (ht_module)")
-		}
+		r.walkTypeFields(obj, labels, emit)
 		return
 	case KindFrame:
 		r.walkFrameObject(obj, labels, emit)
@@ -309,6 +303,8 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 		r.walkDict(obj, labels, emit)
 	case KindSet, KindFrozenSet:
 		r.walkSet(obj, labels, emit)
+	case KindType: // a class whose metaclass is a class statement (ABCMeta, EnumType)
+		r.walkTypeFields(obj, labels, emit)
 	case KindException:
 		for _, f := range []struct {
 			off int64
@@ -318,6 +314,9 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 				emit(p, lbl(f.via), false)
 			}
 		}
+	}
+	if tw.std != nil {
+		r.walkStd(obj, t, tw.std, labels, emit)
 	}
 	switch {
 	case tw.isWeakref:
@@ -509,7 +508,8 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	for _, s := range tw.slots {
 		tw.slotNames[s.offset] = s.name
 	}
-	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && !tw.isWeakref && !tw.isMethod && !tw.isCFunc && !tw.isGen && !tw.isTraceback && !tw.isDescr
+	r.stdTypeWalk(t, tw)
+	tw.plain = tw.std == nil && t.Kind == KindOther && tw.solidKind == KindOther && !tw.isWeakref && !tw.isMethod && !tw.isCFunc && !tw.isGen && !tw.isTraceback && !tw.isDescr
 	for off := tw.solidSize; tw.plain && off+8 <= t.Basicsize; off += 8 {
 		if off != t.Dictoffset && off != tw.weaklist && off >= 16 {
 			tw.plain = false // a word walkInstance would follow or scan

@@ -37,7 +37,7 @@ type StdType struct {
 	Tagged []StdMember
 	// Off holds the offsets and sizes named by the spec's Fields and
 	// Sizes: "leftblock", "root.next", "ElementObjectExtra:length",
-	// "size:block".
+	// "size:BLOCK", and "len:FIELD" when FIELD is an array.
 	Off map[string]int64
 }
 
@@ -165,11 +165,14 @@ func (x *StdIndex) Describe(sp StdSpec) (*StdType, error) {
 			}
 			base, path = bt, p
 		}
-		off, _, err := member(base, strings.Split(path, "."))
+		off, f, err := member(base, strings.Split(path, "."))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", name, fl, err)
 		}
 		out.Off[fl] = off
+		if a, ok := underlying(f.Type).(*dwarf.ArrayType); ok {
+			out.Off["len:"+fl] = a.Count // element count as declared
+		}
 	}
 	for _, s := range sp.Sizes {
 		bt, err := x.ix.typeNamed(s)

@@ -97,6 +97,11 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"re.Pattern", "_sre.SRE_Pattern"}, Struct: "PatternObject"},
 	{Names: []string{"re.Match", "_sre.SRE_Match"}, Struct: "MatchObject"},
 	// objects of the core
+	{Names: []string{"function"}, Struct: "PyFunctionObject"},
+	// where a static type's fields are named (struct sequences' reprs)
+	{Names: []string{"type"}, Struct: "_typeobject", Fields: []string{"tp_members"}, Sizes: []string{"PyMemberDef"}},
+	{Names: []string{"module"}, Struct: "PyModuleObject", Special: "module", Fields: []string{"md_def", "md_state", "PyModuleDef:m_size"}},
+	{Names: []string{"builtin_method"}, Struct: "PyCMethodObject"},
 	{Names: []string{"mappingproxy"}, Struct: "mappingproxyobject"},
 	{Names: []string{"property"}, Struct: "propertyobject"},
 	{Names: []string{"staticmethod"}, Struct: "staticmethod"},

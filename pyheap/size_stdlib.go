@@ -1,0 +1,71 @@
+package pyheap
+
+// stdSized sets *size to what the type's __sizeof__ returns for the
+// standard-library C types whose size counts memory outside the struct
+// (a deque's blocks, an OrderedDict's nodes, an array's items, an
+// Element's children), and reports whether it did. The GC header is added
+// by shallowSize, as sys.getsizeof adds it.
+func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
+	if t.Kind != KindOther {
+		return false
+	}
+	sw := r.typeWalkOf(t).std
+	if sw == nil {
+		return false
+	}
+	st := sw.st
+	switch st.Special {
+	case "deque":
+		// deque.__sizeof__: the blocks from leftindex to the last item
+		// (ceil((leftindex+len)/BLOCKLEN)).
+		n, err := r.varSize(obj)
+		left, err2 := r.m.i64(obj + uint64(st.Field("leftindex")))
+		blockLen := st.Field("len:BLOCK:data")
+		if err != nil || err2 != nil || n < 0 || n > 1<<40 || left < 0 || blockLen <= 0 {
+			return false
+		}
+		*size = t.Basicsize + (left+n+blockLen-1)/blockLen*st.Field("size:BLOCK")
+		return true
+	case "odict":
+		// _PyDict_SizeOf plus the fast-nodes array and one node per item.
+		fast, err := r.m.i64(obj + uint64(st.Field("od_fast_nodes_size")))
+		used, err2 := r.m.i64(obj + uint64(r.L.DictUsed))
+		if err != nil || err2 != nil || fast < 0 || fast > 1<<40 || used < 0 || used > 1<<40 {
+			return false
+		}
+		s := t.Basicsize + r.dictExtraSize(obj) + 8*fast
+		if r.ptrField(obj, st.Field("od_first")) != 0 {
+			s += used * st.Field("size:_odictnode")
+		}
+		*size = s
+		return true
+	case "array":
+		alloc, err := r.m.i64(obj + uint64(st.Field("allocated")))
+		descr := r.ptrField(obj, st.Field("ob_descr"))
+		if err != nil || descr == 0 || alloc < 0 || alloc > 1<<40 {
+			return false
+		}
+		item, err := r.m.i32(descr + uint64(st.Field("arraydescr:itemsize")))
+		if err != nil || item <= 0 || item > 16 {
+			return false
+		}
+		*size = t.Basicsize + alloc*int64(item)
+		return true
+	case "element":
+		s := t.Basicsize
+		if extra := r.ptrField(obj, st.Field("extra")); extra != 0 {
+			s += st.Field("size:ElementObjectExtra")
+			children := r.ptrField(extra, st.Field("ElementObjectExtra:children"))
+			if children != extra+uint64(st.Field("ElementObjectExtra:_children")) {
+				alloc, err := r.m.i64(extra + uint64(st.Field("ElementObjectExtra:allocated")))
+				if err != nil || alloc < 0 || alloc > 1<<40 {
+					return false
+				}
+				s += 8 * alloc
+			}
+		}
+		*size = s
+		return true
+	}
+	return false
+}

@@ -1,0 +1,334 @@
+package pyheap
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/pycoroner/pycoroner/pyheap/layout"
+)
+
+// The standard library's C types are walked from their generated layouts
+// (layout.StdTypes): every object pointer of the struct, then what the
+// type keeps outside it (a deque's blocks, an lru_cache's linked list, an
+// Element's children, a HAMT node's array). A type is walked this way only
+// when its tp_basicsize agrees with the generated struct, so a build whose
+// module differs from the one the table came from (Debian's 3.11 against
+// pyenv's) falls back to the conservative scan instead of misreading.
+
+// stdWalk is how instances of one type are walked from a generated layout.
+type stdWalk struct {
+	st   *layout.StdType
+	name string // the type (the type itself or a base) the layout belongs to
+	// the dict slot the generic walker already follows (tp_dictoffset)
+	dictOff int64
+}
+
+var stdTablesByVersion sync.Map // minor version -> map[string]*layout.StdType
+
+func (r *Runtime) stdTypes() map[string]*layout.StdType {
+	if v, ok := stdTablesByVersion.Load(r.L.Version); ok {
+		return v.(map[string]*layout.StdType)
+	}
+	m := layout.StdTypes(r.L.Version)
+	stdTablesByVersion.Store(r.L.Version, m)
+	return m
+}
+
+// stdLayoutFits checks a type's size against its generated struct.
+func stdLayoutFits(t *Type, st *layout.StdType) bool {
+	if t.Itemsize == 0 {
+		return t.Basicsize == st.Size
+	}
+	// A variable-size struct ends in a one-element array the items replace.
+	return t.Basicsize <= st.Size && st.Size-t.Basicsize <= 16
+}
+
+// stdTypeWalk completes tw for a standard-library C type, or a class
+// derived from one: the nearest type along tp_base with a generated
+// layout gives the walker. A static type derived from a builtin container
+// (defaultdict, OrderedDict, struct sequences) also walks that container.
+func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
+	tables := r.stdTypes()
+	cur := t
+	foundBuiltin := tw.solidKind != KindOther
+	for i := 0; i < 64 && cur != nil; i++ {
+		if tw.std == nil && tables != nil {
+			// A core type's name has no dot ("property", "map"): a
+			// class statement can reuse it, so only a static type counts.
+			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) {
+				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: t.Dictoffset}
+				size := st.Size
+				if cur.Itemsize > 0 {
+					size = cur.Basicsize
+				}
+				if size > tw.solidSize {
+					tw.solidSize = size
+				}
+			}
+		}
+		if !foundBuiltin && cur != t {
+			switch cur.Kind {
+			case KindTuple, KindList, KindDict, KindSet, KindFrozenSet, KindType:
+				tw.solidKind = cur.Kind
+				foundBuiltin = true
+				if cur.Basicsize > tw.solidSize {
+					tw.solidSize = cur.Basicsize
+				}
+			}
+		}
+		bp := r.ptrField(cur.Addr, r.L.TypeBase)
+		if bp == 0 {
+			break
+		}
+		next, err := r.typeAt(bp)
+		if err != nil {
+			break
+		}
+		cur = next
+	}
+}
+
+// walkStd emits the references of a standard-library C object.
+func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit emitFunc) {
+	st := sw.st
+	lbl := func(s string) string {
+		if labels {
+			return s
+		}
+		return ""
+	}
+	for _, m := range st.Refs {
+		if m.Offset == sw.dictOff {
+			continue // walkInstance follows the __dict__ slot
+		}
+		if p := r.ptrField(obj, m.Offset); p != 0 {
+			emit(p, lbl(m.Name), false)
+		}
+	}
+	for _, m := range st.Tagged {
+		if p := r.ptrField(obj, m.Offset) &^ 1; p != 0 {
+			emit(p, lbl(m.Name), false)
+		}
+	}
+	switch st.Special {
+	case "deque":
+		r.eachDequeItem(obj, st, func(i int, it uint64) bool {
+			emit(it, lbl(fmt.Sprintf("item %d", i)), false)
+			return true
+		})
+	case "lru":
+		r.eachLRULink(obj, st, func(key, result uint64) bool {
+			if key != 0 {
+				emit(key, lbl("cache key"), false)
+			}
+			if result != 0 {
+				emit(result, lbl("cached result"), false)
+			}
+			return true
+		})
+	case "teedata":
+		n, err := r.m.i32(obj + uint64(st.Field("numread")))
+		if err != nil || n < 0 || int64(n) > st.Field("len:values") {
+			return
+		}
+		r.emitArray(obj+uint64(st.Field("values")), int(n), "value %d", labels, emit)
+	case "varitems": // HAMT bitmap and collision nodes: ob_size slots
+		n, err := r.varSize(obj)
+		if err != nil || n < 0 || n > 1<<16 {
+			return
+		}
+		for _, f := range []string{"b_array", "c_array"} {
+			if off := st.Field(f); off >= 0 {
+				r.emitArray(obj+uint64(off), int(n), "slot %d", labels, emit)
+			}
+		}
+	case "hamtarray":
+		r.emitArray(obj+uint64(st.Field("a_array")), int(st.Field("len:a_array")), "slot %d", labels, emit)
+	case "element":
+		r.eachElementChild(obj, st, func(attrib bool, i int, child uint64) bool {
+			if attrib {
+				emit(child, lbl("attrib"), false)
+			} else {
+				emit(child, lbl(fmt.Sprintf("child %d", i)), false)
+			}
+			return true
+		})
+	}
+}
+
+// emitArray emits the non-NULL pointers of an array of n objects.
+func (r *Runtime) emitArray(base uint64, n int, format string, labels bool, emit emitFunc) {
+	if n <= 0 || n > 1<<20 {
+		return
+	}
+	raw, err := r.m.bytes(base, 8*n)
+	if err != nil {
+		return
+	}
+	for i := 0; i < n; i++ {
+		if p := le64(raw[8*i:]); p != 0 {
+			via := ""
+			if labels {
+				via = fmt.Sprintf(format, i)
+			}
+			emit(p, via, false)
+		}
+	}
+}
+
+// eachDequeItem calls fn with each item of a deque, left to right: the
+// items live in a chain of blocks, from leftindex in the first block.
+func (r *Runtime) eachDequeItem(obj uint64, st *layout.StdType, fn func(i int, item uint64) bool) {
+	n, err := r.varSize(obj)
+	if err != nil || n <= 0 || n > maxDictEntries {
+		return
+	}
+	blockLen := st.Field("len:BLOCK:data")
+	dataOff, linkOff := st.Field("BLOCK:data"), st.Field("BLOCK:rightlink")
+	b := r.ptrField(obj, st.Field("leftblock"))
+	i, err := r.m.i64(obj + uint64(st.Field("leftindex")))
+	if err != nil || b == 0 || i < 0 || i >= blockLen || blockLen <= 0 || dataOff < 0 || linkOff < 0 {
+		return
+	}
+	var raw []byte
+	for k := 0; int64(k) < n; k++ {
+		if i == blockLen {
+			if b = r.ptrField(b, linkOff); b == 0 {
+				return
+			}
+			i, raw = 0, nil
+		}
+		if raw == nil {
+			if raw, err = r.m.bytes(b+uint64(dataOff), int(8*blockLen)); err != nil {
+				return
+			}
+		}
+		if it := le64(raw[8*i:]); it != 0 && !fn(k, it) {
+			return
+		}
+		i++
+	}
+}
+
+// eachLRULink calls fn with the key and result of each entry of an
+// lru_cache wrapper's linked list (bounded caches; an unbounded one keeps
+// its results in the cache dict only).
+func (r *Runtime) eachLRULink(obj uint64, st *layout.StdType, fn func(key, result uint64) bool) {
+	next, key, res := st.Field("lru_list_elem:next"), st.Field("lru_list_elem:key"), st.Field("lru_list_elem:result")
+	if next < 0 || key < 0 || res < 0 {
+		return
+	}
+	link := r.ptrField(obj, st.Field("root.next"))
+	for n := 0; link != 0 && link != obj && n < maxDictEntries; n++ {
+		if !fn(r.ptrField(link, key), r.ptrField(link, res)) {
+			return
+		}
+		link = r.ptrField(link, next)
+	}
+}
+
+// eachElementChild calls fn with an Element's attrib dict (attrib=true)
+// and then its children, from the extra struct.
+func (r *Runtime) eachElementChild(obj uint64, st *layout.StdType, fn func(attrib bool, i int, child uint64) bool) {
+	extra := r.ptrField(obj, st.Field("extra"))
+	if extra == 0 {
+		return
+	}
+	if a := r.ptrField(extra, st.Field("ElementObjectExtra:attrib")); a != 0 && !fn(true, 0, a) {
+		return
+	}
+	n, err := r.m.i64(extra + uint64(st.Field("ElementObjectExtra:length")))
+	children := r.ptrField(extra, st.Field("ElementObjectExtra:children"))
+	if err != nil || n <= 0 || n > 1<<24 || children == 0 {
+		return
+	}
+	vals, _, err := r.words(children, int(n), n)
+	if err != nil {
+		return
+	}
+	for i, c := range vals {
+		if c != 0 && !fn(false, i, c) {
+			return
+		}
+	}
+}
+
+// walkTypeFields follows a type object's references as type_traverse
+// does; the heap-type members when the object itself is a heap type.
+func (r *Runtime) walkTypeFields(obj uint64, labels bool, emit emitFunc) {
+	L := r.L
+	one := func(off int64, via string) {
+		if p := r.ptrField(obj, off); p != 0 {
+			if !labels {
+				via = ""
+			}
+			emit(p, via, false)
+		}
+	}
+	one(L.TypeDict, "__dict__")
+	one(L.TypeBases, "__bases__")
+	one(L.TypeMro, "__mro__")
+	one(L.TypeBase, "__base__")
+	if flags, err := r.m.u64(obj + uint64(L.TypeFlags)); err == nil && L.TPFlagsHeapType > 0 && flags&uint64(L.TPFlagsHeapType) != 0 {
+		one(L.HeapTypeName, "__name__")
+		one(L.HeapTypeQualname, "__qualname__")
+		one(L.HeapTypeSlots, "__slots__")
+		one(L.HeapTypeModule, "__module__ (ht_module)")
+	}
+}
+
+// walkCoreExtra follows what walkRefs's fixed lists for functions and
+// modules leave out: members only the generated layout names
+// (func_builtins, func_typeparams), and a module's C state, which its
+// m_traverse visits and pycoroner can only scan (conservatively).
+func (r *Runtime) walkCoreExtra(obj uint64, t *Type, labels bool, emit emitFunc) {
+	st := r.stdTypes()[t.Name]
+	if st == nil || !stdLayoutFits(t, st) {
+		return
+	}
+	L := r.L
+	switch t.Kind {
+	case KindFunction:
+		known := [...]int64{L.FuncCode, L.FuncGlobals, L.FuncDefaults, L.FuncKwdefaults, L.FuncClosure, L.FuncDoc,
+			L.FuncName, L.FuncQualname, L.FuncDict, L.FuncModule, L.FuncAnnotations}
+	members:
+		for _, m := range st.Refs {
+			for _, k := range known {
+				if m.Offset == k {
+					continue members
+				}
+			}
+			if p := r.ptrField(obj, m.Offset); p != 0 {
+				via := ""
+				if labels {
+					via = m.Name
+				}
+				emit(p, via, false)
+			}
+		}
+	case KindModule:
+		state := r.ptrField(obj, st.Field("md_state"))
+		def := r.ptrField(obj, st.Field("md_def"))
+		if state == 0 || def == 0 || st.Field("PyModuleDef:m_size") < 0 {
+			return
+		}
+		size, err := r.m.i64(def + uint64(st.Field("PyModuleDef:m_size")))
+		if err != nil || size <= 0 || size > 1<<16 {
+			return
+		}
+		raw, err := r.m.bytes(state, int(size)&^7)
+		if err != nil {
+			return
+		}
+		for off := 0; off+8 <= len(raw); off += 8 {
+			if p := le64(raw[off:]); p != 0 && p%8 == 0 {
+				via := ""
+				if labels {
+					via = fmt.Sprintf("module state word at +0x%x", off)
+				}
+				emit(p, via, true)
+			}
+		}
+	}
+}
