@@ -64,7 +64,7 @@ func (r *Runtime) dequeRepr(addr uint64, t *Type, tw *typeWalk, depth int) strin
 		return true
 	})
 	s := t.ShortName() + "([" + strings.Join(parts, ", ") + "]"
-	if maxlen, err := r.m.i64(addr + uint64(tw.std.st.Field("maxlen"))); err == nil && maxlen >= 0 {
+	if maxlen, err := r.m.i64(tw.std.st.Offset("maxlen").Add(addr)); err == nil && maxlen >= 0 {
 		s += fmt.Sprintf(", maxlen=%d", maxlen)
 	}
 	return s + ")"
@@ -75,7 +75,7 @@ func (r *Runtime) dequeRepr(addr uint64, t *Type, tw *typeWalk, depth int) strin
 func (r *Runtime) odictRepr(addr uint64, t *Type, tw *typeWalk, depth int) string {
 	st := tw.std.st
 	name := t.ShortName()
-	node := r.ptrField(addr, st.Field("od_first"))
+	node := r.ptrField(addr, st.Offset("od_first"))
 	if node == 0 {
 		return name + "()"
 	}
@@ -90,7 +90,7 @@ func (r *Runtime) odictRepr(addr uint64, t *Type, tw *typeWalk, depth int) strin
 			parts = append(parts, fmt.Sprintf("... (%d items)", len(values)))
 			break
 		}
-		key := r.ptrField(node, st.Field("_odictnode:key"))
+		key := r.ptrField(node, st.Offset("_odictnode:key"))
 		k, v := "...", "..."
 		if depth > 0 {
 			k, v = r.reprOf(key, depth-1), r.reprOf(values[key], depth-1)
@@ -100,7 +100,7 @@ func (r *Runtime) odictRepr(addr uint64, t *Type, tw *typeWalk, depth int) strin
 		} else {
 			parts = append(parts, "("+k+", "+v+")")
 		}
-		node = r.ptrField(node, st.Field("_odictnode:next"))
+		node = r.ptrField(node, st.Offset("_odictnode:next"))
 	}
 	if r.Minor() >= 12 { // 3.12 prints the dict form
 		return name + "({" + strings.Join(parts, ", ") + "})"
@@ -115,11 +115,11 @@ func (r *Runtime) odictRepr(addr uint64, t *Type, tw *typeWalk, depth int) strin
 // members array is the one place the names are.)
 func (r *Runtime) structSeqRepr(addr uint64, t *Type, depth int) (string, bool) {
 	ti := r.stdTypes()["type"]
-	if ti == nil || ti.Field("tp_members") < 0 {
+	if ti == nil || ti.Offset("tp_members") < 0 {
 		return "", false
 	}
-	members := r.ptrField(t.Addr, ti.Field("tp_members"))
-	memberSize := ti.Field("size:PyMemberDef")
+	members := r.ptrField(t.Addr, ti.Offset("tp_members"))
+	memberSize := ti.Value("size:PyMemberDef")
 	if members == 0 || memberSize <= 0 {
 		return "", false
 	}

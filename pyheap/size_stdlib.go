@@ -19,33 +19,33 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		// deque.__sizeof__: the blocks from leftindex to the last item
 		// (ceil((leftindex+len)/BLOCKLEN)).
 		n, err := r.varSize(obj)
-		left, err2 := r.m.i64(obj + uint64(st.Field("leftindex")))
-		blockLen := st.Field("len:BLOCK:data")
+		left, err2 := r.m.i64(st.Offset("leftindex").Add(obj))
+		blockLen := st.Value("len:BLOCK:data")
 		if err != nil || err2 != nil || n < 0 || n > 1<<40 || left < 0 || blockLen <= 0 {
 			return false
 		}
-		*size = t.Basicsize + (left+n+blockLen-1)/blockLen*st.Field("size:BLOCK")
+		*size = t.Basicsize + (left+n+blockLen-1)/blockLen*st.Value("size:BLOCK")
 		return true
 	case "odict":
 		// _PyDict_SizeOf plus the fast-nodes array and one node per item.
-		fast, err := r.m.i64(obj + uint64(st.Field("od_fast_nodes_size")))
-		used, err2 := r.m.i64(obj + uint64(r.L.DictUsed))
+		fast, err := r.m.i64(st.Offset("od_fast_nodes_size").Add(obj))
+		used, err2 := r.m.i64(r.L.DictUsed.Add(obj))
 		if err != nil || err2 != nil || fast < 0 || fast > 1<<40 || used < 0 || used > 1<<40 {
 			return false
 		}
 		s := t.Basicsize + r.dictExtraSize(obj) + 8*fast
-		if r.ptrField(obj, st.Field("od_first")) != 0 {
-			s += used * st.Field("size:_odictnode")
+		if r.ptrField(obj, st.Offset("od_first")) != 0 {
+			s += used * st.Value("size:_odictnode")
 		}
 		*size = s
 		return true
 	case "array":
-		alloc, err := r.m.i64(obj + uint64(st.Field("allocated")))
-		descr := r.ptrField(obj, st.Field("ob_descr"))
+		alloc, err := r.m.i64(st.Offset("allocated").Add(obj))
+		descr := r.ptrField(obj, st.Offset("ob_descr"))
 		if err != nil || descr == 0 || alloc < 0 || alloc > 1<<40 {
 			return false
 		}
-		item, err := r.m.i32(descr + uint64(st.Field("arraydescr:itemsize")))
+		item, err := r.m.i32(st.Offset("arraydescr:itemsize").Add(descr))
 		if err != nil || item <= 0 || item > 16 {
 			return false
 		}
@@ -53,11 +53,11 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		return true
 	case "element":
 		s := t.Basicsize
-		if extra := r.ptrField(obj, st.Field("extra")); extra != 0 {
-			s += st.Field("size:ElementObjectExtra")
-			children := r.ptrField(extra, st.Field("ElementObjectExtra:children"))
-			if children != extra+uint64(st.Field("ElementObjectExtra:_children")) {
-				alloc, err := r.m.i64(extra + uint64(st.Field("ElementObjectExtra:allocated")))
+		if extra := r.ptrField(obj, st.Offset("extra")); extra != 0 {
+			s += st.Value("size:ElementObjectExtra")
+			children := r.ptrField(extra, st.Offset("ElementObjectExtra:children"))
+			if children != extra+uint64(st.Offset("ElementObjectExtra:_children")) {
+				alloc, err := r.m.i64(st.Offset("ElementObjectExtra:allocated").Add(extra))
 				if err != nil || alloc < 0 || alloc > 1<<40 {
 					return false
 				}

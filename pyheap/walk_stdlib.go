@@ -21,7 +21,7 @@ type stdWalk struct {
 	st   *layout.StdType
 	name string // the type (the type itself or a base) the layout belongs to
 	// the dict slot the generic walker already follows (tp_dictoffset)
-	dictOff int64
+	dictOff layout.Offset
 }
 
 var stdTablesByVersion sync.Map // minor version -> map[string]*layout.StdType
@@ -57,7 +57,7 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 			// A core type's name has no dot ("property", "map"): a
 			// class statement can reuse it, so only a static type counts.
 			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) {
-				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: t.Dictoffset}
+				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: layout.Offset(t.Dictoffset)}
 				size := st.Size
 				if cur.Itemsize > 0 {
 					size = cur.Basicsize
@@ -128,23 +128,23 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 			return true
 		})
 	case "teedata":
-		n, err := r.m.i32(obj + uint64(st.Field("numread")))
-		if err != nil || n < 0 || int64(n) > st.Field("len:values") {
+		n, err := r.m.i32(st.Offset("numread").Add(obj))
+		if err != nil || n < 0 || int64(n) > st.Value("len:values") {
 			return
 		}
-		r.emitArray(obj+uint64(st.Field("values")), int(n), "value %d", labels, emit)
+		r.emitArray(obj+uint64(st.Offset("values")), int(n), "value %d", labels, emit)
 	case "varitems": // HAMT bitmap and collision nodes: ob_size slots
 		n, err := r.varSize(obj)
 		if err != nil || n < 0 || n > 1<<16 {
 			return
 		}
 		for _, f := range []string{"b_array", "c_array"} {
-			if off := st.Field(f); off >= 0 {
-				r.emitArray(obj+uint64(off), int(n), "slot %d", labels, emit)
+			if off := st.Offset(f); off.Has() {
+				r.emitArray(off.Add(obj), int(n), "slot %d", labels, emit)
 			}
 		}
 	case "hamtarray":
-		r.emitArray(obj+uint64(st.Field("a_array")), int(st.Field("len:a_array")), "slot %d", labels, emit)
+		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), "slot %d", labels, emit)
 	case "element":
 		r.eachElementChild(obj, st, func(attrib bool, i int, child uint64) bool {
 			if attrib {
@@ -184,10 +184,10 @@ func (r *Runtime) eachDequeItem(obj uint64, st *layout.StdType, fn func(i int, i
 	if err != nil || n <= 0 || n > maxDictEntries {
 		return
 	}
-	blockLen := st.Field("len:BLOCK:data")
-	dataOff, linkOff := st.Field("BLOCK:data"), st.Field("BLOCK:rightlink")
-	b := r.ptrField(obj, st.Field("leftblock"))
-	i, err := r.m.i64(obj + uint64(st.Field("leftindex")))
+	blockLen := st.Value("len:BLOCK:data")
+	dataOff, linkOff := st.Offset("BLOCK:data"), st.Offset("BLOCK:rightlink")
+	b := r.ptrField(obj, st.Offset("leftblock"))
+	i, err := r.m.i64(st.Offset("leftindex").Add(obj))
 	if err != nil || b == 0 || i < 0 || i >= blockLen || blockLen <= 0 || dataOff < 0 || linkOff < 0 {
 		return
 	}
@@ -215,11 +215,11 @@ func (r *Runtime) eachDequeItem(obj uint64, st *layout.StdType, fn func(i int, i
 // lru_cache wrapper's linked list (bounded caches; an unbounded one keeps
 // its results in the cache dict only).
 func (r *Runtime) eachLRULink(obj uint64, st *layout.StdType, fn func(key, result uint64) bool) {
-	next, key, res := st.Field("lru_list_elem:next"), st.Field("lru_list_elem:key"), st.Field("lru_list_elem:result")
+	next, key, res := st.Offset("lru_list_elem:next"), st.Offset("lru_list_elem:key"), st.Offset("lru_list_elem:result")
 	if next < 0 || key < 0 || res < 0 {
 		return
 	}
-	link := r.ptrField(obj, st.Field("root.next"))
+	link := r.ptrField(obj, st.Offset("root.next"))
 	for n := 0; link != 0 && link != obj && n < maxDictEntries; n++ {
 		if !fn(r.ptrField(link, key), r.ptrField(link, res)) {
 			return
@@ -231,15 +231,15 @@ func (r *Runtime) eachLRULink(obj uint64, st *layout.StdType, fn func(key, resul
 // eachElementChild calls fn with an Element's attrib dict (attrib=true)
 // and then its children, from the extra struct.
 func (r *Runtime) eachElementChild(obj uint64, st *layout.StdType, fn func(attrib bool, i int, child uint64) bool) {
-	extra := r.ptrField(obj, st.Field("extra"))
+	extra := r.ptrField(obj, st.Offset("extra"))
 	if extra == 0 {
 		return
 	}
-	if a := r.ptrField(extra, st.Field("ElementObjectExtra:attrib")); a != 0 && !fn(true, 0, a) {
+	if a := r.ptrField(extra, st.Offset("ElementObjectExtra:attrib")); a != 0 && !fn(true, 0, a) {
 		return
 	}
-	n, err := r.m.i64(extra + uint64(st.Field("ElementObjectExtra:length")))
-	children := r.ptrField(extra, st.Field("ElementObjectExtra:children"))
+	n, err := r.m.i64(st.Offset("ElementObjectExtra:length").Add(extra))
+	children := r.ptrField(extra, st.Offset("ElementObjectExtra:children"))
 	if err != nil || n <= 0 || n > 1<<24 || children == 0 {
 		return
 	}
@@ -258,7 +258,7 @@ func (r *Runtime) eachElementChild(obj uint64, st *layout.StdType, fn func(attri
 // does; the heap-type members when the object itself is a heap type.
 func (r *Runtime) walkTypeFields(obj uint64, labels bool, emit emitFunc) {
 	L := r.L
-	one := func(off int64, via string) {
+	one := func(off layout.Offset, via string) {
 		if p := r.ptrField(obj, off); p != 0 {
 			if !labels {
 				via = ""
@@ -270,7 +270,7 @@ func (r *Runtime) walkTypeFields(obj uint64, labels bool, emit emitFunc) {
 	one(L.TypeBases, "__bases__")
 	one(L.TypeMro, "__mro__")
 	one(L.TypeBase, "__base__")
-	if flags, err := r.m.u64(obj + uint64(L.TypeFlags)); err == nil && L.TPFlagsHeapType > 0 && flags&uint64(L.TPFlagsHeapType) != 0 {
+	if flags, err := r.m.u64(L.TypeFlags.Add(obj)); err == nil && L.TPFlagsHeapType.In(flags) {
 		one(L.HeapTypeName, "__name__")
 		one(L.HeapTypeQualname, "__qualname__")
 		one(L.HeapTypeSlots, "__slots__")
@@ -290,7 +290,7 @@ func (r *Runtime) walkCoreExtra(obj uint64, t *Type, labels bool, emit emitFunc)
 	L := r.L
 	switch t.Kind {
 	case KindFunction:
-		known := [...]int64{L.FuncCode, L.FuncGlobals, L.FuncDefaults, L.FuncKwdefaults, L.FuncClosure, L.FuncDoc,
+		known := [...]layout.Offset{L.FuncCode, L.FuncGlobals, L.FuncDefaults, L.FuncKwdefaults, L.FuncClosure, L.FuncDoc,
 			L.FuncName, L.FuncQualname, L.FuncDict, L.FuncModule, L.FuncAnnotations}
 	members:
 		for _, m := range st.Refs {
@@ -308,12 +308,12 @@ func (r *Runtime) walkCoreExtra(obj uint64, t *Type, labels bool, emit emitFunc)
 			}
 		}
 	case KindModule:
-		state := r.ptrField(obj, st.Field("md_state"))
-		def := r.ptrField(obj, st.Field("md_def"))
-		if state == 0 || def == 0 || st.Field("PyModuleDef:m_size") < 0 {
+		state := r.ptrField(obj, st.Offset("md_state"))
+		def := r.ptrField(obj, st.Offset("md_def"))
+		if state == 0 || def == 0 || st.Offset("PyModuleDef:m_size") < 0 {
 			return
 		}
-		size, err := r.m.i64(def + uint64(st.Field("PyModuleDef:m_size")))
+		size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
 		if err != nil || size <= 0 || size > 1<<16 {
 			return
 		}

@@ -18,7 +18,7 @@ import (
 // StdMember is one member of a C struct.
 type StdMember struct {
 	Name   string
-	Offset int64
+	Offset Offset
 }
 
 // StdType is the layout of one C struct that instances of some standard
@@ -41,8 +41,17 @@ type StdType struct {
 	Off map[string]int64
 }
 
-// Field returns a named offset or size, Missing when the version lacks it.
-func (s *StdType) Field(name string) int64 {
+// Offset returns a named member offset, Missing when the version lacks it.
+func (s *StdType) Offset(name string) Offset {
+	if v, ok := s.Off[name]; ok {
+		return Offset(v)
+	}
+	return Missing
+}
+
+// Value returns a named size ("size:BLOCK") or element count
+// ("len:values"), Missing when the version lacks it.
+func (s *StdType) Value(name string) int64 {
 	if v, ok := s.Off[name]; ok {
 		return v
 	}
@@ -139,7 +148,7 @@ func (x *StdIndex) Describe(sp StdSpec) (*StdType, error) {
 		if f.Name == "" || skip[f.Name] || strings.HasSuffix(f.Name, "weakreflist") || !pointsToObject(f.Type) {
 			continue
 		}
-		m := StdMember{Name: f.Name, Offset: f.ByteOffset}
+		m := StdMember{Name: f.Name, Offset: Offset(f.ByteOffset)}
 		if tagged[f.Name] {
 			out.Tagged = append(out.Tagged, m)
 		} else {
@@ -154,7 +163,7 @@ func (x *StdIndex) Describe(sp StdSpec) (*StdType, error) {
 		if !pointsToObject(f.Type) {
 			return nil, fmt.Errorf("%s.%s does not point to an object", name, path)
 		}
-		out.Refs = append(out.Refs, StdMember{Name: path, Offset: off})
+		out.Refs = append(out.Refs, StdMember{Name: path, Offset: Offset(off)})
 	}
 	for _, fl := range sp.Fields {
 		base, path := t, fl

@@ -21,7 +21,7 @@ func TestStdTablesComplete(t *testing.T) {
 		}
 		for name, st := range tabs {
 			for _, m := range append(append([]StdMember(nil), st.Refs...), st.Tagged...) {
-				if m.Offset < 16 || m.Offset+8 > st.Size {
+				if m.Offset < 16 || int64(m.Offset)+8 > st.Size {
 					t.Errorf("%s %s: member %s at %d outside the %d-byte struct", v, name, m.Name, m.Offset, st.Size)
 				}
 			}
