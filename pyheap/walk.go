@@ -369,6 +369,7 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 	dictSlot := int64(-1)
 	if dict != 0 {
 		emit(dict, lbl("__dict__"), false)
+		r.walkInlineValues(obj, t, labels, emit) // 3.13, walk_stdlib.go
 		if t.Dictoffset > 0 {
 			dictSlot = t.Dictoffset
 		}

@@ -332,3 +332,33 @@ func (r *Runtime) walkCoreExtra(obj uint64, t *Type, labels bool, emit emitFunc)
 		}
 	}
 }
+
+// walkInlineValues: on 3.13 an instance whose __dict__ was asked for
+// keeps its attribute values inline for as long as they stay valid, and
+// the dict shares them; the collector then visits the values from the
+// instance, so pycoroner reports them from there too (besides the dict).
+func (r *Runtime) walkInlineValues(obj uint64, t *Type, labels bool, emit emitFunc) {
+	L := r.L
+	if !L.TPFlagsInlineValues.In(t.Flags) || !L.DictValuesValid.Has() {
+		return
+	}
+	values := obj + uint64(t.Basicsize)
+	if valid, err := r.m.u8(L.DictValuesValid.Add(values)); err != nil || valid == 0 {
+		return
+	}
+	keys := r.ptrField(t.Addr, L.HeapTypeCachedKeys)
+	if keys == 0 {
+		return
+	}
+	if L.DictValuesValues.Has() {
+		values = L.DictValuesValues.Add(values)
+	}
+	r.eachKeysItem(keys, values, func(k, v uint64) bool {
+		via := ""
+		if labels {
+			via = "attribute " + r.attrName(k)
+		}
+		emit(v, via, false)
+		return true
+	})
+}
