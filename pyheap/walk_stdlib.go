@@ -69,6 +69,11 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 		}
 		if !foundBuiltin && cur != t {
 			switch cur.Kind {
+			case KindInt, KindBytes:
+				// Past the header are digits or bytes, never pointers
+				// (and a subclass of a variable-size type has no slots).
+				tw.conservOK = false
+				foundBuiltin = true
 			case KindTuple, KindList, KindDict, KindSet, KindFrozenSet, KindType:
 				tw.solidKind = cur.Kind
 				foundBuiltin = true
@@ -80,6 +85,9 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 		bp := r.ptrField(cur.Addr, r.L.TypeBase)
 		if bp == 0 {
 			break
+		}
+		if tw.solidKind == KindTuple && t.Heap(r) {
+			tw.conservOK = false // past the header are the items, which walkSeq follows
 		}
 		next, err := r.typeAt(bp)
 		if err != nil {
