@@ -9,7 +9,11 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 	if t.Kind != KindOther {
 		return false
 	}
-	sw := r.typeWalkOf(t).std
+	tw := r.typeWalkOf(t)
+	if tw.isGen && r.L.GenIFrame.Has() {
+		return r.genSized(obj, size)
+	}
+	sw := tw.std
 	if sw == nil {
 		return false
 	}
@@ -68,4 +72,26 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		return true
 	}
 	return false
+}
+
+// genSized is gen.__sizeof__ from 3.11: the generator up to its embedded
+// interpreter frame, the frame's header, and a slot per local and stack
+// entry of its code (co_nlocalsplus + co_stacksize). (Py_SIZE means
+// nothing for a generator: it has no ob_size.)
+func (r *Runtime) genSized(obj uint64, size *int64) bool {
+	ci := r.stdTypes()["code"]
+	code := r.ptrField(obj, r.L.GenCode) // 3.11; later the frame has it
+	if !r.L.GenCode.Has() {
+		code = r.ptrField(r.L.GenIFrame.Add(obj), r.L.IFrameCode)
+	}
+	if ci == nil || code == 0 || !ci.Offset("co_stacksize").Has() || !ci.Offset("co_nlocalsplus").Has() {
+		return false
+	}
+	stack, err := r.m.i32(ci.Offset("co_stacksize").Add(code))
+	nlocals, err2 := r.m.i32(ci.Offset("co_nlocalsplus").Add(code))
+	if err != nil || err2 != nil || stack < 0 || nlocals < 0 || stack > 1<<20 || nlocals > 1<<20 {
+		return false
+	}
+	*size = int64(r.L.GenIFrame) + int64(r.L.IFrameLocalsplus) + int64(nlocals+stack)*8
+	return true
 }

@@ -56,7 +56,8 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 		if tw.std == nil && tables != nil {
 			// A core type's name has no dot ("property", "map"): a
 			// class statement can reuse it, so only a static type counts.
-			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) {
+			// weakref itself keeps its own walker (its callback only).
+			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) && !(cur == t && tw.isWeakref) {
 				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: layout.Offset(t.Dictoffset)}
 				size := st.Size
 				if cur.Itemsize > 0 {

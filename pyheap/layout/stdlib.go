@@ -175,6 +175,9 @@ func (x *StdIndex) Describe(sp StdSpec) (*StdType, error) {
 			base, path = bt, p
 		}
 		off, f, err := member(base, strings.Split(path, "."))
+		if err == errMissing {
+			continue // not in this version: Offset says Missing
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", name, fl, err)
 		}

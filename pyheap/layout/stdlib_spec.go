@@ -128,7 +128,13 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"_elementtree.XMLParser"}, Struct: "XMLParserObject", Module: "_elementtree"},
 	{Names: []string{"_elementtree.TreeBuilder"}, Struct: "TreeBuilderObject", Module: "_elementtree"},
 	// objects of the core
+	// weak references: only the callback is a strong reference (for the
+	// subclasses, KeyedRef and WeakMethod; weakref itself has its walker)
+	{Names: []string{"weakref", "weakref.ReferenceType"}, Struct: "_PyWeakReference", Skip: []string{"wr_object", "wr_prev", "wr_next"}},
+	{Names: []string{"StgDict", "_ctypes.StgDict"}, Struct: "StgDictObject", Module: "_ctypes"},
 	{Names: []string{"function"}, Struct: "PyFunctionObject"},
+	// what a 3.11+ generator's size counts: its frame's slots
+	{Names: []string{"code"}, Struct: "PyCodeObject", Fields: []string{"co_stacksize", "co_nlocalsplus"}},
 	// where a static type's fields are named (struct sequences' reprs)
 	{Names: []string{"type"}, Struct: "_typeobject", Fields: []string{"tp_members"}, Sizes: []string{"PyMemberDef"}},
 	{Names: []string{"module"}, Struct: "PyModuleObject", Special: "module", Fields: []string{"md_def", "md_state", "PyModuleDef:m_size"}},
