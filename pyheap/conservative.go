@@ -12,7 +12,7 @@ func (r *Runtime) ConservativeType(t *Type) bool {
 		return false // walked by kind
 	}
 	tw := r.typeWalkOf(t)
-	if tw.isWeakref || tw.isMethod || tw.isCFunc || tw.isTraceback || tw.isGen || tw.isDescr || !tw.conservOK {
+	if tw.leaf || tw.kind != nil || tw.fields != nil || !tw.conservOK {
 		return false
 	}
 	if t.Basicsize > 1<<16 {

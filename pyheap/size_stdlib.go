@@ -10,7 +10,7 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		return false
 	}
 	tw := r.typeWalkOf(t)
-	if tw.isGen && r.L.GenIFrame.Has() {
+	if (t.Name == "generator" || t.Name == "coroutine" || t.Name == "async_generator") && r.L.GenIFrame.Has() {
 		return r.genSized(obj, size)
 	}
 	sw := tw.std

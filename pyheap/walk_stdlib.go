@@ -56,8 +56,8 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 		if tw.std == nil && tables != nil {
 			// A core type's name has no dot ("property", "map"): a
 			// class statement can reuse it, so only a static type counts.
-			// weakref itself keeps its own walker (its callback only).
-			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) && !(cur == t && tw.isWeakref) {
+			// weakref itself keeps its registered walker (its callback only).
+			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) && !(cur == t && tw.special != nil && st.Struct == "_PyWeakReference") {
 				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: layout.Offset(t.Dictoffset)}
 				size := st.Size
 				if cur.Itemsize > 0 {
@@ -95,6 +95,13 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 			break
 		}
 		cur = next
+	}
+	if tw.base == nil {
+		if tw.solidKind == KindType {
+			tw.base = walkTypeObject
+		} else {
+			tw.base = baseWalk(tw.solidKind)
+		}
 	}
 }
 
@@ -228,8 +235,21 @@ func (r *Runtime) eachLRULink(obj uint64, st *layout.StdType, fn func(key, resul
 	if next < 0 || key < 0 || res < 0 {
 		return
 	}
+	// Each link is also a value of the cache dict: a list longer than the
+	// dict is damaged (or a cycle), so stop there.
+	limit := int64(0)
+	for _, m := range st.Refs {
+		if m.Name == "cache" {
+			if cache := r.ptrField(obj, m.Offset); cache != 0 {
+				limit, _ = r.m.i64(r.L.DictUsed.Add(cache))
+			}
+		}
+	}
+	if limit <= 0 || limit > maxDictEntries {
+		return
+	}
 	link := r.ptrField(obj, st.Offset("root.next"))
-	for n := 0; link != 0 && link != obj && n < maxDictEntries; n++ {
+	for n := int64(0); link != 0 && link != obj && n < limit; n++ {
 		if !fn(r.ptrField(link, key), r.ptrField(link, res)) {
 			return
 		}
@@ -287,57 +307,69 @@ func (r *Runtime) walkTypeFields(obj uint64, labels bool, emit emitFunc) {
 	}
 }
 
-// walkCoreExtra follows what walkRefs's fixed lists for functions and
-// modules leave out: members only the generated layout names
-// (func_builtins, func_typeparams), and a module's C state, which its
-// m_traverse visits and pycoroner can only scan (conservatively).
-func (r *Runtime) walkCoreExtra(obj uint64, t *Type, labels bool, emit emitFunc) {
+// walkTypeObject follows a type object as type_traverse does, the
+// heap-type members when the object itself is a heap type (the flags of
+// its metatype say nothing about that).
+func walkTypeObject(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	r.walkTypeFields(obj, labels, emit)
+}
+
+// stdExtraFields are the object members of a core kind's struct that its
+// fixed list (known) leaves out, from the generated layout: a function's
+// func_builtins (3.10+) and func_typeparams (3.12+).
+func (r *Runtime) stdExtraFields(t *Type, known []field) []field {
 	st := r.stdTypes()[t.Name]
 	if st == nil || !stdLayoutFits(t, st) {
+		return nil
+	}
+	var out []field
+members:
+	for _, m := range st.Refs {
+		for _, k := range known {
+			if m.Offset == k.off {
+				continue members
+			}
+		}
+		out = append(out, field{m.Offset, m.Name})
+	}
+	return out
+}
+
+// walkModule follows a module's __dict__ and scans its C state: the
+// module's m_traverse would visit what the state holds, and it cannot be
+// run on a core, so the state's words are followed conservatively.
+func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	if p := r.ptrField(obj, r.L.ModuleDict); p != 0 {
+		via := ""
+		if labels {
+			via = "__dict__"
+		}
+		emit(p, via, false)
+	}
+	st := r.stdTypes()["module"]
+	if st == nil {
 		return
 	}
-	L := r.L
-	switch t.Kind {
-	case KindFunction:
-		known := [...]layout.Offset{L.FuncCode, L.FuncGlobals, L.FuncDefaults, L.FuncKwdefaults, L.FuncClosure, L.FuncDoc,
-			L.FuncName, L.FuncQualname, L.FuncDict, L.FuncModule, L.FuncAnnotations}
-	members:
-		for _, m := range st.Refs {
-			for _, k := range known {
-				if m.Offset == k {
-					continue members
-				}
+	state := r.ptrField(obj, st.Offset("md_state"))
+	def := r.ptrField(obj, st.Offset("md_def"))
+	if state == 0 || def == 0 || !st.Offset("PyModuleDef:m_size").Has() {
+		return
+	}
+	size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
+	if err != nil || size <= 0 || size > 1<<16 {
+		return
+	}
+	raw, err := r.m.bytes(state, int(size)&^7)
+	if err != nil {
+		return
+	}
+	for off := 0; off+8 <= len(raw); off += 8 {
+		if p := le64(raw[off:]); p != 0 && p%8 == 0 {
+			via := ""
+			if labels {
+				via = fmt.Sprintf("module state word at +0x%x", off)
 			}
-			if p := r.ptrField(obj, m.Offset); p != 0 {
-				via := ""
-				if labels {
-					via = m.Name
-				}
-				emit(p, via, false)
-			}
-		}
-	case KindModule:
-		state := r.ptrField(obj, st.Offset("md_state"))
-		def := r.ptrField(obj, st.Offset("md_def"))
-		if state == 0 || def == 0 || st.Offset("PyModuleDef:m_size") < 0 {
-			return
-		}
-		size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
-		if err != nil || size <= 0 || size > 1<<16 {
-			return
-		}
-		raw, err := r.m.bytes(state, int(size)&^7)
-		if err != nil {
-			return
-		}
-		for off := 0; off+8 <= len(raw); off += 8 {
-			if p := le64(raw[off:]); p != 0 && p%8 == 0 {
-				via := ""
-				if labels {
-					via = fmt.Sprintf("module state word at +0x%x", off)
-				}
-				emit(p, via, true)
-			}
+			emit(p, via, true)
 		}
 	}
 }
