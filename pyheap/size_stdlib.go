@@ -55,6 +55,21 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		}
 		*size = t.Basicsize + alloc*int64(item)
 		return true
+	case "bytesio":
+		// BytesIO.__sizeof__ counts its buffer when it alone owns it.
+		s := t.Basicsize
+		if buf := r.ptrField(obj, st.Offset("buf")); buf != 0 {
+			refs, err := r.m.i64(r.L.ObRefcnt.Add(buf))
+			bt, err2 := r.TypeOf(buf)
+			if err != nil || err2 != nil {
+				return false
+			}
+			if refs == 1 {
+				s += r.shallowSize(buf, bt)
+			}
+		}
+		*size = s
+		return true
 	case "element":
 		s := t.Basicsize
 		if extra := r.ptrField(obj, st.Offset("extra")); extra != 0 {

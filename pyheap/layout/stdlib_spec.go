@@ -69,7 +69,7 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"_io.BufferedRWPair"}, Struct: "rwpair"},
 	{Names: []string{"_io.TextIOWrapper"}, Struct: "textio"},
 	{Names: []string{"_io.FileIO"}, Struct: "fileio"},
-	{Names: []string{"_io.BytesIO"}, Struct: "bytesio"},
+	{Names: []string{"_io.BytesIO"}, Struct: "bytesio", Special: "bytesio", Fields: []string{"buf"}},
 	{Names: []string{"_io.StringIO"}, Struct: "stringio"},
 	{Names: []string{"_io.IncrementalNewlineDecoder"}, Struct: "nldecoder_object"},
 	// _elementtree: text and tail carry the JOIN flag in bit 0
