@@ -414,9 +414,9 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 		for _, e := range edges {
 			if !seen[e.Addr] && !e.Conservative && !changedCells[l.addr] {
 				st.extra++
-				k := l.typ + " › " + extraKind(e.Via)
+				k := l.typ + " › " + extraKind(e.Via.String())
 				st.extras[k]++
-				if explainedExtra(l.typ, e.Via, r.Minor()) != "" {
+				if explainedExtra(l.typ, e.Via.String(), r.Minor()) != "" {
 					st.extraExplained++
 					st.explained[k] = true
 				}
@@ -437,7 +437,7 @@ func extraKind(via string) string {
 // cellContents is the target of a cell's "cell contents" edge, or 0.
 func cellContents(edges []pyheap.Edge) uint64 {
 	for _, e := range edges {
-		if e.Via == "cell contents" {
+		if e.Via.IsField("cell contents") {
 			return e.Addr
 		}
 	}

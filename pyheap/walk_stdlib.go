@@ -1,7 +1,6 @@
 package pyheap
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 
@@ -108,38 +107,32 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 // walkStd emits the references of a standard-library C object.
 func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit emitFunc) {
 	st := sw.st
-	lbl := func(s string) string {
-		if labels {
-			return s
-		}
-		return ""
-	}
 	for _, m := range st.Refs {
 		if m.Offset == sw.dictOff {
 			continue // walkInstance follows the __dict__ slot
 		}
 		if p := r.ptrField(obj, m.Offset); p != 0 {
-			emit(p, lbl(m.Name), false)
+			emit(p, fieldRef(m.Name), false)
 		}
 	}
 	for _, m := range st.Tagged {
 		if p := r.ptrField(obj, m.Offset) &^ 1; p != 0 {
-			emit(p, lbl(m.Name), false)
+			emit(p, fieldRef(m.Name), false)
 		}
 	}
 	switch st.Special {
 	case "deque":
 		r.eachDequeItem(obj, st, func(i int, it uint64) bool {
-			emit(it, lbl(fmt.Sprintf("item %d", i)), false)
+			emit(it, Ref{Kind: RefItem, Index: int64(i)}, false)
 			return true
 		})
 	case "lru":
 		r.eachLRULink(obj, st, func(key, result uint64) bool {
 			if key != 0 {
-				emit(key, lbl("cache key"), false)
+				emit(key, fieldRef("cache key"), false)
 			}
 			if result != 0 {
-				emit(result, lbl("cached result"), false)
+				emit(result, fieldRef("cached result"), false)
 			}
 			return true
 		})
@@ -148,7 +141,7 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 		if err != nil || n < 0 || int64(n) > st.Value("len:values") {
 			return
 		}
-		r.emitArray(obj+uint64(st.Offset("values")), int(n), "value %d", labels, emit)
+		r.emitArray(obj+uint64(st.Offset("values")), int(n), emit)
 	case "varitems": // HAMT bitmap and collision nodes: ob_size slots
 		n, err := r.varSize(obj)
 		if err != nil || n < 0 || n > 1<<16 {
@@ -156,25 +149,26 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 		}
 		for _, f := range []string{"b_array", "c_array"} {
 			if off := st.Offset(f); off.Has() {
-				r.emitArray(off.Add(obj), int(n), "slot %d", labels, emit)
+				r.emitArray(off.Add(obj), int(n), emit)
 			}
 		}
 	case "hamtarray":
-		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), "slot %d", labels, emit)
+		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
 	case "element":
 		r.eachElementChild(obj, st, func(attrib bool, i int, child uint64) bool {
 			if attrib {
-				emit(child, lbl("attrib"), false)
+				emit(child, fieldRef("attrib"), false)
 			} else {
-				emit(child, lbl(fmt.Sprintf("child %d", i)), false)
+				emit(child, Ref{Kind: RefItem, Index: int64(i)}, false) // child i
 			}
 			return true
 		})
 	}
 }
 
-// emitArray emits the non-NULL pointers of an array of n objects.
-func (r *Runtime) emitArray(base uint64, n int, format string, labels bool, emit emitFunc) {
+// emitArray emits the non-NULL pointers of an array of n objects, as
+// items by their index.
+func (r *Runtime) emitArray(base uint64, n int, emit emitFunc) {
 	if n <= 0 || n > 1<<20 {
 		return
 	}
@@ -184,11 +178,7 @@ func (r *Runtime) emitArray(base uint64, n int, format string, labels bool, emit
 	}
 	for i := 0; i < n; i++ {
 		if p := le64(raw[8*i:]); p != 0 {
-			via := ""
-			if labels {
-				via = fmt.Sprintf(format, i)
-			}
-			emit(p, via, false)
+			emit(p, Ref{Kind: RefItem, Index: int64(i)}, false)
 		}
 	}
 }
@@ -289,10 +279,7 @@ func (r *Runtime) walkTypeFields(obj uint64, labels bool, emit emitFunc) {
 	L := r.L
 	one := func(off layout.Offset, via string) {
 		if p := r.ptrField(obj, off); p != 0 {
-			if !labels {
-				via = ""
-			}
-			emit(p, via, false)
+			emit(p, fieldRef(via), false)
 		}
 	}
 	one(L.TypeDict, "__dict__")
@@ -340,11 +327,7 @@ members:
 // run on a core, so the state's words are followed conservatively.
 func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	if p := r.ptrField(obj, r.L.ModuleDict); p != 0 {
-		via := ""
-		if labels {
-			via = "__dict__"
-		}
-		emit(p, via, false)
+		emit(p, fieldRef("__dict__"), false)
 	}
 	st := r.stdTypes()["module"]
 	if st == nil {
@@ -365,11 +348,7 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	}
 	for off := 0; off+8 <= len(raw); off += 8 {
 		if p := le64(raw[off:]); p != 0 && p%8 == 0 {
-			via := ""
-			if labels {
-				via = fmt.Sprintf("module state word at +0x%x", off)
-			}
-			emit(p, via, true)
+			emit(p, Ref{Kind: RefWord, Offset: int64(off)}, true) // a word of the module's C state
 		}
 	}
 }
@@ -395,11 +374,11 @@ func (r *Runtime) walkInlineValues(obj uint64, t *Type, labels bool, emit emitFu
 		values = L.DictValuesValues.Add(values)
 	}
 	r.eachKeysItem(keys, values, func(k, v uint64) bool {
-		via := ""
+		name := ""
 		if labels {
-			via = "attribute " + r.attrName(k)
+			name = r.attrName(k)
 		}
-		emit(v, via, false)
+		emit(v, Ref{Kind: RefAttribute, Name: name}, false)
 		return true
 	})
 }
