@@ -13,6 +13,7 @@ import (
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -83,6 +84,7 @@ func TestContainers(t *testing.T) {
 		t.Run("referents", func(t *testing.T) {
 			checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
 		})
+		t.Run("layouts", func(t *testing.T) { checkStdLayouts(t, h) })
 	})
 }
 
@@ -444,4 +446,39 @@ func cellContents(edges []pyheap.Edge) uint64 {
 		}
 	}
 	return 0
+}
+
+// checkStdLayouts: every type of the heap that has a generated
+// standard-library layout agrees with it in size (Debian's stripped 3.11
+// uses the table generated from pyenv's 3.11: this is the check that its
+// structs are the same), and the containers of the issue are all there.
+func checkStdLayouts(t *testing.T, h *pyheap.Heap) {
+	tables := layout.StdTypes(h.Runtime().L.Version)
+	if tables == nil {
+		t.Fatalf("no standard-library layouts for %s", h.Runtime().L.Version)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < h.Len(); i++ {
+		ty := h.Type(pyheap.ObjectID(i))
+		st := tables[ty.Name]
+		if st == nil || seen[ty.Name] || ty.Name == "type" { // "type": read for tp_members only, never walked
+			continue
+		}
+		seen[ty.Name] = true
+		fits := ty.Basicsize == st.Size
+		if ty.Itemsize > 0 {
+			fits = ty.Basicsize <= st.Size && st.Size-ty.Basicsize <= 16
+		}
+		if !fits {
+			t.Errorf("%s: tp_basicsize %d (itemsize %d), generated struct %s is %d bytes", ty.Name, ty.Basicsize, ty.Itemsize, st.Struct, st.Size)
+		}
+	}
+	for _, name := range []string{"collections.deque", "collections.OrderedDict", "collections.defaultdict", "functools.partial",
+		"functools._lru_cache_wrapper", "hamt_bitmap_node", "xml.etree.ElementTree.Element", "_asyncio.Future", "_asyncio.Task",
+		"_thread._local", "sqlite3.Connection", "re.Pattern", "mappingproxy", "property"} {
+		if !seen[name] {
+			t.Errorf("no %s in the heap to check its layout against", name)
+		}
+	}
+	t.Logf("%d standard-library C types checked against their generated layouts", len(seen))
 }
