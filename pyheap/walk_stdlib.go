@@ -152,6 +152,12 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 				r.emitArray(off.Add(obj), int(n), emit)
 			}
 		}
+	case "tzinfo":
+		if has, err := r.m.u8(st.Offset("hastzinfo").Add(obj)); err == nil && has != 0 {
+			if p := r.ptrField(obj, st.Offset("tzinfo")); p != 0 {
+				emit(p, fieldRef("tzinfo"), false)
+			}
+		}
 	case "hamtarray":
 		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
 	case "element":

@@ -103,6 +103,10 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"datetime.timedelta"}, Struct: "PyDateTime_Delta", Module: "_datetime"},
 	{Names: []string{"datetime.date"}, Struct: "PyDateTime_Date", Module: "_datetime"},
 	{Names: []string{"datetime.timezone"}, Struct: "PyDateTime_TimeZone", Module: "_datetime"},
+	// tzinfo exists only when hastzinfo says so (a naive object is
+	// allocated without it)
+	{Names: []string{"datetime.datetime"}, Struct: "PyDateTime_DateTime", Module: "_datetime", Special: "tzinfo", Skip: []string{"tzinfo"}, Fields: []string{"hastzinfo", "tzinfo"}},
+	{Names: []string{"datetime.time"}, Struct: "PyDateTime_Time", Module: "_datetime", Special: "tzinfo", Skip: []string{"tzinfo"}, Fields: []string{"hastzinfo", "tzinfo"}},
 	{Names: []string{"_socket.socket"}, Struct: "PySocketSockObject", Module: "_socket"},
 	{Names: []string{"PyCapsule"}, Struct: "PyCapsule"},
 	{Names: []string{"types.GenericAlias"}, Struct: "gaobject"},
