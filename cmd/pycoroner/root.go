@@ -51,6 +51,7 @@ this host, or from --sysroot when the core came from another machine.`,
 	root.AddCommand(newInfoCmd(g), newStacksCmd(g))
 	root.AddCommand(newHistogramCmd(g), newRefsCmd(g), newPathCmd(g), newShowCmd(g), newGrepCmd(g), newModulesCmd(g), newSysPathCmd(g))
 	root.AddCommand(newSnapshotCmd(g), newWatchCmd(g))
+	root.AddCommand(newCacheCmd(g))
 	return root
 }
 
