@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,45 +19,25 @@ const (
 
 // indexCache is the cache of saved heap indexes: $PYCORONER_INDEX_DIR, or
 // pycoroner/index in the user cache directory, beside the decompressed
-// cores; bounded by $PYCORONER_INDEX_MAX (10G by default).
+// cores (decompressCacheDir); bounded by $PYCORONER_INDEX_MAX (10G by default).
 func indexCache() (*indexfile.Cache, error) {
 	dir := os.Getenv(indexDirEnv)
 	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("no user cache directory for the saved index (%w); set %s", err, indexDirEnv)
+		if base, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(base, "pycoroner", "index")
+		} else {
+			dir = filepath.Join(os.TempDir(), fmt.Sprintf("pycoroner-index-%d", os.Getuid()))
 		}
-		dir = filepath.Join(base, "pycoroner", "index")
 	}
 	c := &indexfile.Cache{Dir: dir}
 	if s := os.Getenv(indexMaxEnv); s != "" {
-		n, err := parseBytes(s)
+		n, err := parseSize(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s=%q: %w", indexMaxEnv, s, err)
 		}
 		c.Limit = n
 	}
 	return c, nil
-}
-
-// parseBytes reads a size such as 10G, 500M or 1048576.
-func parseBytes(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}} {
-		if t, ok := strings.CutSuffix(strings.TrimSuffix(s, "B"), u.suffix); ok {
-			s, mult = t, u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("want a size such as 10G, 500M or a number of bytes")
-	}
-	return n * mult, nil
 }
 
 func newCacheCmd(g *globalFlags) *cobra.Command {

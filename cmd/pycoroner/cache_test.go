@@ -1,26 +1,25 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
-func TestParseBytes(t *testing.T) {
+func TestMemAvailable(t *testing.T) {
 	tests := []struct {
 		in   string
 		want int64
+		ok   bool
 	}{
-		{"10G", 10 << 30}, {"10g", 10 << 30}, {"500M", 500 << 20}, {"500MB", 500 << 20},
-		{"64k", 64 << 10}, {"1T", 1 << 40}, {"1048576", 1048576}, {" 2G ", 2 << 30},
-		{"", -1}, {"0", -1}, {"-5G", -1}, {"G", -1}, {"ten", -1}, {"9999999999T", -1},
+		{"MemTotal:       24000000 kB\nMemFree: 1 kB\nMemAvailable:   23707660 kB\n", 23707660 << 10, true},
+		{"MemTotal: 5 kB\n", 0, false},
+		{"MemAvailable: lots kB\n", 0, false},
+		{"MemAvailable: 12 MB\n", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := parseBytes(tt.in)
-		if tt.want < 0 {
-			if err == nil {
-				t.Errorf("parseBytes(%q) = %d, want an error", tt.in, got)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		got, ok := memAvailable(strings.NewReader(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("memAvailable(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
