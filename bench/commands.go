@@ -242,6 +242,7 @@ func commandsSection(ctx context.Context, python string, runs int, large bool, l
 		cases = append(cases, coreCase{"bigheap_large", "≥ 15 M objects (bigheap_large, 3 M records)", largeRuns, 4, 0.5})
 	}
 	var b strings.Builder
+	loadBefore := loadAverage()
 	fmt.Fprintf(&b, "\n## Whole commands, fresh processes — %s\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "- Machine: %s, %d CPUs, %s RAM; %s; CPython %s\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(), in.Name)
 	fmt.Fprintf(&b, "- Each command is a new process of the built binary; cold: an empty index cache, so the census is taken (and the index saved); warm: the index an earlier run saved. Medians; peak RSS from wait4 (it counts the core's pages the process touched through its mapping).\n")
@@ -257,5 +258,19 @@ func commandsSection(ctx context.Context, python string, runs int, large bool, l
 		}
 		b.WriteString(ct.markdown(c.first, c.later))
 	}
+	fmt.Fprintf(&b, "\nLoad average (1 min) before and after: %s, %s on %d CPUs: the machine is shared, so wall times are what they were then; CPU times depend less on the neighbours.\n", loadBefore, loadAverage(), runtime.NumCPU())
 	return b.String(), nil
+}
+
+// loadAverage is the 1-minute load average, as /proc/loadavg says.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
