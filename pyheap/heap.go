@@ -11,9 +11,10 @@ import (
 // no CPython; pyheap is its model (censusModel, censusReader below) and
 // names its results for callers of pyheap.
 type (
-	ObjectID  = census.ObjectID
-	Edge      = census.Edge
-	HeapStats = census.Stats
+	TooBigError = census.TooBigError
+	ObjectID    = census.ObjectID
+	Edge        = census.Edge
+	HeapStats   = census.Stats
 )
 
 // Heap is the census of every live object reachable in the image (see
@@ -30,6 +31,9 @@ func (h *Heap) Runtime() *Runtime { return h.r }
 type HeapOptions struct {
 	// Progress, when set, is called now and then with the objects found.
 	Progress func(objects int)
+	// MaxObjects, when positive, bounds the census (census.Options):
+	// past it BuildHeap fails with a *TooBigError.
+	MaxObjects int
 	// Workers, when positive, is how many goroutines split the census
 	// whatever the heap's size; zero lets the census choose.
 	Workers int
@@ -44,7 +48,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 && workers == 0 {
 		workers = forced
 	}
-	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: workers})
+	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: workers, MaxObjects: opts.MaxObjects})
 	if err != nil {
 		return nil, err
 	}

@@ -244,7 +244,10 @@ func (wk *worker[T]) visit(addr uint64) {
 		wk.unmark(addr)
 		return
 	}
-	if len(wk.order) >= maxObjects/len(wk.c.workers) {
+	if len(wk.order) >= wk.c.perWorker {
+		if len(wk.order) < maxObjects/len(wk.c.workers) {
+			wk.c.budgetHit.Store(true)
+		}
 		wk.c.maxed.Store(true)
 		return
 	}
