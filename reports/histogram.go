@@ -38,18 +38,20 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 	rt := h.Runtime()
 	perType := map[*pyheap.Type]*HistogramRow{}
 	out := &Histogram{By: by, Stats: h.Stats}
-	for i := 0; i < h.Len(); i++ {
-		id := pyheap.ObjectID(i)
-		t := h.Type(id)
+	types, counts, sizes := h.TypeTotals()
+	for i, t := range types {
+		if counts[i] == 0 {
+			continue
+		}
 		row := perType[t]
 		if row == nil {
 			row = &HistogramRow{Type: t.Name, Module: rt.TypeModule(t), addr: t.Addr}
 			perType[t] = row
 		}
-		row.Count++
-		row.Size += h.Size(id)
-		out.Total.Count++
-		out.Total.Size += h.Size(id)
+		row.Count += counts[i]
+		row.Size += sizes[i]
+		out.Total.Count += counts[i]
+		out.Total.Size += sizes[i]
 	}
 	var rows []HistogramRow
 	if by == "module" {
@@ -110,8 +112,12 @@ func CensusWarnings(st pyheap.HeapStats) []string {
 
 // CensusSummary is the one-line account of a census.
 func CensusSummary(st pyheap.HeapStats) string {
-	s := fmt.Sprintf("census: %d objects (%d GC-tracked), %d references (%d conservative), %d unreadable pointers, in %s",
-		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, st.Duration.Round(time.Millisecond))
+	took := "in " + st.Duration.Round(time.Millisecond).String()
+	if st.Restored {
+		took = "from the saved index (the census took " + st.Duration.Round(time.Millisecond).String() + ")"
+	}
+	s := fmt.Sprintf("census: %d objects (%d GC-tracked), %d references (%d conservative), %d unreadable pointers, %s",
+		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, took)
 	if st.GCCollecting {
 		s += "; WARNING: the GC was collecting"
 	}

@@ -55,3 +55,24 @@ func megabytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
+
+// IndexBuilt is what `pycoroner index` did.
+type IndexBuilt struct {
+	Core       string  `json:"core"`
+	Index      string  `json:"index"`
+	Size       int64   `json:"size"` // bytes
+	Objects    int     `json:"objects"`
+	References int     `json:"references"`
+	Built      bool    `json:"built"`             // false: a valid index was already saved
+	Seconds    float64 `json:"seconds,omitempty"` // the census and saving it, when built
+}
+
+// WriteText says where the index is.
+func (b *IndexBuilt) WriteText(w io.Writer) error {
+	what := "already saved"
+	if b.Built {
+		what = fmt.Sprintf("saved in %.1fs", b.Seconds)
+	}
+	_, err := fmt.Fprintf(w, "%s: heap index of %d objects and %d references %s: %s (%s)\n", b.Core, b.Objects, b.References, what, b.Index, megabytes(b.Size))
+	return err
+}
