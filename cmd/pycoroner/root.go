@@ -232,13 +232,14 @@ type heapSession struct {
 // openHeap opens a core and takes its heap census.
 // openTarget opens the heap of the CORE argument (or --pid) and finds the
 // object that the ADDR argument names. The caller closes the session.
-func (g *globalFlags) openTarget(args []string) (*heapSession, pyheap.ObjectID, error) {
+// parts are the parts of a saved census the command uses (openHeapFor).
+func (g *globalFlags) openTarget(args []string, parts pyheap.SavedParts) (*heapSession, pyheap.ObjectID, error) {
 	core, arg := coreAndArg(args)
 	e, err := parseTarget(arg)
 	if err != nil {
 		return nil, 0, err
 	}
-	hs, err := g.openHeap(core)
+	hs, err := g.openHeapFor(core, parts)
 	if err != nil {
 		return nil, 0, err
 	}
