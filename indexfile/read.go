@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -196,7 +197,16 @@ func (x *Index) verify(name string) error {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < n; i += workers {
+			// The file cut short while mapped (by someone else: this
+			// package only renames and unlinks) faults: a damaged index.
+			debug.SetPanicOnFault(true)
+			i := w
+			defer func() {
+				if recover() != nil {
+					bad[w] = i
+				}
+			}()
+			for ; i < n; i += workers {
 				end := min((i+1)*blockSize, len(data))
 				if crc32.ChecksumIEEE(data[i*blockSize:end]) != binary.LittleEndian.Uint32(sums[4*i:]) {
 					bad[w] = i
