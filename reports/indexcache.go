@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+var (
+	_ Answer = (*IndexCache)(nil)
+	_ Answer = (*IndexBuilt)(nil)
+)
+
 // IndexCache is what `pycoroner cache` shows: the saved indexes.
 type IndexCache struct {
 	Dir     string            `json:"dir"`
@@ -25,6 +30,9 @@ type IndexCacheEntry struct {
 	Kind     string    `json:"kind"`  // "census"; "" for a file being written
 	Label    string    `json:"label"` // the core it was built from, when it was built
 }
+
+// JSON is the value of cache --json.
+func (c *IndexCache) JSON() any { return c }
 
 // WriteText renders the cache as a table and a total.
 func (c *IndexCache) WriteText(w io.Writer) error {
@@ -66,6 +74,9 @@ type IndexBuilt struct {
 	Built      bool    `json:"built"`             // false: a valid index was already saved
 	Seconds    float64 `json:"seconds,omitempty"` // the census and saving it, when built
 }
+
+// JSON is the value of index --json.
+func (b *IndexBuilt) JSON() any { return b }
 
 // WriteText says where the index is.
 func (b *IndexBuilt) WriteText(w io.Writer) error {

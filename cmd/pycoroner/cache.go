@@ -87,10 +87,7 @@ no saved index and saves none.`,
 					out.Total += e.Size
 				}
 			}
-			if g.json {
-				return reports.WriteJSON(stdout, out)
-			}
-			return out.WriteText(stdout)
+			return g.emit(out)
 		},
 	}
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove every saved index")

@@ -129,7 +129,7 @@ func (g *globalFlags) census(s *session, withIndex bool) (*pyheap.Heap, error) {
 	if withIndex {
 		perObject = censusIndexBytesPerObject
 	}
-	opts := pyheap.HeapOptions{}
+	opts := heapOptions()
 	if budget > 0 {
 		opts.MaxObjects = int(min(budget/perObject, 1<<31-1))
 	}

@@ -51,7 +51,7 @@ nothing. An index already saved and valid is kept (--force rebuilds it).`,
 					if err == nil {
 						out.Index, out.Size, out.Objects, out.References = x.Path(), x.Size(), h.Len(), h.Stats.Edges
 						x.Close()
-						return g.writeIndexBuilt(&out)
+						return g.emit(&out)
 					}
 					x.Close()
 					os.Remove(x.Path())
@@ -73,16 +73,9 @@ nothing. An index already saved and valid is kept (--force rebuilds it).`,
 				out.Size = st.Size()
 			}
 			warnAll(os.Stderr, s.warnings())
-			return g.writeIndexBuilt(&out)
+			return g.emit(&out)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "take the census and save it even if a valid index is saved")
 	return cmd
-}
-
-func (g *globalFlags) writeIndexBuilt(out *reports.IndexBuilt) error {
-	if g.json {
-		return reports.WriteJSON(stdout, out)
-	}
-	return out.WriteText(stdout)
 }

@@ -142,7 +142,7 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 	}
 	p.AddWarnings(liveWarnings...)
 	s := &session{proc: p}
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		if needPython {
 			p.Close()

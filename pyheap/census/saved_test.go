@@ -65,7 +65,7 @@ func saved(t *testing.T, m *fakeModel) (memSource, *Heap[string]) {
 func TestRestoredCensusAnswersTheSame(t *testing.T) {
 	m, _ := chainHeap()
 	// an object that refers to its own type besides through its header
-	m.obj(base+0x1600, base+0x300, ref{base + 0x300, "attribute cls", false})
+	m.obj(base+0x1600, base+0x300, ref{base + 0x300, attribute("cls"), false})
 	m.roots = append(m.roots, Root{Kind: "local", Name: "self", Addr: base + 0x1600})
 	want := answers(build(t, m, 1))
 	src, flat := saved(t, m)
@@ -161,7 +161,7 @@ func TestCensusTooBig(t *testing.T) {
 	nodeT := big.typ(base+0x80, "node")
 	var refs []ref
 	for i := 0; i < 100; i++ {
-		refs = append(refs, ref{big.obj(uint64(base+0x1000+i*0x20), nodeT), "item", false})
+		refs = append(refs, ref{big.obj(uint64(base+0x1000+i*0x20), nodeT), item(int64(i)), false})
 	}
 	big.gc = []uint64{big.obj(base+0x8000, nodeT, refs...)}
 	_, err := Build[string](big, Options{MaxObjects: 50, Workers: 1})
