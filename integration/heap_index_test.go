@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,5 +242,95 @@ func TestHeapConcurrentCommandsShareIndex(t *testing.T) {
 		if len(files) != 1 {
 			t.Errorf("round %d: cache holds %v, want one index and no temporary file", round, files)
 		}
+	}
+}
+
+// pycoroner index saves the index ahead of time and keeps a valid one;
+// pycoroner cache lists it with the core it was built from and clears it.
+func TestIndexAndCacheCommands(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	dir := t.TempDir()
+	type built struct {
+		Index   string `json:"index"`
+		Size    int64  `json:"size"`
+		Objects int    `json:"objects"`
+		Built   bool   `json:"built"`
+	}
+	type listing struct {
+		Dir     string `json:"dir"`
+		Total   int64  `json:"total"`
+		Entries []struct {
+			Path  string `json:"path"`
+			Size  int64  `json:"size"`
+			Kind  string `json:"kind"`
+			Label string `json:"label"`
+		} `json:"entries"`
+		Cleared *int `json:"cleared"`
+	}
+	decode := func(r result, v any) {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if err := json.Unmarshal(r.stdout, v); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+	}
+	var first, second built
+	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &first)
+	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &second)
+	if !first.Built || second.Built || first.Index != second.Index || first.Objects == 0 {
+		t.Errorf("index twice: %+v then %+v; want built once, then kept", first, second)
+	}
+	var hist []struct {
+		Count int `json:"count"`
+	}
+	r := runIndexed(t, dir, "histogram", "--json", "--top", "0", res.CorePath)
+	decode(r, &hist)
+	total := 0
+	for _, row := range hist {
+		total += row.Count
+	}
+	if total != first.Objects || !strings.Contains(string(r.stderr), "index: loaded") {
+		t.Errorf("histogram after index: %d objects (index says %d), stderr %s", total, first.Objects, r.stderr)
+	}
+	var l listing
+	decode(runIndexed(t, dir, "cache", "--json"), &l)
+	abs, _ := filepath.Abs(res.CorePath)
+	if l.Dir != dir || len(l.Entries) != 1 || l.Entries[0].Path != first.Index || l.Entries[0].Kind != "census" ||
+		l.Entries[0].Label != abs || l.Entries[0].Size != first.Size || l.Total != first.Size {
+		t.Errorf("cache --json: %+v; want the one index of %s", l, abs)
+	}
+	var cleared listing
+	decode(runIndexed(t, dir, "cache", "--clear", "--json"), &cleared)
+	if cleared.Cleared == nil || *cleared.Cleared != 1 {
+		t.Errorf("cache --clear: %+v", cleared)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("after --clear: %v", files)
+	}
+}
+
+// Past the memory budget a heap command fails in one line naming the
+// memory it needs, and shows no progress bar on a pipe.
+func TestHeapMemoryCeiling(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "histogram", res.CorePath)
+	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+t.TempDir(), "PYCORONER_MEMORY_MAX=64K")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("err = %v, want exit 1; stderr: %s", err, errb.Bytes())
+	}
+	msg := errb.String()
+	if strings.Count(strings.TrimSpace(msg), "\n") != 0 || !strings.Contains(msg, "needs about") ||
+		!strings.Contains(msg, "PYCORONER_MEMORY_MAX") || out.Len() != 0 || strings.Contains(msg, "heap census (") {
+		t.Errorf("stdout %q, stderr %q: want one line naming the memory needed", out.Bytes(), msg)
 	}
 }
