@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -55,7 +56,7 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 	hs.h = h
 	if cache != nil {
 		label, _ := filepath.Abs(path)
-		saved, err := h.SaveIndex(cache, key, label)
+		saved, err := g.saveIndex(h, cache, key, label)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("heap index not saved (%v): the next command takes the census again", err))
 		} else {
@@ -154,4 +155,30 @@ func gigabytes(n int64) string {
 		return fmt.Sprintf("%d MB", n>>20)
 	}
 	return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+}
+
+// saveIndex saves h's index, with a spinner on a terminal when it takes
+// more than a second (the reverse index and writing hundreds of MB, for
+// tens of millions of objects).
+func (g *globalFlags) saveIndex(h *pyheap.Heap, cache *indexfile.Cache, key indexfile.Key, label string) (string, error) {
+	prog := g.newSpinner("saving the heap index")
+	done := make(chan struct{})
+	if prog != nil {
+		go func() {
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					prog.Update(0, -1)
+				}
+			}
+		}()
+	}
+	saved, err := h.SaveIndex(cache, key, label)
+	close(done)
+	prog.Finish()
+	return saved, err
 }

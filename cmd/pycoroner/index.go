@@ -63,7 +63,7 @@ nothing. An index already saved and valid is kept (--force rebuilds it).`,
 				return fmt.Errorf("%s: heap census: %w", path, err)
 			}
 			label, _ := filepath.Abs(path)
-			saved, err := h.SaveIndex(cache, key, label)
+			saved, err := g.saveIndex(h, cache, key, label)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}

@@ -19,6 +19,7 @@ const progressDelay = time.Second
 // nothing. Update may be called from any goroutine.
 type progress struct {
 	what  string
+	count bool // show the count (else a spinner alone)
 	w     io.Writer
 	start time.Time
 
@@ -27,13 +28,17 @@ type progress struct {
 	done bool
 }
 
-// newProgress returns a progress for what, or nil when none is to be
-// shown.
-func (g *globalFlags) newProgress(what string) *progress {
+// newProgress returns a progress for what, counting objects, or nil when
+// none is to be shown; newSpinner one that only shows that work goes on.
+func (g *globalFlags) newProgress(what string) *progress { return g.progressOf(what, true) }
+
+func (g *globalFlags) newSpinner(what string) *progress { return g.progressOf(what, false) }
+
+func (g *globalFlags) progressOf(what string, count bool) *progress {
 	if g.json || !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil
 	}
-	return &progress{what: what, w: os.Stderr, start: time.Now()}
+	return &progress{what: what, count: count, w: os.Stderr, start: time.Now()}
 }
 
 // Update says that done of total units are done (total <= 0: unknown).
@@ -53,17 +58,18 @@ func (p *progress) Update(done, total int64) {
 		if total <= 0 {
 			total = -1
 		}
-		p.bar = progressbar.NewOptions64(total,
+		opts := []progressbar.Option{
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription(p.what),
 			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("objects"),
+			progressbar.OptionThrottle(100 * time.Millisecond),
+			progressbar.OptionSetPredictTime(p.count),
 			progressbar.OptionClearOnFinish(),
-		)
+		}
+		if p.count {
+			opts = append(opts, progressbar.OptionShowCount())
+		}
+		p.bar = progressbar.NewOptions64(total, opts...)
 	} else if total > 0 && total != p.bar.GetMax64() {
 		p.bar.ChangeMax64(total)
 	}
