@@ -50,6 +50,11 @@ type savedMeta struct {
 // (the workers' arrays are dropped): what it answers does not change, and
 // it holds about half the memory.
 func (h *Heap[T]) Save(sink ArraySink) error {
+	// A restored heap saved again (with more arrays, say) reads every
+	// part first.
+	if err := h.Preload(SavedAll); err != nil {
+		return err
+	}
 	h.allSizes()
 	h.flatten()
 	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})

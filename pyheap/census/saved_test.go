@@ -82,6 +82,23 @@ func TestRestoredCensusAnswersTheSame(t *testing.T) {
 	if got := answers(h); got != want {
 		t.Errorf("restored:\n%s\nwant:\n%s", got, want)
 	}
+	// A restored heap saved again, before it read anything lazily,
+	// restores the same.
+	lazy, err := Restore[string](m, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := memArrays{}
+	if err := lazy.Save(again); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := Restore[string](m, memSource(again))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := answers(h2); got != want {
+		t.Errorf("saved again and restored:\n%s\nwant:\n%s", got, want)
+	}
 	// Out-edges derived from the reverse index hold the same edges.
 	g, built := h.Graph(), build(t, m, 1).Graph()
 	for i := 0; i < g.N; i++ {
