@@ -18,6 +18,10 @@ type HistogramRow struct {
 	Count  int    `json:"count"`
 	Size   int64  `json:"size"`
 	Types  int    `json:"types,omitempty"` // grouped by module: how many types
+	// ConservativeCount and ConservativeSize are the row's objects walked
+	// (in part) by a conservative scan, and their shallow size.
+	ConservativeCount int   `json:"conservative_count,omitempty"`
+	ConservativeSize  int64 `json:"conservative_size,omitempty"`
 
 	addr uint64
 }
@@ -29,6 +33,9 @@ type Histogram struct {
 	Groups int // rows before --top
 	Total  HistogramRow
 	Stats  pyheap.HeapStats
+	// ConservativeTypes are the rows (by type) with objects walked
+	// conservatively, the biggest first, whatever --top and --by say.
+	ConservativeTypes []HistogramRow
 }
 
 // BuildHistogram counts objects and their shallow sizes per type (by
@@ -37,7 +44,10 @@ type Histogram struct {
 func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 	rt := h.Runtime()
 	perType := map[*pyheap.Type]*HistogramRow{}
+	conservType := map[*pyheap.Type]bool{}
 	out := &Histogram{By: by, Stats: h.Stats}
+	// Counts and sizes per type in one pass over the census's arrays;
+	// then the few objects that need a look of their own (modules).
 	types, counts, sizes := h.TypeTotals()
 	for i, t := range types {
 		if counts[i] == 0 {
@@ -47,12 +57,42 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 		if row == nil {
 			row = &HistogramRow{Type: t.Name, Module: rt.TypeModule(t), addr: t.Addr}
 			perType[t] = row
+			conservType[t] = rt.ConservativeType(t)
 		}
 		row.Count += counts[i]
 		row.Size += sizes[i]
 		out.Total.Count += counts[i]
 		out.Total.Size += sizes[i]
+		if conservType[t] {
+			row.ConservativeCount += counts[i]
+			row.ConservativeSize += sizes[i]
+			out.Total.ConservativeCount += counts[i]
+			out.Total.ConservativeSize += sizes[i]
+		}
 	}
+	h.EachOfTypes(func(t *pyheap.Type) bool { return t != nil && t.Kind == pyheap.KindModule && !conservType[t] }, func(id pyheap.ObjectID) {
+		t := h.Type(id)
+		if rt.ConservativeObject(h.Addr(id), t) {
+			size := h.Size(id)
+			row := perType[t]
+			row.ConservativeCount++
+			row.ConservativeSize += size
+			out.Total.ConservativeCount++
+			out.Total.ConservativeSize += size
+		}
+	})
+	for _, r := range perType {
+		if r.ConservativeCount > 0 {
+			out.ConservativeTypes = append(out.ConservativeTypes, *r)
+		}
+	}
+	sort.Slice(out.ConservativeTypes, func(i, j int) bool {
+		a, b := out.ConservativeTypes[i], out.ConservativeTypes[j]
+		if a.ConservativeSize != b.ConservativeSize {
+			return a.ConservativeSize > b.ConservativeSize
+		}
+		return a.Type < b.Type
+	})
 	var rows []HistogramRow
 	if by == "module" {
 		perModule := map[string]*HistogramRow{}
@@ -65,6 +105,8 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 			m.Count += r.Count
 			m.Size += r.Size
 			m.Types++
+			m.ConservativeCount += r.ConservativeCount
+			m.ConservativeSize += r.ConservativeSize
 		}
 		for _, m := range perModule {
 			rows = append(rows, *m)
@@ -147,8 +189,35 @@ func (hg *Histogram) WriteText(w io.Writer) error {
 		shown = fmt.Sprintf("; the top %d of %d rows shown (--top 0 shows all)", len(hg.Rows), hg.Groups)
 	}
 	fmt.Fprintf(w, "total: %d objects, %s (shallow sizes, as sys.getsizeof)%s\n", hg.Total.Count, byteSize(hg.Total.Size), shown)
+	fmt.Fprintln(w, hg.ConservativeSummary())
 	_, err := fmt.Fprintln(w, CensusSummary(hg.Stats))
 	return err
+}
+
+// ConservativeSummary says how much of the heap rests on conservative
+// scans, and of which types.
+func (hg *Histogram) ConservativeSummary() string {
+	t := hg.Total
+	if t.ConservativeCount == 0 {
+		return "walked conservatively: none (every object's references come from a walker for its type)"
+	}
+	pct := 0.0
+	if t.Size > 0 {
+		pct = 100 * float64(t.ConservativeSize) / float64(t.Size)
+	}
+	s := fmt.Sprintf("walked conservatively: %d objects, %s (%.2f%% of the heap's bytes): their references rest on words that look like pointers; by type:",
+		t.ConservativeCount, byteSize(t.ConservativeSize), pct)
+	for i, r := range hg.ConservativeTypes {
+		if i == 8 {
+			s += fmt.Sprintf(" and %d more types", len(hg.ConservativeTypes)-i)
+			break
+		}
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %s %d (%s)", r.Type, r.ConservativeCount, byteSize(r.ConservativeSize))
+	}
+	return s
 }
 
 // byteSize prints a size in bytes with a readable unit.

@@ -48,3 +48,32 @@ func (h *Heap[T]) TypeTotals() (types []T, counts []int, sizes []int64) {
 	})
 	return h.types, counts, sizes
 }
+
+// EachOfTypes calls fn, in id order, with every object whose type pick
+// chooses (pick is asked once per distinct type, and may get the zero T
+// for a type no object has in a restored heap): one pass over the type
+// indexes, for the few objects a caller must look at one by one.
+func (h *Heap[T]) EachOfTypes(pick func(T) bool, fn func(ObjectID)) {
+	picked := make([]bool, len(h.types))
+	any := false
+	for i, t := range h.types {
+		picked[i] = pick(t)
+		any = any || picked[i]
+	}
+	if !any {
+		return
+	}
+	if h.flat {
+		for id, ix := range h.parts[0].typeOf {
+			if picked[ix] {
+				fn(ObjectID(id))
+			}
+		}
+		return
+	}
+	for id := 0; id < h.Len(); id++ {
+		if picked[h.typeIndex(ObjectID(id))] {
+			fn(ObjectID(id))
+		}
+	}
+}
