@@ -292,7 +292,7 @@ func openCore(g *globalFlags, path string) (*coreread.Process, *pyheap.Runtime, 
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		p.Close()
 		return nil, nil, err
