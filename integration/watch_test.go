@@ -113,8 +113,11 @@ func TestWatchUntilCounter(t *testing.T) {
 				t.Fatalf("the condition never held: %s", r.stdout)
 			}
 			n := itemsIn(got.Values["__main__:TICKS"])
-			if n < threshold || n > threshold+20 {
-				t.Errorf("TICKS had %d items at the snapshot (%q), want %d or a few more", n, got.Values["__main__:TICKS"], threshold)
+			// Only the lower bound is an answer: how many more ticks came
+			// before the first poll depends on the machine's load (a busy
+			// CI machine can start watch after the list passed 30).
+			if n < threshold {
+				t.Errorf("TICKS had %d items at the snapshot (%q), want at least %d", n, got.Values["__main__:TICKS"], threshold)
 			}
 			st := pycoroner(t, "stacks", "--json", got.Core)
 			if st.code != 0 || !bytes.Contains(st.stdout, []byte(`"ticker"`)) {
