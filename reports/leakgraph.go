@@ -31,6 +31,15 @@ type LeakGraph struct {
 
 // NewLeakGraph builds the arrays and the dominator tree of a census.
 func NewLeakGraph(h *pyheap.Heap) (*LeakGraph, error) {
+	g := NewLeakArrays(h)
+	if err := g.ComputeTree(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// NewLeakArrays builds the arrays only (Tree stays nil).
+func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
 	start := time.Now()
 	g := &LeakGraph{H: h}
 	n := h.Len()
@@ -76,14 +85,19 @@ func NewLeakGraph(h *pyheap.Heap) (*LeakGraph, error) {
 		g.TypeOf[i] = k
 	}
 	g.ArraysTime = time.Since(start)
-	start = time.Now()
+	return g
+}
+
+// ComputeTree computes the dominator tree and the retained sizes.
+func (g *LeakGraph) ComputeTree() error {
+	start := time.Now()
 	tree, err := dominators.Compute(g.Graph, dominators.Options{Sizes: g.Sizes, OrphansAsRoots: true})
 	if err != nil {
-		return nil, fmt.Errorf("dominator tree: %w", err)
+		return fmt.Errorf("dominator tree: %w", err)
 	}
 	g.Tree = tree
 	g.TreeTime = time.Since(start)
-	return g, nil
+	return nil
 }
 
 // Type is an object's type.
@@ -92,5 +106,24 @@ func (g *LeakGraph) Type(u dominators.Node) *pyheap.Type { return g.Types[g.Type
 // HeapSize is the sum of every object's shallow size.
 func (g *LeakGraph) HeapSize() uint64 { return g.Tree.TotalRetained }
 
-// typeName is what reports print for a type: tp_name.
-func typeName(t *pyheap.Type) string { return t.Name }
+// MatchesType reports whether t is the type a user named: its tp_name
+// ("collections.OrderedDict", "Session"), its __name__, or module.__name__
+// ("app.models.Session").
+func (g *LeakGraph) MatchesType(t *pyheap.Type, name string) bool {
+	if t.Name == name || t.ShortName() == name {
+		return true
+	}
+	mod := g.H.Runtime().TypeModule(t)
+	return mod != "" && mod+"."+t.ShortName() == name
+}
+
+// FindType lists the type indexes a user's type name matches.
+func (g *LeakGraph) FindType(name string) []uint32 {
+	var out []uint32
+	for i, t := range g.Types {
+		if g.MatchesType(t, name) {
+			out = append(out, uint32(i))
+		}
+	}
+	return out
+}
