@@ -30,10 +30,22 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the census runs")
 	gdb := flag.Bool("gdb", true, "also compare stacks --locals with gdb's py-bt (bench/gdb.go)")
 	gdbRuns := flag.Int("gdbruns", 5, "runs of each tool per core in the gdb comparison")
+	leakCores := flag.String("leakcores", "bigheap,hugeheap", "cores for the dominator-tree and diff figures (bench/leaks.go); empty: none")
 	flag.Parse()
 	if err := run(*python, *runs, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	if *leakCores != "" {
+		section, err := leakBench(*python, *runs, strings.Split(*leakCores, ","))
+		if err == nil {
+			fmt.Print(section)
+			err = appendTo(*out, section)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: leaks:", err)
+			os.Exit(1)
+		}
 	}
 	if *gdb {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)

@@ -63,7 +63,14 @@ func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
 		}
 	}
 	fill = nil
-	g.Graph = dominators.Graph{Off: off, Targets: targets}
+	g.Graph = dominators.Graph{Off: off, Targets: targets, PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
+		// The census's reverse index: the dominator tree need not build
+		// its own (4 bytes per object and per reference).
+		for _, src := range h.Referrers(pyheap.ObjectID(v)) {
+			buf = append(buf, dominators.Node(src))
+		}
+		return buf
+	}}
 	for _, r := range h.Roots() {
 		if r.ID >= 0 {
 			g.Graph.Roots = append(g.Graph.Roots, uint32(r.ID))

@@ -87,6 +87,36 @@ func benchCompute(b *testing.B, n int) {
 }
 
 func BenchmarkCompute3M(b *testing.B)  { benchCompute(b, 3_000_000) }
+
+// BenchmarkCompute3MWithPreds: the caller has a reverse index (PredsOf).
+func BenchmarkCompute3MWithPreds(b *testing.B) {
+	g, sizes := heapLike(3_000_000, 7)
+	off := make([]uint32, g.Len()+1)
+	for _, v := range g.Targets {
+		off[v+1]++
+	}
+	for i := 1; i < len(off); i++ {
+		off[i] += off[i-1]
+	}
+	src := make([]uint32, len(g.Targets))
+	fill := append([]uint32(nil), off[:g.Len()]...)
+	for u := 0; u < g.Len(); u++ {
+		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
+			src[fill[v]] = uint32(u)
+			fill[v]++
+		}
+	}
+	g.PredsOf = func(v Node, buf []Node) []Node { return append(buf, src[off[v]:off[v+1]]...) }
+	b.ResetTimer()
+	var tree *Tree
+	for b.Loop() {
+		var err error
+		if tree, err = Compute(g, Options{Sizes: sizes, OrphansAsRoots: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(tree.Stats.WorkBytes)/float64(g.Len()), "work-B/node")
+}
 func BenchmarkCompute15M(b *testing.B) { benchCompute(b, 15_000_000) }
 
 func TestHeapLikeIsConsistent(t *testing.T) {

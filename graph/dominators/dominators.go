@@ -39,6 +39,11 @@ type Graph struct {
 	Off     []uint32
 	Targets []uint32
 	Roots   []Node
+	// PredsOf, when set, appends the predecessors of v (the sources of
+	// the edges to v, repeats allowed) to buf and returns it: a caller
+	// that already has a reverse index saves Compute building its own
+	// (4 bytes per node and per edge). It must agree with Targets.
+	PredsOf func(v Node, buf []Node) []Node
 }
 
 // Len is the number of nodes.
@@ -212,42 +217,28 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 	}
 	R := next - 1
 
-	// Predecessors, by number (self-loops dropped: they never dominate).
-	predOff := make([]uint32, R+2)
-	hold(int64(4 * len(predOff)))
-	edges := 0
-	for u := 0; u < n; u++ {
-		if pre[u] == 0 {
-			continue
-		}
-		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
-			if v != Node(u) {
-				predOff[pre[v]+1]++
-				edges++
-			}
-		}
+	// Predecessors, by number (self-loops dropped: they never dominate),
+	// unless the caller has them.
+	var predOff, preds []uint32
+	if g.PredsOf == nil {
+		predOff, preds = numberedPreds(g, pre, semi, R)
+		hold(int64(4*len(predOff)) + int64(4*len(preds)))
 	}
-	for i := 1; i < len(predOff); i++ {
-		predOff[i] += predOff[i-1]
-	}
-	preds := make([]uint32, edges)
-	hold(int64(4 * edges))
-	{
-		fill := semi[:R+1] // the search's cursors are spent: reuse as fill positions
-		copy(fill, predOff[:R+1])
-		for u := 0; u < n; u++ {
-			pu := pre[u]
-			if pu == 0 {
-				continue
-			}
-			for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
-				if v != Node(u) {
-					pv := pre[v]
-					preds[fill[pv]] = pu
-					fill[pv]++
-				}
+	var buf []Node
+	predsOf := func(i uint32) []uint32 {
+		if g.PredsOf == nil {
+			return preds[predOff[i]:predOff[i+1]]
+		}
+		u := order[i]
+		buf = g.PredsOf(u, buf[:0])
+		k := 0
+		for _, src := range buf {
+			if int(src) < n && src != u && pre[src] != 0 {
+				buf[k] = pre[src]
+				k++
 			}
 		}
+		return buf[:k]
 	}
 
 	// Semi-dominators in reverse preorder. Numbers above i are linked in
@@ -262,7 +253,7 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 		if isRoot[i/64]&(1<<(i%64)) != 0 {
 			s = 0
 		}
-		for _, v := range preds[predOff[i]:predOff[i+1]] {
+		for _, v := range predsOf(i) {
 			if v < s {
 				s = v // an unlinked number is its own semi
 			} else if v > i {
@@ -273,7 +264,8 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 		}
 		semi[i], label[i] = s, s
 	}
-	work -= int64(8*(R+1)) + int64(4*edges) + int64(4*len(predOff)) + int64(8*len(isRoot))
+	peak = max(peak, work+int64(4*cap(buf)))
+	work -= int64(8*(R+1)) + int64(4*len(preds)) + int64(4*len(predOff)) + int64(8*len(isRoot))
 	anc, label, preds, predOff, isRoot = nil, nil, nil, nil, nil
 
 	// Immediate dominators: the nearest ancestor at or above semi.
@@ -317,6 +309,45 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 	t.Idom = pre
 	t.Stats.WorkBytes = peak
 	return t, nil
+}
+
+// numberedPreds lists each number's predecessors by number, in CSR form
+// (self-loops dropped); fill is scratch of R+1 entries.
+func numberedPreds(g Graph, pre, fill []uint32, R uint32) (predOff, preds []uint32) {
+	n := g.Len()
+	predOff = make([]uint32, R+2)
+	edges := 0
+	for u := 0; u < n; u++ {
+		if pre[u] == 0 {
+			continue
+		}
+		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
+			if v != Node(u) {
+				predOff[pre[v]+1]++
+				edges++
+			}
+		}
+	}
+	for i := 1; i < len(predOff); i++ {
+		predOff[i] += predOff[i-1]
+	}
+	preds = make([]uint32, edges)
+	fill = fill[:R+1]
+	copy(fill, predOff[:R+1])
+	for u := 0; u < n; u++ {
+		pu := pre[u]
+		if pu == 0 {
+			continue
+		}
+		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
+			if v != Node(u) {
+				pv := pre[v]
+				preds[fill[pv]] = pu
+				fill[pv]++
+			}
+		}
+	}
+	return predOff, preds
 }
 
 // eval compresses the forest path above the linked number v (v > i) and

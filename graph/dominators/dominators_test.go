@@ -348,6 +348,19 @@ func checkAgainstDataflow(t *testing.T, g Graph, orphans bool, tree *Tree) {
 	}
 }
 
+// withPredsOf gives g a reverse index through PredsOf, with each
+// predecessor listed twice (repeats are allowed).
+func withPredsOf(g Graph) Graph {
+	rev := make([][]Node, g.Len())
+	for u := 0; u < g.Len(); u++ {
+		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
+			rev[v] = append(rev[v], Node(u), Node(u))
+		}
+	}
+	g.PredsOf = func(v Node, buf []Node) []Node { return append(buf, rev[v]...) }
+	return g
+}
+
 // naiveRetained sums sizes over every node a dominates, by Dominates.
 func naiveRetained(tree *Tree, sizes []uint32, a Node) (uint64, uint32) {
 	var s uint64
@@ -395,6 +408,15 @@ func TestRandomGraphsAgainstDataflow(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAgainstDataflow(t, g, orphans, tree)
+		// The same with the caller's reverse index.
+		withPreds := withPredsOf(g)
+		tree2, err := Compute(withPreds, Options{Sizes: sizes, OrphansAsRoots: orphans})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(tree.Idom, tree2.Idom) || !slices.Equal(tree.Retained, tree2.Retained) || !slices.Equal(tree.Count, tree2.Count) {
+			t.Fatalf("iteration %d: PredsOf changes the tree: %v, %v", iter, tree.Idom, tree2.Idom)
+		}
 		var total uint64
 		for v := 0; v < n; v++ {
 			s, c := naiveRetained(tree, sizes, Node(v))
