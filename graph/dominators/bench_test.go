@@ -86,7 +86,7 @@ func benchCompute(b *testing.B, n int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/node")
 }
 
-func BenchmarkCompute3M(b *testing.B)  { benchCompute(b, 3_000_000) }
+func BenchmarkCompute3M(b *testing.B) { benchCompute(b, 3_000_000) }
 
 // BenchmarkCompute3MWithPreds: the caller has a reverse index (PredsOf).
 func BenchmarkCompute3MWithPreds(b *testing.B) {
