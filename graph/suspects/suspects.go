@@ -93,12 +93,26 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		kids := tree.Children(x)
-		rx := retained(x)
-		if len(kids) > 0 && float64(tree.Retained[kids[0]]) >= opts.Dominant*float64(rx) {
-			stack = append(stack, kids[0]) // x only carries it
+		// Go down while one child holds most of the memory: those nodes
+		// only carry it. A run of one type along the way (a linked list,
+		// each node retaining the rest) is itself the accumulation.
+		path := []dominators.Node{x}
+		for {
+			kids := tree.Children(path[len(path)-1])
+			if len(kids) == 0 || float64(tree.Retained[kids[0]]) < opts.Dominant*float64(retained(path[len(path)-1])) {
+				break
+			}
+			path = append(path, kids[0])
+		}
+		if head, n := chainHead(tree, path, typeOf); n >= minChain && tree.Retained[head] >= minBytes {
+			out = append(out, Suspect{Node: head, Retained: tree.Retained[head], Count: tree.Count[head],
+				Share: float64(tree.Retained[head]) / float64(total), Spread: tree.Retained[head],
+				Accumulates: []TypeCount{{Type: typeOf[head], Count: n, Retained: tree.Retained[head]}}})
 			continue
 		}
+		x = path[len(path)-1]
+		kids := tree.Children(x)
+		rx := retained(x)
 		spread := rx // x's own size counts: one huge object is a suspect too
 		var small []dominators.Node
 		for _, k := range kids {
@@ -128,6 +142,47 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		out = out[:opts.Max]
 	}
 	return out
+}
+
+// minChain is the fewest repeats of one type along a dominant path that
+// make a chain (a linked list) rather than a few carriers.
+const minChain = 16
+
+// chainHead finds a chain at the end of a path of dominant children: a
+// suffix whose types repeat with a period of at most 4 (a node, or a node
+// and its __dict__, and so on) for at least minChain periods. It returns
+// the suffix's first node and how many nodes of its type the suffix has.
+//
+// The suffix can begin with the chain's holder when it has the type of one
+// of the chain's parts (a module's __dict__ before nodes that each have a
+// __dict__): a start with more children than its counterpart one period on
+// is such a holder, and the start moves on.
+func chainHead(tree *dominators.Tree, path []dominators.Node, typeOf []uint32) (dominators.Node, int) {
+	start := 0
+	if len(path) > 0 && path[0] == dominators.Root {
+		start = 1
+	}
+	p := path[start:]
+	for period := 1; period <= 4; period++ {
+		s := len(p) - period
+		for s > 0 && typeOf[p[s-1]] == typeOf[p[s-1+period]] {
+			s--
+		}
+		if s < 0 || len(p)-s < minChain*period {
+			continue
+		}
+		for k := 0; k < period-1 && len(tree.Children(p[s])) > len(tree.Children(p[s+period])); k++ {
+			s++
+		}
+		n := 0
+		for _, u := range p[s:] {
+			if typeOf[u] == typeOf[p[s]] {
+				n++
+			}
+		}
+		return p[s], n
+	}
+	return 0, 0
 }
 
 // byType sums nodes per type, the biggest retained first.

@@ -142,3 +142,37 @@ func TestFind(t *testing.T) {
 		}
 	})
 }
+
+func TestFindChains(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		types []uint32 // repeated along the list
+	}{
+		{"a linked list is named by its head", []uint32{tRecord}},
+		{"nodes with a __dict__ each", []uint32{tRecord, tDict}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b builder
+			// Built from the tail: each node refers to the next.
+			next := b.add(tRecord, 64)
+			for i := 0; i < 500; i++ {
+				for k := len(tc.types) - 1; k >= 0; k-- {
+					next = b.add(tc.types[k], 64, next)
+				}
+			}
+			head := next
+			mdict := b.add(tDict, 100, head, b.add(tStr, 100))
+			tree := b.tree(t, b.add(tModule, 50, mdict))
+			got := Find(tree, b.types, Options{})
+			if len(got) != 1 {
+				t.Fatalf("suspects %+v, want one", got)
+			}
+			if got[0].Node != head {
+				t.Errorf("suspect %d, want the head %d", got[0].Node, head)
+			}
+			if a := got[0].Accumulates; len(a) != 1 || a[0].Count < 450 {
+				t.Errorf("accumulates %+v, want most of the list's 500 nodes", a)
+			}
+		})
+	}
+}
