@@ -103,6 +103,13 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 				break
 			}
 			path = append(path, kids[0])
+			// The carrier's other big children are walked on their own.
+			for _, k := range kids[1:] {
+				if tree.Retained[k] < minBytes {
+					break
+				}
+				stack = append(stack, k)
+			}
 		}
 		if head, n := chainHead(tree, path, typeOf); n >= minChain && tree.Retained[head] >= minBytes {
 			out = append(out, Suspect{Node: head, Retained: tree.Retained[head], Count: tree.Count[head],

@@ -95,6 +95,19 @@ func TestFind(t *testing.T) {
 			t.Fatalf("suspects %+v, want %d then %d", got, c2, c1)
 		}
 	})
+	t.Run("a big cache beside a dominant one is a suspect too", func(t *testing.T) {
+		var b builder
+		c1 := b.add(tDict, 100)
+		b.records(c1, 900, 500)
+		c2 := b.add(tList, 100)
+		b.records(c2, 100, 500)
+		mdict := b.add(tDict, 100, c1, c2)
+		tree := b.tree(t, b.add(tModule, 50, mdict))
+		got := Find(tree, b.types, Options{})
+		if len(got) != 2 || got[0].Node != c1 || got[1].Node != c2 {
+			t.Fatalf("suspects %+v, want %d then %d", got, c1, c2)
+		}
+	})
 	t.Run("one huge object is a suspect", func(t *testing.T) {
 		var b builder
 		huge := b.add(tBytes, 1<<20)
