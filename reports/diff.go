@@ -136,7 +136,7 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 			}
 		}
 		slices.SortStableFunc(nodes, func(a, b dominators.Node) int {
-			ra, rb := cur.Tree.Retained[a], cur.Tree.Retained[b]
+			ra, rb := cur.Tree.Retained(a), cur.Tree.Retained(b)
 			if ra != rb {
 				if ra > rb {
 					return -1

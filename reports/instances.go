@@ -45,7 +45,7 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		}
 	}
 	slices.SortStableFunc(nodes, func(a, b dominators.Node) int {
-		if c := cmp.Compare(g.Tree.Retained[b], g.Tree.Retained[a]); c != 0 {
+		if c := cmp.Compare(g.Tree.Retained(b), g.Tree.Retained(a)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)
@@ -58,7 +58,7 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	for _, u := range nodes {
 		id := pyheap.ObjectID(u)
 		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: g.Type(u).ShortName(),
-			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained[u], RetainedObjects: g.Tree.Count[u],
+			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u],
 			Holders: finder.Holders(id)})
 	}
 	return out, nil

@@ -39,7 +39,7 @@ func BuildRetained(g *LeakGraph, id pyheap.ObjectID, top int) *Retained {
 	h, u := g.H, dominators.Node(id)
 	out := &Retained{
 		Address: hexAddr(h.Addr(id)), Type: g.Type(u).ShortName(), ShallowSize: uint64(g.Sizes[u]),
-		RetainedSize: g.Tree.Retained[u], RetainedObjects: g.Tree.Count[u], Children: []RetainedChild{},
+		RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u], Children: []RetainedChild{},
 		repr: h.Runtime().ShortDesc(h.Addr(id)), heapSize: g.HeapSize(),
 	}
 	kids := g.Tree.Children(u)
@@ -55,7 +55,7 @@ func BuildRetained(g *LeakGraph, id pyheap.ObjectID, top int) *Retained {
 
 func (g *LeakGraph) child(k dominators.Node) RetainedChild {
 	return RetainedChild{Address: hexAddr(g.H.Addr(pyheap.ObjectID(k))), Type: g.Type(k).ShortName(),
-		RetainedSize: g.Tree.Retained[k], RetainedObjects: g.Tree.Count[k]}
+		RetainedSize: g.Tree.Retained(k), RetainedObjects: g.Tree.Count[k]}
 }
 
 // WriteText prints the object's sizes and its children as a table.

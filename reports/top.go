@@ -72,14 +72,14 @@ func BuildTop(g *LeakGraph, retained, byType bool, top int) *Top {
 	}
 	key := func(u int) uint64 { return uint64(g.Sizes[u]) }
 	if retained {
-		key = func(u int) uint64 { return g.Tree.Retained[u] }
+		key = func(u int) uint64 { return g.Tree.Retained(dominators.Node(u)) }
 	}
 	out.Total = g.H.Len()
 	out.Objects = []TopObject{}
 	for _, u := range biggest(g.H.Len(), top, key) {
 		id := pyheap.ObjectID(u)
 		o := TopObject{Address: hexAddr(g.H.Addr(id)), Type: g.Type(dominators.Node(u)).ShortName(),
-			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained[u], RetainedObjects: g.Tree.Count[u]}
+			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(dominators.Node(u)), RetainedObjects: g.Tree.Count[u]}
 		if paths := BuildPaths(g.H, id, false, 1); len(paths) > 0 {
 			o.Path = &paths[0]
 		}
@@ -116,7 +116,7 @@ func topTypes(g *LeakGraph, retained bool) []TopType {
 			ti := g.TypeOf[k]
 			if active[ti] == 0 {
 				rows[ti].Counted++
-				rows[ti].RetainedSize += g.Tree.Retained[k]
+				rows[ti].RetainedSize += g.Tree.Retained(k)
 				rows[ti].RetainedObjects += uint64(g.Tree.Count[k])
 			}
 			active[ti]++

@@ -55,14 +55,14 @@ func (t *Tree) buildChildren(c *children) {
 			fill[slot(d)]++
 		}
 	}
-	if t.Retained == nil {
+	if !t.HasSizes() {
 		return
 	}
 	for i := 0; i <= n; i++ {
 		kids := c.kids[c.off[i]:c.off[i+1]]
 		if len(kids) > 1 {
 			slices.SortFunc(kids, func(a, b Node) int {
-				if ra, rb := t.Retained[a], t.Retained[b]; ra != rb {
+				if ra, rb := t.Retained(a), t.Retained(b); ra != rb {
 					if ra > rb {
 						return -1
 					}

@@ -71,26 +71,40 @@ type Options struct {
 type Tree struct {
 	// Idom is each node's immediate dominator, Root or Unreachable.
 	Idom []Node
-	// Retained is the sum of Sizes over the nodes each node dominates,
-	// itself included; Count is their number. Both are nil without
-	// Options.Sizes; both are 0 for an unreachable node.
-	Retained []uint64
-	Count    []uint32
+	// Count is the number of nodes each node dominates, itself included
+	// (see Retained); nil without Options.Sizes, 0 for an unreachable node.
+	Count []uint32
 	// TotalRetained is the retained size of the virtual root: the sum of
 	// the sizes of every reachable node.
 	TotalRetained uint64
 	Stats         Stats
 
 	children *children
+	// retained sizes, as low and high 32-bit halves (the memory of the
+	// computation's forest arrays, reused)
+	retLo, retHi []uint32
 }
+
+// Retained is the sum of Options.Sizes over the nodes u dominates, itself
+// included: 0 without sizes, for an unreachable node, or for Root (see
+// TotalRetained).
+func (t *Tree) Retained(u Node) uint64 {
+	if t.retLo == nil || int(u) >= len(t.retLo) {
+		return 0
+	}
+	return uint64(t.retHi[u])<<32 | uint64(t.retLo[u])
+}
+
+// HasSizes reports whether the tree has retained sizes.
+func (t *Tree) HasSizes() bool { return t.retLo != nil }
 
 // Stats says what Compute found and what it cost.
 type Stats struct {
 	Reachable int // nodes some root reaches (orphans included when they are roots)
 	Orphans   int // nodes only OrphansAsRoots made reachable
 	// WorkBytes is the most memory Compute held at once beyond its input
-	// and its result (Idom, Retained, Count): the peak of the arrays that
-	// were alive together.
+	// and its result (Idom, Count and Retained: 16 bytes per node, which
+	// the computation borrows first): the peak of the arrays alive together.
 	WorkBytes int64
 }
 
@@ -156,7 +170,14 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 	order := make([]uint32, n+1)
 	parent := make([]uint32, n+1)
 	semi := make([]uint32, n+1)
-	hold(int64(4 * (3*n + 3)))
+	hold(int64(4 * (2*n + 2)))
+	// semi becomes Count, and wide (allocated below: the forest's ancestor
+	// and label arrays) becomes Retained: with sizes, both are the result's
+	// memory, lent to the computation first.
+	withSizes := opts.Sizes != nil
+	if !withSizes {
+		hold(int64(4 * (n + 1)))
+	}
 
 	next := uint32(1)
 	search := func(start Node) {
@@ -244,9 +265,11 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 	// Semi-dominators in reverse preorder. Numbers above i are linked in
 	// the forest (anc: forest parent); label[x] is the least semi on the
 	// path from x up to anc[x], anc[x] excluded.
-	anc := make([]uint32, R+1)
-	label := make([]uint32, R+1)
-	hold(int64(8 * (R + 1)))
+	wide := make([]uint32, 2*(n+1))
+	if !withSizes {
+		hold(int64(4 * len(wide)))
+	}
+	anc, label := wide[:R+1], wide[n+1:n+2+int(R)]
 	copy(anc, parent[:R+1])
 	for i := R; i >= 1; i-- {
 		s := parent[i]
@@ -265,8 +288,8 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 		semi[i], label[i] = s, s
 	}
 	peak = max(peak, work+int64(4*cap(buf)))
-	work -= int64(8*(R+1)) + int64(4*len(preds)) + int64(4*len(predOff)) + int64(8*len(isRoot))
-	anc, label, preds, predOff, isRoot = nil, nil, nil, nil, nil
+	work -= int64(4*len(preds)) + int64(4*len(predOff)) + int64(8*len(isRoot))
+	preds, predOff, isRoot = nil, nil, nil
 
 	// Immediate dominators: the nearest ancestor at or above semi.
 	idom := parent
@@ -279,21 +302,27 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 	}
 
 	t := &Tree{Stats: Stats{Reachable: int(R), Orphans: int(R - named)}}
-	if opts.Sizes != nil {
-		t.Retained = make([]uint64, n)
-		t.Count = make([]uint32, n)
+	if withSizes {
+		// Retained sizes as 32-bit halves, in the forest's spent arrays.
+		clear(wide)
+		lo, hi := wide[:n], wide[n+1:2*n+1]
+		count := semi[:n]
+		clear(count)
 		for i := R; i >= 1; i-- {
 			u := order[i]
-			t.Retained[u] += uint64(opts.Sizes[u])
-			t.Count[u]++
+			r := uint64(hi[u])<<32 | uint64(lo[u]) + uint64(opts.Sizes[u])
+			lo[u], hi[u] = uint32(r), uint32(r>>32)
+			count[u]++
 			if d := idom[i]; d != 0 {
 				p := order[d]
-				t.Retained[p] += t.Retained[u]
-				t.Count[p] += t.Count[u]
+				rp := uint64(hi[p])<<32 | uint64(lo[p]) + r
+				lo[p], hi[p] = uint32(rp), uint32(rp>>32)
+				count[p] += count[u]
 			} else {
-				t.TotalRetained += t.Retained[u]
+				t.TotalRetained += r
 			}
 		}
+		t.retLo, t.retHi, t.Count = lo, hi, count
 	}
 	// Number space to node space, in place over pre.
 	for u := 0; u < n; u++ {

@@ -26,7 +26,7 @@ type Snapshot struct {
 	// Edges are the forward references (only the new snapshot's are used).
 	Edges dominators.Graph
 	// Retained, when set (new snapshot only), weighs the growth points.
-	Retained []uint64
+	Retained func(dominators.Node) uint64
 }
 
 func (s Snapshot) check(name string) error {
@@ -38,9 +38,6 @@ func (s Snapshot) check(name string) error {
 		if s.Addr[i] <= s.Addr[i-1] {
 			return fmt.Errorf("%s snapshot: addresses not ascending at node %d", name, i)
 		}
-	}
-	if s.Retained != nil && len(s.Retained) != n {
-		return fmt.Errorf("%s snapshot: %d retained sizes for %d nodes", name, len(s.Retained), n)
 	}
 	return nil
 }
@@ -200,7 +197,7 @@ func growth(r *Result, cur Snapshot, opts Options) []Growth {
 			stamp[t] = uint32(u) + 1
 			k++
 			if cur.Retained != nil {
-				w += cur.Retained[t]
+				w += cur.Retained(t)
 			} else {
 				w += uint64(cur.Size[t])
 			}

@@ -78,10 +78,7 @@ func TestCompare(t *testing.T) {
 	if len(r.Growth) != 1 || r.Growth[0] != (Growth{Node: 0, NewReferents: 12, NewRetained: 840}) {
 		t.Errorf("growth %+v, want the list with 12 new referents", r.Growth)
 	}
-	cur.Retained = make([]uint64, len(objs))
-	for i := range cur.Retained {
-		cur.Retained[i] = 1000
-	}
+	cur.Retained = func(dominators.Node) uint64 { return 1000 }
 	r, _ = Compare(old, cur, Options{MinGrowth: 13})
 	if len(r.Growth) != 0 {
 		t.Errorf("MinGrowth 13: growth %+v", r.Growth)

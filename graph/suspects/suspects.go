@@ -78,7 +78,7 @@ type TypeCount struct {
 func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 	opts = opts.withDefaults()
 	total := tree.TotalRetained
-	if total == 0 || tree.Retained == nil {
+	if total == 0 || !tree.HasSizes() {
 		return nil
 	}
 	minBytes := max(uint64(opts.MinShare*float64(total)), opts.MinBytes, 1)
@@ -86,7 +86,7 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		if u == dominators.Root {
 			return total
 		}
-		return tree.Retained[u]
+		return tree.Retained(u)
 	}
 	var out []Suspect
 	stack := []dominators.Node{dominators.Root}
@@ -99,22 +99,22 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		path := []dominators.Node{x}
 		for {
 			kids := tree.Children(path[len(path)-1])
-			if len(kids) == 0 || float64(tree.Retained[kids[0]]) < opts.Dominant*float64(retained(path[len(path)-1])) {
+			if len(kids) == 0 || float64(tree.Retained(kids[0])) < opts.Dominant*float64(retained(path[len(path)-1])) {
 				break
 			}
 			path = append(path, kids[0])
 			// The carrier's other big children are walked on their own.
 			for _, k := range kids[1:] {
-				if tree.Retained[k] < minBytes {
+				if tree.Retained(k) < minBytes {
 					break
 				}
 				stack = append(stack, k)
 			}
 		}
-		if head, n := chainHead(tree, path, typeOf); n >= minChain && tree.Retained[head] >= minBytes {
-			out = append(out, Suspect{Node: head, Retained: tree.Retained[head], Count: tree.Count[head],
-				Share: float64(tree.Retained[head]) / float64(total), Spread: tree.Retained[head],
-				Accumulates: []TypeCount{{Type: typeOf[head], Count: n, Retained: tree.Retained[head]}}})
+		if head, n := chainHead(tree, path, typeOf); n >= minChain && tree.Retained(head) >= minBytes {
+			out = append(out, Suspect{Node: head, Retained: tree.Retained(head), Count: tree.Count[head],
+				Share: float64(tree.Retained(head)) / float64(total), Spread: tree.Retained(head),
+				Accumulates: []TypeCount{{Type: typeOf[head], Count: n, Retained: tree.Retained(head)}}})
 			continue
 		}
 		x = path[len(path)-1]
@@ -123,9 +123,9 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		spread := rx // x's own size counts: one huge object is a suspect too
 		var small []dominators.Node
 		for _, k := range kids {
-			if tree.Retained[k] >= minBytes {
+			if tree.Retained(k) >= minBytes {
 				stack = append(stack, k)
-				spread -= tree.Retained[k]
+				spread -= tree.Retained(k)
 			} else {
 				small = append(small, k)
 			}
@@ -205,7 +205,7 @@ func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, max
 			out = append(out, TypeCount{Type: t})
 		}
 		out[i].Count++
-		out[i].Retained += tree.Retained[u]
+		out[i].Retained += tree.Retained(u)
 	}
 	slices.SortStableFunc(out, func(a, b TypeCount) int {
 		if a.Retained != b.Retained {

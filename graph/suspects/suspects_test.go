@@ -72,13 +72,13 @@ func TestFind(t *testing.T) {
 			t.Fatalf("suspects %+v, want the cache (node %d) alone", got, cache)
 		}
 		s := got[0]
-		if s.Retained != tree.Retained[cache] || s.Count != 1+300*3 {
+		if s.Retained != tree.Retained(cache) || s.Count != 1+300*3 {
 			t.Errorf("retained %d count %d", s.Retained, s.Count)
 		}
 		if len(s.Accumulates) != 2 || s.Accumulates[0] != (TypeCount{tRecord, 300, 300 * 1056}) || s.Accumulates[1] != (TypeCount{tStr, 300, 300 * 50}) {
 			t.Errorf("accumulates %+v", s.Accumulates)
 		}
-		if want := float64(tree.Retained[cache]) / float64(tree.TotalRetained); s.Share != want {
+		if want := float64(tree.Retained(cache)) / float64(tree.TotalRetained); s.Share != want {
 			t.Errorf("share %v, want %v", s.Share, want)
 		}
 	})
