@@ -20,7 +20,7 @@ import (
 // never claims an object some holder outside the tree keeps alive.
 type LeakGraph struct {
 	H      *pyheap.Heap
-	Graph  dominators.Graph
+	Graph  dominators.Graph[dominators.Node]
 	Sizes  []uint32 // shallow size (sys.getsizeof) per object
 	TypeOf []uint32 // index into Types per object
 	Types  []*pyheap.Type
@@ -63,7 +63,7 @@ func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
 		}
 	}
 	fill = nil
-	g.Graph = dominators.Graph{Off: off, Targets: targets, PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
+	g.Graph = dominators.Graph[dominators.Node]{Off: off, Targets: targets, PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
 		// The census's reverse index: the dominator tree need not build
 		// its own (4 bytes per object and per reference).
 		for _, src := range h.Referrers(pyheap.ObjectID(v)) {

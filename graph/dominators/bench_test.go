@@ -10,7 +10,7 @@ import (
 // of records), 1 in 5 objects is also referred to by some other object
 // anywhere (sharing), every object refers to one of a few hundred hubs
 // (its type), and a thousand roots (modules, frames' locals).
-func heapLike(n int, seed uint64) (Graph, []uint32) {
+func heapLike(n int, seed uint64) (Graph[Node], []uint32) {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	const hubs, roots = 300, 1000
 	holder := make([]uint32, n)
@@ -30,7 +30,7 @@ func heapLike(n int, seed uint64) (Graph, []uint32) {
 		}
 	}
 	// Replay the random choices of the second loop to fill the edges.
-	g := Graph{Off: deg}
+	g := Graph[Node]{Off: deg}
 	for u := 1; u <= n; u++ {
 		g.Off[u] += g.Off[u-1]
 	}

@@ -32,13 +32,18 @@ const (
 	MaxNodes = math.MaxUint32 - 2
 )
 
+// ID is how a caller numbers nodes: uint32, or a signed 32-bit id type
+// (negative ids are invalid). Graph is generic in it so that a caller's
+// arrays are used as they are, not copied.
+type ID interface{ ~uint32 | ~int32 }
+
 // Graph is a directed graph in compressed sparse row form: the edges of
 // node u are Targets[Off[u]:Off[u+1]], so there are len(Off)-1 nodes.
 // Roots are the virtual root's children.
-type Graph struct {
+type Graph[I ID] struct {
 	Off     []uint32
-	Targets []uint32
-	Roots   []Node
+	Targets []I
+	Roots   []I
 	// PredsOf, when set, appends the predecessors of v (the sources of
 	// the edges to v, repeats allowed) to buf and returns it: a caller
 	// that already has a reverse index saves Compute building its own
@@ -47,7 +52,7 @@ type Graph struct {
 }
 
 // Len is the number of nodes.
-func (g Graph) Len() int {
+func (g Graph[I]) Len() int {
 	if len(g.Off) == 0 {
 		return 0
 	}
@@ -109,7 +114,7 @@ type Stats struct {
 }
 
 // Check validates a graph: monotone offsets, targets and roots in range.
-func (g Graph) Check() error {
+func (g Graph[I]) Check() error {
 	n := g.Len()
 	if n > MaxNodes {
 		return fmt.Errorf("%d nodes: at most %d", n, MaxNodes)
@@ -129,12 +134,12 @@ func (g Graph) Check() error {
 		}
 	}
 	for i, t := range g.Targets {
-		if int(t) >= n {
+		if uint64(uint32(t)) >= uint64(n) { // a negative id is out of range too
 			return fmt.Errorf("edge %d: target %d out of range (%d nodes)", i, t, n)
 		}
 	}
 	for _, r := range g.Roots {
-		if int(r) >= n {
+		if uint64(uint32(r)) >= uint64(n) {
 			return fmt.Errorf("root %d out of range (%d nodes)", r, n)
 		}
 	}
@@ -148,7 +153,7 @@ const none = math.MaxUint32
 //
 // Numbers: the virtual root is 0, reachable nodes are numbered 1..R in
 // depth-first preorder, so a node's dominators all have smaller numbers.
-func Compute(g Graph, opts Options) (*Tree, error) {
+func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 	if err := g.Check(); err != nil {
 		return nil, err
 	}
@@ -190,7 +195,7 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 		for cur != 0 {
 			u := order[cur]
 			if semi[cur] < g.Off[u+1] {
-				v := g.Targets[semi[cur]]
+				v := uint32(g.Targets[semi[cur]])
 				semi[cur]++
 				if pre[v] == 0 {
 					pre[v], order[next], parent[next], semi[next] = next, v, cur, g.Off[v]
@@ -213,7 +218,7 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 		}
 	}
 	for _, r := range g.Roots {
-		search(r)
+		search(Node(r))
 	}
 	for _, r := range g.Roots {
 		isRoot[pre[r]/64] |= 1 << (pre[r] % 64)
@@ -342,7 +347,7 @@ func Compute(g Graph, opts Options) (*Tree, error) {
 
 // numberedPreds lists each number's predecessors by number, in CSR form
 // (self-loops dropped); fill is scratch of R+1 entries.
-func numberedPreds(g Graph, pre, fill []uint32, R uint32) (predOff, preds []uint32) {
+func numberedPreds[I ID](g Graph[I], pre, fill []uint32, R uint32) (predOff, preds []uint32) {
 	n := g.Len()
 	predOff = make([]uint32, R+2)
 	edges := 0
@@ -351,7 +356,7 @@ func numberedPreds(g Graph, pre, fill []uint32, R uint32) (predOff, preds []uint
 			continue
 		}
 		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
-			if v != Node(u) {
+			if Node(v) != Node(u) {
 				predOff[pre[v]+1]++
 				edges++
 			}
@@ -369,7 +374,7 @@ func numberedPreds(g Graph, pre, fill []uint32, R uint32) (predOff, preds []uint
 			continue
 		}
 		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
-			if v != Node(u) {
+			if Node(v) != Node(u) {
 				pv := pre[v]
 				preds[fill[pv]] = pu
 				fill[pv]++

@@ -9,7 +9,7 @@ import (
 
 // build makes a Graph from "a>b c" lines (a's edges to b and c) over
 // single-letter or named nodes listed in names.
-func build(t *testing.T, names string, edges []string, roots string) (Graph, map[string]Node) {
+func build(t *testing.T, names string, edges []string, roots string) (Graph[Node], map[string]Node) {
 	t.Helper()
 	ids := map[string]Node{}
 	for i, s := range strings.Fields(names) {
@@ -32,8 +32,8 @@ func build(t *testing.T, names string, edges []string, roots string) (Graph, map
 	return fromAdj(adj, rs), ids
 }
 
-func fromAdj(adj [][]Node, roots []Node) Graph {
-	g := Graph{Off: make([]uint32, len(adj)+1), Roots: roots}
+func fromAdj(adj [][]Node, roots []Node) Graph[Node] {
+	g := Graph[Node]{Off: make([]uint32, len(adj)+1), Roots: roots}
 	for u, vs := range adj {
 		g.Targets = append(g.Targets, vs...)
 		g.Off[u+1] = uint32(len(g.Targets))
@@ -202,7 +202,7 @@ func TestRetainedSizes(t *testing.T) {
 }
 
 func TestBadGraphs(t *testing.T) {
-	for name, g := range map[string]Graph{
+	for name, g := range map[string]Graph[Node]{
 		"target out of range": {Off: []uint32{0, 1}, Targets: []uint32{5}},
 		"root out of range":   {Off: []uint32{0, 0}, Roots: []Node{1}},
 		"offsets decrease":    {Off: []uint32{0, 2, 1, 2}, Targets: []uint32{0, 1}},
@@ -213,10 +213,10 @@ func TestBadGraphs(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := Compute(Graph{Off: []uint32{0, 0}}, Options{Sizes: []uint32{1, 2}}); err == nil {
+	if _, err := Compute(Graph[Node]{Off: []uint32{0, 0}}, Options{Sizes: []uint32{1, 2}}); err == nil {
 		t.Error("wrong number of sizes: no error")
 	}
-	if tree, err := Compute(Graph{}, Options{}); err != nil || len(tree.Idom) != 0 {
+	if tree, err := Compute(Graph[Node]{}, Options{}); err != nil || len(tree.Idom) != 0 {
 		t.Errorf("empty graph: %v", err)
 	}
 }
@@ -224,7 +224,7 @@ func TestBadGraphs(t *testing.T) {
 // dataflowIdom is the slow reference: iterate Dom(v) = {v} ∪ ⋂ Dom(p)
 // over predecessors to a fixpoint (the virtual root is node n), then the
 // immediate dominator is the strict dominator with the most dominators.
-func dataflowIdom(g Graph, orphans bool) []Node {
+func dataflowIdom(g Graph[Node], orphans bool) []Node {
 	n := g.Len()
 	vr := n
 	preds := make([][]int, n+1)
@@ -338,7 +338,7 @@ func dataflowIdom(g Graph, orphans bool) []Node {
 	return out
 }
 
-func checkAgainstDataflow(t *testing.T, g Graph, orphans bool, tree *Tree) {
+func checkAgainstDataflow(t *testing.T, g Graph[Node], orphans bool, tree *Tree) {
 	t.Helper()
 	want := dataflowIdom(g, orphans)
 	for v := range want {
@@ -350,7 +350,7 @@ func checkAgainstDataflow(t *testing.T, g Graph, orphans bool, tree *Tree) {
 
 // withPredsOf gives g a reverse index through PredsOf, with each
 // predecessor listed twice (repeats are allowed).
-func withPredsOf(g Graph) Graph {
+func withPredsOf(g Graph[Node]) Graph[Node] {
 	rev := make([][]Node, g.Len())
 	for u := 0; u < g.Len(); u++ {
 		for _, v := range g.Targets[g.Off[u]:g.Off[u+1]] {
@@ -440,7 +440,7 @@ func TestRandomGraphsAgainstDataflow(t *testing.T) {
 // TestDeepChain checks that nothing recurses: a chain of a million nodes.
 func TestDeepChain(t *testing.T) {
 	const n = 1 << 20
-	g := Graph{Off: make([]uint32, n+1), Targets: make([]uint32, 0, n), Roots: []Node{0}}
+	g := Graph[Node]{Off: make([]uint32, n+1), Targets: make([]uint32, 0, n), Roots: []Node{0}}
 	for u := 0; u < n; u++ {
 		if u+1 < n {
 			g.Targets = append(g.Targets, Node(u+1))
@@ -457,5 +457,27 @@ func TestDeepChain(t *testing.T) {
 	}
 	if tree.Idom[n-1] != n-2 || tree.Retained(0) != n || tree.Count[1] != n-1 {
 		t.Fatalf("idom %d retained %d count %d", tree.Idom[n-1], tree.Retained(0), tree.Count[1])
+	}
+}
+
+// TestSignedIDs: a caller's int32 ids are used as they are; a negative one
+// is an error, not a wild index.
+func TestSignedIDs(t *testing.T) {
+	type objectID int32
+	g := Graph[objectID]{Off: []uint32{0, 2, 3, 3}, Targets: []objectID{1, 2, 2}, Roots: []objectID{0}}
+	tree, err := Compute(g, Options{Sizes: []uint32{1, 10, 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tree.Idom, []Node{Root, 0, 0}) || tree.Retained(0) != 111 {
+		t.Errorf("idom %v retained %d", tree.Idom, tree.Retained(0))
+	}
+	g.Targets[1] = -1
+	if _, err := Compute(g, Options{}); err == nil {
+		t.Error("a negative target: no error")
+	}
+	g.Targets[1], g.Roots[0] = 2, -5
+	if _, err := Compute(g, Options{}); err == nil {
+		t.Error("a negative root: no error")
 	}
 }

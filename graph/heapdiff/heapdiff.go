@@ -18,18 +18,19 @@ import (
 	"github.com/pycoroner/pycoroner/graph/dominators"
 )
 
-// Snapshot is one side of a comparison.
-type Snapshot struct {
+// Snapshot is one side of a comparison; I is how the caller numbers
+// objects (see dominators.ID).
+type Snapshot[I dominators.ID] struct {
 	Addr []uint64 // per node, strictly ascending
 	Type []uint32 // per node: the caller's type key
 	Size []uint32 // per node: shallow size
 	// Edges are the forward references (only the new snapshot's are used).
-	Edges dominators.Graph
+	Edges dominators.Graph[I]
 	// Retained, when set (new snapshot only), weighs the growth points.
 	Retained func(dominators.Node) uint64
 }
 
-func (s Snapshot) check(name string) error {
+func (s Snapshot[I]) check(name string) error {
 	n := len(s.Addr)
 	if len(s.Type) != n || len(s.Size) != n {
 		return fmt.Errorf("%s snapshot: %d addresses, %d types, %d sizes", name, n, len(s.Type), len(s.Size))
@@ -89,7 +90,7 @@ type Growth struct {
 func (r *Result) IsNew(u dominators.Node) bool { return r.OldOf[u] < 0 }
 
 // Compare matches the objects of two snapshots and says what changed.
-func Compare(old, cur Snapshot, opts Options) (*Result, error) {
+func Compare[I dominators.ID](old, cur Snapshot[I], opts Options) (*Result, error) {
 	if err := old.check("old"); err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func Compare(old, cur Snapshot, opts Options) (*Result, error) {
 	return r, nil
 }
 
-func typeDeltas(old, cur Snapshot) []TypeDelta {
+func typeDeltas[I dominators.ID](old, cur Snapshot[I]) []TypeDelta {
 	index := map[uint32]int{}
 	var out []TypeDelta
 	at := func(t uint32) *TypeDelta {
@@ -177,7 +178,7 @@ func abs(x int64) int64 {
 }
 
 // growth finds the surviving objects with the most distinct new referents.
-func growth(r *Result, cur Snapshot, opts Options) []Growth {
+func growth[I dominators.ID](r *Result, cur Snapshot[I], opts Options) []Growth {
 	n := len(cur.Addr)
 	// stamp[t] is 1 + the last node that counted t: counts distinct targets
 	// without a set per node.
@@ -197,7 +198,7 @@ func growth(r *Result, cur Snapshot, opts Options) []Growth {
 			stamp[t] = uint32(u) + 1
 			k++
 			if cur.Retained != nil {
-				w += cur.Retained(t)
+				w += cur.Retained(dominators.Node(t))
 			} else {
 				w += uint64(cur.Size[t])
 			}

@@ -16,8 +16,8 @@ type obj struct {
 	refs []int
 }
 
-func snapshot(objs []obj) Snapshot {
-	s := Snapshot{Edges: dominators.Graph{Off: make([]uint32, len(objs)+1)}}
+func snapshot(objs []obj) Snapshot[dominators.Node] {
+	s := Snapshot[dominators.Node]{Edges: dominators.Graph[dominators.Node]{Off: make([]uint32, len(objs)+1)}}
 	for i, o := range objs {
 		s.Addr = append(s.Addr, o.addr)
 		s.Type = append(s.Type, o.typ)
@@ -95,7 +95,7 @@ func TestCompareRejects(t *testing.T) {
 	short := good
 	short.Size = short.Size[:1]
 	badEdge := snapshot([]obj{{0x10, 1, 8, []int{7}}})
-	for name, pair := range map[string][2]Snapshot{
+	for name, pair := range map[string][2]Snapshot[dominators.Node]{
 		"old unsorted": {unsorted, good}, "new unsorted": {good, unsorted},
 		"sizes short": {good, short}, "edge out of range": {good, badEdge},
 	} {
@@ -103,7 +103,7 @@ func TestCompareRejects(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if r, err := Compare(Snapshot{}, Snapshot{}, Options{}); err != nil || r.Matched != 0 {
+	if r, err := Compare(Snapshot[dominators.Node]{}, Snapshot[dominators.Node]{}, Options{}); err != nil || r.Matched != 0 {
 		t.Errorf("empty: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ func (b *builder) ref(from dominators.Node, to ...dominators.Node) {
 
 func (b *builder) tree(t *testing.T, roots ...dominators.Node) *dominators.Tree {
 	t.Helper()
-	g := dominators.Graph{Off: make([]uint32, len(b.adj)+1), Roots: roots}
+	g := dominators.Graph[dominators.Node]{Off: make([]uint32, len(b.adj)+1), Roots: roots}
 	for u, vs := range b.adj {
 		g.Targets = append(g.Targets, vs...)
 		g.Off[u+1] = uint32(len(g.Targets))
