@@ -48,7 +48,7 @@ func BuildLeaks(g *LeakGraph, opts suspects.Options) *Leaks {
 		for _, a := range s.Accumulates {
 			sp.Accumulates = append(sp.Accumulates, Accumulated{Type: g.Types[a.Type].ShortName(), Count: a.Count, RetainedSize: a.Retained})
 		}
-		sp.Summary = suspectSummary(h, sp)
+		sp.Summary = suspectSummary(sp)
 		out.Suspects = append(out.Suspects, sp)
 	}
 	return out
@@ -56,7 +56,7 @@ func BuildLeaks(g *LeakGraph, opts suspects.Options) *Leaks {
 
 // suspectSummary: "<dict at 0x…> held by sys.modules["app"] › __dict__ ›
 // key 'CACHE' retains 41 MiB (38% of the heap) in 3000 Blob objects".
-func suspectSummary(h *pyheap.Heap, s Suspect) string {
+func suspectSummary(s Suspect) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<%s at %s>", s.Type, s.Address)
 	if s.Path != nil {
