@@ -127,3 +127,9 @@ func WriteGrepPathsText(w io.Writer, g *Grep, matches []GrepMatchPaths) error {
 	}
 	return nil
 }
+
+// WritePathsText prints the holders of refs --paths.
+func (r *Refs) WritePathsText(w io.Writer, hs []PathedHolder) error {
+	fmt.Fprintf(w, "%d referrer(s) of <%s at %s> %s\n", len(hs), r.Target.Type, r.Target.Address, r.Target.Repr)
+	return WritePathedHolders(w, hs)
+}
