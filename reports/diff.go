@@ -87,8 +87,8 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 		}
 		return out
 	}
-	snap := func(g *LeakGraph) heapdiff.Snapshot[dominators.Node] {
-		s := heapdiff.Snapshot[dominators.Node]{Addr: make([]uint64, g.H.Len()), Type: typeKeys(g), Size: g.Sizes, Edges: g.Graph}
+	snap := func(g *LeakGraph) heapdiff.Snapshot[pyheap.ObjectID] {
+		s := heapdiff.Snapshot[pyheap.ObjectID]{Addr: make([]uint64, g.H.Len()), Type: typeKeys(g), Size: g.Sizes, Edges: g.Graph}
 		for i := range s.Addr {
 			s.Addr[i] = g.H.Addr(pyheap.ObjectID(i))
 		}

@@ -9,18 +9,21 @@ import (
 )
 
 // LeakGraph is a census as the graph algorithms (graph/dominators,
-// graph/suspects, graph/heapdiff) see it: compact arrays over object ids,
-// and the dominator tree from the named roots.
+// graph/suspects, graph/heapdiff) see it: the census's compact arrays
+// (census.Heap.Graph: out-edges, shallow sizes, root ids), a type index per
+// object, and the dominator tree from the roots.
 //
-// The roots are the census's named roots (modules, sys, builtins, the
-// threads' locals, exceptions being handled, thread-state dicts); objects
-// none of them reaches (held by C code, the interpreter's frames, static
-// state) are searched from too, as if something unseen held them: first
-// those nothing refers to, then the rest in address order. So "retained"
-// never claims an object some holder outside the tree keeps alive.
+// The roots are the census's: what the named roots name (modules, sys,
+// builtins, the threads' locals, exceptions being handled, thread-state
+// dicts) and what the interpreter's own frames refer to (3.11+). Objects
+// none of them reaches (held by C code, static state, garbage not yet
+// collected) are searched from too, as if something unseen held them:
+// first those nothing refers to, then the rest in address order. So
+// "retained" never claims an object some holder outside the tree keeps
+// alive.
 type LeakGraph struct {
 	H      *pyheap.Heap
-	Graph  dominators.Graph[dominators.Node]
+	Graph  dominators.Graph[pyheap.ObjectID]
 	Sizes  []uint32 // shallow size (sys.getsizeof) per object
 	TypeOf []uint32 // index into Types per object
 	Types  []*pyheap.Type
@@ -42,47 +45,22 @@ func NewLeakGraph(h *pyheap.Heap) (*LeakGraph, error) {
 func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
 	start := time.Now()
 	g := &LeakGraph{H: h}
+	cg := h.Graph()
+	g.Graph = dominators.Graph[pyheap.ObjectID]{Off: cg.Off, Targets: cg.Targets, Roots: cg.Roots,
+		PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
+			// The census's reverse index: the dominator tree need not
+			// build its own (4 bytes per object and per reference).
+			for _, src := range h.Referrers(pyheap.ObjectID(v)) {
+				buf = append(buf, dominators.Node(src))
+			}
+			return buf
+		}}
+	g.Sizes = cg.Sizes
 	n := h.Len()
-	// Forward edges, from the census's reverse index (it holds every
-	// reference once per edge, the type-object edge included).
-	off := make([]uint32, n+1)
-	for t := 0; t < n; t++ {
-		for _, src := range h.Referrers(pyheap.ObjectID(t)) {
-			off[src+1]++
-		}
-	}
-	for i := 1; i <= n; i++ {
-		off[i] += off[i-1]
-	}
-	targets := make([]uint32, off[n])
-	fill := append([]uint32(nil), off[:n]...)
-	for t := 0; t < n; t++ {
-		for _, src := range h.Referrers(pyheap.ObjectID(t)) {
-			targets[fill[src]] = uint32(t)
-			fill[src]++
-		}
-	}
-	fill = nil
-	g.Graph = dominators.Graph[dominators.Node]{Off: off, Targets: targets, PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
-		// The census's reverse index: the dominator tree need not build
-		// its own (4 bytes per object and per reference).
-		for _, src := range h.Referrers(pyheap.ObjectID(v)) {
-			buf = append(buf, dominators.Node(src))
-		}
-		return buf
-	}}
-	for _, r := range h.Roots() {
-		if r.ID >= 0 {
-			g.Graph.Roots = append(g.Graph.Roots, uint32(r.ID))
-		}
-	}
-	g.Sizes = make([]uint32, n)
 	g.TypeOf = make([]uint32, n)
 	index := map[*pyheap.Type]uint32{}
 	for i := 0; i < n; i++ {
-		id := pyheap.ObjectID(i)
-		g.Sizes[i] = uint32(h.Size(id))
-		t := h.Type(id)
+		t := h.Type(pyheap.ObjectID(i))
 		k, ok := index[t]
 		if !ok {
 			k = uint32(len(g.Types))
