@@ -7,7 +7,8 @@ import (
 )
 
 func newRefsCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var paths bool
+	cmd := &cobra.Command{
 		Use:   "refs CORE ADDR",
 		Short: "List what refers to an object, and how",
 		Long: `refs lists the direct referrers of one object: the objects that hold a
@@ -17,10 +18,14 @@ variables hold it. A dict that is an object's __dict__ (a module's globals,
 an instance's attributes) names that object as its owner.
 
 ADDR is an address (0x7f…, or id() in decimal) or an expression such as
-app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
+app.models:CACHE, __main__:HOLDER.items or threading:_active.
+
+--paths adds, under each holder object, its shortest path from a root (as
+path prints it): why each holder is alive, in one command.`,
 		Example: `  pycoroner refs core.12345 0x7f3ad78a9e50
   pycoroner refs core.12345 app.models:CACHE
-  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'`,
+  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'
+  pycoroner refs --paths core.12345 0x7f3ad78a9e50`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hs, id, err := g.openTarget(args)
@@ -30,10 +35,19 @@ app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
 			defer hs.close()
 			h := hs.h
 			refs := reports.BuildRefs(h, id)
+			if paths {
+				pathed := reports.NewPathFinder(h).WithPaths(refs.Holders)
+				if g.json {
+					return hs.done(reports.WriteJSON(stdout, pathed))
+				}
+				return hs.done(refs.WritePathsText(stdout, pathed))
+			}
 			if g.json {
 				return hs.done(reports.WriteJSON(stdout, refs.Holders))
 			}
 			return hs.done(refs.WriteText(stdout))
 		},
 	}
+	cmd.Flags().BoolVar(&paths, "paths", false, "give each holder object its shortest path from a root")
+	return cmd
 }
