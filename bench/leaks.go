@@ -28,7 +28,7 @@ func leakBench(python string, runs int, scenarios []string) (string, error) {
 ## Dominator tree, retained sizes, diff — %s
 
 - Machine: %s, %d CPUs, %s RAM; %s; CPython %s. Median of %d runs each.
-- Work memory is the most the dominator computation holds at once beyond its input (the compact graph) and its result (immediate dominator, retained size and count: 16 bytes per object); the compact graph (forward edges, 4 bytes per object and per edge) is built from the census's reverse index.
+- Work memory is the most the dominator computation holds at once beyond its input (the compact graph) and its result (immediate dominator, retained size and count: 16 bytes per object); the compact graph (census.Heap.Graph: forward edges, 4 bytes per object and per edge, and sizes) is the census's own, built once per census (the arrays column).
 - Diff: two censuses of the same core compared object by object (the census times are not included).
 - Times are wall clock, with the CPU time (user + system, all threads: the census uses every CPU, the dominator tree one) in parentheses: on a shared VM the wall clock includes waiting for a CPU.
 

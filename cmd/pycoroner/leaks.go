@@ -16,8 +16,9 @@ const rootsHelp = `The retained size of an object is the sum of the shallow size
 that would be freed if it went away. An object X dominates Y when every
 chain of references from a root to Y goes through X. The roots are the
 modules in sys.modules, sys, builtins, the threads' frame locals, the
-exceptions threads handle and their thread-state dicts; objects no root
-reaches (held by C code or the interpreter itself) count as roots too.`
+exceptions threads handle, their thread-state dicts, and what the
+interpreter's frames refer to; objects no root reaches (held by C code or
+static state) count as roots too.`
 
 // leakGraph builds the compact graph and the dominator tree of a census.
 func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
