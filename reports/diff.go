@@ -116,9 +116,7 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 		id := pyheap.ObjectID(gp.Node)
 		dg := DiffGrowth{Address: hexAddr(h.Addr(id)), Type: cur.Type(gp.Node).ShortName(),
 			NewReferents: gp.NewReferents, NewRetainedSize: gp.NewRetained}
-		if paths := BuildPaths(h, id, false, 1); len(paths) > 0 {
-			dg.Path = &paths[0]
-		}
+		dg.Path = rootPath(h, id)
 		d.Growth = append(d.Growth, dg)
 	}
 	if opts.NewType != "" {

@@ -42,9 +42,7 @@ func BuildLeaks(g *LeakGraph, opts suspects.Options) *Leaks {
 		id := pyheap.ObjectID(s.Node)
 		sp := Suspect{Address: hexAddr(h.Addr(id)), Type: g.Type(s.Node).ShortName(), RetainedSize: s.Retained,
 			Share: s.Share, Accumulates: []Accumulated{}}
-		if paths := BuildPaths(h, id, false, 1); len(paths) > 0 {
-			sp.Path = &paths[0]
-		}
+		sp.Path = rootPath(h, id)
 		for _, a := range s.Accumulates {
 			sp.Accumulates = append(sp.Accumulates, Accumulated{Type: g.Types[a.Type].ShortName(), Count: a.Count, RetainedSize: a.Retained})
 		}
@@ -102,4 +100,21 @@ func (l *Leaks) WriteText(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// rootPath is the path a retention report prints: the shortest, unless a
+// module reaches the object within two more hops. A script's globals are
+// also its <module> frame's locals, and sys.modules["app"] › __dict__ ›
+// key 'CACHE' says better where to look than that frame's local.
+func rootPath(h *pyheap.Heap, id pyheap.ObjectID) *RefPath {
+	paths := BuildPaths(h, id, true, 8)
+	if len(paths) == 0 {
+		return nil
+	}
+	for i := range paths {
+		if paths[i].Root.Kind == string(pyheap.RootModule) && len(paths[i].Hops) <= len(paths[0].Hops)+2 {
+			return &paths[i]
+		}
+	}
+	return &paths[0]
 }

@@ -80,9 +80,7 @@ func BuildTop(g *LeakGraph, retained, byType bool, top int) *Top {
 		id := pyheap.ObjectID(u)
 		o := TopObject{Address: hexAddr(g.H.Addr(id)), Type: g.Type(dominators.Node(u)).ShortName(),
 			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(dominators.Node(u)), RetainedObjects: g.Tree.Count[u]}
-		if paths := BuildPaths(g.H, id, false, 1); len(paths) > 0 {
-			o.Path = &paths[0]
-		}
+		o.Path = rootPath(g.H, id)
 		out.Objects = append(out.Objects, o)
 	}
 	return out
