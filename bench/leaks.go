@@ -59,7 +59,7 @@ func leakBenchCore(res *harness.Result, runs int) (string, error) {
 		return "", err
 	}
 	defer p.Close()
-	var censusCPU, treeCPU []time.Duration
+	var censusCPU, treeCPU, diffCPU []time.Duration
 	census := func() (*pyheap.Heap, time.Duration, error) {
 		rt, err := pyheap.Open(p, pyheap.Options{})
 		if err != nil {
@@ -100,13 +100,14 @@ func leakBenchCore(res *harness.Result, runs int) (string, error) {
 	h2.Referrers(0)
 	other := reports.NewLeakArrays(h2)
 	for i := 0; i < runs; i++ {
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		if _, err := reports.BuildDiff(other, g, reports.DiffOptions{}); err != nil {
 			return "", err
 		}
 		diffT = append(diffT, time.Since(start))
+		diffCPU = append(diffCPU, cpuTime()-cpu)
 	}
-	return benchRow(res, g, censusT, arraysT, treeT, diffT, censusCPU[:runs], treeCPU), nil
+	return benchRow(res, g, censusT, arraysT, treeT, diffT, censusCPU[:runs], treeCPU, diffCPU), nil
 }
 
 // cpuTime is the CPU time (user and system) the process has used: on a
@@ -117,13 +118,13 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchRow(res *harness.Result, g *reports.LeakGraph, censusT, arraysT, treeT, diffT, censusCPU, treeCPU []time.Duration) string {
+func benchRow(res *harness.Result, g *reports.LeakGraph, censusT, arraysT, treeT, diffT, censusCPU, treeCPU, diffCPU []time.Duration) string {
 	n := g.H.Len()
 	edges := len(g.Graph.Targets)
 	graphBytes := float64(4*(n+1)+4*edges) / float64(n)
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	return fmt.Sprintf("| %s | %d | %d | %s (CPU %s) | %s | %s (CPU %s) | %.1f | %.1f | %s | %.1f (CPU %.1f) |\n",
+	return fmt.Sprintf("| %s | %d | %d | %s (CPU %s) | %s | %s (CPU %s) | %.1f | %.1f | %s (CPU %s) | %.1f (CPU %.1f) |\n",
 		filepath.Base(res.CorePath), n, edges, ms(median(censusT)), ms(median(censusCPU)), ms(median(arraysT)),
-		ms(median(treeT)), ms(median(treeCPU)), float64(g.Tree.Stats.WorkBytes)/float64(n), graphBytes, ms(median(diffT)),
+		ms(median(treeT)), ms(median(treeCPU)), float64(g.Tree.Stats.WorkBytes)/float64(n), graphBytes, ms(median(diffT)), ms(median(diffCPU)),
 		median(treeT).Seconds()/median(censusT).Seconds(), median(treeCPU).Seconds()/median(censusCPU).Seconds())
 }
