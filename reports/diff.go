@@ -48,6 +48,7 @@ type Diff struct {
 	New    *DiffNew     `json:"new,omitempty"`
 
 	matched, added, freed, unchanged int
+	textTop                          int // type rows the text shows (0: all)
 }
 
 // DiffOptions choose what diff lists.
@@ -55,6 +56,7 @@ type DiffOptions struct {
 	NewType   string // list the new objects of this type
 	MaxNew    int    // at most this many of them (0: all)
 	MinGrowth int    // new referents that make a growth point (default 10)
+	TextTop   int    // type rows the text shows (0: all; JSON has all)
 }
 
 // typeKey names a type the same way in both cores.
@@ -101,7 +103,7 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Diff{Types: []DiffType{}, Growth: []DiffGrowth{}, matched: res.Matched, added: res.Added, freed: res.Freed}
+	d := &Diff{Types: []DiffType{}, Growth: []DiffGrowth{}, matched: res.Matched, added: res.Added, freed: res.Freed, textTop: opts.TextTop}
 	for _, t := range res.Types {
 		if t.CountDelta() == 0 && t.SizeDelta() == 0 {
 			d.unchanged++
@@ -154,8 +156,12 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 	return d, nil
 }
 
+// JSON is the answer itself.
+func (d *Diff) JSON() any { return d }
+
 // WriteText prints the type table, the growth points and the new objects.
-func (d *Diff) WriteText(w io.Writer, top int) error {
+func (d *Diff) WriteText(w io.Writer) error {
+	top := d.textTop
 	fmt.Fprintf(w, "%d objects in both cores, %d new, %d freed; %d types changed (%d unchanged)\n",
 		d.matched, d.added, d.freed, len(d.Types), d.unchanged)
 	types := d.Types

@@ -92,20 +92,31 @@ type GrepMatchPaths struct {
 	Holders   []PathedHolder `json:"holders"`
 }
 
+// GrepPaths is the answer of grep --paths: the matches, their holders
+// with their paths.
+type GrepPaths struct {
+	Grep    *Grep
+	Matches []GrepMatchPaths
+}
+
 // GrepWithPaths gives every match's holders their paths.
-func GrepWithPaths(h *pyheap.Heap, matches []GrepMatch) []GrepMatchPaths {
+func GrepWithPaths(h *pyheap.Heap, g *Grep) *GrepPaths {
 	f := NewPathFinder(h)
-	out := make([]GrepMatchPaths, 0, len(matches))
-	for _, m := range matches {
-		out = append(out, GrepMatchPaths{Address: m.Address, Type: m.Type, Value: m.Value, Truncated: m.Truncated,
+	out := &GrepPaths{Grep: g, Matches: make([]GrepMatchPaths, 0, len(g.Matches))}
+	for _, m := range g.Matches {
+		out.Matches = append(out.Matches, GrepMatchPaths{Address: m.Address, Type: m.Type, Value: m.Value, Truncated: m.Truncated,
 			Holders: f.WithPaths(m.Holders)})
 	}
 	return out
 }
 
-// WriteGrepPathsText prints each match, its holders and their paths, as
+// JSON is the matches.
+func (gp *GrepPaths) JSON() any { return gp.Matches }
+
+// WriteText prints each match, its holders and their paths, as
 // Grep.WriteText does with a path under each holder.
-func WriteGrepPathsText(w io.Writer, g *Grep, matches []GrepMatchPaths) error {
+func (gp *GrepPaths) WriteText(w io.Writer) error {
+	g, matches := gp.Grep, gp.Matches
 	fmt.Fprintf(w, "%d match(es) of /%s/ among %d str/bytes objects\n", len(matches)+g.More, g.Pattern, g.Searched)
 	for _, m := range matches {
 		val := m.Value
@@ -128,8 +139,24 @@ func WriteGrepPathsText(w io.Writer, g *Grep, matches []GrepMatchPaths) error {
 	return nil
 }
 
-// WritePathsText prints the holders of refs --paths.
-func (r *Refs) WritePathsText(w io.Writer, hs []PathedHolder) error {
-	fmt.Fprintf(w, "%d referrer(s) of <%s at %s> %s\n", len(hs), r.Target.Type, r.Target.Address, r.Target.Repr)
-	return WritePathedHolders(w, hs)
+// RefsPaths is the answer of refs --paths: the holders with their paths.
+type RefsPaths struct {
+	Refs    *Refs
+	Holders []PathedHolder
+}
+
+// BuildRefsPaths lists the holders of id, each with its path from a root.
+func BuildRefsPaths(h *pyheap.Heap, id pyheap.ObjectID) *RefsPaths {
+	r := BuildRefs(h, id)
+	return &RefsPaths{Refs: r, Holders: NewPathFinder(h).WithPaths(r.Holders)}
+}
+
+// JSON is the holders.
+func (r *RefsPaths) JSON() any { return r.Holders }
+
+// WriteText prints each holder and its path under it.
+func (r *RefsPaths) WriteText(w io.Writer) error {
+	t := r.Refs.Target
+	fmt.Fprintf(w, "%d referrer(s) of <%s at %s> %s\n", len(r.Holders), t.Type, t.Address, t.Repr)
+	return WritePathedHolders(w, r.Holders)
 }

@@ -64,6 +64,9 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	return out, nil
 }
 
+// JSON is the answer itself.
+func (in *Instances) JSON() any { return in }
+
 // WriteText prints each instance with its holders.
 func (in *Instances) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "%d objects of type %s", in.Count, in.Type)

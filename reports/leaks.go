@@ -83,6 +83,9 @@ func percentF(share float64) string {
 	return fmt.Sprintf("%.0f%%", 100*share)
 }
 
+// JSON is the answer itself.
+func (l *Leaks) JSON() any { return l }
+
 // WriteText prints one paragraph per suspect.
 func (l *Leaks) WriteText(w io.Writer) error {
 	if len(l.Suspects) == 0 {

@@ -58,6 +58,9 @@ func (g *LeakGraph) child(k dominators.Node) RetainedChild {
 		RetainedSize: g.Tree.Retained(k), RetainedObjects: g.Tree.Count[k]}
 }
 
+// JSON is the answer itself.
+func (r *Retained) JSON() any { return r }
+
 // WriteText prints the object's sizes and its children as a table.
 func (r *Retained) WriteText(w io.Writer) error {
 	desc := r.repr

@@ -62,7 +62,7 @@ is not listed as new.`,
 			if err != nil {
 				return err
 			}
-			d, err := reports.BuildDiff(og, cg, reports.DiffOptions{NewType: newType, MaxNew: maxNew})
+			d, err := reports.BuildDiff(og, cg, reports.DiffOptions{NewType: newType, MaxNew: maxNew, TextTop: top})
 			if err != nil {
 				return err
 			}
@@ -71,10 +71,7 @@ is not listed as new.`,
 				warns[i] = "old core: " + warns[i]
 			}
 			old.warnings = nil
-			if gf.json {
-				return cur.done(reports.WriteJSON(stdout, d), warns...)
-			}
-			return cur.done(d.WriteText(stdout, top), warns...)
+			return cur.done(gf.emitAnswer(d), warns...)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "compare cores of different processes")

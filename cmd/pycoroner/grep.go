@@ -58,11 +58,7 @@ root.`,
 			h := hs.h
 			res := reports.BuildGrep(h, re, opts)
 			if paths {
-				pathed := reports.GrepWithPaths(h, res.Matches)
-				if g.json {
-					return hs.done(reports.WriteJSON(stdout, pathed), res.Warnings()...)
-				}
-				return hs.done(reports.WriteGrepPathsText(stdout, res, pathed), res.Warnings()...)
+				return hs.done(g.emitAnswer(reports.GrepWithPaths(h, res)), res.Warnings()...)
 			}
 			if g.json {
 				return hs.done(reports.WriteJSON(stdout, res.Matches), res.Warnings()...)

@@ -34,14 +34,10 @@ path prints it): why each holder is alive, in one command.`,
 			}
 			defer hs.close()
 			h := hs.h
-			refs := reports.BuildRefs(h, id)
 			if paths {
-				pathed := reports.NewPathFinder(h).WithPaths(refs.Holders)
-				if g.json {
-					return hs.done(reports.WriteJSON(stdout, pathed))
-				}
-				return hs.done(refs.WritePathsText(stdout, pathed))
+				return hs.done(g.emitAnswer(reports.BuildRefsPaths(h, id)))
 			}
+			refs := reports.BuildRefs(h, id)
 			if g.json {
 				return hs.done(reports.WriteJSON(stdout, refs.Holders))
 			}
