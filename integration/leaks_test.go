@@ -473,3 +473,65 @@ func TestLeakCommandsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakCommandsOnGoldenCores: on the committed cores (no gdb, no pyenv,
+// binaries under --sysroot) the leak-hunting answers agree with histogram:
+// heap_size is the sum of every type's size, top --by type counts what it
+// counts, and a retained size is its object's size plus its children's.
+func TestLeakCommandsOnGoldenCores(t *testing.T) {
+	core, sysroot, _ := goldenCore(t, "debian-3.11-gcore")
+	ref := coreRef{path: core, flags: []string{"--sysroot=" + sysroot}}
+	var hist []struct {
+		Type   string `json:"type"`
+		Module string `json:"module"`
+		Count  int    `json:"count"`
+		Size   uint64 `json:"size"`
+	}
+	heapJSON(t, &hist, ref, "histogram", "--top", "0", "CORE")
+	var total uint64
+	want := map[string][2]uint64{}
+	for _, r := range hist {
+		total += r.Size
+		want[r.Module+" "+r.Type] = [2]uint64{uint64(r.Count), r.Size}
+	}
+	var l struct {
+		HeapSize uint64 `json:"heap_size"`
+	}
+	heapJSON(t, &l, ref, "leaks", "CORE")
+	if l.HeapSize != total || total == 0 {
+		t.Errorf("leaks: heap_size %d, histogram sums to %d", l.HeapSize, total)
+	}
+	var types []struct {
+		Type         string `json:"type"`
+		Module       string `json:"module"`
+		Count        int    `json:"count"`
+		ShallowSize  uint64 `json:"shallow_size"`
+		RetainedSize uint64 `json:"retained_size"`
+	}
+	heapJSON(t, &types, ref, "top", "--by", "type", "--retained", "--top", "0", "CORE")
+	if len(types) != len(hist) {
+		t.Errorf("top --by type: %d types, histogram %d", len(types), len(hist))
+	}
+	for _, ty := range types {
+		if w := want[ty.Module+" "+ty.Type]; w != [2]uint64{uint64(ty.Count), ty.ShallowSize} || ty.RetainedSize < ty.ShallowSize || ty.RetainedSize > total {
+			t.Errorf("top --by type %s.%s: %d objects, %d bytes, retaining %d; histogram says %v", ty.Module, ty.Type, ty.Count, ty.ShallowSize, ty.RetainedSize, w)
+		}
+	}
+	var r struct {
+		ShallowSize     uint64 `json:"shallow_size"`
+		RetainedSize    uint64 `json:"retained_size"`
+		RetainedObjects uint32 `json:"retained_objects"`
+		Children        []struct {
+			RetainedSize    uint64 `json:"retained_size"`
+			RetainedObjects uint32 `json:"retained_objects"`
+		} `json:"children"`
+	}
+	heapJSON(t, &r, ref, "retained", "--top", "0", "CORE", "sys:modules")
+	sum, count := r.ShallowSize, uint32(1)
+	for _, c := range r.Children {
+		sum, count = sum+c.RetainedSize, count+c.RetainedObjects
+	}
+	if sum != r.RetainedSize || count != r.RetainedObjects || r.RetainedObjects < 2 {
+		t.Errorf("retained sys.modules: %d bytes in %d objects, its size and children's sum to %d in %d", r.RetainedSize, r.RetainedObjects, sum, count)
+	}
+}
