@@ -46,19 +46,17 @@ lint:
 bench: deps
 	$(GO) run ./bench -o docs/benchmarks.md
 
-# fuzz runs every fuzz target for FUZZTIME each (not part of test). A crasher
-# lands in PKG/testdata/fuzz/TARGET/ and is then a regression case of test;
-# see docs/hostile.md.
+# fuzz runs every fuzz target for FUZZTIME each (not part of test) and prints
+# how many inputs each ran. A crasher lands in PKG/testdata/fuzz/TARGET/ and
+# is then a regression case of test; see docs/hostile.md. FUZZMINIMIZE
+# bounds the minimization of each new input (Go's default of 60s spent the
+# whole budget minimizing: 5 executions in 60 s).
 FUZZTIME ?= 20s
-FUZZ_TARGETS := coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject
+FUZZMINIMIZE ?= 100x
+FUZZ_TARGETS := coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject \
+	pyheap:FuzzCore:PYCORONER_CENSUS_WORKERS=3
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t#*:}; \
-		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
-	done
-	@echo "fuzz: FuzzCore with the census split among 3 workers, for $(FUZZTIME)"
-	PYCORONER_CENSUS_WORKERS=3 $(GO) test -run '^$$' -fuzz '^FuzzCore$$' -fuzztime $(FUZZTIME) ./pyheap
+	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZMINIMIZE) $(FUZZ_TARGETS)
 
 # soak kills pycoroner (SIGKILL, SIGINT, SIGTERM) at random moments of
 # snapshot, stacks --pid, watch --on-change and watch --until, SOAK_TRIALS
@@ -67,7 +65,9 @@ fuzz:
 # be 0). make test runs a few trials of the same test.
 SOAK_TRIALS ?= 100
 soak: deps
-	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration | grep -E 'kill-at-random|trials,|FAIL|PASS|ok'
+	@out=$$(mktemp); status=0; \
+	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration > $$out 2>&1 || status=$$?; \
+	grep -E 'seed|kill-at-random|trials,|trial [0-9]+|--- |^(ok|FAIL)' $$out; rm -f $$out; exit $$status
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:

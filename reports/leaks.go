@@ -121,3 +121,14 @@ func rootPath(h *pyheap.Heap, id pyheap.ObjectID) *RefPath {
 	}
 	return &paths[0]
 }
+
+// The answer types of the leak-hunting commands and --paths.
+var (
+	_ Answer = (*Retained)(nil)
+	_ Answer = (*Top)(nil)
+	_ Answer = (*Leaks)(nil)
+	_ Answer = (*Instances)(nil)
+	_ Answer = (*Diff)(nil)
+	_ Answer = (*RefsPaths)(nil)
+	_ Answer = (*GrepPaths)(nil)
+)

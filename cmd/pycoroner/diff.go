@@ -71,7 +71,7 @@ is not listed as new.`,
 				warns[i] = "old core: " + warns[i]
 			}
 			old.warnings = nil
-			return cur.done(gf.emitAnswer(d), warns...)
+			return cur.done(gf.emit(d), warns...)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "compare cores of different processes")

@@ -55,15 +55,11 @@ root.`,
 				return err
 			}
 			defer hs.close()
-			h := hs.h
-			res := reports.BuildGrep(h, re, opts)
+			res := reports.BuildGrep(hs.h, re, opts)
 			if paths {
-				return hs.done(g.emitAnswer(reports.GrepWithPaths(h, res)), res.Warnings()...)
+				return hs.done(g.emit(reports.GrepWithPaths(hs.h, res)), res.Warnings()...)
 			}
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, res.Matches), res.Warnings()...)
-			}
-			return hs.done(res.WriteText(stdout), res.Warnings()...)
+			return hs.done(g.emit(res), res.Warnings()...)
 		},
 	}
 	cmd.Flags().StringVar(&kind, "type", "", "search only `str` or bytes objects (default both)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -20,20 +19,6 @@ modules in sys.modules, sys, builtins, the threads' frame locals, the
 exceptions threads handle, their thread-state dicts, and what the
 interpreter's frames refer to; objects no root reaches (held by C code or
 static state) count as roots too.`
-
-// answer is a command's answer: text, or the value --json prints.
-type answer interface {
-	WriteText(w io.Writer) error
-	JSON() any
-}
-
-// emitAnswer prints an answer: its JSON with --json, else its text.
-func (g *globalFlags) emitAnswer(a answer) error {
-	if g.json {
-		return reports.WriteJSON(stdout, a.JSON())
-	}
-	return a.WriteText(stdout)
-}
 
 // leakGraph builds the compact graph and the dominator tree of a census.
 func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
@@ -72,7 +57,7 @@ ADDR is an address or an expression (see refs --help).`,
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emitAnswer(reports.BuildRetained(g, id, top)))
+			return hs.done(gf.emit(reports.BuildRetained(g, id, top)))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 10, "list the `N` biggest dominated children (0: all)")
@@ -113,7 +98,7 @@ linked list's head counts, its nodes do not count again).
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emitAnswer(reports.BuildTop(g, retained, by == "type", top)))
+			return hs.done(gf.emit(reports.BuildTop(g, retained, by == "type", top)))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest (0: all types; objects: 25)")
@@ -155,7 +140,7 @@ share of the heap, its path from a root, and the types it holds many of.
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emitAnswer(reports.BuildLeaks(g, opts)))
+			return hs.done(gf.emit(reports.BuildLeaks(g, opts)))
 		},
 	}
 	cmd.Flags().Float64Var(&minShare, "min-share", 0.05, "the least `share` of the heap a suspect retains")
@@ -193,7 +178,7 @@ first, each with what refers to it (as refs does).
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emitAnswer(in))
+			return hs.done(gf.emit(in))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 25, "list the `N` largest (0: all)")

@@ -33,15 +33,10 @@ path prints it): why each holder is alive, in one command.`,
 				return err
 			}
 			defer hs.close()
-			h := hs.h
 			if paths {
-				return hs.done(g.emitAnswer(reports.BuildRefsPaths(h, id)))
+				return hs.done(g.emit(reports.BuildRefsPaths(hs.h, id)))
 			}
-			refs := reports.BuildRefs(h, id)
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, refs.Holders))
-			}
-			return hs.done(refs.WriteText(stdout))
+			return hs.done(g.emit(reports.BuildRefs(hs.h, id)))
 		},
 	}
 	cmd.Flags().BoolVar(&paths, "paths", false, "give each holder object its shortest path from a root")
