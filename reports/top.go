@@ -86,9 +86,8 @@ func BuildTop(g *LeakGraph, retained, byType bool, top int) *Top {
 	return out
 }
 
-// topTypes sums each type's instances; by retained size, walking the
-// dominator tree and counting an instance only when no instance of its
-// type is above it.
+// topTypes sums each type's instances; by retained size, only those no
+// instance of their type dominates (dominators.Tree.SumByType).
 func topTypes(g *LeakGraph, retained bool) []TopType {
 	rows := make([]TopType, len(g.Types))
 	rt := g.H.Runtime()
@@ -99,32 +98,9 @@ func topTypes(g *LeakGraph, retained bool) []TopType {
 		rows[ti].Count++
 		rows[ti].ShallowSize += uint64(g.Sizes[u])
 	}
-	active := make([]int32, len(g.Types))
-	type frame struct {
-		u    dominators.Node
-		next int
-	}
-	stack := []frame{{u: dominators.Root}}
-	for len(stack) > 0 {
-		f := &stack[len(stack)-1]
-		kids := g.Tree.Children(f.u)
-		if f.next < len(kids) {
-			k := kids[f.next]
-			f.next++
-			ti := g.TypeOf[k]
-			if active[ti] == 0 {
-				rows[ti].Counted++
-				rows[ti].RetainedSize += g.Tree.Retained(k)
-				rows[ti].RetainedObjects += uint64(g.Tree.Count[k])
-			}
-			active[ti]++
-			stack = append(stack, frame{u: k})
-			continue
-		}
-		if f.u != dominators.Root {
-			active[g.TypeOf[f.u]]--
-		}
-		stack = stack[:len(stack)-1]
+	sums := g.Tree.SumByType(g.TypeOf, len(g.Types))
+	for i := range rows {
+		rows[i].Counted, rows[i].RetainedSize, rows[i].RetainedObjects = sums.Counted[i], sums.Retained[i], sums.Objects[i]
 	}
 	slices.SortStableFunc(rows, func(a, b TopType) int {
 		ka, kb := a.ShallowSize, b.ShallowSize

@@ -87,3 +87,46 @@ func (t *Tree) Dominates(a, b Node) bool {
 	}
 	return a == Root
 }
+
+// TypeSums is, per type, what the nodes of the type that no other node of
+// the type dominates retain: a linked list's head counts, its nodes (all
+// dominated by the head) do not count again.
+type TypeSums struct {
+	Counted  []int    // such nodes
+	Retained []uint64 // their retained sizes summed
+	Objects  []uint64 // their counts summed
+}
+
+// SumByType walks the tree once (depth first, without recursion) to give
+// TypeSums; typeOf gives each node's type, below types.
+func (t *Tree) SumByType(typeOf []uint32, types int) TypeSums {
+	out := TypeSums{Counted: make([]int, types), Retained: make([]uint64, types), Objects: make([]uint64, types)}
+	active := make([]int32, types) // nodes of each type on the current path
+	type frame struct {
+		u    Node
+		next int
+	}
+	stack := []frame{{u: Root}}
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		kids := t.Children(f.u)
+		if f.next < len(kids) {
+			k := kids[f.next]
+			f.next++
+			ti := typeOf[k]
+			if active[ti] == 0 {
+				out.Counted[ti]++
+				out.Retained[ti] += t.Retained(k)
+				out.Objects[ti] += uint64(t.Count[k])
+			}
+			active[ti]++
+			stack = append(stack, frame{u: k})
+			continue
+		}
+		if f.u != Root {
+			active[typeOf[f.u]]--
+		}
+		stack = stack[:len(stack)-1]
+	}
+	return out
+}

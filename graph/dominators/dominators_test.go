@@ -201,6 +201,27 @@ func TestRetainedSizes(t *testing.T) {
 	}
 }
 
+func TestSumByType(t *testing.T) {
+	// A list (type 0) of three nodes (type 1) chained n1 > n2 > n3, each
+	// holding a str (type 2); another n4 held by the root, shared by nobody.
+	g, _ := build(t, "list n1 n2 n3 s1 s2 s3 n4",
+		[]string{"list>n1", "n1>n2 s1", "n2>n3 s2", "n3>s3"}, "list n4")
+	typeOf := []uint32{0, 1, 1, 1, 2, 2, 2, 1}
+	tree, err := Compute(g, Options{Sizes: []uint32{100, 10, 10, 10, 1, 1, 1, 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := tree.SumByType(typeOf, 3)
+	// Type 1: n1 (retaining n1..n3 and their strs: 33 in 6) and n4 (7 in 1).
+	if sums.Counted[1] != 2 || sums.Retained[1] != 33+7 || sums.Objects[1] != 7 {
+		t.Errorf("type 1: %d counted, %d bytes, %d objects", sums.Counted[1], sums.Retained[1], sums.Objects[1])
+	}
+	// Type 2: each str is under a node, none under another str.
+	if sums.Counted[2] != 3 || sums.Retained[2] != 3 || sums.Counted[0] != 1 || sums.Retained[0] != 133 {
+		t.Errorf("types 0 and 2: %+v", sums)
+	}
+}
+
 func TestBadGraphs(t *testing.T) {
 	for name, g := range map[string]Graph[Node]{
 		"target out of range": {Off: []uint32{0, 1}, Targets: []uint32{5}},
