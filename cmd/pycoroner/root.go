@@ -61,6 +61,8 @@ this host, or from --sysroot when the core came from another machine.`,
 	root.AddCommand(newHistogramCmd(g), newRefsCmd(g), newPathCmd(g), newShowCmd(g), newGrepCmd(g), newModulesCmd(g), newSysPathCmd(g))
 	root.AddCommand(newSnapshotCmd(g), newWatchCmd(g))
 	root.AddCommand(newIndexCmd(g), newCacheCmd(g))
+
+	root.AddCommand(newRetainedCmd(g), newTopCmd(g), newLeaksCmd(g), newDiffCmd(g), newInstancesCmd(g))
 	return root
 }
 
