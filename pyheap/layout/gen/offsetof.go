@@ -110,6 +110,15 @@ var errorLineRe = regexp.MustCompile(`probe\.c:(\d+):\d+: error`)
 // offsetofLayout computes a Layout from a build's headers. incs are the -I
 // directories; the result's Debug map holds _Py_DebugOffsets member offsets.
 func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
+	l, got, err := offsetofProbe(incs)
+	if err != nil {
+		return nil, 0, err
+	}
+	return l, got["PY_VERSION_HEX"], nil
+}
+
+// offsetofProbe also returns every value the probe printed, by label.
+func offsetofProbe(incs []string) (*layout.Layout, map[string]int64, error) {
 	var lines []probeLine
 	l := &layout.Layout{}
 	layout.EachField(l, func(name string, specs []string, _ *int64) error {
@@ -120,8 +129,38 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 		}
 		return nil
 	})
-	layout.EachDebugField(l, func(_, path string, _ *int64) {
+	dbgField := map[string]bool{}
+	sections := map[string]bool{}
+	for _, m := range []string{"version", "free_threaded"} {
+		lines = append(lines, probeLine{"dbghead:" + m, "offsetof(struct _Py_DebugOffsets, " + m + ")"})
+	}
+	layout.EachDebugField(l, func(name, path string, _ *int64) {
+		dbgField[name] = true
 		lines = append(lines, probeLine{"dbg:" + path, "offsetof(struct _Py_DebugOffsets, " + path + ")"})
+		if sec, _, ok := strings.Cut(path, "."); ok && !sections[sec] {
+			sections[sec] = true
+			lines = append(lines, probeLine{"dbgsize:" + sec, "offsetof(struct _Py_DebugOffsets, " + sec + ".size)"})
+		}
+	})
+	// Width and alignment of the members that _Py_DebugOffsets locates,
+	// for validating a process's copy (debugChecksFrom).
+	layout.EachField(l, func(name string, specs []string, _ *int64) error {
+		if !dbgField[name] {
+			return nil
+		}
+		for i, s := range specs {
+			kind, rest, _ := strings.Cut(s, ":")
+			typ, path, ok := strings.Cut(rest, ":")
+			if kind != "off" || !ok {
+				continue
+			}
+			for _, t := range []string{"struct " + typ, typ} {
+				m := "((" + t + " *)0)->" + path
+				lines = append(lines, probeLine{fmt.Sprintf("w:%s#%d", name, i), "sizeof(" + m + ")"},
+					probeLine{fmt.Sprintf("a:%s#%d", name, i), "__alignof__(" + m + ")"})
+			}
+		}
+		return nil
 	})
 	var inc strings.Builder
 	for _, h := range offsetofHeaders {
@@ -131,7 +170,7 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 	first := strings.Count(prelude, "\n") + 1 // line number of lines[0]
 	tmp, err := os.MkdirTemp("", "pycoroner-offsetof")
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
 	src, bin := filepath.Join(tmp, "probe.c"), filepath.Join(tmp, "probe")
@@ -151,7 +190,7 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 		}
 		b.WriteString("\treturn 0;\n}\n")
 		if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 		args := []string{"-x", "c", "-w", "-fmax-errors=0", "-o", bin, src}
 		for _, d := range incs {
@@ -166,7 +205,7 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 			n, _ := strconv.Atoi(string(m[1]))
 			k := n - first
 			if k < 0 || k >= len(at) {
-				return nil, 0, fmt.Errorf("compile probe: error outside the probed lines:\n%s", firstLines(msg, 20))
+				return nil, nil, fmt.Errorf("compile probe: error outside the probed lines:\n%s", firstLines(msg, 20))
 			}
 			if alive[at[k]] {
 				alive[at[k]] = false
@@ -174,12 +213,12 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 			}
 		}
 		if dropped == 0 || round > 50 {
-			return nil, 0, fmt.Errorf("compile probe: %v\n%s", err, firstLines(msg, 20))
+			return nil, nil, fmt.Errorf("compile probe: %v\n%s", err, firstLines(msg, 20))
 		}
 	}
 	out, err := exec.Command(bin).Output()
 	if err != nil {
-		return nil, 0, fmt.Errorf("run probe: %w", err)
+		return nil, nil, fmt.Errorf("run probe: %w", err)
 	}
 	got := map[string]int64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -187,7 +226,7 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 		label, val, ok := strings.Cut(sc.Text(), " ")
 		n, err := strconv.ParseInt(val, 10, 64)
 		if !ok || err != nil {
-			return nil, 0, fmt.Errorf("probe line %q", sc.Text())
+			return nil, nil, fmt.Errorf("probe line %q", sc.Text())
 		}
 		if _, seen := got[label]; !seen { // struct tag before typedef
 			got[label] = n
@@ -204,7 +243,7 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	l.Debug = map[string]int64{}
 	for label, n := range got {
@@ -215,7 +254,7 @@ func offsetofLayout(incs []string) (*layout.Layout, int64, error) {
 	if len(l.Debug) == 0 {
 		l.Debug = nil
 	}
-	return l, got["PY_VERSION_HEX"], nil
+	return l, got, nil
 }
 
 func firstLines(b []byte, n int) string {
@@ -234,4 +273,54 @@ func sortedKeys(m map[string]int64) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// debugChecksFrom lists how to validate each _Py_DebugOffsets member the
+// layout takes from a process; nil when the version has none.
+func debugChecksFrom(l *layout.Layout, got map[string]int64) []layout.DebugCheck {
+	if len(l.Debug) == 0 {
+		return nil
+	}
+	specsOf := map[string][]string{}
+	layout.EachField(l, func(name string, specs []string, _ *int64) error {
+		specsOf[name] = specs
+		return nil
+	})
+	var out []layout.DebugCheck
+	// The header members: what the version and build flavour are.
+	for _, m := range []string{"version", "free_threaded"} {
+		if at, ok := got["dbghead:"+m]; ok {
+			out = append(out, layout.DebugCheck{Path: m, At: at, SizeAt: layout.Missing, Width: 8, Align: 1})
+		}
+	}
+	layout.EachDebugField(l, func(name, path string, _ *int64) {
+		at, ok := l.Debug[path]
+		if !ok {
+			return
+		}
+		c := layout.DebugCheck{Path: path, At: at, SizeAt: layout.Missing, Width: 0, Align: 1}
+		sec, _, _ := strings.Cut(path, ".")
+		if n, ok := got["dbgsize:"+sec]; ok {
+			c.SizeAt = n
+		}
+		for i := range specsOf[name] {
+			w, okw := got[fmt.Sprintf("w:%s#%d", name, i)]
+			a, oka := got[fmt.Sprintf("a:%s#%d", name, i)]
+			if okw && oka {
+				c.Width, c.Align = w, a
+				break
+			}
+		}
+		out = append(out, c)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].At < out[j].At })
+	return out
+}
+
+func writeDebugChecks(buf *bytes.Buffer, key string, checks []layout.DebugCheck) {
+	fmt.Fprintf(buf, "%q: {\n", key)
+	for _, c := range checks {
+		fmt.Fprintf(buf, "{Path: %q, At: %d, SizeAt: %d, Width: %d, Align: %d},\n", c.Path, c.At, c.SizeAt, c.Width, c.Align)
+	}
+	buf.WriteString("},\n")
 }

@@ -55,22 +55,24 @@ func sidBuilds(root string) ([]headerBuild, error) {
 // PY_VERSION_HEX, and every field that _Py_DebugOffsets describes must hold
 // the value that the executable's own _Py_DebugOffsets (the initial
 // contents of _PyRuntime) gives.
-func generateFromHeaders(b headerBuild) (*layout.Layout, string, error) {
-	l, hex, err := offsetofLayout(b.incs)
+func generateFromHeaders(b headerBuild) (*layout.Layout, string, []layout.DebugCheck, error) {
+	l, got, err := offsetofProbe(b.incs)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
+	hex := got["PY_VERSION_HEX"]
+	checks := debugChecksFrom(l, got)
 	f, err := elf.Open(b.exe)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	defer f.Close()
 	ver, err := readSymbol(f, "Py_Version", 8)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if got := int64(binary.LittleEndian.Uint64(ver)); got != hex {
-		return nil, "", fmt.Errorf("%s says Py_Version 0x%x, its headers 0x%x", b.exe, got, hex)
+		return nil, "", nil, fmt.Errorf("%s says Py_Version 0x%x, its headers 0x%x", b.exe, got, hex)
 	}
 	full := versionString(hex)
 	if len(l.Debug) > 0 {
@@ -80,13 +82,13 @@ func generateFromHeaders(b headerBuild) (*layout.Layout, string, error) {
 		}
 		dbg, err := readSymbol(f, "_PyRuntime", int(size))
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if !bytes.HasPrefix(dbg, []byte("xdebugpy")) {
-			return nil, "", fmt.Errorf("%s: _PyRuntime does not start with the _Py_DebugOffsets cookie", b.exe)
+			return nil, "", nil, fmt.Errorf("%s: _PyRuntime does not start with the _Py_DebugOffsets cookie", b.exe)
 		}
 		if v := int64(binary.LittleEndian.Uint64(dbg[8:])); v != hex {
-			return nil, "", fmt.Errorf("%s: _Py_DebugOffsets.version 0x%x, Py_Version 0x%x", b.exe, v, hex)
+			return nil, "", nil, fmt.Errorf("%s: _Py_DebugOffsets.version 0x%x, Py_Version 0x%x", b.exe, v, hex)
 		}
 		var bad []string
 		layout.EachDebugField(l, func(name, path string, v *int64) {
@@ -99,12 +101,12 @@ func generateFromHeaders(b headerBuild) (*layout.Layout, string, error) {
 			}
 		})
 		if len(bad) > 0 {
-			return nil, "", fmt.Errorf("%s: the headers disagree with the binary's _Py_DebugOffsets:\n  %s", b.exe, strings.Join(bad, "\n  "))
+			return nil, "", nil, fmt.Errorf("%s: the headers disagree with the binary's _Py_DebugOffsets:\n  %s", b.exe, strings.Join(bad, "\n  "))
 		}
 	}
 	l.Version = b.minor
 	l.Source = "headers of Debian sid's CPython " + full + " (offsetof probe), checked against its _Py_DebugOffsets"
-	return l, full, nil
+	return l, full, checks, nil
 }
 
 // readSymbol reads n bytes of a dynamic or static symbol's initial value.

@@ -1,0 +1,27 @@
+package layout
+
+import "sort"
+
+// ForRelease returns the table generated for an exact release ("3.13.18"),
+// or for the newest release of the same minor not newer than it, from the
+// headers of a distribution's build (tables_patch_gen.go); ok is false
+// when no release of that minor has one, and the minor's table (ForVersion)
+// applies. A release older than every table of its minor gets the oldest.
+func ForRelease(version string) (l *Layout, ok bool) {
+	key := nearestKey(version, patchTables)
+	if key == "" {
+		return nil, false
+	}
+	c := *patchTables[key]
+	return &c, true
+}
+
+// Releases lists the exact releases that have a table of their own.
+func Releases() []string {
+	out := make([]string, 0, len(patchTables))
+	for k := range patchTables {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return lessVersion(splitVersion(out[i]), splitVersion(out[j])) })
+	return out
+}
