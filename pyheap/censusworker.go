@@ -290,22 +290,22 @@ func (wk *worker) gcLists(in Interp, st *HeapStats) {
 	L := r.L
 	var gc uint64
 	switch {
-	case L.InterpGC >= 0:
-		gc = in.Addr + uint64(L.InterpGC)
-	case L.RuntimeGC >= 0:
-		gc = r.Addr + uint64(L.RuntimeGC)
+	case L.InterpGC.Has():
+		gc = L.InterpGC.Add(in.Addr)
+	case L.RuntimeGC.Has():
+		gc = L.RuntimeGC.Add(r.Addr)
 	default:
 		return
 	}
-	if coll, err := r.m.i32(gc + uint64(L.GCCollecting)); err == nil && coll != 0 {
+	if coll, err := r.m.i32(L.GCCollecting.Add(gc)); err == nil && coll != 0 {
 		st.GCCollecting = true
 	}
 	var heads []uint64
 	for g := 0; g < 3; g++ {
-		heads = append(heads, gc+uint64(L.GCGenerations)+uint64(g)*uint64(L.GCGenerationSize)+uint64(L.GCGenerationHead))
+		heads = append(heads, L.GCGenerationHead.Add(L.GCGenerations.Add(gc)+uint64(g)*uint64(L.GCGenerationSize)))
 	}
-	if L.GCPermanent >= 0 {
-		heads = append(heads, gc+uint64(L.GCPermanent)+uint64(L.GCGenerationHead))
+	if L.GCPermanent.Has() {
+		heads = append(heads, L.GCGenerationHead.Add(L.GCPermanent.Add(gc)))
 	}
 	for _, head := range heads {
 		p, err := r.m.ptr(head)

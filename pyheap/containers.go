@@ -3,8 +3,6 @@ package pyheap
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
 // SeqItems returns up to limit item pointers of a list or tuple and its length.
@@ -18,14 +16,14 @@ func (r *Runtime) SeqItems(obj uint64, kind Kind, limit int) ([]uint64, int64, e
 	}
 	var base uint64
 	if kind == KindList {
-		if base, err = r.m.ptr(obj + uint64(r.L.ListItems)); err != nil {
+		if base, err = r.m.ptr(r.L.ListItems.Add(obj)); err != nil {
 			return nil, n, err
 		}
 		if base == 0 && n > 0 {
 			return nil, n, fmt.Errorf("list 0x%x: NULL items with size %d", obj, n)
 		}
 	} else {
-		base = obj + uint64(r.L.TupleItems)
+		base = r.L.TupleItems.Add(obj)
 	}
 	count := n
 	if count > int64(limit) {
@@ -61,14 +59,14 @@ type keysTable struct {
 func (r *Runtime) readKeys(keys uint64) (keysTable, error) {
 	L := r.L
 	var kt keysTable
-	nentries, err := r.m.i64(keys + uint64(L.DictKeysNentries))
+	nentries, err := r.m.i64(L.DictKeysNentries.Add(keys))
 	if err != nil {
 		return kt, fmt.Errorf("dict keys 0x%x: %w", keys, err)
 	}
 	var size, indexBytes uint64
 	kt.entrySz, kt.keyOff, kt.valueOff = uint64(L.DictKeyEntrySize), uint64(L.DictKeyEntryKey), uint64(L.DictKeyEntryValue)
-	if L.DictKeysSize >= 0 { // 3.8-3.10
-		s, err := r.m.i64(keys + uint64(L.DictKeysSize))
+	if L.DictKeysSize.Has() { // 3.8-3.10
+		s, err := r.m.i64(L.DictKeysSize.Add(keys))
 		if err != nil {
 			return kt, err
 		}
@@ -78,15 +76,15 @@ func (r *Runtime) readKeys(keys uint64) (keysTable, error) {
 		size = uint64(s)
 		indexBytes = size * uint64(indexWidth(int64(size)))
 	} else { // 3.11+
-		log2, err := r.m.u8(keys + uint64(L.DictKeysLog2Size))
+		log2, err := r.m.u8(L.DictKeysLog2Size.Add(keys))
 		if err != nil {
 			return kt, err
 		}
-		log2idx, err := r.m.u8(keys + uint64(L.DictKeysLog2IndexBytes))
+		log2idx, err := r.m.u8(L.DictKeysLog2IndexBytes.Add(keys))
 		if err != nil {
 			return kt, err
 		}
-		kind, err := r.m.u8(keys + uint64(L.DictKeysKind))
+		kind, err := r.m.u8(L.DictKeysKind.Add(keys))
 		if err != nil {
 			return kt, err
 		}
@@ -102,7 +100,7 @@ func (r *Runtime) readKeys(keys uint64) (keysTable, error) {
 		return kt, fmt.Errorf("dict keys 0x%x: %d entries in a table of %d", keys, nentries, size)
 	}
 	kt.nentries = nentries
-	kt.entries = keys + uint64(L.DictKeysIndices) + indexBytes
+	kt.entries = L.DictKeysIndices.Add(keys) + indexBytes
 	return kt, nil
 }
 
@@ -110,20 +108,20 @@ func (r *Runtime) readKeys(keys uint64) (keysTable, error) {
 // and the dict's length.
 func (r *Runtime) DictItems(obj uint64, limit int) ([]DictItem, int64, error) {
 	L := r.L
-	used, err := r.m.i64(obj + uint64(L.DictUsed))
+	used, err := r.m.i64(L.DictUsed.Add(obj))
 	if err != nil {
 		return nil, 0, fmt.Errorf("dict 0x%x: %w", obj, err)
 	}
-	keys, err := r.m.ptr(obj + uint64(L.DictKeys))
+	keys, err := r.m.ptr(L.DictKeys.Add(obj))
 	if err != nil || keys == 0 {
 		return nil, used, fmt.Errorf("dict 0x%x keys: %v", obj, err)
 	}
-	values, err := r.m.ptr(obj + uint64(L.DictValues))
+	values, err := r.m.ptr(L.DictValues.Add(obj))
 	if err != nil {
 		return nil, used, err
 	}
-	if values != 0 && L.DictValuesValues >= 0 {
-		values += uint64(L.DictValuesValues)
+	if values != 0 && L.DictValuesValues.Has() {
+		values = L.DictValuesValues.Add(values)
 	}
 	items, err := r.keysItems(keys, values, limit)
 	return items, used, err
@@ -193,16 +191,16 @@ func (r *Runtime) eachKeysItem(keys, values uint64, fn func(k, v uint64) bool) e
 // eachDictItem calls fn for each item of a dict object.
 func (r *Runtime) eachDictItem(obj uint64, fn func(k, v uint64) bool) error {
 	L := r.L
-	keys, err := r.m.ptr(obj + uint64(L.DictKeys))
+	keys, err := r.m.ptr(L.DictKeys.Add(obj))
 	if err != nil || keys == 0 {
 		return fmt.Errorf("dict 0x%x keys: %v", obj, err)
 	}
-	values, err := r.m.ptr(obj + uint64(L.DictValues))
+	values, err := r.m.ptr(L.DictValues.Add(obj))
 	if err != nil {
 		return err
 	}
-	if values != 0 && L.DictValuesValues >= 0 {
-		values += uint64(L.DictValuesValues)
+	if values != 0 && L.DictValuesValues.Has() {
+		values = L.DictValuesValues.Add(values)
 	}
 	return r.eachKeysItem(keys, values, fn)
 }
@@ -216,9 +214,9 @@ func (r *Runtime) eachSeqItem(obj uint64, kind Kind, fn func(i int, item uint64)
 	if n < 0 || n > maxDictEntries {
 		return fmt.Errorf("sequence 0x%x: bad size %d", obj, n)
 	}
-	base := obj + uint64(r.L.TupleItems)
+	base := r.L.TupleItems.Add(obj)
 	if kind == KindList {
-		if base, err = r.m.ptr(obj + uint64(r.L.ListItems)); err != nil {
+		if base, err = r.m.ptr(r.L.ListItems.Add(obj)); err != nil {
 			return err
 		}
 		if base == 0 {
@@ -240,15 +238,15 @@ func (r *Runtime) eachSeqItem(obj uint64, kind Kind, fn func(i int, item uint64)
 // SetItems returns up to limit keys of a set or frozenset and its length.
 func (r *Runtime) SetItems(obj uint64, limit int) ([]uint64, int64, error) {
 	L := r.L
-	used, err := r.m.i64(obj + uint64(L.SetUsed))
+	used, err := r.m.i64(L.SetUsed.Add(obj))
 	if err != nil {
 		return nil, 0, err
 	}
-	mask, err := r.m.i64(obj + uint64(L.SetMask))
+	mask, err := r.m.i64(L.SetMask.Add(obj))
 	if err != nil {
 		return nil, used, err
 	}
-	table, err := r.m.ptr(obj + uint64(L.SetTable))
+	table, err := r.m.ptr(L.SetTable.Add(obj))
 	if err != nil {
 		return nil, used, err
 	}
@@ -261,7 +259,7 @@ func (r *Runtime) SetItems(obj uint64, limit int) ([]uint64, int64, error) {
 	}
 	var out []uint64
 	for i := int64(0); i <= mask && len(out) < limit; i++ {
-		k := binary.LittleEndian.Uint64(raw[i*L.SetEntrySize+L.SetEntryKey:])
+		k := binary.LittleEndian.Uint64(raw[i*L.SetEntrySize+int64(L.SetEntryKey):])
 		if k == 0 {
 			continue
 		}
@@ -293,7 +291,7 @@ func (r *Runtime) Attributes(obj uint64, t *Type, limit int) ([]DictItem, uint64
 // (3.11+) a values array that shares its keys with the type.
 func (r *Runtime) instanceDict(obj uint64, t *Type) (dict, keys, values uint64, err error) {
 	L := r.L
-	managed := L.TPFlagsManagedDict > 0 && t.Flags&uint64(L.TPFlagsManagedDict) != 0
+	managed := L.TPFlagsManagedDict.In(t.Flags)
 	if !managed {
 		if t.Dictoffset == 0 {
 			return 0, 0, 0, nil
@@ -319,29 +317,29 @@ func (r *Runtime) instanceDict(obj uint64, t *Type) (dict, keys, values uint64, 
 		return 0, 0, 0, err
 	}
 	switch {
-	case L.Version == "3.12" && slot&1 == 1: // tagged: the values array starts one byte on
+	case L.TaggedManagedDictSlot() && slot&1 == 1: // tagged: the values array starts one byte on
 		values = slot + 1
 	case slot != 0:
 		return slot, 0, 0, nil
-	case L.ManagedValuesOffset == layout.Missing && L.TPFlagsInlineValues > 0 && t.Flags&uint64(L.TPFlagsInlineValues) != 0: // 3.13
+	case L.TPFlagsInlineValues.In(t.Flags): // 3.13
 		values = obj + uint64(t.Basicsize)
-		valid, err := r.m.u8(values + uint64(L.DictValuesValid))
+		valid, err := r.m.u8(L.DictValuesValid.Add(values))
 		if err != nil || valid == 0 {
 			return 0, 0, 0, err
 		}
-	case L.ManagedValuesOffset != layout.Missing && L.Version == "3.11":
+	case L.HasManagedValuesPointer():
 		if values, err = r.m.ptr(obj + uint64(L.ManagedValuesOffset)); err != nil || values == 0 {
 			return 0, 0, 0, err
 		}
 	default:
 		return 0, 0, 0, nil
 	}
-	keys, err = r.m.ptr(t.Addr + uint64(L.HeapTypeCachedKeys))
+	keys, err = r.m.ptr(L.HeapTypeCachedKeys.Add(t.Addr))
 	if err != nil || keys == 0 {
 		return 0, 0, 0, fmt.Errorf("type %s has no shared keys: %v", t.Name, err)
 	}
-	if L.DictValuesValues > 0 {
-		values += uint64(L.DictValuesValues)
+	if L.DictValuesValues.Has() {
+		values = L.DictValuesValues.Add(values)
 	}
 	return 0, keys, values, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 	"github.com/pycoroner/pycoroner/pyheap/linetable"
 )
 
@@ -43,7 +44,7 @@ type codeInfo struct {
 
 // Frames walks a thread's frame chain, innermost first.
 func (r *Runtime) Frames(ts ThreadState) ([]Frame, error) {
-	if r.L.TstateFrame >= 0 {
+	if !r.L.HasInterpreterFrames() {
 		return r.framesOld(ts)
 	}
 	return r.framesNew(ts)
@@ -54,32 +55,32 @@ func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
 	L := r.L
 	var out []Frame
 	seen := map[uint64]bool{}
-	f, err := r.m.ptr(ts.Addr + uint64(L.TstateFrame))
+	f, err := r.m.ptr(L.TstateFrame.Add(ts.Addr))
 	for err == nil && f != 0 {
 		if seen[f] || len(out) >= maxFrames {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, f)
 		}
 		seen[f] = true
 		fr := Frame{Addr: f}
-		if code, err := r.m.ptr(f + uint64(L.FrameCode)); err != nil {
+		if code, err := r.m.ptr(L.FrameCode.Add(f)); err != nil {
 			fr.Err = fmt.Errorf("frame 0x%x code: %w", f, err)
 		} else {
 			fr.Code = code
 			ci := r.code(code)
 			r.fillFrame(&fr, ci)
-			if lasti, err := r.m.i32(f + uint64(L.FrameLasti)); err == nil && ci.err == nil {
+			if lasti, err := r.m.i32(L.FrameLasti.Add(f)); err == nil && ci.err == nil {
 				off := int(lasti)
-				if r.Minor() >= 10 {
+				if r.L.Minor >= 10 {
 					off *= 2
 				}
-				fr.Line = lineAt(r.Minor(), ci, off)
+				fr.Line = lineAt(r.L.Minor, ci, off)
 			}
 			if ci.err == nil {
-				fr.Locals, fr.Err = r.frameLocals(f+uint64(L.FrameLocalsplus), f+uint64(L.FrameLocalsDict), ci)
+				fr.Locals, fr.Err = r.frameLocals(L.FrameLocalsplus.Add(f), L.FrameLocalsDict.Add(f), ci)
 			}
 		}
 		out = append(out, fr)
-		f, err = r.m.ptr(f + uint64(L.FrameBack))
+		f, err = r.m.ptr(L.FrameBack.Add(f))
 	}
 	if err != nil {
 		return out, fmt.Errorf("frame chain: %w", err)
@@ -94,12 +95,12 @@ func (r *Runtime) framesNew(ts ThreadState) ([]Frame, error) {
 	L := r.L
 	var cur uint64
 	var err error
-	if L.TstateCurrentFrame >= 0 {
-		cur, err = r.m.ptr(ts.Addr + uint64(L.TstateCurrentFrame))
+	if L.TstateCurrentFrame.Has() {
+		cur, err = r.m.ptr(L.TstateCurrentFrame.Add(ts.Addr))
 	} else {
 		var cframe uint64
-		if cframe, err = r.m.ptr(ts.Addr + uint64(L.TstateCframe)); err == nil && cframe != 0 {
-			cur, err = r.m.ptr(cframe + uint64(L.CframeCurrentFrame))
+		if cframe, err = r.m.ptr(L.TstateCframe.Add(ts.Addr)); err == nil && cframe != 0 {
+			cur, err = r.m.ptr(L.CframeCurrentFrame.Add(cframe))
 		}
 	}
 	var out []Frame
@@ -112,7 +113,7 @@ func (r *Runtime) framesNew(ts ThreadState) ([]Frame, error) {
 		if fr, keep := r.interpFrame(cur); keep {
 			out = append(out, fr)
 		}
-		cur, err = r.m.ptr(cur + uint64(L.IFramePrevious))
+		cur, err = r.m.ptr(L.IFramePrevious.Add(cur))
 	}
 	if err != nil {
 		return out, fmt.Errorf("frame chain: %w", err)
@@ -123,7 +124,7 @@ func (r *Runtime) framesNew(ts ThreadState) ([]Frame, error) {
 func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 	L := r.L
 	fr := Frame{Addr: cur}
-	owner, err := r.m.u8(cur + uint64(L.IFrameOwner))
+	owner, err := r.m.u8(L.IFrameOwner.Add(cur))
 	if err != nil {
 		fr.Err = fmt.Errorf("frame 0x%x: %w", cur, err)
 		return fr, true
@@ -131,7 +132,7 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 	if L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack {
 		return fr, false
 	}
-	code, err := r.m.ptr(cur + uint64(L.IFrameCode))
+	code, err := r.m.ptr(L.IFrameCode.Add(cur))
 	if err != nil {
 		fr.Err = fmt.Errorf("frame 0x%x code: %w", cur, err)
 		return fr, true
@@ -155,7 +156,7 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 	if ci.err != nil {
 		return fr, true
 	}
-	instr, err := r.m.ptr(cur + uint64(L.IFrameInstr))
+	instr, err := r.m.ptr(L.IFrameInstr.Add(cur))
 	if err != nil {
 		fr.Err = fmt.Errorf("frame 0x%x instruction pointer: %w", cur, err)
 		return fr, true
@@ -164,8 +165,8 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		int64(instr) < int64(ci.bytecode)+ci.firstTraceable*2 {
 		return fr, false // not started yet: CPython hides it too
 	}
-	fr.Line = lineAt(r.Minor(), ci, int(int64(instr)-int64(ci.bytecode)))
-	fr.Locals, fr.Err = r.frameLocals(cur+uint64(L.IFrameLocalsplus), cur+uint64(L.IFrameLocals), ci)
+	fr.Line = lineAt(r.L.Minor, ci, int(int64(instr)-int64(ci.bytecode)))
+	fr.Locals, fr.Err = r.frameLocals(L.IFrameLocalsplus.Add(cur), L.IFrameLocals.Add(cur), ci)
 	return fr, true
 }
 
@@ -235,7 +236,7 @@ func (r *Runtime) localsAt(base uint64, ci *codeInfo) ([]Local, error) {
 		}
 		if isCell {
 			if t, err := r.TypeOf(v); err == nil && t.Kind == KindCell {
-				ref, err := r.m.ptr(v + uint64(r.L.CellRef))
+				ref, err := r.m.ptr(r.L.CellRef.Add(v))
 				if err != nil || ref == 0 {
 					continue // empty cell: unbound
 				}
@@ -274,23 +275,23 @@ func (r *Runtime) readCode(addr uint64) *codeInfo {
 	if ci.filename, err = r.strField(addr, L.CodeFilename); err != nil {
 		return fail("co_filename", err)
 	}
-	if L.CodeQualname >= 0 {
+	if L.CodeQualname.Has() {
 		if ci.qualname, err = r.strField(addr, L.CodeQualname); err != nil {
 			return fail("co_qualname", err)
 		}
 	}
-	flags, err := r.m.u32(addr + uint64(L.CodeFlags))
+	flags, err := r.m.u32(L.CodeFlags.Add(addr))
 	if err != nil {
 		return fail("co_flags", err)
 	}
 	ci.flags = flags
-	first, err := r.m.i32(addr + uint64(L.CodeFirstlineno))
+	first, err := r.m.i32(L.CodeFirstlineno.Add(addr))
 	if err != nil {
 		return fail("co_firstlineno", err)
 	}
 	ci.firstLine = int(first)
 	tableOff := L.CodeLinetable
-	if L.CodeLnotab >= 0 {
+	if L.CodeLnotab.Has() {
 		tableOff = L.CodeLnotab
 	}
 	if tbl, err := r.m.ptr(addr + uint64(tableOff)); err == nil {
@@ -298,20 +299,20 @@ func (r *Runtime) readCode(addr uint64) *codeInfo {
 			return fail("line table", err)
 		}
 	}
-	if L.CodeLocalsplusNames >= 0 {
+	if L.CodeLocalsplusNames.Has() {
 		if ci.names, err = r.strTupleField(addr, L.CodeLocalsplusNames); err != nil {
 			return fail("co_localsplusnames", err)
 		}
-		kp, err := r.m.ptr(addr + uint64(L.CodeLocalsplusKinds))
+		kp, err := r.m.ptr(L.CodeLocalsplusKinds.Add(addr))
 		if err != nil {
 			return fail("co_localspluskinds", err)
 		}
 		if ci.kinds, _, err = r.Bytes(kp, len(ci.names)); err != nil || len(ci.kinds) != len(ci.names) {
 			return fail("co_localspluskinds", fmt.Errorf("%d kinds for %d names (%v)", len(ci.kinds), len(ci.names), err))
 		}
-		ci.bytecode = addr + uint64(L.CodeAdaptive)
-		if L.CodeFirstTraceable >= 0 {
-			ft, err := r.m.i32(addr + uint64(L.CodeFirstTraceable))
+		ci.bytecode = L.CodeAdaptive.Add(addr)
+		if L.CodeFirstTraceable.Has() {
+			ft, err := r.m.i32(L.CodeFirstTraceable.Add(addr))
 			if err != nil {
 				return fail("_co_firsttraceable", err)
 			}
@@ -319,7 +320,7 @@ func (r *Runtime) readCode(addr uint64) *codeInfo {
 		}
 		return ci
 	}
-	nlocals, err := r.m.i32(addr + uint64(L.CodeNlocals))
+	nlocals, err := r.m.i32(L.CodeNlocals.Add(addr))
 	if err != nil {
 		return fail("co_nlocals", err)
 	}
@@ -344,8 +345,8 @@ func (r *Runtime) readCode(addr uint64) *codeInfo {
 }
 
 // strField reads a str-valued pointer field of an object.
-func (r *Runtime) strField(obj uint64, off int64) (string, error) {
-	p, err := r.m.ptr(obj + uint64(off))
+func (r *Runtime) strField(obj uint64, off layout.Offset) (string, error) {
+	p, err := r.m.ptr(off.Add(obj))
 	if err != nil {
 		return "", err
 	}
@@ -357,8 +358,8 @@ func (r *Runtime) strField(obj uint64, off int64) (string, error) {
 }
 
 // strTupleField reads a tuple-of-str pointer field.
-func (r *Runtime) strTupleField(obj uint64, off int64) ([]string, error) {
-	p, err := r.m.ptr(obj + uint64(off))
+func (r *Runtime) strTupleField(obj uint64, off layout.Offset) ([]string, error) {
+	p, err := r.m.ptr(off.Add(obj))
 	if err != nil {
 		return nil, err
 	}

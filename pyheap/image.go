@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
 // Image is the process image pyheap reads: a core file today, a live
@@ -42,6 +43,12 @@ const (
 // ErrNull is returned when a pointer that must be set is NULL.
 var ErrNull = errors.New("NULL pointer")
 
+// ErrNoField is returned for a read of a struct member that the CPython
+// version does not have (an address made by layout.Offset.Add of a
+// missing offset): a bug in the caller's version checks, said as such
+// instead of a wild read.
+var ErrNoField = errors.New("struct member not in this CPython version")
+
 // mem wraps an Image with typed reads. It keeps the in-core bytes of the
 // last segment it read from: most reads land there, and a hit then costs
 // a bounds check instead of a call through the Image interface.
@@ -63,6 +70,9 @@ func (m *mem) u64(addr uint64) (uint64, error) {
 	}
 	if m.slide(addr) && m.hi-addr >= 8 {
 		return binary.LittleEndian.Uint64(m.win[addr-m.lo:]), nil
+	}
+	if layout.IsNoField(addr) {
+		return 0, ErrNoField
 	}
 	return m.img.Uint64(addr)
 }
@@ -105,6 +115,9 @@ func (m *mem) u32(addr uint64) (uint32, error) {
 	if addr >= m.lo && addr < m.hi && m.hi-addr >= 4 {
 		return binary.LittleEndian.Uint32(m.win[addr-m.lo:]), nil
 	}
+	if layout.IsNoField(addr) {
+		return 0, ErrNoField
+	}
 	var b [4]byte
 	if _, err := m.img.ReadAt(b[:], addr); err != nil {
 		return 0, err
@@ -121,6 +134,9 @@ func (m *mem) u8(addr uint64) (uint8, error) {
 	if addr >= m.lo && addr < m.hi {
 		return m.win[addr-m.lo], nil
 	}
+	if layout.IsNoField(addr) {
+		return 0, ErrNoField
+	}
 	var b [1]byte
 	if _, err := m.img.ReadAt(b[:], addr); err != nil {
 		return 0, err
@@ -134,6 +150,9 @@ func (m *mem) bytes(addr uint64, n int) ([]byte, error) {
 	}
 	if addr >= m.lo && addr < m.hi && m.hi-addr >= uint64(n) {
 		return m.win[addr-m.lo : addr-m.lo+uint64(n)], nil
+	}
+	if layout.IsNoField(addr) {
+		return nil, ErrNoField
 	}
 	if b := m.img.InCore(addr, n); len(b) == n {
 		return b, nil

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
 )
 
@@ -65,7 +66,7 @@ func (t *Type) ShortName() string {
 
 // Heap reports whether the type was created at run time (a class statement).
 func (t *Type) Heap(r *Runtime) bool {
-	return r.L.TPFlagsHeapType > 0 && t.Flags&uint64(r.L.TPFlagsHeapType) != 0
+	return r.L.TPFlagsHeapType.In(t.Flags)
 }
 
 // TypeOf returns the type of the object at addr.
@@ -73,7 +74,7 @@ func (r *Runtime) TypeOf(obj uint64) (*Type, error) {
 	if obj == 0 {
 		return nil, ErrNull
 	}
-	tp, err := r.m.ptr(obj + uint64(r.L.ObType))
+	tp, err := r.m.ptr(r.L.ObType.Add(obj))
 	if err != nil {
 		return nil, fmt.Errorf("object 0x%x: %w", obj, err)
 	}
@@ -119,7 +120,7 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 		return nil, fmt.Errorf("bad type pointer 0x%x", tp)
 	}
 	// A type's own type must be a type: metatypes have TYPE_SUBCLASS set.
-	meta, err := r.m.ptr(tp + uint64(L.ObType))
+	meta, err := r.m.ptr(L.ObType.Add(tp))
 	if err != nil {
 		return nil, fmt.Errorf("type 0x%x: %w", tp, err)
 	}
@@ -127,13 +128,13 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 	// then a damaged page holding PyType_Type does not make every static
 	// type unreadable.
 	if meta != r.typeType || meta == 0 {
-		mflags, err := r.m.u64(meta + uint64(L.TypeFlags))
-		if err != nil || mflags&uint64(L.TPFlagsTypeSubclass) == 0 {
+		mflags, err := r.m.u64(L.TypeFlags.Add(meta))
+		if err != nil || !L.TPFlagsTypeSubclass.In(mflags) {
 			return nil, fmt.Errorf("0x%x is not a type object", tp)
 		}
 	}
 	t := &Type{Addr: tp}
-	namep, err := r.m.ptr(tp + uint64(L.TypeName))
+	namep, err := r.m.ptr(L.TypeName.Add(tp))
 	if err != nil {
 		return nil, err
 	}
@@ -143,22 +144,22 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 			t.Name = name
 		}
 	}
-	if t.Flags, err = r.m.u64(tp + uint64(L.TypeFlags)); err != nil {
+	if t.Flags, err = r.m.u64(L.TypeFlags.Add(tp)); err != nil {
 		return nil, err
 	}
-	if t.Basicsize, err = r.m.i64(tp + uint64(L.TypeBasicsize)); err != nil {
+	if t.Basicsize, err = r.m.i64(L.TypeBasicsize.Add(tp)); err != nil {
 		return nil, err
 	}
-	if t.Itemsize, err = r.m.i64(tp + uint64(L.TypeItemsize)); err != nil {
+	if t.Itemsize, err = r.m.i64(L.TypeItemsize.Add(tp)); err != nil {
 		return nil, err
 	}
-	if t.Dictoffset, err = r.m.i64(tp + uint64(L.TypeDictoffset)); err != nil {
+	if t.Dictoffset, err = r.m.i64(L.TypeDictoffset.Add(tp)); err != nil {
 		return nil, err
 	}
 	// A word that merely looks like a pointer can land on memory whose
 	// "type" has the type flag set by chance: demand what every type in
 	// use has.
-	if L.TPFlagsReady > 0 && t.Flags&uint64(L.TPFlagsReady) == 0 {
+	if L.TPFlagsReady > 0 && !L.TPFlagsReady.In(t.Flags) {
 		return nil, fmt.Errorf("0x%x is not a ready type object", tp)
 	}
 	if t.Basicsize < 16 || t.Basicsize > 1<<20 || t.Itemsize < 0 || t.Itemsize > 1<<16 || !plausibleTypeName(t.Name) {
@@ -187,7 +188,7 @@ func plausibleTypeName(name string) bool {
 // classify recognises CPython's own (static) types by name and flags.
 func (r *Runtime) classify(t *Type) Kind {
 	L := r.L
-	has := func(flag int64) bool { return flag > 0 && t.Flags&uint64(flag) != 0 }
+	has := func(flag layout.Flag) bool { return flag.In(t.Flags) }
 	if has(L.TPFlagsBaseExcSubclass) {
 		return KindException
 	}
@@ -244,7 +245,7 @@ func (r *Runtime) classify(t *Type) Kind {
 
 // varSize reads ob_size.
 func (r *Runtime) varSize(obj uint64) (int64, error) {
-	return r.m.i64(obj + uint64(r.L.ObSize))
+	return r.m.i64(r.L.ObSize.Add(obj))
 }
 
 // StrValue decodes a str object as Go text (lone surrogates become U+FFFD).
@@ -255,21 +256,21 @@ func (r *Runtime) StrValue(obj uint64) (string, error) {
 
 func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
 	L := r.L
-	length, err := r.m.i64(obj + uint64(L.UnicodeLength))
+	length, err := r.m.i64(L.UnicodeLength.Add(obj))
 	if err != nil {
 		return nil, fmt.Errorf("str 0x%x: %w", obj, err)
 	}
 	if length < 0 {
 		return nil, fmt.Errorf("str 0x%x: negative length %d", obj, length)
 	}
-	state, err := r.m.u32(obj + uint64(L.UnicodeState))
+	state, err := r.m.u32(L.UnicodeState.Add(obj))
 	if err != nil {
 		return nil, fmt.Errorf("str 0x%x: %w", obj, err)
 	}
 	kind := (state >> uint(L.UnicodeKindShift)) & (1<<uint(L.UnicodeKindBits) - 1)
 	compact := state>>uint(L.UnicodeCompactShift)&1 == 1
 	ascii := state>>uint(L.UnicodeASCIIShift)&1 == 1
-	if L.UnicodeReadyShift >= 0 && state>>uint(L.UnicodeReadyShift)&1 == 0 {
+	if L.HasUnicodeReady() && state>>uint(L.UnicodeReadyShift)&1 == 0 {
 		return nil, fmt.Errorf("str 0x%x is a legacy string that is not ready", obj)
 	}
 	var data uint64
@@ -279,7 +280,7 @@ func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
 	case compact:
 		data = obj + uint64(L.CompactUnicodeSize)
 	default:
-		if data, err = r.m.ptr(obj + uint64(L.UnicodeDataAny)); err != nil {
+		if data, err = r.m.ptr(L.UnicodeDataAny.Add(obj)); err != nil {
 			return nil, fmt.Errorf("str 0x%x data: %w", obj, err)
 		}
 	}
@@ -326,7 +327,7 @@ func (r *Runtime) Bytes(obj uint64, limit int) ([]byte, bool, error) {
 	if n > int64(limit) {
 		n, cut = int64(limit), true
 	}
-	b, err := r.m.bytes(obj+uint64(r.L.BytesData), int(n))
+	b, err := r.m.bytes(r.L.BytesData.Add(obj), int(n))
 	return b, cut, err
 }
 
@@ -334,8 +335,8 @@ func (r *Runtime) Bytes(obj uint64, limit int) ([]byte, bool, error) {
 func (r *Runtime) intDigits(obj uint64) (neg bool, digits []uint32, err error) {
 	L := r.L
 	var ndigits int64
-	if L.LongTag >= 0 {
-		tag, err := r.m.u64(obj + uint64(L.LongTag))
+	if L.HasLongTag() {
+		tag, err := r.m.u64(L.LongTag.Add(obj))
 		if err != nil {
 			return false, nil, err
 		}
@@ -359,7 +360,7 @@ func (r *Runtime) intDigits(obj uint64) (neg bool, digits []uint32, err error) {
 	if ndigits < 0 || ndigits > maxIntDigits {
 		return false, nil, fmt.Errorf("int 0x%x: %d digits is out of range", obj, ndigits)
 	}
-	raw, err := r.m.bytes(obj+uint64(L.LongDigits), int(ndigits)*int(L.LongDigitSize))
+	raw, err := r.m.bytes(L.LongDigits.Add(obj), int(ndigits)*int(L.LongDigitSize))
 	if err != nil {
 		return false, nil, err
 	}
@@ -405,7 +406,7 @@ func (r *Runtime) Int64(obj uint64) (int64, error) {
 
 // Float reads a float object's value.
 func (r *Runtime) Float(obj uint64) (float64, error) {
-	bits, err := r.m.u64(obj + uint64(r.L.FloatValue))
+	bits, err := r.m.u64(r.L.FloatValue.Add(obj))
 	return math.Float64frombits(bits), err
 }
 

@@ -194,7 +194,7 @@ func (r *Runtime) setRepr(addr uint64, t *Type, depth int) (string, error) {
 
 // excRepr renders an exception as Python does: Type(args...).
 func (r *Runtime) excRepr(addr uint64, t *Type, depth int) (string, error) {
-	args, err := r.m.ptr(addr + uint64(r.L.ExcArgs))
+	args, err := r.m.ptr(r.L.ExcArgs.Add(addr))
 	if err != nil || args == 0 {
 		return fmt.Sprintf("%s()", t.ShortName()), err
 	}

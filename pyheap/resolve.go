@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
 // An object can be named on the command line by its address or by an
@@ -296,7 +298,7 @@ func (r *Runtime) getattr(obj uint64, t *Type, name string) (uint64, bool) {
 	if t.Heap(r) {
 		for _, sm := range r.typeWalkOf(t).slots {
 			if sm.name == name {
-				p := r.ptrField(obj, sm.offset)
+				p := r.ptrField(obj, layout.Offset(sm.offset))
 				return p, p != 0
 			}
 		}

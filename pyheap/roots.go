@@ -65,7 +65,7 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 			}
 			frames, _ := r.Frames(ts)
 			for _, f := range frames {
-				if r.L.TstateFrame < 0 { // 3.11+; before, frames are GC objects
+				if r.L.HasInterpreterFrames() { // 3.11+; before, frames are GC objects
 					iframes = append(iframes, f.Addr)
 				}
 				where := fmt.Sprintf("%s › frame %s (%s:%d)", thread, f.Function, filepath.Base(f.Filename), f.Line)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -276,14 +275,14 @@ type segmentView struct{ Vaddr, Filesz uint64 }
 // validate checks that a layout and runtime address lead to a consistent
 // interpreter: runtime → interpreter → thread state → back to the interpreter.
 func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
-	interp, err := r.m.ptr(rt + uint64(L.RuntimeInterpretersHead))
+	interp, err := r.m.ptr(L.RuntimeInterpretersHead.Add(rt))
 	if err != nil {
 		return fmt.Errorf("read interpreters.head: %w", err)
 	}
 	if interp == 0 || interp%8 != 0 {
 		return fmt.Errorf("interpreters.head is 0x%x", interp)
 	}
-	ts, err := r.m.ptr(interp + uint64(L.InterpTstateHead))
+	ts, err := r.m.ptr(L.InterpTstateHead.Add(interp))
 	if err != nil {
 		return fmt.Errorf("read interpreter 0x%x: %w", interp, err)
 	}
@@ -293,7 +292,7 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 		}
 		// An interpreter with no threads is rare but valid: check its
 		// sys dict at least.
-		return r.isDictByFlags(L, interp+uint64(L.InterpSysdict))
+		return r.isDictByFlags(L, L.InterpSysdict.Add(interp))
 	}
 	if ts%8 != 0 {
 		return fmt.Errorf("thread state pointer 0x%x is misaligned", ts)
@@ -301,7 +300,7 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 	if strict && len(r.m.img.Threads()) > 0 {
 		// Found by scanning: the thread state's pthread_t must be the
 		// thread pointer (fs base) of one of the core's threads.
-		tid, err := r.m.u64(ts + uint64(L.TstateThreadID))
+		tid, err := r.m.u64(L.TstateThreadID.Add(ts))
 		if err != nil || r.lwpForPthread(tid) == 0 {
 			return fmt.Errorf("thread state 0x%x names no thread of this core", ts)
 		}
@@ -312,14 +311,14 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 		// that are missing).
 		for _, f := range []struct {
 			name string
-			off  int64
+			off  layout.Offset
 		}{{"modules", L.InterpModules}, {"sysdict", L.InterpSysdict}} {
-			if err := r.isDictByFlags(L, interp+uint64(f.off)); err != nil {
+			if err := r.isDictByFlags(L, f.off.Add(interp)); err != nil {
 				return fmt.Errorf("interpreter %s: %w", f.name, err)
 			}
 		}
 	}
-	back, err := r.m.ptr(ts + uint64(L.TstateInterp))
+	back, err := r.m.ptr(L.TstateInterp.Add(ts))
 	if err != nil {
 		return fmt.Errorf("read thread state 0x%x: %w", ts, err)
 	}
@@ -390,11 +389,7 @@ func (r *Runtime) readVersion() {
 }
 
 // Minor is the minor version number (11 for 3.11).
-func (r *Runtime) Minor() int {
-	_, m, _ := strings.Cut(r.L.Version, ".")
-	n, _ := strconv.Atoi(m)
-	return n
-}
+func (r *Runtime) Minor() int { return r.L.Minor }
 
 // isDictByFlags checks that the pointer at addr points to an object whose
 // type is a dict type and whose type's type is a type.
@@ -403,20 +398,20 @@ func (r *Runtime) isDictByFlags(L *layout.Layout, addr uint64) error {
 	if err != nil || obj == 0 || obj%8 != 0 {
 		return fmt.Errorf("bad object pointer 0x%x", obj)
 	}
-	tp, err := r.m.ptr(obj + uint64(L.ObType))
+	tp, err := r.m.ptr(L.ObType.Add(obj))
 	if err != nil || tp == 0 || tp%8 != 0 {
 		return fmt.Errorf("bad type pointer 0x%x", tp)
 	}
-	flags, err := r.m.u64(tp + uint64(L.TypeFlags))
-	if err != nil || flags&uint64(L.TPFlagsDictSubclass) == 0 {
+	flags, err := r.m.u64(L.TypeFlags.Add(tp))
+	if err != nil || !L.TPFlagsDictSubclass.In(flags) {
 		return fmt.Errorf("object 0x%x is not a dict", obj)
 	}
-	meta, err := r.m.ptr(tp + uint64(L.ObType))
+	meta, err := r.m.ptr(L.ObType.Add(tp))
 	if err != nil {
 		return err
 	}
-	mflags, err := r.m.u64(meta + uint64(L.TypeFlags))
-	if err != nil || mflags&uint64(L.TPFlagsTypeSubclass) == 0 {
+	mflags, err := r.m.u64(L.TypeFlags.Add(meta))
+	if err != nil || !L.TPFlagsTypeSubclass.In(mflags) {
 		return fmt.Errorf("type 0x%x of object 0x%x is not a type", tp, obj)
 	}
 	return nil

@@ -11,20 +11,20 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 		size = r.strSize(obj)
 	case t.Kind == KindInt || t.Kind == KindBool:
 		if n, ok := r.intDigitCount(obj); ok {
-			if r.Minor() >= 11 && n == 0 {
+			if r.L.Minor >= 11 && n == 0 {
 				n = 1 // 3.11+ int.__sizeof__ counts at least one digit
 			}
-			size = L.LongDigits + n*L.LongDigitSize
+			size = int64(L.LongDigits) + n*L.LongDigitSize
 		}
 	case t.Kind == KindList:
-		if alloc, err := r.m.i64(obj + uint64(L.ListAllocated)); err == nil && alloc >= 0 && alloc < 1<<40 {
+		if alloc, err := r.m.i64(L.ListAllocated.Add(obj)); err == nil && alloc >= 0 && alloc < 1<<40 {
 			size = t.Basicsize + alloc*8
 		}
-	case t.Kind == KindDict || (t.Kind == KindOther && L.TPFlagsDictSubclass > 0 && t.Flags&uint64(L.TPFlagsDictSubclass) != 0):
+	case t.Kind == KindDict || (t.Kind == KindOther && L.TPFlagsDictSubclass.In(t.Flags)):
 		size = t.Basicsize + r.dictExtraSize(obj)
 	case t.Kind == KindType:
 		// type.__sizeof__: the heap type struct and its shared keys.
-		if flags, err := r.m.u64(obj + uint64(L.TypeFlags)); err == nil && L.TPFlagsHeapType > 0 && flags&uint64(L.TPFlagsHeapType) != 0 {
+		if flags, err := r.m.u64(L.TypeFlags.Add(obj)); err == nil && L.TPFlagsHeapType.In(flags) {
 			size = t.Basicsize
 			if keys := r.ptrField(obj, L.HeapTypeCachedKeys); keys != 0 {
 				size += r.keysSize(keys)
@@ -32,7 +32,7 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 		}
 	case t.Kind == KindSet || t.Kind == KindFrozenSet:
 		table := r.ptrField(obj, L.SetTable)
-		mask, err := r.m.i64(obj + uint64(L.SetMask))
+		mask, err := r.m.i64(L.SetMask.Add(obj))
 		// A small set keeps its table inside the object.
 		if err == nil && mask >= 0 && mask < 1<<32 && (table < obj || table >= obj+uint64(t.Basicsize)) {
 			size += (mask + 1) * L.SetEntrySize
@@ -50,10 +50,10 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 			}
 		}
 	}
-	if L.TPFlagsHaveGC > 0 && t.Flags&uint64(L.TPFlagsHaveGC) != 0 {
+	if L.TPFlagsHaveGC.In(t.Flags) {
 		size += L.GCHeadSize
 	}
-	if L.TPFlagsManagedDict > 0 && t.Flags&uint64(L.TPFlagsManagedDict) != 0 {
+	if L.TPFlagsManagedDict.In(t.Flags) {
 		size += 16
 	}
 	if size < 0 || size > 1<<32-1 {
@@ -65,8 +65,8 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 // strSize is str.__sizeof__: the header and the characters with their NUL.
 func (r *Runtime) strSize(obj uint64) int64 {
 	L := r.L
-	length, err := r.m.i64(obj + uint64(L.UnicodeLength))
-	state, err2 := r.m.u32(obj + uint64(L.UnicodeState))
+	length, err := r.m.i64(L.UnicodeLength.Add(obj))
+	state, err2 := r.m.u32(L.UnicodeState.Add(obj))
 	if err != nil || err2 != nil || length < 0 || length > 1<<40 {
 		return L.ASCIISize
 	}
@@ -79,14 +79,14 @@ func (r *Runtime) strSize(obj uint64) int64 {
 	case compact:
 		return L.CompactUnicodeSize + (length+1)*kind
 	}
-	return L.UnicodeDataAny + 8 + (length+1)*kind
+	return int64(L.UnicodeDataAny) + 8 + (length+1)*kind
 }
 
 // intDigitCount reads how many digits an int has, without reading them.
 func (r *Runtime) intDigitCount(obj uint64) (int64, bool) {
 	L := r.L
-	if L.LongTag >= 0 {
-		tag, err := r.m.u64(obj + uint64(L.LongTag))
+	if L.HasLongTag() {
+		tag, err := r.m.u64(L.LongTag.Add(obj))
 		if err != nil {
 			return 0, false
 		}
@@ -120,9 +120,9 @@ func (r *Runtime) dictExtraSize(obj uint64) int64 {
 	}
 	var extra int64
 	if r.ptrField(obj, L.DictValues) != 0 {
-		if L.DictKeysLog2Size >= 0 { // 3.11+: shared_keys_usable_size
-			nent, err1 := r.m.i64(keys + uint64(L.DictKeysNentries))
-			usable, err2 := r.m.i64(keys + uint64(L.DictKeysUsable))
+		if L.HasLog2DictKeys() { // 3.11+: shared_keys_usable_size
+			nent, err1 := r.m.i64(L.DictKeysNentries.Add(keys))
+			usable, err2 := r.m.i64(L.DictKeysUsable.Add(keys))
 			if err1 == nil && err2 == nil && nent >= 0 && usable >= 0 && nent+usable < 1<<32 {
 				extra += (nent + usable) * 8
 			}
@@ -130,7 +130,7 @@ func (r *Runtime) dictExtraSize(obj uint64) int64 {
 			extra += usableFraction(n) * 8
 		}
 	}
-	if refcnt, err := r.m.i64(keys + uint64(L.DictKeysRefcnt)); err == nil && refcnt == 1 {
+	if refcnt, err := r.m.i64(L.DictKeysRefcnt.Add(keys)); err == nil && refcnt == 1 {
 		extra += r.keysSize(keys)
 	}
 	return extra
@@ -139,14 +139,14 @@ func (r *Runtime) dictExtraSize(obj uint64) int64 {
 // keysSlots is the size of a keys table's hash index (a power of two).
 func (r *Runtime) keysSlots(keys uint64) int64 {
 	L := r.L
-	if L.DictKeysSize >= 0 {
-		n, err := r.m.i64(keys + uint64(L.DictKeysSize))
+	if L.DictKeysSize.Has() {
+		n, err := r.m.i64(L.DictKeysSize.Add(keys))
 		if err != nil || n <= 0 || n > 1<<32 {
 			return 0
 		}
 		return n
 	}
-	log2, err := r.m.u8(keys + uint64(L.DictKeysLog2Size))
+	log2, err := r.m.u8(L.DictKeysLog2Size.Add(keys))
 	if err != nil || log2 > 32 {
 		return 0
 	}
@@ -160,11 +160,11 @@ func (r *Runtime) keysSize(keys uint64) int64 {
 	if n == 0 {
 		return 0
 	}
-	if L.DictKeysSize >= 0 { // 3.8-3.10: index entries as wide as the table needs
+	if L.DictKeysSize.Has() { // 3.8-3.10: index entries as wide as the table needs
 		return L.DictKeysStructSize + indexWidth(n)*n + usableFraction(n)*L.DictKeyEntrySize
 	}
-	log2idx, err := r.m.u8(keys + uint64(L.DictKeysLog2IndexBytes))
-	kind, err2 := r.m.u8(keys + uint64(L.DictKeysKind))
+	log2idx, err := r.m.u8(L.DictKeysLog2IndexBytes.Add(keys))
+	kind, err2 := r.m.u8(L.DictKeysKind.Add(keys))
 	if err != nil || err2 != nil || log2idx > 40 {
 		return 0
 	}

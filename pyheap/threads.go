@@ -18,19 +18,19 @@ func (r *Runtime) Interpreters() ([]Interp, error) {
 	L := r.L
 	var out []Interp
 	seen := map[uint64]bool{}
-	addr, err := r.m.ptr(r.Addr + uint64(L.RuntimeInterpretersHead))
+	addr, err := r.m.ptr(L.RuntimeInterpretersHead.Add(r.Addr))
 	if err != nil {
 		return nil, fmt.Errorf("read interpreters.head: %w", err)
 	}
 	for addr != 0 && len(out) < maxInterps && !seen[addr] {
 		seen[addr] = true
 		in := Interp{Addr: addr}
-		in.ID, _ = r.m.i64(addr + uint64(L.InterpID))
-		in.Modules, _ = r.m.ptr(addr + uint64(L.InterpModules))
-		in.Sysdict, _ = r.m.ptr(addr + uint64(L.InterpSysdict))
-		in.Builtins, _ = r.m.ptr(addr + uint64(L.InterpBuiltins))
+		in.ID, _ = r.m.i64(L.InterpID.Add(addr))
+		in.Modules, _ = r.m.ptr(L.InterpModules.Add(addr))
+		in.Sysdict, _ = r.m.ptr(L.InterpSysdict.Add(addr))
+		in.Builtins, _ = r.m.ptr(L.InterpBuiltins.Add(addr))
 		out = append(out, in)
-		if addr, err = r.m.ptr(addr + uint64(L.InterpNext)); err != nil {
+		if addr, err = r.m.ptr(L.InterpNext.Add(addr)); err != nil {
 			return out, fmt.Errorf("read interpreter 0x%x next: %w", in.Addr, err)
 		}
 	}
@@ -54,7 +54,7 @@ func (r *Runtime) ThreadStates(in Interp) ([]ThreadState, error) {
 	L := r.L
 	var out []ThreadState
 	seen := map[uint64]bool{}
-	ts, err := r.m.ptr(in.Addr + uint64(L.InterpTstateHead))
+	ts, err := r.m.ptr(L.InterpTstateHead.Add(in.Addr))
 	if err != nil {
 		return nil, fmt.Errorf("interpreter 0x%x thread list: %w", in.Addr, err)
 	}
@@ -65,13 +65,13 @@ func (r *Runtime) ThreadStates(in Interp) ([]ThreadState, error) {
 		seen[ts] = true
 		// A thread state names its interpreter: a pointer that does not is
 		// not a thread state (a corrupted list).
-		if back, err := r.m.ptr(ts + uint64(L.TstateInterp)); err != nil || back != in.Addr {
+		if back, err := r.m.ptr(L.TstateInterp.Add(ts)); err != nil || back != in.Addr {
 			return reverseStates(out), fmt.Errorf("0x%x in the thread list is not a thread state of interpreter 0x%x", ts, in.Addr)
 		}
 		t := ThreadState{Addr: ts, Interp: in.Addr}
-		t.ThreadID, _ = r.m.u64(ts + uint64(L.TstateThreadID))
-		if L.TstateNativeThreadID >= 0 {
-			if n, err := r.m.i32(ts + uint64(L.TstateNativeThreadID)); err == nil {
+		t.ThreadID, _ = r.m.u64(L.TstateThreadID.Add(ts))
+		if L.TstateNativeThreadID.Has() {
+			if n, err := r.m.i32(L.TstateNativeThreadID.Add(ts)); err == nil {
 				t.NativeID = int(n)
 			}
 		}
@@ -79,7 +79,7 @@ func (r *Runtime) ThreadStates(in Interp) ([]ThreadState, error) {
 			t.NativeID = r.lwpForPthread(t.ThreadID)
 		}
 		out = append(out, t)
-		if ts, err = r.m.ptr(ts + uint64(L.TstateNext)); err != nil {
+		if ts, err = r.m.ptr(L.TstateNext.Add(ts)); err != nil {
 			return reverseStates(out), fmt.Errorf("thread state 0x%x next: %w", t.Addr, err)
 		}
 	}
@@ -111,7 +111,7 @@ func (r *Runtime) lwpForPthread(pt uint64) int {
 
 // MainThreadID is the ident of the main thread (_PyRuntime.main_thread).
 func (r *Runtime) MainThreadID() uint64 {
-	v, _ := r.m.u64(r.Addr + uint64(r.L.RuntimeMainThread))
+	v, _ := r.m.u64(r.L.RuntimeMainThread.Add(r.Addr))
 	return v
 }
 
@@ -127,14 +127,14 @@ func (r *Runtime) GILState(in Interp) GIL {
 	L := r.L
 	var holderAt, lockedAt uint64
 	switch {
-	case L.RuntimeGILLastHolder >= 0:
-		holderAt, lockedAt = r.Addr+uint64(L.RuntimeGILLastHolder), r.Addr+uint64(L.RuntimeGILLocked)
-	case L.InterpGIL >= 0:
-		gil, err := r.m.ptr(in.Addr + uint64(L.InterpGIL))
+	case L.RuntimeGILLastHolder.Has():
+		holderAt, lockedAt = L.RuntimeGILLastHolder.Add(r.Addr), L.RuntimeGILLocked.Add(r.Addr)
+	case L.InterpGIL.Has():
+		gil, err := r.m.ptr(L.InterpGIL.Add(in.Addr))
 		if err != nil || gil == 0 {
 			return GIL{}
 		}
-		holderAt, lockedAt = gil+uint64(L.GILLastHolder), gil+uint64(L.GILLocked)
+		holderAt, lockedAt = L.GILLastHolder.Add(gil), L.GILLocked.Add(gil)
 	default:
 		return GIL{}
 	}
@@ -154,7 +154,7 @@ func (r *Runtime) ThreadNames(in Interp) map[uint64]string {
 	if !ok {
 		return names
 	}
-	md, err := r.m.ptr(mod + uint64(r.L.ModuleDict))
+	md, err := r.m.ptr(r.L.ModuleDict.Add(mod))
 	if err != nil || md == 0 {
 		return names
 	}
@@ -210,9 +210,9 @@ func (r *Runtime) instanceStrAttr(obj uint64, name string) (string, bool) {
 // sys.exc_info() would say in that thread), or 0.
 func (r *Runtime) HandledException(ts uint64) uint64 {
 	L := r.L
-	item, err := r.m.ptr(ts + uint64(L.TstateExcInfo))
+	item, err := r.m.ptr(L.TstateExcInfo.Add(ts))
 	for i := 0; err == nil && item != 0 && i < maxExcChain; i++ {
-		v, err := r.m.ptr(item + uint64(L.ErrStackExcValue))
+		v, err := r.m.ptr(L.ErrStackExcValue.Add(item))
 		if err != nil {
 			return 0
 		}
@@ -221,7 +221,7 @@ func (r *Runtime) HandledException(ts uint64) uint64 {
 				return v
 			}
 		}
-		item, err = r.m.ptr(item + uint64(L.ErrStackPrevious))
+		item, err = r.m.ptr(L.ErrStackPrevious.Add(item))
 	}
 	return 0
 }

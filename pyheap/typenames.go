@@ -43,7 +43,7 @@ func (r *Runtime) buildFallbackNames() {
 		}
 	}
 	typeOfPtr := func(obj uint64) uint64 {
-		tp, _ := r.m.ptr(obj + uint64(r.L.ObType))
+		tp, _ := r.m.ptr(r.L.ObType.Add(obj))
 		return tp
 	}
 	// The keys of dicts we walk here are strs; name str and dict first so
@@ -77,7 +77,7 @@ func (r *Runtime) buildFallbackNames() {
 		add(typeOfPtr(items[0].Value), "module")
 	}
 	if mod, ok := r.DictLookupStr(in.Modules, "types"); ok {
-		if md, err := r.m.ptr(mod + uint64(r.L.ModuleDict)); err == nil {
+		if md, err := r.m.ptr(r.L.ModuleDict.Add(mod)); err == nil {
 			for alias, name := range typesModuleNames {
 				if tp, ok := r.DictLookupStr(md, alias); ok && r.isTypeObject(tp) {
 					add(tp, name)
@@ -90,12 +90,12 @@ func (r *Runtime) buildFallbackNames() {
 
 // isTypeObject checks by flags alone that obj is a type object.
 func (r *Runtime) isTypeObject(obj uint64) bool {
-	tp, err := r.m.ptr(obj + uint64(r.L.ObType))
+	tp, err := r.m.ptr(r.L.ObType.Add(obj))
 	if err != nil || tp == 0 {
 		return false
 	}
-	flags, err := r.m.u64(tp + uint64(r.L.TypeFlags))
-	return err == nil && flags&uint64(r.L.TPFlagsTypeSubclass) != 0
+	flags, err := r.m.u64(r.L.TypeFlags.Add(tp))
+	return err == nil && r.L.TPFlagsTypeSubclass.In(flags)
 }
 
 // noteCodeType records the type of an object that a frame executes as the
@@ -104,7 +104,7 @@ func (r *Runtime) noteCodeType(code uint64) {
 	if r.fallback == nil {
 		return
 	}
-	tp, err := r.m.ptr(code + uint64(r.L.ObType))
+	tp, err := r.m.ptr(r.L.ObType.Add(code))
 	if err != nil {
 		return
 	}

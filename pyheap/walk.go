@@ -3,6 +3,8 @@ package pyheap
 import (
 	"fmt"
 	"strings"
+
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
 // emitFunc receives one reference from an object. via says how the object
@@ -38,11 +40,11 @@ type typeWalk struct {
 }
 
 // ptrField reads a pointer member; 0 when the version lacks it or it is unreadable.
-func (r *Runtime) ptrField(obj uint64, off int64) uint64 {
-	if off < 0 {
+func (r *Runtime) ptrField(obj uint64, off layout.Offset) uint64 {
+	if !off.Has() {
 		return 0
 	}
-	p, err := r.m.ptr(obj + uint64(off))
+	p, err := r.m.ptr(off.Add(obj))
 	if err != nil {
 		return 0
 	}
@@ -59,7 +61,7 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 		}
 		return ""
 	}
-	one := func(off int64, via string) {
+	one := func(off layout.Offset, via string) {
 		if p := r.ptrField(obj, off); p != 0 {
 			emit(p, lbl(via), false)
 		}
@@ -98,7 +100,7 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 		return
 	case KindCode:
 		for _, f := range []struct {
-			off int64
+			off layout.Offset
 			via string
 		}{{L.CodeConsts, "co_consts"}, {L.CodeNames, "co_names"}, {L.CodeVarnames, "co_varnames"},
 			{L.CodeCellvars, "co_cellvars"}, {L.CodeFreevars, "co_freevars"}, {L.CodeLocalsplusNames, "co_localsplusnames"},
@@ -116,7 +118,7 @@ func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 		one(L.TypeBases, "__bases__")
 		one(L.TypeMro, "__mro__")
 		one(L.TypeBase, "__base__")
-		if t.Flags&uint64(L.TPFlagsHeapType) != 0 {
+		if L.TPFlagsHeapType.In(t.Flags) {
 			one(L.HeapTypeName, "__name__")
 			one(L.HeapTypeQualname, "__qualname__")
 			one(L.HeapTypeSlots, "__slots__")
@@ -193,9 +195,9 @@ func (r *Runtime) walkFrameObject(f uint64, labels bool, emit emitFunc) {
 	if p := r.ptrField(f, L.FrameTrace); p != 0 {
 		emit(p, lbl("f_trace"), false)
 	}
-	if L.FrameCode >= 0 { // 3.8-3.10
+	if L.FrameCode.Has() { // 3.8-3.10
 		for _, fl := range []struct {
-			off int64
+			off layout.Offset
 			via string
 		}{{L.FrameCode, "f_code"}, {L.FrameBuiltins, "f_builtins"}, {L.FrameGlobals, "f_globals"}, {L.FrameLocalsDict, "f_locals"}} {
 			if p := r.ptrField(f, fl.off); p != 0 {
@@ -208,11 +210,11 @@ func (r *Runtime) walkFrameObject(f uint64, labels bool, emit emitFunc) {
 		if stack := r.oldStackDepth(f); stack > 0 {
 			n += stack
 		}
-		r.walkLocalsplus(f+uint64(L.FrameLocalsplus), ci, n, labels, emit)
+		r.walkLocalsplus(L.FrameLocalsplus.Add(f), ci, n, labels, emit)
 		return
 	}
 	iframe := r.ptrField(f, L.FrameFrame)
-	if iframe == f+uint64(L.FrameData) {
+	if iframe == L.FrameData.Add(f) {
 		r.walkIFrame(iframe, labels, emit)
 	}
 }
@@ -220,8 +222,8 @@ func (r *Runtime) walkFrameObject(f uint64, labels bool, emit emitFunc) {
 // oldStackDepth is the number of value-stack slots in use (3.8-3.10).
 func (r *Runtime) oldStackDepth(f uint64) int {
 	L := r.L
-	if L.FrameStackdepth >= 0 {
-		d, err := r.m.i32(f + uint64(L.FrameStackdepth))
+	if L.FrameStackdepth.Has() {
+		d, err := r.m.i32(L.FrameStackdepth.Add(f))
 		if err != nil || d < 0 || d > 1<<16 {
 			return 0
 		}
@@ -272,7 +274,7 @@ func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 	}
 	code := r.ptrField(fr, L.IFrameCode)
 	for _, fl := range []struct {
-		off int64
+		off layout.Offset
 		via string
 	}{{L.IFrameCode, "f_code"}, {L.IFrameFunc, "f_func"}, {L.IFrameGlobals, "f_globals"}, {L.IFrameBuiltins, "f_builtins"}, {L.IFrameLocals, "f_locals"}, {L.IFrameFrameObj, "frame object"}} {
 		if p := r.ptrField(fr, fl.off); p != 0 {
@@ -283,11 +285,11 @@ func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 		return
 	}
 	ci := r.code(code)
-	top, err := r.m.i32(fr + uint64(L.IFrameStacktop))
+	top, err := r.m.i32(L.IFrameStacktop.Add(fr))
 	if err != nil || top < 0 {
 		return
 	}
-	r.walkLocalsplus(fr+uint64(L.IFrameLocalsplus), ci, int(top), labels, emit)
+	r.walkLocalsplus(L.IFrameLocalsplus.Add(fr), ci, int(top), labels, emit)
 }
 
 // walkInstance covers everything else: the builtin base's walker (a
@@ -311,7 +313,7 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 		r.walkSet(obj, labels, emit)
 	case KindException:
 		for _, f := range []struct {
-			off int64
+			off layout.Offset
 			via string
 		}{{L.ExcArgs, "args"}, {L.ExcTraceback, "__traceback__"}, {L.ExcContext, "__context__"}, {L.ExcCause, "__cause__"}, {L.ExcDict, "__dict__"}, {L.ExcNotes, "__notes__"}} {
 			if p := r.ptrField(obj, f.off); p != 0 {
@@ -354,7 +356,7 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 		return
 	case tw.isDescr:
 		for _, f := range []struct {
-			off int64
+			off layout.Offset
 			via string
 		}{{L.DescrType, "__objclass__"}, {L.DescrName, "__name__"}, {L.DescrQualname, "__qualname__"}} {
 			if p := r.ptrField(obj, f.off); p != 0 {
@@ -391,7 +393,7 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 		if off == dictSlot || off == tw.weaklist || off < 16 {
 			continue
 		}
-		p := r.ptrField(obj, off)
+		p := r.ptrField(obj, layout.Offset(off))
 		if p == 0 {
 			continue
 		}
@@ -417,21 +419,21 @@ func (r *Runtime) walkGenerator(g uint64, labels bool, emit emitFunc) {
 		return ""
 	}
 	for _, f := range []struct {
-		off int64
+		off layout.Offset
 		via string
 	}{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"}} {
 		if p := r.ptrField(g, f.off); p != 0 {
 			emit(p, lbl(f.via), false)
 		}
 	}
-	if L.GenIFrame < 0 {
+	if !L.GenIFrame.Has() {
 		return
 	}
-	state, err := r.m.u8(g + uint64(L.GenFrameState))
+	state, err := r.m.u8(L.GenFrameState.Add(g))
 	if err != nil || int64(int8(state)) >= L.FrameStateCleared {
 		return
 	}
-	r.walkIFrame(g+uint64(L.GenIFrame), labels, emit)
+	r.walkIFrame(L.GenIFrame.Add(g), labels, emit)
 }
 
 func (r *Runtime) attrName(key uint64) string {
@@ -456,7 +458,7 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	L := r.L
 	tw := &typeWalk{solidSize: 16, weaklist: -1, conservOK: true}
-	if wl, err := r.m.i64(t.Addr + uint64(L.TypeWeaklistoffset)); err == nil && wl > 0 {
+	if wl, err := r.m.i64(L.TypeWeaklistoffset.Add(t.Addr)); err == nil && wl > 0 {
 		tw.weaklist = wl
 	}
 	switch t.Name {
@@ -472,7 +474,7 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 		tw.isGen = true
 	case "method_descriptor", "classmethod_descriptor", "member_descriptor", "getset_descriptor", "wrapper_descriptor":
 		// Their other fields point to C structures (PyMethodDef, ...).
-		tw.isDescr = !t.Heap(r) && L.DescrType >= 0
+		tw.isDescr = !t.Heap(r) && L.DescrType.Has()
 	}
 	if t.Kind == KindException {
 		// The walker covers BaseException's fields: the scan starts after them.
@@ -548,8 +550,8 @@ func (r *Runtime) slotMembers(t *Type) []slotMember {
 			if def == 0 {
 				continue
 			}
-			typ, err1 := r.m.i32(def + uint64(L.MemberDefType))
-			off, err2 := r.m.i64(def + uint64(L.MemberDefOffset))
+			typ, err1 := r.m.i32(L.MemberDefType.Add(def))
+			off, err2 := r.m.i64(L.MemberDefOffset.Add(def))
 			if err1 != nil || err2 != nil || (int64(typ) != L.TObject && int64(typ) != L.TObjectEx) || off < 16 {
 				continue
 			}

@@ -11,7 +11,7 @@ func walkObject(r *Runtime, obj uint64, t *Type, emit emitFunc) {
 		if err != nil || n <= 0 || n > maxDictEntries {
 			return
 		}
-		base := obj + uint64(r.L.TupleItems)
+		base := r.L.TupleItems.Add(obj)
 		if t.Kind == KindList {
 			if base = r.ptrField(obj, r.L.ListItems); base == 0 {
 				return

@@ -37,17 +37,17 @@ func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
 	var wps []WatchPoint
 	switch t.Kind {
 	case KindList:
-		wps = append(wps, WatchPoint{obj + uint64(L.ObSize), "ob_size of the list (its length)"},
-			WatchPoint{obj + uint64(L.ListItems), "ob_item of the list (its item array)"})
+		wps = append(wps, WatchPoint{L.ObSize.Add(obj), "ob_size of the list (its length)"},
+			WatchPoint{L.ListItems.Add(obj), "ob_item of the list (its item array)"})
 		if items := r.ptrField(obj, L.ListItems); items != 0 {
 			wps = append(wps, WatchPoint{items, "item 0 of the list"})
 		}
 		return obj, wps, nil
 	case KindDict:
-		wps = append(wps, WatchPoint{obj + uint64(L.DictUsed), "ma_used of the dict (its length)"},
-			WatchPoint{obj + uint64(L.DictKeys), "ma_keys of the dict (its table)"})
-		if L.DictVersionTag >= 0 {
-			wps = append(wps, WatchPoint{obj + uint64(L.DictVersionTag), "ma_version_tag of the dict (any change)"})
+		wps = append(wps, WatchPoint{L.DictUsed.Add(obj), "ma_used of the dict (its length)"},
+			WatchPoint{L.DictKeys.Add(obj), "ma_keys of the dict (its table)"})
+		if L.DictVersionTag.Has() {
+			wps = append(wps, WatchPoint{L.DictVersionTag.Add(obj), "ma_version_tag of the dict (any change)"})
 		}
 		return obj, wps, nil
 	}
@@ -111,8 +111,8 @@ func (r *Runtime) dictValueSlot(dict uint64, name string) (uint64, bool) {
 	if keys == 0 {
 		return 0, false
 	}
-	if values != 0 && L.DictValuesValues >= 0 {
-		values += uint64(L.DictValuesValues)
+	if values != 0 && L.DictValuesValues.Has() {
+		values = L.DictValuesValues.Add(values)
 	}
 	return r.keysValueSlot(keys, values, name)
 }

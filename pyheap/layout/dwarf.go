@@ -249,7 +249,8 @@ func EachField(l *Layout, fn func(name string, specs []string, v *int64) error) 
 		if tag == "" {
 			continue
 		}
-		p := rv.Field(i).Addr().Interface().(*int64)
+		// Offset and Flag fields are int64 underneath.
+		p := (*int64)(rv.Field(i).Addr().UnsafePointer())
 		if err := fn(rt.Field(i).Name, strings.Split(tag, "|"), p); err != nil {
 			return err
 		}
@@ -263,7 +264,7 @@ func EachDebugField(l *Layout, fn func(name, path string, v *int64)) {
 	rt := rv.Type()
 	for i := 0; i < rt.NumField(); i++ {
 		if path := rt.Field(i).Tag.Get("dbg"); path != "" {
-			fn(rt.Field(i).Name, path, rv.Field(i).Addr().Interface().(*int64))
+			fn(rt.Field(i).Name, path, (*int64)(rv.Field(i).Addr().UnsafePointer()))
 		}
 	}
 }

@@ -6,7 +6,14 @@
 // committed tables in tables_gen.go are written by ./gen; at run time a
 // binary that carries DWARF can be resolved directly with FromDWARF.
 //
-// A field that does not exist in a version holds -1 (see Missing).
+// A field that does not exist in a version holds -1 (see Missing). Struct
+// member offsets have their own type, Offset, which knows whether the
+// member exists: Offset.Add of a missing member gives NoField, an address
+// no read succeeds at, instead of a wild read one byte before the object.
+// Type flags have the type Flag, whose In is false when the version lacks
+// the flag. Questions that depend on the version are named methods of
+// Layout (HasInterpreterFrames, HasLongTag, ...), and Minor is the minor
+// version as an integer, so no caller compares version strings.
 package layout
 
 import (
@@ -18,6 +25,40 @@ import (
 
 // Missing marks a field or constant that a CPython version does not have.
 const Missing = -1
+
+// Offset is the byte offset of a struct member, or Missing.
+type Offset int64
+
+// NoField is what Offset.Add gives for a member the version does not have:
+// a non-canonical x86-64 address (bits 48-63 are not copies of bit 47), so
+// no mapping holds it, and small sums onto it stay recognisable. Readers
+// test IsNoField to say "not in this version" rather than "unreadable".
+const NoField uint64 = 0xdead << 48
+
+// IsNoField reports whether addr was computed from a missing member.
+func IsNoField(addr uint64) bool { return addr>>48 == 0xdead }
+
+// Has reports whether the member exists in this version.
+func (o Offset) Has() bool { return o >= 0 }
+
+// Add is the address of the member in the struct at base, or NoField when
+// the version has no such member.
+func (o Offset) Add(base uint64) uint64 {
+	if o < 0 {
+		return NoField
+	}
+	return base + uint64(o)
+}
+
+// Flag is a Py_TPFLAGS_* bit, or Missing.
+type Flag int64
+
+// In reports whether flags has the bit; always false for a flag the
+// version does not have.
+func (f Flag) In(flags uint64) bool { return f > 0 && flags&uint64(f) != 0 }
+
+// Has reports whether the version defines the flag.
+func (f Flag) Has() bool { return f > 0 }
 
 // Layout is the set of offsets, sizes and constants pycoroner needs for one
 // CPython build. The `py` tag names where each value comes from:
@@ -33,6 +74,7 @@ const Missing = -1
 // name the member it had in each version.
 type Layout struct {
 	Version string // minor version, "3.11"
+	Minor   int    // the same as a number, 11 (so no caller parses Version)
 	Source  string // where the numbers came from, for `info` and docs
 
 	// Debug maps a `dbg` tag (a member of _Py_DebugOffsets, 3.13+) to that
@@ -41,253 +83,292 @@ type Layout struct {
 	Debug map[string]int64
 
 	// Runtime and interpreter.
-	RuntimeInterpretersHead int64 `py:"off:pyruntimestate:interpreters.head" dbg:"runtime_state.interpreters_head"`
-	RuntimeInterpretersMain int64 `py:"off:pyruntimestate:interpreters.main"`
-	RuntimeMainThread       int64 `py:"off:pyruntimestate:main_thread"`
-	RuntimeGILLastHolder    int64 `py:"off:pyruntimestate:ceval.gil.last_holder"`
-	RuntimeGILLocked        int64 `py:"off:pyruntimestate:ceval.gil.locked"`
-	RuntimeTstateCurrent    int64 `py:"off:pyruntimestate:gilstate.tstate_current"`
-	RuntimeGC               int64 `py:"off:pyruntimestate:gc"`
+	RuntimeInterpretersHead Offset `py:"off:pyruntimestate:interpreters.head" dbg:"runtime_state.interpreters_head"`
+	RuntimeInterpretersMain Offset `py:"off:pyruntimestate:interpreters.main"`
+	RuntimeMainThread       Offset `py:"off:pyruntimestate:main_thread"`
+	RuntimeGILLastHolder    Offset `py:"off:pyruntimestate:ceval.gil.last_holder"`
+	RuntimeGILLocked        Offset `py:"off:pyruntimestate:ceval.gil.locked"`
+	RuntimeTstateCurrent    Offset `py:"off:pyruntimestate:gilstate.tstate_current"`
+	RuntimeGC               Offset `py:"off:pyruntimestate:gc"`
 
-	InterpNext       int64 `py:"off:_is:next" dbg:"interpreter_state.next"`
-	InterpTstateHead int64 `py:"off:_is:tstate_head|off:_is:threads.head" dbg:"interpreter_state.threads_head"`
-	InterpID         int64 `py:"off:_is:id" dbg:"interpreter_state.id"`
-	InterpModules    int64 `py:"off:_is:modules|off:_is:imports.modules" dbg:"interpreter_state.imports_modules"`
-	InterpSysdict    int64 `py:"off:_is:sysdict" dbg:"interpreter_state.sysdict"`
-	InterpBuiltins   int64 `py:"off:_is:builtins" dbg:"interpreter_state.builtins"`
-	InterpGIL        int64 `py:"off:_is:ceval.gil"` // pointer, 3.12+
-	InterpGC         int64 `py:"off:_is:gc" dbg:"interpreter_state.gc"`
-	GILLastHolder    int64 `py:"off:_gil_runtime_state:last_holder"`
-	GILLocked        int64 `py:"off:_gil_runtime_state:locked"`
+	InterpNext       Offset `py:"off:_is:next" dbg:"interpreter_state.next"`
+	InterpTstateHead Offset `py:"off:_is:tstate_head|off:_is:threads.head" dbg:"interpreter_state.threads_head"`
+	InterpID         Offset `py:"off:_is:id" dbg:"interpreter_state.id"`
+	InterpModules    Offset `py:"off:_is:modules|off:_is:imports.modules" dbg:"interpreter_state.imports_modules"`
+	InterpSysdict    Offset `py:"off:_is:sysdict" dbg:"interpreter_state.sysdict"`
+	InterpBuiltins   Offset `py:"off:_is:builtins" dbg:"interpreter_state.builtins"`
+	InterpGIL        Offset `py:"off:_is:ceval.gil"` // pointer, 3.12+
+	InterpGC         Offset `py:"off:_is:gc" dbg:"interpreter_state.gc"`
+	GILLastHolder    Offset `py:"off:_gil_runtime_state:last_holder"`
+	GILLocked        Offset `py:"off:_gil_runtime_state:locked"`
 
 	// Garbage collector (the census in later work).
-	GCGenerations    int64 `py:"off:_gc_runtime_state:generations"`
-	GCPermanent      int64 `py:"off:_gc_runtime_state:permanent_generation"`
-	GCCollecting     int64 `py:"off:_gc_runtime_state:collecting" dbg:"gc.collecting"`
-	GCGenerationSize int64 `py:"size:gc_generation"`
-	GCGenerationHead int64 `py:"off:gc_generation:head"`
-	GCHeadSize       int64 `py:"size:PyGC_Head"`
+	GCGenerations    Offset `py:"off:_gc_runtime_state:generations"`
+	GCPermanent      Offset `py:"off:_gc_runtime_state:permanent_generation"`
+	GCCollecting     Offset `py:"off:_gc_runtime_state:collecting" dbg:"gc.collecting"`
+	GCGenerationSize int64  `py:"size:gc_generation"`
+	GCGenerationHead Offset `py:"off:gc_generation:head"`
+	GCHeadSize       int64  `py:"size:PyGC_Head"`
 
 	// Thread state.
-	TstateNext           int64 `py:"off:_ts:next" dbg:"thread_state.next"`
-	TstatePrev           int64 `py:"off:_ts:prev" dbg:"thread_state.prev"`
-	TstateInterp         int64 `py:"off:_ts:interp" dbg:"thread_state.interp"`
-	TstateFrame          int64 `py:"off:_ts:frame"`  // PyFrameObject*, 3.8-3.10
-	TstateCframe         int64 `py:"off:_ts:cframe"` // _PyCFrame*, 3.11-3.12
-	CframeCurrentFrame   int64 `py:"off:_PyCFrame:current_frame"`
-	TstateCurrentFrame   int64 `py:"off:_ts:current_frame" dbg:"thread_state.current_frame"` // 3.13
-	TstateThreadID       int64 `py:"off:_ts:thread_id" dbg:"thread_state.thread_id"`
-	TstateNativeThreadID int64 `py:"off:_ts:native_thread_id" dbg:"thread_state.native_thread_id"`
-	TstateExcInfo        int64 `py:"off:_ts:exc_info"`
-	TstateDict           int64 `py:"off:_ts:dict"`
-	ErrStackExcType      int64 `py:"off:_err_stackitem:exc_type"`
-	ErrStackExcValue     int64 `py:"off:_err_stackitem:exc_value"`
-	ErrStackPrevious     int64 `py:"off:_err_stackitem:previous_item"`
+	TstateNext           Offset `py:"off:_ts:next" dbg:"thread_state.next"`
+	TstatePrev           Offset `py:"off:_ts:prev" dbg:"thread_state.prev"`
+	TstateInterp         Offset `py:"off:_ts:interp" dbg:"thread_state.interp"`
+	TstateFrame          Offset `py:"off:_ts:frame"`  // PyFrameObject*, 3.8-3.10
+	TstateCframe         Offset `py:"off:_ts:cframe"` // _PyCFrame*, 3.11-3.12
+	CframeCurrentFrame   Offset `py:"off:_PyCFrame:current_frame"`
+	TstateCurrentFrame   Offset `py:"off:_ts:current_frame" dbg:"thread_state.current_frame"` // 3.13
+	TstateThreadID       Offset `py:"off:_ts:thread_id" dbg:"thread_state.thread_id"`
+	TstateNativeThreadID Offset `py:"off:_ts:native_thread_id" dbg:"thread_state.native_thread_id"`
+	TstateExcInfo        Offset `py:"off:_ts:exc_info"`
+	TstateDict           Offset `py:"off:_ts:dict"`
+	ErrStackExcType      Offset `py:"off:_err_stackitem:exc_type"`
+	ErrStackExcValue     Offset `py:"off:_err_stackitem:exc_value"`
+	ErrStackPrevious     Offset `py:"off:_err_stackitem:previous_item"`
 
 	// Frame objects (the whole frame in 3.8-3.10; a wrapper from 3.11).
-	FrameBack       int64 `py:"off:_frame:f_back"`
-	FrameCode       int64 `py:"off:_frame:f_code"`
-	FrameLasti      int64 `py:"off:_frame:f_lasti"`
-	FrameLineno     int64 `py:"off:_frame:f_lineno"`
-	FrameLocalsDict int64 `py:"off:_frame:f_locals"` // 3.8-3.10
-	FrameLocalsplus int64 `py:"off:_frame:f_localsplus"`
-	FrameFrame      int64 `py:"off:_frame:f_frame"` // _PyInterpreterFrame*, 3.11+
+	FrameBack       Offset `py:"off:_frame:f_back"`
+	FrameCode       Offset `py:"off:_frame:f_code"`
+	FrameLasti      Offset `py:"off:_frame:f_lasti"`
+	FrameLineno     Offset `py:"off:_frame:f_lineno"`
+	FrameLocalsDict Offset `py:"off:_frame:f_locals"` // 3.8-3.10
+	FrameLocalsplus Offset `py:"off:_frame:f_localsplus"`
+	FrameFrame      Offset `py:"off:_frame:f_frame"` // _PyInterpreterFrame*, 3.11+
 
 	// Interpreter frames, 3.11+.
-	IFrameCode            int64 `py:"off:_PyInterpreterFrame:f_code|off:_PyInterpreterFrame:f_executable" dbg:"interpreter_frame.executable"`
-	IFramePrevious        int64 `py:"off:_PyInterpreterFrame:previous" dbg:"interpreter_frame.previous"`
-	IFrameFunc            int64 `py:"off:_PyInterpreterFrame:f_func|off:_PyInterpreterFrame:f_funcobj"`
-	IFrameGlobals         int64 `py:"off:_PyInterpreterFrame:f_globals"`
-	IFrameLocals          int64 `py:"off:_PyInterpreterFrame:f_locals"`
-	IFrameFrameObj        int64 `py:"off:_PyInterpreterFrame:frame_obj"`
-	IFrameInstr           int64 `py:"off:_PyInterpreterFrame:prev_instr|off:_PyInterpreterFrame:instr_ptr" dbg:"interpreter_frame.instr_ptr"`
-	IFrameStacktop        int64 `py:"off:_PyInterpreterFrame:stacktop"`
-	IFrameOwner           int64 `py:"off:_PyInterpreterFrame:owner" dbg:"interpreter_frame.owner"`
-	IFrameIsEntry         int64 `py:"off:_PyInterpreterFrame:is_entry"`
-	IFrameLocalsplus      int64 `py:"off:_PyInterpreterFrame:localsplus" dbg:"interpreter_frame.localsplus"`
-	FrameOwnedByThread    int64 `py:"enum:FRAME_OWNED_BY_THREAD"`
-	FrameOwnedByGenerator int64 `py:"enum:FRAME_OWNED_BY_GENERATOR"`
-	FrameOwnedByCStack    int64 `py:"enum:FRAME_OWNED_BY_CSTACK"`
+	IFrameCode            Offset `py:"off:_PyInterpreterFrame:f_code|off:_PyInterpreterFrame:f_executable" dbg:"interpreter_frame.executable"`
+	IFramePrevious        Offset `py:"off:_PyInterpreterFrame:previous" dbg:"interpreter_frame.previous"`
+	IFrameFunc            Offset `py:"off:_PyInterpreterFrame:f_func|off:_PyInterpreterFrame:f_funcobj"`
+	IFrameGlobals         Offset `py:"off:_PyInterpreterFrame:f_globals"`
+	IFrameLocals          Offset `py:"off:_PyInterpreterFrame:f_locals"`
+	IFrameFrameObj        Offset `py:"off:_PyInterpreterFrame:frame_obj"`
+	IFrameInstr           Offset `py:"off:_PyInterpreterFrame:prev_instr|off:_PyInterpreterFrame:instr_ptr" dbg:"interpreter_frame.instr_ptr"`
+	IFrameStacktop        Offset `py:"off:_PyInterpreterFrame:stacktop"`
+	IFrameOwner           Offset `py:"off:_PyInterpreterFrame:owner" dbg:"interpreter_frame.owner"`
+	IFrameIsEntry         Offset `py:"off:_PyInterpreterFrame:is_entry"`
+	IFrameLocalsplus      Offset `py:"off:_PyInterpreterFrame:localsplus" dbg:"interpreter_frame.localsplus"`
+	FrameOwnedByThread    int64  `py:"enum:FRAME_OWNED_BY_THREAD"`
+	FrameOwnedByGenerator int64  `py:"enum:FRAME_OWNED_BY_GENERATOR"`
+	FrameOwnedByCStack    int64  `py:"enum:FRAME_OWNED_BY_CSTACK"`
 
 	// Code objects.
-	CodeArgcount        int64 `py:"off:PyCodeObject:co_argcount" dbg:"code_object.argcount"`
-	CodeNlocals         int64 `py:"off:PyCodeObject:co_nlocals"`
-	CodeFlags           int64 `py:"off:PyCodeObject:co_flags"`
-	CodeFirstlineno     int64 `py:"off:PyCodeObject:co_firstlineno" dbg:"code_object.firstlineno"`
-	CodeCode            int64 `py:"off:PyCodeObject:co_code"` // bytes, 3.8-3.10
-	CodeVarnames        int64 `py:"off:PyCodeObject:co_varnames"`
-	CodeCellvars        int64 `py:"off:PyCodeObject:co_cellvars"`
-	CodeFreevars        int64 `py:"off:PyCodeObject:co_freevars"`
-	CodeFilename        int64 `py:"off:PyCodeObject:co_filename" dbg:"code_object.filename"`
-	CodeName            int64 `py:"off:PyCodeObject:co_name" dbg:"code_object.name"`
-	CodeQualname        int64 `py:"off:PyCodeObject:co_qualname" dbg:"code_object.qualname"`
-	CodeLnotab          int64 `py:"off:PyCodeObject:co_lnotab"`                                // 3.8-3.9
-	CodeLinetable       int64 `py:"off:PyCodeObject:co_linetable" dbg:"code_object.linetable"` // 3.10+
-	CodeLocalsplusNames int64 `py:"off:PyCodeObject:co_localsplusnames" dbg:"code_object.localsplusnames"`
-	CodeLocalsplusKinds int64 `py:"off:PyCodeObject:co_localspluskinds" dbg:"code_object.localspluskinds"`
-	CodeNlocalsplus     int64 `py:"off:PyCodeObject:co_nlocalsplus"`
-	CodeAdaptive        int64 `py:"off:PyCodeObject:co_code_adaptive" dbg:"code_object.co_code_adaptive"` // 3.11+
-	CodeFirstTraceable  int64 `py:"off:PyCodeObject:_co_firsttraceable"`                                  // 3.11-3.12
-	CoOptimized         int64 `py:"c:CO_OPTIMIZED"`
-	CoFastLocal         int64 `py:"c:CO_FAST_LOCAL"`
-	CoFastCell          int64 `py:"c:CO_FAST_CELL"`
-	CoFastFree          int64 `py:"c:CO_FAST_FREE"`
+	CodeArgcount        Offset `py:"off:PyCodeObject:co_argcount" dbg:"code_object.argcount"`
+	CodeNlocals         Offset `py:"off:PyCodeObject:co_nlocals"`
+	CodeFlags           Offset `py:"off:PyCodeObject:co_flags"`
+	CodeFirstlineno     Offset `py:"off:PyCodeObject:co_firstlineno" dbg:"code_object.firstlineno"`
+	CodeCode            Offset `py:"off:PyCodeObject:co_code"` // bytes, 3.8-3.10
+	CodeVarnames        Offset `py:"off:PyCodeObject:co_varnames"`
+	CodeCellvars        Offset `py:"off:PyCodeObject:co_cellvars"`
+	CodeFreevars        Offset `py:"off:PyCodeObject:co_freevars"`
+	CodeFilename        Offset `py:"off:PyCodeObject:co_filename" dbg:"code_object.filename"`
+	CodeName            Offset `py:"off:PyCodeObject:co_name" dbg:"code_object.name"`
+	CodeQualname        Offset `py:"off:PyCodeObject:co_qualname" dbg:"code_object.qualname"`
+	CodeLnotab          Offset `py:"off:PyCodeObject:co_lnotab"`                                // 3.8-3.9
+	CodeLinetable       Offset `py:"off:PyCodeObject:co_linetable" dbg:"code_object.linetable"` // 3.10+
+	CodeLocalsplusNames Offset `py:"off:PyCodeObject:co_localsplusnames" dbg:"code_object.localsplusnames"`
+	CodeLocalsplusKinds Offset `py:"off:PyCodeObject:co_localspluskinds" dbg:"code_object.localspluskinds"`
+	CodeNlocalsplus     Offset `py:"off:PyCodeObject:co_nlocalsplus"`
+	CodeAdaptive        Offset `py:"off:PyCodeObject:co_code_adaptive" dbg:"code_object.co_code_adaptive"` // 3.11+
+	CodeFirstTraceable  Offset `py:"off:PyCodeObject:_co_firsttraceable"`                                  // 3.11-3.12
+	CoOptimized         int64  `py:"c:CO_OPTIMIZED"`
+	CoFastLocal         int64  `py:"c:CO_FAST_LOCAL"`
+	CoFastCell          int64  `py:"c:CO_FAST_CELL"`
+	CoFastFree          int64  `py:"c:CO_FAST_FREE"`
 
 	// Generators and coroutines.
-	GenFrame  int64 `py:"off:PyGenObject:gi_frame"`  // 3.8-3.10
-	GenIFrame int64 `py:"off:PyGenObject:gi_iframe"` // 3.11+
-	GenCode   int64 `py:"off:PyGenObject:gi_code"`
+	GenFrame  Offset `py:"off:PyGenObject:gi_frame"`  // 3.8-3.10
+	GenIFrame Offset `py:"off:PyGenObject:gi_iframe"` // 3.11+
+	GenCode   Offset `py:"off:PyGenObject:gi_code"`
 
 	// Objects and types.
-	ObRefcnt           int64 `py:"off:_object:ob_refcnt"`
-	ObType             int64 `py:"off:_object:ob_type" dbg:"pyobject.ob_type"`
-	ObSize             int64 `py:"off:PyVarObject:ob_size"`
-	TypeName           int64 `py:"off:_typeobject:tp_name" dbg:"type_object.tp_name"`
-	TypeBasicsize      int64 `py:"off:_typeobject:tp_basicsize"`
-	TypeItemsize       int64 `py:"off:_typeobject:tp_itemsize"`
-	TypeFlags          int64 `py:"off:_typeobject:tp_flags" dbg:"type_object.tp_flags"`
-	TypeWeaklistoffset int64 `py:"off:_typeobject:tp_weaklistoffset"`
-	TypeDictoffset     int64 `py:"off:_typeobject:tp_dictoffset"`
-	TypeBase           int64 `py:"off:_typeobject:tp_base"`
-	TypeDict           int64 `py:"off:_typeobject:tp_dict"`
-	TypeMro            int64 `py:"off:_typeobject:tp_mro"`
-	TypeBases          int64 `py:"off:_typeobject:tp_bases"`
-	HeapTypeName       int64 `py:"off:_heaptypeobject:ht_name"`
-	HeapTypeQualname   int64 `py:"off:_heaptypeobject:ht_qualname"`
-	HeapTypeCachedKeys int64 `py:"off:_heaptypeobject:ht_cached_keys"`
-	HeapTypeModule     int64 `py:"off:_heaptypeobject:ht_module"`
+	ObRefcnt           Offset `py:"off:_object:ob_refcnt"`
+	ObType             Offset `py:"off:_object:ob_type" dbg:"pyobject.ob_type"`
+	ObSize             Offset `py:"off:PyVarObject:ob_size"`
+	TypeName           Offset `py:"off:_typeobject:tp_name" dbg:"type_object.tp_name"`
+	TypeBasicsize      Offset `py:"off:_typeobject:tp_basicsize"`
+	TypeItemsize       Offset `py:"off:_typeobject:tp_itemsize"`
+	TypeFlags          Offset `py:"off:_typeobject:tp_flags" dbg:"type_object.tp_flags"`
+	TypeWeaklistoffset Offset `py:"off:_typeobject:tp_weaklistoffset"`
+	TypeDictoffset     Offset `py:"off:_typeobject:tp_dictoffset"`
+	TypeBase           Offset `py:"off:_typeobject:tp_base"`
+	TypeDict           Offset `py:"off:_typeobject:tp_dict"`
+	TypeMro            Offset `py:"off:_typeobject:tp_mro"`
+	TypeBases          Offset `py:"off:_typeobject:tp_bases"`
+	HeapTypeName       Offset `py:"off:_heaptypeobject:ht_name"`
+	HeapTypeQualname   Offset `py:"off:_heaptypeobject:ht_qualname"`
+	HeapTypeCachedKeys Offset `py:"off:_heaptypeobject:ht_cached_keys"`
+	HeapTypeModule     Offset `py:"off:_heaptypeobject:ht_module"`
 
-	TPFlagsHeapType        int64 `py:"c:Py_TPFLAGS_HEAPTYPE"`
-	TPFlagsReady           int64 `py:"c:Py_TPFLAGS_READY"`
-	TPFlagsHaveGC          int64 `py:"c:Py_TPFLAGS_HAVE_GC"`
-	TPFlagsManagedDict     int64 `py:"c:Py_TPFLAGS_MANAGED_DICT"`
-	TPFlagsInlineValues    int64 `py:"c:Py_TPFLAGS_INLINE_VALUES"`
-	TPFlagsLongSubclass    int64 `py:"c:Py_TPFLAGS_LONG_SUBCLASS"`
-	TPFlagsListSubclass    int64 `py:"c:Py_TPFLAGS_LIST_SUBCLASS"`
-	TPFlagsTupleSubclass   int64 `py:"c:Py_TPFLAGS_TUPLE_SUBCLASS"`
-	TPFlagsBytesSubclass   int64 `py:"c:Py_TPFLAGS_BYTES_SUBCLASS"`
-	TPFlagsUnicodeSubclass int64 `py:"c:Py_TPFLAGS_UNICODE_SUBCLASS"`
-	TPFlagsDictSubclass    int64 `py:"c:Py_TPFLAGS_DICT_SUBCLASS"`
-	TPFlagsBaseExcSubclass int64 `py:"c:Py_TPFLAGS_BASE_EXC_SUBCLASS"`
-	TPFlagsTypeSubclass    int64 `py:"c:Py_TPFLAGS_TYPE_SUBCLASS"`
+	TPFlagsHeapType        Flag `py:"c:Py_TPFLAGS_HEAPTYPE"`
+	TPFlagsReady           Flag `py:"c:Py_TPFLAGS_READY"`
+	TPFlagsHaveGC          Flag `py:"c:Py_TPFLAGS_HAVE_GC"`
+	TPFlagsManagedDict     Flag `py:"c:Py_TPFLAGS_MANAGED_DICT"`
+	TPFlagsInlineValues    Flag `py:"c:Py_TPFLAGS_INLINE_VALUES"`
+	TPFlagsLongSubclass    Flag `py:"c:Py_TPFLAGS_LONG_SUBCLASS"`
+	TPFlagsListSubclass    Flag `py:"c:Py_TPFLAGS_LIST_SUBCLASS"`
+	TPFlagsTupleSubclass   Flag `py:"c:Py_TPFLAGS_TUPLE_SUBCLASS"`
+	TPFlagsBytesSubclass   Flag `py:"c:Py_TPFLAGS_BYTES_SUBCLASS"`
+	TPFlagsUnicodeSubclass Flag `py:"c:Py_TPFLAGS_UNICODE_SUBCLASS"`
+	TPFlagsDictSubclass    Flag `py:"c:Py_TPFLAGS_DICT_SUBCLASS"`
+	TPFlagsBaseExcSubclass Flag `py:"c:Py_TPFLAGS_BASE_EXC_SUBCLASS"`
+	TPFlagsTypeSubclass    Flag `py:"c:Py_TPFLAGS_TYPE_SUBCLASS"`
 
 	// Where a managed __dict__ (3.11+) and its values live, relative to the object.
 	ManagedDictOffset   int64 `py:"c:MANAGED_DICT_OFFSET"`
 	ManagedValuesOffset int64 `py:"c:MANAGED_VALUES_OFFSET"`
 
 	// str.
-	ASCIISize           int64 `py:"size:PyASCIIObject" dbg:"unicode_object.asciiobject_size"`
-	CompactUnicodeSize  int64 `py:"size:PyCompactUnicodeObject"`
-	UnicodeLength       int64 `py:"off:PyASCIIObject:length" dbg:"unicode_object.length"`
-	UnicodeState        int64 `py:"off:PyASCIIObject:state" dbg:"unicode_object.state"`
-	UnicodeKindShift    int64 `py:"bitoff:PyASCIIObject:state.kind"`
-	UnicodeKindBits     int64 `py:"bitsize:PyASCIIObject:state.kind"`
-	UnicodeCompactShift int64 `py:"bitoff:PyASCIIObject:state.compact"`
-	UnicodeASCIIShift   int64 `py:"bitoff:PyASCIIObject:state.ascii"`
-	UnicodeReadyShift   int64 `py:"bitoff:PyASCIIObject:state.ready"`
-	UnicodeDataAny      int64 `py:"off:PyUnicodeObject:data"`
+	ASCIISize           int64  `py:"size:PyASCIIObject" dbg:"unicode_object.asciiobject_size"`
+	CompactUnicodeSize  int64  `py:"size:PyCompactUnicodeObject"`
+	UnicodeLength       Offset `py:"off:PyASCIIObject:length" dbg:"unicode_object.length"`
+	UnicodeState        Offset `py:"off:PyASCIIObject:state" dbg:"unicode_object.state"`
+	UnicodeKindShift    int64  `py:"bitoff:PyASCIIObject:state.kind"`
+	UnicodeKindBits     int64  `py:"bitsize:PyASCIIObject:state.kind"`
+	UnicodeCompactShift int64  `py:"bitoff:PyASCIIObject:state.compact"`
+	UnicodeASCIIShift   int64  `py:"bitoff:PyASCIIObject:state.ascii"`
+	UnicodeReadyShift   int64  `py:"bitoff:PyASCIIObject:state.ready"`
+	UnicodeDataAny      Offset `py:"off:PyUnicodeObject:data"`
 
 	// int, float, bytes.
-	LongDigits      int64 `py:"off:_longobject:ob_digit|off:_longobject:long_value.ob_digit" dbg:"long_object.ob_digit"`
-	LongTag         int64 `py:"off:_longobject:long_value.lv_tag" dbg:"long_object.lv_tag"` // 3.12+
-	LongShift       int64 `py:"c:PyLong_SHIFT"`
-	LongDigitSize   int64 `py:"size:digit"`
-	LongNonSizeBits int64 `py:"c:_PyLong_NON_SIZE_BITS"`
-	FloatValue      int64 `py:"off:PyFloatObject:ob_fval" dbg:"float_object.ob_fval"`
-	BytesData       int64 `py:"off:PyBytesObject:ob_sval" dbg:"bytes_object.ob_sval"`
+	LongDigits      Offset `py:"off:_longobject:ob_digit|off:_longobject:long_value.ob_digit" dbg:"long_object.ob_digit"`
+	LongTag         Offset `py:"off:_longobject:long_value.lv_tag" dbg:"long_object.lv_tag"` // 3.12+
+	LongShift       int64  `py:"c:PyLong_SHIFT"`
+	LongDigitSize   int64  `py:"size:digit"`
+	LongNonSizeBits int64  `py:"c:_PyLong_NON_SIZE_BITS"`
+	FloatValue      Offset `py:"off:PyFloatObject:ob_fval" dbg:"float_object.ob_fval"`
+	BytesData       Offset `py:"off:PyBytesObject:ob_sval" dbg:"bytes_object.ob_sval"`
 
 	// list, tuple, dict, set.
-	ListItems              int64 `py:"off:PyListObject:ob_item" dbg:"list_object.ob_item"`
-	ListAllocated          int64 `py:"off:PyListObject:allocated"`
-	TupleItems             int64 `py:"off:PyTupleObject:ob_item" dbg:"tuple_object.ob_item"`
-	DictUsed               int64 `py:"off:PyDictObject:ma_used"`
-	DictKeys               int64 `py:"off:PyDictObject:ma_keys" dbg:"dict_object.ma_keys"`
-	DictVersionTag         int64 `py:"off:PyDictObject:ma_version_tag"`
-	DictValues             int64 `py:"off:PyDictObject:ma_values" dbg:"dict_object.ma_values"`
-	DictKeysSize           int64 `py:"off:_dictkeysobject:dk_size"` // 3.8-3.10
-	DictKeysStructSize     int64 `py:"size:_dictkeysobject"`
-	DictKeysRefcnt         int64 `py:"off:_dictkeysobject:dk_refcnt"`
-	DictKeysUsable         int64 `py:"off:_dictkeysobject:dk_usable"`
-	DictKeysLog2Size       int64 `py:"off:_dictkeysobject:dk_log2_size"` // 3.11+
-	DictKeysLog2IndexBytes int64 `py:"off:_dictkeysobject:dk_log2_index_bytes"`
-	DictKeysKind           int64 `py:"off:_dictkeysobject:dk_kind"`
-	DictKeysNentries       int64 `py:"off:_dictkeysobject:dk_nentries"`
-	DictKeysIndices        int64 `py:"off:_dictkeysobject:dk_indices"`
-	DictKeysKindGeneral    int64 `py:"enum:DICT_KEYS_GENERAL"`
-	DictKeyEntrySize       int64 `py:"size:PyDictKeyEntry"`
-	DictKeyEntryKey        int64 `py:"off:PyDictKeyEntry:me_key"`
-	DictKeyEntryValue      int64 `py:"off:PyDictKeyEntry:me_value"`
-	DictUnicodeEntrySize   int64 `py:"size:PyDictUnicodeEntry"`
-	DictUnicodeEntryKey    int64 `py:"off:PyDictUnicodeEntry:me_key"`
-	DictUnicodeEntryValue  int64 `py:"off:PyDictUnicodeEntry:me_value"`
-	DictValuesValues       int64 `py:"off:_dictvalues:values"`
-	DictValuesValid        int64 `py:"off:_dictvalues:valid"` // 3.13
-	SetUsed                int64 `py:"off:PySetObject:used"`
-	SetMask                int64 `py:"off:PySetObject:mask"`
-	SetTable               int64 `py:"off:PySetObject:table"`
-	SetEntrySize           int64 `py:"size:setentry"`
-	SetEntryKey            int64 `py:"off:setentry:key"`
+	ListItems              Offset `py:"off:PyListObject:ob_item" dbg:"list_object.ob_item"`
+	ListAllocated          Offset `py:"off:PyListObject:allocated"`
+	TupleItems             Offset `py:"off:PyTupleObject:ob_item" dbg:"tuple_object.ob_item"`
+	DictUsed               Offset `py:"off:PyDictObject:ma_used"`
+	DictKeys               Offset `py:"off:PyDictObject:ma_keys" dbg:"dict_object.ma_keys"`
+	DictVersionTag         Offset `py:"off:PyDictObject:ma_version_tag"`
+	DictValues             Offset `py:"off:PyDictObject:ma_values" dbg:"dict_object.ma_values"`
+	DictKeysSize           Offset `py:"off:_dictkeysobject:dk_size"` // 3.8-3.10
+	DictKeysStructSize     int64  `py:"size:_dictkeysobject"`
+	DictKeysRefcnt         Offset `py:"off:_dictkeysobject:dk_refcnt"`
+	DictKeysUsable         Offset `py:"off:_dictkeysobject:dk_usable"`
+	DictKeysLog2Size       Offset `py:"off:_dictkeysobject:dk_log2_size"` // 3.11+
+	DictKeysLog2IndexBytes Offset `py:"off:_dictkeysobject:dk_log2_index_bytes"`
+	DictKeysKind           Offset `py:"off:_dictkeysobject:dk_kind"`
+	DictKeysNentries       Offset `py:"off:_dictkeysobject:dk_nentries"`
+	DictKeysIndices        Offset `py:"off:_dictkeysobject:dk_indices"`
+	DictKeysKindGeneral    int64  `py:"enum:DICT_KEYS_GENERAL"`
+	DictKeyEntrySize       int64  `py:"size:PyDictKeyEntry"`
+	DictKeyEntryKey        Offset `py:"off:PyDictKeyEntry:me_key"`
+	DictKeyEntryValue      Offset `py:"off:PyDictKeyEntry:me_value"`
+	DictUnicodeEntrySize   int64  `py:"size:PyDictUnicodeEntry"`
+	DictUnicodeEntryKey    Offset `py:"off:PyDictUnicodeEntry:me_key"`
+	DictUnicodeEntryValue  Offset `py:"off:PyDictUnicodeEntry:me_value"`
+	DictValuesValues       Offset `py:"off:_dictvalues:values"`
+	DictValuesValid        Offset `py:"off:_dictvalues:valid"` // 3.13
+	SetUsed                Offset `py:"off:PySetObject:used"`
+	SetMask                Offset `py:"off:PySetObject:mask"`
+	SetTable               Offset `py:"off:PySetObject:table"`
+	SetEntrySize           int64  `py:"size:setentry"`
+	SetEntryKey            Offset `py:"off:setentry:key"`
 
 	// Other object kinds that the stack view decodes.
-	ModuleDict   int64 `py:"off:PyModuleObject:md_dict"`
-	ModuleName   int64 `py:"off:PyModuleObject:md_name"`
-	FuncCode     int64 `py:"off:PyFunctionObject:func_code"`
-	FuncGlobals  int64 `py:"off:PyFunctionObject:func_globals"`
-	FuncName     int64 `py:"off:PyFunctionObject:func_name"`
-	FuncQualname int64 `py:"off:PyFunctionObject:func_qualname"`
-	FuncClosure  int64 `py:"off:PyFunctionObject:func_closure"`
-	CellRef      int64 `py:"off:PyCellObject:ob_ref"`
-	ExcArgs      int64 `py:"off:PyBaseExceptionObject:args"`
-	ExcTraceback int64 `py:"off:PyBaseExceptionObject:traceback"`
-	ExcContext   int64 `py:"off:PyBaseExceptionObject:context"`
-	ExcCause     int64 `py:"off:PyBaseExceptionObject:cause"`
-	ExcBaseSize  int64 `py:"size:PyBaseExceptionObject"`
-	ExcDict      int64 `py:"off:PyBaseExceptionObject:dict"`
-	ExcNotes     int64 `py:"off:PyBaseExceptionObject:notes"` // 3.11+
+	ModuleDict   Offset `py:"off:PyModuleObject:md_dict"`
+	ModuleName   Offset `py:"off:PyModuleObject:md_name"`
+	FuncCode     Offset `py:"off:PyFunctionObject:func_code"`
+	FuncGlobals  Offset `py:"off:PyFunctionObject:func_globals"`
+	FuncName     Offset `py:"off:PyFunctionObject:func_name"`
+	FuncQualname Offset `py:"off:PyFunctionObject:func_qualname"`
+	FuncClosure  Offset `py:"off:PyFunctionObject:func_closure"`
+	CellRef      Offset `py:"off:PyCellObject:ob_ref"`
+	ExcArgs      Offset `py:"off:PyBaseExceptionObject:args"`
+	ExcTraceback Offset `py:"off:PyBaseExceptionObject:traceback"`
+	ExcContext   Offset `py:"off:PyBaseExceptionObject:context"`
+	ExcCause     Offset `py:"off:PyBaseExceptionObject:cause"`
+	ExcBaseSize  int64  `py:"size:PyBaseExceptionObject"`
+	ExcDict      Offset `py:"off:PyBaseExceptionObject:dict"`
+	ExcNotes     Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
 
 	// More members that the heap walkers follow, as tp_traverse does.
-	FuncDefaults       int64 `py:"off:PyFunctionObject:func_defaults"`
-	FuncKwdefaults     int64 `py:"off:PyFunctionObject:func_kwdefaults"`
-	FuncDoc            int64 `py:"off:PyFunctionObject:func_doc"`
-	FuncDict           int64 `py:"off:PyFunctionObject:func_dict"`
-	FuncModule         int64 `py:"off:PyFunctionObject:func_module"`
-	FuncAnnotations    int64 `py:"off:PyFunctionObject:func_annotations"`
-	CodeConsts         int64 `py:"off:PyCodeObject:co_consts"`
-	CodeNames          int64 `py:"off:PyCodeObject:co_names"`
-	CodeExceptionTable int64 `py:"off:PyCodeObject:co_exceptiontable"`
-	MethodFunc         int64 `py:"off:PyMethodObject:im_func"`
-	MethodSelf         int64 `py:"off:PyMethodObject:im_self"`
-	CFunctionSelf      int64 `py:"off:PyCFunctionObject:m_self"`
-	CFunctionModule    int64 `py:"off:PyCFunctionObject:m_module"`
-	TracebackNext      int64 `py:"off:_traceback:tb_next"`
-	TracebackFrame     int64 `py:"off:_traceback:tb_frame"`
-	WeakrefObject      int64 `py:"off:_PyWeakReference:wr_object"`
-	WeakrefCallback    int64 `py:"off:_PyWeakReference:wr_callback"`
-	MemberDescrMember  int64 `py:"off:PyMemberDescrObject:d_member"`
-	DescrType          int64 `py:"off:PyDescrObject:d_type"`
-	DescrName          int64 `py:"off:PyDescrObject:d_name"`
-	DescrQualname      int64 `py:"off:PyDescrObject:d_qualname"`
-	MemberDefName      int64 `py:"off:PyMemberDef:name"`
-	MemberDefType      int64 `py:"off:PyMemberDef:type"`
-	MemberDefOffset    int64 `py:"off:PyMemberDef:offset"`
-	TObject            int64 `py:"c:T_OBJECT"`
-	TObjectEx          int64 `py:"c:T_OBJECT_EX"`
-	FrameBuiltins      int64 `py:"off:_frame:f_builtins"`
-	FrameGlobals       int64 `py:"off:_frame:f_globals"`
-	FrameTrace         int64 `py:"off:_frame:f_trace"`
-	FrameValuestack    int64 `py:"off:_frame:f_valuestack"`
-	FrameStacktop      int64 `py:"off:_frame:f_stacktop"`    // 3.8-3.9
-	FrameStackdepth    int64 `py:"off:_frame:f_stackdepth"`  // 3.10
-	FrameData          int64 `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
-	IFrameBuiltins     int64 `py:"off:_PyInterpreterFrame:f_builtins"`
-	GenFrameState      int64 `py:"off:PyGenObject:gi_frame_state"` // 3.11+
-	GenName            int64 `py:"off:PyGenObject:gi_name"`
-	GenQualname        int64 `py:"off:PyGenObject:gi_qualname"`
-	FrameStateCleared  int64 `py:"enum:FRAME_CLEARED"`
-	FrameStateCreated  int64 `py:"enum:FRAME_CREATED"`
-	HeapTypeSlots      int64 `py:"off:_heaptypeobject:ht_slots"`
-	TypeSubclasses     int64 `py:"off:_typeobject:tp_subclasses"`
+	FuncDefaults       Offset `py:"off:PyFunctionObject:func_defaults"`
+	FuncKwdefaults     Offset `py:"off:PyFunctionObject:func_kwdefaults"`
+	FuncDoc            Offset `py:"off:PyFunctionObject:func_doc"`
+	FuncDict           Offset `py:"off:PyFunctionObject:func_dict"`
+	FuncModule         Offset `py:"off:PyFunctionObject:func_module"`
+	FuncAnnotations    Offset `py:"off:PyFunctionObject:func_annotations"`
+	CodeConsts         Offset `py:"off:PyCodeObject:co_consts"`
+	CodeNames          Offset `py:"off:PyCodeObject:co_names"`
+	CodeExceptionTable Offset `py:"off:PyCodeObject:co_exceptiontable"`
+	MethodFunc         Offset `py:"off:PyMethodObject:im_func"`
+	MethodSelf         Offset `py:"off:PyMethodObject:im_self"`
+	CFunctionSelf      Offset `py:"off:PyCFunctionObject:m_self"`
+	CFunctionModule    Offset `py:"off:PyCFunctionObject:m_module"`
+	TracebackNext      Offset `py:"off:_traceback:tb_next"`
+	TracebackFrame     Offset `py:"off:_traceback:tb_frame"`
+	WeakrefObject      Offset `py:"off:_PyWeakReference:wr_object"`
+	WeakrefCallback    Offset `py:"off:_PyWeakReference:wr_callback"`
+	MemberDescrMember  Offset `py:"off:PyMemberDescrObject:d_member"`
+	DescrType          Offset `py:"off:PyDescrObject:d_type"`
+	DescrName          Offset `py:"off:PyDescrObject:d_name"`
+	DescrQualname      Offset `py:"off:PyDescrObject:d_qualname"`
+	MemberDefName      Offset `py:"off:PyMemberDef:name"`
+	MemberDefType      Offset `py:"off:PyMemberDef:type"`
+	MemberDefOffset    Offset `py:"off:PyMemberDef:offset"`
+	TObject            int64  `py:"c:T_OBJECT"`
+	TObjectEx          int64  `py:"c:T_OBJECT_EX"`
+	FrameBuiltins      Offset `py:"off:_frame:f_builtins"`
+	FrameGlobals       Offset `py:"off:_frame:f_globals"`
+	FrameTrace         Offset `py:"off:_frame:f_trace"`
+	FrameValuestack    Offset `py:"off:_frame:f_valuestack"`
+	FrameStacktop      Offset `py:"off:_frame:f_stacktop"`    // 3.8-3.9
+	FrameStackdepth    Offset `py:"off:_frame:f_stackdepth"`  // 3.10
+	FrameData          Offset `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
+	IFrameBuiltins     Offset `py:"off:_PyInterpreterFrame:f_builtins"`
+	GenFrameState      Offset `py:"off:PyGenObject:gi_frame_state"` // 3.11+
+	GenName            Offset `py:"off:PyGenObject:gi_name"`
+	GenQualname        Offset `py:"off:PyGenObject:gi_qualname"`
+	FrameStateCleared  int64  `py:"enum:FRAME_CLEARED"`
+	FrameStateCreated  int64  `py:"enum:FRAME_CREATED"`
+	HeapTypeSlots      Offset `py:"off:_heaptypeobject:ht_slots"`
+	TypeSubclasses     Offset `py:"off:_typeobject:tp_subclasses"`
 }
+
+// Feature checks: what a version has, named, so that callers do not test
+// the presence of an unrelated-looking field or compare version strings.
+
+// HasInterpreterFrames: frames live in _PyInterpreterFrame (3.11+), and
+// frame objects only wrap them.
+func (l *Layout) HasInterpreterFrames() bool { return l.IFrameCode.Has() }
+
+// HasLongTag: int objects keep sign and size in lv_tag (3.12+), not ob_size.
+func (l *Layout) HasLongTag() bool { return l.LongTag.Has() }
+
+// HasManagedDict: instances may keep __dict__ before the object header
+// (Py_TPFLAGS_MANAGED_DICT, 3.11+).
+func (l *Layout) HasManagedDict() bool { return l.TPFlagsManagedDict.Has() }
+
+// HasInlineValues: instance attribute values live inside the object
+// (Py_TPFLAGS_INLINE_VALUES, 3.13+).
+func (l *Layout) HasInlineValues() bool { return l.TPFlagsInlineValues.Has() }
+
+// HasManagedValuesPointer: a managed instance points to its values array
+// from a slot of its own before its header (3.11: MANAGED_VALUES_OFFSET
+// differs from MANAGED_DICT_OFFSET).
+func (l *Layout) HasManagedValuesPointer() bool {
+	return l.ManagedValuesOffset != Missing && l.ManagedValuesOffset != l.ManagedDictOffset
+}
+
+// TaggedManagedDictSlot: one slot before the header holds either the
+// dict or, tagged with its low bit, the values array (3.12: the two
+// offsets are the same).
+func (l *Layout) TaggedManagedDictSlot() bool {
+	return l.ManagedValuesOffset != Missing && l.ManagedValuesOffset == l.ManagedDictOffset
+}
+
+// HasLog2DictKeys: dict keys record their size as log2 (3.11+), rather
+// than as dk_size (3.8-3.10).
+func (l *Layout) HasLog2DictKeys() bool { return l.DictKeysLog2Size.Has() }
+
+// HasUnicodeReady: str has the "ready" bit of legacy strings (before 3.12).
+func (l *Layout) HasUnicodeReady() bool { return l.UnicodeReadyShift >= 0 }
 
 // ForVersion returns the committed table for a minor version such as "3.11".
 func ForVersion(minor string) (*Layout, error) {

@@ -5,6 +5,7 @@ package layout
 var tables = map[string]*Layout{
 	"3.8": {
 		Version:                 "3.8",
+		Minor:                   8,
 		Source:                  "DWARF of CPython 3.8.18 and its headers",
 		RuntimeInterpretersHead: 32,
 		RuntimeInterpretersMain: 40,
@@ -227,6 +228,7 @@ var tables = map[string]*Layout{
 	},
 	"3.9": {
 		Version:                 "3.9",
+		Minor:                   9,
 		Source:                  "DWARF of CPython 3.9.18 and its headers",
 		RuntimeInterpretersHead: 32,
 		RuntimeInterpretersMain: 40,
@@ -449,6 +451,7 @@ var tables = map[string]*Layout{
 	},
 	"3.10": {
 		Version:                 "3.10",
+		Minor:                   10,
 		Source:                  "DWARF of CPython 3.10.13 and its headers",
 		RuntimeInterpretersHead: 32,
 		RuntimeInterpretersMain: 40,
@@ -671,6 +674,7 @@ var tables = map[string]*Layout{
 	},
 	"3.11": {
 		Version:                 "3.11",
+		Minor:                   11,
 		Source:                  "DWARF of CPython 3.11.7 and its headers",
 		RuntimeInterpretersHead: 40,
 		RuntimeInterpretersMain: 48,
@@ -893,6 +897,7 @@ var tables = map[string]*Layout{
 	},
 	"3.12": {
 		Version:                 "3.12",
+		Minor:                   12,
 		Source:                  "DWARF of CPython 3.12.1 and its headers",
 		RuntimeInterpretersHead: 40,
 		RuntimeInterpretersMain: 48,
@@ -1115,6 +1120,7 @@ var tables = map[string]*Layout{
 	},
 	"3.13": {
 		Version: "3.13",
+		Minor:   13,
 		Source:  "DWARF of CPython 3.13.0 and its headers",
 		Debug: map[string]int64{
 			"bytes_object.ob_sval":              528,

@@ -6,6 +6,7 @@ package layout
 var patchTables = map[string]*Layout{
 	"3.13.18": {
 		Version: "3.13",
+		Minor:   13,
 		Source:  "headers of Debian sid's CPython 3.13.18 (offsetof probe), checked against its _Py_DebugOffsets",
 		Debug: map[string]int64{
 			"bytes_object.ob_sval":              528,
@@ -273,6 +274,7 @@ var patchTables = map[string]*Layout{
 	},
 	"3.14.10": {
 		Version: "3.14",
+		Minor:   14,
 		Source:  "headers of Debian sid's CPython 3.14.10 (offsetof probe), checked against its _Py_DebugOffsets",
 		Debug: map[string]int64{
 			"bytes_object.ob_sval":              608,
@@ -540,6 +542,7 @@ var patchTables = map[string]*Layout{
 	},
 	"3.15.2": {
 		Version: "3.15",
+		Minor:   15,
 		Source:  "headers of Debian sid's CPython 3.15.2 (offsetof probe), checked against its _Py_DebugOffsets",
 		Debug: map[string]int64{
 			"bytes_object.ob_sval":              704,

@@ -174,6 +174,9 @@ func generate(root, full, minor, probe string) (*layout.Layout, error) {
 		return nil, err
 	}
 	l.Version = minor
+	if _, m, ok := strings.Cut(minor, "."); ok {
+		l.Minor, _ = strconv.Atoi(m)
+	}
 	l.Source = "DWARF of CPython " + full + " and its headers"
 	return l, nil
 }
@@ -211,7 +214,7 @@ func runProbe(root, minor, probe string) (map[string]int64, error) {
 }
 
 func writeLayout(buf *bytes.Buffer, key string, l *layout.Layout) {
-	fmt.Fprintf(buf, "%q: {\nVersion: %q,\nSource: %q,\n", key, l.Version, l.Source)
+	fmt.Fprintf(buf, "%q: {\nVersion: %q,\nMinor: %d,\nSource: %q,\n", key, l.Version, l.Minor, l.Source)
 	if len(l.Debug) > 0 {
 		keys := make([]string, 0, len(l.Debug))
 		for k := range l.Debug {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/pycoroner/pycoroner/pyheap/layout"
@@ -105,6 +106,9 @@ func generateFromHeaders(b headerBuild) (*layout.Layout, string, []layout.DebugC
 		}
 	}
 	l.Version = b.minor
+	if _, m, ok := strings.Cut(b.minor, "."); ok {
+		l.Minor, _ = strconv.Atoi(m)
+	}
 	l.Source = "headers of Debian sid's CPython " + full + " (offsetof probe), checked against its _Py_DebugOffsets"
 	return l, full, checks, nil
 }
