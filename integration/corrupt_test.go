@@ -184,7 +184,7 @@ func corruptions() []corruption {
 			// Keep what finding the runtime needs: the runtime, the
 			// interpreter, a thread state, and the sys and modules dicts.
 			keep := []uint64{cf.rtAddr, cf.interp, cf.victim.Addr}
-			for _, off := range []int64{cf.L.InterpSysdict, cf.L.InterpModules} {
+			for _, off := range []layout.Offset{cf.L.InterpSysdict, cf.L.InterpModules} {
 				if d := cf.word(t, cf.interp+uint64(off)); d != 0 {
 					keep = append(keep, d)
 				}
@@ -248,7 +248,7 @@ func corruptions() []corruption {
 		}, stacksCode: 0, want: []string{"worker-scalars", "warning: ", bogus}, wantNot: []string{"Thread 0\n"}, threads: upToVictim},
 		{name: "thread state's frame pointer overwritten", make: func(t *testing.T, cf *coreFacts) []byte {
 			b := clone(cf)
-			for _, off := range []int64{cf.L.TstateFrame, cf.L.TstateCframe, cf.L.TstateCurrentFrame} {
+			for _, off := range []layout.Offset{cf.L.TstateFrame, cf.L.TstateCframe, cf.L.TstateCurrentFrame} {
 				if off >= 0 {
 					cf.put(t, b, cf.victim.Addr+uint64(off), garbage)
 					break

@@ -129,13 +129,23 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		fr.Err = fmt.Errorf("frame 0x%x: %w", cur, err)
 		return fr, true
 	}
-	if L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack {
-		return fr, false
+	if (L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack) ||
+		(L.FrameOwnedByInterpreter >= 0 && int64(owner) == L.FrameOwnedByInterpreter) {
+		return fr, false // a shim the C stack or the interpreter owns (3.14+)
 	}
 	code, err := r.m.ptr(L.IFrameCode.Add(cur))
 	if err != nil {
 		fr.Err = fmt.Errorf("frame 0x%x code: %w", cur, err)
 		return fr, true
+	}
+	code = r.untag(code) // a _PyStackRef in 3.14+
+	if code == 0 {
+		if prev, err := r.m.ptr(L.IFramePrevious.Add(cur)); err == nil && prev == 0 {
+			// The zeroed frame some builds keep at the bottom of every
+			// thread's chain (Debian's 3.13.18, 3.15's base_frame): no
+			// code ran there.
+			return fr, false
+		}
 	}
 	t, err := r.TypeOf(code)
 	if err != nil {
@@ -226,8 +236,8 @@ func (r *Runtime) localsAt(base uint64, ci *codeInfo) ([]Local, error) {
 	}
 	var out []Local
 	for i, v := range vals {
-		if v == 0 {
-			continue // unbound
+		if v = r.untag(v); v == 0 {
+			continue // unbound (or a tagged int, which no local holds)
 		}
 		isCell := i >= ci.cellStart
 		if ci.kinds != nil {

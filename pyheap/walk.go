@@ -248,7 +248,7 @@ func (r *Runtime) walkLocalsplus(base uint64, ci *codeInfo, n int, labels bool, 
 		return
 	}
 	for i, v := range vals {
-		if v == 0 {
+		if v = r.untag(v); v == 0 {
 			continue
 		}
 		via := ""
@@ -272,12 +272,12 @@ func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 		}
 		return ""
 	}
-	code := r.ptrField(fr, L.IFrameCode)
+	code := r.untag(r.ptrField(fr, L.IFrameCode))
 	for _, fl := range []struct {
 		off layout.Offset
 		via string
 	}{{L.IFrameCode, "f_code"}, {L.IFrameFunc, "f_func"}, {L.IFrameGlobals, "f_globals"}, {L.IFrameBuiltins, "f_builtins"}, {L.IFrameLocals, "f_locals"}, {L.IFrameFrameObj, "frame object"}} {
-		if p := r.ptrField(fr, fl.off); p != 0 {
+		if p := r.untag(r.ptrField(fr, fl.off)); p != 0 { // f_code and f_func are _PyStackRef in 3.14+
 			emit(p, lbl(fl.via), false)
 		}
 	}
@@ -285,9 +285,20 @@ func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 		return
 	}
 	ci := r.code(code)
-	top, err := r.m.i32(L.IFrameStacktop.Add(fr))
-	if err != nil || top < 0 {
-		return
+	var top int32
+	if L.IFrameStackpointer.Has() {
+		// 3.14+: a pointer to the first free slot.
+		sp, err := r.m.ptr(L.IFrameStackpointer.Add(fr))
+		base := L.IFrameLocalsplus.Add(fr)
+		if err != nil || sp < base || sp-base > 8<<16 {
+			return
+		}
+		top = int32((sp - base) / 8)
+	} else {
+		var err error
+		if top, err = r.m.i32(L.IFrameStacktop.Add(fr)); err != nil || top < 0 {
+			return
+		}
 	}
 	r.walkLocalsplus(L.IFrameLocalsplus.Add(fr), ci, int(top), labels, emit)
 }

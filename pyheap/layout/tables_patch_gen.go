@@ -271,6 +271,10 @@ var patchTables = map[string]*Layout{
 		FrameStateCreated:       -3,
 		HeapTypeSlots:           864,
 		TypeSubclasses:          360,
+		StackRefTagBits:         -1,
+		StackRefIntTag:          -1,
+		IFrameStackpointer:      -1,
+		FrameOwnedByInterpreter: -1,
 	},
 	"3.14.10": {
 		Version: "3.14",
@@ -539,6 +543,10 @@ var patchTables = map[string]*Layout{
 		FrameStateCreated:       -3,
 		HeapTypeSlots:           864,
 		TypeSubclasses:          360,
+		StackRefTagBits:         3,
+		StackRefIntTag:          3,
+		IFrameStackpointer:      64,
+		FrameOwnedByInterpreter: 3,
 	},
 	"3.15.2": {
 		Version: "3.15",
@@ -807,6 +815,10 @@ var patchTables = map[string]*Layout{
 		FrameStateCreated:       0,
 		HeapTypeSlots:           872,
 		TypeSubclasses:          360,
+		StackRefTagBits:         3,
+		StackRefIntTag:          3,
+		IFrameStackpointer:      64,
+		FrameOwnedByInterpreter: 3,
 	},
 }
 
