@@ -4,7 +4,7 @@ BIN     := bin/pycoroner
 DEMO    ?= /tmp/pycoroner-demo
 PYTHON  ?= 3.12
 
-.PHONY: all build deps demo test test-unit lint layouts bench fuzz clean
+.PHONY: all build deps demo test test-unit lint layouts bench fuzz soak clean
 
 all: build
 
@@ -59,6 +59,15 @@ fuzz:
 	done
 	@echo "fuzz: FuzzCore with the census split among 3 workers, for $(FUZZTIME)"
 	PYCORONER_CENSUS_WORKERS=3 $(GO) test -run '^$$' -fuzz '^FuzzCore$$' -fuzztime $(FUZZTIME) ./pyheap
+
+# soak kills pycoroner (SIGKILL, SIGINT, SIGTERM) at random moments of
+# snapshot, stacks --pid, watch --on-change and watch --until, SOAK_TRIALS
+# times per interpreter, with signals sent to the program throughout; it
+# reports programs harmed, signals lost and threads left stopped (all must
+# be 0). make test runs a few trials of the same test.
+SOAK_TRIALS ?= 100
+soak: deps
+	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration | grep -E 'kill-at-random|trials,|FAIL|PASS|ok'
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:

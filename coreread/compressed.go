@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/therootcompany/xz"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,21 +30,44 @@ const (
 	Zstd          Compression = "zstd"
 )
 
-// CacheDirEnv names the environment variable that overrides where
-// decompressed cores are kept (DecompressCacheDir).
-const CacheDirEnv = "PYCORONER_CACHE_DIR"
+// DecompressOptions says where and how much a compressed core may be
+// unpacked. coreread reads no environment and asks nothing of the
+// terminal: the caller decides all of this.
+type DecompressOptions struct {
+	// CacheDir keeps the decompressed cores; "" refuses compressed cores.
+	// It must be a directory of ours that nobody else can write.
+	CacheDir string
+	// CacheDirHelp tells, in messages, how the user picks another cache
+	// directory ("set PYCORONER_CACHE_DIR").
+	CacheDirHelp string
+	// Progress receives a progress line while decompressing (nil: none).
+	Progress io.Writer
+	// MaxBytes caps the decompressed size; 0 means DefaultMaxRatio times
+	// the compressed size, and never less than DefaultMinMaxBytes.
+	MaxBytes int64
+	// MaxBytesHelp tells, in messages, how the user raises MaxBytes
+	// ("pass --max-decompressed").
+	MaxBytesHelp string
+	// Interrupt, when closed, stops a decompression under way; its
+	// temporary file is removed.
+	Interrupt <-chan struct{}
+}
 
-// maxWindow caps the dictionary (xz) or window (zstd) a compressed core may
-// ask for: it is allocated before any data is read. xz -9 uses 64 MiB and
-// zstd --long=27 128 MiB.
-const maxWindow = 512 << 20
+// Bounds of decompression. A core is mostly anonymous memory that
+// compresses well, but not by more than a few hundred times except for
+// zero pages, which the kernel leaves out of a core (holes).
+const (
+	DefaultMaxRatio    = 1000
+	DefaultMinMaxBytes = 1 << 30
+)
+
+// maxWindow caps the dictionary (xz, every block) or window (zstd) a
+// compressed core may ask for: it is allocated before any data is read.
+// xz -9 uses 64 MiB and zstd --long=27 128 MiB.
+const maxWindow = 256 << 20
 
 // diskMargin is left free on the cache's file system when decompressing.
 const diskMargin = 256 << 20
-
-// ProgressOutput receives the decompression progress when it is a terminal
-// (nil: never). Tests and library users may replace it.
-var ProgressOutput = os.Stderr
 
 var magics = []struct {
 	magic []byte
@@ -73,53 +96,37 @@ func sniff(f *os.File, path string) (Compression, error) {
 	return NotCompressed, nil
 }
 
-// DecompressCacheDir is where decompressed cores are kept:
-// $PYCORONER_CACHE_DIR, else pycoroner/cores under the user's cache
-// directory, else under the temporary directory.
-func DecompressCacheDir() string {
-	if d := os.Getenv(CacheDirEnv); d != "" {
-		return d
-	}
-	if base, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(base, "pycoroner", "cores")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("pycoroner-cores-%d", os.Getuid()))
-}
-
-// cacheEntry is the sidecar written after a decompressed core: its
-// presence means the core file beside it is complete.
-type cacheEntry struct {
-	Source     string      `json:"source"`
-	Format     Compression `json:"format"`
-	Size       int64       `json:"compressed_size"`
-	ModTime    time.Time   `json:"compressed_mtime"`
-	Bytes      int64       `json:"decompressed_bytes"`
-	Incomplete string      `json:"incomplete,omitempty"` // why decompression stopped early
-}
-
 // cacheKey names a compressed file's cache entry by its size, its mtime and
 // a hash of its first and last 64 KiB, so that two files that merely share
 // a size and an mtime never share an entry.
 func cacheKey(f *os.File, st os.FileInfo) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d %d\n", st.Size(), st.ModTime().UnixNano())
-	buf := make([]byte, 64<<10)
-	for _, off := range []int64{0, max(st.Size()-int64(len(buf)), 0)} {
-		n, err := f.ReadAt(buf, off)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("read %s: %w", f.Name(), err)
-		}
-		h.Write(buf[:n])
+	if err := hashEnds(h, f, st.Size()); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
 }
 
+// hashEnds hashes the first and last 64 KiB of a file of size bytes.
+func hashEnds(h io.Writer, f *os.File, size int64) error {
+	buf := make([]byte, 64<<10)
+	for _, off := range []int64{0, max(size-int64(len(buf)), 0)} {
+		n, err := f.ReadAt(buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read %s: %w", f.Name(), err)
+		}
+		h.Write(buf[:n])
+	}
+	return nil
+}
+
 // Decompressed returns the path of the decompressed copy of the file at
-// path, making it in DecompressCacheDir on first use as Open does, or path
-// itself when the file is not compressed. It works on any file, not only
-// cores (tests unpack compressed binaries with it).
-func Decompressed(path string) (string, error) {
-	f, err := os.Open(path)
+// path, making it in the cache on first use as Open does, or path itself
+// when the file is not compressed. It works on any file, not only cores
+// (tests unpack compressed binaries with it).
+func Decompressed(path string, opts DecompressOptions) (string, error) {
+	f, err := OpenRegular(path)
 	if err != nil {
 		return "", err
 	}
@@ -128,24 +135,24 @@ func Decompressed(path string) (string, error) {
 	if err != nil || c == NotCompressed {
 		return path, err
 	}
-	cached, e, err := decompressed(f, path, c)
-	if err == nil && e.Incomplete != "" {
-		err = fmt.Errorf("%s: the %s data ends early (%s)", path, c, e.Incomplete)
+	cached, e, err := decompressed(f, path, c, opts, false)
+	if err != nil {
+		return "", err
 	}
-	return cached, err
+	cached.Close()
+	if e.Incomplete != "" {
+		return "", fmt.Errorf("%s: the %s data ends early (%s)", path, c, e.Incomplete)
+	}
+	return cached.Name(), nil
 }
 
 // openCompressed decompresses the core once into the cache, then opens the
 // decompressed copy. path stays the name every message uses.
 func openCompressed(f *os.File, path string, c Compression, opts Options) (*Process, error) {
-	cached, entry, err := decompressed(f, path, c)
+	cf, entry, err := decompressed(f, path, c, opts.Decompress, true)
 	f.Close()
 	if err != nil {
 		return nil, err
-	}
-	cf, err := os.Open(cached)
-	if err != nil {
-		return nil, fmt.Errorf("open decompressed copy of %s: %w", path, err)
 	}
 	p, err := open(cf, path, opts)
 	if err != nil {
@@ -158,95 +165,189 @@ func openCompressed(f *os.File, path string, c Compression, opts Options) (*Proc
 	return p, nil
 }
 
-// decompressed returns the cached decompressed copy of f, making it first
-// when it is not there yet.
-func decompressed(f *os.File, path string, c Compression) (string, cacheEntry, error) {
+// decompressed returns the cached decompressed copy of f, opened, making
+// it first when it is not there yet. wantCore refuses a stream that does
+// not start with an ELF core header before anything is written.
+func decompressed(f *os.File, path string, c Compression, opts DecompressOptions, wantCore bool) (*os.File, cacheEntry, error) {
+	if opts.CacheDir == "" {
+		return nil, cacheEntry{}, fmt.Errorf("%s is %s-compressed and no cache directory was given to decompress it into; decompress it first", path, c)
+	}
 	st, err := f.Stat()
 	if err != nil {
-		return "", cacheEntry{}, fmt.Errorf("stat %s: %w", path, err)
+		return nil, cacheEntry{}, fmt.Errorf("stat %s: %w", path, err)
 	}
 	key, err := cacheKey(f, st)
 	if err != nil {
-		return "", cacheEntry{}, err
+		return nil, cacheEntry{}, err
 	}
-	dir := DecompressCacheDir()
+	dir := opts.CacheDir
+	if err := prepareCacheDir(dir); err != nil {
+		return nil, cacheEntry{}, fmt.Errorf("decompress %s: %w%s", path, err, helpSuffix(opts.CacheDirHelp))
+	}
+	removeStaleTemps(dir)
 	core, meta := filepath.Join(dir, key+".core"), filepath.Join(dir, key+".json")
-	if e, ok := loadEntry(core, meta); ok {
+	if cf, e, ok := loadEntry(core, meta); ok {
 		now := time.Now()
 		os.Chtimes(meta, now, now) // most recently used: evicted last
-		return core, e, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", cacheEntry{}, fmt.Errorf("decompress %s: cache directory: %w (set %s)", path, err, CacheDirEnv)
+		return cf, e, nil
 	}
 	abs, _ := filepath.Abs(path)
 	e := cacheEntry{Source: abs, Format: c, Size: st.Size(), ModTime: st.ModTime()}
-	if err := decompressTo(f, st.Size(), path, c, dir, core, &e); err != nil {
-		return "", cacheEntry{}, err
+	cf, err := decompressTo(f, st.Size(), path, c, opts, core, &e, wantCore)
+	if err != nil {
+		return nil, cacheEntry{}, err
 	}
-	data, _ := json.Marshal(e)
-	if err := writeAtomic(meta, data); err != nil {
-		return "", cacheEntry{}, fmt.Errorf("decompress %s: %w", path, err)
+	if err := writeEntry(meta, cf, &e); err != nil {
+		cf.Close()
+		return nil, cacheEntry{}, fmt.Errorf("decompress %s: %w", path, err)
 	}
 	evict(dir, key)
-	return core, e, nil
+	return cf, e, nil
 }
 
-// loadEntry returns a complete cache entry.
-func loadEntry(core, meta string) (cacheEntry, bool) {
-	var e cacheEntry
-	data, err := os.ReadFile(meta)
-	if err != nil || json.Unmarshal(data, &e) != nil {
-		return e, false
+func helpSuffix(help string) string {
+	if help == "" {
+		return ""
 	}
-	st, err := os.Stat(core)
-	return e, err == nil && st.Size() == e.Bytes
+	return " (" + help + ")"
 }
+
+// maxBytes is the decompressed size allowed for a compressed file of size
+// bytes.
+func (o DecompressOptions) maxBytes(size int64) int64 {
+	if o.MaxBytes > 0 {
+		return o.MaxBytes
+	}
+	if size > (1<<62)/DefaultMaxRatio {
+		return 1 << 62
+	}
+	return max(size*DefaultMaxRatio, DefaultMinMaxBytes)
+}
+
+// Errors that stop a decompression.
+var (
+	errNoSpace     = errors.New("not enough disk space")
+	errTooBig      = errors.New("decompressed size limit reached")
+	errInterrupted = errors.New("interrupted")
+)
 
 // decompressTo writes the decompressed core to dst through a temporary
-// file. A stream that ends early or is corrupt keeps what came before (a
-// truncated core still says a lot); a write error removes everything.
-func decompressTo(f *os.File, size int64, path string, c Compression, dir, dst string, e *cacheEntry) error {
+// file and returns dst opened. A stream that ends early or is corrupt
+// keeps what came before (a truncated core still says a lot); a write
+// error, an interruption or a limit removes everything.
+func decompressTo(f *os.File, size int64, path string, c Compression, opts DecompressOptions, dst string, e *cacheEntry, wantCore bool) (*os.File, error) {
+	dir := filepath.Dir(dst)
 	var fs unix.Statfs_t
 	budget := int64(1) << 62
 	if unix.Statfs(dir, &fs) == nil {
 		budget = int64(fs.Bavail)*int64(fs.Bsize) - diskMargin
 	}
-	src := &progressReader{r: f, total: size, name: filepath.Base(path), c: c, start: time.Now()}
-	src.out = terminal(ProgressOutput)
+	limit := opts.maxBytes(size)
+	src := &progressReader{r: f, total: size, name: filepath.Base(path), c: c, start: time.Now(), out: opts.Progress, dir: dir}
 	r, closeR, err := decompressor(bufio.NewReaderSize(src, 1<<20), c)
 	if err != nil {
-		return fmt.Errorf("%s is not a valid %s file: %v", path, c, oneLine(err))
+		if fatal := decodeError(err); fatal != "" {
+			return nil, fmt.Errorf("%s: %s", path, fatal)
+		}
+		return nil, fmt.Errorf("%s is not a valid %s file: %v", path, c, oneLine(err))
 	}
 	defer closeR()
-	tmp, err := os.CreateTemp(dir, ".decompress-*")
-	if err != nil {
-		return fmt.Errorf("decompress %s: %w", path, err)
+	head := make([]byte, 64)
+	hn, herr := io.ReadFull(r, head)
+	head = head[:hn]
+	if errors.Is(herr, io.ErrUnexpectedEOF) {
+		herr = io.EOF // a stream of fewer than 64 bytes
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	w := &limitedWriter{w: tmp, budget: budget}
-	n, copyErr := io.Copy(w, r)
-	src.finish(n)
-	if w.err != nil {
-		tmp.Close()
-		if errors.Is(w.err, errNoSpace) {
-			return fmt.Errorf("decompress %s: not enough free space in %s after %d bytes (set %s to a larger disk)", path, dir, n, CacheDirEnv)
+	if wantCore {
+		if err := checkCoreHeader(head); err != nil {
+			if herr != nil && !errors.Is(herr, io.EOF) {
+				if fatal := decodeError(herr); fatal != "" {
+					return nil, fmt.Errorf("%s: %s", path, fatal)
+				}
+				return nil, fmt.Errorf("%s is not a valid %s file: %v", path, c, oneLine(herr))
+			}
+			return nil, fmt.Errorf("%s is %s-compressed, but not an ELF core file: %v", path, c, err)
 		}
-		return fmt.Errorf("decompress %s into %s: %w", path, dir, w.err)
 	}
-	if copyErr != nil {
-		if n < 64 {
+	tmp, err := createTemp(dir)
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", path, err)
+	}
+	defer func() {
+		if tmp != nil {
 			tmp.Close()
-			return fmt.Errorf("%s is not a valid %s file: %v", path, c, oneLine(copyErr))
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := &limitedWriter{w: tmp, budget: min(budget, limit), disk: budget < limit, stop: opts.Interrupt}
+	n, copyErr := int64(0), herr
+	if _, err := w.Write(head); err == nil && herr == nil {
+		var m int64
+		m, copyErr = io.Copy(w, r)
+		n = m
+	}
+	n += int64(len(head))
+	if w.err != nil {
+		n = w.n
+	}
+	src.finish(n)
+	switch {
+	case errors.Is(w.err, errNoSpace):
+		return nil, fmt.Errorf("decompress %s: not enough free space in %s after %d bytes%s", path, dir, n, helpSuffix(opts.CacheDirHelp))
+	case errors.Is(w.err, errTooBig):
+		return nil, fmt.Errorf("decompress %s: it unpacks to more than %d bytes (%d times its compressed size), the limit for a core%s", path, limit, limit/max(size, 1), helpSuffix(opts.MaxBytesHelp))
+	case errors.Is(w.err, errInterrupted):
+		return nil, fmt.Errorf("decompress %s: %w", path, errInterrupted)
+	case w.err != nil:
+		return nil, fmt.Errorf("decompress %s into %s: %w", path, dir, w.err)
+	}
+	if copyErr != nil && !errors.Is(copyErr, io.EOF) {
+		if fatal := decodeError(copyErr); fatal != "" {
+			return nil, fmt.Errorf("%s: %s", path, fatal)
+		}
+		if n < 64 {
+			return nil, fmt.Errorf("%s is not a valid %s file: %v", path, c, oneLine(copyErr))
 		}
 		e.Incomplete = oneLine(copyErr)
 	}
 	e.Bytes = n
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("decompress %s: %w", path, err)
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("decompress %s: %w", path, err)
+		return nil, fmt.Errorf("decompress %s: %w", path, err)
+	}
+	out := tmp
+	tmp = nil
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeError names the decoder errors that are refusals, not damage: a
+// dictionary or window too large. "" for the others.
+func decodeError(err error) string {
+	switch {
+	case errors.Is(err, xz.ErrMemlimit):
+		return fmt.Sprintf("an xz block asks for a dictionary larger than the %d MiB pycoroner allows (decompress it with xz -d)", maxWindow>>20)
+	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		return fmt.Sprintf("its zstd window is larger than the %d MiB pycoroner allows (decompress it with zstd -d --long=31)", maxWindow>>20)
+	}
+	return ""
+}
+
+// checkCoreHeader checks that the first bytes of a decompressed stream are
+// an x86-64 ELF core's header, before gigabytes are written.
+func checkCoreHeader(head []byte) error {
+	switch {
+	case len(head) < 4 || !bytes.Equal(head[:4], []byte(elf.ELFMAG)):
+		return fmt.Errorf("it starts with %q", printable(head[:min(len(head), 4)]))
+	case len(head) < 64:
+		return fmt.Errorf("it holds %d bytes, less than an ELF header", len(head))
+	case elf.Type(uint16(head[16])|uint16(head[17])<<8) != elf.ET_CORE:
+		return fmt.Errorf("it is an ELF %s", typeName(elf.Type(uint16(head[16])|uint16(head[17])<<8)))
 	}
 	return nil
 }
@@ -261,11 +362,10 @@ func decompressor(r io.Reader, c Compression) (io.Reader, func(), error) {
 		}
 		return zr, func() { zr.Close() }, nil
 	case XZ:
-		br := bufio.NewReaderSize(r, 1<<16)
-		if err := checkXZDict(br); err != nil {
-			return nil, nil, err
-		}
-		zr, err := xz.ReaderConfig{DictCap: 8 << 20}.NewReader(br)
+		// This decoder checks every block's dictionary against the cap
+		// before it allocates it (ulikunitz/xz takes the largest of the
+		// cap and what the block asks for).
+		zr, err := xz.NewReader(r, maxWindow)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -280,68 +380,13 @@ func decompressor(r io.Reader, c Compression) (io.Reader, func(), error) {
 	return nil, nil, fmt.Errorf("unknown compression %q", c)
 }
 
-// checkXZDict refuses an xz stream whose first block asks for a dictionary
-// larger than maxWindow, before the decoder allocates it.
-// Stream header (12 bytes), then the block header: size byte, flags,
-// optional sizes (varints), filter flags (id, properties size, properties).
-func checkXZDict(br *bufio.Reader) error {
-	head, _ := br.Peek(12 + 1024)
-	if len(head) < 14 {
-		return nil // the decoder reports what is wrong
-	}
-	b := head[12:]
-	hsize := (int(b[0]) + 1) * 4
-	if b[0] == 0 || hsize > len(b) {
-		return nil
-	}
-	flags, i := b[1], 2
-	varint := func() (uint64, bool) {
-		var v uint64
-		for s := 0; s < 63 && i < hsize; s += 7 {
-			c := b[i]
-			i++
-			v |= uint64(c&0x7f) << s
-			if c < 0x80 {
-				return v, true
-			}
-		}
-		return 0, false
-	}
-	if flags&0x40 != 0 {
-		varint()
-	}
-	if flags&0x80 != 0 {
-		varint()
-	}
-	nfilters := int(flags&3) + 1
-	for k := 0; k < nfilters; k++ {
-		id, ok1 := varint()
-		psize, ok2 := varint()
-		if !ok1 || !ok2 || i+int(psize) > hsize {
-			return nil
-		}
-		if id == 0x21 && psize == 1 { // LZMA2: dictionary size from one byte
-			d := b[i] & 0x3f
-			if d > 40 {
-				return fmt.Errorf("bad LZMA2 dictionary size code %d", d)
-			}
-			dict := uint64(2|d&1) << (d/2 + 11)
-			if dict > maxWindow {
-				return fmt.Errorf("its dictionary of %d MiB is more than the %d MiB pycoroner allows (decompress it with xz -d)", dict>>20, maxWindow>>20)
-			}
-		}
-		i += int(psize)
-	}
-	return nil
-}
-
-// errNoSpace stops a decompression that would fill the disk.
-var errNoSpace = errors.New("not enough disk space")
-
-// limitedWriter writes at most budget bytes and keeps the first error.
+// limitedWriter writes at most budget bytes, stops when told to, and keeps
+// the first error.
 type limitedWriter struct {
 	w      io.Writer
 	budget int64
+	disk   bool // the budget is the disk's free space, not the size limit
+	stop   <-chan struct{}
 	n      int64
 	err    error
 }
@@ -350,8 +395,17 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 	if l.err != nil {
 		return 0, l.err
 	}
+	select {
+	case <-l.stop:
+		l.err = errInterrupted
+		return 0, l.err
+	default:
+	}
 	if l.n+int64(len(b)) > l.budget {
-		l.err = errNoSpace
+		l.err = errTooBig
+		if l.disk {
+			l.err = errNoSpace
+		}
 		return 0, l.err
 	}
 	n, err := l.w.Write(b)
@@ -360,22 +414,6 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 		l.err = err
 	}
 	return n, err
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".entry-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func oneLine(err error) string {

@@ -3,6 +3,9 @@ package coreread
 import (
 	"bytes"
 	"compress/gzip"
+	"debug/elf"
+	"encoding/binary"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -57,20 +60,19 @@ func cacheEntries(t *testing.T, dir string) int {
 }
 
 func TestOpenCompressed(t *testing.T) {
-	ProgressOutput = nil
 	mem := bytes.Repeat([]byte("pycoroner compressed core "), 2000)
 	mem = append(mem, "hello\x00"...)
 	raw := synthCore(t, note(ntPrstatus, prstatus(77, 0x7000)), 0x10000, mem)
 	for _, c := range []Compression{Gzip, XZ, Zstd} {
 		t.Run(string(c), func(t *testing.T) {
 			cache := t.TempDir()
-			t.Setenv(CacheDirEnv, cache)
+			opts := Options{Decompress: DecompressOptions{CacheDir: cache}}
 			path := filepath.Join(t.TempDir(), "core.zz")
 			if err := os.WriteFile(path, compress(t, c, raw), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			for run := 0; run < 2; run++ { // the second run uses the cache
-				p, err := Open(path, Options{})
+				p, err := Open(path, opts)
 				if err != nil {
 					t.Fatalf("run %d: %v", run, err)
 				}
@@ -88,7 +90,7 @@ func TestOpenCompressed(t *testing.T) {
 			// A new mtime is a new file: a second entry.
 			later := time.Now().Add(time.Hour)
 			os.Chtimes(path, later, later)
-			p, err := Open(path, Options{})
+			p, err := Open(path, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,19 +105,18 @@ func TestOpenCompressed(t *testing.T) {
 // A compressed core cut short (a disk quota hit while copying it) opens as
 // a truncated core, with a warning that says so.
 func TestOpenCompressedTruncated(t *testing.T) {
-	ProgressOutput = nil
 	mem := make([]byte, 1<<20)
 	rand.NewChaCha8([32]byte{1}).Read(mem) // incompressible: many blocks
 	raw := synthCore(t, note(ntPrstatus, prstatus(5, 0)), 0x10000, mem)
 	for _, c := range []Compression{Gzip, XZ, Zstd} {
 		t.Run(string(c), func(t *testing.T) {
-			t.Setenv(CacheDirEnv, t.TempDir())
+			opts := Options{Decompress: DecompressOptions{CacheDir: t.TempDir()}}
 			z := compress(t, c, raw)
 			path := filepath.Join(t.TempDir(), "core.cut")
 			if err := os.WriteFile(path, z[:len(z)*2/3], 0o644); err != nil {
 				t.Fatal(err)
 			}
-			p, err := Open(path, Options{})
+			p, err := Open(path, opts)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -133,12 +134,73 @@ func TestOpenCompressedTruncated(t *testing.T) {
 	}
 }
 
+// xzWithDict sets the LZMA2 dictionary size code of the xz block header
+// at off, with a valid header checksum.
+func xzWithDict(t *testing.T, data []byte, off int, code byte) []byte {
+	t.Helper()
+	data = append([]byte(nil), data...)
+	hsize := (int(data[off]) + 1) * 4
+	h := data[off : off+hsize]
+	i := bytes.Index(h, []byte{0x21, 0x01})
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in the block header % x", h)
+	}
+	h[i+2] = code
+	binary.LittleEndian.PutUint32(h[hsize-4:], crc32.ChecksumIEEE(h[:hsize-4]))
+	return data
+}
+
+// A dictionary too large is refused in every block, not only the first:
+// here the second stream's (was: a 625 KB file took 3.3 GB and 110 s).
+func TestXZEveryBlockBounded(t *testing.T) {
+	mem := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{2}).Read(mem)
+	raw := synthCore(t, note(ntPrstatus, prstatus(5, 0)), 0x10000, mem)
+	first := compress(t, XZ, raw[:len(raw)/2])
+	second := xzWithDict(t, compress(t, XZ, raw[len(raw)/2:]), 12, 39) // 3 GiB
+	cache := t.TempDir()
+	_, err := Open(writeTemp(t, append(first, second...)), Options{Decompress: DecompressOptions{CacheDir: cache}})
+	if err == nil || !strings.Contains(err.Error(), "larger than the 256 MiB") {
+		t.Fatalf("Open = %v, want the dictionary refused", err)
+	}
+	if left, _ := os.ReadDir(cache); len(left) != 0 {
+		t.Errorf("the refused decompression left %d files in the cache", len(left))
+	}
+}
+
+// A decompressed size beyond the limit stops the decompression and says
+// how to raise the limit; a stream that is not a core is refused before
+// anything is written.
+func TestDecompressedSizeLimit(t *testing.T) {
+	raw := synthCore(t, note(ntPrstatus, prstatus(5, 0)), 0x10000, make([]byte, 8<<20))
+	path := writeTemp(t, compress(t, Zstd, raw))
+	cache := t.TempDir()
+	opts := Options{Decompress: DecompressOptions{CacheDir: cache, MaxBytes: 1 << 20, MaxBytesHelp: "pass --max-decompressed"}}
+	_, err := Open(path, opts)
+	if err == nil || !strings.Contains(err.Error(), "unpacks to more than 1048576 bytes") || !strings.Contains(err.Error(), "--max-decompressed") {
+		t.Fatalf("Open = %v, want the size limit", err)
+	}
+	if left, _ := os.ReadDir(cache); len(left) != 0 {
+		t.Errorf("the stopped decompression left %d files in the cache", len(left))
+	}
+	opts.Decompress.MaxBytes = 0 // the default: 1000 times, at least 1 GiB
+	p, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open with the default limit: %v", err)
+	}
+	p.Close()
+	zeros := writeTemp(t, compress(t, Zstd, make([]byte, 64<<20)))
+	if _, err := Open(zeros, opts); err == nil || !strings.Contains(err.Error(), "not an ELF core file") {
+		t.Fatalf("Open of compressed zeros = %v", err)
+	}
+}
+
 func TestOpenCompressedBad(t *testing.T) {
-	ProgressOutput = nil
-	t.Setenv(CacheDirEnv, t.TempDir())
+	opts := Options{Decompress: DecompressOptions{CacheDir: t.TempDir()}}
+	elfExec := synthCore(t, nil, 0x1000, nil)
+	binary.LittleEndian.PutUint16(elfExec[16:], uint16(elf.ET_EXEC))
 	zstdOfText := compress(t, Zstd, []byte(strings.Repeat("not a core\n", 100)))
-	hugeXZ := compress(t, XZ, []byte("x"))
-	hugeXZ[12+4] = 40 // LZMA2 dictionary size code 40: 4 GiB
+	hugeXZ := xzWithDict(t, compress(t, XZ, []byte("x")), 12, 40) // 4 GiB
 	tests := []struct {
 		name string
 		data []byte
@@ -147,13 +209,14 @@ func TestOpenCompressedBad(t *testing.T) {
 		{"gzip magic, garbage", append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{0xee}, 100)...), "not a valid gzip file"},
 		{"xz magic only", []byte{0xfd, '7', 'z', 'X', 'Z', 0}, "not a valid xz file"},
 		{"zstd of a text file", zstdOfText, "not an ELF core file"},
-		{"xz asking for 4 GiB", hugeXZ, "more than the 512 MiB"},
+		{"xz asking for 4 GiB", hugeXZ, "larger than the 256 MiB"},
+		{"xz of an ELF executable", compress(t, XZ, elfExec), "not an ELF core file: it is an ELF executable"},
 		{"lz4", append([]byte{0x04, 0x22, 0x4d, 0x18}, make([]byte, 32)...), "lz4-compressed"},
 		{"bzip2", []byte("BZh91AY&SY"), "bzip2-compressed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := Open(writeTemp(t, tc.data), Options{})
+			p, err := Open(writeTemp(t, tc.data), opts)
 			if err == nil {
 				p.Close()
 				t.Fatalf("Open succeeded, want an error containing %q", tc.want)
@@ -168,12 +231,11 @@ func TestOpenCompressedBad(t *testing.T) {
 // A cache entry without its sidecar (a run killed mid-write) is never
 // used, and the cache stays bounded.
 func TestCacheEntryNeedsSidecar(t *testing.T) {
-	ProgressOutput = nil
 	cache := filepath.Join(t.TempDir(), "cache")
-	t.Setenv(CacheDirEnv, cache)
+	opts := Options{Decompress: DecompressOptions{CacheDir: cache}}
 	raw := synthCore(t, note(ntPrstatus, prstatus(9, 0)), 0x10000, make([]byte, 4096))
 	path := writeTemp(t, compress(t, Gzip, raw))
-	p, err := Open(path, Options{})
+	p, err := Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +247,7 @@ func TestCacheEntryNeedsSidecar(t *testing.T) {
 	// Corrupt the cached copy and drop its sidecar: Open must redo it.
 	os.WriteFile(cores[0], []byte("garbage"), 0o600)
 	os.Remove(strings.TrimSuffix(cores[0], ".core") + ".json")
-	p, err = Open(path, Options{})
+	p, err = Open(path, opts)
 	if err != nil {
 		t.Fatalf("Open after losing the sidecar: %v", err)
 	}
@@ -206,11 +268,12 @@ func TestEvictOldEntries(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, key+".core"), []byte("x"), 0o600)
 		os.WriteFile(filepath.Join(dir, key+".json"), []byte("{}"), 0o600)
 	}
-	os.WriteFile(filepath.Join(dir, ".decompress-123"), []byte("x"), 0o600)
+	os.WriteFile(filepath.Join(dir, ".decompress-123"), []byte("x"), 0o600) // a run killed long ago
 	for _, name := range []string{"old.json", "keep.json", ".decompress-123"} {
 		os.Chtimes(filepath.Join(dir, name), old, old)
 	}
 	evict(dir, "keep")
+	removeStaleTemps(dir)
 	for name, want := range map[string]bool{"old.core": false, "old.json": false, "recent.core": true, "keep.core": true, "keep.json": true, ".decompress-123": false} {
 		_, err := os.Stat(filepath.Join(dir, name))
 		if got := err == nil; got != want {

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,8 @@ type Options struct {
 	Sysroot string
 	// Exe, when set, replaces the main executable named by the core.
 	Exe string
+	// Decompress says where and how much a compressed core is unpacked.
+	Decompress DecompressOptions
 }
 
 // Segment is one PT_LOAD of the core: Memsz bytes of memory at Vaddr, of
@@ -70,11 +73,11 @@ const maxSegments = 1 << 20
 
 // Open reads the ELF core at path. The caller must Close it. A core
 // compressed with gzip, xz or zstd (systemd-coredump's core.*.zst) is
-// decompressed once into DecompressCacheDir and read from there.
+// decompressed once into opts.Decompress.CacheDir and read from there.
 func Open(path string, opts Options) (*Process, error) {
-	f, err := os.Open(path)
+	f, err := openCoreFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open core: %w", err)
+		return nil, err
 	}
 	c, err := sniff(f, path)
 	if err != nil {
@@ -92,11 +95,59 @@ func Open(path string, opts Options) (*Process, error) {
 	return p, nil
 }
 
+// openCoreFile opens a core only if it is a regular file: a FIFO would
+// block the open and then every read, a device would read forever.
+// O_NONBLOCK keeps the open itself from waiting for a FIFO's writer.
+func openCoreFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open core: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat core: %w", err)
+	}
+	switch {
+	case st.IsDir():
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory, not a core file", path)
+	case !st.Mode().IsRegular():
+		f.Close()
+		return nil, fmt.Errorf("%s is %s, not a core file: pycoroner reads regular files only (save the core to a file first)", path, fileKind(st.Mode()))
+	}
+	return f, nil
+}
+
+// fileKind names a file type for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a regular file"
+}
+
 func open(f *os.File, path string, opts Options) (p *Process, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var made *Process // p is nil once an error is returned
 	defer func() {
-		// debug/elf is robust, but a hostile file must never crash the tool.
+		// A hostile file must never crash the tool.
 		if r := recover(); r != nil {
-			p, err = nil, fmt.Errorf("%s: malformed ELF file (%v)", path, r)
+			err = fmt.Errorf("%s: malformed ELF file (%v)", path, r)
+			if ferr := FaultError(r); ferr != nil {
+				err = ferr
+			}
+		}
+		if err != nil && made != nil {
+			made.unmap()
+			p = nil
 		}
 	}()
 	st, err := f.Stat()
@@ -111,43 +162,38 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 		return nil, err
 	}
 	p = &Process{path: path, f: f, opts: opts, files: map[string]*mappedFile{}, auxv: map[uint64]uint64{}}
+	made = p
 	if st.Size() > 0 {
 		p.data, err = unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE)
 		if err != nil {
 			return nil, fmt.Errorf("mmap core: %w", err)
 		}
+		registerMapping(p)
 	}
 	size := uint64(len(p.data))
 	truncated := false
+	var notes []*elf.Prog
 	for _, pr := range progs {
 		switch pr.Type {
 		case elf.PT_LOAD:
-			s := Segment{Vaddr: pr.Vaddr, Memsz: pr.Memsz, Off: pr.Off, Filesz: pr.Filesz, Flags: pr.Flags}
-			if s.Filesz > s.Memsz {
-				s.Filesz = s.Memsz
-			}
-			if s.Off >= size {
-				if s.Filesz > 0 {
-					truncated, s.Truncated = true, true
-				}
-				s.Filesz = 0
-			} else if s.Off+s.Filesz > size {
-				s.Filesz = size - s.Off
-				truncated, s.Truncated = true, true
-			}
+			s, lost := loadSegment(pr, size)
+			truncated = truncated || lost
 			p.segs = append(p.segs, s)
 		case elf.PT_NOTE:
-			if err := p.readNotes(pr, size); err != nil {
-				p.warn("core notes: %v", err)
-				truncated = truncated || pr.Off+pr.Filesz > size
-			}
+			notes = append(notes, pr)
+		}
+	}
+	p.segs = p.dropOverlaps(p.segs)
+	for _, pr := range distinctNotes(notes, p) {
+		if err := p.readNotes(pr, size); err != nil {
+			p.warn("core notes: %v", err)
+			truncated = truncated || pr.Off >= size || pr.Filesz > size-pr.Off
 		}
 	}
 	if truncated {
 		p.truncated = true
 		p.warn("core file is truncated (%d bytes): some memory is missing", size)
 	}
-	sort.Slice(p.segs, func(i, j int) bool { return p.segs[i].Vaddr < p.segs[j].Vaddr })
 	if len(p.segs) == 0 {
 		return nil, fmt.Errorf("%s: core has no memory segments", path)
 	}
@@ -172,11 +218,16 @@ func (p *Process) Close() error {
 	for _, mf := range p.files {
 		mf.close()
 	}
+	p.unmap()
+	return p.f.Close()
+}
+
+func (p *Process) unmap() {
 	if p.data != nil {
+		unregisterMapping(p)
 		unix.Munmap(p.data)
 		p.data = nil
 	}
-	return p.f.Close()
 }
 
 // Path is the core file's path.

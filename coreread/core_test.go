@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // synthCore builds a minimal x86-64 ELF core: one PT_NOTE with the given
@@ -174,5 +177,35 @@ func TestGNUBuildID(t *testing.T) {
 	}
 	if got := gnuBuildID(b.Bytes()[:14]); got != "" {
 		t.Errorf("gnuBuildID of a cut note = %q", got)
+	}
+}
+
+// A core path that is a FIFO, a device or a socket is refused at once: a
+// FIFO used to block the open (and then every read) forever.
+func TestOpenRefusesNonRegularFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "core.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{fifo, "named pipe"},
+		{"/dev/zero", "character device"},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			p, err := Open(tc.path, Options{})
+			if err == nil {
+				p.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open(%s) = %v, want an error saying %q", tc.path, err, tc.want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("Open(%s) still blocked after a minute", tc.path)
+		}
 	}
 }

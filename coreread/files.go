@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 )
@@ -43,6 +42,7 @@ type FileInfo struct {
 type mappedFile struct {
 	mu         sync.Mutex // the lazily opened file and tables; reads may run in parallel
 	info       FileInfo
+	inRoot     string // the sysroot the file is opened under, if any
 	bias       uint64 // load bias: runtime address minus ELF virtual address
 	headerSeen bool   // info.Start is the mapping of file offset 0
 	f          *os.File
@@ -64,8 +64,8 @@ func (mf *mappedFile) open() (*os.File, error) {
 	mf.mu.Lock()
 	defer mf.mu.Unlock()
 	if mf.f == nil && mf.openErr == nil {
-		if mf.info.Status == FileOutsideRoot {
-			mf.openErr = fmt.Errorf("%s resolves outside the sysroot", mf.info.DiskPath)
+		if mf.inRoot != "" {
+			mf.f, mf.openErr = OpenInRoot(mf.inRoot, mf.info.Path)
 		} else {
 			mf.f, mf.openErr = OpenRegular(mf.info.DiskPath)
 		}
@@ -118,6 +118,9 @@ func (p *Process) setupFiles() {
 		if !ok {
 			mf = &mappedFile{info: FileInfo{Path: m.Path, Start: m.Start, End: m.End, IsExe: m.Path == exePath}}
 			mf.info.DiskPath = p.diskPath(m.Path, mf.info.IsExe)
+			if p.opts.Sysroot != "" && !(mf.info.IsExe && p.opts.Exe != "") {
+				mf.inRoot = p.opts.Sysroot
+			}
 			p.files[m.Path] = mf
 		}
 		if m.End > mf.info.End {
@@ -165,18 +168,12 @@ func (p *Process) checkFile(mf *mappedFile) {
 	if coreIsELF {
 		mf.bias, mf.info.BuildIDCore = p.headerFacts(mf.info.Start, hdr)
 	}
-	if p.opts.Sysroot != "" && !(mf.info.IsExe && p.opts.Exe != "") {
-		if real, err := filepath.EvalSymlinks(mf.info.DiskPath); err == nil {
-			root, _ := filepath.EvalSymlinks(p.opts.Sysroot)
-			if root != "" && real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
-				mf.info.Status = FileOutsideRoot
-				p.warn("%s resolves outside --sysroot (%s); not used", mf.info.DiskPath, real)
-				return
-			}
-		}
-	}
 	ef, err := mf.elfFile()
 	switch {
+	case errors.Is(mf.openErr, ErrOutsideRoot):
+		mf.info.Status = FileOutsideRoot
+		p.warn("%s resolves outside --sysroot (a symlink or .. leads out of it, and nothing inside answers it); not used", mf.info.DiskPath)
+		return
 	case mf.openErr != nil:
 		mf.info.Status = FileMissing
 		switch {

@@ -23,12 +23,10 @@ import (
 // decompression cache, so only the first run pays for it).
 func goldenCores(f *testing.F) [][]byte {
 	f.Helper()
-	f.Setenv(CacheDirEnv, filepath.Join(os.TempDir(), "pycoroner-test-cache"))
-	ProgressOutput = nil
 	_, self, _, _ := runtime.Caller(0)
 	var out [][]byte
 	for _, name := range []string{"debian-3.11-gcore", "pyenv-3.13-abort"} {
-		path, err := Decompressed(filepath.Join(filepath.Dir(self), "..", "testdata", "golden", name+".core.xz"))
+		path, err := Decompressed(filepath.Join(filepath.Dir(self), "..", "testdata", "golden", name+".core.xz"), DecompressOptions{CacheDir: filepath.Join(os.TempDir(), "pycoroner-test-cache")})
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func compressFile(t *testing.T, format, src, dst string) {
 func TestCompressedCores(t *testing.T) {
 	core, sysroot, oracle := goldenCore(t, "debian-3.11-gcore")
 	cache := t.TempDir()
-	t.Setenv(coreread.CacheDirEnv, cache)
+	t.Setenv("PYCORONER_CACHE_DIR", cache)
 	for _, format := range []string{"gz", "xz", "zst"} {
 		t.Run(format, func(t *testing.T) {
 			z := filepath.Join(t.TempDir(), "core.1234."+format)
@@ -92,7 +92,7 @@ func TestCompressedCores(t *testing.T) {
 // core does, and says why.
 func TestCompressedTruncated(t *testing.T) {
 	core, sysroot, _ := goldenCore(t, "debian-3.11-gcore")
-	t.Setenv(coreread.CacheDirEnv, t.TempDir())
+	t.Setenv("PYCORONER_CACHE_DIR", t.TempDir())
 	z := filepath.Join(t.TempDir(), "core.zst")
 	compressFile(t, "zst", core, z)
 	data, _ := os.ReadFile(z)
@@ -112,7 +112,7 @@ func TestCompressedTruncated(t *testing.T) {
 // systemd recorded.
 func TestSystemdCoredump(t *testing.T) {
 	core, _, oracle := goldenCore(t, "pyenv-3.13-abort")
-	t.Setenv(coreread.CacheDirEnv, t.TempDir())
+	t.Setenv("PYCORONER_CACHE_DIR", t.TempDir())
 	name := `core.python3\x2e13.0.1827be70bda44e3b9598c4aaf5ac32bc.4242.1717652311000000.zst`
 	z := filepath.Join(t.TempDir(), name)
 	compressFile(t, "zst", core, z)

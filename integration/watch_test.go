@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -44,36 +46,10 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 			if err := l.Oracle.DecodeMarkers(&m); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.CommandContext(ctx, binary, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path",
-				"-o", t.TempDir(), "--timeout", "30s", "--json")
 			var out bytes.Buffer
-			cmd.Stdout = &out
-			stderr, _ := cmd.StderrPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			ready := make(chan string, 1)
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				var all []string
-				for sc.Scan() {
-					all = append(all, sc.Text())
-					if sc.Text() == "watching" {
-						ready <- ""
-					}
-				}
-				ready <- strings.Join(all, "\n")
-			}()
-			select {
-			case msg := <-ready:
-				if msg != "" {
-					cmd.Wait()
-					t.Fatalf("watch ended before arming: %s", msg)
-				}
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatal("watch did not arm within 30s")
-			}
+			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path",
+				"-o", t.TempDir(), "--timeout", "30s", "--json")
+			cmd, ready := w.cmd, w.stderr
 			// The scenario's cue to run culprit(), sent to the main thread,
 			// which runs Python's signal handlers.
 			if err := unix.Tgkill(l.PID, l.PID, unix.SIGUSR1); err != nil {
@@ -92,7 +68,7 @@ func TestWatchOnChangeCatchesCulprit(t *testing.T) {
 				threads += string(stacks)
 				_, output, _ := l.Wait(5 * time.Second)
 				running, why := l.Running()
-				t.Fatalf("want one hit with a Python stack, got %s\nwatch said: %s\nscenario (running %v %s): %s\n%s", out.Bytes(), <-ready, running, why, output, threads)
+				t.Fatalf("want one hit with a Python stack, got %s\nwatch said: %s\nscenario (running %v %s): %s\n%s", out.Bytes(), ready(), running, why, output, threads)
 			}
 			top := got.Hits[0].Thread.Frames[0]
 			if top.Function != m.Culprit.Function || top.Line != m.Culprit.Line || top.Filename != m.Culprit.Filename {
@@ -203,6 +179,54 @@ func TestWatchLeavesProcessRunning(t *testing.T) {
 	}
 }
 
+// watchRun is a `pycoroner watch` started by startWatch.
+type watchRun struct {
+	cmd    *exec.Cmd
+	stderr func() string // everything it printed on stderr, once it ended
+}
+
+// startWatch starts pycoroner (watch ... --json) and returns once it said
+// "watching" on stderr; stdout goes to out.
+func startWatch(t *testing.T, ctx context.Context, out *bytes.Buffer, args ...string) watchRun {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdout = out
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	rest := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var all []string
+		for sc.Scan() {
+			all = append(all, sc.Text())
+			if sc.Text() == "watching" {
+				ready <- true
+			}
+		}
+		rest <- strings.Join(all, "\n")
+	}()
+	select {
+	case <-ready:
+	case msg := <-rest:
+		cmd.Wait()
+		t.Fatalf("watch ended before arming: %s", msg)
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("watch did not arm within a minute")
+	}
+	var said *string
+	return watchRun{cmd: cmd, stderr: func() string {
+		if said == nil {
+			s := <-rest
+			said = &s
+		}
+		return *said
+	}}
+}
+
 // startLive starts a scenario that keeps running; it is stopped when the
 // test ends.
 func startLive(t *testing.T, ctx context.Context, in harness.Interpreter, scenario string) *harness.Live {
@@ -213,4 +237,92 @@ func startLive(t *testing.T, ctx context.Context, in harness.Interpreter, scenar
 	}
 	t.Cleanup(l.Stop)
 	return l
+}
+
+// TestWatchHonoursSIGSTOP: SIGSTOP sent to the program while watch runs
+// stops it (its ticker thread makes no progress) until SIGCONT; a watch
+// that ends while the program is stopped leaves it stopped (as SIGSTOP
+// asked) and untraced, and SIGCONT then resumes it.
+func TestWatchHonoursSIGSTOP(t *testing.T) {
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l := startLive(t, ctx, in, "counter")
+			var out bytes.Buffer
+			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path", "-o", t.TempDir(), "--json")
+			if !progresses(l.PID) {
+				t.Fatalf("the program makes no progress while watched:\n%s", l.Describe())
+			}
+			unix.Kill(l.PID, unix.SIGSTOP)
+			time.Sleep(100 * time.Millisecond)
+			if progresses(l.PID) {
+				t.Errorf("SIGSTOP during watch: the program still runs:\n%s", l.Describe())
+			}
+			unix.Kill(l.PID, unix.SIGCONT)
+			time.Sleep(100 * time.Millisecond)
+			if !progresses(l.PID) {
+				t.Errorf("SIGCONT during watch: the program does not run again:\n%s", l.Describe())
+			}
+			unix.Kill(l.PID, unix.SIGSTOP)
+			time.Sleep(100 * time.Millisecond)
+			w.cmd.Process.Signal(unix.SIGTERM)
+			w.cmd.Wait()
+			state, tracer := procState(l.PID)
+			if state != 'T' || tracer != "0" {
+				t.Errorf("after watch ended with the program stopped: state %c, tracer %s; want T (stopped) and 0", state, tracer)
+			}
+			unix.Kill(l.PID, unix.SIGCONT)
+			time.Sleep(100 * time.Millisecond)
+			if ok, why := l.Running(); !ok || !progresses(l.PID) {
+				t.Errorf("after SIGCONT the program does not run freely: %s\n%s", why, l.Describe())
+			}
+		})
+	}
+}
+
+// progresses reports whether the process's threads make progress within
+// a generous while: the ticker thread sleeps 20 ms per tick, so its
+// context switches count up while it runs.
+func progresses(pid int) bool {
+	first := contextSwitches(pid)
+	for i := 0; i < 20; i++ {
+		time.Sleep(50 * time.Millisecond)
+		if contextSwitches(pid) > first {
+			return true
+		}
+	}
+	return false
+}
+
+func contextSwitches(pid int) int {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	n := 0
+	for _, e := range ents {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, e.Name()))
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				k, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += k
+			}
+		}
+	}
+	return n
+}
+
+// procState is the process's state letter and TracerPid.
+func procState(pid int) (byte, string) {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	var state byte
+	tracer := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "State:"); ok && len(strings.TrimSpace(v)) > 0 {
+			state = strings.TrimSpace(v)[0]
+		}
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			tracer = strings.TrimSpace(v)
+		}
+	}
+	return state, tracer
 }

@@ -184,6 +184,7 @@ func (c *census) run() {
 			defer wg.Done()
 			defer c.stopAll() // a worker that panics must not leave the others waiting
 			defer pb.catch()
+			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
 			wk.run()
 		}()
 	}
@@ -289,6 +290,7 @@ func (h *Heap) finish(c *census) {
 		go func(i int, p *heapPart) {
 			defer wg.Done()
 			defer pb.catch()
+			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
 			hint := 0
 			if dangling {
 				p.dropEdges(f)

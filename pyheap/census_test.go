@@ -2,6 +2,7 @@ package pyheap
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -42,7 +43,7 @@ func censusCores(t *testing.T) map[string]string {
 // not on this host, and the harness cores must not need theirs either.
 func openCore(t *testing.T, path string) *coreread.Process {
 	t.Helper()
-	p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir()})
+	p, err := coreread.Open(path, coreread.Options{Sysroot: t.TempDir(), Decompress: coreread.DecompressOptions{CacheDir: filepath.Join(os.TempDir(), "pycoroner-test-cache")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func testCacheDir() string { return filepath.Join(os.TempDir(), "pycoroner-test-
 // so that only the first test run pays for it.
 func unxz(tb testing.TB, src, dst string) {
 	tb.Helper()
-	cached, err := coreread.Decompressed(src)
+	cached, err := coreread.Decompressed(src, coreread.DecompressOptions{CacheDir: testCacheDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -82,8 +82,6 @@ type fuzzBases struct {
 }
 
 func newFuzzBases(f *testing.F, record bool) *fuzzBases {
-	f.Setenv(coreread.CacheDirEnv, testCacheDir())
-	coreread.ProgressOutput = nil
 	return &fuzzBases{dir: f.TempDir(), record: record, loaded: map[int]*fuzzBase{}}
 }
 

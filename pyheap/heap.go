@@ -2,6 +2,7 @@ package pyheap
 
 import (
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -258,6 +259,7 @@ func parallel(n int, fn func(lo, hi int)) {
 		go func(lo, hi int) {
 			defer wg.Done()
 			defer pb.catch()
+			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
 			fn(lo, hi)
 		}(lo, hi)
 	}

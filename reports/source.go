@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -24,7 +25,7 @@ func (c *SourceCache) Line(file string, n int) string {
 	}
 	lines, ok := c.files[file]
 	if !ok {
-		lines = readLines(c.path(file))
+		lines = c.readLines(file)
 		c.files[file] = lines
 	}
 	if n < 1 || n > len(lines) {
@@ -33,29 +34,22 @@ func (c *SourceCache) Line(file string, n int) string {
 	return strings.TrimSpace(lines[n-1])
 }
 
-// path maps a co_filename to this host; under a sysroot, a name that
-// resolves outside it (through .. or a symlink) is not read.
-func (c *SourceCache) path(file string) string {
-	if c.Sysroot == "" {
-		return file
+// open opens a co_filename on this host; under a sysroot, it is resolved
+// inside it in the same step as the open (a link or .. cannot lead out).
+func (c *SourceCache) open(file string) (*os.File, error) {
+	switch {
+	case file == "" || strings.HasPrefix(file, "<"): // <frozen importlib._bootstrap>, <string>
+		return nil, os.ErrNotExist
+	case c.Sysroot == "":
+		return coreread.OpenRegular(file)
+	case !filepath.IsAbs(file):
+		return nil, os.ErrNotExist
 	}
-	if !filepath.IsAbs(file) {
-		return ""
-	}
-	p := filepath.Join(c.Sysroot, filepath.Clean("/"+file))
-	root, err1 := filepath.EvalSymlinks(c.Sysroot)
-	real, err2 := filepath.EvalSymlinks(p)
-	if err1 != nil || err2 != nil || (real != root && !strings.HasPrefix(real, root+string(filepath.Separator))) {
-		return ""
-	}
-	return real
+	return coreread.OpenInRoot(c.Sysroot, file)
 }
 
-func readLines(path string) []string {
-	if path == "" || strings.HasPrefix(path, "<") { // <frozen importlib._bootstrap>, <string>
-		return nil
-	}
-	f, err := coreread.OpenRegular(path)
+func (c *SourceCache) readLines(file string) []string {
+	f, err := c.open(file)
 	if err != nil {
 		return nil
 	}

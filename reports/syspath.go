@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/pyheap"
 )
 
@@ -29,7 +30,13 @@ func (hp HostPaths) Exists(path string) bool {
 	if !filepath.IsAbs(path) {
 		return false
 	}
-	_, err := os.Stat(hp.onHost(path))
+	if hp.Sysroot != "" {
+		// Resolved inside the sysroot: a link that leads out of it does
+		// not make a path exist.
+		_, err := coreread.StatInRoot(hp.Sysroot, path)
+		return err == nil
+	}
+	_, err := os.Stat(path)
 	return err == nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/pycoroner/pycoroner/coreread"
 )
 
 // usageError marks bad command-line use (exit status 2).
@@ -21,6 +23,11 @@ func run(args []string) (code int) {
 	defer func() {
 		// A bug must never show a Go stack trace to the user.
 		if r := recover(); r != nil {
+			if err := coreread.FaultError(r); err != nil {
+				fmt.Fprintf(os.Stderr, "pycoroner: %v\n", err)
+				code = 1
+				return
+			}
 			fmt.Fprintf(os.Stderr, "pycoroner: internal error: %v (please report it with the core if you can)\n", r)
 			if os.Getenv("PYCORONER_DEBUG") != "" {
 				os.Stderr.Write(debug.Stack())
@@ -28,6 +35,9 @@ func run(args []string) (code int) {
 			code = 1
 		}
 	}()
+	// The core is mmapped: if it shrinks while it is read, a fault
+	// becomes a panic, reported above as one line.
+	debug.SetPanicOnFault(true)
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()

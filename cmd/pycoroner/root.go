@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +24,8 @@ type globalFlags struct {
 	exe     string
 	json    bool
 	noDWARF bool
+	// maxDecompressed caps a compressed core's decompressed size.
+	maxDecompressed string
 }
 
 func newRootCmd() *cobra.Command {
@@ -45,6 +50,7 @@ this host, or from --sysroot when the core came from another machine.`,
 	pf.StringVar(&g.sysroot, "sysroot", "", "look up the files the core names under `DIR` (cores from another host)")
 	pf.StringVar(&g.exe, "exe", "", "use `PATH` as the main executable instead of the one the core names")
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text (shapes in docs/json.md)")
+	pf.StringVar(&g.maxDecompressed, "max-decompressed", "", "decompress a compressed core up to `SIZE` (8G, 500M; default 1000 times its compressed size, at least 1G)")
 	pf.BoolVar(&g.noDWARF, "no-dwarf", false, "use the committed layout tables even when the binary has DWARF")
 	pf.IntVar(&liveTarget.pid, "pid", 0, "analyse the running process `PID` instead of a core (paused while it is copied; see docs/live.md)")
 	pf.BoolVar(&liveTarget.nonblocking, "nonblocking", false, "with --pid: read without pausing the process (faster, may be inconsistent)")
@@ -110,7 +116,20 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 			liveWarnings = append(liveWarnings, fmt.Sprintf("pid %d was paused for %v while its memory was copied", liveTarget.pid, st.Pause.Round(time.Millisecond)))
 		}
 	}
-	p, err := coreread.Open(path, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	opts, err := g.coreOptions()
+	if err != nil {
+		return nil, err
+	}
+	// SIGINT or SIGTERM during a decompression removes its temporary file.
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	opts.Decompress.Interrupt = interrupted.Done()
+	p, err := coreread.Open(path, opts)
+	signalled := interrupted.Err() != nil // before stop, which cancels it too
+	stop()
+	if err == nil && signalled {
+		p.Close()
+		err = fmt.Errorf("interrupted")
+	}
 	if mem != nil {
 		mem.Close() // coreread holds its own mapping of it
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +26,9 @@ header page of each mapped file so build-ids survive), records each thread's
 registers, writes a standard ELF core that gdb and pycoroner open, and
 detaches. It prints how long the process was paused. The core is written to
 a temporary file and renamed into place: a partial file is never left
-looking complete. Permissions: see docs/live.md.`,
+looking complete. Ctrl-C (SIGINT) or SIGTERM stops the copy, lets the process
+go and removes the partial file; partial files that a killed run left in the
+directory are removed by the next run. Permissions: see docs/live.md.`,
 		Example: `  pycoroner snapshot 12345 -o stuck.core
   pycoroner stacks --locals stuck.core
   pycoroner stacks --pid 12345            # the same without keeping a file`,
@@ -55,7 +59,12 @@ looking complete. Permissions: see docs/live.md.`,
 					}
 				}
 			}
-			st, err := live.Snapshot(pid, out, !liveTarget.nonblocking, progress)
+			// SIGINT and SIGTERM end the copy: the process is detached and
+			// the partial file removed (a default death would leave it).
+			stop := make(chan os.Signal, 1)
+			signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(stop)
+			st, err := live.Snapshot(pid, out, !liveTarget.nonblocking, progress, stop)
 			if err != nil {
 				return err
 			}

@@ -319,7 +319,7 @@ func pollOnce(g *globalFlags, pid int, c *cond.Condition) (bool, *os.File, error
 
 // saveMemoryCore copies an in-memory core to path (temp file, renamed).
 func saveMemoryCore(mem *os.File, path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	tmp, err := live.CreatePartial(path)
 	if err != nil {
 		return err
 	}

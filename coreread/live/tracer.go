@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,19 +16,39 @@ import (
 )
 
 // tracer runs functions on one OS thread: ptrace requests must all come
-// from the thread that attached.
+// from the thread that attached. That thread has a file descriptor table
+// of its own (unshare CLONE_FILES), which holds the breakpoint events of a
+// watch: when the thread dies, however pycoroner dies, the kernel closes
+// those descriptors, removing the breakpoints, before it detaches the
+// tracees (do_exit runs exit_files before exit_notify). With a shared
+// table the other Go threads could keep the events alive for a moment
+// after the tracees were let go, and a write in that moment would kill
+// the program with SIGTRAP.
 type tracer struct {
 	reqs chan func()
+	err  error // why the tracer thread could not be set up
 }
 
 func newTracer() *tracer {
+	// Make sure the Go runtime's poller exists before the tracer thread
+	// gets its own descriptor table: created from that thread, its epoll
+	// descriptor would be missing from every other thread's table.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
 	t := &tracer{reqs: make(chan func())}
+	ready := make(chan error)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		ready <- unix.Unshare(unix.CLONE_FILES)
 		for fn := range t.reqs {
 			fn()
 		}
 	}()
+	if err := <-ready; err != nil {
+		t.err = fmt.Errorf("give the tracer thread its own file table: %w", err)
+	}
 	return t
 }
 
@@ -39,6 +60,20 @@ func (t *tracer) do(fn func() error) error {
 
 func (t *tracer) close() { close(t.reqs) }
 
+// thread is what pycoroner knows about one traced thread.
+type thread struct {
+	tid     int
+	stopped bool // in a ptrace stop (ours or the kernel's)
+	// sig is the signal the thread was about to receive when it stopped
+	// (a signal-delivery-stop): resuming or detaching delivers it, which is
+	// the only way ptrace lets a stopped thread keep its signal.
+	sig int
+	// group is the stop signal of a group-stop in effect (the program was
+	// sent SIGSTOP): the thread must stay stopped until SIGCONT.
+	group     int
+	listening bool // resumed with PTRACE_LISTEN: stopped for the program, not for us
+}
+
 // Session is an attachment to a process.
 type Session struct {
 	PID     int
@@ -48,13 +83,21 @@ type Session struct {
 	// process stayed stopped (set by Detach).
 	PausedAt time.Time
 	Pause    time.Duration
+	// Stop, when it yields, ends a core being written (SIGINT, SIGTERM).
+	Stop <-chan os.Signal
 
-	tr       *tracer
-	attached []int
-	regs     map[int]unixRegs
-	running  map[int]bool // during a watch: threads not stopped for us
-	pending  map[int]int  // signals held back while a thread was stopped for us
+	tr      *tracer
+	threads map[int]*thread
+	order   []int // attached threads in attach order
+	regs    map[int]unixRegs
+	// perfTraps are writes caught while a thread was being stopped for
+	// something else: the hits still to report.
+	perfTraps []trap
+	perfFDs   []int // the breakpoint events of a watch, in the tracer's file table
 }
+
+// trap is a breakpoint hit: the thread that wrote and the address index.
+type trap struct{ tid, which int }
 
 // ErrNoProcess is returned for a pid that does not exist.
 var ErrNoProcess = errors.New("no such process")
@@ -69,7 +112,7 @@ func Attach(pid int, pause bool) (*Session, error) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
-	s := &Session{PID: pid, Paused: pause, regs: map[int]unixRegs{}, running: map[int]bool{}, pending: map[int]int{}}
+	s := &Session{PID: pid, Paused: pause, regs: map[int]unixRegs{}, threads: map[int]*thread{}}
 	if !pause {
 		tids, err := tasks(pid)
 		if err != nil {
@@ -78,9 +121,21 @@ func Attach(pid int, pause bool) (*Session, error) {
 		s.Threads = tids
 		return s, nil
 	}
+	if tracer := tracerPID(pid); tracer != 0 {
+		return nil, fmt.Errorf("pid %d is already traced by PID %d (%s): only one debugger can attach at a time; detach it (quit gdb, stop strace) and try again", pid, tracer, commName(tracer))
+	}
 	s.tr = newTracer()
+	if s.tr.err != nil {
+		err := s.tr.err
+		s.tr.close()
+		s.tr = nil
+		return nil, err
+	}
 	if err := s.seizeAll(); err != nil {
 		s.Detach()
+		if errors.Is(err, ErrNoProcess) || exited(pid) {
+			return nil, s.exitedError() // it was there a moment ago
+		}
 		return nil, err
 	}
 	s.PausedAt = time.Now()
@@ -106,13 +161,16 @@ func (s *Session) seizeAll() error {
 				if err := unix.PtraceSeize(tid); err != nil {
 					return err
 				}
-				s.attached = append(s.attached, tid)
+				th := &thread{tid: tid}
+				s.threads[tid] = th
+				s.order = append(s.order, tid)
 				if err := unix.PtraceInterrupt(tid); err != nil {
 					return err
 				}
-				return s.awaitStop(tid)
+				return s.awaitStop(th)
 			})
 			if errors.Is(err, unix.ESRCH) {
+				s.forget(tid)
 				continue // the thread exited meanwhile
 			}
 			if err != nil {
@@ -120,8 +178,8 @@ func (s *Session) seizeAll() error {
 			}
 		}
 		if fresh == 0 {
-			sort.Ints(s.attached)
-			s.Threads = orderMainFirst(s.PID, s.attached)
+			sort.Ints(s.order)
+			s.Threads = orderMainFirst(s.PID, s.order)
 			return nil
 		}
 	}
@@ -138,47 +196,90 @@ func orderMainFirst(pid int, tids []int) []int {
 	return out
 }
 
-// awaitStop waits until a thread we interrupted reaches its interrupt (or
-// group) stop. A signal that reaches the thread first is held back in
-// s.pending, to be delivered on resume or detach, so pausing the program
-// never swallows one of its signals; a trap from one of our own
-// watchpoints that was already on its way is dropped (its DR6 cleared).
-func (s *Session) awaitStop(tid int) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+// stopTimeout bounds the wait for one thread to stop; a thread stuck in an
+// uninterruptible sleep (a dead NFS server) stops only when it leaves it.
+const stopTimeout = time.Minute
+
+// awaitStop waits until a thread we interrupted is in a ptrace stop. Any
+// stop will do: the interrupt stop, a group stop, an event stop, or a
+// signal-delivery-stop, where the thread stays with its signal so that
+// resuming delivers it (ptrace drops a signal given when resuming from any
+// other stop: that is how the program's signals were lost). A write to a
+// watched word caught on the way is queued as a hit. Runs on the tracer.
+func (s *Session) awaitStop(th *thread) error {
+	deadline := time.Now().Add(stopTimeout)
+	for sleep := 20 * time.Microsecond; time.Now().Before(deadline); {
 		var ws unix.WaitStatus
-		got, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
+		got, err := unix.Wait4(th.tid, &ws, unix.WALL|unix.WNOHANG, nil)
 		if err != nil {
 			return err
 		}
-		if got != tid {
-			time.Sleep(100 * time.Microsecond)
+		if got != th.tid {
+			time.Sleep(sleep)
+			if sleep < time.Millisecond {
+				sleep *= 2
+			}
 			continue
 		}
 		if ws.Exited() || ws.Signaled() {
 			return unix.ESRCH
 		}
-		if !ws.Stopped() {
-			continue
-		}
-		if stopEvent(ws) == unix.PTRACE_EVENT_STOP {
+		if ws.Stopped() {
+			s.noteStop(th, ws)
 			return nil
 		}
-		sig := ws.StopSignal()
-		if sig == unix.SIGTRAP {
-			if dr6, err := peekUser(tid, offsetDebugRegs+6*8); err == nil && dr6&0xf != 0 {
-				pokeUser(tid, offsetDebugRegs+6*8, 0)
-				sig = 0
-			}
-		}
-		if sig != 0 {
-			s.pending[tid] = int(sig)
-		}
-		if err := unix.PtraceCont(tid, 0); err != nil { // on to the interrupt stop
-			return err
-		}
 	}
-	return fmt.Errorf("thread %d did not stop within 5s", tid)
+	return fmt.Errorf("thread %d did not stop within %v", th.tid, stopTimeout)
+}
+
+// noteStop records what kind of stop a thread reported. Runs on the tracer.
+func (s *Session) noteStop(th *thread, ws unix.WaitStatus) {
+	th.stopped, th.listening, th.sig = true, false, 0
+	sig := ws.StopSignal()
+	switch stopEvent(ws) {
+	case unix.PTRACE_EVENT_STOP:
+		// An interrupt stop reports SIGTRAP; a group stop in effect
+		// reports its stop signal (kernel do_jobctl_trap).
+		th.group = 0
+		if sig != unix.SIGTRAP {
+			th.group = int(sig)
+		}
+	case unix.PTRACE_EVENT_CLONE:
+		if msg, err := unix.PtraceGetEventMsg(th.tid); err == nil && s.threads[int(msg)] == nil {
+			// Attached by the kernel (PTRACE_O_TRACECLONE); its first stop
+			// is an interrupt stop still to be reported.
+			s.threads[int(msg)] = &thread{tid: int(msg)}
+			s.order = append(s.order, int(msg))
+			s.Threads = append(s.Threads, int(msg))
+		}
+	case 0: // a signal-delivery-stop
+		if which, ok := ourTrap(th.tid, sig); ok {
+			s.perfTraps = append(s.perfTraps, trap{th.tid, which})
+			s.park(th)
+			return
+		}
+		th.sig = int(sig)
+	}
+}
+
+// park moves a thread from the signal-delivery-stop of our breakpoint's
+// SIGTRAP to an interrupt stop, dropping the signal, at once: were
+// pycoroner killed while the thread sits in that signal-delivery-stop, the
+// kernel would detach it and deliver the SIGTRAP, killing the program. The
+// pending interrupt wins over the next signal and no user code runs in
+// between, so the registers stay those right after the write. Runs on the
+// tracer.
+func (s *Session) park(th *thread) {
+	if err := unix.PtraceInterrupt(th.tid); err != nil {
+		return
+	}
+	if err := unix.PtraceCont(th.tid, 0); err != nil {
+		return
+	}
+	th.stopped = false
+	if err := s.awaitStop(th); err != nil {
+		s.forget(th.tid)
+	}
 }
 
 // stopEvent is the ptrace event of a stop. Unlike WaitStatus.TrapCause it
@@ -190,12 +291,40 @@ func stopEvent(ws unix.WaitStatus) int {
 
 func attachError(pid int, err error) error {
 	if errors.Is(err, unix.EPERM) {
+		if tracer := tracerPID(pid); tracer != 0 {
+			return fmt.Errorf("pid %d is already traced by PID %d (%s): only one debugger can attach at a time; detach it (quit gdb, stop strace) and try again", pid, tracer, commName(tracer))
+		}
 		return fmt.Errorf("permission denied attaching to pid %d: ptrace needs the same user and kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE (run as root or with sudo); see docs/live.md", pid)
 	}
 	if errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("pid %d: %w (it exited?)", pid, ErrNoProcess)
 	}
 	return fmt.Errorf("attach to pid %d: %w", pid, err)
+}
+
+// tracerPID is the TracerPid of /proc/PID/status (0: not traced).
+func tracerPID(pid int) int {
+	data, err := readProcFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// commName names a process for a message: its command name, or "gdb?"
+// when it cannot be read.
+func commName(pid int) string {
+	data, err := readProcFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
+		return "gdb?"
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // Regs returns a paused thread's registers.
@@ -214,29 +343,54 @@ func (s *Session) Regs(tid int) (unix.PtraceRegs, error) {
 	return regs, err
 }
 
-// Detach resumes the process. It is safe to call more than once.
+// Detach resumes the process, delivering the signals its threads were
+// stopped with. It is safe to call more than once.
 func (s *Session) Detach() {
 	if s.tr == nil {
 		return
 	}
-	for _, tid := range s.attached {
-		tid := tid
-		sig := s.pending[tid]
-		s.tr.do(func() error {
-			// PTRACE_DETACH's data argument is the signal to deliver.
-			_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, uintptr(sig), 0, 0)
-			if errno != 0 {
-				return errno
+	s.tr.do(func() error {
+		s.closeBreakpoints()
+		s.stopAll()
+		s.flushTraps()
+		for _, tid := range s.order {
+			th := s.threads[tid]
+			if !th.stopped {
+				continue // gone
 			}
-			return nil
-		})
-	}
+			// PTRACE_DETACH's data argument is the signal to deliver; from
+			// a signal-delivery-stop it is delivered, as on resume.
+			unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, uintptr(th.sig), 0, 0)
+		}
+		return nil
+	})
 	if !s.PausedAt.IsZero() {
 		s.Pause = time.Since(s.PausedAt)
 	}
-	s.attached = nil
+	s.order = nil
+	s.threads = map[int]*thread{}
 	s.tr.close()
 	s.tr = nil
+}
+
+// stopAll brings every thread into a ptrace stop: running threads are
+// interrupted, and listening ones (stopped for the program's group stop)
+// too, since ptrace can detach only a thread in a ptrace stop. Runs on the
+// tracer.
+func (s *Session) stopAll() {
+	for _, tid := range append([]int(nil), s.order...) {
+		th := s.threads[tid]
+		if th.stopped && !th.listening {
+			continue
+		}
+		if err := unix.PtraceInterrupt(tid); err != nil {
+			s.forget(tid)
+			continue
+		}
+		if err := s.awaitStop(th); err != nil {
+			s.forget(tid)
+		}
+	}
 }
 
 // tasks lists a process's threads.
@@ -260,9 +414,64 @@ func tasks(pid int) ([]int, error) {
 	return orderMainFirst(pid, out), nil
 }
 
-// alive reports whether the process still exists.
-func alive(pid int) bool {
-	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+// exited reports whether the process is gone or a zombie: a traced
+// process killed while stopped stays a zombie until its tracer lets go,
+// so kill(pid, 0) alone would say it lives.
+func exited(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	data, err := readProcFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 || i+2 >= len(data) {
+		return true
+	}
+	return data[i+2] == 'Z' || data[i+2] == 'X'
+}
+
+// readProcFile reads a small /proc file with plain system calls: the
+// tracer thread must not use os.File (see newTracer).
+func readProcFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []byte
+	buf := make([]byte, 4096)
+	for len(out) < 1<<20 {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		out = append(out, buf[:n]...)
+	}
+	return out, nil
+}
+
+func (s *Session) forget(tid int) {
+	delete(s.threads, tid)
+	for i, t := range s.order {
+		if t == tid {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	for i, t := range s.Threads {
+		if t == tid {
+			s.Threads = append(s.Threads[:i], s.Threads[i+1:]...)
+			break
+		}
+	}
 }
 
 type unixRegs = unix.PtraceRegs

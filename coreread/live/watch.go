@@ -4,19 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
-
-// Hardware data breakpoints on x86-64: DR0-DR3 hold addresses, DR6 says
-// which one fired, DR7 enables them. ptrace reaches them through the
-// u_debugreg array of struct user (<sys/user.h>), at this offset.
-const (
-	offsetDebugRegs = 848          // offsetof(struct user, u_debugreg) on x86-64 Linux
-	dr7WriteLen8    = 0x1 | 0x2<<2 // RW=01 (break on write), LEN=10 (8 bytes)
 )
 
 // WatchOptions configure Watch.
@@ -37,16 +30,19 @@ type WatchOptions struct {
 // ErrTimeout is returned when the timeout passes before Count hits.
 var ErrTimeout = errors.New("timed out")
 
-// Watch arms hardware watchpoints on every thread of a paused session
-// (and on threads started later), lets the process run, and calls OnHit
-// each time a thread writes a watched word. The process is left running,
-// with the watchpoints cleared, and detached.
+// maxWatchAddrs is the number of x86-64 debug registers.
+const maxWatchAddrs = 4
+
+// Watch arms a hardware write breakpoint on each address in every thread
+// of a paused session (and in threads started later), lets the process
+// run, and calls OnHit each time a thread writes a watched word. The
+// process is left running, without breakpoints, and detached.
 func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 	if !s.Paused {
 		return 0, fmt.Errorf("watch needs a paused process")
 	}
-	if len(opts.Addrs) == 0 || len(opts.Addrs) > 4 {
-		return 0, fmt.Errorf("%d addresses to watch: x86-64 has 4 debug registers", len(opts.Addrs))
+	if len(opts.Addrs) == 0 || len(opts.Addrs) > maxWatchAddrs {
+		return 0, fmt.Errorf("%d addresses to watch: x86-64 has %d debug registers", len(opts.Addrs), maxWatchAddrs)
 	}
 	for _, a := range opts.Addrs {
 		if a%8 != 0 {
@@ -57,156 +53,165 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 		opts.Count = 1
 	}
 	defer s.Detach()
-	armed := map[int]bool{}
+	// A tracee's stop sends its tracer SIGCHLD: the wake-up for the loop
+	// below, which must not sleep while a thread waits in a stop.
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, unix.SIGCHLD)
+	defer signal.Stop(chld)
 	err = s.tr.do(func() error {
-		for _, tid := range s.attached {
+		for _, tid := range s.order {
 			if err := unix.PtraceSetOptions(tid, unix.PTRACE_O_TRACECLONE); err != nil {
 				return fmt.Errorf("thread %d: %w", tid, err)
 			}
-			if err := setDebugRegs(tid, opts.Addrs); err != nil {
+			fds, err := openBreakpoints(tid, opts.Addrs)
+			if err != nil {
 				return fmt.Errorf("arm thread %d: %w", tid, err)
 			}
-			armed[tid] = true
+			s.perfFDs = append(s.perfFDs, fds...)
 		}
 		s.resumeAll()
 		return nil
 	})
 	if err != nil {
-		s.disarm()
 		return 0, err
 	}
 	s.PausedAt = time.Time{}
 	if opts.Ready != nil {
 		opts.Ready()
 	}
-	var deadline time.Time
+	var timeout <-chan time.Time
 	if opts.Timeout > 0 {
-		deadline = time.Now().Add(opts.Timeout)
+		t := time.NewTimer(opts.Timeout)
+		defer t.Stop()
+		timeout = t.C
 	}
-	defer s.disarm()
+	// SIGCHLD can be merged or missed while the loop is busy: look again
+	// now and then regardless.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for hits < opts.Count {
+		var gone error
+		s.tr.do(func() error {
+			gone = s.drain()
+			return nil
+		})
+		if len(s.perfTraps) > 0 {
+			n, err := s.hits(opts, hits)
+			hits += n
+			if err != nil {
+				return hits, err
+			}
+			continue
+		}
+		if gone != nil {
+			return hits, gone
+		}
 		select {
 		case sig := <-opts.Stop:
 			return hits, fmt.Errorf("stopped by %v", sig)
-		default:
-		}
-		if !deadline.IsZero() && time.Now().After(deadline) {
+		case <-timeout:
 			return hits, ErrTimeout
+		case <-chld:
+		case <-tick.C:
 		}
-		var tid int
+	}
+	return hits, nil
+}
+
+// drain handles every stop the threads reported, without blocking: our
+// breakpoints' traps are queued as hits (the writer kept stopped), a group
+// stop keeps the thread stopped for the program, anything else goes on
+// with its signal. It returns an error once the process is gone. Runs on
+// the tracer.
+func (s *Session) drain() error {
+	for {
 		var ws unix.WaitStatus
-		err := s.tr.do(func() error {
-			var err error
-			tid, err = unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
-			return err
-		})
+		tid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
 		if errors.Is(err, unix.ECHILD) {
-			return hits, fmt.Errorf("pid %d exited", s.PID)
+			return fmt.Errorf("pid %d exited", s.PID)
 		}
-		if err != nil {
-			return hits, fmt.Errorf("wait: %w", err)
+		if err != nil || tid <= 0 {
+			return nil
 		}
-		if tid <= 0 {
-			time.Sleep(500 * time.Microsecond)
-			continue
+		th := s.threads[tid]
+		if th == nil {
+			// A new thread whose first stop came before its creator's
+			// clone event.
+			th = &thread{tid: tid}
+			s.threads[tid] = th
+			s.order = append(s.order, tid)
+			s.Threads = append(s.Threads, tid)
 		}
 		if ws.Exited() || ws.Signaled() {
 			s.forget(tid)
 			if tid == s.PID {
-				return hits, fmt.Errorf("pid %d exited", s.PID)
+				return fmt.Errorf("pid %d exited", s.PID)
 			}
 			continue
 		}
 		if !ws.Stopped() {
 			continue
 		}
-		s.running[tid] = false
-		sig, event := ws.StopSignal(), stopEvent(ws)
-		switch {
-		case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_CLONE:
-			s.tr.do(func() error {
-				if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
-					s.attached = append(s.attached, int(msg))
-					s.Threads = append(s.Threads, int(msg))
-					s.running[int(msg)] = true // until its first stop is seen
-				}
-				return s.resume(tid, 0)
-			})
-		case event == unix.PTRACE_EVENT_STOP:
-			// A new thread's first stop, or an interrupt: arm and go on.
-			s.tr.do(func() error {
-				if !armed[tid] {
-					if err := setDebugRegs(tid, opts.Addrs); err == nil {
-						armed[tid] = true
-					}
-				}
-				return s.resume(tid, 0)
-			})
-		case sig == unix.SIGTRAP:
-			var dr6 uint64
-			s.tr.do(func() error {
-				var err error
-				dr6, err = peekUser(tid, offsetDebugRegs+6*8)
-				return err
-			})
-			which := -1
-			for i := range opts.Addrs {
-				if dr6&(1<<i) != 0 {
-					which = i
-				}
-			}
-			if which < 0 { // not ours: the program's own trap
-				s.tr.do(func() error { return s.resume(tid, int(unix.SIGTRAP)) })
-				continue
-			}
-			hits++
-			// After the last hit the threads stay stopped for disarm.
-			if err := s.hit(tid, which, opts.OnHit, hits < opts.Count); err != nil {
-				return hits, err
-			}
-		default:
-			// A signal for the program: deliver it.
-			s.tr.do(func() error { return s.resume(tid, int(sig)) })
+		before := len(s.perfTraps)
+		s.noteStop(th, ws)
+		if len(s.perfTraps) > before {
+			continue // a hit: stays stopped
 		}
+		s.resume(th)
 	}
-	return hits, nil
 }
 
-// hit stops every other thread, runs onHit, clears DR6 and, unless this
-// was the last hit, resumes all.
-func (s *Session) hit(tid, which int, onHit func(tid, which int) error, resume bool) error {
+// hits reports the queued hits: every other thread is stopped, OnHit runs
+// for each hit (up to the count), and the process resumes unless the
+// count was reached. It returns the number reported.
+func (s *Session) hits(opts WatchOptions, done int) (int, error) {
 	s.tr.do(func() error {
-		pokeUser(tid, offsetDebugRegs+6*8, 0)
-		for _, other := range s.attached {
-			if other != tid && s.running[other] {
-				s.stopThread(other)
-			}
-		}
+		s.stopAll()
 		return nil
 	})
-	s.regs = map[int]unixRegs{}
-	var err error
-	if onHit != nil {
-		err = onHit(tid, which)
+	n := 0
+	for len(s.perfTraps) > 0 && done+n < opts.Count {
+		t := s.perfTraps[0]
+		s.perfTraps = s.perfTraps[1:]
+		if s.threads[t.tid] == nil {
+			continue
+		}
+		n++
+		s.regs = map[int]unixRegs{}
+		if opts.OnHit != nil {
+			if err := opts.OnHit(t.tid, t.which); err != nil {
+				return n, err
+			}
+		}
 	}
-	if resume && err == nil {
+	s.perfTraps = nil
+	if done+n < opts.Count {
 		s.tr.do(func() error {
 			s.resumeAll()
 			return nil
 		})
 	}
-	return err
+	return n, nil
 }
 
-// resume continues a stopped thread, delivering sig (or a signal held back
-// while it was stopped for us).
-func (s *Session) resume(tid, sig int) error {
-	if sig == 0 {
-		sig = s.pending[tid]
+// resume lets a stopped thread go on: with the signal it stopped with, or,
+// in a group stop, only as far as PTRACE_LISTEN (the program was stopped
+// and stays so until SIGCONT; the kernel tells us when that comes). Runs
+// on the tracer.
+func (s *Session) resume(th *thread) {
+	var err error
+	if th.group != 0 {
+		_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_LISTEN, uintptr(th.tid), 0, 0, 0, 0)
+		if errno != 0 {
+			err = errno
+		}
+		th.listening = err == nil
+		return
 	}
-	delete(s.pending, tid)
-	s.running[tid] = true
-	return unix.PtraceCont(tid, sig)
+	err = unix.PtraceCont(th.tid, th.sig)
+	if err == nil {
+		th.stopped, th.sig = false, 0
+	}
 }
 
 // resumeAll continues every thread and returns once those that were
@@ -216,16 +221,18 @@ func (s *Session) resume(tid, sig int) error {
 // call never returns EINTR, so a Python thread in an untimed wait (a lock,
 // signal.pause) would not run its Python-level handler. Waiting here keeps
 // that window as short as the kernel's own and makes "watching" true when
-// it is printed.
+// it is printed. Runs on the tracer.
 func (s *Session) resumeAll() {
 	blocked := map[int]bool{}
-	for _, tid := range s.attached {
+	for _, tid := range s.order {
 		if nr, ok := currentSyscall(s.PID, tid); ok && nr >= 0 {
 			blocked[tid] = true
 		}
 	}
-	for _, tid := range s.attached {
-		s.resume(tid, 0)
+	for _, tid := range s.order {
+		if th := s.threads[tid]; th.stopped && !th.listening {
+			s.resume(th)
+		}
 	}
 	deadline := time.Now().Add(200 * time.Millisecond)
 	for tid := range blocked {
@@ -241,7 +248,7 @@ func (s *Session) resumeAll() {
 // currentSyscall is the system call a thread is blocked in (-1 when it is
 // stopped in user code); ok is false while it runs.
 func currentSyscall(pid, tid int) (nr int, ok bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid))
+	data, err := readProcFile(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid))
 	if err != nil {
 		return 0, false
 	}
@@ -256,7 +263,7 @@ func currentSyscall(pid, tid int) (nr int, ok bool) {
 // sleeping reports whether a thread is in an interruptible or
 // uninterruptible sleep (not running, not stopped).
 func sleeping(pid, tid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	data, err := readProcFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
 	if err != nil {
 		return false
 	}
@@ -265,74 +272,4 @@ func sleeping(pid, tid int) bool {
 		return false
 	}
 	return data[i+2] == 'S' || data[i+2] == 'D'
-}
-
-// stopThread interrupts a running thread and waits until it is stopped for
-// us (see awaitStop for what happens to signals meanwhile).
-func (s *Session) stopThread(tid int) {
-	if unix.PtraceInterrupt(tid) == nil {
-		s.awaitStop(tid)
-	}
-	s.running[tid] = false
-}
-
-// disarm stops every thread, clears its debug registers, and leaves the
-// detaching to Detach.
-func (s *Session) disarm() {
-	if s.tr == nil {
-		return
-	}
-	s.tr.do(func() error {
-		for _, tid := range s.attached {
-			if s.running[tid] {
-				s.stopThread(tid)
-			}
-			pokeUser(tid, offsetDebugRegs+7*8, 0)
-			pokeUser(tid, offsetDebugRegs+6*8, 0)
-		}
-		return nil
-	})
-}
-
-func (s *Session) forget(tid int) {
-	for i, t := range s.attached {
-		if t == tid {
-			s.attached = append(s.attached[:i], s.attached[i+1:]...)
-			break
-		}
-	}
-	for i, t := range s.Threads {
-		if t == tid {
-			s.Threads = append(s.Threads[:i], s.Threads[i+1:]...)
-			break
-		}
-	}
-}
-
-func setDebugRegs(tid int, addrs []uint64) error {
-	var dr7 uint64
-	for i, a := range addrs {
-		if err := pokeUser(tid, offsetDebugRegs+uintptr(i)*8, a); err != nil {
-			return err
-		}
-		dr7 |= 1<<(2*i) | dr7WriteLen8<<(16+4*i)
-	}
-	return pokeUser(tid, offsetDebugRegs+7*8, dr7)
-}
-
-func pokeUser(tid int, off uintptr, v uint64) error {
-	_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_POKEUSR, uintptr(tid), off, uintptr(v), 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
-}
-
-func peekUser(tid int, off uintptr) (uint64, error) {
-	var b [8]byte
-	if _, err := unix.PtracePeekUser(tid, off, b[:]); err != nil {
-		return 0, err
-	}
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56, nil
 }

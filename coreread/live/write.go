@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +47,9 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 	maps, err := readMaps(s.PID)
 	if err != nil {
 		return st, s.gone(err)
+	}
+	if len(maps) == 0 || exited(s.PID) { // a zombie has no mappings
+		return st, s.exitedError()
 	}
 	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", s.PID))
 	if err != nil {
@@ -113,6 +116,7 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 		return st, fmt.Errorf("write core: %w", err)
 	}
 	var done int64
+	readFailed := false
 	buf := make([]byte, 1<<20)
 	zero := make([]byte, len(buf))
 	for _, sg := range segs {
@@ -123,14 +127,22 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 			}
 			chunk := buf[:n]
 			if _, err := mem.ReadAt(chunk, int64(sg.m.start+pos)); err != nil {
-				if !alive(s.PID) {
-					return st, s.gone(err)
+				// /proc/PID/mem reads nothing at all (EOF) once the process
+				// has released its memory, before it shows as a zombie.
+				if errors.Is(err, io.EOF) || exited(s.PID) {
+					return st, s.exitedError()
 				}
+				readFailed = true
 				// Unreadable pages (guard pages, device memory) stay zero.
 				copyReadable(mem, chunk, sg.m.start+pos, zero)
 			}
 			if _, err := w.WriteAt(chunk, int64(sg.offset+pos)); err != nil {
 				return st, fmt.Errorf("write core: %w", err)
+			}
+			select {
+			case sig := <-s.Stop:
+				return st, fmt.Errorf("%w by %s: no core was written, pid %d goes on", ErrInterrupted, signalName(sig), s.PID)
+			default:
 			}
 			pos += n
 			done += int64(n)
@@ -138,6 +150,11 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 				progress(done, total)
 			}
 		}
+	}
+	// A read that failed while the process was dying left zeros: a
+	// process killed during the copy gets no core that looks complete.
+	if readFailed && exited(s.PID) {
+		return st, s.exitedError()
 	}
 	st.Segments = len(segs)
 	st.Bytes = int64(off)
@@ -169,12 +186,22 @@ func hasELFMagic(mem io.ReaderAt, addr uint64) bool {
 
 func align(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
 
+// ErrInterrupted is returned when a signal on Session.Stop ends a copy.
+var ErrInterrupted = errors.New("snapshot interrupted")
+
+// ErrExited is returned when the process exits while it is copied.
+var ErrExited = errors.New("exited during the snapshot")
+
 // gone turns an error into "the process exited" when it did.
 func (s *Session) gone(err error) error {
-	if !alive(s.PID) || errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("pid %d exited during the snapshot", s.PID)
+	if exited(s.PID) || errors.Is(err, unix.ESRCH) {
+		return s.exitedError()
 	}
 	return err
+}
+
+func (s *Session) exitedError() error {
+	return fmt.Errorf("pid %d %w: no core was written (something killed it, or it ended by itself)", s.PID, ErrExited)
 }
 
 // notes builds the PT_NOTE contents: NT_PRSTATUS per thread, NT_PRPSINFO,
@@ -254,12 +281,15 @@ func fileNote(maps []mapping) []byte {
 }
 
 // Snapshot attaches to pid, writes its core to path, and detaches.
-func Snapshot(pid int, path string, pause bool, progress Progress) (Stats, error) {
+// A signal on stop (SIGINT, SIGTERM) ends it with ErrInterrupted and no
+// file left behind.
+func Snapshot(pid int, path string, pause bool, progress Progress, stop <-chan os.Signal) (Stats, error) {
 	s, err := Attach(pid, pause)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer s.Detach()
+	s.Stop = stop
 	return s.WriteCoreFile(path, progress, true)
 }
 
@@ -267,9 +297,9 @@ func Snapshot(pid int, path string, pause bool, progress Progress) (Stats, error
 // into place: a partial file is never left looking complete. With detach,
 // the process is let go as soon as its memory is copied.
 func (s *Session) WriteCoreFile(path string, progress Progress, detach bool) (Stats, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	tmp, err := CreatePartial(path)
 	if err != nil {
-		return Stats{}, fmt.Errorf("create %s: %w", path, err)
+		return Stats{}, err
 	}
 	st, err := s.WriteCore(tmp, progress)
 	if detach {
@@ -307,7 +337,10 @@ func (s *Session) WriteMemoryCore(detach bool) (*os.File, Stats, error) {
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("memfd: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("/proc/self/fd/%d", fd))
+	// thread-self, not self: /proc/self/fd is the main thread's table,
+	// which is not ours when the tracer thread (which has a table of its
+	// own, see newTracer) is the main thread.
+	f := os.NewFile(uintptr(fd), fmt.Sprintf("/proc/thread-self/fd/%d", fd))
 	st, err := s.WriteCore(f, nil)
 	if detach {
 		s.Detach()
@@ -318,4 +351,12 @@ func (s *Session) WriteMemoryCore(detach bool) (*os.File, Stats, error) {
 		return nil, st, err
 	}
 	return f, st, nil
+}
+
+// signalName is "SIGINT" rather than Go's "interrupt".
+func signalName(sig os.Signal) string {
+	if n, ok := sig.(syscall.Signal); ok && unix.SignalName(n) != "" {
+		return unix.SignalName(n)
+	}
+	return sig.String()
 }
