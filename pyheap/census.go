@@ -108,6 +108,10 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 		return nil, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
 	}
 	h.finish(c)
+	h.checkGC()
+	if err := h.Stats.gcEmptyError(); err != nil {
+		return nil, err
+	}
 	if opts.Progress != nil {
 		opts.Progress(h.Len())
 	}

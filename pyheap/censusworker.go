@@ -307,12 +307,7 @@ func (wk *worker) gcLists(in Interp, st *HeapStats) {
 	if L.GCPermanent.Has() {
 		heads = append(heads, L.GCGenerationHead.Add(L.GCPermanent.Add(gc)))
 	}
-	for _, head := range heads {
-		p, err := r.m.ptr(head)
-		for n := 0; err == nil && p != 0 && p&^3 != head && n < maxObjects; n++ {
-			p &^= 3
-			wk.addPrecise(p + uint64(L.GCHeadSize))
-			p, err = r.m.ptr(p)
-		}
+	for i, head := range heads {
+		st.GCLists = append(st.GCLists, r.walkGCList(gcListNames[i], head, wk.addPrecise))
 	}
 }

@@ -61,6 +61,8 @@ type HeapStats struct {
 	Conservative int // edges from a conservative scan
 	Unreadable   int // pointers to memory that is not a valid object
 	GCCollecting bool
+	GCLists      []GCList // the collector's lists as walked (gccheck.go)
+	GCUnlisted   int      // tracked objects found on none of those lists
 	Duration     time.Duration
 	// Phases splits Duration: the GC lists and roots, the sweeps that
 	// visit every object, and giving each object its id (address order).

@@ -35,8 +35,16 @@ func tableFor(minor string, hex uint64) (*layout.Layout, error) {
 	if L, err := layout.ForVersion(minor); err == nil {
 		return L, nil
 	}
-	// A minor with per-release tables only (3.14, 3.15): the newest one.
-	if L, ok := layout.ForRelease(minor + ".999"); ok {
+	// A minor with per-release tables only (3.14, 3.15): the release's own
+	// or the nearest one.
+	v := minor + ".999"
+	if hex>>24 == 3 {
+		v = versionString(hex)
+	}
+	if L, ok := layout.ForRelease(v); ok {
+		return L, nil
+	}
+	if L, ok := layout.OldestRelease(v); ok {
 		return L, nil
 	}
 	return nil, fmt.Errorf("no layout table for CPython %s (pycoroner reads %s)", minor, supportedVersions())

@@ -105,7 +105,7 @@ func CensusWarnings(st pyheap.HeapStats) []string {
 	if st.GCCollecting {
 		out = append(out, "the garbage collector was running when the core was taken: its lists were being rearranged, so some objects may be missing or counted from the wrong generation")
 	}
-	return out
+	return append(out, st.GCProblems()...)
 }
 
 // CensusSummary is the one-line account of a census.
@@ -114,6 +114,9 @@ func CensusSummary(st pyheap.HeapStats) string {
 		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, st.Duration.Round(time.Millisecond))
 	if st.GCCollecting {
 		s += "; WARNING: the GC was collecting"
+	}
+	if n := len(st.GCProblems()); n > 0 {
+		s += fmt.Sprintf("; WARNING: INCOMPLETE, the GC's lists disagree with the heap (%d problem(s), see the warnings)", n)
 	}
 	return s
 }

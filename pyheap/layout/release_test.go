@@ -1,6 +1,9 @@
 package layout
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNearestKey(t *testing.T) {
 	m := map[string]int{"3.13.18": 1, "3.13.5": 2, "3.14.10": 3}
@@ -24,6 +27,23 @@ func TestNearestKey(t *testing.T) {
 // each must hold whatever sid carries: the minor they claim, checks that
 // start with the header members, and every check inside _Py_DebugOffsets'
 // own layout (sections before members).
+func TestForReleaseNeverNewer(t *testing.T) {
+	for _, v := range Releases() {
+		parts := strings.SplitN(v, ".", 3)
+		older := parts[0] + "." + parts[1] + ".0"
+		if v == older {
+			continue
+		}
+		// 3.13.0 must not be read with 3.13.18's table (its GC state moved).
+		if l, ok := ForRelease(older); ok {
+			t.Errorf("ForRelease(%s) gave %s's table (%s)", older, v, l.Source)
+		}
+		if _, ok := OldestRelease(older); !ok {
+			t.Errorf("OldestRelease(%s) found nothing", older)
+		}
+	}
+}
+
 func TestReleaseTables(t *testing.T) {
 	if len(Releases()) == 0 {
 		t.Fatal("no per-release tables generated (go run ./pyheap/layout/gen)")
