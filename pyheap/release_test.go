@@ -141,3 +141,29 @@ func TestVersionString(t *testing.T) {
 		}
 	}
 }
+
+// TestNoValidInterpreterSaysWhy: a build no table covers (the cookie of a
+// 3.13 core rewritten to claim 3.16) gets an error naming what the build
+// claims, what each candidate failed on, and what pycoroner reads.
+func TestNoValidInterpreterSaysWhy(t *testing.T) {
+	p := openCore(t, golden313(t))
+	base := openRuntime(t, p)
+	pi := &patchedImage{Process: p, bytes: map[uint64]byte{}}
+	pi.putU64(base.Addr+8, 0x031000f0)
+	_, err := Open(pi, Options{})
+	if err == nil {
+		t.Fatal("Open found a runtime in a build claiming 3.16")
+	}
+	for _, want := range []string{
+		"_Py_DebugOffsets at", "version 0x031000f0", // what the build claims
+		"as 3.16: no layout table for CPython 3.16", // what the candidate failed on
+		"pycoroner reads CPython 3.8, 3.9", "3.14.10", // what is supported
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+}
