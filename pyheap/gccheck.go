@@ -39,8 +39,8 @@ func (r *Runtime) walkGCList(name string, head uint64, visit func(obj uint64)) G
 		case p == 0:
 			out.Broken = fmt.Sprintf("NULL link after %d objects", out.Walked)
 			return out
-		case out.Walked >= maxObjects:
-			out.Broken = fmt.Sprintf("more than %d objects (the list loops?)", maxObjects)
+		case out.Walked >= maxGCList:
+			out.Broken = fmt.Sprintf("more than %d objects (the list loops?)", maxGCList)
 			return out
 		}
 		p &^= 3 // the low bits of _gc_next are flags in some versions
@@ -65,11 +65,21 @@ func (r *Runtime) walkGCList(name string, head uint64, visit func(obj uint64)) G
 }
 
 // checkGC compares what the census found with what the collector's
-// lists hold, after the census.
-func (h *Heap) checkGC() {
+// lists hold, after the census: tracked objects on none of the lists make
+// the census incomplete, and nothing on the lists of a non-empty heap is
+// an error.
+func (h *Heap) checkGC() error {
 	r, L := h.r, h.r.L
-	if L.GCHeadSize <= 0 || h.Stats.GCCollecting {
-		return
+	st := &h.Stats
+	if L.GCHeadSize <= 0 || st.GCCollecting {
+		return nil
+	}
+	if st.GCTracked == 0 && st.Objects > 0 {
+		why := ""
+		if len(st.Incomplete) > 0 {
+			why = " (" + strings.Join(st.Incomplete, "; ") + ")"
+		}
+		return fmt.Errorf("the census found %d objects but none on the garbage collector's lists%s: the GC state is damaged or this build's layout misplaces it; refusing a census that would silently miss every object only the collector reaches", st.Objects, why)
 	}
 	tracked := 0
 	for id := ObjectID(0); int(id) < h.Len(); id++ {
@@ -84,7 +94,10 @@ func (h *Heap) checkGC() {
 			tracked++
 		}
 	}
-	h.Stats.GCUnlisted = tracked - h.Stats.GCTracked
+	if n := tracked - st.GCTracked; n > 0 {
+		st.Incomplete = append(st.Incomplete, fmt.Sprintf("%d objects are tracked by the GC (their GC header links them into a list) but were on none of the lists walked: the GC state is damaged or misread, and objects that only the GC's lists reach (unreachable cycles) are missing from this census", n))
+	}
+	return nil
 }
 
 // linkedGCHead reports whether the PyGC_Head at gc is in a list: its
@@ -110,37 +123,4 @@ func (h *Heap) typeFlagsOf(id ObjectID) uint64 {
 		return 0
 	}
 	return f
-}
-
-// GCProblems says, in sentences, how the collector's lists and the census
-// disagree; empty when they agree.
-func (st HeapStats) GCProblems() []string {
-	var out []string
-	for _, l := range st.GCLists {
-		if l.Broken != "" {
-			out = append(out, fmt.Sprintf("the GC's %s list is broken (%s): objects after the break were not walked", l.Name, l.Broken))
-		}
-	}
-	if st.GCUnlisted > 0 {
-		out = append(out, fmt.Sprintf("%d objects are tracked by the GC (their GC header links them into a list) but were on none of the lists walked: the GC state is damaged or misread, and objects that only the GC's lists reach (unreachable cycles) are missing from this census", st.GCUnlisted))
-	}
-	return out
-}
-
-// gcEmptyError is the census's error when the collector's lists gave
-// nothing although the heap is not empty: every answer would leave out
-// all that only the lists reach.
-func (st HeapStats) gcEmptyError() error {
-	if st.GCTracked > 0 || st.Objects == 0 || st.GCCollecting {
-		return nil
-	}
-	var lists []string
-	for _, l := range st.GCLists {
-		s := fmt.Sprintf("%s: %d", l.Name, l.Walked)
-		if l.Broken != "" {
-			s += " (" + l.Broken + ")"
-		}
-		lists = append(lists, s)
-	}
-	return fmt.Errorf("the census found %d objects but none on the garbage collector's lists (%s): the GC state is damaged or this build's layout misplaces it; refusing a census that would silently miss every object only the collector reaches", st.Objects, strings.Join(lists, "; "))
 }

@@ -1,292 +1,205 @@
 package pyheap
 
 import (
-	"runtime"
-	"runtime/debug"
-	"sync"
-	"time"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
-// ObjectID names an object of a Heap: its rank in address order.
-type ObjectID int32
+// The census and the graph questions live in package census, which knows
+// no CPython; pyheap is its model (censusModel, censusReader below) and
+// names its results for callers of pyheap.
+type (
+	ObjectID  = census.ObjectID
+	Edge      = census.Edge
+	HeapStats = census.Stats
+)
 
-// Heap is the census of every live object reachable in the image: the
-// GC-tracked objects, the roots, and everything they reference. Object ids
-// follow address order (an id is the object's rank in the address set);
-// what the census recorded stays in the arrays each census worker filled,
-// in its visit order, and vis maps an id to its place there. Edges are
-// stored once, as target addresses, turned into ids when the reverse index
-// is built on first use, and labelled on demand by re-walking an object.
+// Heap is the census of every live object reachable in the image (see
+// census.Heap), with the runtime it was taken of.
 type Heap struct {
-	r         *Runtime
-	vis       []uint32 // id -> part<<partShift | index in that part
-	parts     []heapPart
-	sizes     []uint32 // shallow size, sys.getsizeof; computed on first use
-	sizesOnce sync.Once
-	types     []*Type    // distinct types
-	typeObj   []ObjectID // the type object of each distinct type, -1 if unreadable
-	set       *frozenBits
-	revOff    []uint32 // reverse index, built on demand
-	rev       []ObjectID
-	roots     []Root
-	Stats     HeapStats
-}
-
-// heapPart is what one census worker recorded, in its visit order.
-type heapPart struct {
-	order   []uint64 // addresses
-	typeOf  []uint32 // index into Heap.types
-	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
-	edges   []uint64 // target addresses
-}
-
-// vis packs a part (at most maxParts) and an index in it (less than
-// maxObjects) into 32 bits.
-const (
-	partShift = 28
-	maxParts  = 1 << (32 - partShift)
-)
-
-// at is where id's record is: its part's index and its index there.
-func (h *Heap) at(id ObjectID) (part int, k uint32) {
-	v := h.vis[id]
-	return int(v >> partShift), v & (1<<partShift - 1)
-}
-
-// HeapStats says what the census found and what it could not read.
-type HeapStats struct {
-	Objects      int
-	GCTracked    int
-	Edges        int
-	Conservative int // edges from a conservative scan
-	Unreadable   int // pointers to memory that is not a valid object
-	GCCollecting bool
-	GCLists      []GCList // the collector's lists as walked (gccheck.go)
-	GCUnlisted   int      // tracked objects found on none of those lists
-	Duration     time.Duration
-	// Phases splits Duration: the GC lists and roots, the sweeps that
-	// visit every object, and giving each object its id (address order).
-	Phases [3]time.Duration
-}
-
-// maxObjects bounds a census of an untrusted image.
-const maxObjects = 1 << 28
-
-// HeapOptions tune a census.
-type HeapOptions struct {
-	// Progress, when set, is called now and then with the objects found.
-	Progress func(objects int)
-}
-
-// Len is the number of objects.
-func (h *Heap) Len() int { return len(h.vis) }
-
-// Addr is an object's address (its id()).
-func (h *Heap) Addr(id ObjectID) uint64 {
-	p, k := h.at(id)
-	return h.parts[p].order[k]
-}
-
-// Type is an object's type.
-func (h *Heap) Type(id ObjectID) *Type { return h.types[h.typeIndex(id)] }
-
-func (h *Heap) typeIndex(id ObjectID) uint32 {
-	p, k := h.at(id)
-	return h.parts[p].typeOf[k]
-}
-
-// Size is an object's shallow size, as sys.getsizeof reports it. Sizes
-// are computed for every object on first use (in parallel): a census that
-// answers no question about sizes does not pay for them.
-func (h *Heap) Size(id ObjectID) int64 {
-	h.sizesOnce.Do(h.computeSizes)
-	return int64(h.sizes[id])
-}
-
-func (h *Heap) computeSizes() {
-	h.sizes = make([]uint32, h.Len())
-	parallel(h.Len(), func(lo, hi int) {
-		// Each goroutine reads through its own copy: the memory window in
-		// Runtime.m is per reader. shallowSize writes no other state.
-		wr := *h.r
-		wr.m = mem{img: h.r.m.img}
-		for i := lo; i < hi; i++ {
-			h.sizes[i] = uint32(wr.shallowSize(h.Addr(ObjectID(i)), h.Type(ObjectID(i))))
-		}
-	})
+	*census.Heap[*Type]
+	r *Runtime
 }
 
 // Runtime is the runtime the census read.
 func (h *Heap) Runtime() *Runtime { return h.r }
 
-// Find looks an address up.
-func (h *Heap) Find(addr uint64) (ObjectID, bool) {
-	var hint int
-	return h.findHint(addr, &hint)
+// HeapOptions tune a census.
+type HeapOptions struct {
+	// Progress, when set, is called now and then with the objects found.
+	Progress func(objects int)
+	// Workers, when positive, is how many goroutines split the census
+	// whatever the heap's size; zero lets the census choose.
+	Workers int
 }
 
-// findHint is Find with the caller's own hint (see frozenBits.rankHint).
-func (h *Heap) findHint(addr uint64, hint *int) (ObjectID, bool) {
-	if addr%8 != 0 || !h.set.hasHint(addr, hint) {
-		return -1, false
+// BuildHeap takes the census.
+func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
+	// Names of types that must come from memory are looked up once, now:
+	// renaming types while workers read them would race.
+	r.fallbackName(0)
+	workers := opts.Workers
+	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 && workers == 0 {
+		workers = forced
 	}
-	// The set holds exactly the objects (marks that were not objects were
-	// taken back), so the rank is the id.
-	if i := h.set.rankHint(addr, hint); i < h.Len() {
-		return ObjectID(i), true
+	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: workers})
+	if err != nil {
+		return nil, err
 	}
-	return -1, false
+	heap := &Heap{Heap: h, r: r}
+	if err := heap.checkGC(); err != nil {
+		return nil, err
+	}
+	return heap, nil
 }
 
-// TypeObject is the id of id's type object, or -1 when the type is not a
-// readable object.
-func (h *Heap) TypeObject(id ObjectID) ObjectID { return h.typeObj[h.typeIndex(id)] }
+// censusModel is the census's view of a runtime.
+type censusModel struct{ r *Runtime }
 
-// Referrers lists the objects that refer to id (the reverse index is built
-// on first use).
-func (h *Heap) Referrers(id ObjectID) []ObjectID {
-	if h.revOff == nil {
-		h.buildReverse()
+func (m censusModel) Ranges() [][2]uint64 {
+	var ranges [][2]uint64
+	for _, s := range m.r.m.img.Segments() {
+		if s.Filesz > 0 {
+			ranges = append(ranges, [2]uint64{s.Vaddr, s.Vaddr + s.Filesz})
+		}
 	}
-	return h.rev[h.revOff[id]:h.revOff[id+1]]
+	return ranges
 }
 
-func (h *Heap) buildReverse() {
-	n := h.Len()
-	// Every edge's target as an id, in the parts' layout.
-	targets := make([][]ObjectID, len(h.parts))
-	counts := make([]uint32, n+1)
-	for i := range h.parts {
-		part := h.parts[i].edges
-		targets[i] = make([]ObjectID, len(part))
-		parallel(len(part), func(lo, hi int) {
-			hint := 0
-			for j := lo; j < hi; j++ {
-				targets[i][j], _ = h.findHint(part[j], &hint)
+// Seed reports the objects of every interpreter's GC lists, then the named
+// roots, and the objects that 3.11+ interpreter frames (not objects) refer
+// to.
+func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
+	r := m.r
+	var seeds census.Seeds
+	interps, err := r.Interpreters()
+	if err != nil && len(interps) == 0 {
+		return seeds, err
+	}
+	for _, in := range interps {
+		collecting, lists := r.gcLists(in, gc)
+		seeds.GCCollecting = seeds.GCCollecting || collecting
+		for _, l := range lists {
+			if l.Broken != "" {
+				seeds.Incomplete = append(seeds.Incomplete, fmt.Sprintf("the GC's %s list is broken (%s): objects after the break were not walked", l.Name, l.Broken))
 			}
-		})
-		for _, t := range targets[i] {
-			if t >= 0 {
-				counts[t+1]++
-			}
 		}
 	}
-	for src := 0; src < n; src++ {
-		if t := h.TypeObject(ObjectID(src)); t >= 0 {
-			counts[t+1]++
-		}
+	var iframes []uint64
+	seeds.Roots, iframes = r.roots(interps)
+	for _, fr := range iframes {
+		r.walkIFrame(fr, false, func(target uint64, _ string, _ bool) { seeds.Hidden = append(seeds.Hidden, target) })
 	}
-	for i := 1; i <= n; i++ {
-		counts[i] += counts[i-1]
-	}
-	rev := make([]ObjectID, counts[n])
-	fill := append([]uint32(nil), counts[:n]...)
-	for src := 0; src < n; src++ {
-		p, k := h.at(ObjectID(src))
-		off := h.parts[p].edgeOff
-		for _, t := range targets[p][off[k]:off[k+1]] {
-			if t < 0 {
-				continue
-			}
-			rev[fill[t]] = ObjectID(src)
-			fill[t]++
-		}
-		if t := h.TypeObject(ObjectID(src)); t >= 0 {
-			rev[fill[t]] = ObjectID(src)
-			fill[t]++
-		}
-	}
-	h.revOff, h.rev = counts, rev
+	return seeds, nil
 }
 
-// edgesOf is object i's edges, as target addresses.
-func (h *Heap) edgesOf(id ObjectID) []uint64 {
-	p, k := h.at(id)
-	part := &h.parts[p]
-	return part.edges[part.edgeOff[k]:part.edgeOff[k+1]]
+func (m censusModel) NewReader() census.Reader[*Type] {
+	cr := &censusReader{r: m.r.NewReader()}
+	cr.emit = cr.onRef
+	return cr
 }
 
-// Edge is one labelled reference.
-type Edge struct {
-	Target       ObjectID
-	Addr         uint64
-	Via          string
-	Conservative bool
+// censusReader answers the census's questions about single objects.
+type censusReader struct {
+	r            *Runtime
+	emit         emitFunc // onRef, bound once
+	buf          []uint64 // what Refs appends to
+	conservative int
 }
 
-// Edges re-walks an object to label its references.
-func (h *Heap) Edges(id ObjectID) []Edge {
-	var out []Edge
-	h.r.walkRefs(h.Addr(id), h.Type(id), true, func(target uint64, via string, conservative bool) {
-		if t, ok := h.Find(target); ok {
-			out = append(out, Edge{Target: t, Addr: target, Via: via, Conservative: conservative})
-		}
-	})
-	return out
-}
-
-// Roots lists the named roots.
-func (h *Heap) Roots() []Root { return h.roots }
-
-// IndexBytes is the memory the census keeps per heap: the object table,
-// the edge arrays and (once built) the reverse index.
-func (h *Heap) IndexBytes() int64 {
-	n := int64(len(h.vis))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
-		int64(len(h.revOff))*4 + int64(len(h.rev))*4 + int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
-	for _, p := range h.parts {
-		n += int64(len(p.order))*(8+4+4) + int64(len(p.edges))*8
+func (cr *censusReader) TypeOf(addr uint64) (*Type, uint64, error) {
+	t, err := cr.r.TypeOf(addr)
+	if err != nil {
+		return nil, 0, err
 	}
-	return n
+	return t, t.Addr, nil
 }
 
-// parallel splits [0, n) among the CPUs.
-func parallel(n int, fn func(lo, hi int)) {
-	workers := runtime.NumCPU()
-	if workers > 8 {
-		workers = 8
+func (cr *censusReader) Refs(obj uint64, t *Type, buf []uint64) ([]uint64, int) {
+	cr.buf, cr.conservative = buf, 0
+	if t.Kind != KindOther || !cr.walkPlain(obj, t) {
+		walkObject(cr.r, obj, t, cr.emit)
 	}
-	if n < 1<<16 || workers < 2 {
-		fn(0, n)
+	buf, cr.buf = cr.buf, nil
+	return buf, cr.conservative
+}
+
+// onRef keeps one reference: a word found by a conservative scan only
+// when it holds an object.
+func (cr *censusReader) onRef(target uint64, _ string, conservative bool) {
+	if target == 0 || target%8 != 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	var pb panicBox
-	step := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += step {
-		hi := lo + step
-		if hi > n {
-			hi = n
+	if conservative {
+		if _, err := cr.r.TypeOf(target); err != nil {
+			return
 		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			defer pb.catch()
-			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
-			fn(lo, hi)
-		}(lo, hi)
+		cr.conservative++
 	}
-	wg.Wait()
-	pb.rethrow()
+	cr.buf = append(cr.buf, target)
 }
 
-// panicBox carries a panic from goroutines to the one that waits for
-// them: a recover sees only its own goroutine, and the CLI's must turn
-// every bug into a one-line error, never a crash with a stack trace.
-type panicBox struct {
-	once sync.Once
-	v    any
+// walkPlain is walkInstance for the commonest object of all, an instance
+// whose references are just its attributes, without the labelling and the
+// indirect calls: it reports false, having done nothing, for every other
+// object.
+func (cr *censusReader) walkPlain(obj uint64, t *Type) bool {
+	r := cr.r
+	if !r.typeWalkOf(t).plain {
+		return false
+	}
+	dict, keys, values, err := r.instanceDict(obj, t)
+	if err != nil || (dict == 0 && keys == 0) {
+		return true
+	}
+	if dict != 0 {
+		cr.onRef(dict, "", false)
+		return true
+	}
+	r.eachKeysItem(keys, values, func(_, v uint64) bool {
+		cr.onRef(v, "", false)
+		return true
+	})
+	return true
 }
 
-// catch is deferred by a goroutine; the first panic is kept.
-func (p *panicBox) catch() {
-	if r := recover(); r != nil {
-		p.once.Do(func() { p.v = r })
-	}
+func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via string, conservative bool)) {
+	cr.r.walkRefs(obj, t, true, emit)
 }
 
-// rethrow panics again, in the waiting goroutine, after the wait.
-func (p *panicBox) rethrow() {
-	if p.v != nil {
-		panic(p.v)
+func (cr *censusReader) Size(obj uint64, t *Type) int64 { return cr.r.shallowSize(obj, t) }
+
+// gcLists reports every object on an interpreter's GC generation lists,
+// whether the collector was running, and each list as walked.
+func (r *Runtime) gcLists(in Interp, add func(addr uint64)) (collecting bool, lists []GCList) {
+	L := r.L
+	var gc uint64
+	switch {
+	case L.InterpGC.Has():
+		gc = L.InterpGC.Add(in.Addr)
+	case L.RuntimeGC.Has():
+		gc = L.RuntimeGC.Add(r.Addr)
+	default:
+		return false, nil
 	}
+	if coll, err := r.m.i32(L.GCCollecting.Add(gc)); err == nil && coll != 0 {
+		collecting = true
+	}
+	var heads []uint64
+	for g := 0; g < 3; g++ {
+		heads = append(heads, L.GCGenerationHead.Add(L.GCGenerations.Add(gc)+uint64(g)*uint64(L.GCGenerationSize)))
+	}
+	if L.GCPermanent.Has() {
+		heads = append(heads, L.GCGenerationHead.Add(L.GCPermanent.Add(gc)))
+	}
+	for i, head := range heads {
+		lists = append(lists, r.walkGCList(gcListNames[i], head, add))
+	}
+	return collecting, lists
 }
+
+// maxGCList bounds the walk of one GC list of an untrusted image.
+const maxGCList = 1 << 28

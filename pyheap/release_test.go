@@ -105,7 +105,7 @@ func TestDebugOffsetsValidated(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			pi := &patchedImage{Process: p, bytes: map[uint64]byte{}}
 			c.damage(pi)
-			r := &Runtime{m: mem{img: pi}}
+			r := newRuntime(pi)
 			err := r.checkDebugOffsets(rt, 0)
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Fatalf("checkDebugOffsets: %v, want %q", err, c.wantErr)
@@ -156,7 +156,7 @@ func TestNoValidInterpreterSaysWhy(t *testing.T) {
 	}
 	for _, want := range []string{
 		"_Py_DebugOffsets at", "version 0x031000f0", // what the build claims
-		"as 3.16: no layout table for CPython 3.16", // what the candidate failed on
+		"as 3.16: no layout table for CPython 3.16",   // what the candidate failed on
 		"pycoroner reads CPython 3.8, 3.9", "3.14.10", // what is supported
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -3,11 +3,11 @@ package pyheap
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
-// RootKind says what kind of thing a root is.
-type RootKind string
-
+// The kinds of named roots a CPython process has.
 const (
 	RootModule     RootKind = "module"      // sys.modules['name']
 	RootSys        RootKind = "sys"         // the interpreter's sys dict
@@ -17,22 +17,12 @@ const (
 	RootThreadDict RootKind = "thread-dict" // threading.local storage of a thread
 )
 
-// Root is a named starting point: something a person recognises at the
-// head of a reference path.
-type Root struct {
-	Kind RootKind
-	Name string // "thread 3 (worker-1) › frame worker (app.py:42) › local tmp_path"
-	Addr uint64
-	ID   ObjectID // -1 when the target is not a readable object
-
-	// For locals and exceptions.
-	ThreadID   uint64
-	ThreadName string
-	Function   string
-	Filename   string
-	Line       int
-	Local      string
-}
+// RootKind and Root are the census's: the census carries the roots, the
+// model names them.
+type (
+	RootKind = census.RootKind
+	Root     = census.Root
+)
 
 // roots lists the named roots of every interpreter, and the interpreter
 // frames (3.11+) on every thread's stack: those are not objects, so the

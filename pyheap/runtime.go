@@ -13,8 +13,25 @@ import (
 
 // Runtime is the CPython runtime found in an image: where _PyRuntime is,
 // which version it is, and the layout used to read it.
+//
+// Concurrency: a *Runtime is one reader of the image. What Open found is
+// shared by every reader and read-only once Open returns: the layout, the
+// addresses, the version, the warnings, the type names learnt from
+// memory. The table of decoded types is shared too, guarded by its own
+// lock (one type stays one *Type for every reader). The rest is the
+// reader's own cache (its window on memory, a type cache, decoded code
+// objects, the last dict keys table) and makes a *Runtime unsafe for use
+// by two goroutines at once: a goroutine that reads the image alongside
+// others takes its own reader with NewReader (the census gives one to
+// each of its workers). Heap questions (BuildHeap, Heap's methods) are
+// asked from one goroutine at a time.
 type Runtime struct {
-	m    mem
+	*shared
+	reader
+}
+
+// shared is what every reader of one runtime sees.
+type shared struct {
 	L    *layout.Layout
 	Addr uint64 // address of _PyRuntime
 
@@ -23,18 +40,33 @@ type Runtime struct {
 	FoundBy    string // how the runtime was located
 	File       string // the file that defines _PyRuntime, when known
 
-	types      map[uint64]*Type
-	codes      map[uint64]*codeInfo
-	fallback   map[uint64]string // type names read from memory, see typenames.go
-	sysMinor   string            // minor version according to sys.version
+	types    map[uint64]*Type
+	typesMu  sync.Mutex        // guards types
+	fallback map[uint64]string // type names read from memory, see typenames.go; complete before a census
+	sysMinor string            // minor version according to sys.version
+	warnings []string
+	typeType uint64 // PyType_Type by symbol, 0 when the binary is missing
+	// claimedHex is Py_Version or the debug offsets' version, 0 when unknown.
+	claimedHex uint64
+}
+
+// reader is the per-goroutine part of a Runtime: caches only.
+type reader struct {
+	m          mem
 	typeCache  [typeCacheSize]typeCacheEntry
-	censuses   uint32 // BuildHeap calls so far
+	codes      map[uint64]*codeInfo
 	lastKeys   keysTable
 	lastKeysAt uint64
-	warnings   []string
-	typeType   uint64      // PyType_Type by symbol, 0 when the binary is missing
-	typesMu    *sync.Mutex // guards types; shared by the copies census workers use
-	claimedHex uint64      // Py_Version or the debug offsets' version, 0 when unknown
+}
+
+func newRuntime(img Image) *Runtime {
+	return &Runtime{shared: &shared{types: map[uint64]*Type{}}, reader: reader{m: mem{img: img}}}
+}
+
+// NewReader returns another reader of the same runtime, with empty
+// caches, for use by another goroutine.
+func (r *Runtime) NewReader() *Runtime {
+	return &Runtime{shared: r.shared, reader: reader{m: mem{img: r.m.img}}}
 }
 
 const typeCacheSize = 256
@@ -72,7 +104,7 @@ var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
 
 // Open finds the CPython runtime in img.
 func Open(img Image, opts Options) (*Runtime, error) {
-	r := &Runtime{m: mem{img: img}, types: map[uint64]*Type{}, typesMu: new(sync.Mutex)}
+	r := newRuntime(img)
 	cands := r.candidates()
 	var typeType uint64
 	if s, ok := img.LookupSymbol("PyType_Type"); ok {
@@ -121,7 +153,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 				if fallback == nil && r.sysMinor == "" {
 					fallback = r
 				}
-				r = &Runtime{m: mem{img: img}, types: map[uint64]*Type{}, typesMu: new(sync.Mutex)}
+				r = newRuntime(img)
 				continue
 			}
 			return r, nil

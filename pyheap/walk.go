@@ -19,25 +19,44 @@ type slotMember struct {
 	name   string
 }
 
-// typeWalk is what the walkers cache per type.
+// field is a pointer member that a walker follows, and its label.
+type field struct {
+	off layout.Offset
+	via string
+}
+
+// typeWalk is how instances of one type are walked, worked out once per
+// type (typeWalkOf) from its kind, its name, its nearest static base and
+// the layout: walkRefs then runs its steps in order.
 type typeWalk struct {
-	slots       []slotMember // member descriptors of T_OBJECT(_EX) fields, from the MRO
-	slotNames   map[int64]string
-	solidKind   Kind  // the kind of the nearest static base with a walker
-	solidSize   int64 // bytes of the object that solidKind's walker covers
-	weaklist    int64
-	conservOK   bool // scan the remaining words conservatively
-	isWeakref   bool
-	isMethod    bool
-	isCFunc     bool
-	isGen       bool
-	isTraceback bool
-	isDescr     bool // method, classmethod, member, getset or wrapper descriptor
+	// kind walks a type the model classifies (a container, a frame): its
+	// own walker, or its pointer members (fields), and nothing else.
+	kind   walker
+	fields []field
+	leaf   bool // int, str, ...: no references but the type
+	// Otherwise an instance: the walker of its builtin base (a subclass
+	// of list still holds items) and that base's members (an
+	// exception's), the walker registered for its C type (walkers.go),
+	// then the __dict__, the __slots__ members, and a conservative scan
+	// of the words no walker accounts for.
+	base       walker
+	baseFields []field
+	special    walker
+	slots      []slotMember // member descriptors of T_OBJECT(_EX) fields, from the MRO
+	slotNames  map[int64]string
+	solidKind  Kind  // the kind of the nearest static base with a walker
+	solidSize  int64 // bytes of the object that the walkers above cover
+	weaklist   int64
+	conservOK  bool // scan the remaining words conservatively
 	// plain: an instance of a class without __slots__ or a builtin base
 	// with references, whose only references are its attributes (see
-	// census.walkPlain)
+	// censusReader.walkPlain)
 	plain bool
 }
+
+// walker reports the references an object holds, as tp_traverse visits
+// them; labels asks for the "via" text of each (else "" is passed).
+type walker func(r *Runtime, obj uint64, labels bool, emit emitFunc)
 
 // ptrField reads a pointer member; 0 when the version lacks it or it is unreadable.
 func (r *Runtime) ptrField(obj uint64, off layout.Offset) uint64 {
@@ -51,85 +70,102 @@ func (r *Runtime) ptrField(obj uint64, off layout.Offset) uint64 {
 	return p
 }
 
+// emitFields emits the non-NULL pointer members of obj.
+func (r *Runtime) emitFields(obj uint64, fields []field, labels bool, emit emitFunc) {
+	for _, f := range fields {
+		if p := r.ptrField(obj, f.off); p != 0 {
+			if labels {
+				emit(p, f.via, false)
+			} else {
+				emit(p, "", false)
+			}
+		}
+	}
+}
+
 // walkRefs reports every reference obj holds, as its type's tp_traverse
 // would visit them, plus obj's type.
 func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
-	L := r.L
-	lbl := func(s string) string {
-		if labels {
-			return s
-		}
-		return ""
-	}
-	one := func(off layout.Offset, via string) {
-		if p := r.ptrField(obj, off); p != 0 {
-			emit(p, lbl(via), false)
-		}
-	}
 	if labels {
 		// The census keeps the type edge implicitly (Heap.TypeObject).
 		emit(t.Addr, "__class__", false)
 	}
+	tw := r.typeWalkOf(t)
+	switch {
+	case tw.leaf:
+	case tw.kind != nil:
+		tw.kind(r, obj, labels, emit)
+	case tw.fields != nil:
+		r.emitFields(obj, tw.fields, labels, emit)
+	default:
+		r.walkInstance(obj, t, tw, labels, emit)
+	}
+}
+
+// kindWalk is how the kinds the model classifies are walked: their own
+// walker, or their pointer members.
+func (r *Runtime) kindWalk(t *Type, tw *typeWalk) bool {
+	L := r.L
 	switch t.Kind {
 	case KindNone, KindBool, KindInt, KindFloat, KindStr, KindBytes:
-		return
-	case KindTuple, KindList:
-		r.walkSeq(obj, t.Kind, labels, emit)
-		return
+		tw.leaf = true
+	case KindTuple:
+		tw.kind = walkTuple
+	case KindList:
+		tw.kind = walkList
 	case KindDict:
-		r.walkDict(obj, labels, emit)
-		return
+		tw.kind = (*Runtime).walkDict
 	case KindSet, KindFrozenSet:
-		r.walkSet(obj, labels, emit)
-		return
+		tw.kind = (*Runtime).walkSet
+	case KindFrame:
+		tw.kind = (*Runtime).walkFrameObject
 	case KindModule:
-		one(L.ModuleDict, "__dict__")
-		return
+		tw.fields = []field{{L.ModuleDict, "__dict__"}}
 	case KindFunction:
-		one(L.FuncCode, "__code__")
-		one(L.FuncGlobals, "__globals__")
-		one(L.FuncDefaults, "__defaults__")
-		one(L.FuncKwdefaults, "__kwdefaults__")
-		one(L.FuncClosure, "__closure__")
-		one(L.FuncDoc, "__doc__")
-		one(L.FuncName, "__name__")
-		one(L.FuncQualname, "__qualname__")
-		one(L.FuncDict, "__dict__")
-		one(L.FuncModule, "__module__")
-		one(L.FuncAnnotations, "__annotations__")
-		return
+		tw.fields = []field{{L.FuncCode, "__code__"}, {L.FuncGlobals, "__globals__"}, {L.FuncDefaults, "__defaults__"},
+			{L.FuncKwdefaults, "__kwdefaults__"}, {L.FuncClosure, "__closure__"}, {L.FuncDoc, "__doc__"},
+			{L.FuncName, "__name__"}, {L.FuncQualname, "__qualname__"}, {L.FuncDict, "__dict__"},
+			{L.FuncModule, "__module__"}, {L.FuncAnnotations, "__annotations__"}}
 	case KindCode:
-		for _, f := range []struct {
-			off layout.Offset
-			via string
-		}{{L.CodeConsts, "co_consts"}, {L.CodeNames, "co_names"}, {L.CodeVarnames, "co_varnames"},
+		tw.fields = []field{{L.CodeConsts, "co_consts"}, {L.CodeNames, "co_names"}, {L.CodeVarnames, "co_varnames"},
 			{L.CodeCellvars, "co_cellvars"}, {L.CodeFreevars, "co_freevars"}, {L.CodeLocalsplusNames, "co_localsplusnames"},
 			{L.CodeLocalsplusKinds, "co_localspluskinds"}, {L.CodeFilename, "co_filename"}, {L.CodeName, "co_name"},
 			{L.CodeQualname, "co_qualname"}, {L.CodeLnotab, "co_lnotab"}, {L.CodeLinetable, "co_linetable"},
-			{L.CodeCode, "co_code"}, {L.CodeExceptionTable, "co_exceptiontable"}} {
-			one(f.off, f.via)
-		}
-		return
+			{L.CodeCode, "co_code"}, {L.CodeExceptionTable, "co_exceptiontable"}}
 	case KindCell:
-		one(L.CellRef, "cell contents")
-		return
+		tw.fields = []field{{L.CellRef, "cell contents"}}
 	case KindType:
-		one(L.TypeDict, "__dict__")
-		one(L.TypeBases, "__bases__")
-		one(L.TypeMro, "__mro__")
-		one(L.TypeBase, "__base__")
+		tw.fields = []field{{L.TypeDict, "__dict__"}, {L.TypeBases, "__bases__"}, {L.TypeMro, "__mro__"}, {L.TypeBase, "__base__"}}
 		if L.TPFlagsHeapType.In(t.Flags) {
-			one(L.HeapTypeName, "__name__")
-			one(L.HeapTypeQualname, "__qualname__")
-			one(L.HeapTypeSlots, "__slots__")
-			one(L.HeapTypeModule, "__module__ (ht_module)")
+			tw.fields = append(tw.fields, field{L.HeapTypeName, "__name__"}, field{L.HeapTypeQualname, "__qualname__"},
+				field{L.HeapTypeSlots, "__slots__"}, field{L.HeapTypeModule, "__module__ (ht_module)"})
 		}
-		return
-	case KindFrame:
-		r.walkFrameObject(obj, labels, emit)
-		return
+	default:
+		return false
 	}
-	r.walkInstance(obj, t, labels, emit)
+	return true
+}
+
+// baseWalk is the walker of an instance's builtin base kind.
+func baseWalk(k Kind) walker {
+	switch k {
+	case KindTuple:
+		return walkTuple
+	case KindList:
+		return walkList
+	case KindDict:
+		return (*Runtime).walkDict
+	case KindSet, KindFrozenSet:
+		return (*Runtime).walkSet
+	}
+	return nil
+}
+
+func walkTuple(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	r.walkSeq(obj, KindTuple, labels, emit)
+}
+func walkList(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	r.walkSeq(obj, KindList, labels, emit)
 }
 
 func (r *Runtime) walkSeq(obj uint64, kind Kind, labels bool, emit emitFunc) {
@@ -304,77 +340,24 @@ func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 }
 
 // walkInstance covers everything else: the builtin base's walker (a
-// subclass of list still holds items), the __dict__, __slots__ members,
-// and a conservative scan of the words no walker accounts for.
-func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) {
-	L := r.L
-	tw := r.typeWalkOf(t)
+// subclass of list still holds items), the registered walker of its C
+// type, the __dict__, __slots__ members, and a conservative scan of the
+// words no walker accounts for.
+func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, emit emitFunc) {
+	if tw.base != nil {
+		tw.base(r, obj, labels, emit)
+	}
+	if tw.baseFields != nil {
+		r.emitFields(obj, tw.baseFields, labels, emit)
+	}
+	if tw.special != nil {
+		tw.special(r, obj, labels, emit)
+	}
 	lbl := func(s string) string {
 		if labels {
 			return s
 		}
 		return ""
-	}
-	switch tw.solidKind {
-	case KindTuple, KindList:
-		r.walkSeq(obj, tw.solidKind, labels, emit)
-	case KindDict:
-		r.walkDict(obj, labels, emit)
-	case KindSet, KindFrozenSet:
-		r.walkSet(obj, labels, emit)
-	case KindException:
-		for _, f := range []struct {
-			off layout.Offset
-			via string
-		}{{L.ExcArgs, "args"}, {L.ExcTraceback, "__traceback__"}, {L.ExcContext, "__context__"}, {L.ExcCause, "__cause__"}, {L.ExcDict, "__dict__"}, {L.ExcNotes, "__notes__"}} {
-			if p := r.ptrField(obj, f.off); p != 0 {
-				emit(p, lbl(f.via), false)
-			}
-		}
-	}
-	switch {
-	case tw.isWeakref:
-		if p := r.ptrField(obj, L.WeakrefCallback); p != 0 {
-			emit(p, lbl("weakref callback"), false)
-		}
-		return // the referent is not a strong reference
-	case tw.isMethod:
-		if p := r.ptrField(obj, L.MethodFunc); p != 0 {
-			emit(p, lbl("__func__"), false)
-		}
-		if p := r.ptrField(obj, L.MethodSelf); p != 0 {
-			emit(p, lbl("__self__"), false)
-		}
-		return
-	case tw.isCFunc:
-		if p := r.ptrField(obj, L.CFunctionSelf); p != 0 {
-			emit(p, lbl("__self__"), false)
-		}
-		if p := r.ptrField(obj, L.CFunctionModule); p != 0 {
-			emit(p, lbl("__module__"), false)
-		}
-		return
-	case tw.isTraceback:
-		if p := r.ptrField(obj, L.TracebackNext); p != 0 {
-			emit(p, lbl("tb_next"), false)
-		}
-		if p := r.ptrField(obj, L.TracebackFrame); p != 0 {
-			emit(p, lbl("tb_frame"), false)
-		}
-		return
-	case tw.isGen:
-		r.walkGenerator(obj, labels, emit)
-		return
-	case tw.isDescr:
-		for _, f := range []struct {
-			off layout.Offset
-			via string
-		}{{L.DescrType, "__objclass__"}, {L.DescrName, "__name__"}, {L.DescrQualname, "__qualname__"}} {
-			if p := r.ptrField(obj, f.off); p != 0 {
-				emit(p, lbl(f.via), false)
-			}
-		}
-		return
 	}
 	// __dict__, wherever this version keeps it.
 	dict, keys, values, _ := r.instanceDict(obj, t)
@@ -420,33 +403,6 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, labels bool, emit emitFunc) 
 	}
 }
 
-// walkGenerator follows a generator, coroutine or async generator.
-func (r *Runtime) walkGenerator(g uint64, labels bool, emit emitFunc) {
-	L := r.L
-	lbl := func(s string) string {
-		if labels {
-			return s
-		}
-		return ""
-	}
-	for _, f := range []struct {
-		off layout.Offset
-		via string
-	}{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"}} {
-		if p := r.ptrField(g, f.off); p != 0 {
-			emit(p, lbl(f.via), false)
-		}
-	}
-	if !L.GenIFrame.Has() {
-		return
-	}
-	state, err := r.m.u8(L.GenFrameState.Add(g))
-	if err != nil || int64(int8(state)) >= L.FrameStateCleared {
-		return
-	}
-	r.walkIFrame(L.GenIFrame.Add(g), labels, emit)
-}
-
 func (r *Runtime) attrName(key uint64) string {
 	if s, err := r.StrValue(key); err == nil {
 		return s
@@ -469,23 +425,16 @@ func (r *Runtime) typeWalkOf(t *Type) *typeWalk {
 func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	L := r.L
 	tw := &typeWalk{solidSize: 16, weaklist: -1, conservOK: true}
+	if r.kindWalk(t, tw) {
+		return tw
+	}
 	if wl, err := r.m.i64(L.TypeWeaklistoffset.Add(t.Addr)); err == nil && wl > 0 {
 		tw.weaklist = wl
 	}
-	switch t.Name {
-	case "weakref", "weakref.ReferenceType", "weakproxy", "weakcallableproxy", "weakref.ProxyType", "weakref.CallableProxyType":
-		tw.isWeakref = true
-	case "method":
-		tw.isMethod = true
-	case "builtin_function_or_method", "builtin_method":
-		tw.isCFunc = true
-	case "traceback":
-		tw.isTraceback = true
-	case "generator", "coroutine", "async_generator":
-		tw.isGen = true
-	case "method_descriptor", "classmethod_descriptor", "member_descriptor", "getset_descriptor", "wrapper_descriptor":
-		// Their other fields point to C structures (PyMethodDef, ...).
-		tw.isDescr = !t.Heap(r) && L.DescrType.Has()
+	if w, ok := walkers[t.Name]; ok && !t.Heap(r) {
+		// A registered walker covers the C struct: nothing of it is
+		// scanned conservatively.
+		tw.special, tw.conservOK = w, false
 	}
 	if t.Kind == KindException {
 		// The walker covers BaseException's fields: the scan starts after them.
@@ -515,6 +464,11 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 			tw.solidSize = base.Basicsize
 		}
 	}
+	tw.base = baseWalk(tw.solidKind)
+	if tw.solidKind == KindException {
+		tw.baseFields = []field{{L.ExcArgs, "args"}, {L.ExcTraceback, "__traceback__"}, {L.ExcContext, "__context__"},
+			{L.ExcCause, "__cause__"}, {L.ExcDict, "__dict__"}, {L.ExcNotes, "__notes__"}}
+	}
 	if t.Heap(r) {
 		tw.slots = r.slotMembers(t)
 	}
@@ -522,7 +476,7 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	for _, s := range tw.slots {
 		tw.slotNames[s.offset] = s.name
 	}
-	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && !tw.isWeakref && !tw.isMethod && !tw.isCFunc && !tw.isGen && !tw.isTraceback && !tw.isDescr
+	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && tw.special == nil
 	for off := tw.solidSize; tw.plain && off+8 <= t.Basicsize; off += 8 {
 		if off != t.Dictoffset && off != tw.weaklist && off >= 16 {
 			tw.plain = false // a word walkInstance would follow or scan

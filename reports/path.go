@@ -3,7 +3,6 @@ package reports
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -46,64 +45,14 @@ var rootRank = map[pyheap.RootKind]int{
 }
 
 // BuildPaths finds the shortest reference path from a named root to id;
-// with all, one shortest path per root that reaches it (at most max).
-// It searches backwards from id over the reverse index, so it touches
-// only what can reach the target.
+// with all, one shortest path per root that reaches it (at most max). The
+// search is the census's (census.Heap.ShortestPaths); this labels and
+// describes its hops.
 func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath {
 	if max <= 0 {
 		max = MaxPaths
 	}
-	rootsOf := map[pyheap.ObjectID][]pyheap.Root{}
-	for _, r := range h.Roots() {
-		if r.ID >= 0 {
-			rootsOf[r.ID] = append(rootsOf[r.ID], r)
-		}
-	}
-	// next[o] is the object after o on its shortest path to id; -1 for id
-	// itself, -2 not reached yet.
-	next := make([]int32, h.Len())
-	for i := range next {
-		next[i] = -2
-	}
-	next[id] = -1
-	type found struct {
-		obj  pyheap.ObjectID
-		root pyheap.Root
-		dist int
-		rank int
-	}
-	var hits []found
-	layer := []pyheap.ObjectID{id}
-	for dist := 0; len(layer) > 0; dist++ {
-		var nextLayer []pyheap.ObjectID
-		for _, o := range layer {
-			for _, r := range rootsOf[o] {
-				hits = append(hits, found{o, r, dist, rootRank[r.Kind]})
-			}
-			for _, src := range h.Referrers(o) {
-				if next[src] == -2 {
-					next[src] = int32(o)
-					nextLayer = append(nextLayer, src)
-				}
-			}
-		}
-		if len(hits) > 0 && (!all || len(hits) >= max) {
-			break
-		}
-		layer = nextLayer
-	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		if hits[i].dist != hits[j].dist {
-			return hits[i].dist < hits[j].dist
-		}
-		return hits[i].rank < hits[j].rank
-	})
-	if !all && len(hits) > 1 {
-		hits = hits[:1]
-	}
-	if len(hits) > max {
-		hits = hits[:max]
-	}
+	found := h.ShortestPaths(id, all, max, func(r pyheap.Root) int { return rootRank[r.Kind] })
 	rt := h.Runtime()
 	out := []RefPath{}
 	// Paths share hops, and labelling a big dict's edges is the costly
@@ -114,48 +63,27 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 		cons bool
 	}
 	labels := map[pair]label{}
-	for _, hit := range hits {
-		p := RefPath{Root: PathRoot{Kind: string(hit.root.Kind), Name: hit.root.Name}}
+	for _, fp := range found {
+		p := RefPath{Root: PathRoot{Kind: string(fp.Root.Kind), Name: fp.Root.Name}}
 		prev := pyheap.ObjectID(-1)
-		for o := hit.obj; ; o = pyheap.ObjectID(next[o]) {
+		for _, o := range fp.Objects {
 			v := rt.Describe(h.Addr(o))
 			hop := Hop{Address: hexAddr(h.Addr(o)), Type: v.Type, Repr: v.Repr, desc: rt.ShortDesc(h.Addr(o))}
 			if prev >= 0 {
 				l, ok := labels[pair{prev, o}]
 				if !ok {
-					l.via, l.cons = edgeLabel(h, prev, o)
+					l.via, l.cons = h.EdgeLabel(prev, o)
 					labels[pair{prev, o}] = l
 				}
 				via := l.via
 				hop.Via, hop.Conservative = &via, l.cons
 			}
 			p.Hops = append(p.Hops, hop)
-			if next[o] == -1 || len(p.Hops) > h.Len() {
-				break
-			}
 			prev = o
 		}
 		out = append(out, p)
 	}
 	return out
-}
-
-// edgeLabel is how from refers to to: the first labelled edge, preferring
-// exact references to conservative ones.
-func edgeLabel(h *pyheap.Heap, from, to pyheap.ObjectID) (string, bool) {
-	label, cons := "?", false
-	for _, e := range h.Edges(from) {
-		if e.Target != to {
-			continue
-		}
-		if !e.Conservative {
-			return e.Via, false
-		}
-		if label == "?" {
-			label, cons = e.Via, true
-		}
-	}
-	return label, cons
 }
 
 // PathText renders a path on one line:

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
 // Holder is one thing that refers to an object: another object (and how:
@@ -123,69 +123,23 @@ func threadLabel(id uint64, name string) string {
 	return fmt.Sprintf("thread %d (%s)", id, name)
 }
 
-// HolderFinder lists the holders of objects of one census.
+// HolderFinder lists the holders of objects of one census: the search
+// is the census's (census.Holders); this names what it finds.
 type HolderFinder struct {
-	h      *pyheap.Heap
-	roots  map[pyheap.ObjectID][]pyheap.Root
-	owners map[pyheap.ObjectID]*Owner
-	// big caches the labelled edges of referrers with many references
-	// (a dict of a million entries holding many matches of grep is
-	// labelled once), by target.
-	big      map[pyheap.ObjectID]map[pyheap.ObjectID][]pyheap.Edge
-	bigEdges int
-}
-
-// Edges are cached for referrers with more than bigReferrer references,
-// up to maxCachedEdges in all.
-const (
-	bigReferrer    = 256
-	maxCachedEdges = 1 << 22
-)
-
-// edgesTo lists src's labelled references to id.
-func (f *HolderFinder) edgesTo(src, id pyheap.ObjectID) []pyheap.Edge {
-	if m, ok := f.big[src]; ok {
-		return m[id]
-	}
-	all := f.h.Edges(src)
-	if len(all) > bigReferrer && f.bigEdges+len(all) <= maxCachedEdges {
-		m := map[pyheap.ObjectID][]pyheap.Edge{}
-		for _, e := range all {
-			m[e.Target] = append(m[e.Target], e)
-		}
-		f.big[src] = m
-		f.bigEdges += len(all)
-		return m[id]
-	}
-	var out []pyheap.Edge
-	for _, e := range all {
-		if e.Target == id {
-			out = append(out, e)
-		}
-	}
-	return out
+	h   *pyheap.Heap
+	idx *census.Holders[*pyheap.Type]
 }
 
 // NewHolderFinder indexes the census's frame and thread roots.
 func NewHolderFinder(h *pyheap.Heap) *HolderFinder {
-	f := &HolderFinder{h: h, roots: map[pyheap.ObjectID][]pyheap.Root{}, owners: map[pyheap.ObjectID]*Owner{},
-		big: map[pyheap.ObjectID]map[pyheap.ObjectID][]pyheap.Edge{}}
-	for _, r := range h.Roots() {
-		switch r.Kind {
-		case pyheap.RootLocal, pyheap.RootException, pyheap.RootThreadDict:
-			if r.ID >= 0 {
-				f.roots[r.ID] = append(f.roots[r.ID], r)
-			}
-		}
-	}
-	return f
+	return &HolderFinder{h: h, idx: h.NewHolders(pyheap.RootLocal, pyheap.RootException, pyheap.RootThreadDict)}
 }
 
 // Holders lists what refers to id: frames first, then threads, then
 // objects by address, one entry per reference.
 func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
 	out := []Holder{}
-	for _, r := range f.roots[id] {
+	for _, r := range f.idx.RootsOf(id) {
 		switch r.Kind {
 		case pyheap.RootLocal:
 			out = append(out, Holder{Kind: "frame", ThreadID: r.ThreadID, ThreadName: r.ThreadName,
@@ -197,65 +151,39 @@ func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
 		}
 	}
 	h := f.h
-	for _, src := range distinct(h.Referrers(id)) {
+	for _, ref := range f.idx.Referrals(id) {
+		src := ref.From
 		t := h.Type(src)
-		found := false
-		for _, e := range f.edgesTo(src, id) {
-			found = true
+		for _, e := range ref.Edges {
 			hd := Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: e.Via, Conservative: e.Conservative}
 			if t.Kind == pyheap.KindDict {
 				hd.Owner = f.owner(src)
 			}
 			out = append(out, hd)
 		}
-		if !found { // the census saw an edge that labelling does not: say so
+		if len(ref.Edges) == 0 { // the census saw an edge that labelling does not: say so
 			out = append(out, Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: "?"})
 		}
 	}
 	return out
 }
 
-// owner finds the object whose __dict__ the dict d is.
+// owner names the object whose __dict__ the dict d is: a referrer that is
+// not a dict (a dict holding d as a value is no owner) and refers to d as
+// its __dict__.
 func (f *HolderFinder) owner(d pyheap.ObjectID) *Owner {
-	if o, ok := f.owners[d]; ok {
-		return o
-	}
 	h := f.h
-	var o *Owner
-	for _, src := range distinct(h.Referrers(d)) {
-		if h.Type(src).Kind == pyheap.KindDict {
-			continue // a dict holding it as a value is no owner
-		}
-		for _, e := range f.edgesTo(src, d) {
-			if e.Via == "__dict__" {
-				o = &Owner{Address: hexAddr(h.Addr(src)), Type: h.Type(src).ShortName()}
-				if k := h.Type(src).Kind; k == pyheap.KindModule || k == pyheap.KindType {
-					o.Repr = h.Runtime().ShortDesc(h.Addr(src))
-				}
-				break
-			}
-		}
-		if o != nil {
-			break
-		}
+	src, ok := f.idx.Owner(d,
+		func(src pyheap.ObjectID) bool { return h.Type(src).Kind != pyheap.KindDict },
+		func(e pyheap.Edge) bool { return e.Via == "__dict__" })
+	if !ok {
+		return nil
 	}
-	f.owners[d] = o
+	o := &Owner{Address: hexAddr(h.Addr(src)), Type: h.Type(src).ShortName()}
+	if k := h.Type(src).Kind; k == pyheap.KindModule || k == pyheap.KindType {
+		o.Repr = h.Runtime().ShortDesc(h.Addr(src))
+	}
 	return o
-}
-
-// distinct drops repeated ids (a referrer with several edges to one
-// target is listed once per edge).
-func distinct(ids []pyheap.ObjectID) []pyheap.ObjectID {
-	out := make([]pyheap.ObjectID, 0, len(ids))
-	seen := make(map[pyheap.ObjectID]bool, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }
 
 // Refs is the answer of `refs`: the holders of one object.

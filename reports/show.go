@@ -57,7 +57,7 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	v := rt.Describe(h.Addr(id))
 	t := h.Type(id)
 	s := &Show{Address: hexAddr(h.Addr(id)), Type: t.ShortName(), TypeName: t.Name, Module: rt.TypeModule(t),
-		Size: h.Size(id), Repr: v.Repr, Truncated: v.Truncated, Referrers: len(distinct(h.Referrers(id)))}
+		Size: h.Size(id), Repr: v.Repr, Truncated: v.Truncated, Referrers: h.ReferrerCount(id)}
 	if v.Err != nil {
 		s.Error = v.Err.Error()
 	}

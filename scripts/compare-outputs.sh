@@ -5,7 +5,8 @@
 # core cache (fixtures/harness/cache.go: $PYCORONER_CORE_CACHE, else
 # $TMPDIR/pycoroner-cores; `make test` fills it) and every command, text
 # and --json, and diffs their outputs (stdout, stderr and exit code).
-# CORES=GLOB picks entries (default all, e.g. CORES="pyenv-3.12*gcore*").
+# CORES="GLOB ..." picks entries (default all, e.g. CORES="pyenv-3.12*gcore*");
+# other checkouts share the cache, so name the scenario hash of this one.
 # Refactorings that must not change any answer are checked with it:
 #
 #	go build -o /tmp/new ./cmd/pycoroner
@@ -58,7 +59,7 @@ run() {
 }
 
 cores=0 runs=0 diffs=0 added=0
-for entry in "$cache"/${CORES:-*}/; do
+for entry in $(for pat in ${CORES:-*}; do echo "$cache"/$pat/; done); do
 	[ -f "$entry/complete.json" ] || continue
 	core=$(jq -r .core "$entry/complete.json")
 	[ -f "$core" ] || core="$entry/$core"

@@ -1,12 +1,10 @@
-package pyheap
+package census
 
 import (
 	"fmt"
 	"math/bits"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,16 +29,18 @@ import (
 // locked.
 
 // census is the state the workers share.
-type census struct {
-	r       *Runtime
-	gen     uint32
+type census[T any] struct {
+	model   Model[T]
+	opts    Options
 	seen    *addrBits       // marked: visited objects and pending addresses
 	seedBad map[uint64]bool // roots and GC list entries that are not objects
-	workers []*worker
+	workers []*worker[T]
 	bounds  []int // worker i owns bitmap words [bounds[i], bounds[i+1])
 
-	typesMu sync.Mutex
-	types   []*Type // the census's type table
+	typesMu  sync.Mutex
+	types    []T               // the census's type table
+	typeAddr []uint64          // the address of each type's object
+	typeIx   map[uint64]uint32 // type object address -> index in types
 
 	objects  atomic.Int64 // visited so far, for progress
 	maxed    atomic.Bool  // a worker reached its share of maxObjects, or maxEdges
@@ -54,51 +54,47 @@ type census struct {
 	done  bool
 }
 
-// minParallelSeed is the number of GC-tracked objects from which the
-// census is worth splitting among CPUs; censusWorkers, when set, is the
-// number of workers to use instead of one per CPU. Tests change both.
-var (
-	minParallelSeed = 20000
-	censusWorkers   = 0
-)
+// Options tune a census.
+type Options struct {
+	// Progress, when set, is called now and then with the objects found.
+	Progress func(objects int)
+	// Workers, when positive, is how many goroutines split the census,
+	// whatever the heap's size (for tests and comparisons). Zero: one per
+	// CPU (at most 8) for a heap of at least MinParallelSeed GC-tracked
+	// objects, else one.
+	Workers int
+}
 
-// BuildHeap takes the census.
-func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
+// MinParallelSeed is the number of GC-tracked objects from which a census
+// is worth splitting among CPUs.
+const MinParallelSeed = 20000
+
+// Build takes the census of model.
+func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	start := time.Now()
-	var ranges [][2]uint64
-	for _, s := range r.m.img.Segments() {
-		if s.Filesz > 0 {
-			ranges = append(ranges, [2]uint64{s.Vaddr, s.Vaddr + s.Filesz})
-		}
-	}
-	r.censuses++
-	// Names of types that must come from memory are looked up once, now:
-	// renaming types while workers read them would race.
-	r.fallbackName(0)
-	c := &census{r: r, gen: r.censuses, seen: newAddrBits(ranges), seedBad: map[uint64]bool{}, progress: opts.Progress}
+	c := &census[T]{model: model, opts: opts, seen: newAddrBits(model.Ranges()), seedBad: map[uint64]bool{},
+		progress: opts.Progress, typeIx: map[uint64]uint32{}}
 	c.wake = sync.NewCond(&c.mu)
 	c.bounds = []int{0, len(c.seen.words) / 2}
 	seeder := c.newWorker(0)
 	seeder.pend = newPending(c.seen, 0, 0)
-	c.workers = []*worker{seeder}
+	c.workers = []*worker[T]{seeder}
 	// The Go collector has nothing to free during a census; let it rest.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	interps, err := r.Interpreters()
-	if err != nil && len(interps) == 0 {
+	h := &Heap[T]{model: model, main: model.NewReader()}
+	seeds, err := model.Seed(seeder.addPrecise)
+	if err != nil {
 		return nil, err
 	}
-	h := &Heap{r: r}
-	for _, in := range interps {
-		seeder.gcLists(in, &h.Stats)
-	}
 	h.Stats.GCTracked = c.seen.n
-	var iframes []uint64
-	h.roots, iframes = r.roots(interps)
+	h.Stats.GCCollecting = seeds.GCCollecting
+	h.Stats.Incomplete = seeds.Incomplete
+	h.roots = seeds.Roots
 	for _, root := range h.roots {
 		seeder.addPrecise(root.Addr)
 	}
-	for _, rootFrame := range iframes {
-		r.walkIFrame(rootFrame, false, func(target uint64, _ string, _ bool) { seeder.addPrecise(target) })
+	for _, a := range seeds.Hidden {
+		seeder.addPrecise(a)
 	}
 	tSeed := time.Since(start)
 	c.split(seeder, h.Stats.GCTracked)
@@ -108,10 +104,6 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 		return nil, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
 	}
 	h.finish(c)
-	h.checkGC()
-	if err := h.Stats.gcEmptyError(); err != nil {
-		return nil, err
-	}
 	if opts.Progress != nil {
 		opts.Progress(h.Len())
 	}
@@ -124,24 +116,27 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 			h.roots[i].ID = -1
 		}
 	}
+	hint := 0
+	for _, a := range seeds.Hidden {
+		if id, ok := h.findHint(a, &hint); ok {
+			h.hidden = append(h.hidden, id)
+		}
+	}
 	return h, nil
 }
 
 // split divides the address space among workers, each part holding about
 // as many of the marks made so far (a sample of where the heap is); the
 // seeding worker hands its pending marks over.
-func (c *census) split(seeder *worker, seeded int) {
+func (c *census[T]) split(seeder *worker[T], seeded int) {
 	want := min(runtime.NumCPU(), 8)
-	if censusWorkers > 0 {
-		want = censusWorkers
-	}
-	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 {
+	if c.opts.Workers > 0 {
 		// For tests, and for comparing: this many workers, whatever the
 		// heap's size.
-		want, seeded = forced, max(seeded, minParallelSeed)
+		want, seeded = c.opts.Workers, max(seeded, MinParallelSeed)
 	}
 	n := 1
-	if seeded >= minParallelSeed {
+	if seeded >= MinParallelSeed {
 		n = min(want, maxParts-1)
 	}
 	nw := len(c.seen.words) / 2
@@ -159,7 +154,7 @@ func (c *census) split(seeder *worker, seeded int) {
 		}
 		n = len(c.bounds) - 1
 	}
-	c.workers = make([]*worker, n)
+	c.workers = make([]*worker[T], n)
 	c.inbox = make([][][]uint64, n)
 	for i := range c.workers {
 		wk := seeder
@@ -175,7 +170,7 @@ func (c *census) split(seeder *worker, seeded int) {
 }
 
 // run lets every worker sweep its part until no marks are left anywhere.
-func (c *census) run() {
+func (c *census[T]) run() {
 	if len(c.workers) == 1 {
 		c.workers[0].run()
 		return
@@ -197,7 +192,7 @@ func (c *census) run() {
 }
 
 // stopAll ends the census for every worker once their sweeps end.
-func (c *census) stopAll() {
+func (c *census[T]) stopAll() {
 	c.mu.Lock()
 	c.done = true
 	c.mu.Unlock()
@@ -205,7 +200,7 @@ func (c *census) stopAll() {
 }
 
 // send hands a batch of marks to their owner.
-func (c *census) send(to int, batch []uint64) {
+func (c *census[T]) send(to int, batch []uint64) {
 	c.mu.Lock()
 	c.inbox[to] = append(c.inbox[to], batch)
 	c.mu.Unlock()
@@ -214,7 +209,7 @@ func (c *census) send(to int, batch []uint64) {
 
 // receive returns the batches sent to worker me; when there are none it
 // waits, and returns nil once every worker waits (the census is over).
-func (c *census) receive(me int) [][]uint64 {
+func (c *census[T]) receive(me int) [][]uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
@@ -239,7 +234,7 @@ func (c *census) receive(me int) [][]uint64 {
 	}
 }
 
-func (c *census) inboxesEmpty() bool {
+func (c *census[T]) inboxesEmpty() bool {
 	for _, in := range c.inbox {
 		if len(in) > 0 {
 			return false
@@ -248,23 +243,29 @@ func (c *census) inboxesEmpty() bool {
 	return true
 }
 
-// typeIndex is t's index in the census's type table, adding it (and
-// marking the type object, which every instance refers to) the first time.
-func (c *census) typeIndex(wk *worker, t *Type) uint32 {
-	if key := t.censusKey.Load(); uint32(key>>32) == c.gen {
-		return uint32(key)
+// typeIndex is the index in the census's type table of the type whose
+// object is at typeAddr, adding it (and marking the type object, which
+// every instance refers to) the first time. Each worker keeps a small
+// direct-mapped cache in front of the shared table: a census asks once
+// per object, mostly for a handful of types.
+func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) uint32 {
+	slot := &wk.typeCache[(typeAddr>>4)&(typeCacheSize-1)]
+	if slot.addr == typeAddr && slot.ok {
+		return slot.ix
 	}
 	c.typesMu.Lock()
-	key := t.censusKey.Load()
-	if uint32(key>>32) == c.gen {
-		c.typesMu.Unlock()
-		return uint32(key)
+	ix, ok := c.typeIx[typeAddr]
+	if !ok {
+		ix = uint32(len(c.types))
+		c.types = append(c.types, t)
+		c.typeAddr = append(c.typeAddr, typeAddr)
+		c.typeIx[typeAddr] = ix
 	}
-	ix := uint32(len(c.types))
-	c.types = append(c.types, t)
-	t.censusKey.Store(uint64(c.gen)<<32 | uint64(ix))
 	c.typesMu.Unlock()
-	wk.mark(t.Addr)
+	if !ok {
+		wk.mark(typeAddr)
+	}
+	*slot = typeSlot{typeAddr, ix, true}
 	return ix
 }
 
@@ -272,10 +273,11 @@ func (c *census) typeIndex(wk *worker, t *Type) uint32 {
 // keeps what the workers recorded where it is: only vis, from id to
 // record, is written per object. Edges to marks that were not objects
 // (only a damaged core has any) are dropped first.
-func (h *Heap) finish(c *census) {
+func (h *Heap[T]) finish(c *census[T]) {
 	f := c.seen.freeze()
 	h.set = f
 	h.types = c.types
+	h.typeAddr = c.typeAddr
 	h.parts = make([]heapPart, len(c.workers))
 	n := 0
 	// A mark one worker took back may have edges from any worker.
@@ -308,10 +310,10 @@ func (h *Heap) finish(c *census) {
 	pb.rethrow()
 	h.typeObj = make([]ObjectID, len(h.types))
 	hint := 0
-	for i, t := range h.types {
+	for i, a := range c.typeAddr {
 		h.typeObj[i] = -1
-		if f.hasHint(t.Addr, &hint) {
-			h.typeObj[i] = ObjectID(f.rankOf(t.Addr))
+		if f.hasHint(a, &hint) {
+			h.typeObj[i] = ObjectID(f.rankOf(a))
 		}
 	}
 	h.Stats.Objects = n

@@ -1,4 +1,4 @@
-package pyheap
+package census
 
 import (
 	"math/bits"
@@ -6,13 +6,12 @@ import (
 )
 
 // worker visits the objects in its part of the address space.
-type worker struct {
-	c    *census
+type worker[T any] struct {
+	c    *census[T]
 	id   int
-	r    Runtime // its own copy: memory window, type cache, decoded code
-	emit emitFunc
-	hint int      // last segment hit when locating addresses
-	pend *pending // marked, not yet visited, in this worker's part
+	rd   Reader[T] // its own: readers keep per-goroutine caches
+	hint int       // last segment hit when locating addresses
+	pend *pending  // marked, not yet visited, in this worker's part
 	// addresses outside the bitmap, all owned by worker 0: pending ones
 	// and the set (c.seen.extra)
 	extraQ []uint64
@@ -26,23 +25,29 @@ type worker struct {
 	// conservative edges, and marks of its own that were not objects
 	conservative, dangling int
 	reported               int // objects added to c.objects
+	typeCache              [typeCacheSize]typeSlot
 }
+
+// typeSlot caches one type's index in the census's type table.
+type typeSlot struct {
+	addr uint64
+	ix   uint32
+	ok   bool
+}
+
+const typeCacheSize = 256
 
 // sendBatch is how many marks a worker collects for another before
 // sending them.
 const sendBatch = 4096
 
-func (c *census) newWorker(id int) *worker {
-	wk := &worker{c: c, id: id, r: *c.r, bad: map[uint64]bool{}}
-	wk.r.m = mem{img: c.r.m.img}
-	wk.r.codes = nil
-	wk.emit = wk.onRef
-	return wk
+func (c *census[T]) newWorker(id int) *worker[T] {
+	return &worker[T]{c: c, id: id, rd: c.model.NewReader(), bad: map[uint64]bool{}}
 }
 
 // reserve grows the per-object arrays once, for the objects this worker
 // will likely visit, instead of doubling them many times.
-func (wk *worker) reserve(objects int) {
+func (wk *worker[T]) reserve(objects int) {
 	wk.order = slices.Grow(wk.order, objects)
 	wk.typeOf = slices.Grow(wk.typeOf, objects)
 	wk.edgeOff = slices.Grow(wk.edgeOff, objects+1)
@@ -50,7 +55,7 @@ func (wk *worker) reserve(objects int) {
 }
 
 // owner is the worker that owns bitmap word w.
-func (c *census) owner(w int) int {
+func (c *census[T]) owner(w int) int {
 	for i := 1; i < len(c.bounds)-1; i++ {
 		if w < c.bounds[i] {
 			return i - 1
@@ -61,7 +66,7 @@ func (c *census) owner(w int) int {
 
 // mark records addr as an object to visit, or sends it to its owner.
 // Nothing is read from the image here.
-func (wk *worker) mark(addr uint64) {
+func (wk *worker[T]) mark(addr uint64) {
 	c := wk.c
 	bit := c.seen.locateHint(addr, &wk.hint)
 	to := 0
@@ -81,7 +86,7 @@ func (wk *worker) mark(addr uint64) {
 
 // markOwn is mark for an address this worker owns (bit is its bit, or -1
 // outside the bitmap).
-func (wk *worker) markOwn(addr uint64, bit int) {
+func (wk *worker[T]) markOwn(addr uint64, bit int) {
 	c := wk.c
 	if len(wk.bad) > 0 && wk.bad[addr] || len(c.seedBad) > 0 && c.seedBad[addr] {
 		return
@@ -103,7 +108,7 @@ func (wk *worker) markOwn(addr uint64, bit int) {
 }
 
 // unmark takes back a mark that turned out not to be an object.
-func (wk *worker) unmark(addr uint64) {
+func (wk *worker[T]) unmark(addr uint64) {
 	c := wk.c
 	if bit := c.seen.locateHint(addr, &wk.hint); bit >= 0 {
 		c.seen.words[bit/64*2] &^= 1 << (bit % 64)
@@ -117,7 +122,7 @@ func (wk *worker) unmark(addr uint64) {
 // addPrecise marks an object named by a root or a GC list, checking it at
 // once: such objects are few, and a bad one counts as unreadable. Only
 // the seeding worker, alone, calls it.
-func (wk *worker) addPrecise(addr uint64) {
+func (wk *worker[T]) addPrecise(addr uint64) {
 	c := wk.c
 	if addr == 0 {
 		return
@@ -129,7 +134,7 @@ func (wk *worker) addPrecise(addr uint64) {
 	if c.seen.hasHint(addr, &wk.hint) {
 		return
 	}
-	if _, err := wk.r.TypeOf(addr); err != nil {
+	if _, _, err := wk.rd.TypeOf(addr); err != nil {
 		c.seedBad[addr] = true
 		return
 	}
@@ -137,34 +142,27 @@ func (wk *worker) addPrecise(addr uint64) {
 	c.seen.n++
 }
 
-// onRef records an edge and marks its target. A word found by a
-// conservative scan is checked at once (such words are few, and most are
-// not pointers), so that the edges to marks that turn out not to be
-// objects come only from damaged memory, and finish has nothing to drop
-// in a healthy core.
-func (wk *worker) onRef(target uint64, _ string, conservative bool) {
-	if target == 0 || target%8 != 0 {
-		return
-	}
-	if conservative {
-		if _, err := wk.r.TypeOf(target); err != nil {
-			return
-		}
-		wk.conservative++
-	}
-	if len(wk.edges) >= maxEdges {
+// record marks the targets of the edges the reader appended to wk.edges
+// from start on. A word found by a conservative scan was checked by the
+// reader already (such words are few, and most are not pointers), so
+// that the edges to marks that turn out not to be objects come only from
+// damaged memory, and finish has nothing to drop in a healthy core.
+func (wk *worker[T]) record(start, conservative int) {
+	if len(wk.edges) > maxEdges {
+		wk.edges = wk.edges[:maxEdges]
 		wk.c.maxed.Store(true) // edge offsets are 32 bits
-		return
 	}
-	wk.edges = append(wk.edges, target)
-	wk.mark(target)
+	wk.conservative += conservative
+	for _, target := range wk.edges[start:] {
+		wk.mark(target)
+	}
 }
 
 // maxEdges bounds the edges one census worker records.
 const maxEdges = 1 << 31
 
 // run sweeps this worker's part until no marks are left anywhere.
-func (wk *worker) run() {
+func (wk *worker[T]) run() {
 	c := wk.c
 	for {
 		wk.sweep()
@@ -198,7 +196,7 @@ func (wk *worker) run() {
 // around to what was marked behind it, until none is left. It takes a
 // whole word of pending bits at a time; marks that land in that word
 // meanwhile are found again on the next look.
-func (wk *worker) sweep() {
+func (wk *worker[T]) sweep() {
 	c := wk.c
 	segs := c.seen.segs
 	lo := c.bounds[wk.id]
@@ -240,8 +238,8 @@ func (wk *worker) sweep() {
 }
 
 // visit checks that a marked address is an object and walks it.
-func (wk *worker) visit(addr uint64) {
-	t, err := wk.r.TypeOf(addr)
+func (wk *worker[T]) visit(addr uint64) {
+	t, typeAddr, err := wk.rd.TypeOf(addr)
 	if err != nil {
 		wk.unmark(addr)
 		return
@@ -250,64 +248,12 @@ func (wk *worker) visit(addr uint64) {
 		wk.c.maxed.Store(true)
 		return
 	}
-	ix := wk.c.typeIndex(wk, t)
+	ix := wk.c.typeIndex(wk, t, typeAddr)
 	wk.order = append(wk.order, addr)
 	wk.typeOf = append(wk.typeOf, ix)
 	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
-	if t.Kind == KindOther && wk.walkPlain(addr, t) {
-		return
-	}
-	walkObject(&wk.r, addr, t, wk.emit)
-}
-
-// walkPlain is walkInstance for the commonest object of all, an instance
-// whose references are just its attributes, without the labelling and the
-// indirect calls: it reports false, having done nothing, for every other
-// object.
-func (wk *worker) walkPlain(obj uint64, t *Type) bool {
-	r := &wk.r
-	if !r.typeWalkOf(t).plain {
-		return false
-	}
-	dict, keys, values, err := r.instanceDict(obj, t)
-	if err != nil || (dict == 0 && keys == 0) {
-		return true
-	}
-	if dict != 0 {
-		wk.onRef(dict, "", false)
-		return true
-	}
-	r.eachKeysItem(keys, values, func(_, v uint64) bool {
-		wk.onRef(v, "", false)
-		return true
-	})
-	return true
-}
-
-// gcLists marks every object on an interpreter's GC generation lists.
-func (wk *worker) gcLists(in Interp, st *HeapStats) {
-	r := &wk.r
-	L := r.L
-	var gc uint64
-	switch {
-	case L.InterpGC.Has():
-		gc = L.InterpGC.Add(in.Addr)
-	case L.RuntimeGC.Has():
-		gc = L.RuntimeGC.Add(r.Addr)
-	default:
-		return
-	}
-	if coll, err := r.m.i32(L.GCCollecting.Add(gc)); err == nil && coll != 0 {
-		st.GCCollecting = true
-	}
-	var heads []uint64
-	for g := 0; g < 3; g++ {
-		heads = append(heads, L.GCGenerationHead.Add(L.GCGenerations.Add(gc)+uint64(g)*uint64(L.GCGenerationSize)))
-	}
-	if L.GCPermanent.Has() {
-		heads = append(heads, L.GCGenerationHead.Add(L.GCPermanent.Add(gc)))
-	}
-	for i, head := range heads {
-		st.GCLists = append(st.GCLists, r.walkGCList(gcListNames[i], head, wk.addPrecise))
-	}
+	start := len(wk.edges)
+	var conservative int
+	wk.edges, conservative = wk.rd.Refs(addr, t, wk.edges)
+	wk.record(start, conservative)
 }

@@ -1,4 +1,4 @@
-package pyheap
+package census
 
 import (
 	"math/bits"

@@ -1,0 +1,289 @@
+package census
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// ObjectID names an object of a Heap: its rank in address order.
+type ObjectID int32
+
+// Heap is the census of every live object reachable in the image: the
+// GC-tracked objects, the roots, and everything they reference. Object ids
+// follow address order (an id is the object's rank in the address set);
+// what the census recorded stays in the arrays each census worker filled,
+// in its visit order, and vis maps an id to its place there. Edges are
+// stored once, as target addresses, turned into ids when the reverse index
+// is built on first use, and labelled on demand by re-walking an object.
+type Heap[T any] struct {
+	model     Model[T]
+	main      Reader[T] // for the questions asked after the census, one at a time
+	vis       []uint32  // id -> part<<partShift | index in that part
+	parts     []heapPart
+	sizes     []uint32 // shallow size, sys.getsizeof; computed on first use
+	sizesOnce sync.Once
+	types     []T        // distinct types
+	typeAddr  []uint64   // the address of each distinct type's object
+	typeObj   []ObjectID // the type object of each distinct type, -1 if unreadable
+	set       *frozenBits
+	revOff    []uint32 // reverse index, built on demand
+	rev       []ObjectID
+	roots     []Root
+	hidden    []ObjectID // objects the model's hidden roots refer to
+	fwdOnce   sync.Once  // the forward index of Graph
+	fwdOff    []uint32
+	fwd       []ObjectID
+	Stats     Stats
+}
+
+// heapPart is what one census worker recorded, in its visit order.
+type heapPart struct {
+	order   []uint64 // addresses
+	typeOf  []uint32 // index into Heap.types
+	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
+	edges   []uint64 // target addresses
+}
+
+// vis packs a part (at most maxParts) and an index in it (less than
+// maxObjects) into 32 bits.
+const (
+	partShift = 28
+	maxParts  = 1 << (32 - partShift)
+)
+
+// at is where id's record is: its part's index and its index there.
+func (h *Heap[T]) at(id ObjectID) (part int, k uint32) {
+	v := h.vis[id]
+	return int(v >> partShift), v & (1<<partShift - 1)
+}
+
+// Stats says what the census found and what it could not read.
+type Stats struct {
+	Objects      int
+	GCTracked    int
+	Edges        int
+	Conservative int // edges from a conservative scan
+	Unreadable   int // pointers to memory that is not a valid object
+	GCCollecting bool
+	// Incomplete says, in sentences, what makes this census miss objects
+	// (the model's seeds, and its checks after the census): every answer
+	// from it must say so.
+	Incomplete []string
+	Duration   time.Duration
+	// Phases splits Duration: the GC lists and roots, the sweeps that
+	// visit every object, and giving each object its id (address order).
+	Phases [3]time.Duration
+}
+
+// maxObjects bounds a census of an untrusted image.
+const maxObjects = 1 << 28
+
+// Len is the number of objects.
+func (h *Heap[T]) Len() int { return len(h.vis) }
+
+// Addr is an object's address (its id()).
+func (h *Heap[T]) Addr(id ObjectID) uint64 {
+	p, k := h.at(id)
+	return h.parts[p].order[k]
+}
+
+// Type is an object's type.
+func (h *Heap[T]) Type(id ObjectID) T { return h.types[h.typeIndex(id)] }
+
+// TypeAddr is the address of an object's type object.
+func (h *Heap[T]) TypeAddr(id ObjectID) uint64 { return h.typeAddr[h.typeIndex(id)] }
+
+func (h *Heap[T]) typeIndex(id ObjectID) uint32 {
+	p, k := h.at(id)
+	return h.parts[p].typeOf[k]
+}
+
+// Size is an object's shallow size, as sys.getsizeof reports it. Sizes
+// are computed for every object on first use (in parallel): a census that
+// answers no question about sizes does not pay for them.
+func (h *Heap[T]) Size(id ObjectID) int64 {
+	h.sizesOnce.Do(h.computeSizes)
+	return int64(h.sizes[id])
+}
+
+func (h *Heap[T]) computeSizes() {
+	h.sizes = make([]uint32, h.Len())
+	parallel(h.Len(), func(lo, hi int) {
+		// Each goroutine reads through a reader of its own.
+		rd := h.model.NewReader()
+		for i := lo; i < hi; i++ {
+			size := rd.Size(h.Addr(ObjectID(i)), h.Type(ObjectID(i)))
+			if size < 0 || size > 1<<32-1 {
+				size = 0
+			}
+			h.sizes[i] = uint32(size)
+		}
+	})
+}
+
+// Find looks an address up.
+func (h *Heap[T]) Find(addr uint64) (ObjectID, bool) {
+	var hint int
+	return h.findHint(addr, &hint)
+}
+
+// findHint is Find with the caller's own hint (see frozenBits.rankHint).
+func (h *Heap[T]) findHint(addr uint64, hint *int) (ObjectID, bool) {
+	if addr%8 != 0 || !h.set.hasHint(addr, hint) {
+		return -1, false
+	}
+	// The set holds exactly the objects (marks that were not objects were
+	// taken back), so the rank is the id.
+	if i := h.set.rankHint(addr, hint); i < h.Len() {
+		return ObjectID(i), true
+	}
+	return -1, false
+}
+
+// TypeObject is the id of id's type object, or -1 when the type is not a
+// readable object.
+func (h *Heap[T]) TypeObject(id ObjectID) ObjectID { return h.typeObj[h.typeIndex(id)] }
+
+// Referrers lists the objects that refer to id (the reverse index is built
+// on first use).
+func (h *Heap[T]) Referrers(id ObjectID) []ObjectID {
+	if h.revOff == nil {
+		h.buildReverse()
+	}
+	return h.rev[h.revOff[id]:h.revOff[id+1]]
+}
+
+func (h *Heap[T]) buildReverse() {
+	n := h.Len()
+	// Every edge's target as an id, in the parts' layout.
+	targets := make([][]ObjectID, len(h.parts))
+	counts := make([]uint32, n+1)
+	for i := range h.parts {
+		part := h.parts[i].edges
+		targets[i] = make([]ObjectID, len(part))
+		parallel(len(part), func(lo, hi int) {
+			hint := 0
+			for j := lo; j < hi; j++ {
+				targets[i][j], _ = h.findHint(part[j], &hint)
+			}
+		})
+		for _, t := range targets[i] {
+			if t >= 0 {
+				counts[t+1]++
+			}
+		}
+	}
+	for src := 0; src < n; src++ {
+		if t := h.TypeObject(ObjectID(src)); t >= 0 {
+			counts[t+1]++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		counts[i] += counts[i-1]
+	}
+	rev := make([]ObjectID, counts[n])
+	fill := append([]uint32(nil), counts[:n]...)
+	for src := 0; src < n; src++ {
+		p, k := h.at(ObjectID(src))
+		off := h.parts[p].edgeOff
+		for _, t := range targets[p][off[k]:off[k+1]] {
+			if t < 0 {
+				continue
+			}
+			rev[fill[t]] = ObjectID(src)
+			fill[t]++
+		}
+		if t := h.TypeObject(ObjectID(src)); t >= 0 {
+			rev[fill[t]] = ObjectID(src)
+			fill[t]++
+		}
+	}
+	h.revOff, h.rev = counts, rev
+}
+
+// EdgeAddrs is id's references as the census recorded them: target
+// addresses, in the model's order, its type excepted (see TypeObject).
+func (h *Heap[T]) EdgeAddrs(id ObjectID) []uint64 {
+	p, k := h.at(id)
+	part := &h.parts[p]
+	return part.edges[part.edgeOff[k]:part.edgeOff[k+1]]
+}
+
+// Edges re-walks an object to label its references.
+func (h *Heap[T]) Edges(id ObjectID) []Edge {
+	var out []Edge
+	h.main.Labelled(h.Addr(id), h.Type(id), func(target uint64, via string, conservative bool) {
+		if t, ok := h.Find(target); ok {
+			out = append(out, Edge{Target: t, Addr: target, Via: via, Conservative: conservative})
+		}
+	})
+	return out
+}
+
+// Roots lists the named roots.
+func (h *Heap[T]) Roots() []Root { return h.roots }
+
+// IndexBytes is the memory the census keeps per heap: the object table,
+// the edge arrays and (once built) the reverse index.
+func (h *Heap[T]) IndexBytes() int64 {
+	n := int64(len(h.vis))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
+		int64(len(h.revOff))*4 + int64(len(h.rev))*4 + int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
+	for _, p := range h.parts {
+		n += int64(len(p.order))*(8+4+4) + int64(len(p.edges))*8
+	}
+	return n
+}
+
+// parallel splits [0, n) among the CPUs.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := runtime.NumCPU()
+	if workers > 8 {
+		workers = 8
+	}
+	if n < 1<<16 || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	var pb panicBox
+	step := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += step {
+		hi := lo + step
+		if hi > n {
+			hi = n
+		}
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			defer pb.catch()
+			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
+			fn(lo, hi)
+		}(lo, hi)
+	}
+	wg.Wait()
+	pb.rethrow()
+}
+
+// panicBox carries a panic from goroutines to the one that waits for
+// them: a recover sees only its own goroutine, and the CLI's must turn
+// every bug into a one-line error, never a crash with a stack trace.
+type panicBox struct {
+	once sync.Once
+	v    any
+}
+
+// catch is deferred by a goroutine; the first panic is kept.
+func (p *panicBox) catch() {
+	if r := recover(); r != nil {
+		p.once.Do(func() { p.v = r })
+	}
+}
+
+// rethrow panics again, in the waiting goroutine, after the wait.
+func (p *panicBox) rethrow() {
+	if p.v != nil {
+		panic(p.v)
+	}
+}

@@ -1,0 +1,105 @@
+package census
+
+import "sort"
+
+// Path is a shortest chain of references from a named root to a target:
+// Objects[0] is the object the root names, the last one is the target.
+type Path struct {
+	Root    Root
+	Objects []ObjectID
+}
+
+// ShortestPaths finds the shortest reference path from a named root to id;
+// with all, one shortest path per root that reaches it, at most max. Roots
+// at one distance are ordered by rank (lower first; nil ranks all alike),
+// then in the order the model listed them. It searches backwards from id
+// over the reverse index (breadth first, referrers in id order), so it
+// touches only what can reach the target.
+func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) int) []Path {
+	rootsOf := map[ObjectID][]Root{}
+	for _, r := range h.Roots() {
+		if r.ID >= 0 {
+			rootsOf[r.ID] = append(rootsOf[r.ID], r)
+		}
+	}
+	// next[o] is the object after o on its shortest path to id; -1 for id
+	// itself, -2 not reached yet.
+	next := make([]int32, h.Len())
+	for i := range next {
+		next[i] = -2
+	}
+	next[id] = -1
+	type found struct {
+		obj  ObjectID
+		root Root
+		dist int
+		rank int
+	}
+	var hits []found
+	layer := []ObjectID{id}
+	for dist := 0; len(layer) > 0; dist++ {
+		var nextLayer []ObjectID
+		for _, o := range layer {
+			for _, r := range rootsOf[o] {
+				rk := 0
+				if rank != nil {
+					rk = rank(r)
+				}
+				hits = append(hits, found{o, r, dist, rk})
+			}
+			for _, src := range h.Referrers(o) {
+				if next[src] == -2 {
+					next[src] = int32(o)
+					nextLayer = append(nextLayer, src)
+				}
+			}
+		}
+		if len(hits) > 0 && (!all || len(hits) >= max) {
+			break
+		}
+		layer = nextLayer
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].dist != hits[j].dist {
+			return hits[i].dist < hits[j].dist
+		}
+		return hits[i].rank < hits[j].rank
+	})
+	if !all && len(hits) > 1 {
+		hits = hits[:1]
+	}
+	if len(hits) > max {
+		hits = hits[:max]
+	}
+	out := make([]Path, 0, len(hits))
+	for _, hit := range hits {
+		p := Path{Root: hit.root}
+		for o := hit.obj; ; o = ObjectID(next[o]) {
+			p.Objects = append(p.Objects, o)
+			if next[o] == -1 || len(p.Objects) > h.Len() {
+				break
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// EdgeLabel is how from refers to to: the first labelled edge, preferring
+// exact references to conservative ones; "?" when labelling finds none
+// (the census saw an edge that a second walk does not).
+func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via string, conservative bool) {
+	via = "?"
+	for _, e := range h.Edges(from) {
+		if e.Target != to {
+			continue
+		}
+		if !e.Conservative {
+			return e.Via, false
+		}
+		if via == "?" {
+			via, conservative = e.Via, true
+		}
+	}
+	return via, conservative
+}
