@@ -251,13 +251,34 @@ func (r *Runtime) scanForRuntime() []candidate {
 	var out []candidate
 	for _, s := range r.pythonWritableSegments() {
 		data := r.m.img.InCore(s.Vaddr, int(s.Filesz))
-		minors := supportedMinors()
-		if f, ok := r.m.img.FileAt(s.Vaddr); ok {
-			if m := pythonFileVersion.FindStringSubmatch(filepath.Base(f)); m != nil {
-				minors = append([]string{m[1] + "." + m[2]}, minors...)
+		// Blindly, the minors with a table of their own (3.14+ builds have
+		// the debug-offsets cookie, found before any scan, and are tried
+		// here only where a file names them: each table tried costs a
+		// pass over every writable page).
+		minors := layout.Versions()
+		named := ""
+		f, ok := r.m.img.FileAt(s.Vaddr)
+		if !ok {
+			// The anonymous .bss right after a file's data is that file's.
+			for _, mp := range r.m.img.Mappings() {
+				if mp.End == s.Vaddr {
+					f, ok = mp.Path, true
+				}
 			}
 		}
-		for _, minor := range minors {
+		if ok {
+			if m := pythonFileVersion.FindStringSubmatch(filepath.Base(f)); m != nil {
+				named = m[1] + "." + m[2]
+				minors = append([]string{named}, minors...)
+			}
+		}
+		hits := len(out)
+		for i, minor := range minors {
+			if i > 0 && named != "" && (minor == named || len(out) > hits) {
+				// The file names its version and its table found the
+				// runtime: other versions' tables need not be tried.
+				continue
+			}
 			L, err := tableFor(minor, 0)
 			if err != nil {
 				continue
