@@ -4,7 +4,7 @@ BIN     := bin/pycoroner
 DEMO    ?= /tmp/pycoroner-demo
 PYTHON  ?= 3.12
 
-.PHONY: all build deps demo test test-unit lint layouts bench fuzz soak clean
+.PHONY: all build deps demo demo-start test test-unit lint layouts bench fuzz soak clean
 
 all: build
 
@@ -17,22 +17,33 @@ deps:
 
 # demo: a real CPython process with threads, a core taken with gcore, and
 # pycoroner's answers about it.
-demo: deps build
+demo: demo-start deps build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "demo: running fixtures/scenarios/threads.py under CPython $(PYTHON) and taking a core of it with gcore (go run builds the core maker first)"
 	$(GO) run ./fixtures/cmd/mkcore -python $(PYTHON) -scenario threads -mode gcore -o $(DEMO) > $(DEMO)/paths.txt
 	@cat $(DEMO)/paths.txt
 	$(BIN) info $$(sed -n 's/^core: *//p' $(DEMO)/paths.txt)
 	$(BIN) stacks --locals $$(sed -n 's/^core: *//p' $(DEMO)/paths.txt)
 
+demo-start:
+	@echo "demo: building $(BIN) (a cold build downloads and compiles the Go modules: a few minutes on a small machine)"
+
+# TESTPROGRESS turns go test -json into a line per package, per slow or
+# failed test, and every 30 s what is still running.
+TESTPROGRESS = $(GO) run ./scripts/testprogress
+
 # test runs everything: formatting, vet, unit tests and the integration
 # tests against real cores from every interpreter on the machine.
 test: deps lint
-	$(GO) test -count=1 -timeout 20m ./...
+	@echo "test: every package, integration tests included (cores are made once and cached in $${PYCORONER_CORE_CACHE:-/tmp/pycoroner-cores})"
+	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 20m ./... | $(TESTPROGRESS)'
 	# The census workers share memory: check them with the race detector.
 	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree' ./pyheap
 
+# test-unit runs the unit tests only: no integration tests, no cores made.
+UNIT_PKGS = $$($(GO) list ./... | grep -v -e /integration$$ -e /fixtures/harness$$)
 test-unit: lint
-	$(GO) test -short ./...
+	@bash -o pipefail -c '$(GO) test -json -short $(UNIT_PKGS) | $(TESTPROGRESS)'
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -46,19 +57,17 @@ lint:
 bench: deps
 	$(GO) run ./bench -o docs/benchmarks.md
 
-# fuzz runs every fuzz target for FUZZTIME each (not part of test). A crasher
-# lands in PKG/testdata/fuzz/TARGET/ and is then a regression case of test;
-# see docs/hostile.md.
+# fuzz runs every fuzz target for FUZZTIME each (not part of test) and prints
+# how many inputs each ran. A crasher lands in PKG/testdata/fuzz/TARGET/ and
+# is then a regression case of test; see docs/hostile.md. FUZZMINIMIZE
+# bounds the minimization of each new input (Go's default of 60s spent the
+# whole budget minimizing: 5 executions in 60 s).
 FUZZTIME ?= 20s
-FUZZ_TARGETS := coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject
+FUZZMINIMIZE ?= 100x
+FUZZ_TARGETS := coreread/unwind:FuzzUnwind coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject \
+	pyheap:FuzzCore:PYCORONER_CENSUS_WORKERS=3
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t#*:}; \
-		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
-	done
-	@echo "fuzz: FuzzCore with the census split among 3 workers, for $(FUZZTIME)"
-	PYCORONER_CENSUS_WORKERS=3 $(GO) test -run '^$$' -fuzz '^FuzzCore$$' -fuzztime $(FUZZTIME) ./pyheap
+	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZMINIMIZE) $(FUZZ_TARGETS)
 
 # soak kills pycoroner (SIGKILL, SIGINT, SIGTERM) at random moments of
 # snapshot, stacks --pid, watch --on-change and watch --until, SOAK_TRIALS
@@ -67,7 +76,9 @@ fuzz:
 # be 0). make test runs a few trials of the same test.
 SOAK_TRIALS ?= 100
 soak: deps
-	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration | grep -E 'kill-at-random|trials,|FAIL|PASS|ok'
+	@out=$$(mktemp); status=0; \
+	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration > $$out 2>&1 || status=$$?; \
+	grep -E 'seed|kill-at-random|trials,|trial [0-9]+|--- |^(ok|FAIL)' $$out; rm -f $$out; exit $$status
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:

@@ -317,11 +317,11 @@ func decompressTo(f *os.File, size int64, path string, c Compression, opts Decom
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return nil, fmt.Errorf("decompress %s: %w", path, err)
 	}
-	out := tmp
+	tmp.Close()
 	tmp = nil
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		out.Close()
-		return nil, err
+	out, _, err := openOurs(dst) // named dst, for Decompressed's callers
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", path, err)
 	}
 	return out, nil
 }

@@ -1,7 +1,10 @@
 package coreread
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +27,10 @@ const (
 )
 
 // cacheEntry is the sidecar written after a decompressed core: its
-// presence means the core file beside it is complete.
+// presence means the core file beside it is complete. Everything in the
+// cache is untrusted input when read back: the entry is used only if the
+// core is a regular file of ours, not a link, with the size, inode and
+// checksum of its first and last 64 KiB that the sidecar records.
 type cacheEntry struct {
 	Source     string      `json:"source"`
 	Format     Compression `json:"format"`
@@ -31,36 +38,118 @@ type cacheEntry struct {
 	ModTime    time.Time   `json:"compressed_mtime"`
 	Bytes      int64       `json:"decompressed_bytes"`
 	Incomplete string      `json:"incomplete,omitempty"` // why decompression stopped early
+	Inode      uint64      `json:"core_inode"`
+	Sample     string      `json:"core_sample_sha256"` // of the size and the first and last 64 KiB
 }
 
-// prepareCacheDir makes the cache directory, private.
+// maxSidecar bounds the size of a sidecar read back.
+const maxSidecar = 64 << 10
+
+// prepareCacheDir makes the cache directory, private, and refuses one that
+// another user could tamper with: a symlink, someone else's, or writable
+// by others.
 func prepareCacheDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cache directory: %w", err)
 	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("cache directory: %w", err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return fmt.Errorf("cache directory %s is a symlink; pycoroner keeps decompressed cores only in a real directory of yours", dir)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("cache directory %s is not a directory", dir)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("cache directory %s belongs to uid %d, not to you (uid %d)", dir, st.Uid, os.Geteuid())
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("cache directory %s is writable by others (mode %04o); make it private (chmod 700) or choose another", dir, st.Mode&0o7777)
+	}
 	return nil
 }
 
-// loadEntry returns a complete cache entry, opened.
-func loadEntry(core, meta string) (*os.File, cacheEntry, bool) {
-	var e cacheEntry
-	data, err := os.ReadFile(meta)
-	if err != nil || json.Unmarshal(data, &e) != nil {
-		return nil, e, false
-	}
-	f, err := os.Open(core)
+// openOurs opens a cache file: a regular file of ours, not a symlink, with
+// one link, that the open cannot block on.
+func openOurs(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, e, false
+		return nil, nil, err
 	}
-	if st, err := f.Stat(); err != nil || st.Size() != e.Bytes {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
+		return nil, nil, err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !st.Mode().IsRegular() || !ok || int(sys.Uid) != os.Geteuid() || sys.Nlink != 1 {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file of ours", path)
+	}
+	return f, st, nil
+}
+
+// loadEntry returns a complete, verified cache entry, opened. An entry
+// that fails a check is removed (it is made again).
+func loadEntry(core, meta string) (*os.File, cacheEntry, bool) {
+	e, cf, err := verifiedEntry(core, meta)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			os.Remove(meta)
+			os.Remove(core)
+		}
 		return nil, e, false
 	}
-	return f, e, true
+	return cf, e, true
+}
+
+func verifiedEntry(core, meta string) (cacheEntry, *os.File, error) {
+	var e cacheEntry
+	mf, st, err := openOurs(meta)
+	if err != nil {
+		return e, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(mf, maxSidecar+1))
+	mf.Close()
+	if err != nil || st.Size() > maxSidecar || len(data) > maxSidecar {
+		return e, nil, fmt.Errorf("%s: not a sidecar", meta)
+	}
+	if err := json.Unmarshal(data, &e); err != nil {
+		return e, nil, err
+	}
+	cf, cst, err := openOurs(core)
+	if err != nil {
+		return e, nil, err
+	}
+	sample, err := coreSample(cf, cst.Size())
+	if err != nil || cst.Size() != e.Bytes || cst.Sys().(*syscall.Stat_t).Ino != e.Inode || sample != e.Sample {
+		cf.Close()
+		return e, nil, fmt.Errorf("%s does not match its sidecar", core)
+	}
+	return e, cf, nil
+}
+
+// coreSample checksums a decompressed core's size and its first and last
+// 64 KiB: cheap enough for every use, unlike a hash of gigabytes.
+func coreSample(f *os.File, size int64) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\n", size)
+	if err := hashEnds(h, f, size); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // writeEntry writes the sidecar of the decompressed core cf.
 func writeEntry(meta string, cf *os.File, e *cacheEntry) error {
+	st, err := cf.Stat()
+	if err != nil {
+		return err
+	}
+	e.Inode = st.Sys().(*syscall.Stat_t).Ino
+	if e.Sample, err = coreSample(cf, st.Size()); err != nil {
+		return err
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err

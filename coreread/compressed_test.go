@@ -5,16 +5,19 @@ import (
 	"compress/gzip"
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
 )
 
 // compress wraps data in format c.
@@ -278,6 +281,99 @@ func TestEvictOldEntries(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, name))
 		if got := err == nil; got != want {
 			t.Errorf("%s exists = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// The cache's files are untrusted: a planted sidecar with a core that is a
+// symlink (to a secret, or to another core), a hard link, a sidecar that
+// is a FIFO or /dev/zero or huge: none is used, none hangs, and the core
+// is decompressed again.
+func TestCacheEntriesAreVerified(t *testing.T) {
+	raw := synthCore(t, note(ntPrstatus, prstatus(41, 0)), 0x10000, make([]byte, 4096))
+	other := writeTemp(t, synthCore(t, note(ntPrstatus, prstatus(666, 0)), 0x10000, make([]byte, 4096)))
+	path := writeTemp(t, compress(t, Gzip, raw))
+	plant := map[string]func(t *testing.T, core, meta string){
+		"core is a symlink to another core": func(t *testing.T, core, meta string) {
+			os.Symlink(other, core)
+			st, _ := os.Stat(other)
+			os.WriteFile(meta, []byte(fmt.Sprintf(`{"decompressed_bytes": %d}`, st.Size())), 0o600)
+		},
+		"core is a symlink to a secret": func(t *testing.T, core, meta string) {
+			os.Symlink("/etc/hostname", core)
+			st, _ := os.Stat("/etc/hostname")
+			os.WriteFile(meta, []byte(fmt.Sprintf(`{"decompressed_bytes": %d}`, st.Size())), 0o600)
+		},
+		"core is a hard link to another core": func(t *testing.T, core, meta string) {
+			os.Link(other, core)
+			st, _ := os.Stat(other)
+			os.WriteFile(meta, []byte(fmt.Sprintf(`{"decompressed_bytes": %d}`, st.Size())), 0o600)
+		},
+		"core replaced, same size": func(t *testing.T, core, meta string) {
+			data, _ := os.ReadFile(other)
+			os.WriteFile(core, data, 0o600)
+			st, _ := os.Stat(core)
+			os.WriteFile(meta, []byte(fmt.Sprintf(`{"decompressed_bytes": %d, "core_inode": %d}`, st.Size(), st.Sys().(*syscall.Stat_t).Ino)), 0o600)
+		},
+		"sidecar is a FIFO": func(t *testing.T, core, meta string) {
+			os.WriteFile(core, raw, 0o600)
+			unix.Mkfifo(meta, 0o600)
+		},
+		"sidecar is /dev/zero": func(t *testing.T, core, meta string) {
+			os.WriteFile(core, raw, 0o600)
+			os.Symlink("/dev/zero", meta)
+		},
+		"sidecar is huge": func(t *testing.T, core, meta string) {
+			os.WriteFile(core, raw, 0o600)
+			os.WriteFile(meta, append([]byte(`{"decompressed_bytes": 1, "source": "`), bytes.Repeat([]byte("x"), 1<<20)...), 0o600)
+		},
+	}
+	for name, fn := range plant {
+		t.Run(name, func(t *testing.T) {
+			cache := filepath.Join(t.TempDir(), "cache")
+			os.Mkdir(cache, 0o700)
+			f, _ := os.Open(path)
+			st, _ := f.Stat()
+			key, _ := cacheKey(f, st)
+			f.Close()
+			fn(t, filepath.Join(cache, key+".core"), filepath.Join(cache, key+".json"))
+			done := make(chan struct{})
+			var p *Process
+			var err error
+			go func() {
+				defer close(done)
+				p, err = Open(path, Options{Decompress: DecompressOptions{CacheDir: cache}})
+			}()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("Open still blocked after a minute")
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer p.Close()
+			if len(p.Threads()) != 1 || p.Threads()[0].TID != 41 {
+				t.Errorf("threads %+v: the planted entry was used", p.Threads())
+			}
+		})
+	}
+}
+
+// A cache directory another user could tamper with is refused.
+func TestCacheDirRefused(t *testing.T) {
+	path := writeTemp(t, compress(t, Gzip, synthCore(t, note(ntPrstatus, prstatus(1, 0)), 0x10000, make([]byte, 4096))))
+	real := filepath.Join(t.TempDir(), "real")
+	os.Mkdir(real, 0o700)
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(real, link)
+	open := filepath.Join(t.TempDir(), "open")
+	os.Mkdir(open, 0o700)
+	os.Chmod(open, 0o777)
+	for dir, want := range map[string]string{link: "is a symlink", open: "writable by others"} {
+		_, err := Open(path, Options{Decompress: DecompressOptions{CacheDir: dir, CacheDirHelp: "set PYCORONER_CACHE_DIR"}})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "PYCORONER_CACHE_DIR") {
+			t.Errorf("cache %s: %v, want an error saying %q and how to choose another", dir, err, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,7 @@ func writeTemp(t *testing.T, data []byte) string {
 func TestOpenSynthetic(t *testing.T) {
 	siginfo := make([]byte, 128)
 	binary.LittleEndian.PutUint32(siginfo[0:], 11)
+	binary.LittleEndian.PutUint32(siginfo[8:], 1) // SEGV_MAPERR: a fault, with si_addr
 	binary.LittleEndian.PutUint64(siginfo[16:], 0xdead)
 	notes := append(note(ntPrstatus, prstatus(101, 0x7000)), note(ntPrstatus, prstatus(102, 0x8000))...)
 	notes = append(notes, note(ntSiginfo, siginfo)...)
@@ -207,5 +209,52 @@ func TestOpenRefusesNonRegularFiles(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("Open(%s) still blocked after a minute", tc.path)
 		}
+	}
+}
+
+// An NT_FILE naming a file per mapping opens at most maxFiles of them; a
+// read behind one of the others is an error, not a crash.
+func TestManyFilesBounded(t *testing.T) {
+	root := t.TempDir()
+	const n = maxFiles + 100
+	var entries [][3]uint64
+	var names []string
+	for i := 0; i < n; i++ {
+		name := "/f" + strconv.Itoa(i)
+		os.WriteFile(filepath.Join(root, name), []byte("data"), 0o644)
+		entries = append(entries, [3]uint64{0x100000 + uint64(i)*0x1000, 0x101000 + uint64(i)*0x1000, 0})
+		names = append(names, name)
+	}
+	p, err := Open(writeTemp(t, synthCore(t, note(ntFile, fileNote(entries, names)), 0x1000, make([]byte, 4096))), Options{Sysroot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := len(p.Files()); got > maxFiles {
+		t.Errorf("%d files opened behind the image, more than %d", got, maxFiles)
+	}
+	if _, err := p.Read(0x100000+uint64(n-1)*0x1000, 4); err == nil {
+		t.Errorf("read behind a file that was not opened succeeded")
+	}
+	if !strings.Contains(strings.Join(p.Warnings(), "\n"), "more than 4096 files") {
+		t.Errorf("no warning about the files left out: %q", p.Warnings())
+	}
+}
+
+// A SIGSEGV raised again by a handler (faulthandler's raise: si_code
+// SI_TKILL) carries the sender's pid where a fault carries its address.
+func TestSignalSentByAProcessHasNoFaultAddress(t *testing.T) {
+	siginfo := make([]byte, 128)
+	binary.LittleEndian.PutUint32(siginfo[0:], 11)
+	binary.LittleEndian.PutUint32(siginfo[8:], 0xfffffffa) // SI_TKILL (-6)
+	binary.LittleEndian.PutUint32(siginfo[16:], 4242)
+	notes := append(note(ntPrstatus, prstatus(101, 0x7000)), note(ntSiginfo, siginfo)...)
+	p, err := Open(writeTemp(t, synthCore(t, notes, 0x1000, []byte("x"))), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if s := p.Info().Signal; s == nil || s.HasAddr || s.SenderPID != 4242 {
+		t.Errorf("signal = %+v; want no fault address, sender 4242", s)
 	}
 }

@@ -113,8 +113,13 @@ func (p *Process) setupFiles() {
 	if exePath == "" && len(p.maps) > 0 {
 		exePath = p.maps[0].Path
 	}
+	skipped := 0
 	for _, m := range p.maps {
 		mf, ok := p.files[m.Path]
+		if !ok && len(p.files) >= maxFiles && m.Path != exePath {
+			skipped++
+			continue
+		}
 		if !ok {
 			mf = &mappedFile{info: FileInfo{Path: m.Path, Start: m.Start, End: m.End, IsExe: m.Path == exePath}}
 			mf.info.DiskPath = p.diskPath(m.Path, mf.info.IsExe)
@@ -130,10 +135,17 @@ func (p *Process) setupFiles() {
 			mf.info.Start, mf.headerSeen = m.Start, true
 		}
 	}
+	if skipped > 0 {
+		p.warn("the core names more than %d files; %d mappings of the others are not read", maxFiles, skipped)
+	}
 	for _, path := range p.filePaths() {
 		p.checkFile(p.files[path])
 	}
 }
+
+// maxFiles bounds the files behind an image that are opened: a process
+// maps a few hundred, a hostile NT_FILE may name a file per mapping.
+const maxFiles = 4096
 
 // filePaths returns the files' core paths, executable first, then by address.
 func (p *Process) filePaths() []string {
@@ -323,6 +335,9 @@ func (p *Process) readFromFile(b []byte, addr uint64) (int, error) {
 		return 0, ErrNotMapped
 	}
 	mf := p.files[m.Path]
+	if mf == nil {
+		return 0, fmt.Errorf("%s not read (the core names too many files)", m.Path)
+	}
 	f, err := mf.open()
 	if err != nil {
 		return 0, fmt.Errorf("%s not readable (%v)", m.Path, err)

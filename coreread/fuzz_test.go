@@ -26,7 +26,7 @@ func goldenCores(f *testing.F) [][]byte {
 	_, self, _, _ := runtime.Caller(0)
 	var out [][]byte
 	for _, name := range []string{"debian-3.11-gcore", "pyenv-3.13-abort"} {
-		path, err := Decompressed(filepath.Join(filepath.Dir(self), "..", "testdata", "golden", name+".core.xz"), DecompressOptions{CacheDir: filepath.Join(os.TempDir(), "pycoroner-test-cache")})
+		path, err := Decompressed(filepath.Join(filepath.Dir(self), "..", "testdata", "golden", name+".core.xz"), DecompressOptions{CacheDir: filepath.Join(os.TempDir(), "pycoroner-test-cache-verified")})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -138,6 +138,9 @@ func FuzzOpen(f *testing.F) {
 		f.Add(shrink(raw))
 	}
 	f.Add(synthCore(&testing.T{}, note(ntPrstatus, prstatus(1, 0)), 0x1000, make([]byte, 4096)))
+	for _, seed := range hostileHeaderSeeds() {
+		f.Add(seed)
+	}
 	sysroot := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mf := memFile(t, data)
@@ -160,6 +163,25 @@ func FuzzOpen(f *testing.F) {
 		}
 		checkSysroot(t, p, sysroot)
 	})
+}
+
+// hostileHeaderSeeds are small cores whose program headers were once
+// costly or fatal: sums that wrap, segments overlapping in memory and in the
+// file, note segments on the same notes.
+func hostileHeaderSeeds() [][]byte {
+	load := func(vaddr, memsz, off, filesz uint64) elf.Prog64 {
+		return elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_W), Vaddr: vaddr, Memsz: memsz, Off: off, Filesz: filesz}
+	}
+	page := make([]byte, 512)
+	notes := note(ntPrstatus, prstatus(7, 0))
+	noteAt := elf.Prog64{Type: uint32(elf.PT_NOTE), Off: bodyOff(4), Filesz: uint64(len(notes))}
+	huge := ^uint64(0) - 99
+	return [][]byte{
+		rawCore([]elf.Prog64{load(0x10000, huge, bodyOff(1), huge)}, page),
+		rawCore([]elf.Prog64{load(0x1000, 0x49090000491000, bodyOff(2), 0x200), load(0x3000, 0x1000, bodyOff(2)+1<<20, 0x1000)}, page),
+		rawCore([]elf.Prog64{noteAt, noteAt, noteAt, load(0x1000, 0x1000, bodyOff(4)+uint64(len(notes)), 0x200)}, append(notes, page...)),
+		rawCore([]elf.Prog64{load(0x1000, 0x1000, bodyOff(3), 0x200), load(0x2000, 0x1000, bodyOff(3), 0x200), load(0x3000, 0x1000, bodyOff(3), 0x200)}, page),
+	}
 }
 
 // FuzzNotes feeds one PT_NOTE segment (seeded with the golden cores' real

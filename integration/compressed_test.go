@@ -3,12 +3,16 @@ package integration
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,6 +197,66 @@ func TestMissingBinaries(t *testing.T) {
 			text := pycoroner(t, "stacks", "--sysroot", empty, res.CorePath)
 			if !strings.Contains(string(text.stdout)+string(text.stderr), missing+" is not on this host") {
 				t.Errorf("no warning names the missing %s:\n%s%s", missing, text.stdout, text.stderr)
+			}
+		})
+	}
+}
+
+// cacheKeyOf is the cache's name for a compressed file (coreread's
+// cacheKey): its size, mtime and first and last 64 KiB.
+func cacheKeyOf(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %d\n", st.Size(), st.ModTime().UnixNano())
+	buf := make([]byte, 64<<10)
+	for _, off := range []int64{0, max(st.Size()-int64(len(buf)), 0)} {
+		n, _ := f.ReadAt(buf, off)
+		h.Write(buf[:n])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// A cache entry planted for a compressed core (a sidecar and a KEY.core
+// symlink to another core, or a sidecar that is a FIFO) is not used: the
+// answer is the compressed core's own (was: the other core was analysed
+// in silence, or the run hung).
+func TestPlantedCacheEntry(t *testing.T) {
+	core, sysroot, _ := goldenCore(t, "debian-3.11-gcore")
+	other, _, _ := goldenCore(t, "pyenv-3.13-abort")
+	want := pycoroner(t, "info", "--json", "--sysroot", sysroot, core)
+	if want.code != 0 {
+		t.Fatalf("info on the plain core: exit %d: %s", want.code, want.stderr)
+	}
+	z := filepath.Join(t.TempDir(), "core.gz")
+	compressFile(t, "gz", core, z)
+	st, _ := os.Stat(other)
+	for name, plant := range map[string]func(core, meta string){
+		"symlink to another core": func(c, meta string) {
+			os.Symlink(other, c)
+			os.WriteFile(meta, []byte(fmt.Sprintf(`{"decompressed_bytes": %d}`, st.Size())), 0o600)
+		},
+		"FIFO sidecar": func(c, meta string) { syscall.Mkfifo(meta, 0o600) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cache := t.TempDir()
+			t.Setenv("PYCORONER_CACHE_DIR", cache)
+			key := cacheKeyOf(t, z)
+			plant(filepath.Join(cache, key+".core"), filepath.Join(cache, key+".json"))
+			got := pycoroner(t, "info", "--json", "--sysroot", sysroot, z)
+			if got.code != 0 {
+				t.Fatalf("info: exit %d: %s", got.code, got.stderr)
+			}
+			var a, b map[string]any
+			json.Unmarshal(want.stdout, &a)
+			json.Unmarshal(got.stdout, &b)
+			if a["pid"] == nil || fmt.Sprint(a["python_version"], a["pid"]) != fmt.Sprint(b["python_version"], b["pid"]) {
+				t.Errorf("the compressed core reads as another:\nwant python %v pid %v\ngot  python %v pid %v", a["python_version"], a["pid"], b["python_version"], b["pid"])
 			}
 		})
 	}

@@ -44,7 +44,8 @@ func goldenDir() string {
 }
 
 // testCacheDir keeps the decompressed goldens between test runs.
-func testCacheDir() string { return filepath.Join(os.TempDir(), "pycoroner-test-cache") }
+// (-verified: entries with checksums; older checkouts share the other.)
+func testCacheDir() string { return filepath.Join(os.TempDir(), "pycoroner-test-cache-verified") }
 
 // unxz decompresses src into dst through coreread's decompression cache,
 // so that only the first test run pays for it.

@@ -10,10 +10,13 @@ import (
 
 // Show is one object decoded, with its references to a depth.
 type Show struct {
-	Address   string     `json:"address"`
-	Type      string     `json:"type"`
-	TypeName  string     `json:"type_name"`
-	Module    string     `json:"module"`
+	Address  string `json:"address"`
+	Type     string `json:"type"`
+	TypeName string `json:"type_name"`
+	Module   string `json:"module"`
+	// DefinedIn is the object's own __module__ (a function's, say), which
+	// Module, the module of its type, is not; omitted when it has none.
+	DefinedIn string     `json:"defined_in,omitempty"`
 	Size      int64      `json:"size"`
 	Repr      string     `json:"repr"`
 	Truncated bool       `json:"truncated,omitempty"`
@@ -26,7 +29,8 @@ type Show struct {
 // ShowEdge is one reference of a shown object and, to the depth asked,
 // the target's own references.
 type ShowEdge struct {
-	Via          string     `json:"via"`
+	Via string `json:"via"`
+	RefFields
 	Address      string     `json:"address"`
 	Type         string     `json:"type"`
 	Size         int64      `json:"size"`
@@ -61,6 +65,14 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	if v.Err != nil {
 		s.Error = v.Err.Error()
 	}
+	for _, e := range h.Edges(id) {
+		if fmt.Sprint(e.Via) == "__module__" { // a label now, a census.Ref soon: both print so
+			if name, err := rt.StrValue(e.Addr); err == nil {
+				s.DefinedIn = name
+			}
+			break
+		}
+	}
 	b := &showBuilder{h: h, seen: map[pyheap.ObjectID]bool{id: true}}
 	s.Edges, s.MoreEdges = b.edges(id, depth)
 	if s.Edges == nil {
@@ -88,10 +100,10 @@ func (b *showBuilder) edges(id pyheap.ObjectID, depth int) ([]ShowEdge, int) {
 		}
 		b.nodes++
 		v := rt.Describe(e.Addr)
-		se := ShowEdge{Via: e.Via, Address: hexAddr(e.Addr), Type: v.Type, Size: h.Size(e.Target), Repr: v.Repr,
+		se := ShowEdge{Via: e.Via.String(), RefFields: refFields(e.Via), Address: hexAddr(e.Addr), Type: v.Type, Size: h.Size(e.Target), Repr: v.Repr,
 			Truncated: v.Truncated, Conservative: e.Conservative}
 		if depth > 1 {
-			if b.seen[e.Target] || e.Via == "__class__" {
+			if b.seen[e.Target] || e.Via.IsField("__class__") {
 				no := false
 				se.Expanded = &no
 			} else {
@@ -106,7 +118,13 @@ func (b *showBuilder) edges(id pyheap.ObjectID, depth int) ([]ShowEdge, int) {
 
 // WriteText prints the object and an indented tree of its references.
 func (s *Show) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "%s at %s (%s, module %s)\n", s.Type, s.Address, s.TypeName, s.Module)
+	if s.DefinedIn != "" {
+		// A function's module is where it was defined, not builtins, the
+		// module of the function type.
+		fmt.Fprintf(w, "%s at %s (%s from %s, defined in module %s)\n", s.Type, s.Address, s.TypeName, s.Module, s.DefinedIn)
+	} else {
+		fmt.Fprintf(w, "%s at %s (%s, module %s)\n", s.Type, s.Address, s.TypeName, s.Module)
+	}
 	fmt.Fprintf(w, "  size      %d bytes (shallow, as sys.getsizeof)\n", s.Size)
 	fmt.Fprintf(w, "  repr      %s\n", s.Repr)
 	if s.Error != "" {
