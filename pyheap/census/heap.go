@@ -114,7 +114,9 @@ func (h *Heap[T]) computeSizes() {
 		// Each goroutine reads through a reader of its own.
 		rd := h.model.NewReader()
 		for i := lo; i < hi; i++ {
-			size := rd.Size(h.Addr(ObjectID(i)), h.Type(ObjectID(i)))
+			p, k := h.at(ObjectID(i))
+			part := &h.parts[p]
+			size := rd.Size(part.order[k], h.types[part.typeOf[k]])
 			if size < 0 || size > 1<<32-1 {
 				size = 0
 			}
