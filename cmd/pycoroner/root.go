@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pycoroner",
 		Short: "Post-mortem forensics for CPython core dumps",
-		Long: `pycoroner reads a core dump of a CPython process (3.8 to 3.13, stripped
+		Long: `pycoroner reads a core dump of a CPython process (3.8 to 3.15, stripped
 builds too) and tells, offline, what every thread was doing.
 
 The files behind the core (the python executable, libpython) are read from
