@@ -65,7 +65,9 @@ fuzz:
 # be 0). make test runs a few trials of the same test.
 SOAK_TRIALS ?= 100
 soak: deps
-	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration | grep -E 'kill-at-random|trials,|FAIL|PASS|ok'
+	@out=$$(mktemp); status=0; \
+	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration > $$out 2>&1 || status=$$?; \
+	grep -E 'seed|kill-at-random|trials,|trial [0-9]+|--- |^(ok|FAIL)' $$out; rm -f $$out; exit $$status
 
 # layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
 layouts:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,4 +326,154 @@ func procState(pid int) (byte, string) {
 		}
 	}
 	return state, tracer
+}
+
+// TestWatchResizeIsAResize: the counter scenario appends to TICKS every
+// 20 ms, reallocating its item array now and then. watch must call each
+// reallocation a resize (including the allocator's write into the freed
+// array's first slot, where item 0 is watched: it used to say "wrote item
+// 0"), keep watching the new array, and report each append's length.
+func TestWatchResizeIsAResize(t *testing.T) {
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l := startLive(t, ctx, in, "counter")
+			r := pycoroner(t, "watch", strconv.Itoa(l.PID), "--on-change", "__main__:TICKS", "--count", "24", "--timeout", "60s", "-o", t.TempDir(), "--json")
+			if r.code != 0 {
+				t.Fatalf("watch: exit %d: %s", r.code, r.stderr)
+			}
+			var got struct {
+				Hits []struct {
+					Wrote  string `json:"wrote"`
+					Change string `json:"change"`
+					Resize *bool  `json:"resize"`
+				} `json:"hits"`
+			}
+			if err := json.Unmarshal(r.stdout, &got); err != nil {
+				t.Fatalf("%v\n%s", err, r.stdout)
+			}
+			moves, lastArray := 0, ""
+			prevLen := -1
+			for i, h := range got.Hits {
+				if h.Resize == nil || h.Change == "" {
+					t.Fatalf("hit %d has no change/resize: %+v", i+1, h)
+				}
+				switch {
+				case strings.HasPrefix(h.Wrote, "item 0"):
+					// TICKS[0] is set once, when the list goes from 0 to 1
+					// item; any other write there is the allocator's.
+					if !*h.Resize && !(prevLen == 1 && strings.HasPrefix(h.Change, "item 0 set to")) {
+						t.Errorf("hit %d: %q described as %q; want a resize", i+1, h.Wrote, h.Change)
+					}
+					if *h.Resize && lastArray != "" && !strings.Contains(h.Change, lastArray+" is being reallocated") {
+						t.Errorf("hit %d: %q; want the array the list moved to last (%s): the breakpoint must follow it", i+1, h.Change, lastArray)
+					}
+				case strings.HasPrefix(h.Wrote, "ob_item"):
+					if !*h.Resize {
+						t.Errorf("hit %d: ob_item written but not a resize: %q", i+1, h.Change)
+					}
+					if f := strings.Fields(h.Change); strings.Contains(h.Change, "moved") && len(f) > 7 {
+						lastArray = f[7]
+						moves++
+					}
+				case strings.HasPrefix(h.Wrote, "ob_size"):
+					var a, b int
+					if _, err := fmt.Sscanf(h.Change, "length %d -> %d", &a, &b); err != nil || b != a+1 || (prevLen >= 0 && a != prevLen) {
+						t.Errorf("hit %d: %q after length %d; want one more item per append", i+1, h.Change, prevLen)
+					}
+					prevLen = b
+				}
+			}
+			if moves == 0 {
+				t.Errorf("no resize that moved the item array among %d hits:\n%s", len(got.Hits), r.stdout)
+			}
+		})
+	}
+}
+
+// TestWatchStartsProgram: `watch --on-change sys:path -- python app.py`
+// starts the program under pycoroner, stopped before its script runs, so
+// the sys.path change that one of its imports makes at import time is
+// caught at the importing module's line; the program then finishes and
+// watch reports its exit status.
+func TestWatchStartsProgram(t *testing.T) {
+	app := filepath.Join(harness.ScenariosDir(), "importer", "app.py")
+	hack := filepath.Join(filepath.Dir(app), "pathhack.py")
+	line := markerLine(t, hack, "# CULPRIT-LINE")
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			r := pycoroner(t, "watch", "--on-change", "sys:path", "--count", "12", "--timeout", "40s", "-o", t.TempDir(), "--json",
+				"--", in.Path, "-B", "-s", app)
+			if r.code != 0 {
+				t.Fatalf("watch -- python app.py: exit %d: %s", r.code, r.stderr)
+			}
+			var got struct {
+				Hits []struct {
+					Wrote  string       `json:"wrote"`
+					Thread oracleThread `json:"thread"`
+				} `json:"hits"`
+				Program struct {
+					ExitStatus *int `json:"exit_status"`
+				} `json:"program"`
+			}
+			if err := json.Unmarshal(r.stdout, &got); err != nil {
+				t.Fatalf("%v\n%s", err, r.stdout)
+			}
+			caught := false
+			for _, h := range got.Hits {
+				if len(h.Thread.Frames) > 0 && h.Thread.Frames[0].Filename == hack && h.Thread.Frames[0].Line == line && h.Thread.Frames[0].Function == "<module>" {
+					caught = true
+				}
+			}
+			if !caught {
+				t.Errorf("no hit at %s:%d in <module> among %d hits:\n%s", hack, line, len(got.Hits), r.stdout)
+			}
+			if got.Program.ExitStatus == nil || *got.Program.ExitStatus != 0 {
+				t.Errorf("program exit status %v, want 0", got.Program.ExitStatus)
+			}
+		})
+	}
+}
+
+// markerLine is the line of path that carries mark.
+func markerLine(t *testing.T, path, mark string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, mark) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no %q", path, mark)
+	return 0
+}
+
+// TestAttachToTracedProcess: while one pycoroner watches a process, a
+// second one is told who holds it ("already traced by PID N (pycoroner)")
+// instead of a permission problem.
+func TestAttachToTracedProcess(t *testing.T) {
+	ins := interpreters(t)
+	in := ins[len(ins)-1]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l := startLive(t, ctx, in, "counter")
+	var out bytes.Buffer
+	w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path", "-o", t.TempDir(), "--json")
+	defer func() {
+		w.cmd.Process.Signal(unix.SIGTERM)
+		w.cmd.Wait()
+	}()
+	want := fmt.Sprintf("already traced by PID %d (pycoroner)", w.cmd.Process.Pid)
+	for _, args := range [][]string{{"stacks", "--pid", strconv.Itoa(l.PID)}, {"snapshot", strconv.Itoa(l.PID), "-o", filepath.Join(t.TempDir(), "x.core")}} {
+		r := pycoroner(t, args...)
+		if r.code != 1 || !strings.Contains(string(r.stderr), want) || strings.Count(strings.TrimSpace(string(r.stderr)), "\n") != 0 {
+			t.Errorf("%v: exit %d %q; want exit 1 and one line with %q", args, r.code, r.stderr, want)
+		}
+	}
 }

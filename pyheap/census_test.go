@@ -132,11 +132,11 @@ func TestDescriptorsWalkedPrecisely(t *testing.T) {
 					if e.Conservative {
 						t.Fatalf("%s at 0x%x: conservative edge %s", kind, h.Addr(id), e.Via)
 					}
-					labels[e.Via] = true
-					if tt := h.Type(e.Target); e.Via == "__objclass__" && tt.Flags&uint64(r.L.TPFlagsTypeSubclass) == 0 {
+					labels[e.Via.String()] = true
+					if tt := h.Type(e.Target); e.Via.IsField("__objclass__") && !r.L.TPFlagsTypeSubclass.In(tt.Flags) {
 						t.Fatalf("%s at 0x%x: __objclass__ is a %s", kind, h.Addr(id), h.Type(e.Target).Name)
 					}
-					if e.Via == "__name__" && h.Type(e.Target).Kind != KindStr {
+					if e.Via.IsField("__name__") && h.Type(e.Target).Kind != KindStr {
 						t.Fatalf("%s at 0x%x: __name__ is a %s", kind, h.Addr(id), h.Type(e.Target).Name)
 					}
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,7 +80,14 @@ func runCore(path string, opts coreread.Options) error {
 			return fmt.Errorf("stacks JSON: %w", err)
 		}
 	}
-	h, err := rt.BuildHeap(pyheap.HeapOptions{})
+	// make fuzz runs this a second time with PYCORONER_CENSUS_WORKERS=3,
+	// as the CLI would take it (cmd/pycoroner reads the environment, not
+	// pyheap).
+	var hopts pyheap.HeapOptions
+	if n, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && n > 0 {
+		hopts.Workers = n
+	}
+	h, err := rt.BuildHeap(hopts)
 	if err != nil {
 		return userError("census", err)
 	}

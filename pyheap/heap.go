@@ -1,9 +1,6 @@
 package pyheap
 
 import (
-	"os"
-	"strconv"
-
 	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
@@ -40,11 +37,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	// Names of types that must come from memory are looked up once, now:
 	// renaming types while workers read them would race.
 	r.fallbackName(0)
-	workers := opts.Workers
-	if forced, err := strconv.Atoi(os.Getenv("PYCORONER_CENSUS_WORKERS")); err == nil && forced > 0 && workers == 0 {
-		workers = forced
-	}
-	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: workers})
+	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: opts.Workers})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +75,7 @@ func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
 	var iframes []uint64
 	seeds.Roots, iframes = r.roots(interps)
 	for _, fr := range iframes {
-		r.walkIFrame(fr, false, func(target uint64, _ string, _ bool) { seeds.Hidden = append(seeds.Hidden, target) })
+		r.walkIFrame(fr, false, func(target uint64, _ Ref, _ bool) { seeds.Hidden = append(seeds.Hidden, target) })
 	}
 	return seeds, nil
 }
@@ -120,7 +113,7 @@ func (cr *censusReader) Refs(obj uint64, t *Type, buf []uint64) ([]uint64, int) 
 
 // onRef keeps one reference: a word found by a conservative scan only
 // when it holds an object.
-func (cr *censusReader) onRef(target uint64, _ string, conservative bool) {
+func (cr *censusReader) onRef(target uint64, _ Ref, conservative bool) {
 	if target == 0 || target%8 != 0 {
 		return
 	}
@@ -147,17 +140,17 @@ func (cr *censusReader) walkPlain(obj uint64, t *Type) bool {
 		return true
 	}
 	if dict != 0 {
-		cr.onRef(dict, "", false)
+		cr.onRef(dict, Ref{}, false)
 		return true
 	}
 	r.eachKeysItem(keys, values, func(_, v uint64) bool {
-		cr.onRef(v, "", false)
+		cr.onRef(v, Ref{}, false)
 		return true
 	})
 	return true
 }
 
-func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via string, conservative bool)) {
+func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via Ref, conservative bool)) {
 	cr.r.walkRefs(obj, t, true, emit)
 }
 

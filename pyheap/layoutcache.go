@@ -12,20 +12,20 @@ import (
 )
 
 // Reading a layout from a binary's DWARF costs about 100 ms for libpython
-// 3.12+; the result depends only on the build, so it is kept in the user's
-// cache dir under the file's build-id (and the shape of layout.Layout, so
-// a new field invalidates it).
+// 3.12+; the result depends only on the build, so it is kept in a cache
+// directory (Options.LayoutCacheDir, chosen by the caller; cmd/pycoroner
+// uses the user's cache dir) under the file's build-id and the shape of
+// layout.Layout, so a new field invalidates it.
 
 type buildIDer interface{ FileBuildID(path string) string }
 
-func layoutCachePath(img Image, file string) string {
+func layoutCachePath(img Image, file, dir string) string {
 	b, ok := img.(buildIDer)
-	if !ok {
+	if !ok || dir == "" {
 		return ""
 	}
 	id := b.FileBuildID(file)
-	dir, err := os.UserCacheDir()
-	if id == "" || err != nil || os.Getenv("PYCORONER_NO_LAYOUT_CACHE") != "" {
+	if id == "" {
 		return ""
 	}
 	h := sha256.New()
@@ -33,7 +33,7 @@ func layoutCachePath(img Image, file string) string {
 	for i := 0; i < t.NumField(); i++ {
 		h.Write([]byte(t.Field(i).Name + " " + string(t.Field(i).Tag) + "\n"))
 	}
-	return filepath.Join(dir, "pycoroner", "layouts", id+"-"+hex.EncodeToString(h.Sum(nil))[:12]+".json")
+	return filepath.Join(dir, id+"-"+hex.EncodeToString(h.Sum(nil))[:12]+".json")
 }
 
 func loadCachedLayout(path string) (*layout.Layout, bool) {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pycoroner/pycoroner/pyheap/census"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
@@ -314,8 +315,9 @@ func (r *Runtime) getattr(obj uint64, t *Type, name string) (uint64, bool) {
 // references.
 func (r *Runtime) fieldByLabel(obj uint64, t *Type, name string) (uint64, bool) {
 	var found uint64
-	r.walkRefs(obj, t, true, func(target uint64, via string, conservative bool) {
-		if found == 0 && !conservative && (via == name || via == "attribute "+name || via == "attribute "+name+" (slot)") {
+	r.walkRefs(obj, t, true, func(target uint64, via Ref, conservative bool) {
+		if found == 0 && !conservative && via.Name == name &&
+			(via.Kind == census.RefField || via.Kind == census.RefAttribute || via.Kind == census.RefSlot) {
 			found = target
 		}
 	})

@@ -74,11 +74,16 @@ type typeCacheEntry struct {
 	t    *Type
 }
 
-// Options tune how the runtime is read.
+// Options tune how the runtime is read. pyheap reads no environment:
+// the caller decides.
 type Options struct {
 	// NoDWARF makes pyheap use the committed layout tables even when the
 	// binary carries DWARF.
 	NoDWARF bool
+	// LayoutCacheDir, when set, is where layouts read from a binary's
+	// DWARF are kept for the next run (a file per build-id); "" reads the
+	// DWARF every time.
+	LayoutCacheDir string
 }
 
 // Warnings lists what pyheap noticed but could work around.
@@ -365,7 +370,7 @@ func (r *Runtime) useDWARF(opts Options) {
 	if opts.NoDWARF || r.File == "" {
 		return
 	}
-	cache := layoutCachePath(r.m.img, r.File)
+	cache := layoutCachePath(r.m.img, r.File, opts.LayoutCacheDir)
 	if L, ok := loadCachedLayout(cache); ok && L.Version == r.L.Version && r.validate(L, r.Addr, false) == nil {
 		r.L = L
 		return

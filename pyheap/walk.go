@@ -1,17 +1,41 @@
 package pyheap
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/pycoroner/pycoroner/pyheap/census"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
 // emitFunc receives one reference from an object. via says how the object
-// refers to target ("item 3", "key 'payload'", "attribute payload") and is
-// "" unless labels were asked for; conservative marks a word that merely
-// looks like a pointer to an object (types pycoroner has no walker for).
-type emitFunc func(target uint64, via string, conservative bool)
+// refers to target (item 3, the value of key 'payload', attribute
+// payload); names that cost a read (a key's repr, an attribute's name)
+// are filled only when labels were asked for. conservative marks a word
+// that merely looks like a pointer to an object (types pycoroner has no
+// walker for).
+type emitFunc func(target uint64, via Ref, conservative bool)
+
+// Ref says how an object holds a reference (census.Ref: a kind and a name,
+// index or offset; String is the label people read).
+type Ref = census.Ref
+
+// The kinds of reference (census.RefKind), for callers of pyheap.
+const (
+	RefUnknown   = census.RefUnknown
+	RefItem      = census.RefItem
+	RefKey       = census.RefKey
+	RefKeyItself = census.RefKeyItself
+	RefElement   = census.RefElement
+	RefAttribute = census.RefAttribute
+	RefSlot      = census.RefSlot
+	RefField     = census.RefField
+	RefLocal     = census.RefLocal
+	RefStack     = census.RefStack
+	RefWord      = census.RefWord
+)
+
+// fieldRef is the reference of a struct member named name.
+func fieldRef(name string) Ref { return Ref{Kind: census.RefField, Name: name} }
 
 // slotMember is one __slots__ entry (or C member) holding an object.
 type slotMember struct {
@@ -55,7 +79,7 @@ type typeWalk struct {
 }
 
 // walker reports the references an object holds, as tp_traverse visits
-// them; labels asks for the "via" text of each (else "" is passed).
+// them; labels asks for the names that cost a read (see emitFunc).
 type walker func(r *Runtime, obj uint64, labels bool, emit emitFunc)
 
 // ptrField reads a pointer member; 0 when the version lacks it or it is unreadable.
@@ -74,11 +98,7 @@ func (r *Runtime) ptrField(obj uint64, off layout.Offset) uint64 {
 func (r *Runtime) emitFields(obj uint64, fields []field, labels bool, emit emitFunc) {
 	for _, f := range fields {
 		if p := r.ptrField(obj, f.off); p != 0 {
-			if labels {
-				emit(p, f.via, false)
-			} else {
-				emit(p, "", false)
-			}
+			emit(p, fieldRef(f.via), false)
 		}
 	}
 }
@@ -88,7 +108,7 @@ func (r *Runtime) emitFields(obj uint64, fields []field, labels bool, emit emitF
 func (r *Runtime) walkRefs(obj uint64, t *Type, labels bool, emit emitFunc) {
 	if labels {
 		// The census keeps the type edge implicitly (Heap.TypeObject).
-		emit(t.Addr, "__class__", false)
+		emit(t.Addr, fieldRef("__class__"), false)
 	}
 	tw := r.typeWalkOf(t)
 	switch {
@@ -170,23 +190,18 @@ func walkList(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 
 func (r *Runtime) walkSeq(obj uint64, kind Kind, labels bool, emit emitFunc) {
 	r.eachSeqItem(obj, kind, func(i int, it uint64) {
-		via := ""
-		if labels {
-			via = fmt.Sprintf("item %d", i)
-		}
-		emit(it, via, false)
+		emit(it, Ref{Kind: census.RefItem, Index: int64(i)}, false)
 	})
 }
 
 func (r *Runtime) walkDict(obj uint64, labels bool, emit emitFunc) {
 	r.eachDictItem(obj, func(k, v uint64) bool {
-		kv, vv := "", ""
+		kl := ""
 		if labels {
-			kl := r.keyLabel(k)
-			kv, vv = "key "+kl+" (the key itself)", "key "+kl
+			kl = r.keyLabel(k)
 		}
-		emit(k, kv, false)
-		emit(v, vv, false)
+		emit(k, Ref{Kind: census.RefKeyItself, Name: kl}, false)
+		emit(v, Ref{Kind: census.RefKey, Name: kl}, false)
 		return true
 	})
 }
@@ -205,12 +220,8 @@ func (r *Runtime) walkSet(obj uint64, labels bool, emit emitFunc) {
 	if err != nil {
 		return
 	}
-	via := ""
-	if labels {
-		via = "element"
-	}
 	for _, it := range items {
-		emit(it, via, false)
+		emit(it, Ref{Kind: census.RefElement}, false)
 	}
 }
 
@@ -219,27 +230,9 @@ func (r *Runtime) walkSet(obj uint64, labels bool, emit emitFunc) {
 // function has returned or the generator finished.
 func (r *Runtime) walkFrameObject(f uint64, labels bool, emit emitFunc) {
 	L := r.L
-	lbl := func(s string) string {
-		if labels {
-			return s
-		}
-		return ""
-	}
-	if p := r.ptrField(f, L.FrameBack); p != 0 {
-		emit(p, lbl("f_back"), false)
-	}
-	if p := r.ptrField(f, L.FrameTrace); p != 0 {
-		emit(p, lbl("f_trace"), false)
-	}
+	r.emitFields(f, []field{{L.FrameBack, "f_back"}, {L.FrameTrace, "f_trace"}}, labels, emit)
 	if L.FrameCode.Has() { // 3.8-3.10
-		for _, fl := range []struct {
-			off layout.Offset
-			via string
-		}{{L.FrameCode, "f_code"}, {L.FrameBuiltins, "f_builtins"}, {L.FrameGlobals, "f_globals"}, {L.FrameLocalsDict, "f_locals"}} {
-			if p := r.ptrField(f, fl.off); p != 0 {
-				emit(p, lbl(fl.via), false)
-			}
-		}
+		r.emitFields(f, []field{{L.FrameCode, "f_code"}, {L.FrameBuiltins, "f_builtins"}, {L.FrameGlobals, "f_globals"}, {L.FrameLocalsDict, "f_locals"}}, labels, emit)
 		code := r.ptrField(f, L.FrameCode)
 		ci := r.code(code)
 		n := len(ci.names)
@@ -287,36 +280,20 @@ func (r *Runtime) walkLocalsplus(base uint64, ci *codeInfo, n int, labels bool, 
 		if v == 0 {
 			continue
 		}
-		via := ""
-		if labels {
-			if i < len(ci.names) {
-				via = "local " + ci.names[i]
-			} else {
-				via = fmt.Sprintf("value stack slot %d", i-len(ci.names))
-			}
+		if i < len(ci.names) {
+			emit(v, Ref{Kind: census.RefLocal, Name: ci.names[i]}, false)
+		} else {
+			emit(v, Ref{Kind: census.RefStack, Index: int64(i - len(ci.names))}, false)
 		}
-		emit(v, via, false)
 	}
 }
 
 // walkIFrame follows an interpreter frame (3.11+), as _PyFrame_Traverse.
 func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 	L := r.L
-	lbl := func(s string) string {
-		if labels {
-			return s
-		}
-		return ""
-	}
 	code := r.ptrField(fr, L.IFrameCode)
-	for _, fl := range []struct {
-		off layout.Offset
-		via string
-	}{{L.IFrameCode, "f_code"}, {L.IFrameFunc, "f_func"}, {L.IFrameGlobals, "f_globals"}, {L.IFrameBuiltins, "f_builtins"}, {L.IFrameLocals, "f_locals"}, {L.IFrameFrameObj, "frame object"}} {
-		if p := r.ptrField(fr, fl.off); p != 0 {
-			emit(p, lbl(fl.via), false)
-		}
-	}
+	r.emitFields(fr, []field{{L.IFrameCode, "f_code"}, {L.IFrameFunc, "f_func"}, {L.IFrameGlobals, "f_globals"},
+		{L.IFrameBuiltins, "f_builtins"}, {L.IFrameLocals, "f_locals"}, {L.IFrameFrameObj, "frame object"}}, labels, emit)
 	if code == 0 {
 		return
 	}
@@ -342,27 +319,21 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, e
 	if tw.special != nil {
 		tw.special(r, obj, labels, emit)
 	}
-	lbl := func(s string) string {
-		if labels {
-			return s
-		}
-		return ""
-	}
 	// __dict__, wherever this version keeps it.
 	dict, keys, values, _ := r.instanceDict(obj, t)
 	dictSlot := int64(-1)
 	if dict != 0 {
-		emit(dict, lbl("__dict__"), false)
+		emit(dict, fieldRef("__dict__"), false)
 		if t.Dictoffset > 0 {
 			dictSlot = t.Dictoffset
 		}
 	} else if keys != 0 { // values stored without a dict object (3.11+)
 		r.eachKeysItem(keys, values, func(k, v uint64) bool {
-			via := ""
+			name := ""
 			if labels {
-				via = "attribute " + r.attrName(k)
+				name = r.attrName(k)
 			}
-			emit(v, via, false)
+			emit(v, Ref{Kind: census.RefAttribute, Name: name}, false)
 			return true
 		})
 	}
@@ -381,13 +352,9 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, e
 			continue
 		}
 		if name, ok := slotName[off]; ok {
-			emit(p, lbl("attribute "+name+" (slot)"), false)
+			emit(p, Ref{Kind: census.RefSlot, Name: name}, false)
 		} else if tw.conservOK && p%8 == 0 {
-			via := ""
-			if labels {
-				via = fmt.Sprintf("word at +0x%x", off)
-			}
-			emit(p, via, true)
+			emit(p, Ref{Kind: census.RefWord, Offset: off}, true)
 		}
 	}
 }

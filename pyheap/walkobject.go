@@ -23,7 +23,7 @@ func walkObject(r *Runtime, obj uint64, t *Type, emit emitFunc) {
 		}
 		for j := 0; j < int(n); j++ {
 			if it := le64(raw[8*j:]); it != 0 {
-				emit(it, "", false)
+				emit(it, Ref{}, false)
 			}
 		}
 		return

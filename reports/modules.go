@@ -19,7 +19,7 @@ type ModuleEntry struct {
 }
 
 // BuildModules lists sys.modules sorted by name.
-func BuildModules(rt *pyheap.Runtime) ([]ModuleEntry, error) {
+func BuildModules(rt *pyheap.Runtime) (Modules, error) {
 	mods, err := rt.Modules()
 	if err != nil && len(mods) == 0 {
 		return nil, err
@@ -40,8 +40,8 @@ func BuildModules(rt *pyheap.Runtime) ([]ModuleEntry, error) {
 	return out, err
 }
 
-// WriteModulesText prints sys.modules as a table.
-func WriteModulesText(w io.Writer, mods []ModuleEntry) error {
+// WriteText prints sys.modules as a table.
+func (mods Modules) WriteText(w io.Writer) error {
 	rows := make([][]string, 0, len(mods))
 	for _, m := range mods {
 		f := "(no __file__)"
@@ -66,7 +66,7 @@ type DuplicateModule struct {
 
 // BuildDuplicates finds files loaded as more than one module (the
 // double-import bug) and the sys.path entries behind it.
-func BuildDuplicates(rt *pyheap.Runtime, hp HostPaths) ([]DuplicateModule, error) {
+func BuildDuplicates(rt *pyheap.Runtime, hp HostPaths) (Duplicates, error) {
 	mods, err := rt.Modules()
 	if err != nil && len(mods) == 0 {
 		return nil, err
@@ -198,8 +198,8 @@ func moduleNameOf(rel string) string {
 	return strings.Join(parts, ".")
 }
 
-// WriteDuplicatesText prints each doubly-imported file.
-func WriteDuplicatesText(w io.Writer, dups []DuplicateModule) error {
+// WriteText prints each doubly-imported file.
+func (dups Duplicates) WriteText(w io.Writer) error {
 	if len(dups) == 0 {
 		_, err := io.WriteString(w, "no file is loaded as more than one module\n")
 		return err

@@ -25,11 +25,12 @@ type PathRoot struct {
 
 // Hop is one object on a path and the reference that led to it.
 type Hop struct {
-	Via          *string `json:"via"`
-	Address      string  `json:"address"`
-	Type         string  `json:"type"`
-	Repr         string  `json:"repr"`
-	Conservative bool    `json:"conservative,omitempty"`
+	Via *string `json:"via"`
+	*RefFields
+	Address      string `json:"address"`
+	Type         string `json:"type"`
+	Repr         string `json:"repr"`
+	Conservative bool   `json:"conservative,omitempty"`
 
 	desc string
 }
@@ -59,7 +60,7 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 	// part: label each pair once.
 	type pair struct{ from, to pyheap.ObjectID }
 	type label struct {
-		via  string
+		via  pyheap.Ref
 		cons bool
 	}
 	labels := map[pair]label{}
@@ -75,8 +76,8 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 					l.via, l.cons = h.EdgeLabel(prev, o)
 					labels[pair{prev, o}] = l
 				}
-				via := l.via
-				hop.Via, hop.Conservative = &via, l.cons
+				via, fields := l.via.String(), refFields(l.via)
+				hop.Via, hop.RefFields, hop.Conservative = &via, &fields, l.cons
 			}
 			p.Hops = append(p.Hops, hop)
 			prev = o
@@ -110,8 +111,9 @@ func PathText(p RefPath) string {
 	return strings.Join(parts, " › ")
 }
 
-// WritePathsText prints one path per line.
-func WritePathsText(w io.Writer, target Value, paths []RefPath) error {
+// WriteText prints one path per line.
+func (ps *Paths) WriteText(w io.Writer) error {
+	target, paths := ps.Target, ps.Paths
 	if len(paths) == 0 {
 		_, err := fmt.Fprintf(w, "no named root reaches <%s at %s> %s (it may be garbage, or held only by C code)\n", target.Type, target.Address, target.Repr)
 		return err

@@ -19,10 +19,10 @@ type Holder struct {
 
 	// kind "object"
 	Address      uint64
-	Type         string // __name__ of the referrer's type
-	Via          string // "key 'CACHE'", "item 3", "attribute items", "__dict__"
-	Conservative bool   // the edge came from a conservative scan
-	Owner        *Owner // for a dict that is an object's __dict__
+	Type         string     // __name__ of the referrer's type
+	Via          pyheap.Ref // "key 'CACHE'", "item 3", "attribute items", "__dict__"
+	Conservative bool       // the edge came from a conservative scan
+	Owner        *Owner     // for a dict that is an object's __dict__
 
 	// kinds "frame" and "thread"
 	ThreadID   uint64
@@ -69,13 +69,14 @@ func (h Holder) MarshalJSON() ([]byte, error) {
 		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Name})
 	}
 	return marshalPlain(struct {
-		Kind         string `json:"kind"`
-		Address      string `json:"address"`
-		Type         string `json:"type"`
-		Via          string `json:"via"`
+		Kind    string `json:"kind"`
+		Address string `json:"address"`
+		Type    string `json:"type"`
+		Via     string `json:"via"`
+		RefFields
 		Conservative bool   `json:"conservative,omitempty"`
 		Owner        *Owner `json:"owner,omitempty"`
-	}{h.Kind, hexAddr(h.Address), h.Type, h.Via, h.Conservative, h.Owner})
+	}{h.Kind, hexAddr(h.Address), h.Type, h.Via.String(), refFields(h.Via), h.Conservative, h.Owner})
 }
 
 // Describe renders the holder on one line of text.
@@ -90,7 +91,7 @@ func (h Holder) Describe() (who, via string) {
 	if h.Owner != nil {
 		who += fmt.Sprintf(", __dict__ of %s", ownerText(h.Owner))
 	}
-	via = h.Via
+	via = h.Via.String()
 	if h.Conservative {
 		via += " (conservative)"
 	}
@@ -162,7 +163,7 @@ func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
 			out = append(out, hd)
 		}
 		if len(ref.Edges) == 0 { // the census saw an edge that labelling does not: say so
-			out = append(out, Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: "?"})
+			out = append(out, Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: pyheap.Ref{Kind: pyheap.RefUnknown}})
 		}
 	}
 	return out
@@ -175,7 +176,7 @@ func (f *HolderFinder) owner(d pyheap.ObjectID) *Owner {
 	h := f.h
 	src, ok := f.idx.Owner(d,
 		func(src pyheap.ObjectID) bool { return h.Type(src).Kind != pyheap.KindDict },
-		func(e pyheap.Edge) bool { return e.Via == "__dict__" })
+		func(e pyheap.Edge) bool { return e.Via.IsField("__dict__") })
 	if !ok {
 		return nil
 	}

@@ -26,7 +26,8 @@ type Show struct {
 // ShowEdge is one reference of a shown object and, to the depth asked,
 // the target's own references.
 type ShowEdge struct {
-	Via          string     `json:"via"`
+	Via string `json:"via"`
+	RefFields
 	Address      string     `json:"address"`
 	Type         string     `json:"type"`
 	Size         int64      `json:"size"`
@@ -88,10 +89,10 @@ func (b *showBuilder) edges(id pyheap.ObjectID, depth int) ([]ShowEdge, int) {
 		}
 		b.nodes++
 		v := rt.Describe(e.Addr)
-		se := ShowEdge{Via: e.Via, Address: hexAddr(e.Addr), Type: v.Type, Size: h.Size(e.Target), Repr: v.Repr,
+		se := ShowEdge{Via: e.Via.String(), RefFields: refFields(e.Via), Address: hexAddr(e.Addr), Type: v.Type, Size: h.Size(e.Target), Repr: v.Repr,
 			Truncated: v.Truncated, Conservative: e.Conservative}
 		if depth > 1 {
-			if b.seen[e.Target] || e.Via == "__class__" {
+			if b.seen[e.Target] || e.Via.IsField("__class__") {
 				no := false
 				se.Expanded = &no
 			} else {

@@ -79,7 +79,7 @@ type SysPathEntry struct {
 }
 
 // BuildSysPath reads sys.path and checks its entries here.
-func BuildSysPath(rt *pyheap.Runtime, hp HostPaths) ([]SysPathEntry, error) {
+func BuildSysPath(rt *pyheap.Runtime, hp HostPaths) (SysPath, error) {
 	paths, err := rt.SysPath()
 	if err != nil {
 		return nil, err
@@ -133,8 +133,8 @@ func pathInside(child, parent string) bool {
 	return strings.HasPrefix(child, parent+"/")
 }
 
-// WriteSysPathText prints sys.path as a table with its problems.
-func WriteSysPathText(w io.Writer, entries []SysPathEntry) error {
+// WriteText prints sys.path as a table with its problems.
+func (entries SysPath) WriteText(w io.Writer) error {
 	rows := make([][]string, 0, len(entries))
 	for _, e := range entries {
 		var notes []string

@@ -59,7 +59,11 @@ run() {
 }
 
 cores=0 runs=0 diffs=0 added=0
-for entry in $(for pat in ${CORES:-*}; do echo "$cache"/$pat/; done); do
+# The patterns are globbed under the cache, not in the current directory.
+set -f
+read -r -a patterns <<<"${CORES:-*}"
+set +f
+for entry in $(for pat in "${patterns[@]}"; do echo "$cache"/$pat/; done); do
 	[ -f "$entry/complete.json" ] || continue
 	core=$(jq -r .core "$entry/complete.json")
 	[ -f "$core" ] || core="$entry/$core"

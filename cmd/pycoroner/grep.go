@@ -52,12 +52,8 @@ are not searched.`,
 				return err
 			}
 			defer hs.close()
-			h := hs.h
-			res := reports.BuildGrep(h, re, opts)
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, res.Matches), res.Warnings()...)
-			}
-			return hs.done(res.WriteText(stdout), res.Warnings()...)
+			res := reports.BuildGrep(hs.h, re, opts)
+			return hs.done(g.emit(res), res.Warnings()...)
 		},
 	}
 	cmd.Flags().StringVar(&kind, "type", "", "search only `str` or bytes objects (default both)")

@@ -39,12 +39,7 @@ the garbage collector was running.`,
 				return err
 			}
 			defer hs.close()
-			h := hs.h
-			hg := reports.BuildHistogram(h, by, top)
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, hg.Rows))
-			}
-			return hs.done(hg.WriteText(stdout))
+			return hs.done(g.emit(reports.BuildHistogram(hs.h, by, top)))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest rows (0: all)")

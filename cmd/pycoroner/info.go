@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/coreread"
@@ -35,13 +33,7 @@ the image with its build-id status (ok, mismatch, missing).`,
 			if sd, ok := coreread.ReadSystemdCoredump(coreArg(args)); ok {
 				in.Systemd = sd
 			}
-			if g.json {
-				return reports.WriteJSON(stdout, in)
-			}
-			if err := in.WriteText(stdout); err != nil {
-				return fmt.Errorf("render: %w", err)
-			}
-			return nil
+			return g.emit(in)
 		},
 	}
 }

@@ -38,10 +38,7 @@ resolved when the file exists on this host (or under --sysroot).`,
 					return err
 				}
 				warnAll(os.Stderr, s.warnings())
-				if g.json {
-					return reports.WriteJSON(stdout, d)
-				}
-				return reports.WriteDuplicatesText(stdout, d)
+				return g.emit(d)
 			}
 			mods, err := reports.BuildModules(s.rt)
 			if err != nil && mods == nil {
@@ -51,10 +48,7 @@ resolved when the file exists on this host (or under --sysroot).`,
 			if err != nil {
 				warnAll(os.Stderr, []string{err.Error()})
 			}
-			if g.json {
-				return reports.WriteJSON(stdout, mods)
-			}
-			return reports.WriteModulesText(stdout, mods)
+			return g.emit(mods)
 		},
 	}
 	cmd.Flags().BoolVar(&dups, "duplicates", false, "list files loaded as more than one module, and the sys.path entries behind it")

@@ -29,13 +29,7 @@ thread's frame local, the exception a thread handles) to the object, e.g.
 				return err
 			}
 			defer hs.close()
-			h := hs.h
-			paths := reports.BuildPaths(h, id, all, reports.MaxPaths)
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, paths))
-			}
-			target := reports.BuildShow(h, id, 0)
-			return hs.done(reports.WritePathsText(stdout, reports.Value{Type: target.Type, Address: target.Address, Repr: target.Repr}, paths))
+			return hs.done(g.emit(reports.BuildPathsTo(hs.h, id, all)))
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "one shortest path per root that reaches the object (at most 20)")

@@ -28,12 +28,7 @@ app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
 				return err
 			}
 			defer hs.close()
-			h := hs.h
-			refs := reports.BuildRefs(h, id)
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, refs.Holders))
-			}
-			return hs.done(refs.WriteText(stdout))
+			return hs.done(g.emit(reports.BuildRefs(hs.h, id)))
 		},
 	}
 }

@@ -138,7 +138,7 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 	}
 	p.AddWarnings(liveWarnings...)
 	s := &session{proc: p}
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		if needPython {
 			p.Close()
@@ -250,7 +250,7 @@ func (g *globalFlags) openHeap(path string) (*heapSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.rt.BuildHeap(pyheap.HeapOptions{})
+	h, err := s.rt.BuildHeap(heapOptions())
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("%s: heap census: %w", path, err)

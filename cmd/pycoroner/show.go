@@ -31,12 +31,7 @@ ADDR is an address or an expression (see refs --help).`,
 				return err
 			}
 			defer hs.close()
-			h := hs.h
-			sh := reports.BuildShow(h, id, depth)
-			if g.json {
-				return hs.done(reports.WriteJSON(stdout, sh))
-			}
-			return hs.done(sh.WriteText(stdout))
+			return hs.done(g.emit(reports.BuildShow(hs.h, id, depth)))
 		},
 	}
 	cmd.Flags().IntVar(&depth, "depth", 1, "follow references `N` levels")

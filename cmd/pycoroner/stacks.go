@@ -35,10 +35,7 @@ a short repr (Python's own repr for int, float, bool, None, str and bytes).`,
 				return err
 			}
 			st.Warnings = append(s.proc.Warnings(), st.Warnings...)
-			if g.json {
-				return reports.WriteJSON(stdout, st)
-			}
-			return st.WriteText(stdout)
+			return g.emit(st)
 		},
 	}
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")

@@ -32,10 +32,7 @@ checked: a core does not record it.`,
 				return err
 			}
 			warnAll(os.Stderr, s.warnings())
-			if g.json {
-				return reports.WriteJSON(stdout, entries)
-			}
-			return reports.WriteSysPathText(stdout, entries)
+			return g.emit(entries)
 		},
 	}
 }

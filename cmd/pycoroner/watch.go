@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/pyheap/cond"
 	"github.com/pycoroner/pycoroner/reports"
+	"golang.org/x/sys/unix"
 )
 
 // watchFlags are the watch command's flags.
@@ -34,33 +36,47 @@ type watchFlags struct {
 func newWatchCmd(g *globalFlags) *cobra.Command {
 	f := &watchFlags{}
 	cmd := &cobra.Command{
-		Use:   "watch PID (--on-change EXPR | --until CONDITION) -o DIR",
+		Use:   "watch (PID | -- PROGRAM [ARGS...]) (--on-change EXPR | --until CONDITION) -o DIR",
 		Short: "Catch the line that changes an object (hardware data breakpoints), or snapshot when a condition holds",
 		Long: `watch attaches to a running Python process and waits, without editing its code.
 
 --on-change EXPR resolves EXPR (sys:path, app.settings:CONFIG, app:OBJ.attr) to
-an object and sets x86-64 hardware watchpoints (debug registers, on every
+an object and sets x86-64 hardware write breakpoints (perf events, on every
 thread and on threads started later) on the words that change when it
 mutates: a list's length, item array and first slot; a dict's length, table
 and version tag; the slot that holds an attribute. The process runs at full
-speed until a thread writes one: that thread stops at the writing
+speed until a thread writes one: that thread stops right after the writing
 instruction, pycoroner writes a snapshot core into DIR and prints that
-thread's Python stack (the culprit line is on top), then lets it go on and
-keeps watching until --count hits or --timeout.
+thread's Python stack (the culprit line is on top) and what the write did
+(a list's resize is called a resize), then lets it go on and keeps watching
+until --count hits or --timeout. Killing pycoroner, even with SIGKILL,
+leaves no breakpoint behind (docs/live.md).
 
 --until CONDITION polls every --interval and snapshots when CONDITION (a CEL
 expression over the live heap) first holds. Polling may see the change after
-the culprit returned: use --on-change to catch the writer itself.`,
+the culprit returned: use --on-change to catch the writer itself.
+
+With -- PROGRAM ARGS instead of a PID, watch starts the program itself and
+stops it once the interpreter is initialised, before the script runs
+(Py_RunMain), so changes made while the program imports its modules are
+caught; it then waits for the program to end.`,
 		Example: `  pycoroner watch 12345 --on-change sys:path -o /tmp/who
   pycoroner watch 12345 --on-change app.settings:CONFIG --count 3 --timeout 10m -o /tmp/who
+  pycoroner watch --on-change sys:path -o /tmp/who -- python app.py --port 8080
   pycoroner watch 12345 --until 'len(sys:path) > 7' -o /tmp/when
   pycoroner watch 12345 --until 'count("LeakyUser") > 10000' --interval 1s -o /tmp/when`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("expected one PID argument, got %d", len(args))}
-			}
-			if _, err := strconv.Atoi(args[0]); err != nil {
-				return usageError{fmt.Errorf("PID %q is not a number", args[0])}
+		Args: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				if dash != 0 || len(args) == 0 {
+					return usageError{fmt.Errorf("give a PID or -- PROGRAM [ARGS...], not both")}
+				}
+			} else {
+				if len(args) != 1 {
+					return usageError{fmt.Errorf("expected one PID argument (or -- PROGRAM [ARGS...]), got %d", len(args))}
+				}
+				if _, err := strconv.Atoi(args[0]); err != nil {
+					return usageError{fmt.Errorf("PID %q is not a number", args[0])}
+				}
 			}
 			if (f.onChange == "") == (f.until == "") {
 				return usageError{fmt.Errorf("give exactly one of --on-change EXPR and --until CONDITION")}
@@ -71,17 +87,23 @@ the culprit returned: use --on-change to catch the writer itself.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pid, _ := strconv.Atoi(args[0])
 			if err := os.MkdirAll(f.out, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", f.out, err)
 			}
+			live.RemoveStalePartials(f.out)
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(stop)
-			if f.until != "" {
-				return runUntil(g, pid, f, stop)
+			t := &watchTarget{}
+			if cmd.ArgsLenAtDash() == 0 {
+				t.argv = args
+			} else {
+				t.pid, _ = strconv.Atoi(args[0])
 			}
-			return runOnChange(g, pid, f, stop)
+			if f.until != "" {
+				return runUntil(g, t, f, stop)
+			}
+			return runOnChange(g, t, f, stop)
 		},
 	}
 	cmd.Flags().StringVar(&f.onChange, "on-change", "", "stop the thread that changes the object `EXPR`")
@@ -93,51 +115,85 @@ the culprit returned: use --on-change to catch the writer itself.`,
 	return cmd
 }
 
-// WatchReport is the JSON of `watch --on-change`.
-type WatchReport struct {
-	PID         int           `json:"pid"`
-	Expr        string        `json:"expr"`
-	Object      reports.Value `json:"object"`
-	Watchpoints []WatchPoint  `json:"watchpoints"`
-	Hits        []WatchHit    `json:"hits"`
-	TimedOut    bool          `json:"timed_out"`
+// watchTarget is the process watched: a PID, or a program watch starts.
+type watchTarget struct {
+	pid     int
+	argv    []string
+	program *exec.Cmd
 }
 
-// WatchPoint is one armed debug register.
-type WatchPoint struct {
-	Address string `json:"address"`
-	What    string `json:"what"`
+// pyStartSymbol is where a started program is stopped: the interpreter is
+// initialised (sys.path set, site imported) and the script not yet run.
+const pyStartSymbol = "Py_RunMain"
+
+// attach attaches to the target paused, starting the program first when
+// there is one. With --json the program's standard output goes to
+// standard error, so that watch's own output stays one JSON document.
+func (t *watchTarget) attach(json bool) (*live.Session, error) {
+	if t.argv == nil {
+		return live.Attach(t.pid, true)
+	}
+	progOut := os.Stdout
+	if json {
+		progOut = os.Stderr
+	}
+	s, cmd, err := live.StartAt(live.StartOptions{Argv: t.argv, Stdin: os.Stdin, Stdout: progOut, Stderr: os.Stderr, Symbol: pyStartSymbol})
+	if err != nil {
+		return nil, err
+	}
+	t.pid, t.program = s.PID, cmd
+	return s, nil
 }
 
-// WatchHit is one write caught.
-type WatchHit struct {
-	Core   string          `json:"core"`
-	Wrote  string          `json:"wrote"`
-	Thread *reports.Thread `json:"thread"`
+// finish waits for a started program (the session must be detached) and
+// says how it ended; exit is its status when the tracer collected it.
+func (t *watchTarget) finish(exit *unix.WaitStatus) *reports.ProgramRun {
+	if t.program == nil {
+		return nil
+	}
+	run := &reports.ProgramRun{Argv: t.argv}
+	err := t.program.Wait()
+	if exit != nil {
+		if exit.Signaled() {
+			run.Signal = unix.SignalName(exit.Signal())
+		} else {
+			code := exit.ExitStatus()
+			run.ExitStatus = &code
+		}
+		return run
+	}
+	if st := t.program.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			run.Signal = unix.SignalName(ws.Signal())
+		} else if err == nil || st.Exited() {
+			code := st.ExitCode()
+			run.ExitStatus = &code
+		}
+	}
+	return run
 }
 
-func runOnChange(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) error {
-	s, err := live.Attach(pid, true)
+func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal) error {
+	s, err := t.attach(g.json)
 	if err != nil {
 		return err
 	}
 	defer s.Detach()
-	mem, _, err := s.WriteMemoryCore(false)
+	pid := t.pid
+	p, rt, err := openSnapshot(g, s)
 	if err != nil {
 		return err
-	}
-	p, err := coreread.Open(mem.Name(), coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
-	mem.Close()
-	if err != nil {
-		return err
-	}
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
-	if err != nil {
-		p.Close()
-		return fmt.Errorf("pid %d: %w", pid, err)
 	}
 	obj, wps, err := rt.WatchPoints(f.onChange)
 	desc := rt.Describe(obj)
+	var isList bool
+	if ty, terr := rt.TypeOf(obj); terr == nil && ty.Kind == pyheap.KindList {
+		isList = true
+	}
+	var state reports.ListState
+	if isList {
+		state, _ = reports.ReadListState(p, rt, obj)
+	}
 	p.Close()
 	if err != nil {
 		var ee *pyheap.ExprError
@@ -146,31 +202,50 @@ func runOnChange(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) er
 		}
 		return err
 	}
-	rep := &WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []WatchHit{}}
+	rep := &reports.WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []reports.WatchHit{}, Timeout: f.timeout}
 	var addrs []uint64
 	for _, wp := range wps {
 		addrs = append(addrs, wp.Addr)
-		rep.Watchpoints = append(rep.Watchpoints, WatchPoint{fmt.Sprintf("0x%x", wp.Addr), wp.What})
+		rep.Watchpoints = append(rep.Watchpoints, reports.WatchPoint{Address: fmt.Sprintf("0x%x", wp.Addr), What: wp.What})
 	}
 	onHit := func(tid, which int) error {
 		path := filepath.Join(f.out, fmt.Sprintf("hit-%d.core", len(rep.Hits)+1))
 		if _, err := s.WriteCoreFile(path, nil, false); err != nil {
 			return err
 		}
-		hit := WatchHit{Core: path, Wrote: wps[which].What, Thread: culpritThread(g, path, tid)}
+		hit := reports.WatchHit{Core: path, Wrote: wps[which].What, TID: tid}
+		p, rt, err := openCore(g, path)
+		if err == nil {
+			hit.Thread = culpritThread(g, rt, tid)
+			if isList {
+				hit.Change, hit.Resize = reports.DescribeListWrite(p, rt, obj, state, wps[which].Addr)
+				state, _ = reports.ReadListState(p, rt, obj)
+				// The item array moved: watch the new one's words.
+				if _, now, err := rt.WatchPoints(f.onChange); err == nil && !sameAddrs(now, wps) {
+					var next []uint64
+					for _, wp := range now {
+						next = append(next, wp.Addr)
+					}
+					if s.Rearm(next) == nil {
+						wps = now
+					}
+				}
+			} else {
+				hit.Change = "now " + rt.ShortDesc(mustResolve(rt, f.onChange))
+			}
+			p.Close()
+		} else {
+			hit.Change = "the snapshot could not be read: " + err.Error()
+		}
 		rep.Hits = append(rep.Hits, hit)
 		if !g.json {
-			printHit(len(rep.Hits), tid, hit)
+			rep.WriteHit(stdout, len(rep.Hits)-1)
 		}
 		return nil
 	}
 	ready := func() {
 		if !g.json {
-			fmt.Fprintf(stdout, "watching %s (%s at %s) in pid %d with %d hardware watchpoint(s); waiting for a write...\n",
-				f.onChange, desc.Type, rep.Object.Address, pid, len(addrs))
-			for _, wp := range rep.Watchpoints {
-				fmt.Fprintf(stdout, "  %s: %s\n", wp.Address, wp.What)
-			}
+			rep.WriteHeader(stdout)
 		} else {
 			fmt.Fprintln(os.Stderr, "watching")
 		}
@@ -178,21 +253,74 @@ func runOnChange(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) er
 	_, err = s.Watch(live.WatchOptions{Addrs: addrs, Count: f.count, Timeout: f.timeout, OnHit: onHit, Stop: stop, Ready: ready})
 	if errors.Is(err, live.ErrTimeout) {
 		rep.TimedOut, err = true, nil
-		if !g.json {
-			fmt.Fprintf(stdout, "timed out after %v with %d hit(s)\n", f.timeout, len(rep.Hits))
-		}
+	}
+	if t.program != nil && errors.Is(err, live.ErrGone) {
+		err = nil // the program it started ended: the watch is over
+	}
+	s.Detach()
+	if t.program != nil && err == nil {
+		rep.Program = t.finish(s.Exit)
 	}
 	if g.json {
 		if werr := reports.WriteJSON(stdout, rep); werr != nil {
 			return werr
 		}
+	} else {
+		rep.WriteEnd(stdout)
 	}
 	return err
 }
 
-// culpritThread reads the snapshot and returns the thread that wrote.
-func culpritThread(g *globalFlags, core string, tid int) *reports.Thread {
-	st := stacksOf(g, core, true)
+// openSnapshot copies the paused process into memory and opens it.
+func openSnapshot(g *globalFlags, s *live.Session) (*coreread.Process, *pyheap.Runtime, error) {
+	mem, _, err := s.WriteMemoryCore(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer mem.Close()
+	p, rt, err := openCore(g, mem.Name())
+	if err != nil {
+		return nil, nil, fmt.Errorf("pid %d: %w", s.PID, err)
+	}
+	return p, rt, nil
+}
+
+// openCore opens a core and its Python runtime: the one place watch
+// chooses the reader's options.
+func openCore(g *globalFlags, path string) (*coreread.Process, *pyheap.Runtime, error) {
+	p, err := coreread.Open(path, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return p, rt, nil
+}
+
+func sameAddrs(a, b []pyheap.WatchPoint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Addr != b[i].Addr {
+			return false
+		}
+	}
+	return true
+}
+
+func mustResolve(rt *pyheap.Runtime, expr string) uint64 {
+	obj, _ := rt.Resolve(expr)
+	return obj
+}
+
+// culpritThread is the stack of the thread that wrote, from the hit's
+// snapshot.
+func culpritThread(g *globalFlags, rt *pyheap.Runtime, tid int) *reports.Thread {
+	st, _ := reports.BuildStacks(rt, reports.StacksOptions{Locals: true, Source: &reports.SourceCache{Sysroot: g.sysroot}})
 	if st == nil {
 		return nil
 	}
@@ -204,38 +332,25 @@ func culpritThread(g *globalFlags, core string, tid int) *reports.Thread {
 	return nil
 }
 
-func printHit(n, tid int, hit WatchHit) {
-	fmt.Fprintf(stdout, "\nhit %d: native thread %d wrote %s; snapshot %s\n", n, tid, hit.Wrote, hit.Core)
-	if hit.Thread == nil {
-		fmt.Fprintln(stdout, "  (the writing thread runs no Python code)")
-		return
-	}
-	one := &reports.Stacks{Threads: []reports.Thread{*hit.Thread}}
-	one.WriteThreads(stdout)
-}
-
-// UntilReport is the JSON of `watch --until`.
-type UntilReport struct {
-	PID       int               `json:"pid"`
-	Condition string            `json:"condition"`
-	Held      bool              `json:"held"`
-	Polls     int               `json:"polls"`
-	ElapsedMS int64             `json:"elapsed_ms"`
-	Core      string            `json:"core,omitempty"`
-	Values    map[string]string `json:"values"`
-	LastError string            `json:"last_error,omitempty"`
-	Stacks    *reports.Stacks   `json:"stacks,omitempty"`
-}
-
-func runUntil(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) error {
+func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal) error {
 	c, err := cond.Compile(f.until)
 	if err != nil {
 		return usageError{err}
 	}
-	rep := &UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}}
+	if t.argv != nil {
+		// Started and stopped before the script runs; each poll attaches
+		// on its own.
+		s, err := t.attach(g.json)
+		if err != nil {
+			return err
+		}
+		s.Detach()
+	}
+	pid := t.pid
+	rep := &reports.UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}, Timeout: f.timeout, Interval: f.interval}
 	start := time.Now()
 	if !g.json {
-		fmt.Fprintf(stdout, "polling pid %d every %v until %s (a change may be seen after the code that made it returned; --on-change catches the writer)\n", pid, f.interval, f.until)
+		rep.WriteHeader(stdout)
 	} else {
 		fmt.Fprintln(os.Stderr, "watching")
 	}
@@ -251,7 +366,7 @@ func runUntil(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) error
 		rep.Polls++
 		held, mem, err := pollOnce(g, pid, c)
 		if err != nil {
-			if errors.Is(err, live.ErrNoProcess) || strings.Contains(err.Error(), "exited") {
+			if errors.Is(err, live.ErrNoProcess) || errors.Is(err, live.ErrExited) || strings.Contains(err.Error(), "exited") {
 				return err
 			}
 			rep.LastError = err.Error()
@@ -270,25 +385,11 @@ func runUntil(g *globalFlags, pid int, f *watchFlags, stop chan os.Signal) error
 		time.Sleep(f.interval)
 	}
 	rep.ElapsedMS = time.Since(start).Milliseconds()
+	rep.Program = t.finish(nil)
 	if g.json {
 		return reports.WriteJSON(stdout, rep)
 	}
-	if !rep.Held {
-		fmt.Fprintf(stdout, "timed out after %v and %d polls: the condition never held", f.timeout, rep.Polls)
-		if rep.LastError != "" {
-			fmt.Fprintf(stdout, " (last error: %s)", rep.LastError)
-		}
-		fmt.Fprintln(stdout)
-		return nil
-	}
-	fmt.Fprintf(stdout, "the condition held after %d polls (%v); snapshot %s\n", rep.Polls, time.Duration(rep.ElapsedMS)*time.Millisecond, rep.Core)
-	for k, v := range rep.Values {
-		fmt.Fprintf(stdout, "  %s = %s\n", k, v)
-	}
-	if rep.Stacks != nil {
-		rep.Stacks.WriteThreads(stdout)
-	}
-	return nil
+	return rep.WriteText(stdout)
 }
 
 // pollOnce snapshots the process into memory and evaluates the condition;
@@ -298,17 +399,12 @@ func pollOnce(g *globalFlags, pid int, c *cond.Condition) (bool, *os.File, error
 	if err != nil {
 		return false, nil, err
 	}
-	p, err := coreread.Open(mem.Name(), coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	p, rt, err := openCore(g, mem.Name())
 	if err != nil {
 		mem.Close()
 		return false, nil, err
 	}
 	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
-	if err != nil {
-		mem.Close()
-		return false, nil, err
-	}
 	held, err := c.Eval(rt)
 	if !held {
 		mem.Close()
@@ -339,15 +435,11 @@ func saveMemoryCore(mem *os.File, path string) error {
 
 // stacksOf reads the stacks of a snapshot core, or nil.
 func stacksOf(g *globalFlags, core string, locals bool) *reports.Stacks {
-	p, err := coreread.Open(core, coreread.Options{Sysroot: g.sysroot, Exe: g.exe})
+	p, rt, err := openCore(g, core)
 	if err != nil {
 		return nil
 	}
 	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
-	if err != nil {
-		return nil
-	}
 	st, _ := reports.BuildStacks(rt, reports.StacksOptions{Locals: locals, Source: &reports.SourceCache{Sysroot: g.sysroot}})
 	return st
 }

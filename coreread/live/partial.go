@@ -77,5 +77,8 @@ func partialPID(name string) (int, bool) {
 	}
 	pidStr, _, ok := strings.Cut(name[i+len(partialMark):], "-")
 	pid, err := strconv.Atoi(pidStr)
-	return pid, ok && err == nil && pid > 0
+	if !ok || err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
 }

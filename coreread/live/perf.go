@@ -28,6 +28,7 @@ import (
 
 const (
 	hwBreakpointW    = 2 // HW_BREAKPOINT_W
+	hwBreakpointX    = 4 // HW_BREAKPOINT_X
 	hwBreakpointLen8 = 8 // HW_BREAKPOINT_LEN_8
 	trapPerf         = 6 // TRAP_PERF: si_code of a perf event's SIGTRAP
 
@@ -48,27 +49,58 @@ const (
 func openBreakpoints(tid int, addrs []uint64) ([]int, error) {
 	var fds []int
 	for i, a := range addrs {
-		attr := unix.PerfEventAttr{
-			Type:    unix.PERF_TYPE_BREAKPOINT,
-			Size:    uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
-			Sample:  1, // every write
-			Bp_type: hwBreakpointW,
-			Ext1:    a, // bp_addr
-			Ext2:    hwBreakpointLen8,
-			Bits: unix.PerfBitExcludeKernel | unix.PerfBitExcludeHv | unix.PerfBitInherit |
-				perfBitInheritThread | perfBitRemoveOnExec | perfBitSigtrap,
-			Sig_data: perfTag | uint64(i),
-		}
-		fd, err := unix.PerfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		fd, err := openBreakpoint(tid, a, hwBreakpointW, i)
 		if err != nil {
 			for _, fd := range fds {
 				unix.Close(fd)
 			}
-			return nil, breakpointError(err)
+			return nil, err
 		}
 		fds = append(fds, fd)
 	}
 	return fds, nil
+}
+
+// openBreakpoint opens one breakpoint event of the given type (write, or
+// execute) tagged with index. Runs on the tracer.
+func openBreakpoint(tid int, addr uint64, bpType uint32, index int) (int, error) {
+	attr := unix.PerfEventAttr{
+		Type:    unix.PERF_TYPE_BREAKPOINT,
+		Size:    uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+		Sample:  1, // every write
+		Bp_type: bpType,
+		Ext1:    addr, // bp_addr
+		Ext2:    hwBreakpointLen8,
+		Bits: unix.PerfBitExcludeKernel | unix.PerfBitExcludeHv | unix.PerfBitInherit |
+			perfBitInheritThread | perfBitRemoveOnExec | perfBitSigtrap,
+		Sig_data: perfTag | uint64(index),
+	}
+	fd, err := unix.PerfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		return -1, breakpointError(err)
+	}
+	return fd, nil
+}
+
+// Rearm moves the breakpoints to new addresses (the watched object's
+// words moved: a list's item array was reallocated). Every thread must be
+// stopped, as it is while OnHit runs.
+func (s *Session) Rearm(addrs []uint64) error {
+	if len(addrs) == 0 || len(addrs) > maxWatchAddrs {
+		return fmt.Errorf("%d addresses to watch: x86-64 has %d debug registers", len(addrs), maxWatchAddrs)
+	}
+	return s.tr.do(func() error {
+		s.closeBreakpoints()
+		for _, tid := range s.order {
+			fds, err := openBreakpoints(tid, addrs)
+			if err != nil {
+				return fmt.Errorf("re-arm thread %d: %w", tid, err)
+			}
+			s.armed = true
+			s.perfFDs = append(s.perfFDs, fds...)
+		}
+		return nil
+	})
 }
 
 func breakpointError(err error) error {
@@ -128,6 +160,9 @@ func (s *Session) closeBreakpoints() {
 // race): detached with one pending, the thread would die of it. Every
 // thread must be stopped. Runs on the tracer.
 func (s *Session) flushTraps() {
+	if !s.armed {
+		return
+	}
 	for _, tid := range append([]int(nil), s.order...) {
 		th := s.threads[tid]
 		for round := 0; round < 4 && th.sig == 0 && pendingUnblocked(s.PID, tid, unix.SIGTRAP); round++ {

@@ -85,6 +85,9 @@ type Session struct {
 	Pause    time.Duration
 	// Stop, when it yields, ends a core being written (SIGINT, SIGTERM).
 	Stop <-chan os.Signal
+	// Exit is the process's wait status when it ended while watched and
+	// pycoroner, its tracer, collected it.
+	Exit *unix.WaitStatus
 
 	tr      *tracer
 	threads map[int]*thread
@@ -94,6 +97,7 @@ type Session struct {
 	// something else: the hits still to report.
 	perfTraps []trap
 	perfFDs   []int // the breakpoint events of a watch, in the tracer's file table
+	armed     bool  // breakpoints were set at some point (their traps may be pending)
 }
 
 // trap is a breakpoint hit: the thread that wrote and the address index.
@@ -225,15 +229,18 @@ func (s *Session) awaitStop(th *thread) error {
 			return unix.ESRCH
 		}
 		if ws.Stopped() {
-			s.noteStop(th, ws)
+			s.noteStop(th, ws, true)
 			return nil
 		}
 	}
 	return fmt.Errorf("thread %d did not stop within %v", th.tid, stopTimeout)
 }
 
-// noteStop records what kind of stop a thread reported. Runs on the tracer.
-func (s *Session) noteStop(th *thread, ws unix.WaitStatus) {
+// noteStop records what kind of stop a thread reported. With hold, the
+// thread is to stay stopped: a signal it was taking is put back in its
+// queue (see requeue); without, th.sig keeps it for the resume that
+// follows at once. Runs on the tracer.
+func (s *Session) noteStop(th *thread, ws unix.WaitStatus, hold bool) {
 	th.stopped, th.listening, th.sig = true, false, 0
 	sig := ws.StopSignal()
 	switch stopEvent(ws) {
@@ -259,6 +266,35 @@ func (s *Session) noteStop(th *thread, ws unix.WaitStatus) {
 			return
 		}
 		th.sig = int(sig)
+		if hold {
+			s.requeue(th)
+		}
+	}
+}
+
+// requeue puts the signal a thread was taking back in its queue and
+// parks the thread in an interrupt stop. Held in the signal-delivery-stop
+// instead, the signal would live only in the stop's exit code, which the
+// tracer's wait has already cleared: if pycoroner then died, the kernel
+// would resume the thread without it. Pending in the queue, it is taken
+// on any resume, by pycoroner or by the kernel. (The handler then sees
+// pycoroner's tgkill as the sender, and a standard signal merges with a
+// second instance already pending, as the kernel merges any.) Runs on the
+// tracer.
+func (s *Session) requeue(th *thread) {
+	sig := unix.Signal(th.sig)
+	if unix.Tgkill(s.PID, th.tid, sig) != nil {
+		return // keep holding it in the stop
+	}
+	th.sig = 0
+	// The interrupt is checked before the queue: the thread stops again
+	// before it takes the signal.
+	if unix.PtraceInterrupt(th.tid) != nil || unix.PtraceCont(th.tid, 0) != nil {
+		return
+	}
+	th.stopped = false
+	if err := s.awaitStop(th); err != nil {
+		s.forget(th.tid)
 	}
 }
 
@@ -302,14 +338,27 @@ func attachError(pid int, err error) error {
 	return fmt.Errorf("attach to pid %d: %w", pid, err)
 }
 
-// tracerPID is the TracerPid of /proc/PID/status (0: not traced).
+// tracerPID is the process that traces pid (0: none): the TracerPid of
+// /proc/PID/status names the tracing thread, whose Tgid is its process.
 func tracerPID(pid int) int {
+	tracer := statusField(pid, "TracerPid")
+	if tracer == 0 {
+		return 0
+	}
+	if tgid := statusField(tracer, "Tgid"); tgid != 0 {
+		return tgid
+	}
+	return tracer
+}
+
+// statusField is a number from /proc/PID/status (0 when unreadable).
+func statusField(pid int, key string) int {
 	data, err := readProcFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(v))
 			return n
 		}

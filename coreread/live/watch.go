@@ -30,6 +30,10 @@ type WatchOptions struct {
 // ErrTimeout is returned when the timeout passes before Count hits.
 var ErrTimeout = errors.New("timed out")
 
+// ErrGone is returned when the process ends while watched; Session.Exit
+// then holds its wait status when pycoroner collected it.
+var ErrGone = errors.New("exited")
+
 // maxWatchAddrs is the number of x86-64 debug registers.
 const maxWatchAddrs = 4
 
@@ -67,6 +71,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 			if err != nil {
 				return fmt.Errorf("arm thread %d: %w", tid, err)
 			}
+			s.armed = true
 			s.perfFDs = append(s.perfFDs, fds...)
 		}
 		s.resumeAll()
@@ -128,7 +133,7 @@ func (s *Session) drain() error {
 		var ws unix.WaitStatus
 		tid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
 		if errors.Is(err, unix.ECHILD) {
-			return fmt.Errorf("pid %d exited", s.PID)
+			return fmt.Errorf("pid %d %w", s.PID, ErrGone)
 		}
 		if err != nil || tid <= 0 {
 			return nil
@@ -145,7 +150,8 @@ func (s *Session) drain() error {
 		if ws.Exited() || ws.Signaled() {
 			s.forget(tid)
 			if tid == s.PID {
-				return fmt.Errorf("pid %d exited", s.PID)
+				s.Exit = &ws
+				return fmt.Errorf("pid %d %w", s.PID, ErrGone)
 			}
 			continue
 		}
@@ -153,7 +159,7 @@ func (s *Session) drain() error {
 			continue
 		}
 		before := len(s.perfTraps)
-		s.noteStop(th, ws)
+		s.noteStop(th, ws, false)
 		if len(s.perfTraps) > before {
 			continue // a hit: stays stopped
 		}

@@ -15,9 +15,15 @@ type fakeObj struct {
 
 type ref struct {
 	to           uint64
-	via          string
+	via          Ref
 	conservative bool
 }
+
+func field(name string) Ref  { return Ref{Kind: RefField, Name: name} }
+func item(i int64) Ref       { return Ref{Kind: RefItem, Index: i} }
+func key(repr string) Ref    { return Ref{Kind: RefKey, Name: repr} }
+func attribute(n string) Ref { return Ref{Kind: RefAttribute, Name: n} }
+func word(off int64) Ref     { return Ref{Kind: RefWord, Offset: off} }
 
 // fakeModel is a heap written down by hand: objects at addresses, each
 // with a type (itself an object) and labelled references.
@@ -86,9 +92,9 @@ func (r fakeReader) Refs(obj uint64, _ string, buf []uint64) ([]uint64, int) {
 	return buf, n
 }
 
-func (r fakeReader) Labelled(obj uint64, _ string, emit func(uint64, string, bool)) {
+func (r fakeReader) Labelled(obj uint64, _ string, emit func(uint64, Ref, bool)) {
 	o := r.m.objs[obj]
-	emit(o.typ, "__class__", false)
+	emit(o.typ, field("__class__"), false)
 	for _, e := range o.refs {
 		emit(e.to, e.via, e.conservative)
 	}
@@ -123,12 +129,12 @@ func chainHeap() (*fakeModel, map[string]uint64) {
 	objT := m.typ(base+0x300, "Holder")
 	a := map[string]uint64{}
 	a["target"] = m.obj(base+0x1000, objT)
-	a["holder"] = m.obj(base+0x1100, objT, ref{a["target"], "attribute payload", false})
-	a["list"] = m.obj(base+0x1200, listT, ref{a["holder"], "item 0", false}, ref{a["holder"], "item 1", false})
-	a["dict"] = m.obj(base+0x1300, dictT, ref{a["list"], "key 'CACHE'", false})
-	a["module"] = m.obj(base+0x1400, objT, ref{a["dict"], "__dict__", false})
+	a["holder"] = m.obj(base+0x1100, objT, ref{a["target"], attribute("payload"), false})
+	a["list"] = m.obj(base+0x1200, listT, ref{a["holder"], item(0), false}, ref{a["holder"], item(1), false})
+	a["dict"] = m.obj(base+0x1300, dictT, ref{a["list"], key("'CACHE'"), false})
+	a["module"] = m.obj(base+0x1400, objT, ref{a["dict"], field("__dict__"), false})
 	// garbage: on the GC list, reached from no root
-	a["garbage"] = m.obj(base+0x1500, listT, ref{a["target"], "item 0", false})
+	a["garbage"] = m.obj(base+0x1500, listT, ref{a["target"], item(0), false})
 	m.gc = []uint64{a["list"], a["dict"], a["garbage"]}
 	m.roots = []Root{
 		{Kind: "module", Name: "sys.modules['app']", Addr: a["module"]},
@@ -178,9 +184,9 @@ func TestCensusWorkersAgreeOnSyntheticHeap(t *testing.T) {
 		addr := uint64(base + 0x400 + i*0x28)
 		var refs []ref
 		if next != 0 {
-			refs = append(refs, ref{next, "next", false})
+			refs = append(refs, ref{next, field("next"), false})
 		}
-		refs = append(refs, ref{addr + 8, "word", true}) // not an object: dropped
+		refs = append(refs, ref{addr + 8, word(8), true}) // not an object: dropped
 		next = m.obj(addr, nodeT, refs...)
 	}
 	m.roots = []Root{{Kind: "module", Name: "head", Addr: next}}
@@ -223,7 +229,7 @@ func TestShortestPaths(t *testing.T) {
 			t.Fatalf("module path hop %d is 0x%x, want 0x%x", i, h.Addr(o), want[i])
 		}
 	}
-	if via, cons := h.EdgeLabel(id(t, h, a["dict"]), id(t, h, a["list"])); via != "key 'CACHE'" || cons {
+	if via, cons := h.EdgeLabel(id(t, h, a["dict"]), id(t, h, a["list"])); via.String() != "key 'CACHE'" || cons {
 		t.Errorf("label dict → list: %q %v", via, cons)
 	}
 	// The garbage list reaches the target but no root reaches it.
@@ -254,16 +260,16 @@ func TestHolders(t *testing.T) {
 	}
 	refs := f.Referrals(holder)
 	if len(refs) != 1 || refs[0].From != id(t, h, a["list"]) || len(refs[0].Edges) != 2 ||
-		refs[0].Edges[0].Via != "item 0" || refs[0].Edges[1].Via != "item 1" {
+		refs[0].Edges[0].Via.String() != "item 0" || refs[0].Edges[1].Via.String() != "item 1" {
 		t.Fatalf("referrals of the holder: %+v", refs)
 	}
 	dict := id(t, h, a["dict"])
 	isDict := func(o ObjectID) bool { return h.Type(o) == "dict" }
-	owner, ok := f.Owner(dict, func(o ObjectID) bool { return !isDict(o) }, func(e Edge) bool { return e.Via == "__dict__" })
+	owner, ok := f.Owner(dict, func(o ObjectID) bool { return !isDict(o) }, func(e Edge) bool { return e.Via.IsField("__dict__") })
 	if !ok || owner != id(t, h, a["module"]) {
 		t.Errorf("owner of the dict: %d %v", owner, ok)
 	}
-	if _, ok := f.Owner(id(t, h, a["list"]), func(ObjectID) bool { return true }, func(e Edge) bool { return e.Via == "__dict__" }); ok {
+	if _, ok := f.Owner(id(t, h, a["list"]), func(ObjectID) bool { return true }, func(e Edge) bool { return e.Via.IsField("__dict__") }); ok {
 		t.Error("the list has an owner")
 	}
 }
@@ -307,7 +313,7 @@ func TestGraphArrays(t *testing.T) {
 func TestBadSeedsAndDanglingEdges(t *testing.T) {
 	m, a := chainHeap()
 	m.gc = append(m.gc, base+0x7000, base+0x7003) // not objects; the second misaligned
-	m.objs[a["target"]].refs = []ref{{base + 0x7100, "word at +0x10", true}, {base + 0x7200, "attribute x", false}}
+	m.objs[a["target"]].refs = []ref{{base + 0x7100, word(0x10), true}, {base + 0x7200, attribute("x"), false}}
 	h := build(t, m, 0)
 	if h.Stats.Unreadable != 3 {
 		t.Errorf("%d unreadable, want 3 (two bad seeds, one precise edge to nothing)", h.Stats.Unreadable)
@@ -317,5 +323,36 @@ func TestBadSeedsAndDanglingEdges(t *testing.T) {
 	}
 	if n := len(h.EdgeAddrs(id(t, h, a["target"]))); n != 0 {
 		t.Errorf("target keeps %d edges to nothing", n)
+	}
+}
+
+func TestRefString(t *testing.T) {
+	for _, tc := range []struct {
+		ref  Ref
+		text string
+		kind string
+	}{
+		{Ref{Kind: RefItem, Index: 3}, "item 3", "item"},
+		{Ref{Kind: RefKey, Name: "'CACHE'"}, "key 'CACHE'", "key"},
+		{Ref{Kind: RefKeyItself, Name: "'CACHE'"}, "key 'CACHE' (the key itself)", "key-itself"},
+		{Ref{Kind: RefElement}, "element", "element"},
+		{Ref{Kind: RefAttribute, Name: "items"}, "attribute items", "attribute"},
+		{Ref{Kind: RefSlot, Name: "x"}, "attribute x (slot)", "slot"},
+		{Ref{Kind: RefField, Name: "__dict__"}, "__dict__", "field"},
+		{Ref{Kind: RefLocal, Name: "tmp"}, "local tmp", "local"},
+		{Ref{Kind: RefStack, Index: 2}, "value stack slot 2", "stack"},
+		{Ref{Kind: RefWord, Offset: 0x18}, "word at +0x18", "word"},
+		{Ref{}, "?", "unknown"},
+		{Ref{Kind: 200}, "?", "unknown"},
+	} {
+		if got := tc.ref.String(); got != tc.text {
+			t.Errorf("%+v: %q, want %q", tc.ref, got, tc.text)
+		}
+		if got := tc.ref.Kind.String(); got != tc.kind {
+			t.Errorf("%+v: kind %q, want %q", tc.ref, got, tc.kind)
+		}
+	}
+	if !(Ref{Kind: RefField, Name: "__dict__"}).IsField("__dict__") || (Ref{Kind: RefKey, Name: "__dict__"}).IsField("__dict__") {
+		t.Error("IsField")
 	}
 }

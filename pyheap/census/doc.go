@@ -15,4 +15,7 @@
 // Rules: this package imports nothing of pycoroner (not pyheap, not
 // layout, not coreread); it never reads memory itself; it bounds what it
 // records (maxObjects, maxEdges), since the model reads untrusted memory.
+// Its goroutines call readers that may read a memory-mapped core, so each
+// sets debug.SetPanicOnFault and carries any panic to the goroutine that
+// waits for it (panicBox): a truncated core is an error, never a crash.
 package census

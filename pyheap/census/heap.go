@@ -210,7 +210,7 @@ func (h *Heap[T]) EdgeAddrs(id ObjectID) []uint64 {
 // Edges re-walks an object to label its references.
 func (h *Heap[T]) Edges(id ObjectID) []Edge {
 	var out []Edge
-	h.main.Labelled(h.Addr(id), h.Type(id), func(target uint64, via string, conservative bool) {
+	h.main.Labelled(h.Addr(id), h.Type(id), func(target uint64, via Ref, conservative bool) {
 		if t, ok := h.Find(target); ok {
 			out = append(out, Edge{Target: t, Addr: target, Via: via, Conservative: conservative})
 		}

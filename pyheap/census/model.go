@@ -42,8 +42,8 @@ type Reader[T any] interface {
 	// succeeds).
 	Refs(obj uint64, t T, buf []uint64) ([]uint64, int)
 	// Labelled reports obj's references with how it holds each,
-	// starting with its type (via "__class__"); see Edge.
-	Labelled(obj uint64, t T, emit func(target uint64, via string, conservative bool))
+	// starting with its type (the field "__class__"); see Edge.
+	Labelled(obj uint64, t T, emit func(target uint64, via Ref, conservative bool))
 	// Size is obj's shallow size in bytes.
 	Size(obj uint64, t T) int64
 }
@@ -73,6 +73,6 @@ type Root struct {
 type Edge struct {
 	Target       ObjectID
 	Addr         uint64
-	Via          string
+	Via          Ref
 	Conservative bool
 }

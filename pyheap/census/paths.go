@@ -86,10 +86,10 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 }
 
 // EdgeLabel is how from refers to to: the first labelled edge, preferring
-// exact references to conservative ones; "?" when labelling finds none
-// (the census saw an edge that a second walk does not).
-func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via string, conservative bool) {
-	via = "?"
+// exact references to conservative ones; RefUnknown ("?") when labelling
+// finds none (the census saw an edge that a second walk does not).
+func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via Ref, conservative bool) {
+	found := false
 	for _, e := range h.Edges(from) {
 		if e.Target != to {
 			continue
@@ -97,8 +97,8 @@ func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via string, conservative bool) {
 		if !e.Conservative {
 			return e.Via, false
 		}
-		if via == "?" {
-			via, conservative = e.Via, true
+		if !found {
+			via, conservative, found = e.Via, true, true
 		}
 	}
 	return via, conservative

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// The environment is read here and in coreopts.go only: the library
+// packages (coreread, pyheap, reports) take what it says as options.
+const (
+	// noLayoutCacheEnv, when set, makes every run read a binary's DWARF
+	// afresh instead of the layout kept from an earlier run.
+	noLayoutCacheEnv = "PYCORONER_NO_LAYOUT_CACHE"
+	// censusWorkersEnv forces how many goroutines split a heap census,
+	// whatever the heap's size: a knob for tests and comparisons.
+	censusWorkersEnv = "PYCORONER_CENSUS_WORKERS"
+)
+
+// runtimeOptions is how pyheap reads the runtime: --no-dwarf, and where
+// layouts read from DWARF are kept (pycoroner/layouts in the user's cache
+// directory, unless PYCORONER_NO_LAYOUT_CACHE is set).
+func (g *globalFlags) runtimeOptions() pyheap.Options {
+	opts := pyheap.Options{NoDWARF: g.noDWARF}
+	if os.Getenv(noLayoutCacheEnv) == "" {
+		if base, err := os.UserCacheDir(); err == nil {
+			opts.LayoutCacheDir = filepath.Join(base, "pycoroner", "layouts")
+		}
+	}
+	return opts
+}
+
+// heapOptions is how the census runs: PYCORONER_CENSUS_WORKERS, when a
+// positive number, forces its worker count.
+func heapOptions() pyheap.HeapOptions {
+	var opts pyheap.HeapOptions
+	if n, err := strconv.Atoi(os.Getenv(censusWorkersEnv)); err == nil && n > 0 {
+		opts.Workers = n
+	}
+	return opts
+}
