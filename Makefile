@@ -4,7 +4,7 @@ BIN     := bin/pycoroner
 DEMO    ?= /tmp/pycoroner-demo
 PYTHON  ?= 3.12
 
-.PHONY: all build deps demo test test-unit lint layouts bench fuzz soak clean
+.PHONY: all build deps demo demo-start test test-unit lint layouts bench fuzz soak clean
 
 all: build
 
@@ -17,22 +17,33 @@ deps:
 
 # demo: a real CPython process with threads, a core taken with gcore, and
 # pycoroner's answers about it.
-demo: deps build
+demo: demo-start deps build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "demo: running fixtures/scenarios/threads.py under CPython $(PYTHON) and taking a core of it with gcore (go run builds the core maker first)"
 	$(GO) run ./fixtures/cmd/mkcore -python $(PYTHON) -scenario threads -mode gcore -o $(DEMO) > $(DEMO)/paths.txt
 	@cat $(DEMO)/paths.txt
 	$(BIN) info $$(sed -n 's/^core: *//p' $(DEMO)/paths.txt)
 	$(BIN) stacks --locals $$(sed -n 's/^core: *//p' $(DEMO)/paths.txt)
 
+demo-start:
+	@echo "demo: building $(BIN) (a cold build downloads and compiles the Go modules: a few minutes on a small machine)"
+
+# TESTPROGRESS turns go test -json into a line per package, per slow or
+# failed test, and every 30 s what is still running.
+TESTPROGRESS = $(GO) run ./scripts/testprogress
+
 # test runs everything: formatting, vet, unit tests and the integration
 # tests against real cores from every interpreter on the machine.
 test: deps lint
-	$(GO) test -count=1 -timeout 20m ./...
+	@echo "test: every package, integration tests included (cores are made once and cached in $${PYCORONER_CORE_CACHE:-/tmp/pycoroner-cores})"
+	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 20m ./... | $(TESTPROGRESS)'
 	# The census workers share memory: check them with the race detector.
 	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree' ./pyheap
 
+# test-unit runs the unit tests only: no integration tests, no cores made.
+UNIT_PKGS = $$($(GO) list ./... | grep -v -e /integration$$ -e /fixtures/harness$$)
 test-unit: lint
-	$(GO) test -short ./...
+	@bash -o pipefail -c '$(GO) test -json -short $(UNIT_PKGS) | $(TESTPROGRESS)'
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -53,7 +64,7 @@ bench: deps
 # whole budget minimizing: 5 executions in 60 s).
 FUZZTIME ?= 20s
 FUZZMINIMIZE ?= 100x
-FUZZ_TARGETS := coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject \
+FUZZ_TARGETS := coreread/unwind:FuzzUnwind coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject \
 	pyheap:FuzzCore:PYCORONER_CENSUS_WORKERS=3
 fuzz:
 	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZMINIMIZE) $(FUZZ_TARGETS)

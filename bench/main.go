@@ -43,6 +43,12 @@ func main() {
 			fmt.Print(section)
 			err = appendTo(*out, section)
 		}
+		if err == nil {
+			if section, err = nativeComparison(ctx, *gdbRuns); err == nil {
+				fmt.Print(section)
+				err = appendTo(*out, section)
+			}
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: gdb comparison:", err)
 			os.Exit(1)

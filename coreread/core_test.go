@@ -77,6 +77,7 @@ func writeTemp(t *testing.T, data []byte) string {
 func TestOpenSynthetic(t *testing.T) {
 	siginfo := make([]byte, 128)
 	binary.LittleEndian.PutUint32(siginfo[0:], 11)
+	binary.LittleEndian.PutUint32(siginfo[8:], 1) // SEGV_MAPERR: a fault, with si_addr
 	binary.LittleEndian.PutUint64(siginfo[16:], 0xdead)
 	notes := append(note(ntPrstatus, prstatus(101, 0x7000)), note(ntPrstatus, prstatus(102, 0x8000))...)
 	notes = append(notes, note(ntSiginfo, siginfo)...)
@@ -237,5 +238,23 @@ func TestManyFilesBounded(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(p.Warnings(), "\n"), "more than 4096 files") {
 		t.Errorf("no warning about the files left out: %q", p.Warnings())
+	}
+}
+
+// A SIGSEGV raised again by a handler (faulthandler's raise: si_code
+// SI_TKILL) carries the sender's pid where a fault carries its address.
+func TestSignalSentByAProcessHasNoFaultAddress(t *testing.T) {
+	siginfo := make([]byte, 128)
+	binary.LittleEndian.PutUint32(siginfo[0:], 11)
+	binary.LittleEndian.PutUint32(siginfo[8:], 0xfffffffa) // SI_TKILL (-6)
+	binary.LittleEndian.PutUint32(siginfo[16:], 4242)
+	notes := append(note(ntPrstatus, prstatus(101, 0x7000)), note(ntSiginfo, siginfo)...)
+	p, err := Open(writeTemp(t, synthCore(t, notes, 0x1000, []byte("x"))), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if s := p.Info().Signal; s == nil || s.HasAddr || s.SenderPID != 4242 {
+		t.Errorf("signal = %+v; want no fault address, sender 4242", s)
 	}
 }

@@ -147,13 +147,11 @@ func (p *Process) note(typ uint32, desc []byte) error {
 			return fmt.Errorf("NT_SIGINFO of %d bytes is too short", len(desc))
 		}
 		si := &SignalInfo{Signo: int(int32(le.Uint32(desc[0:]))), Errno: int(int32(le.Uint32(desc[4:]))), Code: int(int32(le.Uint32(desc[8:])))}
-		switch si.Signo {
-		case 4, 7, 8, 11: // SIGILL, SIGBUS, SIGFPE, SIGSEGV carry si_addr
+		switch {
+		case si.Code <= 0: // sent by a process (kill, or raise again by a handler): si_pid, si_uid
+			si.SenderPID = int(int32(le.Uint32(desc[16:])))
+		case si.Signo == 4 || si.Signo == 7 || si.Signo == 8 || si.Signo == 11: // a fault: si_addr
 			si.Addr, si.HasAddr = le.Uint64(desc[16:]), true
-		default:
-			if si.Code <= 0 { // sent by a process: si_pid, si_uid
-				si.SenderPID = int(int32(le.Uint32(desc[16:])))
-			}
 		}
 		if si.Signo != 0 {
 			p.info.Signal = si

@@ -82,6 +82,18 @@ func checkShow(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 	if s.Referrers < len(m.MarkedList.Referrers) {
 		t.Errorf("show: %d referrers, gc.get_referrers() says %d", s.Referrers, len(m.MarkedList.Referrers))
 	}
+
+	// A function is shown with the module it was defined in (the
+	// scenario's, whose __name__ the oracle records), not builtins.
+	var fn struct {
+		Module    string `json:"module"`
+		DefinedIn string `json:"defined_in"`
+	}
+	mod := m.MarkedList.Holders.Global.Module
+	heapJSON(t, &fn, core, "show", "CORE", mod+":scalars_entry")
+	if fn.DefinedIn != mod || fn.Module != "builtins" {
+		t.Errorf("show %s:scalars_entry: defined_in %q, module %q; want %q and the function type's builtins", mod, fn.DefinedIn, fn.Module, mod)
+	}
 }
 
 // checkSysPath: the scenario's two overlapping entries are flagged.

@@ -276,8 +276,10 @@ func checkDuplicates(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		Names          []string `json:"names"`
 		Addresses      []string `json:"addresses"`
 		SysPathEntries []string `json:"sys_path_entries"`
+		ImportedFrom   []string `json:"imported_from"`
 	}
 	heapJSON(t, &dups, core, "modules", "--duplicates", "CORE")
+	wantFrom := map[string]string{}
 	di := m.DoubleImport
 	var wantNames, wantEntries []string
 	wantAddr := map[string]string{}
@@ -286,7 +288,9 @@ func checkDuplicates(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		wantAddr[mod.Name] = mod.Address
 		// The entry the name was imported from: the file minus the name's path.
 		rel := strings.ReplaceAll(mod.Name, ".", "/") + filepath.Ext(mod.File)
-		wantEntries = append(wantEntries, strings.TrimSuffix(strings.TrimSuffix(mod.File, rel), "/"))
+		entry := strings.TrimSuffix(strings.TrimSuffix(mod.File, rel), "/")
+		wantEntries = append(wantEntries, entry)
+		wantFrom[mod.Name] = entry
 	}
 	sort.Strings(wantNames)
 	sort.Strings(wantEntries)
@@ -302,6 +306,10 @@ func checkDuplicates(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		for i, n := range d.Names {
 			if i < len(d.Addresses) && !sameAddr(d.Addresses[i], wantAddr[n]) {
 				t.Errorf("%s at %s, oracle %s", n, d.Addresses[i], wantAddr[n])
+			}
+			// Each name with the entry it came from, not a list beside it.
+			if i >= len(d.ImportedFrom) || d.ImportedFrom[i] != wantFrom[n] {
+				t.Errorf("%s imported from %q, want %q", n, d.ImportedFrom, wantFrom[n])
 			}
 		}
 		entries := append([]string(nil), d.SysPathEntries...)

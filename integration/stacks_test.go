@@ -37,6 +37,9 @@ type stackFrame struct {
 	Filename string                `json:"filename"`
 	Line     int                   `json:"line"`
 	Locals   map[string]stackValue `json:"locals"`
+	// HiddenGlobals counts a module body's globals left out without
+	// --globals (never in an oracle).
+	HiddenGlobals int `json:"hidden_globals"`
 }
 
 type stackValue struct {
@@ -71,6 +74,16 @@ func TestStacksMatchOracle(t *testing.T) {
 	forEachCore(t, "threads", func(t *testing.T, res *harness.Result) {
 		oracle := readOracle(t, res.OraclePath)
 		compareStacks(t, oracle, stacksOf(t, "--locals", res.CorePath))
+		// With --globals a module body lists its globals, as f_locals does.
+		got := stacksOf(t, "--locals", "--globals", res.CorePath)
+		compareStacks(t, oracle, got)
+		for _, th := range got.Threads {
+			for _, f := range th.Frames {
+				if f.HiddenGlobals != 0 {
+					t.Errorf("--globals still hides %d globals of %s", f.HiddenGlobals, f.Function)
+				}
+			}
+		}
 	})
 }
 
@@ -173,6 +186,14 @@ func compareFrames(t *testing.T, where string, want, got []stackFrame) {
 		}
 		if w.Qualname != nil && strp(g.Qualname) != *w.Qualname {
 			t.Errorf("%s: qualname %q, oracle %q", at, strp(g.Qualname), *w.Qualname)
+		}
+		if g.HiddenGlobals > 0 {
+			// A module body without --globals: its locals (the module's
+			// globals, f_locals in the oracle) are counted, not listed.
+			if len(g.Locals) != 0 || g.HiddenGlobals != len(w.Locals) || w.Function != "<module>" {
+				t.Errorf("%s: %d locals listed, %d globals hidden; the oracle has %d locals", at, len(g.Locals), g.HiddenGlobals, len(w.Locals))
+			}
+			continue
 		}
 		var names []string
 		for name := range w.Locals {

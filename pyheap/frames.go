@@ -19,6 +19,16 @@ type Frame struct {
 	FirstLine int
 	Locals    []Local
 	Err       error // what could not be read of this frame
+	// LocalsAreGlobals is set when the frame's locals are its globals (a
+	// module body): Locals then lists every global of the module.
+	LocalsAreGlobals bool
+	// Entry marks the outermost frame one call of the C evaluation loop
+	// (_PyEval_EvalFrameDefault) ran: before 3.11 every frame; from 3.11
+	// the frame CPython marks is_entry (3.11) or the one just inside a
+	// C-stack entry frame (3.12+). Native stacks are merged by it.
+	Entry bool
+
+	cstack bool // a C-stack entry frame (3.12+), never returned
 }
 
 // Local is one argument or local variable with its value (cells already
@@ -61,7 +71,7 @@ func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, f)
 		}
 		seen[f] = true
-		fr := Frame{Addr: f}
+		fr := Frame{Addr: f, Entry: true}
 		if code, err := r.m.ptr(L.FrameCode.Add(f)); err != nil {
 			fr.Err = fmt.Errorf("frame 0x%x code: %w", f, err)
 		} else {
@@ -77,6 +87,7 @@ func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
 			}
 			if ci.err == nil {
 				fr.Locals, fr.Err = r.frameLocals(L.FrameLocalsplus.Add(f), L.FrameLocalsDict.Add(f), ci)
+				fr.LocalsAreGlobals = r.sameDict(L.FrameLocalsDict, L.FrameGlobals, f)
 			}
 		}
 		out = append(out, fr)
@@ -110,8 +121,11 @@ func (r *Runtime) framesNew(ts ThreadState) ([]Frame, error) {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at 0x%x", maxFrames, cur)
 		}
 		seen[cur] = true
-		if fr, keep := r.interpFrame(cur); keep {
+		fr, keep := r.interpFrame(cur)
+		if keep {
 			out = append(out, fr)
+		} else if fr.cstack && len(out) > 0 {
+			out[len(out)-1].Entry = true
 		}
 		cur, err = r.m.ptr(L.IFramePrevious.Add(cur))
 	}
@@ -130,7 +144,13 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		return fr, true
 	}
 	if L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack {
+		fr.cstack = true
 		return fr, false
+	}
+	if L.IFrameIsEntry.Has() {
+		if e, err := r.m.u8(L.IFrameIsEntry.Add(cur)); err == nil && e != 0 {
+			fr.Entry = true
+		}
 	}
 	code, err := r.m.ptr(L.IFrameCode.Add(cur))
 	if err != nil {
@@ -167,6 +187,7 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 	}
 	fr.Line = lineAt(r.L.Minor, ci, int(int64(instr)-int64(ci.bytecode)))
 	fr.Locals, fr.Err = r.frameLocals(L.IFrameLocalsplus.Add(cur), L.IFrameLocals.Add(cur), ci)
+	fr.LocalsAreGlobals = r.sameDict(L.IFrameLocals, L.IFrameGlobals, cur)
 	return fr, true
 }
 
@@ -212,6 +233,17 @@ func (r *Runtime) frameLocals(fast, dictField uint64, ci *codeInfo) ([]Local, er
 		out = append(out, Local{Name: name, Value: it.Value})
 	}
 	return out, nil
+}
+
+// sameDict reports whether a frame's locals and globals fields point at
+// one dict (a module body's frame).
+func (r *Runtime) sameDict(locals, globals layout.Offset, frame uint64) bool {
+	if !locals.Has() || !globals.Has() {
+		return false
+	}
+	l, err1 := r.m.ptr(locals.Add(frame))
+	g, err2 := r.m.ptr(globals.Add(frame))
+	return err1 == nil && err2 == nil && l != 0 && l == g
 }
 
 // localsAt reads the fast locals array and pairs it with the code's names.

@@ -7,6 +7,7 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 	L := r.L
 	size := t.Basicsize
 	switch {
+	case r.stdSized(obj, t, &size): // standard-library C types (size_stdlib.go)
 	case t.Kind == KindStr:
 		size = r.strSize(obj)
 	case t.Kind == KindInt || t.Kind == KindBool:

@@ -76,6 +76,7 @@ type typeWalk struct {
 	// with references, whose only references are its attributes (see
 	// censusReader.walkPlain)
 	plain bool
+	std   *stdWalk // a standard-library C type's generated layout (walk_stdlib.go)
 }
 
 // walker reports the references an object holds, as tp_traverse visits
@@ -140,12 +141,13 @@ func (r *Runtime) kindWalk(t *Type, tw *typeWalk) bool {
 	case KindFrame:
 		tw.kind = (*Runtime).walkFrameObject
 	case KindModule:
-		tw.fields = []field{{L.ModuleDict, "__dict__"}}
+		tw.kind = walkModule // __dict__, and the C state: walk_stdlib.go
 	case KindFunction:
 		tw.fields = []field{{L.FuncCode, "__code__"}, {L.FuncGlobals, "__globals__"}, {L.FuncDefaults, "__defaults__"},
 			{L.FuncKwdefaults, "__kwdefaults__"}, {L.FuncClosure, "__closure__"}, {L.FuncDoc, "__doc__"},
 			{L.FuncName, "__name__"}, {L.FuncQualname, "__qualname__"}, {L.FuncDict, "__dict__"},
 			{L.FuncModule, "__module__"}, {L.FuncAnnotations, "__annotations__"}}
+		tw.fields = append(tw.fields, r.stdExtraFields(t, tw.fields)...) // func_builtins, ...: walk_stdlib.go
 	case KindCode:
 		tw.fields = []field{{L.CodeConsts, "co_consts"}, {L.CodeNames, "co_names"}, {L.CodeVarnames, "co_varnames"},
 			{L.CodeCellvars, "co_cellvars"}, {L.CodeFreevars, "co_freevars"}, {L.CodeLocalsplusNames, "co_localsplusnames"},
@@ -155,11 +157,7 @@ func (r *Runtime) kindWalk(t *Type, tw *typeWalk) bool {
 	case KindCell:
 		tw.fields = []field{{L.CellRef, "cell contents"}}
 	case KindType:
-		tw.fields = []field{{L.TypeDict, "__dict__"}, {L.TypeBases, "__bases__"}, {L.TypeMro, "__mro__"}, {L.TypeBase, "__base__"}}
-		if L.TPFlagsHeapType.In(t.Flags) {
-			tw.fields = append(tw.fields, field{L.HeapTypeName, "__name__"}, field{L.HeapTypeQualname, "__qualname__"},
-				field{L.HeapTypeSlots, "__slots__"}, field{L.HeapTypeModule, "__module__ (ht_module)"})
-		}
+		tw.kind = walkTypeObject // by the object's own flags: walk_stdlib.go
 	default:
 		return false
 	}
@@ -319,11 +317,15 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, e
 	if tw.special != nil {
 		tw.special(r, obj, labels, emit)
 	}
+	if tw.std != nil {
+		r.walkStd(obj, t, tw.std, labels, emit) // walk_stdlib.go
+	}
 	// __dict__, wherever this version keeps it.
 	dict, keys, values, _ := r.instanceDict(obj, t)
 	dictSlot := int64(-1)
 	if dict != 0 {
 		emit(dict, fieldRef("__dict__"), false)
+		r.walkInlineValues(obj, t, labels, emit) // 3.13, walk_stdlib.go
 		if t.Dictoffset > 0 {
 			dictSlot = t.Dictoffset
 		}
@@ -432,7 +434,8 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	for _, s := range tw.slots {
 		tw.slotNames[s.offset] = s.name
 	}
-	tw.plain = t.Kind == KindOther && tw.solidKind == KindOther && tw.special == nil
+	r.stdTypeWalk(t, tw) // walk_stdlib.go
+	tw.plain = tw.std == nil && t.Kind == KindOther && tw.solidKind == KindOther && tw.special == nil
 	for off := tw.solidSize; tw.plain && off+8 <= t.Basicsize; off += 8 {
 		if off != t.Dictoffset && off != tw.weaklist && off >= 16 {
 			tw.plain = false // a word walkInstance would follow or scan

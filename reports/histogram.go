@@ -18,6 +18,10 @@ type HistogramRow struct {
 	Count  int    `json:"count"`
 	Size   int64  `json:"size"`
 	Types  int    `json:"types,omitempty"` // grouped by module: how many types
+	// ConservativeCount and ConservativeSize are the row's objects walked
+	// (in part) by a conservative scan, and their shallow size.
+	ConservativeCount int   `json:"conservative_count,omitempty"`
+	ConservativeSize  int64 `json:"conservative_size,omitempty"`
 
 	addr uint64
 }
@@ -29,6 +33,9 @@ type Histogram struct {
 	Groups int // rows before --top
 	Total  HistogramRow
 	Stats  pyheap.HeapStats
+	// ConservativeTypes are the rows (by type) with objects walked
+	// conservatively, the biggest first, whatever --top and --by say.
+	ConservativeTypes []HistogramRow
 }
 
 // BuildHistogram counts objects and their shallow sizes per type (by
@@ -37,6 +44,7 @@ type Histogram struct {
 func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 	rt := h.Runtime()
 	perType := map[*pyheap.Type]*HistogramRow{}
+	conservType := map[*pyheap.Type]bool{}
 	out := &Histogram{By: by, Stats: h.Stats}
 	for i := 0; i < h.Len(); i++ {
 		id := pyheap.ObjectID(i)
@@ -45,12 +53,32 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 		if row == nil {
 			row = &HistogramRow{Type: t.Name, Module: rt.TypeModule(t), addr: t.Addr}
 			perType[t] = row
+			conservType[t] = rt.ConservativeType(t)
 		}
+		size := h.Size(id)
 		row.Count++
-		row.Size += h.Size(id)
+		row.Size += size
 		out.Total.Count++
-		out.Total.Size += h.Size(id)
+		out.Total.Size += size
+		if conservType[t] || t.Kind == pyheap.KindModule && rt.ConservativeObject(h.Addr(id), t) {
+			row.ConservativeCount++
+			row.ConservativeSize += size
+			out.Total.ConservativeCount++
+			out.Total.ConservativeSize += size
+		}
 	}
+	for _, r := range perType {
+		if r.ConservativeCount > 0 {
+			out.ConservativeTypes = append(out.ConservativeTypes, *r)
+		}
+	}
+	sort.Slice(out.ConservativeTypes, func(i, j int) bool {
+		a, b := out.ConservativeTypes[i], out.ConservativeTypes[j]
+		if a.ConservativeSize != b.ConservativeSize {
+			return a.ConservativeSize > b.ConservativeSize
+		}
+		return a.Type < b.Type
+	})
 	var rows []HistogramRow
 	if by == "module" {
 		perModule := map[string]*HistogramRow{}
@@ -63,6 +91,8 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 			m.Count += r.Count
 			m.Size += r.Size
 			m.Types++
+			m.ConservativeCount += r.ConservativeCount
+			m.ConservativeSize += r.ConservativeSize
 		}
 		for _, m := range perModule {
 			rows = append(rows, *m)
@@ -141,8 +171,35 @@ func (hg *Histogram) WriteText(w io.Writer) error {
 		shown = fmt.Sprintf("; the top %d of %d rows shown (--top 0 shows all)", len(hg.Rows), hg.Groups)
 	}
 	fmt.Fprintf(w, "total: %d objects, %s (shallow sizes, as sys.getsizeof)%s\n", hg.Total.Count, byteSize(hg.Total.Size), shown)
+	fmt.Fprintln(w, hg.ConservativeSummary())
 	_, err := fmt.Fprintln(w, CensusSummary(hg.Stats))
 	return err
+}
+
+// ConservativeSummary says how much of the heap rests on conservative
+// scans, and of which types.
+func (hg *Histogram) ConservativeSummary() string {
+	t := hg.Total
+	if t.ConservativeCount == 0 {
+		return "walked conservatively: none (every object's references come from a walker for its type)"
+	}
+	pct := 0.0
+	if t.Size > 0 {
+		pct = 100 * float64(t.ConservativeSize) / float64(t.Size)
+	}
+	s := fmt.Sprintf("walked conservatively: %d objects, %s (%.2f%% of the heap's bytes): their references rest on words that look like pointers; by type:",
+		t.ConservativeCount, byteSize(t.ConservativeSize), pct)
+	for i, r := range hg.ConservativeTypes {
+		if i == 8 {
+			s += fmt.Sprintf(" and %d more types", len(hg.ConservativeTypes)-i)
+			break
+		}
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %s %d (%s)", r.Type, r.ConservativeCount, byteSize(r.ConservativeSize))
+	}
+	return s
 }
 
 // byteSize prints a size in bytes with a readable unit.

@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -16,17 +17,26 @@ import (
 // Info summarises a core: the process, the signal, the interpreter and
 // the files behind the image.
 type Info struct {
-	Core          string  `json:"core"`
-	PythonVersion string  `json:"python_version"`
-	HexVersion    string  `json:"hexversion,omitempty"`
-	Executable    string  `json:"executable"`
-	PID           int     `json:"pid"`
-	Command       string  `json:"command"`
-	Args          string  `json:"args"`
-	Signal        *Signal `json:"signal"`
-	NativeThreads int     `json:"native_threads"`
-	PythonThreads int     `json:"python_threads"`
-	GIL           GILInfo `json:"gil"`
+	Core          string `json:"core"`
+	PythonVersion string `json:"python_version"`
+	HexVersion    string `json:"hexversion,omitempty"`
+	Executable    string `json:"executable"`
+	PID           int    `json:"pid"`
+	Command       string `json:"command"`
+	Args          string `json:"args"`
+	// Argv is sys.argv from the heap (whole, where Args is cut at 80
+	// bytes or empty for gcore); ArgvError says why it is missing or short.
+	Argv      []string `json:"argv,omitempty"`
+	ArgvError string   `json:"argv_error,omitempty"`
+	// Cwd is the PWD the process was started with (its environment on the
+	// stack); the kernel's working directory is in no core.
+	Cwd    string  `json:"cwd,omitempty"`
+	Signal *Signal `json:"signal"`
+	// Crash is where the crashed thread stopped (crash cores only).
+	Crash         *CrashSite `json:"crash,omitempty"`
+	NativeThreads int        `json:"native_threads"`
+	PythonThreads int        `json:"python_threads"`
+	GIL           GILInfo    `json:"gil"`
 	// Systemd is what systemd-coredump recorded, for its core files.
 	Systemd  *coreread.SystemdCoredump `json:"systemd_coredump,omitempty"`
 	Runtime  RuntimeInfo               `json:"runtime"`
@@ -89,10 +99,16 @@ func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
 		in.Files = append(in.Files, File{Path: f.Path, DiskPath: path, Status: string(f.Status), BuildIDCore: f.BuildIDCore, BuildIDDisk: f.BuildIDDisk, IsExe: f.IsExe})
 	}
 	in.Warnings = append(in.Warnings, p.Warnings()...)
+	in.Cwd, _ = StartupPWD(p)
+	var err error
 	if rt == nil {
 		return in
 	}
 	in.PythonVersion = rt.Version
+	in.Argv, err = SysArgv(rt)
+	if err != nil {
+		in.ArgvError = err.Error()
+	}
 	if rt.HexVersion != 0 {
 		in.HexVersion = fmt.Sprintf("0x%08x", rt.HexVersion)
 	}
@@ -128,14 +144,19 @@ func (in *Info) WriteText(w io.Writer) error {
 		{"executable", in.Executable},
 		{"pid", fmt.Sprint(in.PID)},
 		{"command", in.Args},
+		{"sys.argv", in.argvText()},
+		{"cwd", in.cwdText()},
 		{"signal", in.signalText()},
 		{"threads", fmt.Sprintf("%d native, %d Python", in.NativeThreads, in.PythonThreads)},
 		{"GIL", in.gilText()},
 		{"runtime", fmt.Sprintf("%s (%s)", in.Runtime.Address, in.Runtime.FoundBy)},
-		{"layout", in.Runtime.LayoutSource},
+		{"layout", in.layoutText()},
 	}
 	if err := table(w, []string{"field", "value"}, rows); err != nil {
 		return err
+	}
+	if in.Crash != nil {
+		in.Crash.WriteText(w, "")
 	}
 	var frows [][]string
 	for _, f := range in.Files {
@@ -232,4 +253,63 @@ func writeSystemd(w io.Writer, sd *coreread.SystemdCoredump) {
 	row("hostname", sd.Hostname)
 	row("boot id", sd.BootID)
 	row("core limit", sd.CoreLimit)
+}
+
+func (in *Info) argvText() string {
+	if in.Argv == nil && in.ArgvError == "" {
+		return "unknown (no interpreter)"
+	}
+	quoted := make([]string, len(in.Argv))
+	for i, a := range in.Argv {
+		quoted[i] = shellQuote(a)
+	}
+	out := strings.Join(quoted, " ")
+	if in.ArgvError != "" {
+		if out != "" {
+			out += " "
+		}
+		out += "(" + in.ArgvError + ")"
+	}
+	return out
+}
+
+func (in *Info) cwdText() string {
+	if in.Cwd == "" {
+		return "unknown (no PWD in the environment on the stack)"
+	}
+	return in.Cwd + " (PWD at start)"
+}
+
+// shellQuote quotes an argument the way a shell would need it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ':' || r == ',' || r == '+' || r == '@' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var tableSourceRe = regexp.MustCompile(`^DWARF of CPython ((\d+)\.(\d+))\.(\S+) and its headers(.*)$`)
+
+// layoutText says which layout was used: a committed table says which
+// minor version's it is, what it was generated from, and whether it fits
+// the core's exact version (struct layouts never change within a minor
+// version; the runtime was found and checked with it).
+func (in *Info) layoutText() string {
+	src := in.Runtime.LayoutSource
+	m := tableSourceRe.FindStringSubmatch(src)
+	if m == nil {
+		return src
+	}
+	minor, built, rest := m[1], m[1]+"."+m[4], m[5]
+	out := fmt.Sprintf("committed %s table (from %s's DWARF and headers)%s", minor, built, rest)
+	switch v := in.PythonVersion; {
+	case v == built:
+		return out
+	case strings.HasPrefix(v, minor+"."):
+		return out + fmt.Sprintf("; fits %s: layouts are fixed within %s", v, minor)
+	}
+	return out
 }

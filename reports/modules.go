@@ -2,6 +2,9 @@ package reports
 
 import (
 	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -62,6 +65,10 @@ type DuplicateModule struct {
 	// importable under those names: the entry each name resolves from, or
 	// else every entry holding the file that overlaps another.
 	SysPathEntries []string `json:"sys_path_entries"`
+	// ImportedFrom pairs with Names: the sys.path entry (as written there)
+	// each name resolves from, the first in sys.path order; "" when none
+	// does (the name came from elsewhere: a path hook, a zip, a loader).
+	ImportedFrom []string `json:"imported_from"`
 }
 
 // BuildDuplicates finds files loaded as more than one module (the
@@ -117,6 +124,7 @@ func findDuplicates(mods []pyheap.Module, sysPath []string, canon func(string) s
 			d.Addresses = append(d.Addresses, hexAddr(m.Addr))
 		}
 		d.SysPathEntries = blameEntries(g.file, d.Names, sysPath, entries)
+		d.ImportedFrom = importedFrom(g.file, d.Names, sysPath, entries)
 		out = append(out, d)
 	}
 	return out
@@ -167,6 +175,25 @@ func blameEntries(file string, names, raw, canon []string) []string {
 	return out
 }
 
+// importedFrom finds, for each module name, the first sys.path entry the
+// file resolves from under that name (entry + pkg/sub/mod.py for
+// pkg.sub.mod).
+func importedFrom(file string, names, raw, canon []string) []string {
+	out := make([]string, len(names))
+	for k, n := range names {
+		for i, e := range canon {
+			if !pathInside(file, e) {
+				continue
+			}
+			if rel, err := filepath.Rel(e, file); err == nil && moduleNameOf(rel) == n {
+				out[k] = raw[i]
+				break
+			}
+		}
+	}
+	return out
+}
+
 // dedupeEntries keeps the first of entries that name one directory.
 func dedupeEntries(idx []int, canon []string) []int {
 	seen := map[string]bool{}
@@ -204,13 +231,46 @@ func (dups Duplicates) WriteText(w io.Writer) error {
 		_, err := io.WriteString(w, "no file is loaded as more than one module\n")
 		return err
 	}
-	rows := make([][]string, 0, len(dups))
+	// One row per module object, each with the entry it came from: names
+	// and entries side by side in two lists would pair the wrong ones.
+	var rows [][]string
+	var overlapping []string
 	for _, d := range dups {
-		names := make([]string, len(d.Names))
 		for i, n := range d.Names {
-			names[i] = n + " (" + d.Addresses[i] + ")"
+			file, from := "", "(no sys.path entry resolves this name)"
+			if i == 0 {
+				file = d.File
+			}
+			if i < len(d.ImportedFrom) && d.ImportedFrom[i] != "" {
+				from = d.ImportedFrom[i]
+			}
+			rows = append(rows, []string{file, n, d.Addresses[i], from})
 		}
-		rows = append(rows, []string{d.File, strings.Join(names, "\n"), strings.Join(d.SysPathEntries, "\n")})
+		if !anyNonEmpty(d.ImportedFrom) && len(d.SysPathEntries) > 0 {
+			overlapping = append(overlapping, d.File+": overlapping sys.path entries "+strings.Join(d.SysPathEntries, ", "))
+		}
 	}
-	return table(w, []string{"file", "loaded as", "overlapping sys.path entries"}, rows)
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off)) // keep "sys.path" as written
+	t.Header("FILE", "LOADED AS", "MODULE OBJECT", "IMPORTED FROM sys.path ENTRY")
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, o := range overlapping {
+		if _, err := io.WriteString(w, o+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func anyNonEmpty(ss []string) bool {
+	for _, s := range ss {
+		if s != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -47,11 +47,11 @@ func TestFindDuplicates(t *testing.T) {
 	got := findDuplicates(mods, sysPath, canon)
 	want := []DuplicateModule{
 		{File: "/app/pkg/sub/mod.py", Names: []string{"pkg.sub.mod", "sub.mod"}, Addresses: []string{"0x40", "0x50"},
-			SysPathEntries: []string{"/app/pkg", "/app/"}},
+			SysPathEntries: []string{"/app/pkg", "/app/"}, ImportedFrom: []string{"/app/", "/app/pkg"}},
 		// The script run as __main__ and imported as tool: only tool comes
 		// from a sys.path entry.
 		{File: "/srv/run/tool.py", Names: []string{"__main__", "tool"}, Addresses: []string{"0x60", "0x70"},
-			SysPathEntries: []string{"/srv/run"}},
+			SysPathEntries: []string{"/srv/run"}, ImportedFrom: []string{"", "/srv/run"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("findDuplicates:\n got %+v\nwant %+v", got, want)

@@ -10,10 +10,13 @@ import (
 
 // Show is one object decoded, with its references to a depth.
 type Show struct {
-	Address   string     `json:"address"`
-	Type      string     `json:"type"`
-	TypeName  string     `json:"type_name"`
-	Module    string     `json:"module"`
+	Address  string `json:"address"`
+	Type     string `json:"type"`
+	TypeName string `json:"type_name"`
+	Module   string `json:"module"`
+	// DefinedIn is the object's own __module__ (a function's, say), which
+	// Module, the module of its type, is not; omitted when it has none.
+	DefinedIn string     `json:"defined_in,omitempty"`
 	Size      int64      `json:"size"`
 	Repr      string     `json:"repr"`
 	Truncated bool       `json:"truncated,omitempty"`
@@ -62,6 +65,14 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	if v.Err != nil {
 		s.Error = v.Err.Error()
 	}
+	for _, e := range h.Edges(id) {
+		if fmt.Sprint(e.Via) == "__module__" { // a label now, a census.Ref soon: both print so
+			if name, err := rt.StrValue(e.Addr); err == nil {
+				s.DefinedIn = name
+			}
+			break
+		}
+	}
 	b := &showBuilder{h: h, seen: map[pyheap.ObjectID]bool{id: true}}
 	s.Edges, s.MoreEdges = b.edges(id, depth)
 	if s.Edges == nil {
@@ -107,7 +118,13 @@ func (b *showBuilder) edges(id pyheap.ObjectID, depth int) ([]ShowEdge, int) {
 
 // WriteText prints the object and an indented tree of its references.
 func (s *Show) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "%s at %s (%s, module %s)\n", s.Type, s.Address, s.TypeName, s.Module)
+	if s.DefinedIn != "" {
+		// A function's module is where it was defined, not builtins, the
+		// module of the function type.
+		fmt.Fprintf(w, "%s at %s (%s from %s, defined in module %s)\n", s.Type, s.Address, s.TypeName, s.Module, s.DefinedIn)
+	} else {
+		fmt.Fprintf(w, "%s at %s (%s, module %s)\n", s.Type, s.Address, s.TypeName, s.Module)
+	}
 	fmt.Fprintf(w, "  size      %d bytes (shallow, as sys.getsizeof)\n", s.Size)
 	fmt.Fprintf(w, "  repr      %s\n", s.Repr)
 	if s.Error != "" {

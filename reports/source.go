@@ -12,7 +12,10 @@ import (
 // SourceCache reads source lines of the files frames name, each file once.
 type SourceCache struct {
 	Sysroot string
-	files   map[string][]string
+	// Roots are tried, in order, for a file not readable where it is named
+	// (a relative name, or a file from another host): see rootCandidates.
+	Roots []string
+	files map[string][]string
 }
 
 // maxSourceBytes bounds how much of one source file is read.
@@ -26,6 +29,15 @@ func (c *SourceCache) Line(file string, n int) string {
 	lines, ok := c.files[file]
 	if !ok {
 		lines = c.readLines(file)
+		for _, cand := range rootCandidates(c.Roots, file) {
+			if lines != nil {
+				break
+			}
+			if f, err := coreread.OpenRegular(cand); err == nil {
+				lines = linesOf(f)
+				f.Close()
+			}
+		}
 		c.files[file] = lines
 	}
 	if n < 1 || n > len(lines) {
@@ -54,6 +66,11 @@ func (c *SourceCache) readLines(file string) []string {
 		return nil
 	}
 	defer f.Close()
+	return linesOf(f)
+}
+
+// linesOf reads a source file's lines, or nil when it is too large.
+func linesOf(f *os.File) []string {
 	if st, err := f.Stat(); err != nil || st.Size() > maxSourceBytes {
 		return nil
 	}

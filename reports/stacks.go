@@ -14,7 +14,9 @@ import (
 type Stacks struct {
 	PythonVersion string   `json:"python_version"`
 	Threads       []Thread `json:"threads"`
-	Warnings      []string `json:"warnings,omitempty"`
+	// Crash is where the crashed thread stopped (crash cores only).
+	Crash    *CrashSite `json:"crash,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
 }
 
 // Thread is one Python thread.
@@ -27,6 +29,10 @@ type Thread struct {
 	Frames         []Frame  `json:"frames"`
 	Exception      *Value   `json:"exception"`
 	Errors         []string `json:"errors,omitempty"`
+	// Crashed marks the thread the kernel dumped the core for.
+	Crashed bool `json:"crashed,omitempty"`
+	// NativeOnly marks a thread with no Python thread state (--native).
+	NativeOnly bool `json:"native_only,omitempty"`
 }
 
 // Frame is one Python frame, innermost first.
@@ -38,9 +44,14 @@ type Frame struct {
 	Line     int              `json:"line"`
 	Source   string           `json:"source,omitempty"`
 	Locals   map[string]Value `json:"locals,omitempty"`
-	Error    string           `json:"error,omitempty"`
+	// HiddenGlobals counts the module globals a module body's frame holds
+	// as its locals, left out of Locals unless --globals asks for them.
+	HiddenGlobals int    `json:"hidden_globals,omitempty"`
+	Error         string `json:"error,omitempty"`
 
 	localOrder []string
+	entry      bool         // the outermost frame of one evaluation-loop call
+	native     *NativeFrame // set for "kind": "native"
 }
 
 // Value is a short description of one object.
@@ -55,6 +66,9 @@ type Value struct {
 // StacksOptions choose what a stacks report includes.
 type StacksOptions struct {
 	Locals bool
+	// Globals lists a module body's locals, which are its module's
+	// globals; without it they are counted, not listed.
+	Globals bool
 	// Source reads source lines from the files named by the code objects.
 	Source *SourceCache
 }
@@ -111,7 +125,7 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 		th.Errors = append(th.Errors, err.Error())
 	}
 	for _, f := range frames {
-		fr := Frame{Kind: "python", Function: f.Function, Filename: f.Filename, Line: f.Line}
+		fr := Frame{Kind: "python", Function: f.Function, Filename: f.Filename, Line: f.Line, entry: f.Entry}
 		if f.Qualname != "" {
 			q := f.Qualname
 			fr.Qualname = &q
@@ -122,7 +136,9 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 		if opts.Source != nil && f.Line > 0 {
 			fr.Source = opts.Source.Line(f.Filename, f.Line)
 		}
-		if opts.Locals {
+		if opts.Locals && f.LocalsAreGlobals && !opts.Globals {
+			fr.HiddenGlobals = len(f.Locals)
+		} else if opts.Locals {
 			fr.Locals = map[string]Value{}
 			for _, l := range f.Locals {
 				fr.Locals[l.Name] = valueOf(rt.Describe(l.Value))
@@ -142,6 +158,9 @@ func buildThread(rt *pyheap.Runtime, ts pyheap.ThreadState, names map[uint64]str
 // and pystack.
 func (s *Stacks) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Python %s, %d thread(s)\n", s.PythonVersion, len(s.Threads))
+	if s.Crash != nil {
+		s.Crash.WriteText(w, "")
+	}
 	s.WriteThreads(w)
 	for _, wmsg := range s.Warnings {
 		fmt.Fprintf(w, "\nwarning: %s\n", wmsg)
@@ -153,8 +172,12 @@ func (s *Stacks) WriteText(w io.Writer) error {
 func (s *Stacks) WriteThreads(w io.Writer) {
 	for _, th := range s.Threads {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "Thread %d", th.ThreadID)
-		if th.NativeThreadID != nil {
+		if th.NativeOnly {
+			fmt.Fprintf(w, "Native thread %d (no Python thread state)", *th.NativeThreadID)
+		} else {
+			fmt.Fprintf(w, "Thread %d", th.ThreadID)
+		}
+		if th.NativeThreadID != nil && !th.NativeOnly {
 			fmt.Fprintf(w, " (native %d)", *th.NativeThreadID)
 		}
 		if th.Name != nil {
@@ -167,6 +190,9 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 		if th.HoldsGIL {
 			tags = append(tags, "holds the GIL")
 		}
+		if th.Crashed {
+			tags = append(tags, "crashed")
+		}
 		if len(tags) > 0 {
 			fmt.Fprintf(w, " [%s]", strings.Join(tags, ", "))
 		}
@@ -175,6 +201,10 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 			fmt.Fprintf(w, "  handling %s\n", th.Exception.Repr)
 		}
 		for _, f := range th.Frames {
+			if f.native != nil {
+				writeNativeFrame(w, f)
+				continue
+			}
 			if f.Filename == "" && f.Function == "" {
 				fmt.Fprintf(w, "  <unreadable frame>\n")
 			} else {
@@ -185,6 +215,9 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 			}
 			if f.Error != "" {
 				fmt.Fprintf(w, "      ! %s\n", f.Error)
+			}
+			if f.HiddenGlobals > 0 {
+				fmt.Fprintf(w, "        (%d module globals not listed: --globals lists them)\n", f.HiddenGlobals)
 			}
 			order := f.localOrder
 			if len(order) == 0 && len(f.Locals) > 0 {

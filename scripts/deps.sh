@@ -24,3 +24,14 @@ for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
 	if ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.* >/dev/null 2>&1; then n=$((n+1)); fi
 done
 echo "deps: gdb $(gdb --version | head -1 | sed 's/.* //'), $n of 6 pyenv CPython versions (3.8-3.13)"
+# Real third-party programs for the referents check (integration
+# TestRealPrograms): Debian's packages, which run on /usr/bin/python3.11.
+if [ -x /usr/bin/python3.11 ] && ! /usr/bin/python3.11 -c 'import flask, sqlalchemy, django, pytest' >/dev/null 2>&1; then
+	programs="python3-flask python3-sqlalchemy python3-django python3-pytest"
+	if [ "$(id -u)" = 0 ]; then
+		echo "deps: installing $programs"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $programs >/dev/null
+	else
+		echo "deps: missing $programs (TestRealPrograms skips them); install with: sudo apt-get install $programs" >&2
+	fi
+fi

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/coreread/unwind"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -12,9 +13,14 @@ func newInfoCmd(g *globalFlags) *cobra.Command {
 		Use:   "info CORE",
 		Short: "Summarise a core: Python version, process, signal, threads, GIL, files",
 		Long: `info prints what the core says about the process: the Python version, the
-executable, the pid, the signal that killed it (with the faulting address),
+executable, the pid, its arguments (sys.argv, read from the heap: gcore
+records none) and the directory it started in (PWD from its environment),
+the signal that killed it (with the faulting address),
 how many threads it had, which thread held the GIL, and every file behind
-the image with its build-id status (ok, mismatch, missing).`,
+the image with its build-id status (ok, mismatch, missing). For a crash
+core it names the crashed thread, the instruction it stopped at with the
+registers that instruction uses, and what the faulting address is (the null
+page, a stack guard page, unmapped, a read-only mapping).`,
 		Example: `  pycoroner info core.12345
   pycoroner info --json core.12345`,
 		Args: oneCore,
@@ -25,6 +31,7 @@ the image with its build-id status (ok, mismatch, missing).`,
 			}
 			defer s.close()
 			in := reports.BuildInfo(s.proc, s.rt)
+			in.Crash = reports.BuildCrashSite(s.proc, unwind.New(s.proc, unwind.Options{Sysroot: g.sysroot}))
 			if s.rt == nil {
 				in.Warnings = append(in.Warnings, "no CPython interpreter found in this core")
 			}

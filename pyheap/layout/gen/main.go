@@ -64,7 +64,10 @@ func run(pyenv, out string) error {
 	if err != nil {
 		return fmt.Errorf("format output: %w", err)
 	}
-	return os.WriteFile(out, src, 0o644)
+	if err := os.WriteFile(out, src, 0o644); err != nil {
+		return err
+	}
+	return writeStdlib(pyenv, filepath.Join(filepath.Dir(out), "stdlib_gen.go"))
 }
 
 // findBuild picks the newest patch release of minor under pyenv.

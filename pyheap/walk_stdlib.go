@@ -1,0 +1,390 @@
+package pyheap
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/pycoroner/pycoroner/pyheap/layout"
+)
+
+// The standard library's C types are walked from their generated layouts
+// (layout.StdTypes): every object pointer of the struct, then what the
+// type keeps outside it (a deque's blocks, an lru_cache's linked list, an
+// Element's children, a HAMT node's array). A type is walked this way only
+// when its tp_basicsize agrees with the generated struct, so a build whose
+// module differs from the one the table came from (Debian's 3.11 against
+// pyenv's) falls back to the conservative scan instead of misreading.
+
+// stdWalk is how instances of one type are walked from a generated layout.
+type stdWalk struct {
+	st   *layout.StdType
+	name string // the type (the type itself or a base) the layout belongs to
+	// the dict slot the generic walker already follows (tp_dictoffset)
+	dictOff layout.Offset
+}
+
+var stdTablesByVersion sync.Map // minor version -> map[string]*layout.StdType
+
+func (r *Runtime) stdTypes() map[string]*layout.StdType {
+	if v, ok := stdTablesByVersion.Load(r.L.Version); ok {
+		return v.(map[string]*layout.StdType)
+	}
+	m := layout.StdTypes(r.L.Version)
+	stdTablesByVersion.Store(r.L.Version, m)
+	return m
+}
+
+// stdLayoutFits checks a type's size against its generated struct.
+func stdLayoutFits(t *Type, st *layout.StdType) bool {
+	if t.Itemsize == 0 {
+		return t.Basicsize == st.Size
+	}
+	// A variable-size struct ends in a one-element array the items replace.
+	return t.Basicsize <= st.Size && st.Size-t.Basicsize <= 16
+}
+
+// stdTypeWalk completes tw for a standard-library C type, or a class
+// derived from one: the nearest type along tp_base with a generated
+// layout gives the walker. A static type derived from a builtin container
+// (defaultdict, OrderedDict, struct sequences) also walks that container.
+func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
+	tables := r.stdTypes()
+	cur := t
+	foundBuiltin := tw.solidKind != KindOther
+	for i := 0; i < 64 && cur != nil; i++ {
+		if tw.std == nil && tables != nil {
+			// A core type's name has no dot ("property", "map"): a
+			// class statement can reuse it, so only a static type counts.
+			// weakref itself keeps its registered walker (its callback only).
+			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) && !(cur == t && tw.special != nil && st.Struct == "_PyWeakReference") {
+				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: layout.Offset(t.Dictoffset)}
+				size := st.Size
+				if cur.Itemsize > 0 {
+					size = cur.Basicsize
+				}
+				if size > tw.solidSize {
+					tw.solidSize = size
+				}
+			}
+		}
+		if !foundBuiltin && cur != t {
+			switch cur.Kind {
+			case KindInt, KindBytes:
+				// Past the header are digits or bytes, never pointers
+				// (and a subclass of a variable-size type has no slots).
+				tw.conservOK = false
+				foundBuiltin = true
+			case KindTuple, KindList, KindDict, KindSet, KindFrozenSet, KindType:
+				tw.solidKind = cur.Kind
+				foundBuiltin = true
+				if cur.Basicsize > tw.solidSize {
+					tw.solidSize = cur.Basicsize
+				}
+			}
+		}
+		bp := r.ptrField(cur.Addr, r.L.TypeBase)
+		if bp == 0 {
+			break
+		}
+		if tw.solidKind == KindTuple && t.Heap(r) {
+			tw.conservOK = false // past the header are the items, which walkSeq follows
+		}
+		next, err := r.typeAt(bp)
+		if err != nil {
+			break
+		}
+		cur = next
+	}
+	if tw.base == nil {
+		if tw.solidKind == KindType {
+			tw.base = walkTypeObject
+		} else {
+			tw.base = baseWalk(tw.solidKind)
+		}
+	}
+}
+
+// walkStd emits the references of a standard-library C object.
+func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit emitFunc) {
+	st := sw.st
+	for _, m := range st.Refs {
+		if m.Offset == sw.dictOff {
+			continue // walkInstance follows the __dict__ slot
+		}
+		if p := r.ptrField(obj, m.Offset); p != 0 {
+			emit(p, fieldRef(m.Name), false)
+		}
+	}
+	for _, m := range st.Tagged {
+		if p := r.ptrField(obj, m.Offset) &^ 1; p != 0 {
+			emit(p, fieldRef(m.Name), false)
+		}
+	}
+	switch st.Special {
+	case "deque":
+		r.eachDequeItem(obj, st, func(i int, it uint64) bool {
+			emit(it, Ref{Kind: RefItem, Index: int64(i)}, false)
+			return true
+		})
+	case "lru":
+		r.eachLRULink(obj, st, func(key, result uint64) bool {
+			if key != 0 {
+				emit(key, fieldRef("cache key"), false)
+			}
+			if result != 0 {
+				emit(result, fieldRef("cached result"), false)
+			}
+			return true
+		})
+	case "teedata":
+		n, err := r.m.i32(st.Offset("numread").Add(obj))
+		if err != nil || n < 0 || int64(n) > st.Value("len:values") {
+			return
+		}
+		r.emitArray(obj+uint64(st.Offset("values")), int(n), emit)
+	case "varitems": // HAMT bitmap and collision nodes: ob_size slots
+		n, err := r.varSize(obj)
+		if err != nil || n < 0 || n > 1<<16 {
+			return
+		}
+		for _, f := range []string{"b_array", "c_array"} {
+			if off := st.Offset(f); off.Has() {
+				r.emitArray(off.Add(obj), int(n), emit)
+			}
+		}
+	case "tzinfo":
+		if has, err := r.m.u8(st.Offset("hastzinfo").Add(obj)); err == nil && has != 0 {
+			if p := r.ptrField(obj, st.Offset("tzinfo")); p != 0 {
+				emit(p, fieldRef("tzinfo"), false)
+			}
+		}
+	case "hamtarray":
+		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
+	case "element":
+		r.eachElementChild(obj, st, func(attrib bool, i int, child uint64) bool {
+			if attrib {
+				emit(child, fieldRef("attrib"), false)
+			} else {
+				emit(child, Ref{Kind: RefItem, Index: int64(i)}, false) // child i
+			}
+			return true
+		})
+	}
+}
+
+// emitArray emits the non-NULL pointers of an array of n objects, as
+// items by their index.
+func (r *Runtime) emitArray(base uint64, n int, emit emitFunc) {
+	if n <= 0 || n > 1<<20 {
+		return
+	}
+	raw, err := r.m.bytes(base, 8*n)
+	if err != nil {
+		return
+	}
+	for i := 0; i < n; i++ {
+		if p := le64(raw[8*i:]); p != 0 {
+			emit(p, Ref{Kind: RefItem, Index: int64(i)}, false)
+		}
+	}
+}
+
+// eachDequeItem calls fn with each item of a deque, left to right: the
+// items live in a chain of blocks, from leftindex in the first block.
+func (r *Runtime) eachDequeItem(obj uint64, st *layout.StdType, fn func(i int, item uint64) bool) {
+	n, err := r.varSize(obj)
+	if err != nil || n <= 0 || n > maxDictEntries {
+		return
+	}
+	blockLen := st.Value("len:BLOCK:data")
+	dataOff, linkOff := st.Offset("BLOCK:data"), st.Offset("BLOCK:rightlink")
+	b := r.ptrField(obj, st.Offset("leftblock"))
+	i, err := r.m.i64(st.Offset("leftindex").Add(obj))
+	if err != nil || b == 0 || i < 0 || i >= blockLen || blockLen <= 0 || dataOff < 0 || linkOff < 0 {
+		return
+	}
+	var raw []byte
+	for k := 0; int64(k) < n; k++ {
+		if i == blockLen {
+			if b = r.ptrField(b, linkOff); b == 0 {
+				return
+			}
+			i, raw = 0, nil
+		}
+		if raw == nil {
+			if raw, err = r.m.bytes(b+uint64(dataOff), int(8*blockLen)); err != nil {
+				return
+			}
+		}
+		if it := le64(raw[8*i:]); it != 0 && !fn(k, it) {
+			return
+		}
+		i++
+	}
+}
+
+// eachLRULink calls fn with the key and result of each entry of an
+// lru_cache wrapper's linked list (bounded caches; an unbounded one keeps
+// its results in the cache dict only).
+func (r *Runtime) eachLRULink(obj uint64, st *layout.StdType, fn func(key, result uint64) bool) {
+	next, key, res := st.Offset("lru_list_elem:next"), st.Offset("lru_list_elem:key"), st.Offset("lru_list_elem:result")
+	if next < 0 || key < 0 || res < 0 {
+		return
+	}
+	// Each link is also a value of the cache dict: a list longer than the
+	// dict is damaged (or a cycle), so stop there.
+	limit := int64(0)
+	for _, m := range st.Refs {
+		if m.Name == "cache" {
+			if cache := r.ptrField(obj, m.Offset); cache != 0 {
+				limit, _ = r.m.i64(r.L.DictUsed.Add(cache))
+			}
+		}
+	}
+	if limit <= 0 || limit > maxDictEntries {
+		return
+	}
+	link := r.ptrField(obj, st.Offset("root.next"))
+	for n := int64(0); link != 0 && link != obj && n < limit; n++ {
+		if !fn(r.ptrField(link, key), r.ptrField(link, res)) {
+			return
+		}
+		link = r.ptrField(link, next)
+	}
+}
+
+// eachElementChild calls fn with an Element's attrib dict (attrib=true)
+// and then its children, from the extra struct.
+func (r *Runtime) eachElementChild(obj uint64, st *layout.StdType, fn func(attrib bool, i int, child uint64) bool) {
+	extra := r.ptrField(obj, st.Offset("extra"))
+	if extra == 0 {
+		return
+	}
+	if a := r.ptrField(extra, st.Offset("ElementObjectExtra:attrib")); a != 0 && !fn(true, 0, a) {
+		return
+	}
+	n, err := r.m.i64(st.Offset("ElementObjectExtra:length").Add(extra))
+	children := r.ptrField(extra, st.Offset("ElementObjectExtra:children"))
+	if err != nil || n <= 0 || n > 1<<24 || children == 0 {
+		return
+	}
+	vals, _, err := r.words(children, int(n), n)
+	if err != nil {
+		return
+	}
+	for i, c := range vals {
+		if c != 0 && !fn(false, i, c) {
+			return
+		}
+	}
+}
+
+// walkTypeFields follows a type object's references as type_traverse
+// does; the heap-type members when the object itself is a heap type.
+func (r *Runtime) walkTypeFields(obj uint64, labels bool, emit emitFunc) {
+	L := r.L
+	one := func(off layout.Offset, via string) {
+		if p := r.ptrField(obj, off); p != 0 {
+			emit(p, fieldRef(via), false)
+		}
+	}
+	one(L.TypeDict, "__dict__")
+	one(L.TypeBases, "__bases__")
+	one(L.TypeMro, "__mro__")
+	one(L.TypeBase, "__base__")
+	if flags, err := r.m.u64(L.TypeFlags.Add(obj)); err == nil && L.TPFlagsHeapType.In(flags) {
+		one(L.HeapTypeName, "__name__")
+		one(L.HeapTypeQualname, "__qualname__")
+		one(L.HeapTypeSlots, "__slots__")
+		one(L.HeapTypeModule, "__module__ (ht_module)")
+	}
+}
+
+// walkTypeObject follows a type object as type_traverse does, the
+// heap-type members when the object itself is a heap type (the flags of
+// its metatype say nothing about that).
+func walkTypeObject(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	r.walkTypeFields(obj, labels, emit)
+}
+
+// stdExtraFields are the object members of a core kind's struct that its
+// fixed list (known) leaves out, from the generated layout: a function's
+// func_builtins (3.10+) and func_typeparams (3.12+).
+func (r *Runtime) stdExtraFields(t *Type, known []field) []field {
+	st := r.stdTypes()[t.Name]
+	if st == nil || !stdLayoutFits(t, st) {
+		return nil
+	}
+	var out []field
+members:
+	for _, m := range st.Refs {
+		for _, k := range known {
+			if m.Offset == k.off {
+				continue members
+			}
+		}
+		out = append(out, field{m.Offset, m.Name})
+	}
+	return out
+}
+
+// walkModule follows a module's __dict__ and scans its C state: the
+// module's m_traverse would visit what the state holds, and it cannot be
+// run on a core, so the state's words are followed conservatively.
+func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	if p := r.ptrField(obj, r.L.ModuleDict); p != 0 {
+		emit(p, fieldRef("__dict__"), false)
+	}
+	st := r.stdTypes()["module"]
+	if st == nil {
+		return
+	}
+	state := r.ptrField(obj, st.Offset("md_state"))
+	def := r.ptrField(obj, st.Offset("md_def"))
+	if state == 0 || def == 0 || !st.Offset("PyModuleDef:m_size").Has() {
+		return
+	}
+	size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
+	if err != nil || size <= 0 || size > 1<<16 {
+		return
+	}
+	raw, err := r.m.bytes(state, int(size)&^7)
+	if err != nil {
+		return
+	}
+	for off := 0; off+8 <= len(raw); off += 8 {
+		if p := le64(raw[off:]); p != 0 && p%8 == 0 {
+			emit(p, Ref{Kind: RefWord, Offset: int64(off)}, true) // a word of the module's C state
+		}
+	}
+}
+
+// walkInlineValues: on 3.13 an instance whose __dict__ was asked for
+// keeps its attribute values inline for as long as they stay valid, and
+// the dict shares them; the collector then visits the values from the
+// instance, so pycoroner reports them from there too (besides the dict).
+func (r *Runtime) walkInlineValues(obj uint64, t *Type, labels bool, emit emitFunc) {
+	L := r.L
+	if !L.TPFlagsInlineValues.In(t.Flags) || !L.DictValuesValid.Has() {
+		return
+	}
+	values := obj + uint64(t.Basicsize)
+	if valid, err := r.m.u8(L.DictValuesValid.Add(values)); err != nil || valid == 0 {
+		return
+	}
+	keys := r.ptrField(t.Addr, L.HeapTypeCachedKeys)
+	if keys == 0 {
+		return
+	}
+	if L.DictValuesValues.Has() {
+		values = L.DictValuesValues.Add(values)
+	}
+	r.eachKeysItem(keys, values, func(k, v uint64) bool {
+		name := ""
+		if labels {
+			name = r.attrName(k)
+		}
+		emit(v, Ref{Kind: RefAttribute, Name: name}, false)
+		return true
+	})
+}
