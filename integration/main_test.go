@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "pycoroner")
+	// Heap commands save their census in an index cache: a private one,
+	// so that the tests neither fill the user's nor share one run to run.
+	os.Setenv("PYCORONER_INDEX_DIR", filepath.Join(dir, "index"))
 	_, self, _, _ := runtime.Caller(0)
 	build := exec.Command("go", "build", "-o", binary, "./cmd/pycoroner")
 	build.Dir = filepath.Join(filepath.Dir(self), "..")
@@ -81,6 +84,8 @@ func interpreters(t *testing.T) []harness.Interpreter {
 		problem = "gcore is not installed (apt-get install gdb)"
 	case len(minors) < 6:
 		problem = fmt.Sprintf("found %d CPython minor versions, need 3.8 to 3.13 (pyenv install)", len(minors))
+	case len(harness.MissingSid()) > 0:
+		problem = fmt.Sprintf("Debian sid's CPython %v missing under %s (run scripts/sid-pythons.sh)", harness.MissingSid(), harness.SidRoot())
 	}
 	if problem != "" {
 		if os.Getenv("CI") == "true" {

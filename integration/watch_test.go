@@ -113,8 +113,11 @@ func TestWatchUntilCounter(t *testing.T) {
 				t.Fatalf("the condition never held: %s", r.stdout)
 			}
 			n := itemsIn(got.Values["__main__:TICKS"])
-			if n < threshold || n > threshold+20 {
-				t.Errorf("TICKS had %d items at the snapshot (%q), want %d or a few more", n, got.Values["__main__:TICKS"], threshold)
+			// Only the lower bound is an answer: how many more ticks came
+			// before the first poll depends on the machine's load (a busy
+			// CI machine can start watch after the list passed 30).
+			if n < threshold {
+				t.Errorf("TICKS had %d items at the snapshot (%q), want at least %d", n, got.Values["__main__:TICKS"], threshold)
 			}
 			st := pycoroner(t, "stacks", "--json", got.Core)
 			if st.code != 0 || !bytes.Contains(st.stdout, []byte(`"ticker"`)) {
@@ -253,30 +256,29 @@ func TestWatchHonoursSIGSTOP(t *testing.T) {
 			l := startLive(t, ctx, in, "counter")
 			var out bytes.Buffer
 			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path", "-o", t.TempDir(), "--json")
-			if !progresses(l.PID) {
+			if !progresses(l.PID, 30*time.Second) {
 				t.Fatalf("the program makes no progress while watched:\n%s", l.Describe())
 			}
 			unix.Kill(l.PID, unix.SIGSTOP)
-			time.Sleep(100 * time.Millisecond)
-			if progresses(l.PID) {
+			if !eventually(func() bool { return threadsStopped(l.PID) }) || progresses(l.PID, 500*time.Millisecond) {
 				t.Errorf("SIGSTOP during watch: the program still runs:\n%s", l.Describe())
 			}
 			unix.Kill(l.PID, unix.SIGCONT)
-			time.Sleep(100 * time.Millisecond)
-			if !progresses(l.PID) {
+			if !progresses(l.PID, 30*time.Second) {
 				t.Errorf("SIGCONT during watch: the program does not run again:\n%s", l.Describe())
 			}
 			unix.Kill(l.PID, unix.SIGSTOP)
-			time.Sleep(100 * time.Millisecond)
+			eventually(func() bool { return threadsStopped(l.PID) })
 			w.cmd.Process.Signal(unix.SIGTERM)
 			w.cmd.Wait()
+			eventually(func() bool { st, tr := procState(l.PID); return st == 'T' && tr == "0" })
 			state, tracer := procState(l.PID)
 			if state != 'T' || tracer != "0" {
 				t.Errorf("after watch ended with the program stopped: state %c, tracer %s; want T (stopped) and 0", state, tracer)
 			}
 			unix.Kill(l.PID, unix.SIGCONT)
-			time.Sleep(100 * time.Millisecond)
-			if ok, why := l.Running(); !ok || !progresses(l.PID) {
+			if !progresses(l.PID, 30*time.Second) || !eventually(func() bool { ok, _ := l.Running(); return ok }) {
+				_, why := l.Running()
 				t.Errorf("after SIGCONT the program does not run freely: %s\n%s", why, l.Describe())
 			}
 		})
@@ -284,13 +286,23 @@ func TestWatchHonoursSIGSTOP(t *testing.T) {
 }
 
 // progresses reports whether the process's threads make progress within
-// a generous while: the ticker thread sleeps 20 ms per tick, so its
-// context switches count up while it runs.
-func progresses(pid int) bool {
+// d: the ticker thread sleeps 20 ms per tick, so its context switches
+// count up while it runs.
+func progresses(pid int, d time.Duration) bool {
 	first := contextSwitches(pid)
-	for i := 0; i < 20; i++ {
+	for end := time.Now().Add(d); time.Now().Before(end); {
 		time.Sleep(50 * time.Millisecond)
 		if contextSwitches(pid) > first {
+			return true
+		}
+	}
+	return false
+}
+
+// eventually polls cond for up to a minute.
+func eventually(cond func() bool) bool {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
 			return true
 		}
 	}
@@ -405,8 +417,14 @@ func TestWatchStartsProgram(t *testing.T) {
 	for _, in := range interpreters(t) {
 		in := in
 		t.Run(in.Name, func(t *testing.T) {
-			r := pycoroner(t, "watch", "--on-change", "sys:path", "--count", "12", "--timeout", "40s", "-o", t.TempDir(), "--json",
-				"--", in.Path, "-B", "-s", app)
+			if len(in.Loader) > 0 {
+				// watch -- PROGRAM breaks at Py_RunMain in the files the
+				// exec'd program maps: run as `ld.so python`, that is the
+				// loader, which maps python only later (docs/limits.md).
+				t.Skip("watch cannot start a Python run through an explicit ld.so yet")
+			}
+			args := []string{"watch", "--on-change", "sys:path", "--count", "12", "--timeout", "40s", "-o", t.TempDir(), "--json", "--"}
+			r := pycoroner(t, append(args, in.Command("-B", "-s", app)...)...) // through its loader, if it needs one
 			if r.code != 0 {
 				t.Fatalf("watch -- python app.py: exit %d: %s", r.code, r.stderr)
 			}
