@@ -30,7 +30,24 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the census runs")
 	gdb := flag.Bool("gdb", true, "also compare stacks --locals with gdb's py-bt (bench/gdb.go)")
 	gdbRuns := flag.Int("gdbruns", 5, "runs of each tool per core in the gdb comparison")
+	commands := flag.Bool("commands", true, "time whole heap commands, cold and warm, on the bigheap cores (bench/commands.go)")
+	cmdRuns := flag.Int("cmdruns", 5, "runs of each whole command on the 2.8 M-object core")
+	large := flag.Bool("large", true, "also time whole commands on the ≥ 15 M-object core (bigheap_large, about 1.2 GB, cached after the first run)")
+	largeRuns := flag.Int("largeruns", 3, "runs of each whole command on the large core")
 	flag.Parse()
+	if *commands {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
+		section, err := commandsSection(ctx, *python, *cmdRuns, *large, *largeRuns)
+		cancel()
+		if err == nil {
+			fmt.Print(section)
+			err = appendTo(*out, section)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: whole commands:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(*python, *runs, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -54,20 +71,10 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-// appendTo appends a section to the markdown file out, if one is named.
-func appendTo(out, section string) error {
-	if out == "" {
-		return nil
+	if err := writeReport(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
 	}
-	f, err := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = f.WriteString(section)
-	return err
 }
 
 func run(python string, runs int, out, cpuprofile string) error {
@@ -173,7 +180,7 @@ func run(python string, runs int, out, cpuprofile string) error {
 		return fmt.Errorf("census found %d BigUser objects, the process counted %d", users, want)
 	}
 	report := fmt.Sprintf(`
-## Heap census — %s
+## Heap census inside one process — %s
 
 - Machine: %s, %d CPUs, %s RAM; %s; CPython %s (%s)
 - Core: %s of %.0f MB (fixtures/scenarios/bigheap.py, gcore), %d objects (%d GC-tracked), %d edges
@@ -199,17 +206,7 @@ All runs: %v. The census checked itself against the process: %d BigUser objects,
 		indexBytes, withReverse, float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/float64(n),
 		float64(ru.Maxrss)/1024, times, users)
 	fmt.Print(report)
-	if out != "" {
-		f, err := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if _, err := f.WriteString(report); err != nil {
-			return err
-		}
-	}
-	return nil
+	return appendTo(out, report)
 }
 
 // readAll times `cat core > /dev/null`, the yardstick the census is

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "pycoroner")
+	// Heap commands save their census in an index cache: a private one,
+	// so that the tests neither fill the user's nor share one run to run.
+	os.Setenv("PYCORONER_INDEX_DIR", filepath.Join(dir, "index"))
 	_, self, _, _ := runtime.Caller(0)
 	build := exec.Command("go", "build", "-o", binary, "./cmd/pycoroner")
 	build.Dir = filepath.Join(filepath.Dir(self), "..")

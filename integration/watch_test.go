@@ -253,30 +253,29 @@ func TestWatchHonoursSIGSTOP(t *testing.T) {
 			l := startLive(t, ctx, in, "counter")
 			var out bytes.Buffer
 			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "sys:path", "-o", t.TempDir(), "--json")
-			if !progresses(l.PID) {
+			if !progresses(l.PID, 30*time.Second) {
 				t.Fatalf("the program makes no progress while watched:\n%s", l.Describe())
 			}
 			unix.Kill(l.PID, unix.SIGSTOP)
-			time.Sleep(100 * time.Millisecond)
-			if progresses(l.PID) {
+			if !eventually(func() bool { return threadsStopped(l.PID) }) || progresses(l.PID, 500*time.Millisecond) {
 				t.Errorf("SIGSTOP during watch: the program still runs:\n%s", l.Describe())
 			}
 			unix.Kill(l.PID, unix.SIGCONT)
-			time.Sleep(100 * time.Millisecond)
-			if !progresses(l.PID) {
+			if !progresses(l.PID, 30*time.Second) {
 				t.Errorf("SIGCONT during watch: the program does not run again:\n%s", l.Describe())
 			}
 			unix.Kill(l.PID, unix.SIGSTOP)
-			time.Sleep(100 * time.Millisecond)
+			eventually(func() bool { return threadsStopped(l.PID) })
 			w.cmd.Process.Signal(unix.SIGTERM)
 			w.cmd.Wait()
+			eventually(func() bool { st, tr := procState(l.PID); return st == 'T' && tr == "0" })
 			state, tracer := procState(l.PID)
 			if state != 'T' || tracer != "0" {
 				t.Errorf("after watch ended with the program stopped: state %c, tracer %s; want T (stopped) and 0", state, tracer)
 			}
 			unix.Kill(l.PID, unix.SIGCONT)
-			time.Sleep(100 * time.Millisecond)
-			if ok, why := l.Running(); !ok || !progresses(l.PID) {
+			if !progresses(l.PID, 30*time.Second) || !eventually(func() bool { ok, _ := l.Running(); return ok }) {
+				_, why := l.Running()
 				t.Errorf("after SIGCONT the program does not run freely: %s\n%s", why, l.Describe())
 			}
 		})
@@ -284,13 +283,23 @@ func TestWatchHonoursSIGSTOP(t *testing.T) {
 }
 
 // progresses reports whether the process's threads make progress within
-// a generous while: the ticker thread sleeps 20 ms per tick, so its
-// context switches count up while it runs.
-func progresses(pid int) bool {
+// d: the ticker thread sleeps 20 ms per tick, so its context switches
+// count up while it runs.
+func progresses(pid int, d time.Duration) bool {
 	first := contextSwitches(pid)
-	for i := 0; i < 20; i++ {
+	for end := time.Now().Add(d); time.Now().Before(end); {
 		time.Sleep(50 * time.Millisecond)
 		if contextSwitches(pid) > first {
+			return true
+		}
+	}
+	return false
+}
+
+// eventually polls cond for up to a minute.
+func eventually(cond func() bool) bool {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
 			return true
 		}
 	}

@@ -8,9 +8,10 @@ import (
 // no CPython; pyheap is its model (censusModel, censusReader below) and
 // names its results for callers of pyheap.
 type (
-	ObjectID  = census.ObjectID
-	Edge      = census.Edge
-	HeapStats = census.Stats
+	TooBigError = census.TooBigError
+	ObjectID    = census.ObjectID
+	Edge        = census.Edge
+	HeapStats   = census.Stats
 )
 
 // Heap is the census of every live object reachable in the image (see
@@ -27,6 +28,9 @@ func (h *Heap) Runtime() *Runtime { return h.r }
 type HeapOptions struct {
 	// Progress, when set, is called now and then with the objects found.
 	Progress func(objects int)
+	// MaxObjects, when positive, bounds the census (census.Options):
+	// past it BuildHeap fails with a *TooBigError.
+	MaxObjects int
 	// Workers, when positive, is how many goroutines split the census
 	// whatever the heap's size; zero lets the census choose.
 	Workers int
@@ -37,7 +41,7 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	// Names of types that must come from memory are looked up once, now:
 	// renaming types while workers read them would race.
 	r.fallbackName(0)
-	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: opts.Workers})
+	h, err := census.Build[*Type](censusModel{r}, census.Options{Progress: opts.Progress, Workers: opts.Workers, MaxObjects: opts.MaxObjects})
 	if err != nil {
 		return nil, err
 	}
@@ -80,19 +84,10 @@ func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
 	return seeds, nil
 }
 
-func (m censusModel) NewReader() census.Reader[*Type] {
-	cr := &censusReader{r: m.r.NewReader()}
-	cr.emit = cr.onRef
-	return cr
-}
+func (m censusModel) NewReader() census.Reader[*Type] { return &censusReader{r: m.r.NewReader()} }
 
 // censusReader answers the census's questions about single objects.
-type censusReader struct {
-	r            *Runtime
-	emit         emitFunc // onRef, bound once
-	buf          []uint64 // what Refs appends to
-	conservative int
-}
+type censusReader struct{ r *Runtime }
 
 func (cr *censusReader) TypeOf(addr uint64) (*Type, uint64, error) {
 	t, err := cr.r.TypeOf(addr)
@@ -102,35 +97,17 @@ func (cr *censusReader) TypeOf(addr uint64) (*Type, uint64, error) {
 	return t, t.Addr, nil
 }
 
-func (cr *censusReader) Refs(obj uint64, t *Type, buf []uint64) ([]uint64, int) {
-	cr.buf, cr.conservative = buf, 0
-	if t.Kind != KindOther || !cr.walkPlain(obj, t) {
-		walkObject(cr.r, obj, t, cr.emit)
-	}
-	buf, cr.buf = cr.buf, nil
-	return buf, cr.conservative
-}
-
-// onRef keeps one reference: a word found by a conservative scan only
-// when it holds an object.
-func (cr *censusReader) onRef(target uint64, _ Ref, conservative bool) {
-	if target == 0 || target%8 != 0 {
+func (cr *censusReader) Refs(obj uint64, t *Type, emit func(target uint64, via Ref, conservative bool)) {
+	if t.Kind == KindOther && cr.walkPlain(obj, t, emit) {
 		return
 	}
-	if conservative {
-		if _, err := cr.r.TypeOf(target); err != nil {
-			return
-		}
-		cr.conservative++
-	}
-	cr.buf = append(cr.buf, target)
+	walkObject(cr.r, obj, t, emit)
 }
 
 // walkPlain is walkInstance for the commonest object of all, an instance
-// whose references are just its attributes, without the labelling and the
-// indirect calls: it reports false, having done nothing, for every other
-// object.
-func (cr *censusReader) walkPlain(obj uint64, t *Type) bool {
+// whose references are just its attributes, without the labelling: it
+// reports false, having done nothing, for every other object.
+func (cr *censusReader) walkPlain(obj uint64, t *Type, emit emitFunc) bool {
 	r := cr.r
 	if !r.typeWalkOf(t).plain {
 		return false
@@ -140,11 +117,11 @@ func (cr *censusReader) walkPlain(obj uint64, t *Type) bool {
 		return true
 	}
 	if dict != 0 {
-		cr.onRef(dict, Ref{}, false)
+		emit(dict, Ref{}, false)
 		return true
 	}
 	r.eachKeysItem(keys, values, func(_, v uint64) bool {
-		cr.onRef(v, Ref{}, false)
+		emit(v, Ref{}, false)
 		return true
 	})
 	return true

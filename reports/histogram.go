@@ -46,27 +46,41 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 	perType := map[*pyheap.Type]*HistogramRow{}
 	conservType := map[*pyheap.Type]bool{}
 	out := &Histogram{By: by, Stats: h.Stats}
-	for i := 0; i < h.Len(); i++ {
-		id := pyheap.ObjectID(i)
-		t := h.Type(id)
+	// Counts and sizes per type in one pass over the census's arrays;
+	// then the few objects that need a look of their own (modules).
+	types, counts, sizes := h.TypeTotals()
+	for i, t := range types {
+		if counts[i] == 0 {
+			continue
+		}
 		row := perType[t]
 		if row == nil {
 			row = &HistogramRow{Type: t.Name, Module: rt.TypeModule(t), addr: t.Addr}
 			perType[t] = row
 			conservType[t] = rt.ConservativeType(t)
 		}
-		size := h.Size(id)
-		row.Count++
-		row.Size += size
-		out.Total.Count++
-		out.Total.Size += size
-		if conservType[t] || t.Kind == pyheap.KindModule && rt.ConservativeObject(h.Addr(id), t) {
+		row.Count += counts[i]
+		row.Size += sizes[i]
+		out.Total.Count += counts[i]
+		out.Total.Size += sizes[i]
+		if conservType[t] {
+			row.ConservativeCount += counts[i]
+			row.ConservativeSize += sizes[i]
+			out.Total.ConservativeCount += counts[i]
+			out.Total.ConservativeSize += sizes[i]
+		}
+	}
+	h.EachOfTypes(func(t *pyheap.Type) bool { return t != nil && t.Kind == pyheap.KindModule && !conservType[t] }, func(id pyheap.ObjectID) {
+		t := h.Type(id)
+		if rt.ConservativeObject(h.Addr(id), t) {
+			size := h.Size(id)
+			row := perType[t]
 			row.ConservativeCount++
 			row.ConservativeSize += size
 			out.Total.ConservativeCount++
 			out.Total.ConservativeSize += size
 		}
-	}
+	})
 	for _, r := range perType {
 		if r.ConservativeCount > 0 {
 			out.ConservativeTypes = append(out.ConservativeTypes, *r)
@@ -140,8 +154,12 @@ func CensusWarnings(st pyheap.HeapStats) []string {
 
 // CensusSummary is the one-line account of a census.
 func CensusSummary(st pyheap.HeapStats) string {
-	s := fmt.Sprintf("census: %d objects (%d GC-tracked), %d references (%d conservative), %d unreadable pointers, in %s",
-		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, st.Duration.Round(time.Millisecond))
+	took := "in " + st.Duration.Round(time.Millisecond).String()
+	if st.Restored {
+		took = "from the saved index (the census took " + st.Duration.Round(time.Millisecond).String() + ")"
+	}
+	s := fmt.Sprintf("census: %d objects (%d GC-tracked), %d references (%d conservative), %d unreadable pointers, %s",
+		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, took)
 	if st.GCCollecting {
 		s += "; WARNING: the GC was collecting"
 	}

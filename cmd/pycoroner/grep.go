@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -47,7 +48,7 @@ are not searched.`,
 			if max < 0 {
 				return usageError{fmt.Errorf("--max %d: want 0 (all) or more", max)}
 			}
-			hs, err := g.openHeap(core)
+			hs, err := g.openHeapFor(core, pyheap.SavedAddrs|pyheap.SavedReverse)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -34,7 +35,7 @@ the garbage collector was running.`,
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: want 0 (all) or more", top)}
 			}
-			hs, err := g.openHeap(coreArg(args))
+			hs, err := g.openHeapFor(coreArg(args), pyheap.SavedSizes|pyheap.SavedAddrs)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -24,7 +25,7 @@ thread's frame local, the exception a thread handles) to the object, e.g.
   pycoroner path --json core.12345 app.models:CACHE`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			hs, id, err := g.openTarget(args)
+			hs, id, err := g.openTarget(args, pyheap.SavedAddrs|pyheap.SavedReverse|pyheap.SavedSizes)
 			if err != nil {
 				return err
 			}

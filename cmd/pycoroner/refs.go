@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -23,7 +24,7 @@ app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
   pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			hs, id, err := g.openTarget(args)
+			hs, id, err := g.openTarget(args, pyheap.SavedAddrs|pyheap.SavedReverse)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/coreread/live"
+	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
@@ -24,6 +25,7 @@ type globalFlags struct {
 	exe     string
 	json    bool
 	noDWARF bool
+	noIndex bool
 	// maxDecompressed caps a compressed core's decompressed size.
 	maxDecompressed string
 }
@@ -52,11 +54,13 @@ this host, or from --sysroot when the core came from another machine.`,
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text (shapes in docs/json.md)")
 	pf.StringVar(&g.maxDecompressed, "max-decompressed", "", "decompress a compressed core up to `SIZE` (8G, 500M; default 1000 times its compressed size, at least 1G)")
 	pf.BoolVar(&g.noDWARF, "no-dwarf", false, "use the committed layout tables even when the binary has DWARF")
+	pf.BoolVar(&g.noIndex, "no-index", false, "heap commands: take the census, use no saved index and save none (see pycoroner cache --help)")
 	pf.IntVar(&liveTarget.pid, "pid", 0, "analyse the running process `PID` instead of a core (paused while it is copied; see docs/live.md)")
 	pf.BoolVar(&liveTarget.nonblocking, "nonblocking", false, "with --pid: read without pausing the process (faster, may be inconsistent)")
 	root.AddCommand(newInfoCmd(g), newStacksCmd(g))
 	root.AddCommand(newHistogramCmd(g), newRefsCmd(g), newPathCmd(g), newShowCmd(g), newGrepCmd(g), newModulesCmd(g), newSysPathCmd(g))
 	root.AddCommand(newSnapshotCmd(g), newWatchCmd(g))
+	root.AddCommand(newIndexCmd(g), newCacheCmd(g))
 	return root
 }
 
@@ -221,19 +225,21 @@ func parseTarget(arg string) (pyheap.Expr, error) {
 type heapSession struct {
 	*session
 	h        *pyheap.Heap
+	index    *indexfile.Index // the saved index h was restored from, mapped until close
 	warnings []string
 }
 
 // openHeap opens a core and takes its heap census.
 // openTarget opens the heap of the CORE argument (or --pid) and finds the
 // object that the ADDR argument names. The caller closes the session.
-func (g *globalFlags) openTarget(args []string) (*heapSession, pyheap.ObjectID, error) {
+// parts are the parts of a saved census the command uses (openHeapFor).
+func (g *globalFlags) openTarget(args []string, parts pyheap.SavedParts) (*heapSession, pyheap.ObjectID, error) {
 	core, arg := coreAndArg(args)
 	e, err := parseTarget(arg)
 	if err != nil {
 		return nil, 0, err
 	}
-	hs, err := g.openHeap(core)
+	hs, err := g.openHeapFor(core, parts)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -246,17 +252,24 @@ func (g *globalFlags) openTarget(args []string) (*heapSession, pyheap.ObjectID, 
 }
 
 func (g *globalFlags) openHeap(path string) (*heapSession, error) {
+	return g.openHeapFor(path, pyheap.SavedAll)
+}
+
+// openHeapFor is openHeap for a command that uses only some parts of a
+// saved census: the others are not read (nor checked) unless used.
+func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSession, error) {
 	s, err := g.open(path, true)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.rt.BuildHeap(heapOptions())
+	hs := &heapSession{session: s}
+	indexWarnings, err := g.heapOf(hs, path, parts)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("%s: heap census: %w", path, err)
 	}
-	warns := append(s.warnings(), reports.CensusWarnings(h.Stats)...)
-	return &heapSession{session: s, h: h, warnings: warns}, nil
+	hs.warnings = append(append(s.warnings(), reports.CensusWarnings(hs.h.Stats)...), indexWarnings...)
+	return hs, nil
 }
 
 // done prints the warnings to stderr once the command has answered (an

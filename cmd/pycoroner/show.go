@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -26,7 +27,7 @@ ADDR is an address or an expression (see refs --help).`,
 			if depth < 0 || depth > reports.ShowMaxDepth {
 				return usageError{fmt.Errorf("--depth %d: want 0 to %d", depth, reports.ShowMaxDepth)}
 			}
-			hs, id, err := g.openTarget(args)
+			hs, id, err := g.openTarget(args, pyheap.SavedAll)
 			if err != nil {
 				return err
 			}

@@ -139,7 +139,7 @@ func (t *watchTarget) attach(json bool) (*live.Session, error) {
 	}
 	s, cmd, err := live.StartAt(live.StartOptions{Argv: t.argv, Stdin: os.Stdin, Stdout: progOut, Stderr: os.Stderr, Symbol: pyStartSymbol})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (watch -- PROGRAM needs a CPython 3.8+ interpreter as PROGRAM, as in: watch ... -- python app.py)", err)
 	}
 	t.pid, t.program = s.PID, cmd
 	return s, nil
@@ -292,7 +292,7 @@ func openCore(g *globalFlags, path string) (*coreread.Process, *pyheap.Runtime, 
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := pyheap.Open(p, pyheap.Options{NoDWARF: g.noDWARF})
+	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		p.Close()
 		return nil, nil, err

@@ -42,9 +42,11 @@ type census[T any] struct {
 	typeAddr []uint64          // the address of each type's object
 	typeIx   map[uint64]uint32 // type object address -> index in types
 
-	objects  atomic.Int64 // visited so far, for progress
-	maxed    atomic.Bool  // a worker reached its share of maxObjects, or maxEdges
-	progress func(int)
+	objects   atomic.Int64 // visited so far, for progress
+	maxed     atomic.Bool  // a worker reached its share of maxObjects, or maxEdges
+	budgetHit atomic.Bool  // ... of Options.MaxObjects
+	perWorker int          // the objects one worker may record
+	progress  func(int)
 
 	// message passing between workers
 	mu    sync.Mutex
@@ -58,6 +60,13 @@ type census[T any] struct {
 type Options struct {
 	// Progress, when set, is called now and then with the objects found.
 	Progress func(objects int)
+	// MaxObjects, when positive, bounds the objects the census records
+	// (the caller's memory budget divided by what one object costs): a
+	// heap bigger than that is a *TooBigError, found as soon as the GC
+	// lists are read when they say it is clearly too big (a heap has
+	// about 8 objects per GC-tracked one), else when the census gets
+	// there; the census reserves no more than that.
+	MaxObjects int
 	// Workers, when positive, is how many goroutines split the census,
 	// whatever the heap's size (for tests and comparisons). Zero: one per
 	// CPU (at most 8) for a heap of at least MinParallelSeed GC-tracked
@@ -75,6 +84,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	c := &census[T]{model: model, opts: opts, seen: newAddrBits(model.Ranges()), seedBad: map[uint64]bool{},
 		progress: opts.Progress, typeIx: map[uint64]uint32{}}
 	c.wake = sync.NewCond(&c.mu)
+	c.perWorker = maxObjects
 	c.bounds = []int{0, len(c.seen.words) / 2}
 	seeder := c.newWorker(0)
 	seeder.pend = newPending(c.seen, 0, 0)
@@ -96,10 +106,23 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 		seeder.addPrecise(a)
 	}
 	tSeed := time.Since(start)
+	// Refused at once when even half the estimate is too many (the
+	// estimate is rough: a heap of containers has fewer objects per
+	// tracked one); else the workers stop at the bound.
+	if opts.MaxObjects > 0 && objectsPerTracked*h.Stats.GCTracked > 2*opts.MaxObjects {
+		return nil, &TooBigError{Objects: objectsPerTracked * h.Stats.GCTracked, GCTracked: h.Stats.GCTracked, Max: opts.MaxObjects, Estimated: true}
+	}
 	c.split(seeder, h.Stats.GCTracked)
 	c.run()
 	tSweep := time.Since(start)
 	if c.maxed.Load() {
+		if c.budgetHit.Load() {
+			found := 0
+			for _, wk := range c.workers {
+				found += len(wk.order)
+			}
+			return nil, &TooBigError{Objects: found, GCTracked: h.Stats.GCTracked, Max: opts.MaxObjects}
+		}
 		return nil, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
 	}
 	h.finish(c)
@@ -155,13 +178,16 @@ func (c *census[T]) split(seeder *worker[T], seeded int) {
 	}
 	c.workers = make([]*worker[T], n)
 	c.inbox = make([][][]uint64, n)
+	c.perWorker = maxObjects / n
+	if c.opts.MaxObjects > 0 {
+		c.perWorker = min(c.perWorker, (c.opts.MaxObjects+n-1)/n)
+	}
 	for i := range c.workers {
 		wk := seeder
 		if i > 0 {
 			wk = c.newWorker(i)
 		}
-		// A heap has about 8 objects for each one the GC tracks.
-		wk.reserve(8 * seeded / n)
+		wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker))
 		wk.pend = newPending(c.seen, c.bounds[i], c.bounds[i+1])
 		wk.out = make([][]uint64, n)
 		c.workers[i] = wk
@@ -342,4 +368,25 @@ func (p *heapPart) dropEdges(f *frozenBits) {
 	}
 	p.edgeOff[len(p.order)] = w
 	p.edges = p.edges[:w]
+}
+
+// objectsPerTracked: a heap has about 8 objects for each one the GC
+// tracks (ints, strs, floats are not tracked). It sizes the workers'
+// arrays and estimates a census before it is taken.
+const objectsPerTracked = 8
+
+// TooBigError says a census would record more objects than
+// Options.MaxObjects allows.
+type TooBigError struct {
+	Objects   int  // found, or estimated from the GC lists
+	GCTracked int  // objects on the GC lists
+	Max       int  // Options.MaxObjects
+	Estimated bool // Objects is an estimate: the census stopped after reading the GC lists
+}
+
+func (e *TooBigError) Error() string {
+	if e.Estimated {
+		return fmt.Sprintf("about %d objects (%d on the GC lists), more than the %d allowed", e.Objects, e.GCTracked, e.Max)
+	}
+	return fmt.Sprintf("more than the %d objects allowed (%d found when the census stopped)", e.Max, e.Objects)
 }

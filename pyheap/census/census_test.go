@@ -78,18 +78,10 @@ func (r fakeReader) TypeOf(addr uint64) (string, uint64, error) {
 	return r.m.names[o.typ], o.typ, nil
 }
 
-func (r fakeReader) Refs(obj uint64, _ string, buf []uint64) ([]uint64, int) {
-	n := 0
+func (r fakeReader) Refs(obj uint64, _ string, emit func(uint64, Ref, bool)) {
 	for _, e := range r.m.objs[obj].refs {
-		if e.conservative {
-			if _, ok := r.m.objs[e.to]; !ok {
-				continue
-			}
-			n++
-		}
-		buf = append(buf, e.to)
+		emit(e.to, Ref{}, e.conservative)
 	}
-	return buf, n
 }
 
 func (r fakeReader) Labelled(obj uint64, _ string, emit func(uint64, Ref, bool)) {

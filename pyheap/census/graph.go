@@ -54,6 +54,14 @@ func (h *Heap[T]) Out(id ObjectID) []ObjectID {
 }
 
 func (h *Heap[T]) buildForward() {
+	if h.saved != nil && !h.saved.built {
+		h.need(SavedForward)
+		return
+	}
+	if h.flat {
+		h.forwardFromReverse()
+		return
+	}
 	n := h.Len()
 	off := make([]uint32, n+1)
 	fwd := make([]ObjectID, 0, h.Stats.Edges+n)
@@ -70,6 +78,47 @@ func (h *Heap[T]) buildForward() {
 			fwd = append(fwd, t)
 		}
 		off[id+1] = uint32(len(fwd))
+	}
+	h.fwdOff, h.fwd = off, fwd
+}
+
+// forwardFromReverse builds the out-edges of a flat heap by turning the
+// reverse index around: every edge but the type's, in address order of
+// the targets (not the model's order), then the type's.
+func (h *Heap[T]) forwardFromReverse() {
+	if h.revOff == nil {
+		h.buildReverse()
+	}
+	n := h.Len()
+	off := make([]uint32, n+1)
+	for _, src := range h.rev {
+		off[src+1]++
+	}
+	for i := 1; i <= n; i++ {
+		off[i] += off[i-1]
+	}
+	fwd := make([]ObjectID, len(h.rev))
+	fill := append([]uint32(nil), off[:n]...)
+	for t := 0; t < n; t++ {
+		tobj := ObjectID(t)
+		prev := ObjectID(-1)
+		for _, src := range h.rev[h.revOff[t]:h.revOff[t+1]] {
+			// One edge from src to its type object is the type's, placed
+			// last below; a src's edges to t are adjacent in the list.
+			first := src != prev
+			prev = src
+			if first && h.TypeObject(src) == tobj {
+				continue
+			}
+			fwd[fill[src]] = tobj
+			fill[src]++
+		}
+	}
+	for src := 0; src < n; src++ {
+		if t := h.TypeObject(ObjectID(src)); t >= 0 {
+			fwd[fill[src]] = t
+			fill[src]++
+		}
 	}
 	h.fwdOff, h.fwd = off, fwd
 }

@@ -3,6 +3,7 @@ package census
 import (
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -35,7 +36,11 @@ type Heap[T any] struct {
 	fwdOnce   sync.Once  // the forward index of Graph
 	fwdOff    []uint32
 	fwd       []ObjectID
-	Stats     Stats
+	// flat: restored from saved arrays (saved.go) or laid out for saving:
+	// one part in id order, no vis, no set.
+	flat  bool
+	saved *savedSource // a restored heap's saved arrays, read on first use
+	Stats Stats
 }
 
 // heapPart is what one census worker recorded, in its visit order.
@@ -55,6 +60,9 @@ const (
 
 // at is where id's record is: its part's index and its index there.
 func (h *Heap[T]) at(id ObjectID) (part int, k uint32) {
+	if h.flat {
+		return 0, uint32(id)
+	}
 	v := h.vis[id]
 	return int(v >> partShift), v & (1<<partShift - 1)
 }
@@ -67,7 +75,10 @@ type Stats struct {
 	Conservative int // edges from a conservative scan
 	Unreadable   int // pointers to memory that is not a valid object
 	GCCollecting bool
-	Duration     time.Duration
+	// Restored: the census was restored from a saved one (saved.go);
+	// Duration and Phases are those of the census then.
+	Restored bool
+	Duration time.Duration
 	// Phases splits Duration: the GC lists and roots, the sweeps that
 	// visit every object, and giving each object its id (address order).
 	Phases [3]time.Duration
@@ -77,10 +88,18 @@ type Stats struct {
 const maxObjects = 1 << 28
 
 // Len is the number of objects.
-func (h *Heap[T]) Len() int { return len(h.vis) }
+func (h *Heap[T]) Len() int {
+	if h.flat {
+		return len(h.parts[0].typeOf)
+	}
+	return len(h.vis)
+}
 
 // Addr is an object's address (its id()).
 func (h *Heap[T]) Addr(id ObjectID) uint64 {
+	if h.saved != nil {
+		h.need(SavedAddrs)
+	}
 	p, k := h.at(id)
 	return h.parts[p].order[k]
 }
@@ -105,12 +124,18 @@ func (h *Heap[T]) Size(id ObjectID) int64 {
 }
 
 func (h *Heap[T]) computeSizes() {
+	if h.saved != nil {
+		h.need(SavedSizes)
+		return
+	}
 	h.sizes = make([]uint32, h.Len())
 	parallel(h.Len(), func(lo, hi int) {
 		// Each goroutine reads through a reader of its own.
 		rd := h.model.NewReader()
 		for i := lo; i < hi; i++ {
-			size := rd.Size(h.Addr(ObjectID(i)), h.Type(ObjectID(i)))
+			p, k := h.at(ObjectID(i))
+			part := &h.parts[p]
+			size := rd.Size(part.order[k], h.types[part.typeOf[k]])
 			if size < 0 || size > 1<<32-1 {
 				size = 0
 			}
@@ -127,6 +152,16 @@ func (h *Heap[T]) Find(addr uint64) (ObjectID, bool) {
 
 // findHint is Find with the caller's own hint (see frozenBits.rankHint).
 func (h *Heap[T]) findHint(addr uint64, hint *int) (ObjectID, bool) {
+	if h.flat {
+		if h.saved != nil {
+			h.need(SavedAddrs)
+		}
+		addrs := h.parts[0].order
+		if i, ok := slices.BinarySearch(addrs, addr); ok {
+			return ObjectID(i), true
+		}
+		return -1, false
+	}
 	if addr%8 != 0 || !h.set.hasHint(addr, hint) {
 		return -1, false
 	}
@@ -152,6 +187,10 @@ func (h *Heap[T]) Referrers(id ObjectID) []ObjectID {
 }
 
 func (h *Heap[T]) buildReverse() {
+	if h.saved != nil {
+		h.need(SavedReverse)
+		return
+	}
 	n := h.Len()
 	// Every edge's target as an id, in the parts' layout.
 	targets := make([][]ObjectID, len(h.parts))
@@ -202,6 +241,19 @@ func (h *Heap[T]) buildReverse() {
 // EdgeAddrs is id's references as the census recorded them: target
 // addresses, in the model's order, its type excepted (see TypeObject).
 func (h *Heap[T]) EdgeAddrs(id ObjectID) []uint64 {
+	if h.flat {
+		// The edges as addresses went when the heap was laid out flat:
+		// they are the out-edges less the type's.
+		out := h.Out(id)
+		if h.TypeObject(id) >= 0 && len(out) > 0 {
+			out = out[:len(out)-1]
+		}
+		addrs := make([]uint64, len(out))
+		for i, t := range out {
+			addrs[i] = h.Addr(t)
+		}
+		return addrs
+	}
 	p, k := h.at(id)
 	part := &h.parts[p]
 	return part.edges[part.edgeOff[k]:part.edgeOff[k+1]]
@@ -225,7 +277,10 @@ func (h *Heap[T]) Roots() []Root { return h.roots }
 // the edge arrays and (once built) the reverse index.
 func (h *Heap[T]) IndexBytes() int64 {
 	n := int64(len(h.vis))*4 + int64(len(h.typeObj))*4 + int64(len(h.sizes))*4 +
-		int64(len(h.revOff))*4 + int64(len(h.rev))*4 + int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
+		int64(len(h.revOff))*4 + int64(len(h.rev))*4 + int64(len(h.fwdOff))*4 + int64(len(h.fwd))*4
+	if h.set != nil {
+		n += int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
+	}
 	for _, p := range h.parts {
 		n += int64(len(p.order))*(8+4+4) + int64(len(p.edges))*8
 	}

@@ -34,13 +34,12 @@ type Reader[T any] interface {
 	// TypeOf returns the type of the object at addr and the address of
 	// that type's object; an error when addr holds no object.
 	TypeOf(addr uint64) (t T, typeAddr uint64, err error)
-	// Refs appends to buf the addresses obj refers to, its type excepted
-	// (the census keeps that edge itself), in the model's order, and
-	// returns the grown buf and how many of the appended addresses a
-	// conservative scan found. Every address appended is non-zero and
-	// 8-aligned, and a conservative one holds an object (TypeOf
-	// succeeds).
-	Refs(obj uint64, t T, buf []uint64) ([]uint64, int)
+	// Refs calls emit with every address obj refers to, its type
+	// excepted (the census keeps that edge itself), in the model's
+	// order; via may be left empty (labels are for Labelled). The census
+	// drops NULL and misaligned targets, and checks (with TypeOf) each
+	// word a conservative scan found.
+	Refs(obj uint64, t T, emit func(target uint64, via Ref, conservative bool))
 	// Labelled reports obj's references with how it holds each,
 	// starting with its type (the field "__class__"); see Edge.
 	Labelled(obj uint64, t T, emit func(target uint64, via Ref, conservative bool))

@@ -9,9 +9,10 @@ import (
 type worker[T any] struct {
 	c    *census[T]
 	id   int
-	rd   Reader[T] // its own: readers keep per-goroutine caches
-	hint int       // last segment hit when locating addresses
-	pend *pending  // marked, not yet visited, in this worker's part
+	rd   Reader[T]                                       // its own: readers keep per-goroutine caches
+	emit func(target uint64, via Ref, conservative bool) // onRef, bound once
+	hint int                                             // last segment hit when locating addresses
+	pend *pending                                        // marked, not yet visited, in this worker's part
 	// addresses outside the bitmap, all owned by worker 0: pending ones
 	// and the set (c.seen.extra)
 	extraQ []uint64
@@ -42,7 +43,9 @@ const typeCacheSize = 256
 const sendBatch = 4096
 
 func (c *census[T]) newWorker(id int) *worker[T] {
-	return &worker[T]{c: c, id: id, rd: c.model.NewReader(), bad: map[uint64]bool{}}
+	wk := &worker[T]{c: c, id: id, rd: c.model.NewReader(), bad: map[uint64]bool{}}
+	wk.emit = wk.onRef
+	return wk
 }
 
 // reserve grows the per-object arrays once, for the objects this worker
@@ -142,20 +145,27 @@ func (wk *worker[T]) addPrecise(addr uint64) {
 	c.seen.n++
 }
 
-// record marks the targets of the edges the reader appended to wk.edges
-// from start on. A word found by a conservative scan was checked by the
-// reader already (such words are few, and most are not pointers), so
-// that the edges to marks that turn out not to be objects come only from
-// damaged memory, and finish has nothing to drop in a healthy core.
-func (wk *worker[T]) record(start, conservative int) {
-	if len(wk.edges) > maxEdges {
-		wk.edges = wk.edges[:maxEdges]
+// onRef records an edge and marks its target. A word found by a
+// conservative scan is checked at once (such words are few, and most are
+// not pointers), so that the edges to marks that turn out not to be
+// objects come only from damaged memory, and finish has nothing to drop
+// in a healthy core.
+func (wk *worker[T]) onRef(target uint64, _ Ref, conservative bool) {
+	if target == 0 || target%8 != 0 {
+		return
+	}
+	if conservative {
+		if _, _, err := wk.rd.TypeOf(target); err != nil {
+			return
+		}
+		wk.conservative++
+	}
+	if len(wk.edges) >= maxEdges {
 		wk.c.maxed.Store(true) // edge offsets are 32 bits
+		return
 	}
-	wk.conservative += conservative
-	for _, target := range wk.edges[start:] {
-		wk.mark(target)
-	}
+	wk.edges = append(wk.edges, target)
+	wk.mark(target)
 }
 
 // maxEdges bounds the edges one census worker records.
@@ -244,7 +254,10 @@ func (wk *worker[T]) visit(addr uint64) {
 		wk.unmark(addr)
 		return
 	}
-	if len(wk.order) >= maxObjects/len(wk.c.workers) {
+	if len(wk.order) >= wk.c.perWorker {
+		if len(wk.order) < maxObjects/len(wk.c.workers) {
+			wk.c.budgetHit.Store(true)
+		}
 		wk.c.maxed.Store(true)
 		return
 	}
@@ -252,8 +265,5 @@ func (wk *worker[T]) visit(addr uint64) {
 	wk.order = append(wk.order, addr)
 	wk.typeOf = append(wk.typeOf, ix)
 	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
-	start := len(wk.edges)
-	var conservative int
-	wk.edges, conservative = wk.rd.Refs(addr, t, wk.edges)
-	wk.record(start, conservative)
+	wk.rd.Refs(addr, t, wk.emit)
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pycoroner/pycoroner/indexfile"
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// indexTraceEnv, when set, makes heap commands say on stderr whether they
+// loaded or saved an index (for tests and for the curious).
+const indexTraceEnv = "PYCORONER_INDEX_TRACE"
+
+// heapOf gives hs its census: restored from the core's saved index when
+// there is a usable one, else taken, and then saved. A saved index that
+// cannot be used, or one that cannot be saved, is a warning, never a
+// failure.
+// parts are the parts of a saved census the command uses: read and checked
+// now, so that a damaged one is rebuilt before the answer starts.
+func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedParts) (warnings []string, err error) {
+	cache, key, why := g.indexFor(hs.session)
+	if why != "" {
+		warnings = append(warnings, why)
+	}
+	if cache != nil {
+		x, err := cache.Load(key, pyheap.HeapIndexSchema)
+		switch {
+		case err == nil:
+			h, err := hs.rt.LoadHeap(x)
+			if err == nil {
+				err = h.Preload(parts)
+			}
+			if err == nil {
+				hs.h, hs.index = h, x
+				indexTrace("loaded %s", x.Path())
+				return warnings, nil
+			}
+			x.Close()
+			os.Remove(x.Path())
+			warnings = append(warnings, fmt.Sprintf("%v; the census was taken again", err))
+		case errors.Is(err, indexfile.ErrNotFound):
+		default:
+			warnings = append(warnings, fmt.Sprintf("%v; the census was taken again", err))
+		}
+	}
+	h, err := g.census(hs.session, cache != nil)
+	if err != nil {
+		return nil, err
+	}
+	hs.h = h
+	if cache != nil {
+		label, _ := filepath.Abs(path)
+		saved, err := g.saveIndex(h, cache, key, label)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("heap index not saved (%v): the next command takes the census again", err))
+		} else {
+			indexTrace("saved %s", saved)
+		}
+	}
+	return warnings, nil
+}
+
+func indexTrace(format string, args ...any) {
+	if os.Getenv(indexTraceEnv) != "" {
+		fmt.Fprintf(os.Stderr, "index: "+format+"\n", args...)
+	}
+}
+
+// indexFor is the cache and the key of the session's core, or a nil cache
+// when no index is to be used (--no-index, --pid) or none can be (and
+// then why, as a warning).
+func (g *globalFlags) indexFor(s *session) (*indexfile.Cache, indexfile.Key, string) {
+	if g.noIndex || liveTarget.pid != 0 {
+		return nil, indexfile.Key{}, ""
+	}
+	cache, err := indexCache()
+	if err != nil {
+		return nil, indexfile.Key{}, fmt.Sprintf("no saved heap index: %v", err)
+	}
+	id, err := s.proc.Identity()
+	if err != nil {
+		return nil, indexfile.Key{}, fmt.Sprintf("no saved heap index: %v", err)
+	}
+	// The key is the core's identity and what else shapes the census:
+	// this pycoroner's binary (its walkers) and the flags that choose the
+	// files and the layout.
+	h := sha256.New()
+	h.Write(id.Notes[:])
+	if exe, err := os.Executable(); err == nil {
+		if st, err := os.Stat(exe); err == nil {
+			binary.Write(h, binary.LittleEndian, [2]int64{st.Size(), st.ModTime().UnixNano()})
+		}
+	}
+	fmt.Fprintf(h, "\x00%s\x00%s\x00%v", g.sysroot, g.exe, g.noDWARF)
+	key := indexfile.Key{Size: id.Size, MTime: id.MTime.UnixNano()}
+	h.Sum(key.Hash[:0])
+	return cache, key, ""
+}
+
+// close unmaps the saved index, then closes the core.
+func (hs *heapSession) close() {
+	if hs.index != nil {
+		hs.index.Close()
+	}
+	hs.session.close()
+}
+
+// Memory a census costs per object, measured (docs/benchmarks.md): the
+// census alone, and with its saved index built.
+const (
+	censusBytesPerObject      = 40
+	censusIndexBytesPerObject = 60
+)
+
+// census takes the census of s within the memory budget, with a progress
+// bar when it takes long; withIndex: the index will be saved (it costs
+// more memory).
+func (g *globalFlags) census(s *session, withIndex bool) (*pyheap.Heap, error) {
+	budget, from, err := memoryBudget()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	perObject := int64(censusBytesPerObject)
+	if withIndex {
+		perObject = censusIndexBytesPerObject
+	}
+	opts := heapOptions()
+	if budget > 0 {
+		opts.MaxObjects = int(min(budget/perObject, 1<<31-1))
+	}
+	prog := g.newProgress("heap census")
+	opts.Progress = func(objects int) { prog.Update(int64(objects), -1) }
+	h, err := s.rt.BuildHeap(opts)
+	prog.Finish()
+	var tb *pyheap.TooBigError
+	if errors.As(err, &tb) {
+		what := fmt.Sprintf("about %d objects (%d on the garbage collector's lists)", tb.Objects, tb.GCTracked)
+		if !tb.Estimated {
+			what = fmt.Sprintf("more than %d objects", tb.Objects)
+		}
+		return nil, fmt.Errorf("this heap has %s: its census needs about %s of memory besides the core (%d bytes per object), more than the %s of %s; run pycoroner where more memory is free, or set %s if it is (docs/limits.md)",
+			what, gigabytes(int64(tb.Objects)*perObject), perObject, gigabytes(budget), from, memoryMaxEnv)
+	}
+	return h, err
+}
+
+func gigabytes(n int64) string {
+	if n < 1<<30 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+}
+
+// saveIndex saves h's index, with a spinner on a terminal when it takes
+// more than a second (the reverse index and writing hundreds of MB, for
+// tens of millions of objects).
+func (g *globalFlags) saveIndex(h *pyheap.Heap, cache *indexfile.Cache, key indexfile.Key, label string) (string, error) {
+	prog := g.newSpinner("saving the heap index")
+	done := make(chan struct{})
+	if prog != nil {
+		go func() {
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					prog.Update(0, -1)
+				}
+			}
+		}()
+	}
+	saved, err := h.SaveIndex(cache, key, label)
+	close(done)
+	prog.Finish()
+	return saved, err
+}

@@ -1,0 +1,226 @@
+package indexfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// DefaultLimit bounds a cache's total size when the caller sets none.
+const DefaultLimit = 10 << 30
+
+// tmpPrefix starts the name of a file being written; staleTemp is the age
+// after which one is taken for the leftover of a killed process.
+const (
+	tmpPrefix = ".tmp-"
+	staleTemp = time.Hour
+)
+
+// Cache is a directory of saved indexes, one file per input and schema,
+// bounded in total size: the indexes used longest ago are removed first.
+// Concurrent processes may share it: a file is written under a temporary
+// name and renamed into place, so a reader sees a whole file or none.
+type Cache struct {
+	Dir   string
+	Limit int64 // bytes; 0 means DefaultLimit
+}
+
+func (c *Cache) limit() int64 {
+	if c.Limit > 0 {
+		return c.Limit
+	}
+	return DefaultLimit
+}
+
+// checkDir makes the directory if needed and refuses one another user
+// could plant files in: a symlink, a directory not ours, or one writable
+// by others.
+func (c *Cache) checkDir(create bool) error {
+	if c.Dir == "" {
+		return errors.New("no index cache directory")
+	}
+	if create {
+		if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+			return fmt.Errorf("index cache %s: %w", c.Dir, err)
+		}
+	}
+	st, err := os.Lstat(c.Dir)
+	if err != nil {
+		return fmt.Errorf("index cache %s: %w", c.Dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("index cache %s is not a directory (a symlink is refused)", c.Dir)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+		return fmt.Errorf("index cache %s belongs to uid %d, not to this user", c.Dir, sys.Uid)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("index cache %s is writable by others (%v): refused", c.Dir, st.Mode().Perm())
+	}
+	return nil
+}
+
+// littleEndian: the format is little-endian and arrays are used in place.
+var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(&x)) == 1 }()
+
+// Load maps the index saved for key under schema. ErrNotFound when there
+// is none; an *InvalidError when the file cannot be trusted (it has been
+// removed, so the caller rebuilds it). Loading marks the index as used.
+func (c *Cache) Load(key Key, schema Schema) (*Index, error) {
+	if !littleEndian {
+		return nil, ErrNotFound
+	}
+	if err := c.checkDir(false); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	path := filepath.Join(c.Dir, fileName(key, schema))
+	x, err := open(path, key, schema)
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		os.Remove(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	os.Chtimes(path, now, now) // the LRU order; a read-only cache keeps the old one
+	return x, nil
+}
+
+// Save writes the index of key under schema, replacing any, and then
+// trims the cache to its limit. It returns the file's path. An index
+// larger than the limit is not saved.
+func (c *Cache) Save(key Key, schema Schema, b *Builder) (string, error) {
+	if size := b.Size(); size > c.limit() {
+		return "", fmt.Errorf("index of %d MB is larger than the cache limit of %d MB", size>>20, c.limit()>>20)
+	}
+	if err := c.checkDir(true); err != nil {
+		return "", err
+	}
+	final := filepath.Join(c.Dir, fileName(key, schema))
+	f, err := os.CreateTemp(c.Dir, tmpPrefix+"*"+fileSuffix)
+	if err != nil {
+		return "", fmt.Errorf("index cache: %w", err)
+	}
+	tmp := f.Name()
+	// No fsync: after a crash a short or zeroed file fails its checksums
+	// and is rebuilt; syncing would make every first command wait for
+	// the disk.
+	err = b.writeTo(f, key, schema)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("saving index %s: %w", final, err)
+	}
+	c.prune(final)
+	return final, nil
+}
+
+// Entry is one file of the cache.
+type Entry struct {
+	Path     string
+	Size     int64
+	LastUsed time.Time
+	Kind     string // the schema's kind; "" for a file being written or unreadable
+	Label    string
+}
+
+// List lists the cache's files, the most recently used first.
+func (c *Cache) List() ([]Entry, error) {
+	des, err := os.ReadDir(c.Dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []Entry
+	for _, de := range des {
+		if !strings.HasSuffix(de.Name(), fileSuffix) || !de.Type().IsRegular() {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			continue
+		}
+		e := Entry{Path: filepath.Join(c.Dir, de.Name()), Size: info.Size(), LastUsed: info.ModTime()}
+		if !strings.HasPrefix(de.Name(), tmpPrefix) {
+			if h, err := readHeader(e.Path); err == nil {
+				e.Kind, e.Label = h.schema.Kind, h.label
+			}
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastUsed.After(out[j].LastUsed) })
+	return out, nil
+}
+
+func readHeader(path string) (header, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return header{}, err
+	}
+	defer f.Close()
+	b := make([]byte, headerSize)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return header{}, err
+	}
+	return decodeHeader(b)
+}
+
+// Clear removes every file of the cache (those being written by another
+// process too: that process then saves nothing). It returns how many
+// files and bytes it removed.
+func (c *Cache) Clear() (files int, bytes int64, err error) {
+	entries, err := c.List()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		if rerr := os.Remove(e.Path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+			continue
+		}
+		files++
+		bytes += e.Size
+	}
+	return files, bytes, err
+}
+
+// prune removes the least recently used indexes until the cache fits its
+// limit (keep is never removed), and temporary files old enough to be
+// leftovers.
+func (c *Cache) prune(keep string) {
+	entries, err := c.List()
+	if err != nil {
+		return
+	}
+	var total int64
+	for _, e := range entries {
+		if strings.HasPrefix(filepath.Base(e.Path), tmpPrefix) {
+			if time.Since(e.LastUsed) > staleTemp {
+				os.Remove(e.Path)
+			}
+			continue
+		}
+		total += e.Size
+		if total > c.limit() && e.Path != keep {
+			os.Remove(e.Path)
+			total -= e.Size
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package indexfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound: no index is saved for this input.
+var ErrNotFound = errors.New("no saved index")
+
+// InvalidError says why a saved index cannot be used. The file has been
+// removed: the caller rebuilds the index and may warn.
+type InvalidError struct {
+	Path   string
+	Reason string
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("saved index %s not used: %s", e.Path, e.Reason)
+}
+
+// Index is a saved index mapped read-only. The slices it hands out point
+// into the mapping: they are valid until Close.
+type Index struct {
+	path    string
+	data    []byte
+	label   string
+	entries map[string]entry
+
+	mu       sync.Mutex
+	verified map[string]error
+}
+
+// open maps the file at path and checks everything but the arrays' own
+// checksums (verified on first use of each array).
+func open(path string, key Key, schema Schema) (*Index, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotFound
+		}
+		return nil, invalid(path, "%v", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, invalid(path, "%v", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, invalid(path, "not a regular file")
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+		return nil, invalid(path, "owned by uid %d, not by this user", sys.Uid)
+	}
+	size := st.Size()
+	if size < headerSize {
+		return nil, invalid(path, "truncated: %d bytes", size)
+	}
+	if int64(int(size)) != size {
+		return nil, invalid(path, "too large to map")
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, invalid(path, "mmap: %v", err)
+	}
+	x := &Index{path: path, data: data, entries: map[string]entry{}, verified: map[string]error{}}
+	if reason := x.check(key, schema); reason != "" {
+		unix.Munmap(data)
+		return nil, invalid(path, "%s", reason)
+	}
+	return x, nil
+}
+
+func invalid(path, format string, args ...any) error {
+	return &InvalidError{Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// check validates the header and the section table; the reason the file
+// cannot be used, or "".
+func (x *Index) check(key Key, schema Schema) string {
+	h, err := decodeHeader(x.data)
+	if err != nil {
+		return err.Error()
+	}
+	x.label = h.label
+	size := uint64(len(x.data))
+	switch {
+	case h.format != FormatVersion:
+		return fmt.Sprintf("written in index format %d, this pycoroner reads format %d", h.format, FormatVersion)
+	case h.schema != schema:
+		return fmt.Sprintf("holds %s version %d, this pycoroner writes %s version %d", h.schema.Kind, h.schema.Version, schema.Kind, schema.Version)
+	case h.key != key:
+		return "stale: it was built from another file (size, modification time or notes differ)"
+	case h.fileSize != size:
+		return fmt.Sprintf("truncated or extended: %d bytes, the header says %d", size, h.fileSize)
+	case h.block != blockSize:
+		return fmt.Sprintf("checksum block of %d bytes, want %d", h.block, blockSize)
+	case h.sections > maxSections:
+		return fmt.Sprintf("%d arrays, more than %d", h.sections, maxSections)
+	}
+	tableEnd := headerSize + uint64(h.sections)*entrySize
+	if tableEnd > size {
+		return "section table past the end of the file"
+	}
+	table := x.data[headerSize:tableEnd]
+	if crc32.ChecksumIEEE(table) != h.tableCRC {
+		return "section table checksum mismatch"
+	}
+	for i := 0; i < int(h.sections); i++ {
+		e := decodeEntry(table[i*entrySize:])
+		es := uint64(e.typ.Size())
+		switch {
+		case es == 0:
+			return fmt.Sprintf("array %q: unknown element type %d", e.name, e.typ)
+		case e.off%alignment != 0 || e.off < tableEnd || e.off > size || e.nbytes > size-e.off:
+			return fmt.Sprintf("array %q: bad place %d+%d", e.name, e.off, e.nbytes)
+		case e.nbytes%es != 0:
+			return fmt.Sprintf("array %q: %d bytes is not a whole number of %s", e.name, e.nbytes, e.typ)
+		case e.crcOff%4 != 0 || e.crcOff > size || 4*blocks(e.nbytes) > size-e.crcOff:
+			return fmt.Sprintf("array %q: checksums out of the file", e.name)
+		}
+		if _, dup := x.entries[e.name]; dup {
+			return fmt.Sprintf("array %q twice", e.name)
+		}
+		x.entries[e.name] = e
+	}
+	return ""
+}
+
+// Path is the file's path.
+func (x *Index) Path() string { return x.path }
+
+// Label is what the index says it is of.
+func (x *Index) Label() string { return x.label }
+
+// Size is the file's size in bytes.
+func (x *Index) Size() int64 { return int64(len(x.data)) }
+
+// Has says whether the index holds an array named name.
+func (x *Index) Has(name string) bool {
+	_, ok := x.entries[name]
+	return ok
+}
+
+// Close unmaps the index: the slices it handed out must not be used after.
+func (x *Index) Close() error {
+	if x.data == nil {
+		return nil
+	}
+	err := unix.Munmap(x.data)
+	x.data = nil
+	return err
+}
+
+// Verify checks the checksums of the named arrays (once each), the blocks
+// split among the CPUs. An array that fails makes the whole file Invalid:
+// it is removed.
+func (x *Index) Verify(names ...string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, name := range names {
+		err, done := x.verified[name]
+		if !done {
+			err = x.verify(name)
+			x.verified[name] = err
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *Index) verify(name string) error {
+	e, ok := x.entries[name]
+	if !ok {
+		return invalid(x.path, "no array %q", name)
+	}
+	data := x.data[e.off : e.off+e.nbytes]
+	sums := x.data[e.crcOff : e.crcOff+4*blocks(e.nbytes)]
+	n := int(blocks(e.nbytes))
+	workers := min(runtime.GOMAXPROCS(0), n)
+	bad := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		bad[w] = -1
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			// The file cut short while mapped (by someone else: this
+			// package only renames and unlinks) faults: a damaged index.
+			debug.SetPanicOnFault(true)
+			i := w
+			defer func() {
+				if recover() != nil {
+					bad[w] = i
+				}
+			}()
+			for ; i < n; i += workers {
+				end := min((i+1)*blockSize, len(data))
+				if crc32.ChecksumIEEE(data[i*blockSize:end]) != binary.LittleEndian.Uint32(sums[4*i:]) {
+					bad[w] = i
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, b := range bad {
+		if b >= 0 {
+			os.Remove(x.path)
+			return invalid(x.path, "array %q: checksum mismatch in block %d", name, b)
+		}
+	}
+	return nil
+}
+
+// Get returns the array named name, its checksums verified, as a slice of
+// the mapping.
+func Get[T Elem](x *Index, name string) ([]T, error) {
+	e, ok := x.entries[name]
+	if !ok {
+		return nil, invalid(x.path, "no array %q", name)
+	}
+	if want := elemType[T](); e.typ != want {
+		return nil, invalid(x.path, "array %q holds %s, want %s", name, e.typ, want)
+	}
+	if err := x.Verify(name); err != nil {
+		return nil, err
+	}
+	var zero T
+	n := e.nbytes / uint64(unsafe.Sizeof(zero))
+	if n == 0 {
+		return []T{}, nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&x.data[e.off])), n), nil
+}

@@ -1,0 +1,336 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// The saved heap index (docs/design.md, "The saved index"): every heap
+// command gives the same answer, byte for byte, without an index, when it
+// takes the census and saves the index (cold), and when it loads the index
+// an earlier command saved (warm); a damaged index is rebuilt with a
+// warning; concurrent commands on one core leave one valid index.
+
+// runIndexed runs the binary with the index cache in dir and
+// PYCORONER_INDEX_TRACE set, so that stderr says whether the index was
+// loaded or saved.
+func runIndexed(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, "PYCORONER_INDEX_TRACE=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("pycoroner %v: timed out", args)
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("pycoroner %v: %v", args, err)
+	}
+	if bytes.Contains(errb.Bytes(), []byte("panic:")) {
+		t.Fatalf("pycoroner %v printed a Go panic:\n%s", args, errb.Bytes())
+	}
+	return result{out.Bytes(), errb.Bytes(), code}
+}
+
+// heapCommands are the heap questions asked of the threads scenario's
+// core, CORE standing for its path.
+func heapCommands(m harness.ThreadsMarkers) [][]string {
+	addr := m.MarkedList.Address
+	cmds := [][]string{
+		{"histogram", "--json", "--top", "0", "CORE"},
+		{"histogram", "--json", "--by", "module", "CORE"},
+		{"refs", "--json", "CORE", addr},
+		{"path", "--json", "--all", "CORE", addr},
+		{"path", "CORE", addr},
+		{"show", "--json", "CORE", addr},
+	}
+	if len(m.TempFiles) > 0 {
+		cmds = append(cmds, []string{"grep", "--json", "CORE", m.TempFiles[0].Prefix})
+	}
+	return cmds
+}
+
+func withCore(args []string, core string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "CORE" {
+			a = core
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func TestHeapSameAnswersWithSavedIndex(t *testing.T) {
+	forEachCoreMode(t, "threads", []harness.Mode{harness.Gcore}, func(t *testing.T, res *harness.Result) {
+		var m harness.ThreadsMarkers
+		if err := res.Oracle.DecodeMarkers(&m); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		for i, c := range heapCommands(m) {
+			args := withCore(c, res.CorePath)
+			plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
+			if plain.code != 0 {
+				t.Fatalf("%v --no-index: exit %d: %s", args, plain.code, plain.stderr)
+			}
+			if strings.Contains(string(plain.stderr), "index:") {
+				t.Errorf("%v --no-index used an index: %s", args, plain.stderr)
+			}
+			first := runIndexed(t, dir, args...)
+			again := runIndexed(t, dir, args...)
+			for _, r := range []struct {
+				name  string
+				r     result
+				trace string
+			}{{"first", first, "index: saved"}, {"again", again, "index: loaded"}} {
+				if i > 0 && r.name == "first" {
+					r.trace = "index: loaded" // the first command saved it
+				}
+				if r.r.code != 0 || !bytes.Equal(r.r.stdout, plain.stdout) {
+					t.Errorf("%v, %s run: exit %d, answer differs from --no-index:\n%s\n--- without the index:\n%s\nstderr: %s", args, r.name, r.r.code, r.r.stdout, plain.stdout, r.r.stderr)
+				}
+				if !strings.Contains(string(r.r.stderr), r.trace) {
+					t.Errorf("%v, %s run: stderr does not say %q: %s", args, r.name, r.trace, r.r.stderr)
+				}
+			}
+		}
+		entries, _ := filepath.Glob(filepath.Join(dir, "*.pycidx"))
+		if len(entries) != 1 {
+			t.Errorf("index cache holds %v, want one index", entries)
+		}
+	})
+}
+
+// A damaged index is noticed, named in a warning, rebuilt, and the answer
+// is the same. (refs reads every part of the index: a command reads and
+// checks only the parts it uses, so histogram would not notice damage in
+// the reverse index, which it never reads.)
+func TestHeapDamagedIndexRebuilt(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	var m harness.ThreadsMarkers
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"refs", "--json", res.CorePath, m.MarkedList.Address}
+	want := runIndexed(t, dir, args...)
+	if want.code != 0 {
+		t.Fatalf("exit %d: %s", want.code, want.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pycidx"))
+	if len(files) != 1 {
+		t.Fatalf("no index saved: %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	damages := map[string]func([]byte) []byte{
+		"truncated":   func(b []byte) []byte { return b[:len(b)*2/3] },
+		"bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 4; return c },
+		"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
+	}
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(files[0], damage(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got := runIndexed(t, dir, args...)
+			if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) {
+				t.Fatalf("exit %d, answer differs after the index was damaged: %s", got.code, got.stderr)
+			}
+			if !strings.Contains(string(got.stderr), "warning: saved index") || !strings.Contains(string(got.stderr), "index: saved") {
+				t.Errorf("no warning about the damaged index, or not rebuilt: %s", got.stderr)
+			}
+			again := runIndexed(t, dir, args...)
+			if !strings.Contains(string(again.stderr), "index: loaded") || strings.Contains(string(again.stderr), "warning") {
+				t.Errorf("the rebuilt index was not used: %s", again.stderr)
+			}
+		})
+	}
+}
+
+// A core rewritten in place (another core under the same name) is not
+// answered from the old core's index.
+func TestHeapIndexOfRewrittenCore(t *testing.T) {
+	ins := interpreters(t)
+	if len(ins) < 2 {
+		t.Skip("needs two interpreters")
+	}
+	a := cachedCore(t, ins[0], "threads", harness.Gcore)
+	b := cachedCore(t, ins[1], "threads", harness.Gcore)
+	dir := t.TempDir()
+	core := filepath.Join(t.TempDir(), "core")
+	copyFile(t, a.CorePath, core)
+	args := []string{"histogram", "--json", "--top", "0", "--exe", a.Interp.Path, core}
+	first := runIndexed(t, dir, args...)
+	copyFile(t, b.CorePath, core)
+	args[5] = b.Interp.Path
+	rewritten := runIndexed(t, dir, args...)
+	plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
+	if first.code != 0 || rewritten.code != 0 || plain.code != 0 {
+		t.Fatalf("exits %d %d %d: %s %s", first.code, rewritten.code, plain.code, first.stderr, rewritten.stderr)
+	}
+	if !bytes.Equal(rewritten.stdout, plain.stdout) || strings.Contains(string(rewritten.stderr), "index: loaded") {
+		t.Errorf("the rewritten core was answered from the old core's index: %s", rewritten.stderr)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two commands on one core at once, with no index yet: both answer, and
+// the cache holds one index that the next command loads.
+func TestHeapConcurrentCommandsShareIndex(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	dir := t.TempDir()
+	args := []string{"histogram", "--json", "--top", "0", res.CorePath}
+	want := runIndexed(t, t.TempDir(), append([]string{"--no-index"}, args...)...)
+	for round := 0; round < 3; round++ {
+		os.RemoveAll(dir)
+		var wg sync.WaitGroup
+		results := make([]result, 4)
+		for i := range results {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				results[i] = runIndexed(t, dir, args...)
+			}(i)
+		}
+		wg.Wait()
+		for i, r := range results {
+			if r.code != 0 || !bytes.Equal(r.stdout, want.stdout) {
+				t.Fatalf("round %d, command %d: exit %d, answer differs: %s", round, i, r.code, r.stderr)
+			}
+			if strings.Contains(string(r.stderr), "warning") {
+				t.Errorf("round %d, command %d warned: %s", round, i, r.stderr)
+			}
+		}
+		next := runIndexed(t, dir, args...)
+		if !bytes.Equal(next.stdout, want.stdout) || !strings.Contains(string(next.stderr), "index: loaded") {
+			t.Errorf("round %d: after concurrent commands the index is not usable: %s", round, next.stderr)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		if len(files) != 1 {
+			t.Errorf("round %d: cache holds %v, want one index and no temporary file", round, files)
+		}
+	}
+}
+
+// pycoroner index saves the index ahead of time and keeps a valid one;
+// pycoroner cache lists it with the core it was built from and clears it.
+func TestIndexAndCacheCommands(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	dir := t.TempDir()
+	type built struct {
+		Index   string `json:"index"`
+		Size    int64  `json:"size"`
+		Objects int    `json:"objects"`
+		Built   bool   `json:"built"`
+	}
+	type listing struct {
+		Dir     string `json:"dir"`
+		Total   int64  `json:"total"`
+		Entries []struct {
+			Path  string `json:"path"`
+			Size  int64  `json:"size"`
+			Kind  string `json:"kind"`
+			Label string `json:"label"`
+		} `json:"entries"`
+		Cleared *int `json:"cleared"`
+	}
+	decode := func(r result, v any) {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if err := json.Unmarshal(r.stdout, v); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+	}
+	var first, second built
+	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &first)
+	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &second)
+	if !first.Built || second.Built || first.Index != second.Index || first.Objects == 0 {
+		t.Errorf("index twice: %+v then %+v; want built once, then kept", first, second)
+	}
+	var hist []struct {
+		Count int `json:"count"`
+	}
+	r := runIndexed(t, dir, "histogram", "--json", "--top", "0", res.CorePath)
+	decode(r, &hist)
+	total := 0
+	for _, row := range hist {
+		total += row.Count
+	}
+	if total != first.Objects || !strings.Contains(string(r.stderr), "index: loaded") {
+		t.Errorf("histogram after index: %d objects (index says %d), stderr %s", total, first.Objects, r.stderr)
+	}
+	var l listing
+	decode(runIndexed(t, dir, "cache", "--json"), &l)
+	abs, _ := filepath.Abs(res.CorePath)
+	if l.Dir != dir || len(l.Entries) != 1 || l.Entries[0].Path != first.Index || l.Entries[0].Kind != "census" ||
+		l.Entries[0].Label != abs || l.Entries[0].Size != first.Size || l.Total != first.Size {
+		t.Errorf("cache --json: %+v; want the one index of %s", l, abs)
+	}
+	var cleared listing
+	decode(runIndexed(t, dir, "cache", "--clear", "--json"), &cleared)
+	if cleared.Cleared == nil || *cleared.Cleared != 1 {
+		t.Errorf("cache --clear: %+v", cleared)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("after --clear: %v", files)
+	}
+}
+
+// Past the memory budget a heap command fails in one line naming the
+// memory it needs, and shows no progress bar on a pipe.
+func TestHeapMemoryCeiling(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "histogram", res.CorePath)
+	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+t.TempDir(), "PYCORONER_MEMORY_MAX=64K")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("err = %v, want exit 1; stderr: %s", err, errb.Bytes())
+	}
+	msg := errb.String()
+	if strings.Count(strings.TrimSpace(msg), "\n") != 0 || !strings.Contains(msg, "needs about") ||
+		!strings.Contains(msg, "PYCORONER_MEMORY_MAX") || out.Len() != 0 || strings.Contains(msg, "heap census (") {
+		t.Errorf("stdout %q, stderr %q: want one line naming the memory needed", out.Bytes(), msg)
+	}
+}

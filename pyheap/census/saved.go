@@ -1,0 +1,432 @@
+package census
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync"
+)
+
+// A census can be saved as plain arrays and restored from them without
+// the census: a later process maps them (cmd/pycoroner keeps them in a
+// saved index, package indexfile) and answers at once. The saved form is
+// in id order: addresses, type indexes, shallow sizes, the reverse index,
+// the out-edges when they were built (Graph), the type table as
+// addresses, the roots and the stats. A restored heap is "flat": no
+// census worker parts, no address bitmap (Find is a binary search over
+// the addresses), out-edges derived from the reverse index when asked.
+
+// SavedVersion is the version of the saved form: a saved census of
+// another version is not restored.
+const SavedVersion = 1
+
+// ArraySink receives the arrays of a census to save.
+type ArraySink interface {
+	Uint64s(name string, v []uint64)
+	Uint32s(name string, v []uint32)
+	IDs(name string, v []ObjectID)
+	Bytes(name string, v []byte)
+}
+
+// ArraySource gives saved arrays back. It checks them against damage
+// (checksums); Restore checks that their values are consistent.
+type ArraySource interface {
+	Has(name string) bool
+	Uint64s(name string) ([]uint64, error)
+	Uint32s(name string) ([]uint32, error)
+	IDs(name string) ([]ObjectID, error)
+	Bytes(name string) ([]byte, error)
+}
+
+// savedMeta is the small part of a saved census, as JSON.
+type savedMeta struct {
+	Roots []Root
+	Stats Stats
+}
+
+// Save hands the census to sink: shallow sizes and the reverse index are
+// computed first if they were not. A heap that is not flat becomes flat
+// (the workers' arrays are dropped): what it answers does not change, and
+// it holds about half the memory.
+func (h *Heap[T]) Save(sink ArraySink) error {
+	// A restored heap saved again (with more arrays, say) reads every
+	// part first.
+	if err := h.Preload(SavedAll); err != nil {
+		return err
+	}
+	h.allSizes()
+	h.flatten()
+	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})
+	if err != nil {
+		return err
+	}
+	p := &h.parts[0]
+	sink.Uint64s("addrs", p.order)
+	sink.Uint32s("type_of", p.typeOf)
+	sink.Uint32s("sizes", h.sizes)
+	sink.Uint32s("rev_off", h.revOff)
+	sink.IDs("rev", h.rev)
+	sink.Uint64s("type_addrs", h.typeAddr)
+	sink.IDs("type_objects", h.typeObj)
+	sink.Uint64s("type_samples", h.typeSamples())
+	sink.IDs("hidden", h.hidden)
+	if h.fwdOff != nil {
+		sink.Uint32s("fwd_off", h.fwdOff)
+		sink.IDs("fwd", h.fwd)
+	}
+	sink.Bytes("meta", meta)
+	return nil
+}
+
+// typeSamples is, per type, the address of one object of that type (0
+// for none): Restore names the types from them.
+func (h *Heap[T]) typeSamples() []uint64 {
+	samples := make([]uint64, len(h.types))
+	left := len(samples)
+	p := &h.parts[0]
+	for id, ix := range p.typeOf {
+		if samples[ix] == 0 {
+			samples[ix] = p.order[id]
+			if left--; left == 0 {
+				break
+			}
+		}
+	}
+	return samples
+}
+
+// flatten lays the census out in id order, builds the reverse index if
+// it was not, and drops what the workers recorded. Memory: the addresses
+// and type indexes are copied first and the workers' copies dropped; the
+// edges are turned into ids in place for the reverse index, and dropped
+// after; the collector runs between steps, so that each step reuses what
+// the one before freed instead of growing the heap.
+func (h *Heap[T]) flatten() {
+	if h.flat {
+		return
+	}
+	n := h.Len()
+	// The addresses in id order are the address set in order: the
+	// workers' copies go first.
+	for i := range h.parts {
+		h.parts[i].order = nil
+	}
+	runtime.GC()
+	addrs := make([]uint64, 0, n)
+	h.set.each(func(a uint64) { addrs = append(addrs, a) })
+	typeOf := make([]uint32, n)
+	parallel(n, func(lo, hi int) {
+		for id := lo; id < hi; id++ {
+			p, k := h.at(ObjectID(id))
+			typeOf[id] = h.parts[p].typeOf[k]
+		}
+	})
+	for i := range h.parts {
+		h.parts[i].typeOf = nil
+	}
+	runtime.GC()
+	if h.revOff == nil {
+		h.reverseConsumingEdges(typeOf)
+	}
+	h.parts = []heapPart{{order: addrs, typeOf: typeOf}}
+	h.vis, h.set, h.flat = nil, nil, true
+	runtime.GC()
+}
+
+// noTarget marks an edge whose target is not an object, once edges are ids.
+const noTarget = 1 << 32
+
+// reverseConsumingEdges builds the reverse index as buildReverse does (the
+// same order: referrers by id, each one's edges in order, then its type
+// edge), writing each edge's target id over its address instead of into
+// a new array, and filling the offsets in place.
+func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
+	n := h.Len()
+	for i := range h.parts {
+		edges := h.parts[i].edges
+		parallel(len(edges), func(lo, hi int) {
+			hint := 0
+			for j := lo; j < hi; j++ {
+				if t, ok := h.findHint(edges[j], &hint); ok {
+					edges[j] = uint64(uint32(t))
+				} else {
+					edges[j] = noTarget
+				}
+			}
+		})
+	}
+	typeObjOf := func(src int) ObjectID { return h.typeObj[typeOf[src]] }
+	off := make([]uint32, n+1)
+	for src := 0; src < n; src++ {
+		p, k := h.at(ObjectID(src))
+		part := &h.parts[p]
+		for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
+			if t != noTarget {
+				off[t+1]++
+			}
+		}
+		if t := typeObjOf(src); t >= 0 {
+			off[t+1]++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		off[i] += off[i-1]
+	}
+	rev := make([]ObjectID, off[n])
+	// off[t] is where t's next referrer goes; once filled, it is where
+	// t+1's start, so shifting by one gives the offsets.
+	for src := 0; src < n; src++ {
+		p, k := h.at(ObjectID(src))
+		part := &h.parts[p]
+		for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
+			if t != noTarget {
+				rev[off[t]] = ObjectID(src)
+				off[t]++
+			}
+		}
+		if t := typeObjOf(src); t >= 0 {
+			rev[off[t]] = ObjectID(src)
+			off[t]++
+		}
+	}
+	copy(off[1:], off[:n])
+	off[0] = 0
+	for i := range h.parts {
+		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
+	}
+	h.revOff, h.rev = off, rev
+}
+
+// SavedParts names the parts of a restored census that are read from
+// the saved arrays on first use (Preload reads them at once).
+type SavedParts uint8
+
+const (
+	SavedAddrs   SavedParts = 1 << iota // addresses: Addr, Find
+	SavedSizes                          // shallow sizes: Size
+	SavedReverse                        // the reverse index: Referrers, paths, holders
+	SavedForward                        // out-edges, when saved: Graph, Out
+	SavedAll     = SavedAddrs | SavedSizes | SavedReverse | SavedForward
+)
+
+// savedSource is a restored heap's link to its saved arrays.
+type savedSource struct {
+	src   ArraySource
+	n     int
+	once  [4]sync.Once
+	errs  [4]error
+	built bool // the out-edges were not saved: derive them
+}
+
+// Restore rebuilds a heap from saved arrays. model is the model the census
+// was taken of (edges are labelled by re-walking objects); each type is
+// named by asking it the type of one object of that type. The type
+// indexes, the type table and the roots are read and checked now; the
+// addresses, sizes and the edges when first used or preloaded (Preload),
+// and checked then. Every value is checked: an id out of range, offsets
+// out of order or a type that is not where the census found it make
+// Restore (or Preload) fail, and the caller takes the census again.
+func Restore[T any](model Model[T], src ArraySource) (*Heap[T], error) {
+	h := &Heap[T]{model: model, main: model.NewReader(), flat: true}
+	typeOf, err := src.Uint32s("type_of")
+	if err != nil {
+		return nil, err
+	}
+	if h.typeAddr, err = src.Uint64s("type_addrs"); err != nil {
+		return nil, err
+	}
+	if h.typeObj, err = src.IDs("type_objects"); err != nil {
+		return nil, err
+	}
+	samples, err := src.Uint64s("type_samples")
+	if err != nil {
+		return nil, err
+	}
+	if h.hidden, err = src.IDs("hidden"); err != nil {
+		return nil, err
+	}
+	metaBytes, err := src.Bytes("meta")
+	if err != nil {
+		return nil, err
+	}
+	var meta savedMeta
+	if err := json.Unmarshal(metaBytes, &meta); err != nil {
+		return nil, fmt.Errorf("saved census: %w", err)
+	}
+	h.roots, h.Stats = meta.Roots, meta.Stats
+	h.Stats.Restored = true
+	n := len(typeOf)
+	nt := len(h.typeAddr)
+	switch {
+	case n > maxObjects:
+		return nil, fmt.Errorf("saved census: %d objects", n)
+	case h.Stats.Objects != n:
+		return nil, fmt.Errorf("saved census: %d objects, its stats say %d", n, h.Stats.Objects)
+	case len(h.typeObj) != nt || len(samples) != nt:
+		return nil, fmt.Errorf("saved census: %d type addresses, %d type objects, %d samples", nt, len(h.typeObj), len(samples))
+	}
+	h.parts = []heapPart{{typeOf: typeOf}}
+	h.saved = &savedSource{src: src, n: n, built: !src.Has("fwd_off")}
+	if err := checkIDs(h.typeObj, n, true); err != nil {
+		return nil, fmt.Errorf("saved census: type objects: %w", err)
+	}
+	if err := checkIDs(h.hidden, n, false); err != nil {
+		return nil, fmt.Errorf("saved census: hidden roots: %w", err)
+	}
+	for _, r := range h.roots {
+		if r.ID < -1 || int(r.ID) >= n {
+			return nil, fmt.Errorf("saved census: root %q has id %d of %d", r.Name, r.ID, n)
+		}
+	}
+	if err := checkTypes(typeOf, nt); err != nil {
+		return nil, fmt.Errorf("saved census: %w", err)
+	}
+	// The type table: each type named by the model from one of its
+	// objects, and checked to be where the census found it.
+	h.types = make([]T, nt)
+	for ix, addr := range samples {
+		if addr == 0 {
+			continue // a type no object has
+		}
+		t, typeAddr, err := h.main.TypeOf(addr)
+		if err != nil || typeAddr != h.typeAddr[ix] {
+			return nil, fmt.Errorf("saved census: object 0x%x is not of the type at 0x%x in this core (%v)", addr, h.typeAddr[ix], err)
+		}
+		h.types[ix] = t
+	}
+	return h, nil
+}
+
+// Preload reads and checks the saved parts named, for a restored heap (a
+// heap that took its census has them all): a damaged part is an error
+// now rather than a panic when it is first used.
+func (h *Heap[T]) Preload(parts SavedParts) error {
+	if h.saved == nil {
+		return nil
+	}
+	for i := 0; i < 4; i++ {
+		if parts&(1<<i) != 0 {
+			if err := h.load(SavedParts(1 << i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// need loads a saved part on first use; a part that cannot be read was
+// not preloaded, and the heap cannot answer: that is a bug of the caller.
+func (h *Heap[T]) need(part SavedParts) {
+	if err := h.load(part); err != nil {
+		panic(fmt.Errorf("%w (saved census part not preloaded)", err))
+	}
+}
+
+// load reads one saved part, once.
+func (h *Heap[T]) load(part SavedParts) error {
+	s := h.saved
+	i := bits.TrailingZeros8(uint8(part))
+	s.once[i].Do(func() {
+		var err error
+		switch part {
+		case SavedAddrs:
+			var addrs []uint64
+			if addrs, err = s.src.Uint64s("addrs"); err == nil && len(addrs) != s.n {
+				err = fmt.Errorf("saved census: %d addresses for %d objects", len(addrs), s.n)
+			}
+			h.parts[0].order = addrs
+		case SavedSizes:
+			var sizes []uint32
+			if sizes, err = s.src.Uint32s("sizes"); err == nil && len(sizes) != s.n {
+				err = fmt.Errorf("saved census: %d sizes for %d objects", len(sizes), s.n)
+			}
+			h.sizes = sizes
+		case SavedReverse:
+			var off []uint32
+			var rev []ObjectID
+			if off, err = s.src.Uint32s("rev_off"); err == nil {
+				if rev, err = s.src.IDs("rev"); err == nil {
+					if err = checkEdges(off, rev, s.n); err != nil {
+						err = fmt.Errorf("saved census: reverse index: %w", err)
+					}
+				}
+			}
+			if err == nil {
+				h.revOff, h.rev = off, rev
+			}
+		case SavedForward:
+			if s.built {
+				return // derived from the reverse index by buildForward
+			}
+			var off []uint32
+			var fwd []ObjectID
+			if off, err = s.src.Uint32s("fwd_off"); err == nil {
+				if fwd, err = s.src.IDs("fwd"); err == nil {
+					if err = checkEdges(off, fwd, s.n); err != nil {
+						err = fmt.Errorf("saved census: out-edges: %w", err)
+					}
+				}
+			}
+			if err == nil {
+				h.fwdOff, h.fwd = off, fwd
+			}
+		}
+		s.errs[i] = err
+	})
+	return s.errs[i]
+}
+
+// checkIDs checks that every id is below n (or -1, when allowed).
+func checkIDs(ids []ObjectID, n int, minusOne bool) error {
+	for _, id := range ids {
+		if int(id) >= n || id < -1 || (id == -1 && !minusOne) {
+			return fmt.Errorf("id %d of %d objects", id, n)
+		}
+	}
+	return nil
+}
+
+// checkEdges checks an offsets-and-ids adjacency: n+1 offsets in order,
+// ending at len(ids), and every id below n; the ids are checked in
+// parallel.
+func checkEdges(off []uint32, ids []ObjectID, n int) error {
+	if len(off) != n+1 || off[0] != 0 || int(off[n]) != len(ids) {
+		return fmt.Errorf("%d offsets for %d objects, %d edges", len(off), n, len(ids))
+	}
+	for i := 1; i <= n; i++ {
+		if off[i] < off[i-1] {
+			return fmt.Errorf("offsets out of order at %d", i)
+		}
+	}
+	var mu sync.Mutex
+	var bad error
+	parallel(len(ids), func(lo, hi int) {
+		for _, id := range ids[lo:hi] {
+			if uint32(id) >= uint32(n) {
+				mu.Lock()
+				bad = fmt.Errorf("id %d of %d objects", id, n)
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return bad
+}
+
+// checkTypes checks every type index, in parallel.
+func checkTypes(typeOf []uint32, nt int) error {
+	var mu sync.Mutex
+	var bad error
+	parallel(len(typeOf), func(lo, hi int) {
+		for id := lo; id < hi; id++ {
+			if int(typeOf[id]) >= nt {
+				mu.Lock()
+				bad = fmt.Errorf("object %d has type %d of %d", id, typeOf[id], nt)
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return bad
+}

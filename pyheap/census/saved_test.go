@@ -1,0 +1,189 @@
+package census
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// memArrays is an ArraySink and ArraySource in memory.
+type memArrays map[string]any
+
+func (m memArrays) Uint64s(name string, v []uint64) { m[name] = slices.Clone(v) }
+func (m memArrays) Uint32s(name string, v []uint32) { m[name] = slices.Clone(v) }
+func (m memArrays) IDs(name string, v []ObjectID)   { m[name] = slices.Clone(v) }
+func (m memArrays) Bytes(name string, v []byte)     { m[name] = slices.Clone(v) }
+
+type memSource map[string]any
+
+func (m memSource) Has(name string) bool { _, ok := m[name]; return ok }
+func get[V any](m memSource, name string) (V, error) {
+	v, ok := m[name].(V)
+	if !ok {
+		return v, fmt.Errorf("no %s", name)
+	}
+	return v, nil
+}
+func (m memSource) Uint64s(name string) ([]uint64, error) { return get[[]uint64](m, name) }
+func (m memSource) Uint32s(name string) ([]uint32, error) { return get[[]uint32](m, name) }
+func (m memSource) IDs(name string) ([]ObjectID, error)   { return get[[]ObjectID](m, name) }
+func (m memSource) Bytes(name string) ([]byte, error)     { return get[[]byte](m, name) }
+
+// answers is everything a heap answers, as text, for comparing heaps.
+func answers(h *Heap[string]) string {
+	var b strings.Builder
+	for i := 0; i < h.Len(); i++ {
+		id := ObjectID(i)
+		fmt.Fprintf(&b, "%d %x %s %x %d %d refs=%v out=%v edges=%v\n", i, h.Addr(id), h.Type(id), h.TypeAddr(id), h.Size(id),
+			h.TypeObject(id), h.Referrers(id), h.Out(id), h.Edges(id))
+		if got, ok := h.Find(h.Addr(id)); !ok || got != id {
+			fmt.Fprintf(&b, "find %x: %d %v\n", h.Addr(id), got, ok)
+		}
+	}
+	_, missing := h.Find(base + 0x1008)
+	fmt.Fprintf(&b, "roots %+v\nstats %d %d %d %d\nmissing %v\n", h.Roots(), h.Stats.Objects, h.Stats.GCTracked, h.Stats.Edges, h.Stats.Conservative, missing)
+	for i := 0; i < h.Len(); i++ {
+		fmt.Fprintf(&b, "paths %d %+v\n", i, h.ShortestPaths(ObjectID(i), true, 5, func(Root) int { return 0 }))
+	}
+	return b.String()
+}
+
+func saved(t *testing.T, m *fakeModel) (memSource, *Heap[string]) {
+	t.Helper()
+	h := build(t, m, 2)
+	arrays := memArrays{}
+	if err := h.Save(arrays); err != nil {
+		t.Fatal(err)
+	}
+	return memSource(arrays), h
+}
+
+// A restored census answers every question as the census did, and a
+// census that was saved (and so laid out flat) too.
+func TestRestoredCensusAnswersTheSame(t *testing.T) {
+	m, _ := chainHeap()
+	// an object that refers to its own type besides through its header
+	m.obj(base+0x1600, base+0x300, ref{base + 0x300, attribute("cls"), false})
+	m.roots = append(m.roots, Root{Kind: "local", Name: "self", Addr: base + 0x1600})
+	want := answers(build(t, m, 1))
+	src, flat := saved(t, m)
+	if got := answers(flat); got != want {
+		t.Errorf("after saving:\n%s\nwant:\n%s", got, want)
+	}
+	h, err := Restore[string](m, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Stats.Restored {
+		t.Error("restored census not marked Restored")
+	}
+	if got := answers(h); got != want {
+		t.Errorf("restored:\n%s\nwant:\n%s", got, want)
+	}
+	// A restored heap saved again, before it read anything lazily,
+	// restores the same.
+	lazy, err := Restore[string](m, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := memArrays{}
+	if err := lazy.Save(again); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := Restore[string](m, memSource(again))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := answers(h2); got != want {
+		t.Errorf("saved again and restored:\n%s\nwant:\n%s", got, want)
+	}
+	// Out-edges derived from the reverse index hold the same edges.
+	g, built := h.Graph(), build(t, m, 1).Graph()
+	for i := 0; i < g.N; i++ {
+		a := slices.Clone(g.Targets[g.Off[i]:g.Off[i+1]])
+		b := slices.Clone(built.Targets[built.Off[i]:built.Off[i+1]])
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Errorf("object %d: out-edges %v, the census's %v", i, a, b)
+		}
+	}
+}
+
+// Saved arrays whose values do not hold together are refused, never
+// trusted (an index out of range would crash a later question).
+func TestRestoreRefusesInconsistentArrays(t *testing.T) {
+	m, a := chainHeap()
+	tests := []struct {
+		name   string
+		damage func(s memSource)
+		want   string
+	}{
+		{"reverse id out of range", func(s memSource) { s["rev"].([]ObjectID)[0] = 1000 }, "reverse index"},
+		{"negative reverse id", func(s memSource) { s["rev"].([]ObjectID)[1] = -1 }, "reverse index"},
+		{"offsets out of order", func(s memSource) { o := s["rev_off"].([]uint32); o[3], o[4] = o[4]+1, o[3] }, "reverse index"},
+		{"offsets too short", func(s memSource) { s["rev_off"] = s["rev_off"].([]uint32)[:3] }, "reverse index"},
+		{"type index out of range", func(s memSource) { s["type_of"].([]uint32)[2] = 99 }, "type 99"},
+		{"type object out of range", func(s memSource) { s["type_objects"].([]ObjectID)[0] = 77 }, "type objects"},
+		{"sizes too short", func(s memSource) { s["sizes"] = s["sizes"].([]uint32)[1:] }, "sizes"},
+		{"type not where the census found it", func(s memSource) { s["type_addrs"].([]uint64)[1] = a["dict"] }, "not of the type"},
+		{"bad meta", func(s memSource) { s["meta"] = []byte("{") }, "saved census"},
+		{"root id out of range", func(s memSource) {
+			s["meta"] = []byte(strings.Replace(string(s["meta"].([]byte)), `"ID":`, `"ID":9`, 1))
+		}, "root"},
+		{"array missing", func(s memSource) { delete(s, "addrs") }, "no addrs"},
+		{"eager array missing", func(s memSource) { delete(s, "type_of") }, "no type_of"},
+		{"type samples too short", func(s memSource) { s["type_samples"] = s["type_samples"].([]uint64)[1:] }, "samples"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, _ := saved(t, m)
+			tt.damage(src)
+			h, err := Restore[string](m, src)
+			if err == nil {
+				// Read lazily: found when preloaded.
+				err = h.Preload(SavedAll)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A census bigger than MaxObjects stops with a TooBigError: early, from
+// the GC lists, or when it gets there.
+func TestCensusTooBig(t *testing.T) {
+	m, _ := chainHeap() // 10 objects, 3 on the GC lists: about 24 estimated
+	for _, tt := range []struct {
+		max    int
+		tooBig bool
+	}{{11, true}, {5, true}, {12, false}, {0, false}} {
+		_, err := Build[string](m, Options{MaxObjects: tt.max})
+		var tb *TooBigError
+		if !tt.tooBig {
+			if err != nil {
+				t.Errorf("MaxObjects %d: %v", tt.max, err)
+			}
+			continue
+		}
+		if !errors.As(err, &tb) || !tb.Estimated || tb.Max != tt.max || tb.GCTracked != 3 {
+			t.Errorf("MaxObjects %d: err = %v, want an estimated TooBigError", tt.max, err)
+		}
+	}
+	// The estimate passes but the heap is bigger than its GC lists say.
+	big := newFake()
+	nodeT := big.typ(base+0x80, "node")
+	var refs []ref
+	for i := 0; i < 100; i++ {
+		refs = append(refs, ref{big.obj(uint64(base+0x1000+i*0x20), nodeT), item(int64(i)), false})
+	}
+	big.gc = []uint64{big.obj(base+0x8000, nodeT, refs...)}
+	_, err := Build[string](big, Options{MaxObjects: 50, Workers: 1})
+	var tb *TooBigError
+	if !errors.As(err, &tb) || tb.Estimated || tb.Objects != 50 {
+		t.Errorf("err = %v (%+v), want a TooBigError after 50 objects", err, tb)
+	}
+}

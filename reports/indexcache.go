@@ -1,0 +1,89 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+var (
+	_ Answer = (*IndexCache)(nil)
+	_ Answer = (*IndexBuilt)(nil)
+)
+
+// IndexCache is what `pycoroner cache` shows: the saved indexes.
+type IndexCache struct {
+	Dir     string            `json:"dir"`
+	Limit   int64             `json:"limit"` // bytes
+	Total   int64             `json:"total"` // bytes
+	Entries []IndexCacheEntry `json:"entries"`
+	// Cleared is set by --clear: the files and bytes removed.
+	Cleared      *int  `json:"cleared,omitempty"`
+	ClearedBytes int64 `json:"cleared_bytes,omitempty"`
+}
+
+// IndexCacheEntry is one saved index.
+type IndexCacheEntry struct {
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	LastUsed time.Time `json:"last_used"`
+	Kind     string    `json:"kind"`  // "census"; "" for a file being written
+	Label    string    `json:"label"` // the core it was built from, when it was built
+}
+
+// JSON is the value of cache --json.
+func (c *IndexCache) JSON() any { return c }
+
+// WriteText renders the cache as a table and a total.
+func (c *IndexCache) WriteText(w io.Writer) error {
+	if c.Cleared != nil {
+		_, err := fmt.Fprintf(w, "removed %d saved index files (%s) from %s\n", *c.Cleared, megabytes(c.ClearedBytes), c.Dir)
+		return err
+	}
+	if len(c.Entries) > 0 {
+		rows := make([][]string, len(c.Entries))
+		for i, e := range c.Entries {
+			kind := e.Kind
+			if kind == "" {
+				kind = "(being written)"
+			}
+			rows[i] = []string{e.LastUsed.Local().Format("2006-01-02 15:04"), megabytes(e.Size), kind, e.Label}
+		}
+		if err := table(w, []string{"last used", "size", "kind", "built from"}, rows); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d saved index files, %s of %s, in %s\n", len(c.Entries), megabytes(c.Total), megabytes(c.Limit), c.Dir)
+	return err
+}
+
+func megabytes(n int64) string {
+	if n >= 10<<30 {
+		return fmt.Sprintf("%.0f GB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+// IndexBuilt is what `pycoroner index` did.
+type IndexBuilt struct {
+	Core       string  `json:"core"`
+	Index      string  `json:"index"`
+	Size       int64   `json:"size"` // bytes
+	Objects    int     `json:"objects"`
+	References int     `json:"references"`
+	Built      bool    `json:"built"`             // false: a valid index was already saved
+	Seconds    float64 `json:"seconds,omitempty"` // the census and saving it, when built
+}
+
+// JSON is the value of index --json.
+func (b *IndexBuilt) JSON() any { return b }
+
+// WriteText says where the index is.
+func (b *IndexBuilt) WriteText(w io.Writer) error {
+	what := "already saved"
+	if b.Built {
+		what = fmt.Sprintf("saved in %.1fs", b.Seconds)
+	}
+	_, err := fmt.Fprintf(w, "%s: heap index of %d objects and %d references %s: %s (%s)\n", b.Core, b.Objects, b.References, what, b.Index, megabytes(b.Size))
+	return err
+}
