@@ -34,6 +34,7 @@ func main() {
 	cmdRuns := flag.Int("cmdruns", 5, "runs of each whole command on the 2.8 M-object core")
 	large := flag.Bool("large", true, "also time whole commands on the ≥ 15 M-object core (bigheap_large, about 1.2 GB, cached after the first run)")
 	largeRuns := flag.Int("largeruns", 3, "runs of each whole command on the large core")
+	leakCores := flag.String("leakcores", "bigheap,hugeheap", "cores for the dominator-tree and diff figures (bench/leaks.go); empty: none")
 	flag.Parse()
 	if *commands {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
@@ -51,6 +52,17 @@ func main() {
 	if err := run(*python, *runs, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	if *leakCores != "" {
+		section, err := leakBench(*python, *runs, strings.Split(*leakCores, ","))
+		if err == nil {
+			fmt.Print(section)
+			err = appendTo(*out, section)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: leaks:", err)
+			os.Exit(1)
+		}
 	}
 	if *gdb {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)

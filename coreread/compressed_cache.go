@@ -64,7 +64,7 @@ func prepareCacheDir(dir string) error {
 	case int(st.Uid) != os.Geteuid():
 		return fmt.Errorf("cache directory %s belongs to uid %d, not to you (uid %d)", dir, st.Uid, os.Geteuid())
 	case st.Mode&0o022 != 0:
-		return fmt.Errorf("cache directory %s is writable by others (mode %04o); make it private (chmod 700) or choose another", dir, st.Mode&0o7777)
+		return fmt.Errorf("cache directory %s is writable by others (mode %04o): make it private (chmod 700)", dir, st.Mode&0o7777)
 	}
 	return nil
 }

@@ -188,3 +188,34 @@ poll:
 	}
 	return code, errb.String(), caught
 }
+
+// A compressed file that does not unpack to an ELF core is refused before
+// anything is written (was: all of it was written first, then refused).
+// The run's file size limit (ulimit -f, 1 MB) kills a run that writes more.
+func TestCompressedNotACoreWritesNothing(t *testing.T) {
+	var z bytes.Buffer
+	w, _ := zstd.NewWriter(&z, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	zero := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		w.Write(zero)
+	}
+	w.Close()
+	path := filepath.Join(t.TempDir(), "zeros.zst")
+	os.WriteFile(path, z.Bytes(), 0o644)
+	cache := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `ulimit -f 1024 && exec "$0" "$@"`, binary, "stacks", path)
+	cmd.Env = append(os.Environ(), "PYCORONER_CACHE_DIR="+cache)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	stderr := strings.TrimSpace(errb.String())
+	if code != 1 || strings.Contains(stderr, "\n") || !strings.Contains(stderr, "not an ELF core file") {
+		t.Errorf("exit %d (%v), stderr %q: want one line saying it is not a core, before writing", code, err, stderr)
+	}
+}

@@ -84,6 +84,8 @@ func interpreters(t *testing.T) []harness.Interpreter {
 		problem = "gcore is not installed (apt-get install gdb)"
 	case len(minors) < 6:
 		problem = fmt.Sprintf("found %d CPython minor versions, need 3.8 to 3.13 (pyenv install)", len(minors))
+	case len(harness.MissingSid()) > 0:
+		problem = fmt.Sprintf("Debian sid's CPython %v missing under %s (run scripts/sid-pythons.sh)", harness.MissingSid(), harness.SidRoot())
 	}
 	if problem != "" {
 		if os.Getenv("CI") == "true" {

@@ -38,6 +38,13 @@ func TestNativeStacksMatchGDB(t *testing.T) {
 		t.Skip("gdb is not installed")
 	}
 	forEachCoreMode(t, "threads", nativeModes, func(t *testing.T, res *harness.Result) {
+		if res.Mode == harness.Gcore && res.Interp.UsesSnapshot() {
+			// These snapshots come from pycoroner snapshot (gcore loses
+			// their thread stacks, see harness.UsesSnapshot), and gdb 13
+			// names none of their native frames (every one "??"): gdb is
+			// no oracle here. Their kernel crash cores are compared below.
+			t.Skip("gdb names no frame of pycoroner's snapshot of a Debian sid process; the crash cores are compared")
+		}
 		want := gdbBacktraces(t, res)
 		got := nativeStacksOf(t, res.CorePath)
 		if len(want) == 0 {

@@ -95,14 +95,45 @@ func forEachCore(t *testing.T, scenario string, fn func(t *testing.T, res *harne
 
 // forEachCoreMode is forEachCore for some kinds of core only.
 func forEachCoreMode(t *testing.T, scenario string, modes []harness.Mode, fn func(t *testing.T, res *harness.Result)) {
+	forEachCoreModeExcept(t, scenario, modes, nil, fn)
+}
+
+// forEachCoreModeExcept is forEachCoreMode where except, when it says why,
+// skips an interpreter and mode before any core is made (the test, with
+// its reason, shows as skipped).
+func forEachCoreModeExcept(t *testing.T, scenario string, modes []harness.Mode, except func(harness.Interpreter, harness.Mode) string,
+	fn func(t *testing.T, res *harness.Result)) {
 	for _, in := range interpreters(t) {
 		for _, mode := range modes {
 			in, mode := in, mode
 			t.Run(in.Name+"/"+string(mode), func(t *testing.T) {
+				if except != nil {
+					if why := except(in, mode); why != "" {
+						t.Skip(why)
+					}
+				}
 				t.Parallel()
 				fn(t, cachedCore(t, in, scenario, mode))
 			})
 		}
+	}
+}
+
+// notOnSid skips Debian sid's builds for a reason docs/limits.md lists.
+func notOnSid(why string, modes ...harness.Mode) func(harness.Interpreter, harness.Mode) string {
+	return func(in harness.Interpreter, mode harness.Mode) string {
+		if in.Origin != "debian-sid" {
+			return ""
+		}
+		for _, m := range modes {
+			if m == mode {
+				return why
+			}
+		}
+		if len(modes) == 0 {
+			return why
+		}
+		return ""
 	}
 }
 

@@ -113,8 +113,11 @@ func TestWatchUntilCounter(t *testing.T) {
 				t.Fatalf("the condition never held: %s", r.stdout)
 			}
 			n := itemsIn(got.Values["__main__:TICKS"])
-			if n < threshold || n > threshold+20 {
-				t.Errorf("TICKS had %d items at the snapshot (%q), want %d or a few more", n, got.Values["__main__:TICKS"], threshold)
+			// Only the lower bound is an answer: how many more ticks came
+			// before the first poll depends on the machine's load (a busy
+			// CI machine can start watch after the list passed 30).
+			if n < threshold {
+				t.Errorf("TICKS had %d items at the snapshot (%q), want at least %d", n, got.Values["__main__:TICKS"], threshold)
 			}
 			st := pycoroner(t, "stacks", "--json", got.Core)
 			if st.code != 0 || !bytes.Contains(st.stdout, []byte(`"ticker"`)) {
@@ -414,8 +417,14 @@ func TestWatchStartsProgram(t *testing.T) {
 	for _, in := range interpreters(t) {
 		in := in
 		t.Run(in.Name, func(t *testing.T) {
-			r := pycoroner(t, "watch", "--on-change", "sys:path", "--count", "12", "--timeout", "40s", "-o", t.TempDir(), "--json",
-				"--", in.Path, "-B", "-s", app)
+			if len(in.Loader) > 0 {
+				// watch -- PROGRAM breaks at Py_RunMain in the files the
+				// exec'd program maps: run as `ld.so python`, that is the
+				// loader, which maps python only later (docs/limits.md).
+				t.Skip("watch cannot start a Python run through an explicit ld.so yet")
+			}
+			args := []string{"watch", "--on-change", "sys:path", "--count", "12", "--timeout", "40s", "-o", t.TempDir(), "--json", "--"}
+			r := pycoroner(t, append(args, in.Command("-B", "-s", app)...)...) // through its loader, if it needs one
 			if r.code != 0 {
 				t.Fatalf("watch -- python app.py: exit %d: %s", r.code, r.stderr)
 			}

@@ -21,6 +21,10 @@ func (r *Runtime) applyDebugOffsets() {
 	if hex, err := r.m.u64(r.Addr + 8); err == nil && hex>>24 == 3 {
 		r.HexVersion = hex
 	}
+	if err := r.checkDebugOffsets(r.Addr, r.claimedHex); err != nil {
+		r.warn("the process's _Py_DebugOffsets fail validation (%v); using the %s table alone", err, r.L.Version)
+		return
+	}
 	L := *r.L
 	changed := 0
 	layout.EachDebugField(&L, func(name, path string, v *int64) {

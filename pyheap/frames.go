@@ -143,7 +143,9 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		fr.Err = fmt.Errorf("frame 0x%x: %w", cur, err)
 		return fr, true
 	}
-	if L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack {
+	if (L.FrameOwnedByCStack >= 0 && int64(owner) == L.FrameOwnedByCStack) ||
+		(L.FrameOwnedByInterpreter >= 0 && int64(owner) == L.FrameOwnedByInterpreter) {
+		// A shim the C stack owns (3.14+: the interpreter's own entry frame).
 		fr.cstack = true
 		return fr, false
 	}
@@ -156,6 +158,15 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 	if err != nil {
 		fr.Err = fmt.Errorf("frame 0x%x code: %w", cur, err)
 		return fr, true
+	}
+	code = r.untag(code) // a _PyStackRef in 3.14+
+	if code == 0 {
+		if prev, err := r.m.ptr(L.IFramePrevious.Add(cur)); err == nil && prev == 0 {
+			// The zeroed frame some builds keep at the bottom of every
+			// thread's chain (Debian's 3.13.18, 3.15's base_frame): no
+			// code ran there.
+			return fr, false
+		}
 	}
 	t, err := r.TypeOf(code)
 	if err != nil {
@@ -258,8 +269,8 @@ func (r *Runtime) localsAt(base uint64, ci *codeInfo) ([]Local, error) {
 	}
 	var out []Local
 	for i, v := range vals {
-		if v == 0 {
-			continue // unbound
+		if v = r.untag(v); v == 0 {
+			continue // unbound (or a tagged int, which no local holds)
 		}
 		isCell := i >= ci.cellStart
 		if ci.kinds != nil {

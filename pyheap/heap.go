@@ -1,6 +1,8 @@
 package pyheap
 
 import (
+	"fmt"
+
 	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
@@ -45,7 +47,11 @@ func (r *Runtime) BuildHeap(opts HeapOptions) (*Heap, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Heap{Heap: h, r: r}, nil
+	heap := &Heap{Heap: h, r: r}
+	if err := heap.checkGC(); err != nil {
+		return nil, err
+	}
+	return heap, nil
 }
 
 // censusModel is the census's view of a runtime.
@@ -72,8 +78,12 @@ func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
 		return seeds, err
 	}
 	for _, in := range interps {
-		if r.gcLists(in, gc) {
-			seeds.GCCollecting = true
+		collecting, lists := r.gcLists(in, gc)
+		seeds.GCCollecting = seeds.GCCollecting || collecting
+		for _, l := range lists {
+			if l.Broken != "" {
+				seeds.Incomplete = append(seeds.Incomplete, fmt.Sprintf("the GC's %s list is broken (%s): objects after the break were not walked", l.Name, l.Broken))
+			}
 		}
 	}
 	var iframes []uint64
@@ -134,8 +144,8 @@ func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, v
 func (cr *censusReader) Size(obj uint64, t *Type) int64 { return cr.r.shallowSize(obj, t) }
 
 // gcLists reports every object on an interpreter's GC generation lists,
-// and whether the collector was running.
-func (r *Runtime) gcLists(in Interp, add func(addr uint64)) (collecting bool) {
+// whether the collector was running, and each list as walked.
+func (r *Runtime) gcLists(in Interp, add func(addr uint64)) (collecting bool, lists []GCList) {
 	L := r.L
 	var gc uint64
 	switch {
@@ -144,7 +154,7 @@ func (r *Runtime) gcLists(in Interp, add func(addr uint64)) (collecting bool) {
 	case L.RuntimeGC.Has():
 		gc = L.RuntimeGC.Add(r.Addr)
 	default:
-		return false
+		return false, nil
 	}
 	if coll, err := r.m.i32(L.GCCollecting.Add(gc)); err == nil && coll != 0 {
 		collecting = true
@@ -156,15 +166,10 @@ func (r *Runtime) gcLists(in Interp, add func(addr uint64)) (collecting bool) {
 	if L.GCPermanent.Has() {
 		heads = append(heads, L.GCGenerationHead.Add(L.GCPermanent.Add(gc)))
 	}
-	for _, head := range heads {
-		p, err := r.m.ptr(head)
-		for n := 0; err == nil && p != 0 && p&^3 != head && n < maxGCList; n++ {
-			p &^= 3
-			add(p + uint64(L.GCHeadSize))
-			p, err = r.m.ptr(p)
-		}
+	for i, head := range heads {
+		lists = append(lists, r.walkGCList(gcListNames[i], head, add))
 	}
-	return collecting
+	return collecting, lists
 }
 
 // maxGCList bounds the walk of one GC list of an untrusted image.

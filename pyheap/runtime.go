@@ -46,6 +46,8 @@ type shared struct {
 	sysMinor string            // minor version according to sys.version
 	warnings []string
 	typeType uint64 // PyType_Type by symbol, 0 when the binary is missing
+	// claimedHex is Py_Version or the debug offsets' version, 0 when unknown.
+	claimedHex uint64
 }
 
 // reader is the per-goroutine part of a Runtime: caches only.
@@ -99,7 +101,8 @@ type candidate struct {
 	minors []string // versions to try, most likely first
 	how    string
 	file   string
-	strict bool // found by scanning: demand a thread state too
+	strict bool   // found by scanning: demand a thread state too
+	hex    uint64 // the exact version the build claims (Py_Version, the cookie), 0 if unknown
 }
 
 var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
@@ -115,12 +118,21 @@ func Open(img Image, opts Options) (*Runtime, error) {
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
 	}
-	var tried []string
+	var tried, claims []string
 	var fallback *Runtime // a scan hit whose sys.version could not be read
 	for _, c := range cands {
+		cl := r.readClaim(c)
+		claims = append(claims, c.how+": "+cl.String())
+		if ft := r.freeThreaded(cl); ft != "" {
+			return nil, fmt.Errorf("%s: pycoroner does not read free-threaded builds (their objects have no GC header and live in mimalloc heaps; see docs/limits.md)", ft)
+		}
+		if c.hex == 0 && cl.cookieHex>>24 == 3 {
+			c.hex = cl.cookieHex
+		}
 		for _, minor := range c.minors {
-			L, err := layout.ForVersion(minor)
+			L, err := tableFor(minor, c.hex)
 			if err != nil {
+				tried = append(tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
 				continue
 			}
 			if err := r.validate(L, c.addr, c.strict); err != nil {
@@ -128,13 +140,13 @@ func Open(img Image, opts Options) (*Runtime, error) {
 				continue
 			}
 			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
-			r.typeType = typeType
+			r.typeType, r.claimedHex = typeType, c.hex
 			r.useDWARF(opts)
 			r.applyDebugOffsets()
 			r.readVersion()
 			if r.sysMinor != "" && r.sysMinor != minor {
 				// sys.version knows better than a guess from a scan.
-				if L2, err := layout.ForVersion(r.sysMinor); err == nil && r.validate(L2, c.addr, c.strict) == nil {
+				if L2, err := tableFor(r.sysMinor, r.HexVersion); err == nil && r.validate(L2, c.addr, c.strict) == nil {
 					r.L, r.codes, r.fallback, r.warnings = L2, nil, nil, nil
 					r.forgetTypes()
 					r.readVersion()
@@ -156,7 +168,8 @@ func Open(img Image, opts Options) (*Runtime, error) {
 		fallback.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version")
 		return fallback, nil
 	}
-	return nil, fmt.Errorf("found no valid CPython interpreter state (%s)", strings.Join(tried, "; "))
+	return nil, fmt.Errorf("found no valid CPython interpreter state; the build says: %s; tried: %s; pycoroner reads CPython %s",
+		strings.Join(claims, "; "), strings.Join(tried, "; "), supportedVersions())
 }
 
 // candidates lists guesses, best first: symbols, sections, the 3.13+
@@ -164,12 +177,16 @@ func Open(img Image, opts Options) (*Runtime, error) {
 func (r *Runtime) candidates() []candidate {
 	img := r.m.img
 	var out []candidate
+	var claimed uint64 // Py_Version
+	if v, ok := img.LookupSymbol("Py_Version"); ok {
+		if hex, err := r.m.u32(v.Addr); err == nil && hex>>24 == 3 {
+			claimed = uint64(hex)
+		}
+	}
 	minorsFor := func(file string) []string {
 		var first []string
-		if v, ok := img.LookupSymbol("Py_Version"); ok {
-			if hex, err := r.m.u32(v.Addr); err == nil && hex>>24 == 3 {
-				first = append(first, fmt.Sprintf("3.%d", hex>>16&0xff))
-			}
+		if claimed != 0 {
+			first = append(first, fmt.Sprintf("3.%d", claimed>>16&0xff))
 		}
 		if m := pythonFileVersion.FindStringSubmatch(filepath.Base(file)); m != nil {
 			if v := m[1] + "." + m[2]; len(first) == 0 || first[0] != v {
@@ -181,17 +198,17 @@ func (r *Runtime) candidates() []candidate {
 			// another version's table.
 			return first
 		}
-		return layout.Versions()
+		return supportedMinors()
 	}
 	// A guess of the version (no name for it, or two names that disagree)
 	// is validated strictly.
 	if s, ok := img.LookupSymbol("_PyRuntime"); ok {
 		m := minorsFor(s.File)
-		out = append(out, candidate{s.Addr, m, "symbol _PyRuntime in " + s.File, s.File, len(m) > 1})
+		out = append(out, candidate{s.Addr, m, "symbol _PyRuntime in " + s.File, s.File, len(m) > 1, claimed})
 	}
 	if s, ok := img.LookupSection(".PyRuntime"); ok {
 		m := minorsFor(s.File)
-		out = append(out, candidate{s.Addr, m, "section .PyRuntime in " + s.File, s.File, len(m) > 1})
+		out = append(out, candidate{s.Addr, m, "section .PyRuntime in " + s.File, s.File, len(m) > 1, claimed})
 	}
 	out = append(out, r.scanDebugCookie()...)
 	if len(out) == 0 {
@@ -223,7 +240,7 @@ func (r *Runtime) scanDebugCookie() []candidate {
 			}
 			minor := fmt.Sprintf("3.%d", hex>>16&0xff)
 			file, _ := r.m.img.FileAt(s.Vaddr + uint64(at))
-			out = append(out, candidate{s.Vaddr + uint64(at), []string{minor}, fmt.Sprintf("_Py_DebugOffsets cookie at 0x%x", s.Vaddr+uint64(at)), file, true})
+			out = append(out, candidate{s.Vaddr + uint64(at), []string{minor}, fmt.Sprintf("_Py_DebugOffsets cookie at 0x%x", s.Vaddr+uint64(at)), file, true, hex})
 		}
 	}
 	return out
@@ -239,19 +256,43 @@ func (r *Runtime) scanForRuntime() []candidate {
 	var out []candidate
 	for _, s := range r.pythonWritableSegments() {
 		data := r.m.img.InCore(s.Vaddr, int(s.Filesz))
+		// Blindly, the minors with a table of their own (3.14+ builds have
+		// the debug-offsets cookie, found before any scan, and are tried
+		// here only where a file names them: each table tried costs a
+		// pass over every writable page).
 		minors := layout.Versions()
-		if f, ok := r.m.img.FileAt(s.Vaddr); ok {
-			if m := pythonFileVersion.FindStringSubmatch(filepath.Base(f)); m != nil {
-				minors = append([]string{m[1] + "." + m[2]}, minors...)
+		named := ""
+		f, ok := r.m.img.FileAt(s.Vaddr)
+		if !ok {
+			// The anonymous .bss right after a file's data is that file's.
+			for _, mp := range r.m.img.Mappings() {
+				if mp.End == s.Vaddr {
+					f, ok = mp.Path, true
+				}
 			}
 		}
-		for _, minor := range minors {
-			L, _ := layout.ForVersion(minor)
+		if ok {
+			if m := pythonFileVersion.FindStringSubmatch(filepath.Base(f)); m != nil {
+				named = m[1] + "." + m[2]
+				minors = append([]string{named}, minors...)
+			}
+		}
+		hits := len(out)
+		for i, minor := range minors {
+			if i > 0 && named != "" && (minor == named || len(out) > hits) {
+				// The file names its version and its table found the
+				// runtime: other versions' tables need not be tried.
+				continue
+			}
+			L, err := tableFor(minor, 0)
+			if err != nil {
+				continue
+			}
 			for off := 0; off+int(L.RuntimeInterpretersMain)+8 <= len(data); off += 8 {
 				addr := s.Vaddr + uint64(off)
 				if r.quickCheck(L, data, off) && r.validate(L, addr, true) == nil {
 					file, _ := r.m.img.FileAt(addr)
-					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file, true})
+					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file, true, 0})
 					if len(out) >= maxScanHits {
 						return out
 					}

@@ -275,7 +275,7 @@ func (r *Runtime) walkLocalsplus(base uint64, ci *codeInfo, n int, labels bool, 
 		return
 	}
 	for i, v := range vals {
-		if v == 0 {
+		if v = r.untag(v); v == 0 {
 			continue
 		}
 		if i < len(ci.names) {
@@ -289,16 +289,33 @@ func (r *Runtime) walkLocalsplus(base uint64, ci *codeInfo, n int, labels bool, 
 // walkIFrame follows an interpreter frame (3.11+), as _PyFrame_Traverse.
 func (r *Runtime) walkIFrame(fr uint64, labels bool, emit emitFunc) {
 	L := r.L
-	code := r.ptrField(fr, L.IFrameCode)
-	r.emitFields(fr, []field{{L.IFrameCode, "f_code"}, {L.IFrameFunc, "f_func"}, {L.IFrameGlobals, "f_globals"},
+	// f_code and f_func are _PyStackRef in 3.14+: tagged.
+	code := r.untag(r.ptrField(fr, L.IFrameCode))
+	for _, f := range []field{{L.IFrameCode, "f_code"}, {L.IFrameFunc, "f_func"}} {
+		if p := r.untag(r.ptrField(fr, f.off)); p != 0 {
+			emit(p, fieldRef(f.via), false)
+		}
+	}
+	r.emitFields(fr, []field{{L.IFrameGlobals, "f_globals"},
 		{L.IFrameBuiltins, "f_builtins"}, {L.IFrameLocals, "f_locals"}, {L.IFrameFrameObj, "frame object"}}, labels, emit)
 	if code == 0 {
 		return
 	}
 	ci := r.code(code)
-	top, err := r.m.i32(L.IFrameStacktop.Add(fr))
-	if err != nil || top < 0 {
-		return
+	var top int32
+	if L.IFrameStackpointer.Has() {
+		// 3.14+: a pointer to the first free slot.
+		sp, err := r.m.ptr(L.IFrameStackpointer.Add(fr))
+		base := L.IFrameLocalsplus.Add(fr)
+		if err != nil || sp < base || sp-base > 8<<16 {
+			return
+		}
+		top = int32((sp - base) / 8)
+	} else {
+		var err error
+		if top, err = r.m.i32(L.IFrameStacktop.Add(fr)); err != nil || top < 0 {
+			return
+		}
 	}
 	r.walkLocalsplus(L.IFrameLocalsplus.Add(fr), ci, int(top), labels, emit)
 }

@@ -149,7 +149,7 @@ func CensusWarnings(st pyheap.HeapStats) []string {
 	if st.GCCollecting {
 		out = append(out, "the garbage collector was running when the core was taken: its lists were being rearranged, so some objects may be missing or counted from the wrong generation")
 	}
-	return out
+	return append(out, st.Incomplete...)
 }
 
 // CensusSummary is the one-line account of a census.
@@ -162,6 +162,9 @@ func CensusSummary(st pyheap.HeapStats) string {
 		st.Objects, st.GCTracked, st.Edges, st.Conservative, st.Unreadable, took)
 	if st.GCCollecting {
 		s += "; WARNING: the GC was collecting"
+	}
+	if n := len(st.Incomplete); n > 0 {
+		s += fmt.Sprintf("; WARNING: INCOMPLETE, the GC's lists disagree with the heap (%d problem(s), see the warnings)", n)
 	}
 	return s
 }

@@ -23,6 +23,9 @@ n=0
 for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
 	if ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.* >/dev/null 2>&1; then n=$((n+1)); fi
 done
+# Debian sid's CPython 3.13, 3.14 and 3.15 (stripped distribution builds),
+# unpacked into a cache folder; quiet once there.
+"$(dirname "$0")/sid-pythons.sh"
 echo "deps: gdb $(gdb --version | head -1 | sed 's/.* //'), $n of 6 pyenv CPython versions (3.8-3.13)"
 # Real third-party programs for the referents check (integration
 # TestRealPrograms): Debian's packages, which run on /usr/bin/python3.11.

@@ -13,6 +13,7 @@ import (
 func newGrepCmd(g *globalFlags) *cobra.Command {
 	var kind string
 	var max int
+	var paths bool
 	cmd := &cobra.Command{
 		Use:   "grep CORE REGEX",
 		Short: "Find str and bytes objects matching a regexp, and what holds them",
@@ -23,10 +24,12 @@ does. It answers "which thread holds that temp file name / that token?".
 
 The first 1 MiB (code points of a str, bytes of a bytes) of each object is
 searched; longer objects are reported as cut. Subclasses of str and bytes
-are not searched.`,
+are not searched. --paths adds each holder object's shortest path from a
+root.`,
 		Example: `  pycoroner grep core.12345 '^/tmp/'
   pycoroner grep --type bytes core.12345 'BEGIN (RSA )?PRIVATE KEY'
-  pycoroner grep --json core.12345 pycoroner- | jq '.[] | {value, holders}'`,
+  pycoroner grep --json core.12345 pycoroner- | jq '.[] | {value, holders}'
+  pycoroner grep --paths core.12345 'password='`,
 		Args: coreAnd("REGEX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			core, pattern := coreAndArg(args)
@@ -54,10 +57,14 @@ are not searched.`,
 			}
 			defer hs.close()
 			res := reports.BuildGrep(hs.h, re, opts)
+			if paths {
+				return hs.done(g.emit(reports.GrepWithPaths(hs.h, res)), res.Warnings()...)
+			}
 			return hs.done(g.emit(res), res.Warnings()...)
 		},
 	}
 	cmd.Flags().StringVar(&kind, "type", "", "search only `str` or bytes objects (default both)")
 	cmd.Flags().IntVar(&max, "max", 1000, "report at most `N` matches (0: all)")
+	cmd.Flags().BoolVar(&paths, "paths", false, "give each holder object its shortest path from a root")
 	return cmd
 }

@@ -8,7 +8,8 @@ import (
 )
 
 func newRefsCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var paths bool
+	cmd := &cobra.Command{
 		Use:   "refs CORE ADDR",
 		Short: "List what refers to an object, and how",
 		Long: `refs lists the direct referrers of one object: the objects that hold a
@@ -18,10 +19,14 @@ variables hold it. A dict that is an object's __dict__ (a module's globals,
 an instance's attributes) names that object as its owner.
 
 ADDR is an address (0x7f…, or id() in decimal) or an expression such as
-app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
+app.models:CACHE, __main__:HOLDER.items or threading:_active.
+
+--paths adds, under each holder object, its shortest path from a root (as
+path prints it): why each holder is alive, in one command.`,
 		Example: `  pycoroner refs core.12345 0x7f3ad78a9e50
   pycoroner refs core.12345 app.models:CACHE
-  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'`,
+  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'
+  pycoroner refs --paths core.12345 0x7f3ad78a9e50`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hs, id, err := g.openTarget(args, pyheap.SavedAddrs|pyheap.SavedReverse)
@@ -29,7 +34,12 @@ app.models:CACHE, __main__:HOLDER.items or threading:_active.`,
 				return err
 			}
 			defer hs.close()
+			if paths {
+				return hs.done(g.emit(reports.BuildRefsPaths(hs.h, id)))
+			}
 			return hs.done(g.emit(reports.BuildRefs(hs.h, id)))
 		},
 	}
+	cmd.Flags().BoolVar(&paths, "paths", false, "give each holder object its shortest path from a root")
+	return cmd
 }

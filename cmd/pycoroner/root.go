@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pycoroner",
 		Short: "Post-mortem forensics for CPython core dumps",
-		Long: `pycoroner reads a core dump of a CPython process (3.8 to 3.13, stripped
+		Long: `pycoroner reads a core dump of a CPython process (3.8 to 3.15, stripped
 builds too) and tells, offline, what every thread was doing.
 
 The files behind the core (the python executable, libpython) are read from
@@ -61,6 +61,8 @@ this host, or from --sysroot when the core came from another machine.`,
 	root.AddCommand(newHistogramCmd(g), newRefsCmd(g), newPathCmd(g), newShowCmd(g), newGrepCmd(g), newModulesCmd(g), newSysPathCmd(g))
 	root.AddCommand(newSnapshotCmd(g), newWatchCmd(g))
 	root.AddCommand(newIndexCmd(g), newCacheCmd(g))
+
+	root.AddCommand(newRetainedCmd(g), newTopCmd(g), newLeaksCmd(g), newDiffCmd(g), newInstancesCmd(g))
 	return root
 }
 

@@ -98,6 +98,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	}
 	h.Stats.GCTracked = c.seen.n
 	h.Stats.GCCollecting = seeds.GCCollecting
+	h.Stats.Incomplete = seeds.Incomplete
 	h.roots = seeds.Roots
 	for _, root := range h.roots {
 		seeder.addPrecise(root.Addr)

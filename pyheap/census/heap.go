@@ -78,7 +78,11 @@ type Stats struct {
 	// Restored: the census was restored from a saved one (saved.go);
 	// Duration and Phases are those of the census then.
 	Restored bool
-	Duration time.Duration
+	// Incomplete says, in sentences, what makes this census miss objects
+	// (the model's seeds, and its checks after the census): every answer
+	// from it must say so.
+	Incomplete []string
+	Duration   time.Duration
 	// Phases splits Duration: the GC lists and roots, the sweeps that
 	// visit every object, and giving each object its id (address order).
 	Phases [3]time.Duration

@@ -26,6 +26,9 @@ type Seeds struct {
 	// GCCollecting: the collector was running when the image was taken,
 	// so its lists may be in flux.
 	GCCollecting bool
+	// Incomplete says, in sentences, why the collector's lists may not
+	// hold every object they should (a broken list); Stats carries it.
+	Incomplete []string
 }
 
 // Reader answers questions about single objects. A Reader is used by one

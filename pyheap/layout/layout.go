@@ -329,6 +329,14 @@ type Layout struct {
 	FrameStateCreated  int64  `py:"enum:FRAME_CREATED"`
 	HeapTypeSlots      Offset `py:"off:_heaptypeobject:ht_slots"`
 	TypeSubclasses     Offset `py:"off:_typeobject:tp_subclasses"`
+
+	// 3.14+: frames hold _PyStackRef values, whose low Py_TAG_BITS are
+	// tags (deferred or immortal references; Py_INT_TAG marks a tagged
+	// int, no object). Missing before 3.14: frames hold plain pointers.
+	StackRefTagBits         int64  `py:"c:Py_TAG_BITS"`
+	StackRefIntTag          int64  `py:"c:Py_INT_TAG"`
+	IFrameStackpointer      Offset `py:"off:_PyInterpreterFrame:stackpointer"` // 3.14+, replaces stacktop
+	FrameOwnedByInterpreter int64  `py:"enum:FRAME_OWNED_BY_INTERPRETER"`      // 3.14+: the interpreter's entry frames
 }
 
 // Feature checks: what a version has, named, so that callers do not test

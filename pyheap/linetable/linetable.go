@@ -34,14 +34,14 @@ package linetable
 //   - 3.10+: a negative offset gives firstLine; an offset in a range
 //     without a line, or past the end of the table, gives ok=false.
 //
-// minor values other than 8..13 give ok=false.
+// minor values other than 8..15 give ok=false (3.14 and 3.15 keep 3.11's location table).
 func Line(minor int, table []byte, firstLine int, offset int) (line int, ok bool) {
 	switch {
 	case minor == 8 || minor == 9:
 		line = lnotabLine(table, firstLine, offset)
 	case minor == 10:
 		line = pep626Line(table, firstLine, offset)
-	case minor >= 11 && minor <= 13:
+	case minor >= 11 && minor <= 15:
 		line = locationLine(table, firstLine, offset)
 	default:
 		return 0, false

@@ -76,7 +76,7 @@ func check(t *testing.T, v *vectorFile, c *codeVector, offset int, want *int, wh
 }
 
 func TestVectors(t *testing.T) {
-	for minor := 8; minor <= 13; minor++ {
+	for minor := 8; minor <= 15; minor++ {
 		t.Run(fmt.Sprintf("3.%d", minor), func(t *testing.T) {
 			v := loadVectors(t, minor)
 			var n, none, extra, observed, failed int
@@ -127,7 +127,7 @@ func TestVectors(t *testing.T) {
 func TestGarbage(t *testing.T) {
 	rng := rand.New(rand.NewSource(42))
 	var real [][]byte
-	for minor := 8; minor <= 13; minor++ {
+	for minor := 8; minor <= 15; minor++ {
 		for _, c := range loadVectors(t, minor).Code {
 			real = append(real, c.tableBytes)
 		}
@@ -149,13 +149,13 @@ func TestGarbage(t *testing.T) {
 				table[rng.Intn(len(table))] = byte(rng.Intn(256))
 			}
 		}
-		for _, minor := range []int{0, 7, 8, 9, 10, 11, 12, 13, 14} {
+		for _, minor := range []int{0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16} {
 			for _, off := range append(offsets, rng.Intn(1<<16)) {
 				line, ok := Line(minor, table, 17, off)
-				if minor >= 10 && minor <= 13 && off < 0 && (!ok || line != 17) {
+				if minor >= 10 && minor <= 15 && off < 0 && (!ok || line != 17) {
 					t.Fatalf("minor %d table %x offset %d: got %d, %v; want firstLine", minor, table, off, line, ok)
 				}
-				if (minor < 8 || minor > 13) && ok {
+				if (minor < 8 || minor > 15) && ok {
 					t.Fatalf("unsupported minor %d gave ok", minor)
 				}
 			}
@@ -167,7 +167,7 @@ func TestGarbage(t *testing.T) {
 // code object with code.replace) against the interpreter's own
 // PyCode_Addr2Line.
 func TestSynthetic(t *testing.T) {
-	for minor := 8; minor <= 13; minor++ {
+	for minor := 8; minor <= 15; minor++ {
 		v := loadVectors(t, minor)
 		if len(v.Synthetic) < 100 {
 			t.Fatalf("Python %s: only %d synthetic tables", v.Python, len(v.Synthetic))

@@ -3,7 +3,7 @@
 
 Usage (from the package directory; go generate does that):
     python3 testdata/gen.py          # writes testdata/python3.N.json for the running interpreter
-    python3 testdata/gen.py --all    # runs itself under every interpreter (3.8 .. 3.13)
+    python3 testdata/gen.py --all    # runs itself under every interpreter (3.8 .. 3.15; 3.14 and 3.15 from Debian sid, run through its loader)
 
 --all takes the interpreters from $LINETABLE_PYTHONS (space separated) if set,
 otherwise from /root/.pyenv/versions/3.N.*/bin/python3.N.

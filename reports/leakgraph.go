@@ -1,0 +1,114 @@
+package reports
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// LeakGraph is a census as the graph algorithms (graph/dominators,
+// graph/suspects, graph/heapdiff) see it: the census's compact arrays
+// (census.Heap.Graph: out-edges, shallow sizes, root ids), a type index per
+// object, and the dominator tree from the roots.
+//
+// The roots are the census's: what the named roots name (modules, sys,
+// builtins, the threads' locals, exceptions being handled, thread-state
+// dicts) and what the interpreter's own frames refer to (3.11+). Objects
+// none of them reaches (held by C code, static state, garbage not yet
+// collected) are searched from too, as if something unseen held them:
+// first those nothing refers to, then the rest in address order. So
+// "retained" never claims an object some holder outside the tree keeps
+// alive.
+type LeakGraph struct {
+	H      *pyheap.Heap
+	Graph  dominators.Graph[pyheap.ObjectID]
+	Sizes  []uint32 // shallow size (sys.getsizeof) per object
+	TypeOf []uint32 // index into Types per object
+	Types  []*pyheap.Type
+	Tree   *dominators.Tree
+	// Times: the arrays, and the dominator tree with its retained sizes.
+	ArraysTime, TreeTime time.Duration
+}
+
+// NewLeakGraph builds the arrays and the dominator tree of a census.
+func NewLeakGraph(h *pyheap.Heap) (*LeakGraph, error) {
+	g := NewLeakArrays(h)
+	if err := g.ComputeTree(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// NewLeakArrays builds the arrays only (Tree stays nil).
+func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
+	start := time.Now()
+	g := &LeakGraph{H: h}
+	cg := h.Graph()
+	g.Graph = dominators.Graph[pyheap.ObjectID]{Off: cg.Off, Targets: cg.Targets, Roots: cg.Roots,
+		PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
+			// The census's reverse index: the dominator tree need not
+			// build its own (4 bytes per object and per reference).
+			for _, src := range h.Referrers(pyheap.ObjectID(v)) {
+				buf = append(buf, dominators.Node(src))
+			}
+			return buf
+		}}
+	g.Sizes = cg.Sizes
+	n := h.Len()
+	g.TypeOf = make([]uint32, n)
+	index := map[*pyheap.Type]uint32{}
+	for i := 0; i < n; i++ {
+		t := h.Type(pyheap.ObjectID(i))
+		k, ok := index[t]
+		if !ok {
+			k = uint32(len(g.Types))
+			index[t] = k
+			g.Types = append(g.Types, t)
+		}
+		g.TypeOf[i] = k
+	}
+	g.ArraysTime = time.Since(start)
+	return g
+}
+
+// ComputeTree computes the dominator tree and the retained sizes.
+func (g *LeakGraph) ComputeTree() error {
+	start := time.Now()
+	tree, err := dominators.Compute(g.Graph, dominators.Options{Sizes: g.Sizes, OrphansAsRoots: true})
+	if err != nil {
+		return fmt.Errorf("dominator tree: %w", err)
+	}
+	g.Tree = tree
+	g.TreeTime = time.Since(start)
+	return nil
+}
+
+// Type is an object's type.
+func (g *LeakGraph) Type(u dominators.Node) *pyheap.Type { return g.Types[g.TypeOf[u]] }
+
+// HeapSize is the sum of every object's shallow size.
+func (g *LeakGraph) HeapSize() uint64 { return g.Tree.TotalRetained }
+
+// MatchesType reports whether t is the type a user named: its tp_name
+// ("collections.OrderedDict", "Session"), its __name__, or module.__name__
+// ("app.models.Session").
+func (g *LeakGraph) MatchesType(t *pyheap.Type, name string) bool {
+	if t.Name == name || t.ShortName() == name {
+		return true
+	}
+	mod := g.H.Runtime().TypeModule(t)
+	return mod != "" && mod+"."+t.ShortName() == name
+}
+
+// FindType lists the type indexes a user's type name matches.
+func (g *LeakGraph) FindType(name string) []uint32 {
+	var out []uint32
+	for i, t := range g.Types {
+		if g.MatchesType(t, name) {
+			out = append(out, uint32(i))
+		}
+	}
+	return out
+}

@@ -1,0 +1,198 @@
+package reports
+
+import (
+	"cmp"
+	"container/heap"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/pyheap"
+)
+
+// TopObject is one of the biggest objects.
+type TopObject struct {
+	Address         string   `json:"address"`
+	Type            string   `json:"type"`
+	ShallowSize     uint64   `json:"shallow_size"`
+	RetainedSize    uint64   `json:"retained_size"`
+	RetainedObjects uint32   `json:"retained_objects"`
+	Path            *RefPath `json:"path"` // null: no named root reaches it
+}
+
+// TopType is one type's instances summed. By retained size, only the
+// instances no other instance of the type dominates count (a linked
+// list's nodes are not counted once per node above them).
+type TopType struct {
+	Type            string `json:"type"` // tp_name
+	Module          string `json:"module"`
+	Count           int    `json:"count"`        // instances
+	Counted         int    `json:"counted"`      // instances summed (not dominated by another instance)
+	ShallowSize     uint64 `json:"shallow_size"` // of every instance
+	RetainedSize    uint64 `json:"retained_size"`
+	RetainedObjects uint64 `json:"retained_objects"`
+}
+
+// Top is the answer of `top`: the objects (or types) with the largest
+// retained (or shallow) size.
+type Top struct {
+	Retained bool
+	ByType   bool
+	Objects  []TopObject
+	Types    []TopType
+	Total    int // objects or types before --top
+	heapSize uint64
+}
+
+// JSON is what --json prints: the objects or the types.
+func (t *Top) JSON() any {
+	if t.ByType {
+		return t.Types
+	}
+	return t.Objects
+}
+
+// BuildTop lists the top biggest objects (or types, byType) by retained
+// size (retained) or shallow size; top 0 lists all types (objects are
+// always bounded: 0 means 25).
+func BuildTop(g *LeakGraph, retained, byType bool, top int) *Top {
+	out := &Top{Retained: retained, ByType: byType, heapSize: g.HeapSize()}
+	if byType {
+		out.Types = topTypes(g, retained)
+		out.Total = len(out.Types)
+		if top > 0 && len(out.Types) > top {
+			out.Types = out.Types[:top]
+		}
+		return out
+	}
+	if top <= 0 {
+		top = 25
+	}
+	key := func(u int) uint64 { return uint64(g.Sizes[u]) }
+	if retained {
+		key = func(u int) uint64 { return g.Tree.Retained(dominators.Node(u)) }
+	}
+	out.Total = g.H.Len()
+	out.Objects = []TopObject{}
+	for _, u := range biggest(g.H.Len(), top, key) {
+		id := pyheap.ObjectID(u)
+		o := TopObject{Address: hexAddr(g.H.Addr(id)), Type: g.Type(dominators.Node(u)).ShortName(),
+			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(dominators.Node(u)), RetainedObjects: g.Tree.Count[u]}
+		o.Path = rootPath(g.H, id)
+		out.Objects = append(out.Objects, o)
+	}
+	return out
+}
+
+// topTypes sums each type's instances; by retained size, only those no
+// instance of their type dominates (dominators.Tree.SumByType).
+func topTypes(g *LeakGraph, retained bool) []TopType {
+	rows := make([]TopType, len(g.Types))
+	rt := g.H.Runtime()
+	for i, t := range g.Types {
+		rows[i] = TopType{Type: t.Name, Module: rt.TypeModule(t)}
+	}
+	for u, ti := range g.TypeOf {
+		rows[ti].Count++
+		rows[ti].ShallowSize += uint64(g.Sizes[u])
+	}
+	sums := g.Tree.SumByType(g.TypeOf, len(g.Types))
+	for i := range rows {
+		rows[i].Counted, rows[i].RetainedSize, rows[i].RetainedObjects = sums.Counted[i], sums.Retained[i], sums.Objects[i]
+	}
+	slices.SortStableFunc(rows, func(a, b TopType) int {
+		ka, kb := a.ShallowSize, b.ShallowSize
+		if retained {
+			ka, kb = a.RetainedSize, b.RetainedSize
+		}
+		if c := cmp.Compare(kb, ka); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Type, b.Type)
+	})
+	return rows
+}
+
+// biggest returns the k of [0, n) with the largest key, largest first
+// (ties: the smaller index first), keeping a heap of k.
+func biggest(n, k int, key func(int) uint64) []int {
+	h := &minHeap{key: key}
+	for i := 0; i < n; i++ {
+		if h.Len() < k {
+			heap.Push(h, i)
+		} else if key(i) > key(h.ids[0]) {
+			h.ids[0] = i
+			heap.Fix(h, 0)
+		}
+	}
+	out := h.ids
+	slices.SortFunc(out, func(a, b int) int {
+		if c := cmp.Compare(key(b), key(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return out
+}
+
+type minHeap struct {
+	ids []int
+	key func(int) uint64
+}
+
+func (h *minHeap) Len() int { return len(h.ids) }
+func (h *minHeap) Less(i, j int) bool {
+	ki, kj := h.key(h.ids[i]), h.key(h.ids[j])
+	if ki != kj {
+		return ki < kj
+	}
+	return h.ids[i] > h.ids[j]
+}
+func (h *minHeap) Swap(i, j int) { h.ids[i], h.ids[j] = h.ids[j], h.ids[i] }
+func (h *minHeap) Push(x any)    { h.ids = append(h.ids, x.(int)) }
+func (h *minHeap) Pop() any {
+	x := h.ids[len(h.ids)-1]
+	h.ids = h.ids[:len(h.ids)-1]
+	return x
+}
+
+// WriteText prints the table.
+func (t *Top) WriteText(w io.Writer) error {
+	what := "shallow"
+	if t.Retained {
+		what = "retained"
+	}
+	if t.ByType {
+		rows := make([][]string, 0, len(t.Types))
+		for _, r := range t.Types {
+			rows = append(rows, []string{r.Type, r.Module, strconv.Itoa(r.Count), byteSize(int64(r.ShallowSize)),
+				byteSize(int64(r.RetainedSize)), strconv.Itoa(r.Counted)})
+		}
+		if err := table(w, []string{"type", "module", "count", "shallow", "retained", "counted"}, rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "types by %s size; retained sums the instances no other instance of the type dominates (counted)\n", what)
+		if len(t.Types) < t.Total {
+			fmt.Fprintf(w, "the top %d of %d types shown (--top 0 shows all)\n", len(t.Types), t.Total)
+		}
+		return nil
+	}
+	rows := make([][]string, 0, len(t.Objects))
+	for _, o := range t.Objects {
+		path := "(no named root reaches it)"
+		if o.Path != nil {
+			path = PathText(*o.Path)
+		}
+		rows = append(rows, []string{byteSize(int64(o.RetainedSize)), percent(o.RetainedSize, t.heapSize), byteSize(int64(o.ShallowSize)), o.Type, path})
+	}
+	if err := table(w, []string{"retained", "share", "shallow", "type", "path from a root"}, rows); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "the %d objects with the largest %s size, of %d (heap: %s)\n", len(t.Objects), what, t.Total, byteSize(int64(t.heapSize)))
+	return err
+}

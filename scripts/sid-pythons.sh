@@ -1,0 +1,103 @@
+#!/bin/sh
+# Fetches the CPython builds Debian's unstable suite (sid) carries today
+# (python3.13, python3.14, python3.15 with their libpython, stdlib, headers
+# and the runtime libraries they need) and unpacks them into a cache folder,
+# never into the system: sid needs a newer glibc than this machine's. The
+# interpreters run through the folder's own loader:
+#
+#   ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 \
+#       --library-path ROOT/usr/lib/x86_64-linux-gnu ROOT/usr/bin/python3.14
+#
+# Whatever sid carries is taken (never a pinned version); the tests learn the
+# exact version from the interpreter. Idempotent and quiet when the cache is
+# complete. PYCORONER_SID_ROOT overrides the cache folder.
+#
+#   scripts/sid-pythons.sh          fetch what is missing
+#   scripts/sid-pythons.sh --root   print the cache folder
+#   scripts/sid-pythons.sh --force  fetch again (sid moved on)
+set -e
+ROOT="${PYCORONER_SID_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/pycoroner-interpreters/sid}"
+MINORS="3.13 3.14 3.15"
+RUNTIME_LIBS="libc6 libexpat1 zlib1g libssl3t64 libbz2-1.0 libffi8 liblzma5 libncursesw6 libreadline8t64 libsqlite3-0 libtinfo6 libuuid1 libzstd1 libgcc-s1 libmpdec4 media-types"
+
+case "$1" in
+--root) echo "$ROOT"; exit 0 ;;
+--force) rm -f "$ROOT/.complete" ;;
+esac
+
+if [ -f "$ROOT/.complete" ]; then
+	exit 0
+fi
+
+fail() {
+	echo "sid-pythons: $*" >&2
+	echo "sid-pythons: Debian sid's CPython builds are not available; the tests that need them fail under CI=true (see docs/limits.md)" >&2
+	exit 1
+}
+command -v apt-get >/dev/null 2>&1 || fail "apt-get not found (a Debian-like system is needed to fetch them)"
+command -v dpkg >/dev/null 2>&1 || fail "dpkg not found"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -r "$keyring" ] || fail "$keyring missing (apt-get install debian-archive-keyring)"
+
+# A private apt: its own sources list, lists, cache and no dpkg status, so
+# nothing of the system's apt state is read or changed.
+apt="$ROOT.apt"
+mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/etc/sources.list.d" "$apt/etc/preferences.d" "$apt/debs"
+echo "deb [signed-by=$keyring] http://deb.debian.org/debian sid main" >"$apt/sources.list"
+cat >"$apt/apt.conf" <<CONF
+Dir::State::Lists "$apt/lists";
+Dir::State::status "/dev/null";
+Dir::Cache "$apt/cache";
+Dir::Etc::SourceList "$apt/sources.list";
+Dir::Etc::SourceParts "$apt/etc/sources.list.d";
+Dir::Etc::Preferences "$apt/etc/preferences";
+Dir::Etc::PreferencesParts "$apt/etc/preferences.d";
+APT::Architecture "amd64";
+Acquire::Languages "none";
+Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
+Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
+Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
+CONF
+export APT_CONFIG="$apt/apt.conf"
+
+echo "sid-pythons: fetching Debian sid's CPython $MINORS into $ROOT"
+apt-get -q update >"$apt/update.log" 2>&1 || fail "apt-get update of suite sid failed (see $apt/update.log)"
+pkgs="$RUNTIME_LIBS"
+for m in $MINORS; do
+	pkgs="$pkgs python$m python$m-minimal libpython$m libpython$m-minimal libpython$m-stdlib libpython$m-dev python$m-dev"
+done
+# Keep only the packages sid has (a minor can leave sid); a missing
+# interpreter package is an error.
+want=""
+for p in $pkgs; do
+	if apt-cache show "$p" >/dev/null 2>&1; then
+		want="$want $p"
+	else
+		case "$p" in
+		python3.1[0-9]) fail "sid no longer carries $p (update MINORS in $0)" ;;
+		*) echo "sid-pythons: sid has no package $p; skipped" >&2 ;;
+		esac
+	fi
+done
+rm -f "$apt/debs"/*.deb
+(cd "$apt/debs" && apt-get -q download $want >"$apt/download.log" 2>&1) || fail "apt-get download failed (see $apt/download.log)"
+
+tmp="$ROOT.new"
+rm -rf "$tmp"
+mkdir -p "$tmp"
+for deb in "$apt/debs"/*.deb; do
+	dpkg -x "$deb" "$tmp" || fail "dpkg -x $deb failed"
+done
+ls "$apt/debs" | sed 's/_amd64\.deb$//; s/_all\.deb$//' >"$tmp/packages.txt"
+lib="$tmp/usr/lib/x86_64-linux-gnu"
+for m in $MINORS; do
+	"$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$tmp/usr/bin/python$m" -c 'import sys, json, ssl, sqlite3' ||
+		fail "the unpacked python$m does not run"
+done
+rm -rf "$ROOT"
+mv "$tmp" "$ROOT"
+touch "$ROOT/.complete"
+for m in $MINORS; do
+	v=$("$ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$ROOT/usr/lib/x86_64-linux-gnu" "$ROOT/usr/bin/python$m" -c 'import platform; print(platform.python_version())')
+	echo "sid-pythons: python$m is CPython $v"
+done
