@@ -158,6 +158,26 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 				emit(p, fieldRef("tzinfo"), false)
 			}
 		}
+	case "ringbuf": // 3.13 SimpleQueue: num_items from get_idx, wrapping at items_cap
+		if !st.Offset("buf.items").Has() {
+			return // a list before 3.13, among the members
+		}
+		get, err1 := r.m.i64(st.Offset("buf.get_idx").Add(obj))
+		capacity, err2 := r.m.i64(st.Offset("buf.items_cap").Add(obj))
+		n, err3 := r.m.i64(st.Offset("buf.num_items").Add(obj))
+		items := r.ptrField(obj, st.Offset("buf.items"))
+		if err1 != nil || err2 != nil || err3 != nil || items == 0 || capacity <= 0 || capacity > 1<<24 || n < 0 || n > capacity || get < 0 || get >= capacity {
+			return
+		}
+		all, _, err := r.words(items, int(capacity), capacity)
+		if err != nil {
+			return
+		}
+		for i := int64(0); i < n; i++ {
+			if p := all[(get+i)%capacity]; p != 0 {
+				emit(p, Ref{Kind: RefItem, Index: i}, false)
+			}
+		}
 	case "hamtarray":
 		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
 	case "element":

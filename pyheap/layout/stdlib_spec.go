@@ -89,7 +89,9 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"_thread.lock"}, Struct: "lockobject"},
 	{Names: []string{"_thread.RLock"}, Struct: "rlockobject"},
 	// _queue
-	{Names: []string{"_queue.SimpleQueue"}, Struct: "simplequeueobject", Module: "_queue"},
+	// a list before 3.13; from 3.13 a ring buffer of items
+	{Names: []string{"_queue.SimpleQueue"}, Struct: "simplequeueobject", Module: "_queue", Special: "ringbuf",
+		Fields: []string{"buf.get_idx", "buf.items", "buf.items_cap", "buf.num_items"}},
 	// array: no references; its size counts the items
 	{Names: []string{"array.array"}, Struct: "arrayobject", Module: "array", Special: "array",
 		Fields: []string{"allocated", "ob_descr", "arraydescr:itemsize"}},
