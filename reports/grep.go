@@ -111,17 +111,7 @@ func (g *Grep) Warnings() []string {
 func (g *Grep) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "%d match(es) of /%s/ among %d str/bytes objects\n", len(g.Matches)+g.More, g.Pattern, g.Searched)
 	for _, m := range g.Matches {
-		val := m.Value
-		if m.Type == "str" {
-			val = pyrepr.Str([]rune(val))
-		}
-		val, cut := pyrepr.Truncate(val, ReprWidth)
-		if m.Truncated && !cut {
-			val += "..."
-		}
-		fmt.Fprintf(w, "\n%s %s %s\n", m.Type, m.Address, val)
-		if len(m.Holders) == 0 {
-			fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
+		if !writeMatch(w, m.Type, m.Address, m.Value, m.Truncated, len(m.Holders)) {
 			continue
 		}
 		for _, hd := range m.Holders {
@@ -134,3 +124,23 @@ func (g *Grep) WriteText(w io.Writer) error {
 
 // ReprWidth is how much of a long value text output shows.
 const ReprWidth = pyheap.ReprLimit
+
+// writeMatch prints one grep match's line (its value as Python's repr,
+// cut to ReprWidth) and, when it has no holders, says so; it reports
+// whether holders follow.
+func writeMatch(w io.Writer, typ, addr, value string, truncated bool, holders int) bool {
+	val := value
+	if typ == "str" {
+		val = pyrepr.Str([]rune(val))
+	}
+	val, cut := pyrepr.Truncate(val, ReprWidth)
+	if truncated && !cut {
+		val += "..."
+	}
+	fmt.Fprintf(w, "\n%s %s %s\n", typ, addr, val)
+	if holders == 0 {
+		fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
+		return false
+	}
+	return true
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/pycoroner/pycoroner/pyheap"
-	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
 )
 
 // PathedHolder is a holder with its shortest path from a root (refs and
@@ -119,17 +118,7 @@ func (gp *GrepPaths) WriteText(w io.Writer) error {
 	g, matches := gp.Grep, gp.Matches
 	fmt.Fprintf(w, "%d match(es) of /%s/ among %d str/bytes objects\n", len(matches)+g.More, g.Pattern, g.Searched)
 	for _, m := range matches {
-		val := m.Value
-		if m.Type == "str" {
-			val = pyrepr.Str([]rune(val))
-		}
-		val, cut := pyrepr.Truncate(val, ReprWidth)
-		if m.Truncated && !cut {
-			val += "..."
-		}
-		fmt.Fprintf(w, "\n%s %s %s\n", m.Type, m.Address, val)
-		if len(m.Holders) == 0 {
-			fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
+		if !writeMatch(w, m.Type, m.Address, m.Value, m.Truncated, len(m.Holders)) {
 			continue
 		}
 		if err := WritePathedHolders(w, m.Holders); err != nil {
