@@ -66,6 +66,22 @@ func TestCrashSite(t *testing.T) {
 			if c.Instruction == "" {
 				t.Errorf("no instruction decoded at the pc")
 			}
+			// Plain stacks (no unwinding) mark the same thread, and only it.
+			st := pycoroner(t, "stacks", "--json", res.CorePath)
+			var stacks struct {
+				Threads []struct {
+					NativeThreadID int  `json:"native_thread_id"`
+					Crashed        bool `json:"crashed"`
+				} `json:"threads"`
+			}
+			if err := json.Unmarshal(st.stdout, &stacks); err != nil {
+				t.Fatalf("stacks --json: %v\n%s", err, st.stdout)
+			}
+			for _, th := range stacks.Threads {
+				if th.Crashed != (th.NativeThreadID == writer) {
+					t.Errorf("stacks: thread %d crashed=%v; the writer thread was %d", th.NativeThreadID, th.Crashed, writer)
+				}
+			}
 			switch res.Mode {
 			case harness.FaulthandlerSegv:
 				// faulthandler raised SIGSEGV again from its handler: the

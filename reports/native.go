@@ -165,6 +165,21 @@ func (s *Stacks) MarkCrashed(c *CrashSite) {
 	}
 }
 
+// MarkCrashedThread marks the thread the kernel dumped the core for,
+// without the crash site: plain stacks do no unwinding, yet a user must
+// see at once which thread crashed.
+func (s *Stacks) MarkCrashedThread(p *coreread.Process) {
+	t, ok := unwind.CrashedThread(p)
+	if !ok {
+		return
+	}
+	for i := range s.Threads {
+		if n := s.Threads[i].NativeThreadID; n != nil && *n == t.TID {
+			s.Threads[i].Crashed = true
+		}
+	}
+}
+
 // MergeNative puts each Python thread's native frames around its Python
 // frames, as pystack does: every native frame of the evaluation loop is
 // replaced by the Python frames that call of it ran. Threads with no

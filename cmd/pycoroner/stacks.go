@@ -58,6 +58,8 @@ the registers it used and what the faulting address is.`,
 				u := unwind.New(s.proc, unwind.Options{Sysroot: g.sysroot})
 				st.MergeNative(u.All())
 				st.MarkCrashed(reports.BuildCrashSite(s.proc, u))
+			} else {
+				st.MarkCrashedThread(s.proc)
 			}
 			st.Warnings = append(s.proc.Warnings(), st.Warnings...)
 			if opts.Source != nil {
