@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/pycoroner/pycoroner/coreread"
@@ -38,6 +39,14 @@ func run(args []string) (code int) {
 	// The core is mmapped: if it shrinks while it is read, a fault
 	// becomes a panic, reported above as one line.
 	debug.SetPanicOnFault(true)
+	// PYCORONER_CPUPROFILE=FILE profiles a whole command, as users run it
+	// (docs/benchmarks.md: profile before optimising).
+	if path := os.Getenv("PYCORONER_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.Execute()
