@@ -56,8 +56,7 @@ type Paths struct {
 // BuildPathsTo finds the paths to id (see BuildPaths) and describes id.
 func BuildPathsTo(h *pyheap.Heap, id pyheap.ObjectID, all bool) *Paths {
 	paths := BuildPaths(h, id, all, MaxPaths)
-	target := BuildShow(h, id, 0)
-	return &Paths{Target: Value{Type: target.Type, Address: target.Address, Repr: target.Repr}, Paths: paths}
+	return &Paths{Target: describeValue(h, id), Paths: paths}
 }
 
 // JSON is the paths.

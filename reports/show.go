@@ -65,8 +65,10 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	if v.Err != nil {
 		s.Error = v.Err.Error()
 	}
-	for _, e := range h.Edges(id) {
-		if fmt.Sprint(e.Via) == "__module__" { // a label now, a census.Ref soon: both print so
+	// Only a function says where it was defined: labelling every edge of a
+	// big container to look for __module__ made show and path slow.
+	for _, e := range functionEdges(h, id, t) {
+		if fmt.Sprint(e.Via) == "__module__" {
 			if name, err := rt.StrValue(e.Addr); err == nil {
 				s.DefinedIn = name
 			}
@@ -153,4 +155,18 @@ func writeShowEdges(w io.Writer, edges []ShowEdge, more, indent int) {
 	if more > 0 {
 		fmt.Fprintf(w, "%s… %d more\n", pad, more)
 	}
+}
+
+// functionEdges is the references of id when it is a function, else none.
+func functionEdges(h *pyheap.Heap, id pyheap.ObjectID, t *pyheap.Type) []pyheap.Edge {
+	if t == nil || t.Name != "function" {
+		return nil
+	}
+	return h.Edges(id)
+}
+
+// describeValue is id's type, address and repr, without its references.
+func describeValue(h *pyheap.Heap, id pyheap.ObjectID) Value {
+	v := h.Runtime().Describe(h.Addr(id))
+	return Value{Type: h.Type(id).ShortName(), Address: hexAddr(h.Addr(id)), Repr: v.Repr}
 }
