@@ -63,7 +63,7 @@ func leakBenchCore(res *harness.Result, runs int) (string, error) {
 	defer p.Close()
 	var censusCPU, treeCPU, diffCPU []time.Duration
 	census := func() (*pyheap.Heap, time.Duration, error) {
-		rt, err := pyheap.Open(p, pyheap.Options{})
+		rt, err := pyheap.Open(p, benchRuntimeOptions())
 		if err != nil {
 			return nil, 0, err
 		}
