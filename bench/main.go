@@ -31,6 +31,9 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the census runs")
 	gdb := flag.Bool("gdb", true, "also compare stacks --locals with gdb's py-bt (bench/gdb.go)")
 	gdbRuns := flag.Int("gdbruns", 5, "runs of each tool per core in the gdb comparison")
+	gdbSid := flag.Bool("gdbsid", true, "also compare stacks --locals with gdb's py-bt on Debian sid's 3.14 and 3.15 (bench/gdbsid.go)")
+	census := flag.Bool("census", true, "time the census inside one process (bench/main.go)")
+	sidRuns := flag.Int("sidruns", 3, "runs of each tool on each Debian sid core in the gdb comparison (gdb takes about a minute per run there)")
 	commands := flag.Bool("commands", true, "time whole heap commands, cold and warm, on the bigheap cores (bench/commands.go)")
 	cmdRuns := flag.Int("cmdruns", 5, "runs of each whole command on the 2.8 M-object core")
 	large := flag.Bool("large", true, "also time whole commands on the ≥ 15 M-object core (bigheap_large, about 1.2 GB, cached after the first run)")
@@ -50,9 +53,11 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := run(*python, *runs, *out, *cpuprofile); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if *census {
+		if err := run(*python, *runs, *out, *cpuprofile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 	if *leakCores != "" {
 		section, err := leakBench(*python, *runs, strings.Split(*leakCores, ","))
@@ -65,22 +70,27 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if *gdb {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
-		defer cancel()
-		section, err := gdbComparison(ctx, *gdbRuns)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		on   bool
+		what string
+		make func() (string, error)
+	}{
+		{*gdb, "gdb comparison", func() (string, error) { return gdbComparison(ctx, *gdbRuns) }},
+		{*gdbSid, "gdb comparison on Debian sid", func() (string, error) { return sidGDBComparison(ctx, *sidRuns) }},
+		{*gdb, "native stacks against gdb", func() (string, error) { return nativeComparison(ctx, *gdbRuns) }},
+	} {
+		if !c.on {
+			continue
+		}
+		section, err := c.make()
 		if err == nil {
 			fmt.Print(section)
 			err = appendTo(*out, section)
 		}
-		if err == nil {
-			if section, err = nativeComparison(ctx, *gdbRuns); err == nil {
-				fmt.Print(section)
-				err = appendTo(*out, section)
-			}
-		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench: gdb comparison:", err)
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", c.what, err)
 			os.Exit(1)
 		}
 	}
