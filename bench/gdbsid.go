@@ -116,7 +116,7 @@ func sidCompareOn(ctx context.Context, bin string, in harness.Interpreter, runs 
 	gFramesText := fmt.Sprint(gFrames)
 	if unread > 0 {
 		gFramesText = fmt.Sprintf("%d (%d \"unable to read python frame information\")", gFrames, unread)
-		note = fmt.Sprintf("\n%s: gdb's py-bt finds the evaluation loop's C frames but reads none of their Python frames: the `frame` variable of `_PyEval_EvalFrameDefault` is optimized out in Debian's build, and python%s-gdb.py reads the Python frame from it.\n", in.Name, in.Minor)
+		note = fmt.Sprintf("\n%s: gdb's py-bt finds the threads and the evaluation loop's C frames but prints \"unable to read python frame information\" for each of them, with the build's debug files loaded.\n", in.Name)
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", d.Seconds()*1000) }
 	row = fmt.Sprintf("| %s (%s) | %s, %.0f MB | %s | %s | %s | %s | %s | %d | %.0f× |\n", in.Version, in.Name, filepath.Base(res.CorePath), float64(st.Size())/1e6,
