@@ -52,17 +52,34 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 		var m GrepMatch
 		switch {
 		case kind == pyheap.KindStr && opts.Str:
-			cps, cut, err := rt.StrLimited(h.Addr(id), GrepMaxValue)
+			// An all-ASCII str is matched where it lies, and made a Go
+			// string only when it matches; any other is decoded.
+			raw, cut, ascii, err := rt.StrASCII(h.Addr(id), GrepMaxValue)
 			if err != nil {
 				continue
 			}
-			g.Searched++
-			s := string(cps)
-			if !re.MatchString(s) {
-				if cut {
-					g.Cut++
+			var s string
+			if ascii && isASCII(raw) {
+				g.Searched++
+				if !re.Match(raw) {
+					if cut {
+						g.Cut++
+					}
+					continue
 				}
-				continue
+				s = string(raw)
+			} else {
+				cps, c, err := rt.StrLimited(h.Addr(id), GrepMaxValue)
+				if err != nil {
+					continue
+				}
+				g.Searched++
+				if s, cut = string(cps), c; !re.MatchString(s) {
+					if cut {
+						g.Cut++
+					}
+					continue
+				}
 			}
 			m = GrepMatch{Type: "str", Value: s, Truncated: cut}
 		case kind == pyheap.KindBytes && opts.Bytes:
@@ -141,6 +158,17 @@ func writeMatch(w io.Writer, typ, addr, value string, truncated bool, holders in
 	if holders == 0 {
 		fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
 		return false
+	}
+	return true
+}
+
+// isASCII reports whether b holds only ASCII (a str whose header says so
+// but whose bytes do not, in a damaged core, is decoded as any other).
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
 	}
 	return true
 }
