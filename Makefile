@@ -53,7 +53,10 @@ lint:
 # and appends the census figures, with the machine and the date, to
 # docs/benchmarks.md; then times stacks --locals against gdb's py-bt on a
 # small core of every pyenv CPython and a core of more than 1 GB
-# (bench/gdb.go) and appends that table too.
+# (bench/gdb.go), and on crash cores of Debian sid's 3.14 and 3.15 with
+# the debug files of their python3.X-dbg (bench/gdbsid.go; fetched once,
+# into the user cache, not beside the interpreters), and appends those
+# tables too.
 bench: deps
 	$(GO) run ./bench -o docs/benchmarks.md
 
