@@ -19,14 +19,26 @@ set -e
 ROOT="${PYCORONER_SID_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/pycoroner-interpreters/sid}"
 MINORS="3.13 3.14 3.15"
 RUNTIME_LIBS="libc6 libexpat1 zlib1g libssl3t64 libbz2-1.0 libffi8 liblzma5 libncursesw6 libreadline8t64 libsqlite3-0 libtinfo6 libuuid1 libzstd1 libgcc-s1 libmpdec4 media-types"
+# Debian strips glibc's symbol table into libc6-dbg (a regular package, not
+# a debug-archive one): without it no function inside sid's libc.so.6 has a
+# name (a crash in abort's __pthread_kill_implementation, in an AVX-512
+# memset). It unpacks to ROOT/usr/lib/debug/.build-id, where pycoroner looks
+# for the debug files of files under ROOT.
+DEBUG_PKGS="libc6-dbg"
 
 case "$1" in
 --root) echo "$ROOT"; exit 0 ;;
 --force) rm -f "$ROOT/.complete" ;;
 esac
 
+# Debug packages a complete cache still lacks (it was made before they were
+# listed); nothing to do when there are none.
+add=""
 if [ -f "$ROOT/.complete" ]; then
-	exit 0
+	for p in $DEBUG_PKGS; do
+		grep -q "^${p}_" "$ROOT/packages.txt" || add="$add $p"
+	done
+	[ -z "$add" ] && exit 0
 fi
 
 fail() {
@@ -60,9 +72,31 @@ Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 CONF
 export APT_CONFIG="$apt/apt.conf"
 
+# A complete cache that lacks only debug packages (made before they were
+# listed) gets them unpacked beside the interpreters, of the very version of
+# the package they belong to, without touching what runs.
+if [ -f "$ROOT/.complete" ]; then
+	echo "sid-pythons: adding$add to $ROOT"
+	apt-get -q update >"$apt/update.log" 2>&1 || fail "apt-get update of suite sid failed (see $apt/update.log)"
+	mkdir -p "$apt/extra"
+	rm -f "$apt/extra"/*.deb
+	for p in $add; do
+		base=${p%-dbg}
+		v=$(sed -n "s/^${base}_//p" "$ROOT/packages.txt" | sed 's/%3a/:/')
+		[ -n "$v" ] || fail "$ROOT/packages.txt names no $base for $p"
+		(cd "$apt/extra" && apt-get -q download "$p=$v" >>"$apt/download.log" 2>&1) ||
+			fail "sid no longer carries $p $v (sid moved on: run $0 --force)"
+	done
+	for deb in "$apt/extra"/*.deb; do
+		dpkg -x "$deb" "$ROOT" || fail "dpkg -x $deb failed"
+		basename "$deb" | sed 's/_amd64\.deb$//; s/_all\.deb$//' >>"$ROOT/packages.txt"
+	done
+	exit 0
+fi
+
 echo "sid-pythons: fetching Debian sid's CPython $MINORS into $ROOT"
 apt-get -q update >"$apt/update.log" 2>&1 || fail "apt-get update of suite sid failed (see $apt/update.log)"
-pkgs="$RUNTIME_LIBS"
+pkgs="$RUNTIME_LIBS $DEBUG_PKGS"
 for m in $MINORS; do
 	pkgs="$pkgs python$m python$m-minimal libpython$m libpython$m-minimal libpython$m-stdlib libpython$m-dev python$m-dev"
 done

@@ -100,3 +100,19 @@ func TestDescribeAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestDebugDirs(t *testing.T) {
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", []string{"/usr/lib/debug"}},
+		{"/root/.cache/sid/usr/lib/x86_64-linux-gnu/libc.so.6", []string{"/root/.cache/sid/usr/lib/debug", "/usr/lib/debug"}},
+		{"/opt/app/bin/python", []string{"/usr/lib/debug"}},
+	}
+	for _, tc := range tests {
+		if got := debugDirs(tc.path); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("debugDirs(%q) = %q; want %q", tc.path, got, tc.want)
+		}
+	}
+}
