@@ -31,12 +31,28 @@ case "$1" in
 --force) rm -f "$ROOT/.complete" ;;
 esac
 
+# has_files tells whether every debug file package $1 unpacked is still
+# there (ROOT/.$1.files lists them; anything that replaced usr/lib/debug
+# since removed them).
+has_files() {
+	[ -s "$ROOT/.$1.files" ] || return 1
+	while read -r f; do
+		[ -f "$ROOT/$f" ] || return 1
+	done <"$ROOT/.$1.files"
+}
+
+# list_files records the debug files of package file $1 as ROOT/.$2.files
+# under root $3.
+list_files() {
+	dpkg-deb -c "$1" | awk '{print $NF}' | sed 's|^\./||' | grep '\.debug$' >"$3/.$2.files" || true
+}
+
 # Debug packages a complete cache still lacks (it was made before they were
-# listed); nothing to do when there are none.
+# listed, or their files were removed); nothing to do when there are none.
 add=""
 if [ -f "$ROOT/.complete" ]; then
 	for p in $DEBUG_PKGS; do
-		grep -q "^${p}_" "$ROOT/packages.txt" || add="$add $p"
+		has_files "$p" || add="$add $p"
 	done
 	[ -z "$add" ] && exit 0
 fi
@@ -87,9 +103,12 @@ if [ -f "$ROOT/.complete" ]; then
 		(cd "$apt/extra" && apt-get -q download "$p=$v" >>"$apt/download.log" 2>&1) ||
 			fail "sid no longer carries $p $v (sid moved on: run $0 --force)"
 	done
-	for deb in "$apt/extra"/*.deb; do
+	for p in $add; do
+		deb=$(ls "$apt/extra/${p}_"*.deb)
 		dpkg -x "$deb" "$ROOT" || fail "dpkg -x $deb failed"
-		basename "$deb" | sed 's/_amd64\.deb$//; s/_all\.deb$//' >>"$ROOT/packages.txt"
+		list_files "$deb" "$p" "$ROOT"
+		grep -q "^${p}_" "$ROOT/packages.txt" ||
+			basename "$deb" | sed 's/_amd64\.deb$//; s/_all\.deb$//' >>"$ROOT/packages.txt"
 	done
 	exit 0
 fi
@@ -121,6 +140,11 @@ rm -rf "$tmp"
 mkdir -p "$tmp"
 for deb in "$apt/debs"/*.deb; do
 	dpkg -x "$deb" "$tmp" || fail "dpkg -x $deb failed"
+done
+for p in $DEBUG_PKGS; do
+	for deb in "$apt/debs/${p}_"*.deb; do
+		[ -f "$deb" ] && list_files "$deb" "$p" "$tmp"
+	done
 done
 ls "$apt/debs" | sed 's/_amd64\.deb$//; s/_all\.deb$//' >"$tmp/packages.txt"
 lib="$tmp/usr/lib/x86_64-linux-gnu"
