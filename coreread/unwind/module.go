@@ -264,28 +264,39 @@ func readSymbolsSorted(out []symbol) []symbol {
 	return out
 }
 
-// symbolAt names the function symbol that covers an ELF virtual address.
-// Among aliases it prefers a sized symbol, then a global one.
+// symbolAt names the function symbol that covers an ELF virtual address,
+// as gdb's minimal symbols do: a sized symbol that covers it wins over a
+// closer symbol without a size (a label inside a function: glibc's
+// __syscall_cancel_arch_end, where a thread blocked in a system call
+// stands, lies inside __syscall_cancel_arch); failing one, the closest
+// unsized symbol names it. Among aliases it prefers a sized symbol, then a
+// global one.
 func (m *module) symbolAt(vaddr uint64) (symbol, bool) {
 	i := sort.Search(len(m.syms), func(i int) bool { return m.syms[i].addr > vaddr })
-	var best symbol
-	found := false
+	var best, label symbol
+	found, labelFound := false, false
 	for j := i - 1; j >= 0 && j >= i-64; j-- {
 		s := m.syms[j]
 		if found && s.addr != best.addr {
 			break
 		}
-		if s.size != 0 && vaddr >= s.addr+s.size {
-			if found {
-				break
+		if s.size == 0 {
+			if !labelFound || (s.addr == label.addr && better(s, label)) {
+				label, labelFound = s, true
 			}
 			continue
+		}
+		if vaddr >= s.addr+s.size {
+			continue // ends before vaddr; an earlier one may still cover it
 		}
 		if !found || better(s, best) {
 			best, found = s, true
 		}
 	}
-	return best, found
+	if found {
+		return best, true
+	}
+	return label, labelFound
 }
 
 func better(a, b symbol) bool {
