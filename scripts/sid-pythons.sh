@@ -89,8 +89,9 @@ CONF
 export APT_CONFIG="$apt/apt.conf"
 
 # A complete cache that lacks only debug packages (made before they were
-# listed) gets them unpacked beside the interpreters, of the very version of
-# the package they belong to, without touching what runs.
+# listed, or their files were removed since) gets them unpacked beside the
+# interpreters, of the very version of the package they belong to, without
+# touching what runs.
 if [ -f "$ROOT/.complete" ]; then
 	echo "sid-pythons: adding$add to $ROOT"
 	apt-get -q update >"$apt/update.log" 2>&1 || fail "apt-get update of suite sid failed (see $apt/update.log)"
