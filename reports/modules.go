@@ -18,7 +18,10 @@ type ModuleEntry struct {
 	Name    string  `json:"name"`
 	Address string  `json:"address"`
 	File    *string `json:"file"`
-	Error   string  `json:"error,omitempty"`
+	// Interpreter is the id of the interpreter whose sys.modules holds
+	// it: 0 for the main interpreter.
+	Interpreter int64  `json:"interpreter"`
+	Error       string `json:"error,omitempty"`
 }
 
 // BuildModules lists sys.modules sorted by name.
@@ -29,7 +32,7 @@ func BuildModules(rt *pyheap.Runtime) (Modules, error) {
 	}
 	out := make([]ModuleEntry, 0, len(mods))
 	for _, m := range mods {
-		e := ModuleEntry{Name: m.Name, Address: hexAddr(m.Addr)}
+		e := ModuleEntry{Name: m.Name, Address: hexAddr(m.Addr), Interpreter: m.Interp}
 		if m.File != "" {
 			f := m.File
 			e.File = &f
@@ -39,21 +42,39 @@ func BuildModules(rt *pyheap.Runtime) (Modules, error) {
 		}
 		out = append(out, e)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Interpreter < out[j].Interpreter
+	})
 	return out, err
 }
 
-// WriteText prints sys.modules as a table.
+// WriteText prints sys.modules as a table; with subinterpreters, a
+// column says whose sys.modules each entry is in.
 func (mods Modules) WriteText(w io.Writer) error {
+	multi := false
+	for _, m := range mods {
+		multi = multi || m.Interpreter != 0
+	}
 	rows := make([][]string, 0, len(mods))
 	for _, m := range mods {
 		f := "(no __file__)"
 		if m.File != nil {
 			f = *m.File
 		}
-		rows = append(rows, []string{m.Name, m.Address, f})
+		row := []string{m.Name, m.Address, f}
+		if multi {
+			row = append(row, strconv.FormatInt(m.Interpreter, 10))
+		}
+		rows = append(rows, row)
 	}
-	return table(w, []string{"module", "address", "__file__"}, rows)
+	header := []string{"module", "address", "__file__"}
+	if multi {
+		header = append(header, "interpreter")
+	}
+	return table(w, header, rows)
 }
 
 // DuplicateModule is one file loaded as more than one module object.
