@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/olekukonko/tablewriter"
@@ -20,8 +21,18 @@ type ModuleEntry struct {
 	File    *string `json:"file"`
 	// Interpreter is the id of the interpreter whose sys.modules holds
 	// it: 0 for the main interpreter.
-	Interpreter int64  `json:"interpreter"`
-	Error       string `json:"error,omitempty"`
+	Interpreter int64 `json:"interpreter"`
+	// LazyGlobals are the module's globals still bound to 3.15 lazy-import
+	// placeholders (not imported yet), in dict order; omitted when none.
+	LazyGlobals []LazyGlobal `json:"lazy_globals,omitempty"`
+	Error       string       `json:"error,omitempty"`
+}
+
+// LazyGlobal is a module global that a lazy import has not resolved yet.
+type LazyGlobal struct {
+	Name    string `json:"name"`
+	Imports string `json:"imports"` // what it will import, as its repr says
+	Address string `json:"address"` // the placeholder
 }
 
 // BuildModules lists sys.modules sorted by name.
@@ -39,6 +50,13 @@ func BuildModules(rt *pyheap.Runtime) (Modules, error) {
 		}
 		if m.Err != nil {
 			e.Error = m.Err.Error()
+		}
+		lazy, lerr := rt.LazyGlobals(m.Addr)
+		for _, g := range lazy {
+			e.LazyGlobals = append(e.LazyGlobals, LazyGlobal{Name: g.Name, Imports: g.Imports, Address: hexAddr(g.Addr)})
+		}
+		if lerr != nil && e.Error == "" {
+			e.Error = "lazy globals: " + lerr.Error()
 		}
 		out = append(out, e)
 	}
@@ -74,7 +92,26 @@ func (mods Modules) WriteText(w io.Writer) error {
 	if multi {
 		header = append(header, "interpreter")
 	}
-	return table(w, header, rows)
+	if err := table(w, header, rows); err != nil {
+		return err
+	}
+	for _, m := range mods {
+		if len(m.LazyGlobals) == 0 {
+			continue
+		}
+		parts := make([]string, 0, len(m.LazyGlobals))
+		for _, g := range m.LazyGlobals {
+			parts = append(parts, fmt.Sprintf("%s (lazy import of '%s')", g.Name, g.Imports))
+		}
+		where := m.Name
+		if multi {
+			where += " (" + pyheap.InterpLabel(m.Interpreter) + ")"
+		}
+		if _, err := fmt.Fprintf(w, "%s: not imported yet: %s\n", where, strings.Join(parts, ", ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DuplicateModule is one file loaded as more than one module object.
