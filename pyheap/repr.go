@@ -120,6 +120,9 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 	case KindException:
 		return r.excRepr(addr, t, depth)
 	}
+	if s, ok, err := r.lazyImportRepr(addr, t); ok { // lazyimport.go
+		return s, err
+	}
 	if s, ok := r.stdRepr(addr, t, depth); ok { // repr_stdlib.go
 		return s, nil
 	}

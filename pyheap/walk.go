@@ -411,6 +411,11 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 		// scanned conservatively.
 		tw.special, tw.conservOK = w, false
 	}
+	if sw, ok := sizedWalkers[t.Name]; ok && !t.Heap(r) {
+		if n := sw.size(L); n > 0 && t.Basicsize == n {
+			tw.special, tw.conservOK = sw.w, false
+		}
+	}
 	if t.Kind == KindException {
 		// The walker covers BaseException's fields: the scan starts after them.
 		tw.solidKind, tw.solidSize = KindException, L.ExcBaseSize

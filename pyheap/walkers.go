@@ -1,5 +1,7 @@
 package pyheap
 
+import "github.com/pycoroner/pycoroner/pyheap/layout"
+
 // Walkers for C types that the model does not classify as a Kind, by
 // tp_name. Adding one is one line in an init function of a file of its own:
 //
@@ -22,6 +24,28 @@ func registerWalker(w walker, names ...string) {
 			panic("pyheap: two walkers for " + n)
 		}
 		walkers[n] = w
+	}
+}
+
+// sizedWalkers walk structs private to CPython's C files, whose layout
+// the generator declares itself (layout/gen/private.go): one applies only
+// when the type's tp_basicsize is the generated struct's size, else the
+// type is scanned conservatively.
+var sizedWalkers = map[string]sizedWalker{}
+
+type sizedWalker struct {
+	w    walker
+	size func(*layout.Layout) int64
+}
+
+// registerSizedWalker makes w the walker of the static types named whose
+// tp_basicsize is size(layout).
+func registerSizedWalker(w walker, size func(*layout.Layout) int64, names ...string) {
+	for _, n := range names {
+		if _, dup := sizedWalkers[n]; dup {
+			panic("pyheap: two walkers for " + n)
+		}
+		sizedWalkers[n] = sizedWalker{w, size}
 	}
 }
 

@@ -287,6 +287,16 @@ type Layout struct {
 	ExcDict      Offset `py:"off:PyBaseExceptionObject:dict"`
 	ExcNotes     Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
 
+	// 3.15's lazy-import placeholders. The struct is private to
+	// Objects/lazyimportobject.c: the generator declares it for the probe
+	// (gen/private.go), and pycoroner walks it only when the type's
+	// tp_basicsize is LazyImportSize.
+	LazyImportBuiltins Offset `py:"off:PyLazyImportObject:lz_builtins"`
+	LazyImportFrom     Offset `py:"off:PyLazyImportObject:lz_from"`
+	LazyImportAttr     Offset `py:"off:PyLazyImportObject:lz_attr"`
+	LazyImportCode     Offset `py:"off:PyLazyImportObject:lz_code"`
+	LazyImportSize     int64  `py:"size:PyLazyImportObject"`
+
 	// More members that the heap walkers follow, as tp_traverse does.
 	FuncDefaults       Offset `py:"off:PyFunctionObject:func_defaults"`
 	FuncKwdefaults     Offset `py:"off:PyFunctionObject:func_kwdefaults"`
