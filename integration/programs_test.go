@@ -76,10 +76,8 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 // An asyncio server (streams, tasks, queues) stopped mid-request, on every
 // interpreter: the referents check over asyncio's C and Python objects.
 func TestAsyncioServerReferents(t *testing.T) {
-	// Not yet on Debian sid's builds: 3.14's functions, types and stdlib C
-	// types have referents the walkers do not report (docs/limits.md).
 	forEachCoreModeExcept(t, "asyncio_server", []harness.Mode{harness.Gcore},
-		notOnSid("precise referents of 3.14+ functions, types and stdlib C types are not walked yet"), func(t *testing.T, res *harness.Result) {
+		nil, func(t *testing.T, res *harness.Result) {
 			var m struct {
 				ReferentsFile    string `json:"referents_file"`
 				ReferentsObjects int    `json:"referents_objects"`

@@ -28,7 +28,8 @@ func registerWalker(w walker, names ...string) {
 func init() {
 	registerWalker(walkWeakref, "weakref", "weakref.ReferenceType", "weakproxy", "weakcallableproxy", "weakref.ProxyType", "weakref.CallableProxyType")
 	registerWalker(walkMethod, "method")
-	registerWalker(walkCFunction, "builtin_function_or_method", "builtin_method")
+	registerWalker(walkCFunction, "builtin_function_or_method")
+	registerWalker(walkCMethod, "builtin_method")
 	registerWalker(walkTraceback, "traceback")
 	registerWalker(walkGenerator, "generator", "coroutine", "async_generator")
 	// Their other fields point to C structures (PyMethodDef, ...).
@@ -47,6 +48,13 @@ func walkMethod(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 
 func walkCFunction(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	r.emitFields(obj, []field{{r.L.CFunctionSelf, "__self__"}, {r.L.CFunctionModule, "__module__"}}, labels, emit)
+}
+
+// walkCMethod follows a builtin method defined with METH_METHOD
+// (PyCMethodObject): a builtin function that also holds its defining class.
+func walkCMethod(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	walkCFunction(r, obj, labels, emit)
+	r.emitFields(obj, []field{{r.L.CMethodClass, "__objclass__ (mm_class)"}}, labels, emit)
 }
 
 func walkTraceback(r *Runtime, obj uint64, labels bool, emit emitFunc) {

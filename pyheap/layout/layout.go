@@ -288,12 +288,23 @@ type Layout struct {
 	ExcNotes     Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
 
 	// More members that the heap walkers follow, as tp_traverse does.
-	FuncDefaults       Offset `py:"off:PyFunctionObject:func_defaults"`
-	FuncKwdefaults     Offset `py:"off:PyFunctionObject:func_kwdefaults"`
-	FuncDoc            Offset `py:"off:PyFunctionObject:func_doc"`
-	FuncDict           Offset `py:"off:PyFunctionObject:func_dict"`
-	FuncModule         Offset `py:"off:PyFunctionObject:func_module"`
-	FuncAnnotations    Offset `py:"off:PyFunctionObject:func_annotations"`
+	FuncDefaults    Offset `py:"off:PyFunctionObject:func_defaults"`
+	FuncKwdefaults  Offset `py:"off:PyFunctionObject:func_kwdefaults"`
+	FuncDoc         Offset `py:"off:PyFunctionObject:func_doc"`
+	FuncDict        Offset `py:"off:PyFunctionObject:func_dict"`
+	FuncModule      Offset `py:"off:PyFunctionObject:func_module"`
+	FuncAnnotations Offset `py:"off:PyFunctionObject:func_annotations"`
+	FuncBuiltins    Offset `py:"off:PyFunctionObject:func_builtins"`   // 3.10+
+	FuncTypeparams  Offset `py:"off:PyFunctionObject:func_typeparams"` // 3.12+
+	FuncAnnotate    Offset `py:"off:PyFunctionObject:func_annotate"`   // 3.14+
+	CMethodClass    Offset `py:"off:PyCMethodObject:mm_class"`         // 3.9+, builtin_method (METH_METHOD)
+	// A module's C state, which its m_traverse visits: its size is the
+	// definition's m_size, or (3.15+, modules made without a definition
+	// possible) the module's own md_state_size.
+	ModuleDef          Offset `py:"off:PyModuleObject:md_def"`
+	ModuleState        Offset `py:"off:PyModuleObject:md_state"`
+	ModuleStateSize    Offset `py:"off:PyModuleObject:md_state_size"`
+	ModuleDefMSize     Offset `py:"off:PyModuleDef:m_size"`
 	CodeConsts         Offset `py:"off:PyCodeObject:co_consts"`
 	CodeNames          Offset `py:"off:PyCodeObject:co_names"`
 	CodeExceptionTable Offset `py:"off:PyCodeObject:co_exceptiontable"`
