@@ -34,7 +34,7 @@ func (r *Runtime) ConservativeType(t *Type) bool {
 func (r *Runtime) ConservativeObject(addr uint64, t *Type) bool {
 	if t.Kind == KindModule {
 		_, size := r.moduleState(addr)
-		return size > 0
+		return size > 0 && r.moduleStateLayout(addr, size) == nil
 	}
 	return r.ConservativeType(t)
 }

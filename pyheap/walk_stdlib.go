@@ -360,6 +360,10 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	if size <= 0 {
 		return
 	}
+	if st := r.moduleStateLayout(obj, size); st != nil {
+		r.walkModuleState(state, st, emit)
+		return
+	}
 	raw, err := r.m.bytes(state, int(size)&^7)
 	if err != nil {
 		return
@@ -391,6 +395,81 @@ func (r *Runtime) visitsManagedDictFirst() bool {
 		return patch > 3
 	}
 	return minor > 14
+}
+
+// moduleStateLayout is the generated layout of a module's C state
+// ("module NAME" in layout.StdSpecs), nil when there is none or its size
+// is not the state's.
+func (r *Runtime) moduleStateLayout(obj uint64, size int64) *layout.StdType {
+	tables := r.stdTypes()
+	if tables == nil {
+		return nil
+	}
+	name, err := r.strField(obj, r.L.ModuleName)
+	if err != nil {
+		return nil
+	}
+	st := tables["module "+name]
+	if st == nil || st.Size != size {
+		return nil
+	}
+	return st
+}
+
+// maxFreeList bounds a free list followed through a module's state.
+const maxFreeList = 1 << 12
+
+// walkModuleState follows the object members of a module's C state, as
+// its m_traverse visits them, and what the state heads: _asyncio's free
+// list of FutureIter objects (3.12-3.13), linked through their future
+// member.
+func (r *Runtime) walkModuleState(state uint64, st *layout.StdType, emit emitFunc) {
+	for _, m := range st.Refs {
+		if p := r.ptrField(state, m.Offset); p != 0 {
+			emit(p, fieldRef(m.Name), false)
+		}
+	}
+	switch st.Special {
+	case "fi_freelist":
+		r.walkFutureIterFreeList(state, st, emit)
+	case "deccondmap":
+		// Arrays of DecCondMap, each up to an entry whose name is NULL.
+		size, name, ex := st.Value("size:DecCondMap"), st.Offset("DecCondMap:name"), st.Offset("DecCondMap:ex")
+		if size <= 0 || !name.Has() || !ex.Has() {
+			return
+		}
+		for _, arr := range []string{"signal_map", "cond_map"} {
+			base := r.ptrField(state, st.Offset(arr))
+			for i := uint64(0); base != 0 && i < 64; i++ {
+				entry := base + i*uint64(size)
+				if r.ptrField(entry, name) == 0 {
+					break
+				}
+				if p := r.ptrField(entry, ex); p != 0 {
+					emit(p, fieldRef(arr+" exception"), false)
+				}
+			}
+		}
+	}
+}
+
+// walkFutureIterFreeList follows _asyncio's free list of FutureIter
+// objects (3.12-3.13): dead objects kept for reuse, which its m_traverse
+// visits.
+func (r *Runtime) walkFutureIterFreeList(state uint64, st *layout.StdType, emit emitFunc) {
+	next := st.Offset("futureiterobject:future")
+	if !next.Has() {
+		return
+	}
+	limit := int64(maxFreeList)
+	if n, err := r.m.i64(st.Offset("fi_freelist_len").Add(state)); err == nil && n >= 0 && n < limit {
+		limit = n
+	}
+	p := r.ptrField(state, st.Offset("fi_freelist"))
+	for i := int64(0); p != 0 && i < limit; i++ {
+		emit(p, fieldRef("fi_freelist (free FutureIter objects)"), false)
+		p = r.ptrField(p, next)
+	}
 }
 
 // moduleState is where a module's C state is and its size in bytes (0

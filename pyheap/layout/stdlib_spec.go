@@ -166,4 +166,14 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"callable_iterator"}, Struct: "calliterobject"},
 	{Names: []string{"memoryview"}, Struct: "PyMemoryViewObject"},
 	{Names: []string{"managedbuffer"}, Struct: "_PyManagedBufferObject", Extra: []string{"master.obj"}},
+	// modules' C state, named "module NAME": walked precisely instead of
+	// scanned when the state's size is the struct's. _asyncio's (3.12-3.13)
+	// heads a free list of FutureIter objects linked through their future
+	// member, which its m_traverse visits; cached_running_loop is borrowed.
+	{Names: []string{"module _asyncio"}, Struct: "asyncio_state", Module: "_asyncio", Special: "fi_freelist",
+		Fields: []string{"fi_freelist", "fi_freelist_len", "futureiterobject:future"}, Skip: []string{"fi_freelist", "cached_running_loop"}},
+	// _decimal's (3.13+) points to two C arrays of conditions, each entry
+	// holding its exception class, up to an entry without a name.
+	{Names: []string{"module _decimal"}, Struct: "decimal_state", Module: "_decimal", Special: "deccondmap",
+		Fields: []string{"signal_map", "cond_map", "DecCondMap:name", "DecCondMap:ex"}, Sizes: []string{"DecCondMap"}},
 }
