@@ -179,6 +179,16 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 				emit(p, Ref{Kind: RefItem, Index: i}, false)
 			}
 		}
+	case "sqlitecache": // sqlite3.Cache (3.8-3.10): its nodes, from first
+		next := st.Offset("pysqlite_Node:next")
+		if !next.Has() {
+			return
+		}
+		p := r.ptrField(obj, st.Offset("first"))
+		for i := int64(0); p != 0 && i < maxFreeList; i++ {
+			emit(p, Ref{Kind: RefItem, Index: i}, false)
+			p = r.ptrField(p, next)
+		}
 	case "hamtarray":
 		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
 	case "element":

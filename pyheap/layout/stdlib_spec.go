@@ -82,6 +82,12 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"sqlite3.Cursor"}, Struct: "pysqlite_Cursor", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Row"}, Struct: "pysqlite_Row", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Statement"}, Struct: "pysqlite_Statement", Module: "_sqlite3"},
+	// the statement cache before 3.11: a dict and a linked list of nodes,
+	// which cache_traverse visits from first; its factory is the
+	// connection, borrowed (decref_factory is 0 for a connection's cache)
+	{Names: []string{"sqlite3.Cache"}, Struct: "pysqlite_Cache", Module: "_sqlite3", Special: "sqlitecache",
+		Fields: []string{"first", "pysqlite_Node:next"}, Skip: []string{"first", "last", "factory"}},
+	{Names: []string{"sqlite3.Node", "sqlite3Node"}, Struct: "pysqlite_Node", Module: "_sqlite3", Skip: []string{"prev", "next"}},
 	// _thread: the local object and the per-thread dummies holding each
 	// thread's dict
 	{Names: []string{"_thread._local"}, Struct: "localobject"},
