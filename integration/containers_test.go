@@ -408,12 +408,10 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 					// 3.8-3.9 keep atexit's callbacks in C structs that
 					// its module state points to; the scan of the state
 					// cannot see through them.
-				case strings.HasPrefix(l.typ, "PyC") || l.typ == "generator" && r.Minor() == 11:
-					// Not understood yet: a ctypes type's reference to
-					// another type (PyCPointerType, PyCSimpleType: kept in
-					// its StgDict or, 3.13+, its StgInfo), and one
-					// suspended generator's value-stack entry (3.11,
-					// pytest). Listed, not failed.
+				case strings.HasPrefix(l.typ, "PyC"):
+					// Not walked yet: a ctypes type's reference to another
+					// type (PyCPointerType, PyCSimpleType: kept in its
+					// StgDict or, 3.13+, its StgInfo). Listed, not failed.
 					st.unknown = append(st.unknown, miss)
 				case l.typ == "PyCapsule":
 					// A capsule with a traverse function (3.13: a C API

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
+	"github.com/pycoroner/pycoroner/pyheap/layout"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -72,12 +73,12 @@ func TestRealPrograms(t *testing.T) {
 
 // checkProgram runs one program on every interpreter it can run on.
 func checkProgram(t *testing.T, scenario string, cannotRun func(int) string, maxConservative float64) {
-	forEachCoreModeExcept(t, scenario, []harness.Mode{harness.Gcore}, func(in harness.Interpreter, _ harness.Mode) string {
+	forEachCoreModeExcept(t, scenario, []harness.Mode{harness.Gcore}, func(in harness.Interpreter, mode harness.Mode) string {
 		minor, _ := strconv.Atoi(strings.TrimPrefix(in.Minor, "3."))
 		if why := cannotRun(minor); why != "" {
 			return fmt.Sprintf("%s cannot run on %s: %s", scenario, in.Name, why)
 		}
-		return ""
+		return withoutStdLayouts(in, mode)
 	}, func(t *testing.T, res *harness.Result) {
 		var m struct {
 			ReferentsFile    string `json:"referents_file"`
@@ -97,6 +98,18 @@ func checkProgram(t *testing.T, scenario string, cannotRun func(int) string, max
 	})
 }
 
+// withoutStdLayouts skips an interpreter whose minor has no generated
+// standard-library layouts yet (Debian sid's 3.14 and 3.15 today): there a
+// deque's items and a bounded lru_cache's links are not walked, which the
+// referents check would report (docs/limits.md). The check runs as soon as
+// the tables exist.
+func withoutStdLayouts(in harness.Interpreter, _ harness.Mode) string {
+	if layout.StdTypes(in.Minor) == nil {
+		return fmt.Sprintf("no standard-library C-type layouts are generated for %s yet (deque, lru_cache, _asyncio): docs/limits.md", in.Minor)
+	}
+	return ""
+}
+
 // skipOrFail skips a test whose programs are missing, except under CI,
 // where a missing program must fail the run.
 func skipOrFail(t *testing.T, format string, args ...any) {
@@ -111,7 +124,7 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 // interpreter: the referents check over asyncio's C and Python objects.
 func TestAsyncioServerReferents(t *testing.T) {
 	forEachCoreModeExcept(t, "asyncio_server", []harness.Mode{harness.Gcore},
-		nil, func(t *testing.T, res *harness.Result) {
+		withoutStdLayouts, func(t *testing.T, res *harness.Result) {
 			var m struct {
 				ReferentsFile    string `json:"referents_file"`
 				ReferentsObjects int    `json:"referents_objects"`

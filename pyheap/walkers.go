@@ -66,11 +66,12 @@ func walkDescriptor(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 }
 
 // walkGenerator follows a generator, coroutine or async generator: its
-// names and code, and (3.11+) the interpreter frame it embeds, until the
+// names and code, the exception state it saved while suspended, and (3.11+) the interpreter frame it embeds, until the
 // frame is cleared.
 func walkGenerator(r *Runtime, g uint64, labels bool, emit emitFunc) {
 	L := r.L
-	r.emitFields(g, []field{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"}}, labels, emit)
+	r.emitFields(g, []field{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"},
+		{L.GenExcType, "saved exception type"}, {L.GenExcValue, "saved exception"}, {L.GenExcTraceback, "saved exception traceback"}}, labels, emit)
 	if !L.GenIFrame.Has() {
 		return
 	}

@@ -335,11 +335,16 @@ type Layout struct {
 	IFrameBuiltins     Offset `py:"off:_PyInterpreterFrame:f_builtins"`
 	GenFrameState      Offset `py:"off:PyGenObject:gi_frame_state"` // 3.11+
 	GenName            Offset `py:"off:PyGenObject:gi_name"`
-	GenQualname        Offset `py:"off:PyGenObject:gi_qualname"`
-	FrameStateCleared  int64  `py:"enum:FRAME_CLEARED"`
-	FrameStateCreated  int64  `py:"enum:FRAME_CREATED"`
-	HeapTypeSlots      Offset `py:"off:_heaptypeobject:ht_slots"`
-	TypeSubclasses     Offset `py:"off:_typeobject:tp_subclasses"`
+	// The exception state a suspended generator saved, which gen_traverse
+	// visits (exc_type and exc_traceback before 3.11).
+	GenExcType        Offset `py:"off:PyGenObject:gi_exc_state.exc_type"`
+	GenExcValue       Offset `py:"off:PyGenObject:gi_exc_state.exc_value"`
+	GenExcTraceback   Offset `py:"off:PyGenObject:gi_exc_state.exc_traceback"`
+	GenQualname       Offset `py:"off:PyGenObject:gi_qualname"`
+	FrameStateCleared int64  `py:"enum:FRAME_CLEARED"`
+	FrameStateCreated int64  `py:"enum:FRAME_CREATED"`
+	HeapTypeSlots     Offset `py:"off:_heaptypeobject:ht_slots"`
+	TypeSubclasses    Offset `py:"off:_typeobject:tp_subclasses"`
 
 	// 3.14+: frames hold _PyStackRef values, whose low Py_TAG_BITS are
 	// tags (deferred or immortal references; Py_INT_TAG marks a tagged
