@@ -52,7 +52,8 @@ func registerSizedWalker(w walker, size func(*layout.Layout) int64, names ...str
 func init() {
 	registerWalker(walkWeakref, "weakref", "weakref.ReferenceType", "weakproxy", "weakcallableproxy", "weakref.ProxyType", "weakref.CallableProxyType")
 	registerWalker(walkMethod, "method")
-	registerWalker(walkCFunction, "builtin_function_or_method", "builtin_method")
+	registerWalker(walkCFunction, "builtin_function_or_method")
+	registerWalker(walkCMethod, "builtin_method")
 	registerWalker(walkTraceback, "traceback")
 	registerWalker(walkGenerator, "generator", "coroutine", "async_generator")
 	// Their other fields point to C structures (PyMethodDef, ...).
@@ -73,6 +74,13 @@ func walkCFunction(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	r.emitFields(obj, []field{{r.L.CFunctionSelf, "__self__"}, {r.L.CFunctionModule, "__module__"}}, labels, emit)
 }
 
+// walkCMethod follows a builtin method defined with METH_METHOD
+// (PyCMethodObject): a builtin function that also holds its defining class.
+func walkCMethod(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	walkCFunction(r, obj, labels, emit)
+	r.emitFields(obj, []field{{r.L.CMethodClass, "__objclass__ (mm_class)"}}, labels, emit)
+}
+
 func walkTraceback(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	r.emitFields(obj, []field{{r.L.TracebackNext, "tb_next"}, {r.L.TracebackFrame, "tb_frame"}}, labels, emit)
 }
@@ -82,11 +90,12 @@ func walkDescriptor(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 }
 
 // walkGenerator follows a generator, coroutine or async generator: its
-// names and code, and (3.11+) the interpreter frame it embeds, until the
+// names and code, the exception state it saved while suspended, and (3.11+) the interpreter frame it embeds, until the
 // frame is cleared.
 func walkGenerator(r *Runtime, g uint64, labels bool, emit emitFunc) {
 	L := r.L
-	r.emitFields(g, []field{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"}}, labels, emit)
+	r.emitFields(g, []field{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"},
+		{L.GenExcType, "saved exception type"}, {L.GenExcValue, "saved exception"}, {L.GenExcTraceback, "saved exception traceback"}}, labels, emit)
 	if !L.GenIFrame.Has() {
 		return
 	}
