@@ -311,6 +311,10 @@ func explainedExtra(referrer, via string, minor int) string {
 		if via == "md_name" {
 			return "a module's name (str), which module_traverse skips"
 		}
+	case "methodcaller":
+		if via == "vectorcall_kwnames" {
+			return "methodcaller's tuple of keyword names (str), which its traverse skips (3.13+)"
+		}
 	case "Connection":
 		return "sqlite3 Connection's exception classes (Warning, Error, ...), which its traverse skips"
 	case "TypeVar", "ParamSpec", "TypeVarTuple", "TypeAliasType":
@@ -400,21 +404,18 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 				case l.typ == "module" && strings.Contains(r.Describe(l.addr).Repr, "'faulthandler'"):
 					// faulthandler's m_traverse visits the file it
 					// writes to, kept in static C globals, not md_state.
-				case l.typ == "PyCPointerType" || l.typ == "generator" && r.Minor() == 11 || l.typ == "module":
-					// Not understood yet: a ctypes pointer type's
-					// reference to its target type (3.11), one
-					// suspended generator's value-stack entry (3.11,
-					// pytest), and what a module's m_traverse visits
-					// beyond the scan of its state (3.12 _asyncio's
-					// FutureIter free list). Listed, not failed.
-					st.unknown = append(st.unknown, miss)
-				case l.typ == "PyCapsule":
-					// A capsule with a traverse function (3.13: a C API
-					// capsule pointing to its module's types).
 				case l.typ == "module" && r.Minor() <= 9 && r.Describe(l.addr).Repr == "<module 'atexit'>":
 					// 3.8-3.9 keep atexit's callbacks in C structs that
 					// its module state points to; the scan of the state
 					// cannot see through them.
+				case strings.HasPrefix(l.typ, "PyC"):
+					// Not walked yet: a ctypes type's reference to another
+					// type (PyCPointerType, PyCSimpleType: kept in its
+					// StgDict or, 3.13+, its StgInfo). Listed, not failed.
+					st.unknown = append(st.unknown, miss)
+				case l.typ == "PyCapsule":
+					// A capsule with a traverse function (3.13: a C API
+					// capsule pointing to its module's types).
 				default:
 					st.missing[l.typ] = append(st.missing[l.typ], miss)
 				}

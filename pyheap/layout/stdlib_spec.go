@@ -82,6 +82,12 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"sqlite3.Cursor"}, Struct: "pysqlite_Cursor", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Row"}, Struct: "pysqlite_Row", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Statement"}, Struct: "pysqlite_Statement", Module: "_sqlite3"},
+	// the statement cache before 3.11: a dict and a linked list of nodes,
+	// which cache_traverse visits from first; its factory is the
+	// connection, borrowed (decref_factory is 0 for a connection's cache)
+	{Names: []string{"sqlite3.Cache"}, Struct: "pysqlite_Cache", Module: "_sqlite3", Special: "sqlitecache",
+		Fields: []string{"first", "pysqlite_Node:next"}, Skip: []string{"first", "last", "factory"}},
+	{Names: []string{"sqlite3.Node", "sqlite3Node"}, Struct: "pysqlite_Node", Module: "_sqlite3", Skip: []string{"prev", "next"}},
 	// _thread: the local object and the per-thread dummies holding each
 	// thread's dict
 	{Names: []string{"_thread._local"}, Struct: "localobject"},
@@ -166,4 +172,14 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"callable_iterator"}, Struct: "calliterobject"},
 	{Names: []string{"memoryview"}, Struct: "PyMemoryViewObject"},
 	{Names: []string{"managedbuffer"}, Struct: "_PyManagedBufferObject", Extra: []string{"master.obj"}},
+	// modules' C state, named "module NAME": walked precisely instead of
+	// scanned when the state's size is the struct's. _asyncio's (3.12-3.13)
+	// heads a free list of FutureIter objects linked through their future
+	// member, which its m_traverse visits; cached_running_loop is borrowed.
+	{Names: []string{"module _asyncio"}, Struct: "asyncio_state", Module: "_asyncio", Special: "fi_freelist",
+		Fields: []string{"fi_freelist", "fi_freelist_len", "futureiterobject:future"}, Skip: []string{"fi_freelist", "cached_running_loop"}},
+	// _decimal's (3.13+) points to two C arrays of conditions, each entry
+	// holding its exception class, up to an entry without a name.
+	{Names: []string{"module _decimal"}, Struct: "decimal_state", Module: "_decimal", Special: "deccondmap",
+		Fields: []string{"signal_map", "cond_map", "DecCondMap:name", "DecCondMap:ex"}, Sizes: []string{"DecCondMap"}},
 }
