@@ -15,17 +15,29 @@
 #   scripts/sid-pythons.sh          fetch what is missing
 #   scripts/sid-pythons.sh --root   print the cache folder
 #   scripts/sid-pythons.sh --force  fetch again (sid moved on)
+#   scripts/sid-pythons.sh --dbg    also fetch python3.X-dbg of the cached
+#                                   builds (same Debian version) and unpack
+#                                   its usr/lib/debug: the separate DWARF of
+#                                   the release builds, by build-id, that
+#                                   go run ./pyheap/layout/gen reads the
+#                                   standard library's C structs from (the
+#                                   tests do not need it)
 set -e
 ROOT="${PYCORONER_SID_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/pycoroner-interpreters/sid}"
 MINORS="3.13 3.14 3.15"
 RUNTIME_LIBS="libc6 libexpat1 zlib1g libssl3t64 libbz2-1.0 libffi8 liblzma5 libncursesw6 libreadline8t64 libsqlite3-0 libtinfo6 libuuid1 libzstd1 libgcc-s1 libmpdec4 media-types"
 
-case "$1" in
---root) echo "$ROOT"; exit 0 ;;
---force) rm -f "$ROOT/.complete" ;;
-esac
+DBG=""
+for arg in "$@"; do
+	case "$arg" in
+	--root) echo "$ROOT"; exit 0 ;;
+	--force) rm -f "$ROOT/.complete" "$ROOT/.dbg-complete" ;;
+	--dbg) DBG=1 ;;
+	*) echo "sid-pythons: unknown argument $arg" >&2; exit 2 ;;
+	esac
+done
 
-if [ -f "$ROOT/.complete" ]; then
+if [ -f "$ROOT/.complete" ] && { [ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ]; }; then
 	exit 0
 fi
 
@@ -60,8 +72,46 @@ Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
 CONF
 export APT_CONFIG="$apt/apt.conf"
 
-echo "sid-pythons: fetching Debian sid's CPython $MINORS into $ROOT"
 apt-get -q update >"$apt/update.log" 2>&1 || fail "apt-get update of suite sid failed (see $apt/update.log)"
+
+# fetch_dbg unpacks the usr/lib/debug of python3.X-dbg for every cached
+# build, at the Debian version of the cached python3.X (its build-ids must
+# be the cached binaries'): the debug interpreter it also carries is not
+# kept.
+fetch_dbg() {
+	mkdir -p "$apt/dbg"
+	rm -f "$apt/dbg"/*.deb
+	want=""
+	for m in $MINORS; do
+		v=$(sed -n "s/^python${m}_//p" "$ROOT/packages.txt")
+		[ -n "$v" ] || fail "$ROOT/packages.txt names no python$m"
+		want="$want python$m-dbg=$(echo "$v" | sed 's/%3a/:/')"
+	done
+	echo "sid-pythons: fetching the release builds' DWARF ($want) into $ROOT/usr/lib/debug"
+	(cd "$apt/dbg" && apt-get -q download $want >"$apt/dbg.log" 2>&1) ||
+		fail "apt-get download of$want failed (see $apt/dbg.log); if sid moved on, run $0 --force --dbg"
+	tmp="$ROOT.dbg"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	for deb in "$apt/dbg"/*.deb; do
+		dpkg -x "$deb" "$tmp" || fail "dpkg -x $deb failed"
+	done
+	[ -d "$tmp/usr/lib/debug/.build-id" ] || fail "python3.X-dbg holds no usr/lib/debug/.build-id"
+	mkdir -p "$ROOT/usr/lib/debug"
+	rm -rf "$ROOT/usr/lib/debug/.build-id"
+	mv "$tmp/usr/lib/debug/.build-id" "$ROOT/usr/lib/debug/.build-id"
+	rm -rf "$tmp"
+	ls "$apt/dbg" | sed 's/_amd64\.deb$//' >"$ROOT/dbg-packages.txt"
+	rm -f "$apt/dbg"/*.deb
+	touch "$ROOT/.dbg-complete"
+}
+
+if [ -f "$ROOT/.complete" ]; then
+	fetch_dbg
+	exit 0
+fi
+
+echo "sid-pythons: fetching Debian sid's CPython $MINORS into $ROOT"
 pkgs="$RUNTIME_LIBS"
 for m in $MINORS; do
 	pkgs="$pkgs python$m python$m-minimal libpython$m libpython$m-minimal libpython$m-stdlib libpython$m-dev python$m-dev"
@@ -101,3 +151,6 @@ for m in $MINORS; do
 	v=$("$ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$ROOT/usr/lib/x86_64-linux-gnu" "$ROOT/usr/bin/python$m" -c 'import platform; print(platform.python_version())')
 	echo "sid-pythons: python$m is CPython $v"
 done
+if [ -n "$DBG" ]; then
+	fetch_dbg
+fi

@@ -44,7 +44,7 @@ func main() {
 	sid := flag.String("sid", defaultSidRoot(), "folder holding Debian sid's unpacked CPython builds")
 	patchOut := flag.String("patch-o", filepath.Join(filepath.Dir(self), "..", "tables_patch_gen.go"), "output file of the per-release tables")
 	flag.Parse()
-	if err := run(*pyenv, *out); err != nil {
+	if err := run(*pyenv, *sid, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
@@ -93,7 +93,7 @@ func runPatch(pyenv, sid, out string) error {
 	return os.WriteFile(out, src, 0o644)
 }
 
-func run(pyenv, out string) error {
+func run(pyenv, sid, out string) error {
 	_, self, _, _ := runtime.Caller(0)
 	probe := filepath.Join(filepath.Dir(self), "probe.c.txt")
 	var buf bytes.Buffer
@@ -117,7 +117,7 @@ func run(pyenv, out string) error {
 	if err := os.WriteFile(out, src, 0o644); err != nil {
 		return err
 	}
-	return writeStdlib(pyenv, filepath.Join(filepath.Dir(out), "stdlib_gen.go"))
+	return writeStdlib(pyenv, sid, filepath.Join(filepath.Dir(out), "stdlib_gen.go"))
 }
 
 // findBuild picks the newest patch release of minor under pyenv.
