@@ -347,6 +347,10 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 	st := &referentsStats{missing: map[string][]string{}, extras: map[string]int{}, explained: map[string]bool{}}
 	r := h.Runtime()
 	changedCells := map[uint64]bool{}
+	byAddr := make(map[uint64]*referentsLine, len(lines))
+	for i := range lines {
+		byAddr[lines[i].addr] = &lines[i]
+	}
 	for _, l := range lines {
 		id, ok := h.Find(l.addr)
 		if !ok || h.Type(id).ShortName() != l.typ {
@@ -419,6 +423,17 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 			if !seen[e.Addr] && !e.Conservative && !changedCells[l.addr] {
 				st.extra++
 				k := l.typ + " › " + extraKind(e.Via.String())
+				if e.Via.Kind == pyheap.RefAttribute && viaOwnDict(byAddr, l, e.Addr) {
+					// Values embedded in an instance whose __dict__
+					// also exists: since gh-130327 (3.13 and 3.14
+					// patch releases of 2026) the collector visits
+					// them through that dict only.
+					k = l.typ + " › attribute also in its __dict__"
+					st.extras[k]++
+					st.extraExplained++
+					st.explained[k] = true
+					continue
+				}
 				st.extras[k]++
 				if explainedExtra(l.typ, e.Via.String(), r.Minor()) != "" {
 					st.extraExplained++
@@ -428,6 +443,23 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 		}
 	}
 	return st
+}
+
+// viaOwnDict says whether the collector reports target as a referent of
+// a dict that it reports as a referent of l.
+func viaOwnDict(byAddr map[uint64]*referentsLine, l referentsLine, target uint64) bool {
+	for _, ref := range l.refs {
+		d := byAddr[ref]
+		if d == nil || d.typ != "dict" {
+			continue
+		}
+		for _, v := range d.refs {
+			if v == target {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // extraKind is an edge label without its item number or key.

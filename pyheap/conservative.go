@@ -37,12 +37,8 @@ func (r *Runtime) ConservativeObject(addr uint64, t *Type) bool {
 		if st == nil || !stdLayoutFits(t, st) {
 			return false
 		}
-		def := r.ptrField(addr, st.Offset("md_def"))
-		if r.ptrField(addr, st.Offset("md_state")) == 0 || def == 0 {
-			return false
-		}
-		size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
-		return err == nil && size > 0
+		state, _ := r.moduleState(addr)
+		return state != 0
 	}
 	return r.ConservativeType(t)
 }

@@ -220,6 +220,10 @@ func (r *Runtime) classify(t *Type) Kind {
 		return KindTuple
 	case "dict":
 		return KindDict
+	case "frozendict":
+		// 3.15 (PEP 814): a PyDictObject and its hash, walked and sized
+		// as a dict; not a dict subclass.
+		return KindDict
 	case "set":
 		return KindSet
 	case "frozenset":

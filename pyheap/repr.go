@@ -97,6 +97,16 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 	case KindList, KindTuple:
 		return r.seqRepr(addr, t, depth)
 	case KindDict:
+		if t.Name == "frozendict" {
+			s, err := r.dictRepr(addr, depth)
+			switch {
+			case err != nil:
+				return fmt.Sprintf("<frozendict at 0x%x>", addr), err
+			case s == "{}":
+				return "frozendict()", nil
+			}
+			return "frozendict(" + s + ")", nil
+		}
 		return r.dictRepr(addr, depth)
 	case KindSet, KindFrozenSet:
 		return r.setRepr(addr, t, depth)

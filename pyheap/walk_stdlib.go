@@ -361,17 +361,8 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	if p := r.ptrField(obj, r.L.ModuleDict); p != 0 {
 		emit(p, fieldRef("__dict__"), false)
 	}
-	st := r.stdTypes()["module"]
-	if st == nil {
-		return
-	}
-	state := r.ptrField(obj, st.Offset("md_state"))
-	def := r.ptrField(obj, st.Offset("md_def"))
-	if state == 0 || def == 0 || !st.Offset("PyModuleDef:m_size").Has() {
-		return
-	}
-	size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
-	if err != nil || size <= 0 || size > 1<<16 {
+	state, size := r.moduleState(obj)
+	if state == 0 || size > 1<<16 {
 		return
 	}
 	raw, err := r.m.bytes(state, int(size)&^7)
@@ -383,6 +374,36 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 			emit(p, Ref{Kind: RefWord, Offset: int64(off)}, true) // a word of the module's C state
 		}
 	}
+}
+
+// moduleState is a module's C state and its size, 0 and 0 when it has
+// none: the size is its def's m_size, or from 3.15 (modules made from
+// slots need no def) the module's own md_state_size.
+func (r *Runtime) moduleState(obj uint64) (state uint64, size int64) {
+	st := r.stdTypes()["module"]
+	if st == nil {
+		return 0, 0
+	}
+	if state = r.ptrField(obj, st.Offset("md_state")); state == 0 {
+		return 0, 0
+	}
+	var err error
+	switch {
+	case st.Offset("md_state_size").Has():
+		size, err = r.m.i64(st.Offset("md_state_size").Add(obj))
+	case st.Offset("md_def").Has() && st.Offset("PyModuleDef:m_size").Has():
+		def := r.ptrField(obj, st.Offset("md_def"))
+		if def == 0 {
+			return 0, 0
+		}
+		size, err = r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
+	default:
+		return 0, 0
+	}
+	if err != nil || size <= 0 {
+		return 0, 0
+	}
+	return state, size
 }
 
 // walkInlineValues: on 3.13 an instance whose __dict__ was asked for

@@ -812,7 +812,7 @@ var stdReleaseTables = map[string]map[string]*StdType{
 		},
 		"PyModuleObject": {Struct: "PyModuleObject", Module: "", Special: "module", Size: 104,
 			Refs: []StdMember{{"md_dict", 16}, {"md_weaklist", 32}, {"md_name", 40}},
-			Off:  map[string]int64{"PyModuleDef:m_size": 56, "md_state": 24},
+			Off:  map[string]int64{"PyModuleDef:m_size": 56, "md_state": 24, "md_state_size": 56},
 		},
 		"PySSLContext": {Struct: "PySSLContext", Module: "_ssl", Special: "", Size: 120,
 			Refs: []StdMember{{"set_sni_cb", 40}, {"msg_cb", 64}, {"keylog_filename", 72}, {"psk_client_callback", 96}, {"psk_server_callback", 104}},

@@ -143,7 +143,9 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"code"}, Struct: "PyCodeObject", Fields: []string{"co_stacksize", "co_nlocalsplus"}},
 	// where a static type's fields are named (struct sequences' reprs)
 	{Names: []string{"type"}, Struct: "_typeobject", Fields: []string{"tp_members"}, Sizes: []string{"PyMemberDef"}},
-	{Names: []string{"module"}, Struct: "PyModuleObject", Special: "module", Fields: []string{"md_def", "md_state", "PyModuleDef:m_size"}},
+	// the C state's size: the module's def's m_size, or (3.15) its own
+	// md_state_size
+	{Names: []string{"module"}, Struct: "PyModuleObject", Special: "module", Fields: []string{"md_def", "md_state", "md_state_size", "PyModuleDef:m_size"}},
 	{Names: []string{"builtin_method"}, Struct: "PyCMethodObject"},
 	{Names: []string{"mappingproxy"}, Struct: "mappingproxyobject"},
 	{Names: []string{"property"}, Struct: "propertyobject"},
