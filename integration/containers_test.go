@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -423,7 +424,7 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 			if !seen[e.Addr] && !e.Conservative && !changedCells[l.addr] {
 				st.extra++
 				k := l.typ + " › " + extraKind(e.Via.String())
-				if e.Via.Kind == pyheap.RefAttribute && viaOwnDict(byAddr, l, e.Addr) {
+				if e.Via.Kind == pyheap.RefAttribute && viaOwnDict(h, byAddr, l, e.Addr) {
 					// Values embedded in an instance whose __dict__
 					// also exists: since gh-130327 (3.13 and 3.14
 					// patch releases of 2026) the collector visits
@@ -445,16 +446,24 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 	return st
 }
 
-// viaOwnDict says whether the collector reports target as a referent of
-// a dict that it reports as a referent of l.
-func viaOwnDict(byAddr map[uint64]*referentsLine, l referentsLine, target uint64) bool {
+// viaOwnDict says whether target is held by a dict that the collector
+// reports as a referent of l: by the dict's own collector referents, or,
+// for a dict the collector does not track (all its values atomic, so it
+// has no line), by pycoroner's reading of it.
+func viaOwnDict(h *pyheap.Heap, byAddr map[uint64]*referentsLine, l referentsLine, target uint64) bool {
 	for _, ref := range l.refs {
-		d := byAddr[ref]
-		if d == nil || d.typ != "dict" {
+		if d := byAddr[ref]; d != nil {
+			if d.typ == "dict" && slices.Contains(d.refs, target) {
+				return true
+			}
 			continue
 		}
-		for _, v := range d.refs {
-			if v == target {
+		id, ok := h.Find(ref)
+		if !ok || h.Type(id).Kind != pyheap.KindDict {
+			continue
+		}
+		for _, e := range h.Edges(id) {
+			if e.Addr == target && !e.Conservative {
 				return true
 			}
 		}
