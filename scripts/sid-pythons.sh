@@ -26,18 +26,22 @@ set -e
 ROOT="${PYCORONER_SID_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/pycoroner-interpreters/sid}"
 MINORS="3.13 3.14 3.15"
 RUNTIME_LIBS="libc6 libexpat1 zlib1g libssl3t64 libbz2-1.0 libffi8 liblzma5 libncursesw6 libreadline8t64 libsqlite3-0 libtinfo6 libuuid1 libzstd1 libgcc-s1 libmpdec4 media-types"
+# The real programs the tests stop mid-request (integration/programs_test.go),
+# as sid packages them: they land in ROOT/usr/lib/python3/dist-packages,
+# which sid's interpreters have on sys.path.
+PROGRAMS="python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click python3-blinker python3-sqlalchemy python3-sqlalchemy-ext python3-greenlet python3-typing-extensions"
 
 DBG=""
 for arg in "$@"; do
 	case "$arg" in
 	--root) echo "$ROOT"; exit 0 ;;
-	--force) rm -f "$ROOT/.complete" "$ROOT/.dbg-complete" ;;
+	--force) rm -f "$ROOT/.complete" "$ROOT/.dbg-complete" "$ROOT/.programs-complete" ;;
 	--dbg) DBG=1 ;;
 	*) echo "sid-pythons: unknown argument $arg" >&2; exit 2 ;;
 	esac
 done
 
-if [ -f "$ROOT/.complete" ] && { [ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ]; }; then
+if [ -f "$ROOT/.complete" ] && [ -f "$ROOT/.programs-complete" ] && { [ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ]; }; then
 	exit 0
 fi
 
@@ -106,8 +110,38 @@ fetch_dbg() {
 	touch "$ROOT/.dbg-complete"
 }
 
+# fetch_programs unpacks the third-party programs' packages into ROOT,
+# whatever versions sid carries.
+fetch_programs() {
+	mkdir -p "$apt/programs"
+	rm -f "$apt/programs"/*.deb
+	want=""
+	for p in $PROGRAMS; do
+		if apt-cache show "$p" >/dev/null 2>&1; then
+			want="$want $p"
+		else
+			echo "sid-pythons: sid has no package $p; skipped" >&2
+		fi
+	done
+	echo "sid-pythons: fetching the test programs ($want) into $ROOT"
+	(cd "$apt/programs" && apt-get -q download $want >"$apt/programs.log" 2>&1) ||
+		fail "apt-get download of the test programs failed (see $apt/programs.log)"
+	for deb in "$apt/programs"/*.deb; do
+		dpkg -x "$deb" "$ROOT" || fail "dpkg -x $deb failed"
+	done
+	ls "$apt/programs" | sed 's/_amd64\.deb$//; s/_all\.deb$//' >"$ROOT/programs-packages.txt"
+	rm -f "$apt/programs"/*.deb
+	lib="$ROOT/usr/lib/x86_64-linux-gnu"
+	for m in $MINORS; do
+		"$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$ROOT/usr/bin/python$m" -c 'import flask, sqlalchemy' ||
+			echo "sid-pythons: python$m cannot import flask and sqlalchemy from sid's packages" >&2
+	done
+	touch "$ROOT/.programs-complete"
+}
+
 if [ -f "$ROOT/.complete" ]; then
-	fetch_dbg
+	[ -f "$ROOT/.programs-complete" ] || fetch_programs
+	[ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ] || fetch_dbg
 	exit 0
 fi
 
@@ -151,6 +185,7 @@ for m in $MINORS; do
 	v=$("$ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$ROOT/usr/lib/x86_64-linux-gnu" "$ROOT/usr/bin/python$m" -c 'import platform; print(platform.python_version())')
 	echo "sid-pythons: python$m is CPython $v"
 done
+fetch_programs
 if [ -n "$DBG" ]; then
 	fetch_dbg
 fi
