@@ -6,7 +6,10 @@
 // version of a stripped distribution build (Debian sid's, fetched by
 // scripts/sid-pythons.sh), computed by an offsetof probe compiled against
 // that build's -dev headers and checked against the _Py_DebugOffsets and
-// Py_Version in its executable (offsetof.go, sid.go).
+// Py_Version in its executable (offsetof.go, sid.go). And it writes the
+// standard library's C-type tables: stdlib_gen.go from the pyenv builds'
+// DWARF, stdlib_release_gen.go from the separate DWARF of each sid build
+// (python3.X-dbg, fetched by scripts/sid-pythons.sh --dbg; stdlib.go).
 //
 //	go run ./pyheap/layout/gen [-pyenv DIR] [-sid DIR] [-o FILE] [-patch-o FILE]
 //
