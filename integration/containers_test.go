@@ -400,6 +400,12 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 				case l.typ == "module" && strings.Contains(r.Describe(l.addr).Repr, "'faulthandler'"):
 					// faulthandler's m_traverse visits the file it
 					// writes to, kept in static C globals, not md_state.
+				case l.typ == "module" && r.Minor() >= 13 && r.Describe(l.addr).Repr == "<module '_decimal'>" && h.Type(rid).Kind == pyheap.KindType:
+					// 3.13+ _decimal's m_traverse visits its signal and
+					// condition exception types through two C arrays
+					// its state points to (signal_map, cond_map); the
+					// scan of the state cannot see through them. The
+					// module's __dict__ holds the same types.
 				case l.typ == "PyCPointerType" || l.typ == "generator" && r.Minor() == 11 || l.typ == "module":
 					// Not understood yet: a ctypes pointer type's
 					// reference to its target type (3.11), one

@@ -312,6 +312,10 @@ type Layout struct {
 	MemberDefName      Offset `py:"off:PyMemberDef:name"`
 	MemberDefType      Offset `py:"off:PyMemberDef:type"`
 	MemberDefOffset    Offset `py:"off:PyMemberDef:offset"`
+	MemberDefFlags     Offset `py:"off:PyMemberDef:flags"`
+	// 3.15: a __slots__ member of a subclass of a variable-size type
+	// (tuple) lies after the items: its offset counts from their end.
+	MemberAfterItems Flag `py:"c:_Py_AFTER_ITEMS"`
 	TObject            int64  `py:"c:T_OBJECT"`
 	TObjectEx          int64  `py:"c:T_OBJECT_EX"`
 	FrameBuiltins      Offset `py:"off:_frame:f_builtins"`

@@ -18,7 +18,8 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"dict_keys", "dict_values", "dict_items", "odict_keys", "odict_values", "odict_items"}, Struct: "_PyDictViewObject"},
 	{Names: []string{"dict_keyiterator", "dict_valueiterator", "dict_itemiterator", "dict_reversekeyiterator", "dict_reversevalueiterator", "dict_reverseitemiterator"}, Struct: "dictiterobject"},
 	// _functools
-	{Names: []string{"functools.partial"}, Struct: "partialobject"},
+	// 3.14+: placeholder borrows the module's Placeholder singleton
+	{Names: []string{"functools.partial"}, Struct: "partialobject", Skip: []string{"placeholder"}},
 	{Names: []string{"functools._lru_cache_wrapper"}, Struct: "lru_cache_object", Special: "lru",
 		Fields: []string{"root.next", "lru_list_elem:next", "lru_list_elem:key", "lru_list_elem:result"}},
 	{Names: []string{"functools._lru_list_elem"}, Struct: "lru_list_elem", Skip: []string{"prev", "next"}},
