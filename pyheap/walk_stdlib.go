@@ -184,6 +184,13 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 				emit(p, Ref{Kind: RefItem, Index: i}, false)
 			}
 		}
+	case "nodelist": // sqlite3's statement cache (3.8-3.10): first, then each node's next
+		next := st.Offset("pysqlite_Node:next")
+		node := r.ptrField(obj, st.Offset("first"))
+		for i := int64(0); node != 0 && i < 1<<16 && next.Has(); i++ {
+			emit(node, Ref{Kind: RefItem, Index: i}, false)
+			node = r.ptrField(node, next)
+		}
 	case "hamtarray":
 		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
 	case "element":

@@ -83,6 +83,11 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"sqlite3.Cursor"}, Struct: "pysqlite_Cursor", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Row"}, Struct: "pysqlite_Row", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Statement"}, Struct: "pysqlite_Statement", Module: "_sqlite3"},
+	// the statement cache before 3.11: its nodes, in use order, are what
+	// its traverse visits; a node's prev and next are borrowed
+	{Names: []string{"sqlite3.Cache", "sqlite3Cache"}, Struct: "pysqlite_Cache", Module: "_sqlite3", Special: "nodelist",
+		Skip: []string{"first", "last"}, Fields: []string{"first", "pysqlite_Node:next"}},
+	{Names: []string{"sqlite3.Node", "sqlite3Node"}, Struct: "pysqlite_Node", Module: "_sqlite3", Skip: []string{"prev", "next"}},
 	// _thread: the local object and the per-thread dummies holding each
 	// thread's dict
 	{Names: []string{"_thread._local"}, Struct: "localobject"},
