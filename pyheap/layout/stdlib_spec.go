@@ -107,7 +107,7 @@ var StdSpecs = []StdSpec{
 	// more modules' objects that real programs hold many of
 	{Names: []string{"_abc._abc_data", "_abc_data"}, Struct: "_abc_data"},
 	{Names: []string{"bytearray"}, Struct: "PyByteArrayObject"},
-	{Names: []string{"types.UnionType"}, Struct: "unionobject"},
+	{Names: []string{"types.UnionType", "typing.Union"}, Struct: "unionobject"}, // typing.Union from 3.14
 	{Names: []string{"datetime.timedelta"}, Struct: "PyDateTime_Delta", Module: "_datetime"},
 	{Names: []string{"datetime.date"}, Struct: "PyDateTime_Date", Module: "_datetime"},
 	{Names: []string{"datetime.timezone"}, Struct: "PyDateTime_TimeZone", Module: "_datetime"},
