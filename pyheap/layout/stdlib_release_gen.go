@@ -6,7 +6,7 @@ package layout
 // stripped builds, read from their own separate DWARF.
 var stdReleaseTables = map[string]map[string]*StdType{
 	"3.13.18": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -372,7 +372,7 @@ var stdReleaseTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.14.10": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -738,6 +738,7 @@ var stdReleaseTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.15.2": {
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},

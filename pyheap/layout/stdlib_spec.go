@@ -128,7 +128,7 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"_random.Random"}, Struct: "RandomObject", Module: "_random"},
 	{Names: []string{"_io._IOBase", "_io._RawIOBase"}, Struct: "iobase"},
 	{Names: []string{"_sre.SRE_Scanner"}, Struct: "ScannerObject"},
-	{Names: []string{"_hashlib.HASH"}, Struct: "EVPobject", Module: "_hashlib"},
+	{Names: []string{"_hashlib.HASH"}, Struct: "EVPobject|HASHobject", Module: "_hashlib"}, // HASHobject from 3.15
 	{Names: []string{"select.epoll"}, Struct: "pyEpoll_Object", Module: "select"},
 	{Names: []string{"_pickle.Pickler"}, Struct: "PicklerObject", Module: "_pickle"},
 	{Names: []string{"_pickle.Unpickler"}, Struct: "UnpicklerObject", Module: "_pickle"},
