@@ -12,10 +12,10 @@ import (
 )
 
 // Real third-party programs, from Debian's packages (scripts/deps.sh
-// installs them; they run on Debian's python3.11): each is stopped in
-// the middle of its work, and every GC-tracked object's
-// gc.get_referents() is compared with pycoroner's edges, as for the
-// containers scenario.
+// installs bookworm's for Debian's python3.11, scripts/sid-pythons.sh
+// unpacks sid's beside sid's builds): each is stopped in the middle of its
+// work, and every GC-tracked object's gc.get_referents() is compared with
+// pycoroner's edges, as for the containers scenario.
 var programs = []struct {
 	scenario string
 	imports  string // what the program needs, as Python imports it
@@ -23,40 +23,42 @@ var programs = []struct {
 	// maxConservative bounds the share of the heap's bytes walked
 	// conservatively (the bound for a Flask/SQLAlchemy core is 1%).
 	maxConservative float64
-	// everywhere: on every interpreter (the scenario finds Debian's
-	// packages on each, see its docstring), not only Debian's 3.11
-	everywhere bool
+	// on: "every" interpreter (the scenario finds bookworm's packages for
+	// the pyenv builds, see its docstring), "debian": Debian's own builds,
+	// each with its distribution's packages, or "bookworm": Debian's 3.11
+	// only. Django 5.2 on sid's builds keeps running Python code after the
+	// oracle is written (a function freed and another allocated at its
+	// address, a signal's receivers changed): its comparison is not
+	// meaningful until the scenario waits for that (docs/limits.md).
+	on string
 }{
-	{"flask_sqlalchemy", "flask, sqlalchemy", "python3-flask python3-sqlalchemy; scripts/sid-pythons.sh for sid's", 0.01, true},
-	{"django_view", "django", "python3-django", 0.01, false},
-	{"pytest_run", "pytest", "python3-pytest", 0.01, false},
+	{"flask_sqlalchemy", "flask, sqlalchemy", "python3-flask python3-sqlalchemy", 0.01, "every"},
+	{"django_view", "django", "python3-django", 0.01, "bookworm"},
+	{"pytest_run", "pytest", "python3-pytest", 0.01, "debian"},
 }
 
 func TestRealPrograms(t *testing.T) {
-	debian, err := harness.Lookup("debian-3.11")
-	if err != nil {
+	if _, err := harness.Lookup("debian-3.11"); err != nil {
 		skipOrFail(t, "Debian's python3.11 is not installed (apt-get install python3.11)")
 	}
 	if _, err := exec.LookPath("gcore"); err != nil {
 		skipOrFail(t, "gcore is not installed (apt-get install gdb)")
 	}
-	var all []harness.Interpreter
+	all := interpreters(t)
 	for _, p := range programs {
-		ins := []harness.Interpreter{debian}
-		if p.everywhere {
-			if all == nil {
-				all = interpreters(t)
+		for _, in := range all {
+			switch {
+			case p.on == "debian" && in.Origin != "debian" && in.Origin != "debian-sid",
+				p.on == "bookworm" && in.Name != "debian-3.11":
+				continue
 			}
-			ins = all
-		}
-		for _, in := range ins {
-			name := p.scenario
-			if p.everywhere {
-				name += "/" + in.Name
-			}
-			t.Run(name, func(t *testing.T) {
+			t.Run(p.scenario+"/"+in.Name, func(t *testing.T) {
 				t.Parallel()
-				realProgram(t, in, p.scenario, p.imports, p.pkgs, p.maxConservative)
+				pkgs := p.pkgs
+				if in.Origin == "debian-sid" {
+					pkgs += " (sid's: scripts/sid-pythons.sh)"
+				}
+				realProgram(t, in, p.scenario, p.imports, pkgs, p.maxConservative)
 			})
 		}
 	}

@@ -29,7 +29,7 @@ RUNTIME_LIBS="libc6 libexpat1 zlib1g libssl3t64 libbz2-1.0 libffi8 liblzma5 libn
 # The real programs the tests stop mid-request (integration/programs_test.go),
 # as sid packages them: they land in ROOT/usr/lib/python3/dist-packages,
 # which sid's interpreters have on sys.path.
-PROGRAMS="python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click python3-blinker python3-sqlalchemy python3-sqlalchemy-ext python3-greenlet python3-typing-extensions"
+PROGRAMS="python3-flask python3-werkzeug python3-jinja2 python3-markupsafe python3-itsdangerous python3-click python3-blinker python3-sqlalchemy python3-sqlalchemy-ext python3-greenlet python3-typing-extensions python3-django python3-asgiref python3-sqlparse python3-pytest python3-iniconfig python3-packaging python3-pluggy python3-pygments"
 
 DBG=""
 for arg in "$@"; do
@@ -41,7 +41,9 @@ for arg in "$@"; do
 	esac
 done
 
-if [ -f "$ROOT/.complete" ] && [ -f "$ROOT/.programs-complete" ] && { [ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ]; }; then
+# The programs' stamp names the packages, so a longer list fetches again.
+programs_done() { [ "$(cat "$ROOT/.programs-complete" 2>/dev/null)" = "$PROGRAMS" ]; }
+if [ -f "$ROOT/.complete" ] && programs_done && { [ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ]; }; then
 	exit 0
 fi
 
@@ -133,14 +135,14 @@ fetch_programs() {
 	rm -f "$apt/programs"/*.deb
 	lib="$ROOT/usr/lib/x86_64-linux-gnu"
 	for m in $MINORS; do
-		"$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$ROOT/usr/bin/python$m" -c 'import flask, sqlalchemy' ||
-			echo "sid-pythons: python$m cannot import flask and sqlalchemy from sid's packages" >&2
+		"$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$ROOT/usr/bin/python$m" -c 'import flask, sqlalchemy, django, pytest' ||
+			echo "sid-pythons: python$m cannot import the test programs from sid's packages" >&2
 	done
-	touch "$ROOT/.programs-complete"
+	echo "$PROGRAMS" >"$ROOT/.programs-complete"
 }
 
 if [ -f "$ROOT/.complete" ]; then
-	[ -f "$ROOT/.programs-complete" ] || fetch_programs
+	programs_done || fetch_programs
 	[ -z "$DBG" ] || [ -f "$ROOT/.dbg-complete" ] || fetch_dbg
 	exit 0
 fi
