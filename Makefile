@@ -36,7 +36,7 @@ TESTPROGRESS = $(GO) run ./scripts/testprogress
 # tests against real cores from every interpreter on the machine.
 test: deps lint
 	@echo "test: every package, integration tests included (cores are made once and cached in $${PYCORONER_CORE_CACHE:-/tmp/pycoroner-cores})"
-	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 20m ./... | $(TESTPROGRESS)'
+	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 45m ./... | $(TESTPROGRESS)'
 	# The census workers share memory: check them with the race detector.
 	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree' ./pyheap
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,8 +105,16 @@ func TestHeapSameAnswersWithSavedIndex(t *testing.T) {
 				if i > 0 && r.name == "first" {
 					r.trace = "index: loaded" // the first command saved it
 				}
-				if r.r.code != 0 || !bytes.Equal(r.r.stdout, plain.stdout) {
+				got, fromIndex, want, plainFromIndex := r.r.stdout, r.trace == "index: loaded", plain.stdout, false
+				if slices.Contains(args, "--json") {
+					got, fromIndex = withoutFromIndex(t, r.r.stdout)
+					want, plainFromIndex = withoutFromIndex(t, plain.stdout)
+				}
+				if r.r.code != 0 || !bytes.Equal(got, want) {
 					t.Errorf("%v, %s run: exit %d, answer differs from --no-index:\n%s\n--- without the index:\n%s\nstderr: %s", args, r.name, r.r.code, r.r.stdout, plain.stdout, r.r.stderr)
+				}
+				if loaded := r.trace == "index: loaded"; fromIndex != loaded || plainFromIndex {
+					t.Errorf("%v, %s run: census.from_index %v (with --no-index %v), want %v (false)", args, r.name, fromIndex, plainFromIndex, loaded)
 				}
 				if !strings.Contains(string(r.r.stderr), r.trace) {
 					t.Errorf("%v, %s run: stderr does not say %q: %s", args, r.name, r.trace, r.r.stderr)
@@ -333,4 +342,26 @@ func TestHeapMemoryCeiling(t *testing.T) {
 		!strings.Contains(msg, "PYCORONER_MEMORY_MAX") || out.Len() != 0 || strings.Contains(msg, "heap census (") {
 		t.Errorf("stdout %q, stderr %q: want one line naming the memory needed", out.Bytes(), msg)
 	}
+}
+
+// withoutFromIndex is an enveloped JSON answer without census.from_index,
+// the one field that says whether the census came from the saved index,
+// and that field.
+func withoutFromIndex(t *testing.T, stdout []byte) ([]byte, bool) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(stdout, &doc); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	census, _ := doc["census"].(map[string]any)
+	if census == nil {
+		t.Fatalf("no census in the answer: %s", stdout)
+	}
+	from, _ := census["from_index"].(bool)
+	delete(census, "from_index")
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, from
 }

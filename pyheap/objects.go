@@ -218,11 +218,7 @@ func (r *Runtime) classify(t *Type) Kind {
 		return KindList
 	case "tuple":
 		return KindTuple
-	case "dict":
-		return KindDict
-	case "frozendict":
-		// 3.15 (PEP 814): a PyDictObject and its hash, walked and sized
-		// as a dict; not a dict subclass.
+	case "dict", "frozendict": // frozendict (3.15+): a PyDictObject and its hash
 		return KindDict
 	case "set":
 		return KindSet

@@ -373,6 +373,9 @@ func (r *Runtime) shortDesc(obj uint64, t *Type) string {
 	case KindNone:
 		return "None"
 	}
+	if s, ok, err := r.lazyImportRepr(obj, t); ok && err == nil {
+		return s
+	}
 	return fmt.Sprintf("<%s at 0x%x>", t.ShortName(), obj)
 }
 

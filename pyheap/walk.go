@@ -150,7 +150,8 @@ func (r *Runtime) kindWalk(t *Type, tw *typeWalk) bool {
 		tw.fields = []field{{L.FuncCode, "__code__"}, {L.FuncGlobals, "__globals__"}, {L.FuncDefaults, "__defaults__"},
 			{L.FuncKwdefaults, "__kwdefaults__"}, {L.FuncClosure, "__closure__"}, {L.FuncDoc, "__doc__"},
 			{L.FuncName, "__name__"}, {L.FuncQualname, "__qualname__"}, {L.FuncDict, "__dict__"},
-			{L.FuncModule, "__module__"}, {L.FuncAnnotations, "__annotations__"}}
+			{L.FuncModule, "__module__"}, {L.FuncAnnotations, "__annotations__"}, {L.FuncBuiltins, "__builtins__"},
+			{L.FuncTypeparams, "__type_params__"}, {L.FuncAnnotate, "__annotate__"}}
 		tw.fields = append(tw.fields, r.stdExtraFields(t, tw.fields)...) // func_builtins, ...: walk_stdlib.go
 	case KindCode:
 		tw.fields = []field{{L.CodeConsts, "co_consts"}, {L.CodeNames, "co_names"}, {L.CodeVarnames, "co_varnames"},
@@ -442,6 +443,11 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 		// scanned conservatively.
 		tw.special, tw.conservOK = w, false
 	}
+	if sw, ok := sizedWalkers[t.Name]; ok && !t.Heap(r) {
+		if n := sw.size(L); n > 0 && t.Basicsize == n {
+			tw.special, tw.conservOK = sw.w, false
+		}
+	}
 	if t.Kind == KindException {
 		// The walker covers BaseException's fields: the scan starts after them.
 		tw.solidKind, tw.solidSize = KindException, L.ExcBaseSize
@@ -484,6 +490,15 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 		tw.afterItems = tw.afterItems || s.afterItems
 	}
 	r.stdTypeWalk(t, tw) // walk_stdlib.go
+	if tw.std == nil && tw.special == nil && base != nil && base != t {
+		// A class derived from a C type that has a registered walker
+		// and no generated layout here (weakref's subclasses, KeyedRef
+		// and WeakMethod, on 3.14+): the base's walker covers its
+		// struct, and the class's own words are its slots.
+		if w, ok := walkers[base.Name]; ok {
+			tw.special, tw.conservOK = w, false
+		}
+	}
 	tw.plain = tw.std == nil && t.Kind == KindOther && tw.solidKind == KindOther && tw.special == nil
 	for off := tw.solidSize; tw.plain && off+8 <= t.Basicsize; off += 8 {
 		if off != t.Dictoffset && off != tw.weaklist && off >= 16 {

@@ -83,10 +83,11 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"sqlite3.Cursor"}, Struct: "pysqlite_Cursor", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Row"}, Struct: "pysqlite_Row", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Statement"}, Struct: "pysqlite_Statement", Module: "_sqlite3"},
-	// the statement cache before 3.11: its nodes, in use order, are what
-	// its traverse visits; a node's prev and next are borrowed
-	{Names: []string{"sqlite3.Cache", "sqlite3Cache"}, Struct: "pysqlite_Cache", Module: "_sqlite3", Special: "nodelist",
-		Skip: []string{"first", "last"}, Fields: []string{"first", "pysqlite_Node:next"}},
+	// the statement cache before 3.11: a dict and a linked list of nodes,
+	// which cache_traverse visits from first; its factory is the
+	// connection, borrowed (decref_factory is 0 for a connection's cache)
+	{Names: []string{"sqlite3.Cache"}, Struct: "pysqlite_Cache", Module: "_sqlite3", Special: "sqlitecache",
+		Fields: []string{"first", "pysqlite_Node:next"}, Skip: []string{"first", "last", "factory"}},
 	{Names: []string{"sqlite3.Node", "sqlite3Node"}, Struct: "pysqlite_Node", Module: "_sqlite3", Skip: []string{"prev", "next"}},
 	// _thread: the local object and the per-thread dummies holding each
 	// thread's dict
@@ -149,9 +150,7 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"code"}, Struct: "PyCodeObject", Fields: []string{"co_stacksize", "co_nlocalsplus"}},
 	// where a static type's fields are named (struct sequences' reprs)
 	{Names: []string{"type"}, Struct: "_typeobject", Fields: []string{"tp_members"}, Sizes: []string{"PyMemberDef"}},
-	// the C state's size: the module's def's m_size, or (3.15) its own
-	// md_state_size
-	{Names: []string{"module"}, Struct: "PyModuleObject", Special: "module", Fields: []string{"md_def", "md_state", "md_state_size", "PyModuleDef:m_size"}},
+	{Names: []string{"module"}, Struct: "PyModuleObject", Special: "module", Fields: []string{"md_def", "md_state", "PyModuleDef:m_size"}},
 	{Names: []string{"builtin_method"}, Struct: "PyCMethodObject"},
 	{Names: []string{"mappingproxy"}, Struct: "mappingproxyobject"},
 	{Names: []string{"property"}, Struct: "propertyobject"},
@@ -174,4 +173,14 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"callable_iterator"}, Struct: "calliterobject"},
 	{Names: []string{"memoryview"}, Struct: "PyMemoryViewObject"},
 	{Names: []string{"managedbuffer"}, Struct: "_PyManagedBufferObject", Extra: []string{"master.obj"}},
+	// modules' C state, named "module NAME": walked precisely instead of
+	// scanned when the state's size is the struct's. _asyncio's (3.12-3.13)
+	// heads a free list of FutureIter objects linked through their future
+	// member, which its m_traverse visits; cached_running_loop is borrowed.
+	{Names: []string{"module _asyncio"}, Struct: "asyncio_state", Module: "_asyncio", Special: "fi_freelist",
+		Fields: []string{"fi_freelist", "fi_freelist_len", "futureiterobject:future"}, Skip: []string{"fi_freelist", "cached_running_loop"}},
+	// _decimal's (3.13+) points to two C arrays of conditions, each entry
+	// holding its exception class, up to an entry without a name.
+	{Names: []string{"module _decimal"}, Struct: "decimal_state", Module: "_decimal", Special: "deccondmap",
+		Fields: []string{"signal_map", "cond_map", "DecCondMap:name", "DecCondMap:ex"}, Sizes: []string{"DecCondMap"}},
 }

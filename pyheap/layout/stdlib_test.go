@@ -2,6 +2,7 @@ package layout
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -23,8 +24,14 @@ func TestStdTablesComplete(t *testing.T) {
 			}
 		}
 		for name, st := range tabs {
+			// an object starts with its header; a module's C state
+			// ("module NAME") does not
+			low := Offset(16)
+			if strings.HasPrefix(name, "module ") {
+				low = 0
+			}
 			for _, m := range append(append([]StdMember(nil), st.Refs...), st.Tagged...) {
-				if m.Offset < 16 || int64(m.Offset)+8 > st.Size {
+				if m.Offset < low || int64(m.Offset)+8 > st.Size {
 					t.Errorf("%s %s: member %s at %d outside the %d-byte struct", v, name, m.Name, m.Offset, st.Size)
 				}
 			}
