@@ -80,8 +80,10 @@ soak: deps
 	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration > $$out 2>&1 || status=$$?; \
 	grep -E 'seed|kill-at-random|trials,|trial [0-9]+|--- |^(ok|FAIL)' $$out; rm -f $$out; exit $$status
 
-# layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
+# layouts regenerates pyheap/layout/*_gen.go from the pyenv builds and the
+# Debian sid builds (their headers, and their own DWARF from python3.X-dbg).
 layouts:
+	scripts/sid-pythons.sh --dbg
 	$(GO) run ./pyheap/layout/gen
 
 clean:
