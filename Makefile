@@ -36,7 +36,7 @@ TESTPROGRESS = $(GO) run ./scripts/testprogress
 # tests against real cores from every interpreter on the machine.
 test: deps lint
 	@echo "test: every package, integration tests included (cores are made once and cached in $${PYCORONER_CORE_CACHE:-/tmp/pycoroner-cores})"
-	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 20m ./... | $(TESTPROGRESS)'
+	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 45m ./... | $(TESTPROGRESS)'
 	# The census workers share memory: check them with the race detector.
 	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree' ./pyheap
 
@@ -83,8 +83,10 @@ soak: deps
 	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration > $$out 2>&1 || status=$$?; \
 	grep -E 'seed|kill-at-random|trials,|trial [0-9]+|--- |^(ok|FAIL)' $$out; rm -f $$out; exit $$status
 
-# layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
+# layouts regenerates pyheap/layout/*_gen.go from the pyenv builds and the
+# Debian sid builds (their headers, and their own DWARF from python3.X-dbg).
 layouts:
+	scripts/sid-pythons.sh --dbg
 	$(GO) run ./pyheap/layout/gen
 
 clean:

@@ -145,26 +145,30 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 	if err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		Count int `json:"count"`
+	var rows struct {
+		Result []struct {
+			Count int `json:"count"`
+		} `json:"result"`
 	}
 	if err := json.Unmarshal(r.stdout, &rows); err != nil {
 		return nil, fmt.Errorf("histogram --json: %w", err)
 	}
-	for _, row := range rows {
+	for _, row := range rows.Result {
 		ct.objects += row.Count
 	}
 	r, err = runCommand(ctx, bin, warmDir, []string{"grep", "--json", res.CorePath, pattern})
 	if err != nil {
 		return nil, err
 	}
-	var matches []struct {
-		Address string `json:"address"`
+	var matches struct {
+		Result []struct {
+			Address string `json:"address"`
+		} `json:"result"`
 	}
-	if err := json.Unmarshal(r.stdout, &matches); err != nil || len(matches) == 0 {
+	if err := json.Unmarshal(r.stdout, &matches); err != nil || len(matches.Result) == 0 {
 		return nil, fmt.Errorf("grep %q found no str to aim refs and path at (%v)", pattern, err)
 	}
-	target := matches[0].Address
+	target := matches.Result[0].Address
 	cases := []commandCase{
 		{"histogram", []string{"histogram", res.CorePath}},
 		{"refs", []string{"refs", res.CorePath, target}},

@@ -72,12 +72,8 @@ func mustFind(t *testing.T, h *pyheap.Heap, addr string) (pyheap.ObjectID, bool)
 }
 
 func TestContainers(t *testing.T) {
-	// Not yet on Debian sid's builds: the scenario fails under 3.14+ (a
-	// __reduce__ shape it relies on), and the standard library's C-type
-	// tables come from the DWARF of pyenv builds only (Debian's 3.13.18
-	// _thread.lock is not pyenv 3.13.0's). docs/limits.md lists it.
-	forEachCoreModeExcept(t, "containers", []harness.Mode{harness.Gcore},
-		notOnSid("the containers scenario and the stdlib C-type tables do not cover Debian sid's builds yet"), func(t *testing.T, res *harness.Result) {
+	forEachCoreModeExcept(t, "containers", []harness.Mode{harness.Gcore}, nil,
+		func(t *testing.T, res *harness.Result) {
 			var m containersMarkers
 			if err := res.Oracle.DecodeMarkers(&m); err != nil || len(m.Cases) < 40 {
 				t.Fatalf("oracle: %v (%d cases)", err, len(m.Cases))
@@ -311,6 +307,10 @@ func explainedExtra(referrer, via string, minor int) string {
 		if via == "md_name" {
 			return "a module's name (str), which module_traverse skips"
 		}
+	case "methodcaller":
+		if via == "vectorcall_kwnames" {
+			return "methodcaller's tuple of keyword names (str), which its traverse skips (3.13+)"
+		}
 	case "Connection":
 		return "sqlite3 Connection's exception classes (Warning, Error, ...), which its traverse skips"
 	case "TypeVar", "ParamSpec", "TypeVarTuple", "TypeAliasType":
@@ -400,21 +400,18 @@ func compareReferents(h *pyheap.Heap, lines []referentsLine) *referentsStats {
 				case l.typ == "module" && strings.Contains(r.Describe(l.addr).Repr, "'faulthandler'"):
 					// faulthandler's m_traverse visits the file it
 					// writes to, kept in static C globals, not md_state.
-				case l.typ == "PyCPointerType" || l.typ == "generator" && r.Minor() == 11 || l.typ == "module":
-					// Not understood yet: a ctypes pointer type's
-					// reference to its target type (3.11), one
-					// suspended generator's value-stack entry (3.11,
-					// pytest), and what a module's m_traverse visits
-					// beyond the scan of its state (3.12 _asyncio's
-					// FutureIter free list). Listed, not failed.
-					st.unknown = append(st.unknown, miss)
-				case l.typ == "PyCapsule":
-					// A capsule with a traverse function (3.13: a C API
-					// capsule pointing to its module's types).
 				case l.typ == "module" && r.Minor() <= 9 && r.Describe(l.addr).Repr == "<module 'atexit'>":
 					// 3.8-3.9 keep atexit's callbacks in C structs that
 					// its module state points to; the scan of the state
 					// cannot see through them.
+				case strings.HasPrefix(l.typ, "PyC"):
+					// Not walked yet: a ctypes type's reference to another
+					// type (PyCPointerType, PyCSimpleType: kept in its
+					// StgDict or, 3.13+, its StgInfo). Listed, not failed.
+					st.unknown = append(st.unknown, miss)
+				case l.typ == "PyCapsule":
+					// A capsule with a traverse function (3.13: a C API
+					// capsule pointing to its module's types).
 				default:
 					st.missing[l.typ] = append(st.missing[l.typ], miss)
 				}
@@ -458,9 +455,9 @@ func cellContents(edges []pyheap.Edge) uint64 {
 // uses the table generated from pyenv's 3.11: this is the check that its
 // structs are the same), and the containers of the issue are all there.
 func checkStdLayouts(t *testing.T, h *pyheap.Heap) {
-	tables := layout.StdTypes(h.Runtime().L.Version)
+	tables := layout.StdTypesFor(h.Runtime().Version)
 	if tables == nil {
-		t.Fatalf("no standard-library layouts for %s", h.Runtime().L.Version)
+		t.Fatalf("no standard-library layouts for %s", h.Runtime().Version)
 	}
 	seen := map[string]bool{}
 	for i := 0; i < h.Len(); i++ {

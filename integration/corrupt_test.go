@@ -284,6 +284,7 @@ func commands(core, obj string) [][]string {
 		{"stacks", "--locals", core},
 		{"stacks", "--locals", "--json", core},
 		{"histogram", core},
+		{"histogram", "--json", core},
 		{"modules", core},
 		{"syspath", core},
 		{"grep", core, "worker"},
@@ -386,15 +387,26 @@ func TestCorruptedCores(t *testing.T) {
 					var histogram result
 					for _, args := range commands(core, cf.object) {
 						r, took := bounded(t, args...)
-						if args[0] == "histogram" {
+						if args[0] == "histogram" && len(args) == 2 {
 							histogram = r
+						}
+						if args[0] == "histogram" && len(args) == 3 && r.code == 0 {
+							// A census known to miss objects says so in JSON too.
+							var rows []any
+							env, err := unwrap(r.stdout, &rows)
+							switch {
+							case err != nil:
+								t.Errorf("histogram --json: %v\n%s", err, r.stdout)
+							case len(c.histWant) > 0 && *env.Complete:
+								t.Errorf("histogram --json says complete, want the census's %q:\n%s", c.histWant, r.stdout)
+							}
 						}
 						checkRun(t, args, r)
 						t.Logf("%-28s exit %d in %5dms: %s", strings.Join(args[:len(args)-1], " "), r.code, took.Milliseconds(), summary(r))
 						if args[0] == "stacks" && len(args) == 3 {
 							problems = stacksProblems(c, r, len(res.Oracle.Threads), cf.upTo)
 						}
-						if args[0] == "histogram" && r.code == 0 {
+						if args[0] == "histogram" && len(args) == 2 && r.code == 0 {
 							for _, want := range c.histWant {
 								if !bytes.Contains(append(r.stdout, r.stderr...), []byte(want)) {
 									t.Errorf("histogram does not say %q:\n%s%s", want, r.stdout, r.stderr)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,8 +105,16 @@ func TestHeapSameAnswersWithSavedIndex(t *testing.T) {
 				if i > 0 && r.name == "first" {
 					r.trace = "index: loaded" // the first command saved it
 				}
-				if r.r.code != 0 || !bytes.Equal(r.r.stdout, plain.stdout) {
+				got, fromIndex, want, plainFromIndex := r.r.stdout, r.trace == "index: loaded", plain.stdout, false
+				if slices.Contains(args, "--json") {
+					got, fromIndex = withoutFromIndex(t, r.r.stdout)
+					want, plainFromIndex = withoutFromIndex(t, plain.stdout)
+				}
+				if r.r.code != 0 || !bytes.Equal(got, want) {
 					t.Errorf("%v, %s run: exit %d, answer differs from --no-index:\n%s\n--- without the index:\n%s\nstderr: %s", args, r.name, r.r.code, r.r.stdout, plain.stdout, r.r.stderr)
+				}
+				if loaded := r.trace == "index: loaded"; fromIndex != loaded || plainFromIndex {
+					t.Errorf("%v, %s run: census.from_index %v (with --no-index %v), want %v (false)", args, r.name, fromIndex, plainFromIndex, loaded)
 				}
 				if !strings.Contains(string(r.r.stderr), r.trace) {
 					t.Errorf("%v, %s run: stderr does not say %q: %s", args, r.name, r.trace, r.r.stderr)
@@ -155,8 +164,14 @@ func TestHeapDamagedIndexRebuilt(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := runIndexed(t, dir, args...)
-			if got.code != 0 || !bytes.Equal(got.stdout, want.stdout) {
-				t.Fatalf("exit %d, answer differs after the index was damaged: %s", got.code, got.stderr)
+			var gotRefs, wantRefs json.RawMessage
+			gotEnv, err := unwrap(got.stdout, &gotRefs)
+			if _, err2 := unwrap(want.stdout, &wantRefs); got.code != 0 || err != nil || err2 != nil || !bytes.Equal(gotRefs, wantRefs) {
+				t.Fatalf("exit %d (%v, %v), answer differs after the index was damaged: %s", got.code, err, err2, got.stderr)
+			}
+			// JSON says so too, not only stderr.
+			if !slices.ContainsFunc(gotEnv.Warnings, func(w string) bool { return strings.HasPrefix(w, "saved index") }) {
+				t.Errorf("the answer's warnings do not name the damaged index: %q", gotEnv.Warnings)
 			}
 			if !strings.Contains(string(got.stderr), "warning: saved index") || !strings.Contains(string(got.stderr), "index: saved") {
 				t.Errorf("no warning about the damaged index, or not rebuilt: %s", got.stderr)
@@ -227,7 +242,7 @@ func TestHeapConcurrentCommandsShareIndex(t *testing.T) {
 		}
 		wg.Wait()
 		for i, r := range results {
-			if r.code != 0 || !bytes.Equal(r.stdout, want.stdout) {
+			if r.code != 0 || !sameAnswer(t, r.stdout, want.stdout) {
 				t.Fatalf("round %d, command %d: exit %d, answer differs: %s", round, i, r.code, r.stderr)
 			}
 			if strings.Contains(string(r.stderr), "warning") {
@@ -235,7 +250,7 @@ func TestHeapConcurrentCommandsShareIndex(t *testing.T) {
 			}
 		}
 		next := runIndexed(t, dir, args...)
-		if !bytes.Equal(next.stdout, want.stdout) || !strings.Contains(string(next.stderr), "index: loaded") {
+		if !sameAnswer(t, next.stdout, want.stdout) || !strings.Contains(string(next.stderr), "index: loaded") {
 			t.Errorf("round %d: after concurrent commands the index is not usable: %s", round, next.stderr)
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, "*"))
@@ -287,7 +302,9 @@ func TestIndexAndCacheCommands(t *testing.T) {
 		Count int `json:"count"`
 	}
 	r := runIndexed(t, dir, "histogram", "--json", "--top", "0", res.CorePath)
-	decode(r, &hist)
+	if _, err := unwrap(r.stdout, &hist); r.code != 0 || err != nil {
+		t.Fatalf("histogram: exit %d, %v: %s", r.code, err, r.stderr)
+	}
 	total := 0
 	for _, row := range hist {
 		total += row.Count
@@ -333,4 +350,35 @@ func TestHeapMemoryCeiling(t *testing.T) {
 		!strings.Contains(msg, "PYCORONER_MEMORY_MAX") || out.Len() != 0 || strings.Contains(msg, "heap census (") {
 		t.Errorf("stdout %q, stderr %q: want one line naming the memory needed", out.Bytes(), msg)
 	}
+}
+
+// withoutFromIndex is an enveloped JSON answer without census.from_index,
+// the one field that says whether the census came from the saved index,
+// and that field.
+func withoutFromIndex(t *testing.T, stdout []byte) ([]byte, bool) {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(stdout, &doc); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	census, _ := doc["census"].(map[string]any)
+	if census == nil {
+		t.Fatalf("no census in the answer: %s", stdout)
+	}
+	from, _ := census["from_index"].(bool)
+	delete(census, "from_index")
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, from
+}
+
+// sameAnswer reports whether two enveloped JSON answers are the same but
+// for where their census came from (census.from_index).
+func sameAnswer(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	x, _ := withoutFromIndex(t, a)
+	y, _ := withoutFromIndex(t, b)
+	return bytes.Equal(x, y)
 }

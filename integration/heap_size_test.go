@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
@@ -33,7 +32,7 @@ func TestSizesMatchGetsizeof(t *testing.T) {
 				Type string `json:"type"`
 				Size int64  `json:"size"`
 			}
-			if err := json.Unmarshal(r.stdout, &got); err != nil {
+			if _, err := unwrap(r.stdout, &got); err != nil {
 				t.Fatalf("show --json: %v\n%s", err, r.stdout)
 			}
 			if got.Size != want.Size {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,9 +69,65 @@ func heapJSON(t *testing.T, v any, core coreRef, args ...string) {
 	if r.code != 0 {
 		t.Fatalf("pycoroner %v exited %d: %s", full, r.code, r.stderr)
 	}
-	if err := json.Unmarshal(r.stdout, v); err != nil {
+	decode := func(b []byte, v any) error { _, err := unwrap(b, v); return err }
+	if !slices.ContainsFunc(args, isEnveloped) {
+		decode = json.Unmarshal // stacks, info: objects with their own warnings
+	}
+	if err := decode(r.stdout, v); err != nil {
 		t.Fatalf("pycoroner %v: %v\n%s", full, err, r.stdout)
 	}
+}
+
+// isEnveloped reports whether command answers --json inside the envelope.
+func isEnveloped(command string) bool {
+	switch command {
+	case "histogram", "refs", "path", "show", "grep", "retained", "top", "leaks", "instances", "diff", "modules", "syspath":
+		return true
+	}
+	return false
+}
+
+// envelope is the JSON of the heap commands, modules and syspath: the
+// answer under "result", beside whether it is complete (docs/json.md).
+type envelope struct {
+	Result   json.RawMessage `json:"result"`
+	Complete *bool           `json:"complete"`
+	Warnings []string        `json:"warnings"`
+	Census   *struct {
+		Objects      int      `json:"objects"`
+		GCTracked    int      `json:"gc_tracked"`
+		FromIndex    bool     `json:"from_index"`
+		GCCollecting bool     `json:"gc_collecting"`
+		Incomplete   []string `json:"incomplete"`
+	} `json:"census"`
+}
+
+// unwrap decodes an enveloped answer into v, checking the envelope: every
+// field present, and "complete" false exactly when the census says what
+// it misses, each such sentence also among the warnings.
+func unwrap(stdout []byte, v any) (envelope, error) {
+	var env envelope
+	if err := json.Unmarshal(stdout, &env); err != nil {
+		return env, err
+	}
+	if env.Result == nil || env.Complete == nil || env.Warnings == nil {
+		return env, fmt.Errorf("not an envelope with result, complete and warnings")
+	}
+	if c := env.Census; c != nil {
+		if c.Incomplete == nil {
+			return env, fmt.Errorf("census without its incomplete list")
+		}
+		partial := len(c.Incomplete) > 0 || c.GCCollecting
+		if *env.Complete == partial {
+			return env, fmt.Errorf("complete is %v, but the census lists %q as missing (collecting %v)", *env.Complete, c.Incomplete, c.GCCollecting)
+		}
+		for _, why := range c.Incomplete {
+			if !slices.Contains(env.Warnings, why) {
+				return env, fmt.Errorf("the census's %q is not among the warnings %q", why, env.Warnings)
+			}
+		}
+	}
+	return env, json.Unmarshal(env.Result, v)
 }
 
 // sameAddr compares addresses as numbers ("0x7f…" from either side).

@@ -259,7 +259,7 @@ func TestSyspathInsideSysroot(t *testing.T) {
 		Path   string `json:"path"`
 		Exists bool   `json:"exists"`
 	}
-	if err := json.Unmarshal(r.stdout, &entries); err != nil {
+	if _, err := unwrap(r.stdout, &entries); err != nil {
 		t.Fatal(err)
 	}
 	checked := 0

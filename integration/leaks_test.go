@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,7 +182,7 @@ func TestDiffMatchesOracle(t *testing.T) {
 				t.Fatalf("diff exited %d: %s", r.code, r.stderr)
 			}
 			var d diffJSON
-			if err := json.Unmarshal(r.stdout, &d); err != nil {
+			if _, err := unwrap(r.stdout, &d); err != nil {
 				t.Fatalf("diff --json: %v", err)
 			}
 			for _, class := range []string{"Session", "Order"} {

@@ -33,16 +33,8 @@ func (r *Runtime) ConservativeType(t *Type) bool {
 // module whose C state is scanned (its m_traverse cannot be run here).
 func (r *Runtime) ConservativeObject(addr uint64, t *Type) bool {
 	if t.Kind == KindModule {
-		st := r.stdTypes()["module"]
-		if st == nil || !stdLayoutFits(t, st) {
-			return false
-		}
-		def := r.ptrField(addr, st.Offset("md_def"))
-		if r.ptrField(addr, st.Offset("md_state")) == 0 || def == 0 {
-			return false
-		}
-		size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
-		return err == nil && size > 0
+		_, size := r.moduleState(addr)
+		return size > 0 && r.moduleStateLayout(addr, size) == nil
 	}
 	return r.ConservativeType(t)
 }

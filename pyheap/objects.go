@@ -218,7 +218,7 @@ func (r *Runtime) classify(t *Type) Kind {
 		return KindList
 	case "tuple":
 		return KindTuple
-	case "dict":
+	case "dict", "frozendict": // frozendict (3.15+): a PyDictObject and its hash
 		return KindDict
 	case "set":
 		return KindSet

@@ -97,7 +97,14 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 	case KindList, KindTuple:
 		return r.seqRepr(addr, t, depth)
 	case KindDict:
-		return r.dictRepr(addr, depth)
+		s, err := r.dictRepr(addr, depth)
+		if t.Name == "frozendict" && err == nil { // 3.15+
+			if s == "{}" {
+				return "frozendict()", nil
+			}
+			s = "frozendict(" + s + ")"
+		}
+		return s, err
 	case KindSet, KindFrozenSet:
 		return r.setRepr(addr, t, depth)
 	case KindModule:
@@ -119,6 +126,9 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 		}
 	case KindException:
 		return r.excRepr(addr, t, depth)
+	}
+	if s, ok, err := r.lazyImportRepr(addr, t); ok { // lazyimport.go
+		return s, err
 	}
 	if s, ok := r.stdRepr(addr, t, depth); ok { // repr_stdlib.go
 		return s, nil

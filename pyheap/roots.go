@@ -29,20 +29,28 @@ type (
 // census walks them as roots.
 func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 	for _, in := range interps {
-		out = append(out, Root{Kind: RootSys, Name: "sys", Addr: in.Sysdict}, Root{Kind: RootBuiltins, Name: "builtins", Addr: in.Builtins})
+		// A subinterpreter's roots say whose they are: each interpreter
+		// has its own sys.modules (the same names, other objects). The
+		// main interpreter's keep the names they always had.
+		prefix := ""
+		if !in.Main {
+			prefix = InterpLabel(in.ID) + " › "
+		}
+		first := len(out)
+		out = append(out, Root{Kind: RootSys, Name: prefix + "sys", Addr: in.Sysdict}, Root{Kind: RootBuiltins, Name: prefix + "builtins", Addr: in.Builtins})
 		if items, _, err := r.DictItems(in.Modules, maxDictEntries); err == nil {
 			for _, it := range items {
 				name, err := r.StrValue(it.Key)
 				if err != nil {
 					continue
 				}
-				out = append(out, Root{Kind: RootModule, Name: fmt.Sprintf("sys.modules[%q]", name), Addr: it.Value, Local: name})
+				out = append(out, Root{Kind: RootModule, Name: fmt.Sprintf("%ssys.modules[%q]", prefix, name), Addr: it.Value, Local: name})
 			}
 		}
 		names := r.ThreadNames(in)
 		states, _ := r.ThreadStates(in)
 		for _, ts := range states {
-			thread := fmt.Sprintf("thread %d", ts.ThreadID)
+			thread := prefix + fmt.Sprintf("thread %d", ts.ThreadID)
 			tname := names[ts.ThreadID]
 			if tname != "" {
 				thread += " (" + tname + ")"
@@ -65,6 +73,12 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 				}
 			}
 		}
+		for k := first; k < len(out); k++ {
+			out[k].Interp = in.ID
+		}
 	}
 	return out, iframes
 }
+
+// InterpLabel names an interpreter in roots and reports: "interpreter 2".
+func InterpLabel(id int64) string { return fmt.Sprintf("interpreter %d", id) }

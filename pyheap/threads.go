@@ -11,6 +11,9 @@ type Interp struct {
 	Modules  uint64 // sys.modules dict
 	Sysdict  uint64
 	Builtins uint64
+	// Main marks the main interpreter (_PyRuntime.interpreters.main;
+	// where the layout lacks it, the oldest interpreter).
+	Main bool
 }
 
 // Interpreters lists the interpreters, main first.
@@ -37,6 +40,17 @@ func (r *Runtime) Interpreters() ([]Interp, error) {
 	// interpreters.head is the newest; the main interpreter comes last.
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
+	}
+	if len(out) > 0 {
+		main := out[0].Addr
+		if L.RuntimeInterpretersMain.Has() {
+			if m, err := r.m.ptr(L.RuntimeInterpretersMain.Add(r.Addr)); err == nil && m != 0 {
+				main = m
+			}
+		}
+		for i := range out {
+			out[i].Main = out[i].Addr == main
+		}
 	}
 	return out, nil
 }

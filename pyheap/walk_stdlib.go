@@ -23,14 +23,20 @@ type stdWalk struct {
 	dictOff layout.Offset
 }
 
-var stdTablesByVersion sync.Map // minor version -> map[string]*layout.StdType
+var stdTablesByVersion sync.Map // version -> map[string]*layout.StdType
 
+// stdTypes are the layouts of the build's exact release when a table of
+// its own exists (a distribution's stripped build), else its minor's.
 func (r *Runtime) stdTypes() map[string]*layout.StdType {
-	if v, ok := stdTablesByVersion.Load(r.L.Version); ok {
-		return v.(map[string]*layout.StdType)
+	v := r.Version
+	if v == "" {
+		v = r.L.Version
 	}
-	m := layout.StdTypes(r.L.Version)
-	stdTablesByVersion.Store(r.L.Version, m)
+	if m, ok := stdTablesByVersion.Load(v); ok {
+		return m.(map[string]*layout.StdType)
+	}
+	m := layout.StdTypesFor(v)
+	stdTablesByVersion.Store(v, m)
 	return m
 }
 
@@ -55,8 +61,9 @@ func (r *Runtime) stdTypeWalk(t *Type, tw *typeWalk) {
 		if tw.std == nil && tables != nil {
 			// A core type's name has no dot ("property", "map"): a
 			// class statement can reuse it, so only a static type counts.
-			// weakref itself keeps its registered walker (its callback only).
-			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) && !(cur == t && tw.special != nil && st.Struct == "_PyWeakReference") {
+			// weakref itself keeps its registered walker (its callback
+			// only), and so does builtin_method (mm_class included).
+			if st := tables[cur.Name]; st != nil && stdLayoutFits(cur, st) && (strings.Contains(cur.Name, ".") || !cur.Heap(r)) && !(cur == t && tw.special != nil && (st.Struct == "_PyWeakReference" || st.Struct == "PyCMethodObject")) {
 				tw.std = &stdWalk{st: st, name: cur.Name, dictOff: layout.Offset(t.Dictoffset)}
 				size := st.Size
 				if cur.Itemsize > 0 {
@@ -177,6 +184,16 @@ func (r *Runtime) walkStd(obj uint64, t *Type, sw *stdWalk, labels bool, emit em
 			if p := all[(get+i)%capacity]; p != 0 {
 				emit(p, Ref{Kind: RefItem, Index: i}, false)
 			}
+		}
+	case "sqlitecache": // sqlite3.Cache (3.8-3.10): its nodes, from first
+		next := st.Offset("pysqlite_Node:next")
+		if !next.Has() {
+			return
+		}
+		p := r.ptrField(obj, st.Offset("first"))
+		for i := int64(0); p != 0 && i < maxFreeList; i++ {
+			emit(p, Ref{Kind: RefItem, Index: i}, false)
+			p = r.ptrField(p, next)
 		}
 	case "hamtarray":
 		r.emitArray(obj+uint64(st.Offset("a_array")), int(st.Value("len:a_array")), emit)
@@ -355,17 +372,12 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	if p := r.ptrField(obj, r.L.ModuleDict); p != 0 {
 		emit(p, fieldRef("__dict__"), false)
 	}
-	st := r.stdTypes()["module"]
-	if st == nil {
+	state, size := r.moduleState(obj)
+	if size <= 0 {
 		return
 	}
-	state := r.ptrField(obj, st.Offset("md_state"))
-	def := r.ptrField(obj, st.Offset("md_def"))
-	if state == 0 || def == 0 || !st.Offset("PyModuleDef:m_size").Has() {
-		return
-	}
-	size, err := r.m.i64(st.Offset("PyModuleDef:m_size").Add(def))
-	if err != nil || size <= 0 || size > 1<<16 {
+	if st := r.moduleStateLayout(obj, size); st != nil {
+		r.walkModuleState(state, st, emit)
 		return
 	}
 	raw, err := r.m.bytes(state, int(size)&^7)
@@ -379,13 +391,138 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	}
 }
 
+// visitsManagedDictFirst reports whether the build's
+// PyObject_VisitManagedDict visits an instance's __dict__ whenever it has
+// one, and its inline values only when it has none (CPython gh-130327).
+// The fix was merged into the 3.13 and 3.14 branches on 2026-03-02, after
+// 3.13.12 and 3.14.3; the 3.15 series has it from its start. No struct
+// tells the two behaviours apart, so the exact version decides (sys.hexversion,
+// else Py_Version); docs/limits.md says which builds were checked.
+func (r *Runtime) visitsManagedDictFirst() bool {
+	hex := r.HexVersion
+	if hex == 0 {
+		hex = r.claimedHex
+	}
+	minor, patch := hex>>16&0xff, hex>>8&0xff
+	switch {
+	case minor == 13:
+		return patch > 12
+	case minor == 14:
+		return patch > 3
+	}
+	return minor > 14
+}
+
+// moduleStateLayout is the generated layout of a module's C state
+// ("module NAME" in layout.StdSpecs), nil when there is none or its size
+// is not the state's.
+func (r *Runtime) moduleStateLayout(obj uint64, size int64) *layout.StdType {
+	tables := r.stdTypes()
+	if tables == nil {
+		return nil
+	}
+	name, err := r.strField(obj, r.L.ModuleName)
+	if err != nil {
+		return nil
+	}
+	st := tables["module "+name]
+	if st == nil || st.Size != size {
+		return nil
+	}
+	return st
+}
+
+// maxFreeList bounds a free list followed through a module's state.
+const maxFreeList = 1 << 12
+
+// walkModuleState follows the object members of a module's C state, as
+// its m_traverse visits them, and what the state heads: _asyncio's free
+// list of FutureIter objects (3.12-3.13), linked through their future
+// member.
+func (r *Runtime) walkModuleState(state uint64, st *layout.StdType, emit emitFunc) {
+	for _, m := range st.Refs {
+		if p := r.ptrField(state, m.Offset); p != 0 {
+			emit(p, fieldRef(m.Name), false)
+		}
+	}
+	switch st.Special {
+	case "fi_freelist":
+		r.walkFutureIterFreeList(state, st, emit)
+	case "deccondmap":
+		// Arrays of DecCondMap, each up to an entry whose name is NULL.
+		size, name, ex := st.Value("size:DecCondMap"), st.Offset("DecCondMap:name"), st.Offset("DecCondMap:ex")
+		if size <= 0 || !name.Has() || !ex.Has() {
+			return
+		}
+		for _, arr := range []string{"signal_map", "cond_map"} {
+			base := r.ptrField(state, st.Offset(arr))
+			for i := uint64(0); base != 0 && i < 64; i++ {
+				entry := base + i*uint64(size)
+				if r.ptrField(entry, name) == 0 {
+					break
+				}
+				if p := r.ptrField(entry, ex); p != 0 {
+					emit(p, fieldRef(arr+" exception"), false)
+				}
+			}
+		}
+	}
+}
+
+// walkFutureIterFreeList follows _asyncio's free list of FutureIter
+// objects (3.12-3.13): dead objects kept for reuse, which its m_traverse
+// visits.
+func (r *Runtime) walkFutureIterFreeList(state uint64, st *layout.StdType, emit emitFunc) {
+	next := st.Offset("futureiterobject:future")
+	if !next.Has() {
+		return
+	}
+	limit := int64(maxFreeList)
+	if n, err := r.m.i64(st.Offset("fi_freelist_len").Add(state)); err == nil && n >= 0 && n < limit {
+		limit = n
+	}
+	p := r.ptrField(state, st.Offset("fi_freelist"))
+	for i := int64(0); p != 0 && i < limit; i++ {
+		emit(p, fieldRef("fi_freelist (free FutureIter objects)"), false)
+		p = r.ptrField(p, next)
+	}
+}
+
+// moduleState is where a module's C state is and its size in bytes (0
+// when it has none): the size is the definition's m_size, or from 3.15
+// the module's own md_state_size (a module need not have a definition).
+func (r *Runtime) moduleState(obj uint64) (uint64, int64) {
+	L := r.L
+	state := r.ptrField(obj, L.ModuleState)
+	if state == 0 {
+		return 0, 0
+	}
+	var size int64
+	var err error
+	if L.ModuleStateSize.Has() {
+		size, err = r.m.i64(L.ModuleStateSize.Add(obj))
+	} else {
+		def := r.ptrField(obj, L.ModuleDef)
+		if def == 0 {
+			return 0, 0
+		}
+		size, err = r.m.i64(L.ModuleDefMSize.Add(def))
+	}
+	if err != nil || size <= 0 || size > 1<<16 {
+		return 0, 0
+	}
+	return state, size
+}
+
 // walkInlineValues: on 3.13 an instance whose __dict__ was asked for
 // keeps its attribute values inline for as long as they stay valid, and
 // the dict shares them; the collector then visits the values from the
 // instance, so pycoroner reports them from there too (besides the dict).
+// Releases with the fix of gh-130327 visit the dict instead (which
+// visits the values): then the instance reports its dict only.
 func (r *Runtime) walkInlineValues(obj uint64, t *Type, labels bool, emit emitFunc) {
 	L := r.L
-	if !L.TPFlagsInlineValues.In(t.Flags) || !L.DictValuesValid.Has() {
+	if !L.TPFlagsInlineValues.In(t.Flags) || !L.DictValuesValid.Has() || r.visitsManagedDictFirst() {
 		return
 	}
 	values := obj + uint64(t.Basicsize)

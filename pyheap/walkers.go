@@ -1,5 +1,7 @@
 package pyheap
 
+import "github.com/pycoroner/pycoroner/pyheap/layout"
+
 // Walkers for C types that the model does not classify as a Kind, by
 // tp_name. Adding one is one line in an init function of a file of its own:
 //
@@ -25,10 +27,33 @@ func registerWalker(w walker, names ...string) {
 	}
 }
 
+// sizedWalkers walk structs private to CPython's C files, whose layout
+// the generator declares itself (layout/gen/private.go): one applies only
+// when the type's tp_basicsize is the generated struct's size, else the
+// type is scanned conservatively.
+var sizedWalkers = map[string]sizedWalker{}
+
+type sizedWalker struct {
+	w    walker
+	size func(*layout.Layout) int64
+}
+
+// registerSizedWalker makes w the walker of the static types named whose
+// tp_basicsize is size(layout).
+func registerSizedWalker(w walker, size func(*layout.Layout) int64, names ...string) {
+	for _, n := range names {
+		if _, dup := sizedWalkers[n]; dup {
+			panic("pyheap: two walkers for " + n)
+		}
+		sizedWalkers[n] = sizedWalker{w, size}
+	}
+}
+
 func init() {
 	registerWalker(walkWeakref, "weakref", "weakref.ReferenceType", "weakproxy", "weakcallableproxy", "weakref.ProxyType", "weakref.CallableProxyType")
 	registerWalker(walkMethod, "method")
-	registerWalker(walkCFunction, "builtin_function_or_method", "builtin_method")
+	registerWalker(walkCFunction, "builtin_function_or_method")
+	registerWalker(walkCMethod, "builtin_method")
 	registerWalker(walkTraceback, "traceback")
 	registerWalker(walkGenerator, "generator", "coroutine", "async_generator")
 	// Their other fields point to C structures (PyMethodDef, ...).
@@ -49,6 +74,13 @@ func walkCFunction(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	r.emitFields(obj, []field{{r.L.CFunctionSelf, "__self__"}, {r.L.CFunctionModule, "__module__"}}, labels, emit)
 }
 
+// walkCMethod follows a builtin method defined with METH_METHOD
+// (PyCMethodObject): a builtin function that also holds its defining class.
+func walkCMethod(r *Runtime, obj uint64, labels bool, emit emitFunc) {
+	walkCFunction(r, obj, labels, emit)
+	r.emitFields(obj, []field{{r.L.CMethodClass, "__objclass__ (mm_class)"}}, labels, emit)
+}
+
 func walkTraceback(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	r.emitFields(obj, []field{{r.L.TracebackNext, "tb_next"}, {r.L.TracebackFrame, "tb_frame"}}, labels, emit)
 }
@@ -58,11 +90,12 @@ func walkDescriptor(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 }
 
 // walkGenerator follows a generator, coroutine or async generator: its
-// names and code, and (3.11+) the interpreter frame it embeds, until the
+// names and code, the exception state it saved while suspended, and (3.11+) the interpreter frame it embeds, until the
 // frame is cleared.
 func walkGenerator(r *Runtime, g uint64, labels bool, emit emitFunc) {
 	L := r.L
-	r.emitFields(g, []field{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"}}, labels, emit)
+	r.emitFields(g, []field{{L.GenName, "__name__"}, {L.GenQualname, "__qualname__"}, {L.GenCode, "gi_code"}, {L.GenFrame, "gi_frame"},
+		{L.GenExcType, "saved exception type"}, {L.GenExcValue, "saved exception"}, {L.GenExcTraceback, "saved exception traceback"}}, labels, emit)
 	if !L.GenIFrame.Has() {
 		return
 	}

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/olekukonko/tablewriter"
@@ -18,7 +19,20 @@ type ModuleEntry struct {
 	Name    string  `json:"name"`
 	Address string  `json:"address"`
 	File    *string `json:"file"`
-	Error   string  `json:"error,omitempty"`
+	// Interpreter is the id of the interpreter whose sys.modules holds
+	// it: 0 for the main interpreter.
+	Interpreter int64 `json:"interpreter"`
+	// LazyGlobals are the module's globals still bound to 3.15 lazy-import
+	// placeholders (not imported yet), in dict order; omitted when none.
+	LazyGlobals []LazyGlobal `json:"lazy_globals,omitempty"`
+	Error       string       `json:"error,omitempty"`
+}
+
+// LazyGlobal is a module global that a lazy import has not resolved yet.
+type LazyGlobal struct {
+	Name    string `json:"name"`
+	Imports string `json:"imports"` // what it will import, as its repr says
+	Address string `json:"address"` // the placeholder
 }
 
 // BuildModules lists sys.modules sorted by name.
@@ -29,7 +43,7 @@ func BuildModules(rt *pyheap.Runtime) (Modules, error) {
 	}
 	out := make([]ModuleEntry, 0, len(mods))
 	for _, m := range mods {
-		e := ModuleEntry{Name: m.Name, Address: hexAddr(m.Addr)}
+		e := ModuleEntry{Name: m.Name, Address: hexAddr(m.Addr), Interpreter: m.Interp}
 		if m.File != "" {
 			f := m.File
 			e.File = &f
@@ -37,23 +51,67 @@ func BuildModules(rt *pyheap.Runtime) (Modules, error) {
 		if m.Err != nil {
 			e.Error = m.Err.Error()
 		}
+		lazy, lerr := rt.LazyGlobals(m.Addr)
+		for _, g := range lazy {
+			e.LazyGlobals = append(e.LazyGlobals, LazyGlobal{Name: g.Name, Imports: g.Imports, Address: hexAddr(g.Addr)})
+		}
+		if lerr != nil && e.Error == "" {
+			e.Error = "lazy globals: " + lerr.Error()
+		}
 		out = append(out, e)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Interpreter < out[j].Interpreter
+	})
 	return out, err
 }
 
-// WriteText prints sys.modules as a table.
+// WriteText prints sys.modules as a table; with subinterpreters, a
+// column says whose sys.modules each entry is in.
 func (mods Modules) WriteText(w io.Writer) error {
+	multi := false
+	for _, m := range mods {
+		multi = multi || m.Interpreter != 0
+	}
 	rows := make([][]string, 0, len(mods))
 	for _, m := range mods {
 		f := "(no __file__)"
 		if m.File != nil {
 			f = *m.File
 		}
-		rows = append(rows, []string{m.Name, m.Address, f})
+		row := []string{m.Name, m.Address, f}
+		if multi {
+			row = append(row, strconv.FormatInt(m.Interpreter, 10))
+		}
+		rows = append(rows, row)
 	}
-	return table(w, []string{"module", "address", "__file__"}, rows)
+	header := []string{"module", "address", "__file__"}
+	if multi {
+		header = append(header, "interpreter")
+	}
+	if err := table(w, header, rows); err != nil {
+		return err
+	}
+	for _, m := range mods {
+		if len(m.LazyGlobals) == 0 {
+			continue
+		}
+		parts := make([]string, 0, len(m.LazyGlobals))
+		for _, g := range m.LazyGlobals {
+			parts = append(parts, fmt.Sprintf("%s (lazy import of '%s')", g.Name, g.Imports))
+		}
+		where := m.Name
+		if multi {
+			where += " (" + pyheap.InterpLabel(m.Interpreter) + ")"
+		}
+		if _, err := fmt.Fprintf(w, "%s: not imported yet: %s\n", where, strings.Join(parts, ", ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DuplicateModule is one file loaded as more than one module object.

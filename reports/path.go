@@ -21,6 +21,8 @@ type RefPath struct {
 type PathRoot struct {
 	Kind string `json:"kind"` // module, sys, builtins, local, exception, thread-dict
 	Name string `json:"name"`
+	// Interpreter is the id of the interpreter whose root it is (0: main).
+	Interpreter int64 `json:"interpreter"`
 }
 
 // Hop is one object on a path and the reference that led to it.
@@ -65,7 +67,7 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 	}
 	labels := map[pair]label{}
 	for _, fp := range found {
-		p := RefPath{Root: PathRoot{Kind: string(fp.Root.Kind), Name: fp.Root.Name}}
+		p := RefPath{Root: PathRoot{Kind: string(fp.Root.Kind), Name: fp.Root.Name, Interpreter: fp.Root.Interp}}
 		prev := pyheap.ObjectID(-1)
 		for _, o := range fp.Objects {
 			v := rt.Describe(h.Addr(o))

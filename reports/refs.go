@@ -27,6 +27,7 @@ type Holder struct {
 	// kinds "frame" and "thread"
 	ThreadID   uint64
 	ThreadName string
+	Interp     int64 // the interpreter the thread state belongs to (0: main)
 	// kind "frame"
 	Function string
 	Filename string
@@ -52,21 +53,23 @@ func (h Holder) MarshalJSON() ([]byte, error) {
 	switch h.Kind {
 	case "frame":
 		return marshalPlain(struct {
-			Kind       string  `json:"kind"`
-			ThreadID   uint64  `json:"thread_id"`
-			ThreadName *string `json:"thread_name"`
-			Function   string  `json:"function"`
-			Filename   string  `json:"filename"`
-			Line       int     `json:"line"`
-			Name       string  `json:"name"`
-		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Function, h.Filename, h.Line, h.Name})
+			Kind        string  `json:"kind"`
+			ThreadID    uint64  `json:"thread_id"`
+			ThreadName  *string `json:"thread_name"`
+			Interpreter int64   `json:"interpreter"`
+			Function    string  `json:"function"`
+			Filename    string  `json:"filename"`
+			Line        int     `json:"line"`
+			Name        string  `json:"name"`
+		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Interp, h.Function, h.Filename, h.Line, h.Name})
 	case "thread":
 		return marshalPlain(struct {
-			Kind       string  `json:"kind"`
-			ThreadID   uint64  `json:"thread_id"`
-			ThreadName *string `json:"thread_name"`
-			Name       string  `json:"name"`
-		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Name})
+			Kind        string  `json:"kind"`
+			ThreadID    uint64  `json:"thread_id"`
+			ThreadName  *string `json:"thread_name"`
+			Interpreter int64   `json:"interpreter"`
+			Name        string  `json:"name"`
+		}{h.Kind, h.ThreadID, name(h.ThreadName), h.Interp, h.Name})
 	}
 	return marshalPlain(struct {
 		Kind    string `json:"kind"`
@@ -83,9 +86,9 @@ func (h Holder) MarshalJSON() ([]byte, error) {
 func (h Holder) Describe() (who, via string) {
 	switch h.Kind {
 	case "frame":
-		return fmt.Sprintf("%s › frame %s (%s:%d)", threadLabel(h.ThreadID, h.ThreadName), h.Function, filepath.Base(h.Filename), h.Line), "local " + h.Name
+		return fmt.Sprintf("%s › frame %s (%s:%d)", h.threadLabel(), h.Function, filepath.Base(h.Filename), h.Line), "local " + h.Name
 	case "thread":
-		return threadLabel(h.ThreadID, h.ThreadName), h.Name
+		return h.threadLabel(), h.Name
 	}
 	who = fmt.Sprintf("<%s at %s>", h.Type, hexAddr(h.Address))
 	if h.Owner != nil {
@@ -117,6 +120,16 @@ func ownerText(o *Owner) string {
 	return fmt.Sprintf("<%s at %s>", o.Type, o.Address)
 }
 
+// threadLabel names the holder's thread, and its interpreter when that is
+// a subinterpreter (one OS thread can have a state in several).
+func (h Holder) threadLabel() string {
+	l := threadLabel(h.ThreadID, h.ThreadName)
+	if h.Interp != 0 {
+		l = pyheap.InterpLabel(h.Interp) + " › " + l
+	}
+	return l
+}
+
 func threadLabel(id uint64, name string) string {
 	if name == "" {
 		return fmt.Sprintf("thread %d", id)
@@ -143,12 +156,12 @@ func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
 	for _, r := range f.idx.RootsOf(id) {
 		switch r.Kind {
 		case pyheap.RootLocal:
-			out = append(out, Holder{Kind: "frame", ThreadID: r.ThreadID, ThreadName: r.ThreadName,
+			out = append(out, Holder{Kind: "frame", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Interp: r.Interp,
 				Function: r.Function, Filename: r.Filename, Line: r.Line, Name: r.Local})
 		case pyheap.RootException:
-			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Name: "exception being handled"})
+			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Interp: r.Interp, Name: "exception being handled"})
 		case pyheap.RootThreadDict:
-			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Name: "thread state dict"})
+			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Interp: r.Interp, Name: "thread state dict"})
 		}
 	}
 	h := f.h

@@ -16,14 +16,17 @@ type Show struct {
 	Module   string `json:"module"`
 	// DefinedIn is the object's own __module__ (a function's, say), which
 	// Module, the module of its type, is not; omitted when it has none.
-	DefinedIn string     `json:"defined_in,omitempty"`
-	Size      int64      `json:"size"`
-	Repr      string     `json:"repr"`
-	Truncated bool       `json:"truncated,omitempty"`
-	Error     string     `json:"error,omitempty"`
-	Referrers int        `json:"referrers"`
-	Edges     []ShowEdge `json:"edges"`
-	MoreEdges int        `json:"more_edges,omitempty"`
+	DefinedIn string `json:"defined_in,omitempty"`
+	Size      int64  `json:"size"`
+	Repr      string `json:"repr"`
+	Truncated bool   `json:"truncated,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Referrers int    `json:"referrers"`
+	// LazyImport is set for a 3.15 lazy-import placeholder: what it will
+	// import when first used.
+	LazyImport string     `json:"lazy_import,omitempty"`
+	Edges      []ShowEdge `json:"edges"`
+	MoreEdges  int        `json:"more_edges,omitempty"`
 }
 
 // ShowEdge is one reference of a shown object and, to the depth asked,
@@ -31,14 +34,17 @@ type Show struct {
 type ShowEdge struct {
 	Via string `json:"via"`
 	RefFields
-	Address      string     `json:"address"`
-	Type         string     `json:"type"`
-	Size         int64      `json:"size"`
-	Repr         string     `json:"repr"`
-	Truncated    bool       `json:"truncated,omitempty"`
-	Conservative bool       `json:"conservative,omitempty"`
-	Edges        []ShowEdge `json:"edges,omitempty"`
-	MoreEdges    int        `json:"more_edges,omitempty"`
+	Address      string `json:"address"`
+	Type         string `json:"type"`
+	Size         int64  `json:"size"`
+	Repr         string `json:"repr"`
+	Truncated    bool   `json:"truncated,omitempty"`
+	Conservative bool   `json:"conservative,omitempty"`
+	// LazyImport: the target is a lazy-import placeholder (a module
+	// global not imported yet); what it will import.
+	LazyImport string     `json:"lazy_import,omitempty"`
+	Edges      []ShowEdge `json:"edges,omitempty"`
+	MoreEdges  int        `json:"more_edges,omitempty"`
 	// Expanded is false when the target's references were not listed
 	// although the depth allowed it: it was shown above, or it is the
 	// object's type.
@@ -65,6 +71,7 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	if v.Err != nil {
 		s.Error = v.Err.Error()
 	}
+	s.LazyImport = lazyImportOf(rt, v)
 	// Only a function says where it was defined: labelling every edge of a
 	// big container to look for __module__ made show and path slow.
 	for _, e := range functionEdges(h, id, t) {
@@ -103,7 +110,7 @@ func (b *showBuilder) edges(id pyheap.ObjectID, depth int) ([]ShowEdge, int) {
 		b.nodes++
 		v := rt.Describe(e.Addr)
 		se := ShowEdge{Via: e.Via.String(), RefFields: refFields(e.Via), Address: hexAddr(e.Addr), Type: v.Type, Size: h.Size(e.Target), Repr: v.Repr,
-			Truncated: v.Truncated, Conservative: e.Conservative}
+			Truncated: v.Truncated, Conservative: e.Conservative, LazyImport: lazyImportOf(rt, v)}
 		if depth > 1 {
 			if b.seen[e.Target] || e.Via.IsField("__class__") {
 				no := false
@@ -129,6 +136,9 @@ func (s *Show) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "  size      %d bytes (shallow, as sys.getsizeof)\n", s.Size)
 	fmt.Fprintf(w, "  repr      %s\n", s.Repr)
+	if s.LazyImport != "" {
+		fmt.Fprintf(w, "  lazy      a lazy import of '%s', not imported yet\n", s.LazyImport)
+	}
 	if s.Error != "" {
 		fmt.Fprintf(w, "  error     %s\n", s.Error)
 	}
@@ -146,8 +156,11 @@ func writeShowEdges(w io.Writer, edges []ShowEdge, more, indent int) {
 			via += " (conservative)"
 		}
 		note := ""
+		if e.LazyImport != "" {
+			note = "  [lazy import, not imported yet]"
+		}
 		if e.Expanded != nil && !*e.Expanded {
-			note = "  …"
+			note += "  …"
 		}
 		fmt.Fprintf(w, "%s%s → %s %s (%s, %d bytes)%s\n", pad, via, e.Type, e.Address, e.Repr, e.Size, note)
 		writeShowEdges(w, e.Edges, e.MoreEdges, indent+1)
@@ -155,6 +168,19 @@ func writeShowEdges(w io.Writer, edges []ShowEdge, more, indent int) {
 	if more > 0 {
 		fmt.Fprintf(w, "%s… %d more\n", pad, more)
 	}
+}
+
+// lazyImportOf is what a lazy-import placeholder will import, "" for any
+// other object.
+func lazyImportOf(rt *pyheap.Runtime, v pyheap.Value) string {
+	if v.Type != "lazy_import" {
+		return ""
+	}
+	name, ok, err := rt.LazyImportName(v.Address)
+	if !ok || err != nil {
+		return ""
+	}
+	return name
 }
 
 // functionEdges is the references of id when it is a function, else none.

@@ -14,14 +14,30 @@ import (
 type Stacks struct {
 	PythonVersion string   `json:"python_version"`
 	Threads       []Thread `json:"threads"`
+	// Interpreters lists the interpreters, main first; each thread's
+	// Interpreter names one of them. Threads come grouped in this order.
+	Interpreters []Interpreter `json:"interpreters"`
 	// Crash is where the crashed thread stopped (crash cores only).
 	Crash    *CrashSite `json:"crash,omitempty"`
 	Warnings []string   `json:"warnings,omitempty"`
 }
 
+// Interpreter is one interpreter of the process.
+type Interpreter struct {
+	ID      int64  `json:"id"`
+	Address string `json:"address"`
+	IsMain  bool   `json:"is_main"`
+	Threads int    `json:"threads"` // how many of Threads are its own
+}
+
 // Thread is one Python thread.
 type Thread struct {
-	ThreadID       uint64   `json:"thread_id"`
+	ThreadID uint64 `json:"thread_id"`
+	// Interpreter is the id of the interpreter the thread state belongs
+	// to; nil for a native-only thread. An OS thread that entered a
+	// subinterpreter has a thread state in each: it is listed once per
+	// interpreter, with one thread_id.
+	Interpreter    *int64   `json:"interpreter"`
 	NativeThreadID *int     `json:"native_thread_id"`
 	Name           *string  `json:"name"`
 	IsMain         bool     `json:"is_main"`
@@ -86,7 +102,7 @@ func valueOf(v pyheap.Value) Value {
 
 // BuildStacks walks every interpreter's threads.
 func BuildStacks(rt *pyheap.Runtime, opts StacksOptions) (*Stacks, error) {
-	out := &Stacks{PythonVersion: rt.Version, Threads: []Thread{}}
+	out := &Stacks{PythonVersion: rt.Version, Threads: []Thread{}, Interpreters: []Interpreter{}}
 	interps, err := rt.Interpreters()
 	if err != nil && len(interps) == 0 {
 		return nil, fmt.Errorf("read interpreters: %w", err)
@@ -103,8 +119,12 @@ func BuildStacks(rt *pyheap.Runtime, opts StacksOptions) (*Stacks, error) {
 			out.Warnings = append(out.Warnings, fmt.Sprintf("interpreter %d: %v", in.ID, err))
 		}
 		for _, ts := range states {
-			out.Threads = append(out.Threads, buildThread(rt, ts, names, mainID, gil, opts))
+			th := buildThread(rt, ts, names, mainID, gil, opts)
+			id := in.ID
+			th.Interpreter = &id
+			out.Threads = append(out.Threads, th)
 		}
+		out.Interpreters = append(out.Interpreters, Interpreter{ID: in.ID, Address: hexAddr(in.Addr), IsMain: in.Main, Threads: len(states)})
 	}
 	out.Warnings = append(out.Warnings, rt.Warnings()...)
 	return out, nil
@@ -168,9 +188,28 @@ func (s *Stacks) WriteText(w io.Writer) error {
 	return nil
 }
 
-// WriteThreads renders the threads alone.
+// WriteThreads renders the threads alone; with more than one interpreter,
+// under a heading per interpreter.
 func (s *Stacks) WriteThreads(w io.Writer) {
-	for _, th := range s.Threads {
+	grouped := len(s.Interpreters) > 1
+	// interpsOf lists the interpreters an OS thread has a state in.
+	interpsOf := map[uint64][]int64{}
+	if grouped {
+		for _, th := range s.Threads {
+			if th.Interpreter != nil {
+				interpsOf[th.ThreadID] = append(interpsOf[th.ThreadID], *th.Interpreter)
+			}
+		}
+	}
+	var group *int64
+	for i, th := range s.Threads {
+		if grouped && th.Interpreter != nil && (i == 0 || group == nil || *group != *th.Interpreter) {
+			group = th.Interpreter
+			s.writeInterpHeading(w, *group)
+		} else if grouped && th.Interpreter == nil && group != nil {
+			group = nil
+			fmt.Fprintf(w, "\n== threads with no Python thread state\n")
+		}
 		fmt.Fprintln(w)
 		if th.NativeOnly {
 			fmt.Fprintf(w, "Native thread %d (no Python thread state)", *th.NativeThreadID)
@@ -192,6 +231,13 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 		}
 		if th.Crashed {
 			tags = append(tags, "crashed")
+		}
+		if th.Interpreter != nil {
+			for _, other := range interpsOf[th.ThreadID] {
+				if other != *th.Interpreter {
+					tags = append(tags, "also in "+pyheap.InterpLabel(other))
+				}
+			}
 		}
 		if len(tags) > 0 {
 			fmt.Fprintf(w, " [%s]", strings.Join(tags, ", "))
@@ -238,6 +284,22 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 			fmt.Fprintf(w, "  ! %s\n", e)
 		}
 	}
+}
+
+// writeInterpHeading starts the threads of one interpreter.
+func (s *Stacks) writeInterpHeading(w io.Writer, id int64) {
+	for _, in := range s.Interpreters {
+		if in.ID != id {
+			continue
+		}
+		main := ""
+		if in.IsMain {
+			main = " (main)"
+		}
+		fmt.Fprintf(w, "\n== %s%s at %s, %d thread(s)\n", pyheap.InterpLabel(in.ID), main, in.Address, in.Threads)
+		return
+	}
+	fmt.Fprintf(w, "\n== %s\n", pyheap.InterpLabel(id))
 }
 
 func funcName(f Frame) string {

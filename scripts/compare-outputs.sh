@@ -12,9 +12,10 @@
 #	go build -o /tmp/new ./cmd/pycoroner
 #	scripts/compare-outputs.sh /path/to/old/pycoroner /tmp/new
 #
-# The one difference it accepts is documented in docs/json.md: the
+# The differences it accepts are documented in docs/json.md: the
 # structured fields of a reference (via_kind, via_name, via_index,
-# via_offset) added beside the "via" text in JSON. They are removed from
+# via_offset) added beside the "via" text in JSON, and the envelope around
+# heap answers (an old binary's bare answer is compared with "result"). They are removed from
 # the new JSON (with jq) before comparing. Exit status 1 when anything else
 # differs; the diffs are kept under $OUT (default a temporary directory).
 set -u
@@ -47,7 +48,9 @@ commands=(
 )
 
 # The structured reference fields are the one allowed addition.
-strip='walk(if type == "object" then del(.via_kind, .via_name, .via_index, .via_offset) else . end)'
+# An old binary (before December 2026) printed heap answers bare, without
+# the envelope (result, complete, warnings, census): compare the result.
+strip='(if type == "object" and has("result") and has("complete") then .result else . end) | walk(if type == "object" then del(.via_kind, .via_name, .via_index, .via_offset) else . end)'
 
 # run BIN NAME ARGS... writes NAME.out, NAME.err and NAME.code.
 run() {

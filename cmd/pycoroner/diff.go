@@ -30,7 +30,7 @@ look like one surviving object: the counts stay exact, only that object
 is not listed as new.`,
 		Example: `  pycoroner diff core.before core.after
   pycoroner diff --new Session core.before core.after
-  pycoroner diff --json core.before core.after | jq '.growth[0]'`,
+  pycoroner diff --json core.before core.after | jq '.result.growth[0]'`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if liveTarget.pid != 0 {
 				return usageError{fmt.Errorf("diff compares two core files: --pid is not supported (take a snapshot first)")}
@@ -70,8 +70,7 @@ is not listed as new.`,
 			for i := range warns {
 				warns[i] = "old core: " + warns[i]
 			}
-			old.warnings = nil
-			return cur.done(gf.emit(d), warns...)
+			return cur.answerWith(gf, d, reports.CensusFactsOf(old.h.Stats), warns...)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "compare cores of different processes")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pycoroner/pycoroner/reports"
 )
@@ -15,5 +16,14 @@ func (g *globalFlags) emit(a reports.Answer) error {
 	if err := a.WriteText(stdout); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
+	return nil
+}
+
+// emitWarned prints an enveloped answer, then its warnings on stderr.
+func (g *globalFlags) emitWarned(e *reports.Enveloped) error {
+	if err := g.emit(e); err != nil {
+		return err
+	}
+	warnAll(os.Stderr, e.Envelope.Warnings)
 	return nil
 }

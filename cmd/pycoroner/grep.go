@@ -28,7 +28,7 @@ are not searched. --paths adds each holder object's shortest path from a
 root.`,
 		Example: `  pycoroner grep core.12345 '^/tmp/'
   pycoroner grep --type bytes core.12345 'BEGIN (RSA )?PRIVATE KEY'
-  pycoroner grep --json core.12345 pycoroner- | jq '.[] | {value, holders}'
+  pycoroner grep --json core.12345 pycoroner- | jq '.result[] | {value, holders}'
   pycoroner grep --paths core.12345 'password='`,
 		Args: coreAnd("REGEX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,9 +58,9 @@ root.`,
 			defer hs.close()
 			res := reports.BuildGrep(hs.h, re, opts)
 			if paths {
-				return hs.done(g.emit(reports.GrepWithPaths(hs.h, res)), res.Warnings()...)
+				return hs.answer(g, reports.GrepWithPaths(hs.h, res), res.Warnings()...)
 			}
-			return hs.done(g.emit(res), res.Warnings()...)
+			return hs.answer(g, res, res.Warnings()...)
 		},
 	}
 	cmd.Flags().StringVar(&kind, "type", "", "search only `str` or bytes objects (default both)")

@@ -25,7 +25,7 @@ The last line says how many objects and references the census found, how
 many pointers it could not read, and warns when the core was taken while
 the garbage collector was running.`,
 		Example: `  pycoroner histogram core.12345
-  pycoroner histogram --top 0 --json core.12345 | jq '.[] | select(.module == "app.models")'
+  pycoroner histogram --top 0 --json core.12345 | jq '.result[] | select(.module == "app.models")'
   pycoroner histogram --by module core.12345`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +40,7 @@ the garbage collector was running.`,
 				return err
 			}
 			defer hs.close()
-			return hs.done(g.emit(reports.BuildHistogram(hs.h, by, top)))
+			return hs.answer(g, reports.BuildHistogram(hs.h, by, top))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest rows (0: all)")

@@ -43,7 +43,7 @@ dominates directly, the biggest retained first.
 ADDR is an address or an expression (see refs --help).`,
 		Example: `  pycoroner retained core.12345 app.cache:CACHE
   pycoroner retained --top 0 core.12345 0x7f3ad78a9e50
-  pycoroner retained --json core.12345 __main__:SESSIONS | jq .retained_size`,
+  pycoroner retained --json core.12345 __main__:SESSIONS | jq .result.retained_size`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if top < 0 {
@@ -58,7 +58,7 @@ ADDR is an address or an expression (see refs --help).`,
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emit(reports.BuildRetained(g, id, top)))
+			return hs.answer(gf, reports.BuildRetained(g, id, top))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 10, "list the `N` biggest dominated children (0: all)")
@@ -81,7 +81,7 @@ linked list's head counts, its nodes do not count again).
 ` + rootsHelp,
 		Example: `  pycoroner top --retained core.12345
   pycoroner top --retained --by type --top 10 core.12345
-  pycoroner top --json --retained core.12345 | jq '.[0].path'`,
+  pycoroner top --json --retained core.12345 | jq '.result[0].path'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if by != "" && by != "type" {
@@ -99,7 +99,7 @@ linked list's head counts, its nodes do not count again).
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emit(reports.BuildTop(g, retained, by == "type", top)))
+			return hs.answer(gf, reports.BuildTop(g, retained, by == "type", top))
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest (0: all types; objects: 25)")
@@ -125,7 +125,7 @@ share of the heap, its path from a root, and the types it holds many of.
 ` + rootsHelp,
 		Example: `  pycoroner leaks core.12345
   pycoroner leaks --min-share 0.01 core.12345
-  pycoroner leaks --json core.12345 | jq '.suspects[0].summary'`,
+  pycoroner leaks --json core.12345 | jq '.result.suspects[0].summary'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if minShare <= 0 || minShare > 1 {
@@ -141,7 +141,7 @@ share of the heap, its path from a root, and the types it holds many of.
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emit(reports.BuildLeaks(g, opts)))
+			return hs.answer(gf, reports.BuildLeaks(g, opts))
 		},
 	}
 	cmd.Flags().Float64Var(&minShare, "min-share", 0.05, "the least `share` of the heap a suspect retains")
@@ -159,7 +159,7 @@ first, each with what refers to it (as refs does).
 
 ` + rootsHelp,
 		Example: `  pycoroner instances core.12345 Session
-  pycoroner instances --top 0 --json core.12345 app.models.Session | jq length`,
+  pycoroner instances --top 0 --json core.12345 app.models.Session | jq '.result.instances | length'`,
 		Args: coreAnd("TYPE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if top < 0 {
@@ -179,7 +179,7 @@ first, each with what refers to it (as refs does).
 			if err != nil {
 				return err
 			}
-			return hs.done(gf.emit(in))
+			return hs.answer(gf, in)
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 25, "list the `N` largest (0: all)")

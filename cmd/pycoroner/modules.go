@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/reports"
@@ -23,7 +21,7 @@ entries responsible. Files are compared by cleaned path, with symlinks
 resolved when the file exists on this host (or under --sysroot).`,
 		Example: `  pycoroner modules core.12345
   pycoroner modules --duplicates core.12345
-  pycoroner modules --json core.12345 | jq -r '.[] | select(.file == null) | .name'`,
+  pycoroner modules --json core.12345 | jq -r '.result[] | select(.file == null) | .name'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.open(coreArg(args), true)
@@ -37,18 +35,17 @@ resolved when the file exists on this host (or under --sysroot).`,
 				if err != nil {
 					return err
 				}
-				warnAll(os.Stderr, s.warnings())
-				return g.emit(d)
+				return g.emitWarned(reports.Envelop(d, s.warnings(), false, nil, nil))
 			}
 			mods, err := reports.BuildModules(s.rt)
 			if err != nil && mods == nil {
 				return err
 			}
-			warnAll(os.Stderr, s.warnings())
+			warns := s.warnings()
 			if err != nil {
-				warnAll(os.Stderr, []string{err.Error()})
+				warns = append(warns, err.Error())
 			}
-			return g.emit(mods)
+			return g.emitWarned(reports.Envelop(mods, warns, err != nil, nil, nil))
 		},
 	}
 	cmd.Flags().BoolVar(&dups, "duplicates", false, "list files loaded as more than one module, and the sys.path entries behind it")

@@ -30,7 +30,7 @@ thread's frame local, the exception a thread handles) to the object, e.g.
 				return err
 			}
 			defer hs.close()
-			return hs.done(g.emit(reports.BuildPathsTo(hs.h, id, all)))
+			return hs.answer(g, reports.BuildPathsTo(hs.h, id, all))
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "one shortest path per root that reaches the object (at most 20)")

@@ -25,7 +25,7 @@ app.models:CACHE, __main__:HOLDER.items or threading:_active.
 path prints it): why each holder is alive, in one command.`,
 		Example: `  pycoroner refs core.12345 0x7f3ad78a9e50
   pycoroner refs core.12345 app.models:CACHE
-  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.[] | select(.kind == "frame")'
+  pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.result[] | select(.kind == "frame")'
   pycoroner refs --paths core.12345 0x7f3ad78a9e50`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,9 +35,9 @@ path prints it): why each holder is alive, in one command.`,
 			}
 			defer hs.close()
 			if paths {
-				return hs.done(g.emit(reports.BuildRefsPaths(hs.h, id)))
+				return hs.answer(g, reports.BuildRefsPaths(hs.h, id))
 			}
-			return hs.done(g.emit(reports.BuildRefs(hs.h, id)))
+			return hs.answer(g, reports.BuildRefs(hs.h, id))
 		},
 	}
 	cmd.Flags().BoolVar(&paths, "paths", false, "give each holder object its shortest path from a root")

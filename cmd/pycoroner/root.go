@@ -274,13 +274,23 @@ func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSe
 	return hs, nil
 }
 
-// done prints the warnings to stderr once the command has answered (an
-// error stays the only line).
-func (hs *heapSession) done(err error, more ...string) error {
-	if err == nil {
-		warnAll(os.Stderr, append(hs.warnings, more...))
+// answer prints a heap command's answer: with --json inside the envelope
+// that carries the census and every warning (docs/json.md), and in both
+// forms the warnings on stderr after it (an error stays the only line).
+// more are the command's own warnings.
+func (hs *heapSession) answer(g *globalFlags, a reports.Answer, more ...string) error {
+	return hs.answerWith(g, a, nil, more...)
+}
+
+// answerWith is answer with a second census the answer also rests on
+// (diff's older core).
+func (hs *heapSession) answerWith(g *globalFlags, a reports.Answer, old *reports.CensusFacts, more ...string) error {
+	warns := append(append([]string(nil), hs.warnings...), more...)
+	if err := g.emit(reports.Envelop(a, warns, false, reports.CensusFactsOf(hs.h.Stats), old)); err != nil {
+		return err
 	}
-	return err
+	warnAll(os.Stderr, warns)
+	return nil
 }
 
 // heapTarget resolves an ADDR argument to an object of the census.

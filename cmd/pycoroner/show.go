@@ -32,7 +32,7 @@ ADDR is an address or an expression (see refs --help).`,
 				return err
 			}
 			defer hs.close()
-			return hs.done(g.emit(reports.BuildShow(hs.h, id, depth)))
+			return hs.answer(g, reports.BuildShow(hs.h, id, depth))
 		},
 	}
 	cmd.Flags().IntVar(&depth, "depth", 1, "follow references `N` levels")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/reports"
@@ -19,7 +17,7 @@ under such an entry can be imported under two names (see modules
 --duplicates). Entries relative to the process's working directory are not
 checked: a core does not record it.`,
 		Example: `  pycoroner syspath core.12345
-  pycoroner syspath --json core.12345 | jq '.[] | select(.inside != [])'`,
+  pycoroner syspath --json core.12345 | jq '.result[] | select(.inside != [])'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.open(coreArg(args), true)
@@ -31,8 +29,7 @@ checked: a core does not record it.`,
 			if err != nil {
 				return err
 			}
-			warnAll(os.Stderr, s.warnings())
-			return g.emit(entries)
+			return g.emitWarned(reports.Envelop(entries, s.warnings(), false, nil, nil))
 		},
 	}
 }

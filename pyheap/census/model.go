@@ -70,6 +70,9 @@ type Root struct {
 	Name string // "thread 3 (worker-1) › frame worker (app.py:42) › local tmp_path"
 	Addr uint64
 	ID   ObjectID // -1 when the target is not an object of the census
+	// Interp is the id of the interpreter the root belongs to: 0 for the
+	// main interpreter, a subinterpreter's id otherwise.
+	Interp int64
 
 	// For roots that live in a thread: locals and exceptions.
 	ThreadID   uint64

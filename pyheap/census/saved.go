@@ -18,8 +18,8 @@ import (
 // the addresses), out-edges derived from the reverse index when asked.
 
 // SavedVersion is the version of the saved form: a saved census of
-// another version is not restored.
-const SavedVersion = 1
+// another version is not restored. 2: roots name their interpreter.
+const SavedVersion = 2
 
 // ArraySink receives the arrays of a census to save.
 type ArraySink interface {

@@ -287,13 +287,34 @@ type Layout struct {
 	ExcDict      Offset `py:"off:PyBaseExceptionObject:dict"`
 	ExcNotes     Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
 
+	// 3.15's lazy-import placeholders. The struct is private to
+	// Objects/lazyimportobject.c: the generator declares it for the probe
+	// (gen/private.go), and pycoroner walks it only when the type's
+	// tp_basicsize is LazyImportSize.
+	LazyImportBuiltins Offset `py:"off:PyLazyImportObject:lz_builtins"`
+	LazyImportFrom     Offset `py:"off:PyLazyImportObject:lz_from"`
+	LazyImportAttr     Offset `py:"off:PyLazyImportObject:lz_attr"`
+	LazyImportCode     Offset `py:"off:PyLazyImportObject:lz_code"`
+	LazyImportSize     int64  `py:"size:PyLazyImportObject"`
+
 	// More members that the heap walkers follow, as tp_traverse does.
-	FuncDefaults       Offset `py:"off:PyFunctionObject:func_defaults"`
-	FuncKwdefaults     Offset `py:"off:PyFunctionObject:func_kwdefaults"`
-	FuncDoc            Offset `py:"off:PyFunctionObject:func_doc"`
-	FuncDict           Offset `py:"off:PyFunctionObject:func_dict"`
-	FuncModule         Offset `py:"off:PyFunctionObject:func_module"`
-	FuncAnnotations    Offset `py:"off:PyFunctionObject:func_annotations"`
+	FuncDefaults    Offset `py:"off:PyFunctionObject:func_defaults"`
+	FuncKwdefaults  Offset `py:"off:PyFunctionObject:func_kwdefaults"`
+	FuncDoc         Offset `py:"off:PyFunctionObject:func_doc"`
+	FuncDict        Offset `py:"off:PyFunctionObject:func_dict"`
+	FuncModule      Offset `py:"off:PyFunctionObject:func_module"`
+	FuncAnnotations Offset `py:"off:PyFunctionObject:func_annotations"`
+	FuncBuiltins    Offset `py:"off:PyFunctionObject:func_builtins"`   // 3.10+
+	FuncTypeparams  Offset `py:"off:PyFunctionObject:func_typeparams"` // 3.12+
+	FuncAnnotate    Offset `py:"off:PyFunctionObject:func_annotate"`   // 3.14+
+	CMethodClass    Offset `py:"off:PyCMethodObject:mm_class"`         // 3.9+, builtin_method (METH_METHOD)
+	// A module's C state, which its m_traverse visits: its size is the
+	// definition's m_size, or (3.15+, modules made without a definition
+	// possible) the module's own md_state_size.
+	ModuleDef          Offset `py:"off:PyModuleObject:md_def"`
+	ModuleState        Offset `py:"off:PyModuleObject:md_state"`
+	ModuleStateSize    Offset `py:"off:PyModuleObject:md_state_size"`
+	ModuleDefMSize     Offset `py:"off:PyModuleDef:m_size"`
 	CodeConsts         Offset `py:"off:PyCodeObject:co_consts"`
 	CodeNames          Offset `py:"off:PyCodeObject:co_names"`
 	CodeExceptionTable Offset `py:"off:PyCodeObject:co_exceptiontable"`
@@ -312,23 +333,32 @@ type Layout struct {
 	MemberDefName      Offset `py:"off:PyMemberDef:name"`
 	MemberDefType      Offset `py:"off:PyMemberDef:type"`
 	MemberDefOffset    Offset `py:"off:PyMemberDef:offset"`
-	TObject            int64  `py:"c:T_OBJECT"`
-	TObjectEx          int64  `py:"c:T_OBJECT_EX"`
-	FrameBuiltins      Offset `py:"off:_frame:f_builtins"`
-	FrameGlobals       Offset `py:"off:_frame:f_globals"`
-	FrameTrace         Offset `py:"off:_frame:f_trace"`
-	FrameValuestack    Offset `py:"off:_frame:f_valuestack"`
-	FrameStacktop      Offset `py:"off:_frame:f_stacktop"`    // 3.8-3.9
-	FrameStackdepth    Offset `py:"off:_frame:f_stackdepth"`  // 3.10
-	FrameData          Offset `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
-	IFrameBuiltins     Offset `py:"off:_PyInterpreterFrame:f_builtins"`
-	GenFrameState      Offset `py:"off:PyGenObject:gi_frame_state"` // 3.11+
-	GenName            Offset `py:"off:PyGenObject:gi_name"`
-	GenQualname        Offset `py:"off:PyGenObject:gi_qualname"`
-	FrameStateCleared  int64  `py:"enum:FRAME_CLEARED"`
-	FrameStateCreated  int64  `py:"enum:FRAME_CREATED"`
-	HeapTypeSlots      Offset `py:"off:_heaptypeobject:ht_slots"`
-	TypeSubclasses     Offset `py:"off:_typeobject:tp_subclasses"`
+	MemberDefFlags     Offset `py:"off:PyMemberDef:flags"`
+	// 3.15: a __slots__ member of a subclass of a variable-size type
+	// (tuple) lies after the items: its offset counts from their end.
+	MemberAfterItems Flag   `py:"c:_Py_AFTER_ITEMS"`
+	TObject          int64  `py:"c:T_OBJECT"`
+	TObjectEx        int64  `py:"c:T_OBJECT_EX"`
+	FrameBuiltins    Offset `py:"off:_frame:f_builtins"`
+	FrameGlobals     Offset `py:"off:_frame:f_globals"`
+	FrameTrace       Offset `py:"off:_frame:f_trace"`
+	FrameValuestack  Offset `py:"off:_frame:f_valuestack"`
+	FrameStacktop    Offset `py:"off:_frame:f_stacktop"`    // 3.8-3.9
+	FrameStackdepth  Offset `py:"off:_frame:f_stackdepth"`  // 3.10
+	FrameData        Offset `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
+	IFrameBuiltins   Offset `py:"off:_PyInterpreterFrame:f_builtins"`
+	GenFrameState    Offset `py:"off:PyGenObject:gi_frame_state"` // 3.11+
+	GenName          Offset `py:"off:PyGenObject:gi_name"`
+	// The exception state a suspended generator saved, which gen_traverse
+	// visits (exc_type and exc_traceback before 3.11).
+	GenExcType        Offset `py:"off:PyGenObject:gi_exc_state.exc_type"`
+	GenExcValue       Offset `py:"off:PyGenObject:gi_exc_state.exc_value"`
+	GenExcTraceback   Offset `py:"off:PyGenObject:gi_exc_state.exc_traceback"`
+	GenQualname       Offset `py:"off:PyGenObject:gi_qualname"`
+	FrameStateCleared int64  `py:"enum:FRAME_CLEARED"`
+	FrameStateCreated int64  `py:"enum:FRAME_CREATED"`
+	HeapTypeSlots     Offset `py:"off:_heaptypeobject:ht_slots"`
+	TypeSubclasses    Offset `py:"off:_typeobject:tp_subclasses"`
 
 	// 3.14+: frames hold _PyStackRef values, whose low Py_TAG_BITS are
 	// tags (deferred or immortal references; Py_INT_TAG marks a tagged

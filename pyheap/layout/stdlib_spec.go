@@ -18,7 +18,8 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"dict_keys", "dict_values", "dict_items", "odict_keys", "odict_values", "odict_items"}, Struct: "_PyDictViewObject"},
 	{Names: []string{"dict_keyiterator", "dict_valueiterator", "dict_itemiterator", "dict_reversekeyiterator", "dict_reversevalueiterator", "dict_reverseitemiterator"}, Struct: "dictiterobject"},
 	// _functools
-	{Names: []string{"functools.partial"}, Struct: "partialobject"},
+	// 3.14+: placeholder borrows the module's Placeholder singleton
+	{Names: []string{"functools.partial"}, Struct: "partialobject", Skip: []string{"placeholder"}},
 	{Names: []string{"functools._lru_cache_wrapper"}, Struct: "lru_cache_object", Special: "lru",
 		Fields: []string{"root.next", "lru_list_elem:next", "lru_list_elem:key", "lru_list_elem:result"}},
 	{Names: []string{"functools._lru_list_elem"}, Struct: "lru_list_elem", Skip: []string{"prev", "next"}},
@@ -82,6 +83,12 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"sqlite3.Cursor"}, Struct: "pysqlite_Cursor", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Row"}, Struct: "pysqlite_Row", Module: "_sqlite3"},
 	{Names: []string{"sqlite3.Statement"}, Struct: "pysqlite_Statement", Module: "_sqlite3"},
+	// the statement cache before 3.11: a dict and a linked list of nodes,
+	// which cache_traverse visits from first; its factory is the
+	// connection, borrowed (decref_factory is 0 for a connection's cache)
+	{Names: []string{"sqlite3.Cache"}, Struct: "pysqlite_Cache", Module: "_sqlite3", Special: "sqlitecache",
+		Fields: []string{"first", "pysqlite_Node:next"}, Skip: []string{"first", "last", "factory"}},
+	{Names: []string{"sqlite3.Node", "sqlite3Node"}, Struct: "pysqlite_Node", Module: "_sqlite3", Skip: []string{"prev", "next"}},
 	// _thread: the local object and the per-thread dummies holding each
 	// thread's dict
 	{Names: []string{"_thread._local"}, Struct: "localobject"},
@@ -101,7 +108,7 @@ var StdSpecs = []StdSpec{
 	// more modules' objects that real programs hold many of
 	{Names: []string{"_abc._abc_data", "_abc_data"}, Struct: "_abc_data"},
 	{Names: []string{"bytearray"}, Struct: "PyByteArrayObject"},
-	{Names: []string{"types.UnionType"}, Struct: "unionobject"},
+	{Names: []string{"types.UnionType", "typing.Union"}, Struct: "unionobject"}, // typing.Union from 3.14
 	{Names: []string{"datetime.timedelta"}, Struct: "PyDateTime_Delta", Module: "_datetime"},
 	{Names: []string{"datetime.date"}, Struct: "PyDateTime_Date", Module: "_datetime"},
 	{Names: []string{"datetime.timezone"}, Struct: "PyDateTime_TimeZone", Module: "_datetime"},
@@ -122,7 +129,7 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"_random.Random"}, Struct: "RandomObject", Module: "_random"},
 	{Names: []string{"_io._IOBase", "_io._RawIOBase"}, Struct: "iobase"},
 	{Names: []string{"_sre.SRE_Scanner"}, Struct: "ScannerObject"},
-	{Names: []string{"_hashlib.HASH"}, Struct: "EVPobject", Module: "_hashlib"},
+	{Names: []string{"_hashlib.HASH"}, Struct: "EVPobject|HASHobject", Module: "_hashlib"}, // HASHobject from 3.15
 	{Names: []string{"select.epoll"}, Struct: "pyEpoll_Object", Module: "select"},
 	{Names: []string{"_pickle.Pickler"}, Struct: "PicklerObject", Module: "_pickle"},
 	{Names: []string{"_pickle.Unpickler"}, Struct: "UnpicklerObject", Module: "_pickle"},
@@ -166,4 +173,14 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"callable_iterator"}, Struct: "calliterobject"},
 	{Names: []string{"memoryview"}, Struct: "PyMemoryViewObject"},
 	{Names: []string{"managedbuffer"}, Struct: "_PyManagedBufferObject", Extra: []string{"master.obj"}},
+	// modules' C state, named "module NAME": walked precisely instead of
+	// scanned when the state's size is the struct's. _asyncio's (3.12-3.13)
+	// heads a free list of FutureIter objects linked through their future
+	// member, which its m_traverse visits; cached_running_loop is borrowed.
+	{Names: []string{"module _asyncio"}, Struct: "asyncio_state", Module: "_asyncio", Special: "fi_freelist",
+		Fields: []string{"fi_freelist", "fi_freelist_len", "futureiterobject:future"}, Skip: []string{"fi_freelist", "cached_running_loop"}},
+	// _decimal's (3.13+) points to two C arrays of conditions, each entry
+	// holding its exception class, up to an entry without a name.
+	{Names: []string{"module _decimal"}, Struct: "decimal_state", Module: "_decimal", Special: "deccondmap",
+		Fields: []string{"signal_map", "cond_map", "DecCondMap:name", "DecCondMap:ex"}, Sizes: []string{"DecCondMap"}},
 }

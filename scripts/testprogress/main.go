@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -140,6 +141,9 @@ func (s *state) handle(w io.Writer, e event) bool {
 				s.failed = append(s.failed, e.Package)
 			}
 			fmt.Fprintf(w, "%s %s (%s)\n", mark, e.Package, elapsed)
+			if e.Action == "fail" {
+				s.unfinished(w, e.Package)
+			}
 			return true
 		case e.Action == "fail":
 			if topLevel {
@@ -160,4 +164,34 @@ func (s *state) handle(w io.Writer, e event) bool {
 		}
 	}
 	return false
+}
+
+// unfinished prints the tests of pkg that never ended (a timeout or a
+// crash of the test binary ends the package, not them) with the end of
+// their output, where go test's "panic: test timed out" lands.
+func (s *state) unfinished(w io.Writer, pkg string) {
+	var keys []string
+	for k := range s.running {
+		if strings.HasPrefix(k, pkg+" ") {
+			keys = append(keys, k)
+		}
+	}
+	for k := range s.output {
+		if strings.HasPrefix(k, pkg+" ") && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out := s.output[k]
+		if len(out) > 40 {
+			out = out[len(out)-40:]
+		}
+		fmt.Fprintf(w, "  UNFINISHED %s (still running when the package failed: a timeout or a crash)\n", k)
+		for _, l := range out {
+			fmt.Fprint(w, "       ", l)
+		}
+		delete(s.running, k)
+		delete(s.output, k)
+	}
 }

@@ -36,6 +36,15 @@ func TestReadSummarisesAndFails(t *testing.T) {
 			want: []string{"FAIL p TestB", "want 1, got 2", "FAIL p (200ms)", "FAILED: TestB, p"},
 		},
 		{
+			name: "a timeout names the tests still running, with their last output",
+			stream: `{"Action":"run","Package":"p","Test":"TestSlow"}
+{"Action":"output","Package":"p","Test":"TestSlow","Output":"panic: test timed out after 20m0s\n"}
+{"Action":"fail","Package":"p","Elapsed":1200}
+`,
+			ok:   false,
+			want: []string{"FAIL p (20m0s)", "UNFINISHED p TestSlow", "panic: test timed out after 20m0s"},
+		},
+		{
 			name:   "a stream cut short is a failure",
 			stream: `{"Action":"run","Package":"p","Test":"TestC"}` + "\n",
 			ok:     false,

@@ -166,6 +166,7 @@ func offsetofProbe(incs []string) (*layout.Layout, map[string]int64, error) {
 	for _, h := range offsetofHeaders {
 		fmt.Fprintf(&inc, "#if __has_include(%q)\n#include %q\n#endif\n", h, h)
 	}
+	inc.WriteString(privatePrelude())
 	prelude := fmt.Sprintf(probePrelude, inc.String())
 	first := strings.Count(prelude, "\n") + 1 // line number of lines[0]
 	tmp, err := os.MkdirTemp("", "pycoroner-offsetof")
