@@ -4,9 +4,10 @@ package main
 // Debian sid's 3.14 and 3.15 (scripts/sid-pythons.sh), stripped. gdb reads
 // them with the debug files and the python3.X-gdb.py that Debian's
 // python3.X-dbg package carries (fetched here through the same private apt
-// as the interpreters, and unpacked into a folder of the bench's own, so
-// that pycoroner, which looks for debug files beside the interpreters,
-// keeps reading the builds without DWARF as users do). The cores are the
+// as the interpreters, and unpacked into a folder of the bench's own: the
+// gdb extension is not among what scripts/sid-pythons.sh --dbg keeps).
+// pycoroner reads these builds' layouts from its own tables, as users
+// without debug files would. The cores are the
 // kernel's crash cores of the threads scenario: gdb 13 cannot read the
 // thread stacks of sid's gcore cores (docs/limits.md).
 
@@ -52,7 +53,7 @@ func sidGDBComparison(ctx context.Context, runs int) (string, error) {
 	notes := ""
 	fmt.Fprintf(&b, "\n## pycoroner against gdb on Debian sid's builds — %s\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "- Machine: %s, %d CPUs, %s RAM; %s; load average (1 min) %s at the start\n", cpuModel(), runtime.NumCPU(), memTotal(), gdbVersion(), loadAverage())
-	b.WriteString("- Cores: the kernel's core of the threads scenario crashing (segv) under Debian sid's stripped builds. gdb: `gdb -batch -nx -iex 'set debug-file-directory DBG/usr/lib/debug' -ex 'source DBG/…/python3.X-gdb.py' -ex 'thread apply all py-bt' python core`, DBG being python3.X-dbg unpacked (its build-id debug files cover the stripped build); pycoroner: `stacks --locals core`, without those debug files.\n")
+	b.WriteString("- Cores: the kernel's core of the threads scenario crashing (segv) under Debian sid's stripped builds. gdb: `gdb -batch -nx -iex 'set debug-file-directory DBG/usr/lib/debug' -ex 'source DBG/…/python3.X-gdb.py' -ex 'thread apply all py-bt' python core`, DBG being python3.X-dbg unpacked (its build-id debug files cover the stripped build); pycoroner: `stacks --locals core`, its layouts from its own tables (no DWARF).\n")
 	fmt.Fprintf(&b, "- Each pair run %d times, alternating; medians of wall and CPU time (user + system). Python frames: what each tool printed (gdb: `File \"…\"` lines; pycoroner: Python frames of its JSON).\n\n", runs)
 	b.WriteString("| CPython | core | gdb py-bt | CPU | Python frames | pycoroner stacks --locals | CPU | Python frames | wall ratio |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, in := range ins {
