@@ -84,22 +84,30 @@ func checkProgram(t *testing.T, scenario string, cannotRun func(int, bool) strin
 		}
 		return withoutStdLayouts(in, mode)
 	}, func(t *testing.T, res *harness.Result) {
-		var m struct {
-			ReferentsFile    string `json:"referents_file"`
-			ReferentsObjects int    `json:"referents_objects"`
-		}
-		if err := res.Oracle.DecodeMarkers(&m); err != nil {
-			t.Fatal(err)
-		}
-		h := openHeap(t, res.CorePath)
-		checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
-		hg := reports.BuildHistogram(h, "type", 0)
-		share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size)
-		t.Logf("%s: %d objects, %d bytes; %s", scenario, hg.Total.Count, hg.Total.Size, hg.ConservativeSummary())
-		if share > maxConservative {
-			t.Errorf("%.2f%% of the heap's bytes were walked conservatively, more than %.0f%%", 100*share, 100*maxConservative)
-		}
+		checkProgramReferents(t, res, scenario, maxConservative)
 	})
+}
+
+// checkProgramReferents compares every object's references with the
+// collector's (the scenario's referents file) and fails when more than
+// maxConservative of the heap's bytes were walked conservatively.
+func checkProgramReferents(t *testing.T, res *harness.Result, scenario string, maxConservative float64) {
+	t.Helper()
+	var m struct {
+		ReferentsFile    string `json:"referents_file"`
+		ReferentsObjects int    `json:"referents_objects"`
+	}
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	h := openHeap(t, res.CorePath)
+	checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
+	hg := reports.BuildHistogram(h, "type", 0)
+	share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size)
+	t.Logf("%s: %d objects, %d bytes; %s", scenario, hg.Total.Count, hg.Total.Size, hg.ConservativeSummary())
+	if share > maxConservative {
+		t.Errorf("%.2f%% of the heap's bytes were walked conservatively, more than %.0f%%: %s", 100*share, 100*maxConservative, hg.ConservativeSummary())
+	}
 }
 
 // withoutStdLayouts skips an interpreter that has no generated
@@ -128,18 +136,6 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 func TestAsyncioServerReferents(t *testing.T) {
 	forEachCoreModeExcept(t, "asyncio_server", []harness.Mode{harness.Gcore},
 		withoutStdLayouts, func(t *testing.T, res *harness.Result) {
-			var m struct {
-				ReferentsFile    string `json:"referents_file"`
-				ReferentsObjects int    `json:"referents_objects"`
-			}
-			if err := res.Oracle.DecodeMarkers(&m); err != nil {
-				t.Fatal(err)
-			}
-			h := openHeap(t, res.CorePath)
-			checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
-			hg := reports.BuildHistogram(h, "type", 0)
-			if share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size); share > 0.01 {
-				t.Errorf("%.2f%% of the heap's bytes were walked conservatively: %s", 100*share, hg.ConservativeSummary())
-			}
+			checkProgramReferents(t, res, "asyncio_server", 0.01)
 		})
 }
