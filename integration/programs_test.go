@@ -42,7 +42,7 @@ var programs = []struct {
 	{"django_view", "django, django.test", "python3-django", 0.01, func(minor int, sid bool) string {
 		switch {
 		case sid:
-			return "sid's Django 5.2 keeps running Python code after the oracle is written (a function freed and another made at its address, a signal's receivers changed): the comparison does not hold still (docs/limits.md)"
+			return ""
 		case minor < 9:
 			return "Django 3.2 imports zoneinfo, new in Python 3.9"
 		case minor >= 13:
