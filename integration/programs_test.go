@@ -41,7 +41,7 @@ var programs = []struct {
 	}},
 	{"django_view", "django, django.test", "python3-django", 0.01, func(minor int, sid bool) string {
 		switch {
-		case sid:
+		case sid: // sid's own Django 5.2
 			return ""
 		case minor < 9:
 			return "Django 3.2 imports zoneinfo, new in Python 3.9"
