@@ -22,13 +22,12 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 			rootsOf[r.ID] = append(rootsOf[r.ID], r)
 		}
 	}
-	// next[o] is the object after o on its shortest path to id; -1 for id
-	// itself, -2 not reached yet.
-	next := make([]int32, h.Len())
-	for i := range next {
-		next[i] = -2
-	}
-	next[id] = -1
+	// next[o] is 2 + the object after o on its shortest path to id; 1 for
+	// id itself, 0 not reached yet: a fresh array is all "not reached",
+	// and only the pages of the objects reached are touched (the array
+	// has 4 bytes per object of the heap; a path usually reaches few).
+	next := make([]uint32, h.Len())
+	next[id] = 1
 	type found struct {
 		obj  ObjectID
 		root Root
@@ -48,8 +47,8 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 				hits = append(hits, found{o, r, dist, rk})
 			}
 			for _, src := range h.Referrers(o) {
-				if next[src] == -2 {
-					next[src] = int32(o)
+				if next[src] == 0 {
+					next[src] = uint32(o) + 2
 					nextLayer = append(nextLayer, src)
 				}
 			}
@@ -74,9 +73,9 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 	out := make([]Path, 0, len(hits))
 	for _, hit := range hits {
 		p := Path{Root: hit.root}
-		for o := hit.obj; ; o = ObjectID(next[o]) {
+		for o := hit.obj; ; o = ObjectID(next[o] - 2) {
 			p.Objects = append(p.Objects, o)
-			if next[o] == -1 || len(p.Objects) > h.Len() {
+			if next[o] == 1 || len(p.Objects) > h.Len() {
 				break
 			}
 		}
@@ -87,19 +86,23 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 
 // EdgeLabel is how from refers to to: the first labelled edge, preferring
 // exact references to conservative ones; RefUnknown ("?") when labelling
-// finds none (the census saw an edge that a second walk does not).
+// finds none (the census saw an edge that a second walk does not). It
+// re-walks from but keeps only the edges to to: a path through a list of
+// millions of items labels one edge without collecting them all.
 func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via Ref, conservative bool) {
-	found := false
-	for _, e := range h.Edges(from) {
-		if e.Target != to {
-			continue
+	want := h.Addr(to)
+	exact, found := false, false
+	h.main.Labelled(h.Addr(from), h.Type(from), func(target uint64, v Ref, cons bool) {
+		if target != want || exact {
+			return
 		}
-		if !e.Conservative {
-			return e.Via, false
+		if !cons {
+			via, conservative, exact = v, false, true
+			return
 		}
 		if !found {
-			via, conservative, found = e.Via, true, true
+			via, conservative, found = v, true, true
 		}
-	}
+	})
 	return via, conservative
 }
