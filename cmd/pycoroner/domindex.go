@@ -21,7 +21,7 @@ import (
 // only with that census.
 
 // domIndexSchema names a saved dominator tree and the version of its form.
-var domIndexSchema = indexfile.Schema{Kind: "dominators", Version: 1}
+var domIndexSchema = indexfile.Schema{Kind: "dominators", Version: 2}
 
 // domMeta is the small part of a saved tree, as JSON.
 type domMeta struct {
@@ -35,15 +35,16 @@ type domMeta struct {
 // from the saved tree when there is one for this census, else computed
 // (and then saved, when the census has a saved index).
 func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
-	g := reports.NewLeakTypes(hs.h)
-	if tree, ok := hs.savedTree(); ok {
-		g.Tree = tree
+	if g, ok := hs.savedTree(); ok {
 		return g, nil
 	}
+	g := reports.NewLeakTypes(hs.h)
 	if err := g.ComputeTree(); err != nil {
 		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
 	}
-	if err := hs.saveTree(g.Tree); err != nil {
+	reach := hs.h.NamedRootReach()
+	hs.h.SetNamedRootReach(reach)
+	if err := hs.saveTree(g, reach); err != nil {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("dominator tree not saved (%v): the next command computes it again", err))
 	}
 	return g, nil
@@ -68,10 +69,11 @@ func (hs *heapSession) censusFingerprint() (string, bool) {
 	return fmt.Sprintf("%x", fp), true
 }
 
-// savedTree restores the saved dominator tree of hs's census. A tree that
-// cannot be used (damaged, of another census) is removed and computed
-// again, with a warning when it was damaged.
-func (hs *heapSession) savedTree() (*dominators.Tree, bool) {
+// savedTree restores the leak graph of hs's census with its saved
+// dominator tree and type numbering. A tree that cannot be used (damaged,
+// of another census) is removed and computed again, with a warning when it
+// was damaged.
+func (hs *heapSession) savedTree() (*reports.LeakGraph, bool) {
 	if hs.cache == nil {
 		return nil, false
 	}
@@ -86,7 +88,7 @@ func (hs *heapSession) savedTree() (*dominators.Tree, bool) {
 		}
 		return nil, false
 	}
-	tree, err := restoreTree(x, fp, hs.h.Len())
+	g, err := restoreTree(x, fp, hs.h)
 	if err != nil {
 		x.Close()
 		os.Remove(x.Path())
@@ -97,14 +99,15 @@ func (hs *heapSession) savedTree() (*dominators.Tree, bool) {
 	}
 	hs.extra = append(hs.extra, x)
 	indexTrace("loaded %s", x.Path())
-	return tree, true
+	return g, true
 }
 
 // errOtherCensus: a saved tree of another census of the same core (the
 // census index was rebuilt since): not damage, just out of date.
 var errOtherCensus = errors.New("computed from another census index")
 
-func restoreTree(x *indexfile.Index, fp string, objects int) (*dominators.Tree, error) {
+func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap) (*reports.LeakGraph, error) {
+	objects := h.Len()
 	raw, err := indexfile.Get[byte](x, "meta")
 	if err != nil {
 		return nil, err
@@ -146,13 +149,77 @@ func restoreTree(x *indexfile.Index, fp string, objects int) (*dominators.Tree, 
 	if err := tree.RestoreChildren(off, kids); err != nil {
 		return nil, err
 	}
-	return tree, nil
+	// The leak graph's type numbering (reports.NewLeakTypes: types in the
+	// order of their first object), as indexes into the census's types.
+	typeOf, err := indexfile.Get[uint32](x, "type_of")
+	if err != nil {
+		return nil, err
+	}
+	typeIxs, err := indexfile.Get[uint32](x, "types")
+	if err != nil {
+		return nil, err
+	}
+	censusTypeOf, censusTypes := h.TypeIndexes()
+	if censusTypeOf == nil {
+		return nil, errOtherCensus
+	}
+	if len(typeOf) != objects {
+		return nil, fmt.Errorf("%d type indexes for %d objects", len(typeOf), objects)
+	}
+	g := &reports.LeakGraph{H: h, Sizes: h.Sizes(), TypeOf: typeOf, Tree: tree}
+	for _, ix := range typeIxs {
+		if int(ix) >= len(censusTypes) {
+			return nil, fmt.Errorf("type %d of %d", ix, len(censusTypes))
+		}
+		g.Types = append(g.Types, censusTypes[ix])
+	}
+	if err := checkBelow(typeOf, uint32(len(g.Types))); err != nil {
+		return nil, fmt.Errorf("type indexes: %w", err)
+	}
+	reach, err := indexfile.Get[uint64](x, "root_reach")
+	if err != nil {
+		return nil, err
+	}
+	if !h.SetNamedRootReach(reach) {
+		return nil, fmt.Errorf("%d words of root reach for %d objects", len(reach), objects)
+	}
+	return g, nil
 }
 
-// saveTree saves t beside hs's census index, when it has one.
-func (hs *heapSession) saveTree(t *dominators.Tree) error {
+// checkBelow checks that every value of v is below n.
+func checkBelow(v []uint32, n uint32) error {
+	for i, x := range v {
+		if x >= n {
+			return fmt.Errorf("%d at %d, want below %d", x, i, n)
+		}
+	}
+	return nil
+}
+
+// saveTree saves g's dominator tree and type numbering beside hs's census
+// index, when it has one.
+func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
+	t := g.Tree
 	if hs.cache == nil {
 		return nil
+	}
+	_, censusTypes := hs.h.TypeIndexes()
+	if censusTypes == nil {
+		return nil // a census not laid out as saved
+	}
+	ixOf := make(map[*pyheap.Type]uint32, len(censusTypes))
+	for ix, ct := range censusTypes {
+		if _, dup := ixOf[ct]; !dup {
+			ixOf[ct] = uint32(ix)
+		}
+	}
+	typeIxs := make([]uint32, len(g.Types))
+	for k, lt := range g.Types {
+		ix, ok := ixOf[lt]
+		if !ok {
+			return fmt.Errorf("type %s is not the census's", lt.Name)
+		}
+		typeIxs[k] = ix
 	}
 	fp, ok := hs.censusFingerprint()
 	if !ok {
@@ -173,6 +240,9 @@ func (hs *heapSession) saveTree(t *dominators.Tree) error {
 	off, kids := t.ChildArrays()
 	indexfile.Add(b, "child_off", off)
 	indexfile.Add(b, "children", kids)
+	indexfile.Add(b, "type_of", g.TypeOf)
+	indexfile.Add(b, "root_reach", reach)
+	indexfile.Add(b, "types", typeIxs)
 	indexfile.Add(b, "meta", meta)
 	saved, err := hs.cache.Save(hs.key, domIndexSchema, b)
 	if err != nil {
