@@ -255,46 +255,11 @@ func (r *Runtime) StrValue(obj uint64) (string, error) {
 }
 
 func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
-	L := r.L
-	length, err := r.m.i64(L.UnicodeLength.Add(obj))
+	raw, kind, _, length, err := r.strRaw(obj, limit)
 	if err != nil {
-		return nil, fmt.Errorf("str 0x%x: %w", obj, err)
+		return nil, err
 	}
-	if length < 0 {
-		return nil, fmt.Errorf("str 0x%x: negative length %d", obj, length)
-	}
-	state, err := r.m.u32(L.UnicodeState.Add(obj))
-	if err != nil {
-		return nil, fmt.Errorf("str 0x%x: %w", obj, err)
-	}
-	kind := (state >> uint(L.UnicodeKindShift)) & (1<<uint(L.UnicodeKindBits) - 1)
-	compact := state>>uint(L.UnicodeCompactShift)&1 == 1
-	ascii := state>>uint(L.UnicodeASCIIShift)&1 == 1
-	if L.HasUnicodeReady() && state>>uint(L.UnicodeReadyShift)&1 == 0 {
-		return nil, fmt.Errorf("str 0x%x is a legacy string that is not ready", obj)
-	}
-	var data uint64
-	switch {
-	case compact && ascii:
-		data = obj + uint64(L.ASCIISize)
-	case compact:
-		data = obj + uint64(L.CompactUnicodeSize)
-	default:
-		if data, err = r.m.ptr(L.UnicodeDataAny.Add(obj)); err != nil {
-			return nil, fmt.Errorf("str 0x%x data: %w", obj, err)
-		}
-	}
-	if kind != 1 && kind != 2 && kind != 4 {
-		return nil, fmt.Errorf("str 0x%x: bad kind %d", obj, kind)
-	}
-	n := length
-	if n > limit {
-		n = limit
-	}
-	raw, err := r.m.bytes(data, int(n)*int(kind))
-	if err != nil {
-		return nil, fmt.Errorf("str 0x%x data: %w", obj, err)
-	}
+	n := len(raw) / kind
 	out := make([]rune, n)
 	for i := range out {
 		switch kind {
@@ -310,6 +275,72 @@ func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
 		return out, errTruncated
 	}
 	return out, nil
+}
+
+// StrASCII is a str's text as bytes, at most limit of them, when it is
+// stored one byte per code point and every one is ASCII (then the bytes
+// are its UTF-8, as StrLimited's runes would convert to); ok false for
+// any other str (StrLimited decodes those). The slice may point into the
+// core's mapping: read it, never change it.
+func (r *Runtime) StrASCII(obj uint64, limit int) (text []byte, cut, ok bool, err error) {
+	raw, kind, ascii, length, err := r.strRaw(obj, int64(limit))
+	if err != nil || kind != 1 || !ascii {
+		return nil, false, false, err
+	}
+	// The flag is the core's word: the bytes must agree, or the str is
+	// decoded as the general case would.
+	for _, c := range raw {
+		if c >= 0x80 {
+			return nil, false, false, nil
+		}
+	}
+	return raw, length > int64(limit), true, nil
+}
+
+// strRaw is a str's code units as stored (kind bytes each), at most limit
+// code points, whether its ASCII flag is set, and its length.
+func (r *Runtime) strRaw(obj uint64, limit int64) (raw []byte, kind int, asciiFlag bool, length int64, err error) {
+	L := r.L
+	length, err = r.m.i64(L.UnicodeLength.Add(obj))
+	if err != nil {
+		return nil, 0, false, 0, fmt.Errorf("str 0x%x: %w", obj, err)
+	}
+	if length < 0 {
+		return nil, 0, false, 0, fmt.Errorf("str 0x%x: negative length %d", obj, length)
+	}
+	state, err := r.m.u32(L.UnicodeState.Add(obj))
+	if err != nil {
+		return nil, 0, false, 0, fmt.Errorf("str 0x%x: %w", obj, err)
+	}
+	k := (state >> uint(L.UnicodeKindShift)) & (1<<uint(L.UnicodeKindBits) - 1)
+	compact := state>>uint(L.UnicodeCompactShift)&1 == 1
+	ascii := state>>uint(L.UnicodeASCIIShift)&1 == 1
+	if L.HasUnicodeReady() && state>>uint(L.UnicodeReadyShift)&1 == 0 {
+		return nil, 0, false, 0, fmt.Errorf("str 0x%x is a legacy string that is not ready", obj)
+	}
+	var data uint64
+	switch {
+	case compact && ascii:
+		data = obj + uint64(L.ASCIISize)
+	case compact:
+		data = obj + uint64(L.CompactUnicodeSize)
+	default:
+		if data, err = r.m.ptr(L.UnicodeDataAny.Add(obj)); err != nil {
+			return nil, 0, false, 0, fmt.Errorf("str 0x%x data: %w", obj, err)
+		}
+	}
+	if k != 1 && k != 2 && k != 4 {
+		return nil, 0, false, 0, fmt.Errorf("str 0x%x: bad kind %d", obj, k)
+	}
+	n := length
+	if n > limit {
+		n = limit
+	}
+	raw, err = r.m.bytes(data, int(n)*int(k))
+	if err != nil {
+		return nil, 0, false, 0, fmt.Errorf("str 0x%x data: %w", obj, err)
+	}
+	return raw, int(k), ascii, length, nil
 }
 
 var errTruncated = fmt.Errorf("value truncated")

@@ -1,9 +1,11 @@
 package reports
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"regexp"
+	"regexp/syntax"
 
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
@@ -46,12 +48,32 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 	rt := h.Runtime()
 	g := &Grep{Pattern: re.String(), Matches: []GrepMatch{}}
 	finder := NewHolderFinder(h)
+	lit := requiredLiteral(re)
 	for i := 0; i < h.Len(); i++ {
 		id := pyheap.ObjectID(i)
 		kind := h.Type(id).Kind
 		var m GrepMatch
 		switch {
 		case kind == pyheap.KindStr && opts.Str:
+			// Most strs are ASCII: their bytes in the core are their
+			// UTF-8, matched where they are (no copy, no decoding), and
+			// skipped without running the regexp when they lack a
+			// literal every match contains.
+			text, cut, ascii, err := rt.StrASCII(h.Addr(id), GrepMaxValue)
+			if err != nil {
+				continue
+			}
+			if ascii {
+				g.Searched++
+				if (lit != nil && !bytes.Contains(text, lit)) || !re.Match(text) {
+					if cut {
+						g.Cut++
+					}
+					continue
+				}
+				m = GrepMatch{Type: "str", Value: string(text), Truncated: cut}
+				break
+			}
 			cps, cut, err := rt.StrLimited(h.Addr(id), GrepMaxValue)
 			if err != nil {
 				continue
@@ -93,6 +115,41 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 		g.Matches = append(g.Matches, m)
 	}
 	return g
+}
+
+// requiredLiteral is a string every match of re contains (its longest
+// case-sensitive literal that the whole pattern concatenates), or nil when
+// the pattern has none (alternations, case folding, classes only).
+func requiredLiteral(re *regexp.Regexp) []byte {
+	parsed, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	if lit := literalIn(parsed.Simplify()); len(lit) > 0 {
+		return lit
+	}
+	return nil
+}
+
+func literalIn(re *syntax.Regexp) []byte {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil
+		}
+		return []byte(string(re.Rune))
+	case syntax.OpCapture, syntax.OpPlus:
+		return literalIn(re.Sub[0])
+	case syntax.OpConcat:
+		var best []byte
+		for _, sub := range re.Sub {
+			if lit := literalIn(sub); len(lit) > len(best) {
+				best = lit
+			}
+		}
+		return best
+	}
+	return nil
 }
 
 // Warnings says what the search left out.
