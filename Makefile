@@ -53,7 +53,10 @@ lint:
 # and appends the census figures, with the machine and the date, to
 # docs/benchmarks.md; then times stacks --locals against gdb's py-bt on a
 # small core of every pyenv CPython and a core of more than 1 GB
-# (bench/gdb.go) and appends that table too.
+# (bench/gdb.go), and on crash cores of Debian sid's 3.14 and 3.15 with
+# the debug files of their python3.X-dbg (bench/gdbsid.go; fetched once,
+# into the user cache, not beside the interpreters), and appends those
+# tables too.
 bench: deps
 	$(GO) run ./bench -o docs/benchmarks.md
 
@@ -80,8 +83,10 @@ soak: deps
 	PYCORONER_KILL_TRIALS=$(SOAK_TRIALS) $(GO) test -count=1 -timeout 0 -v -run '^TestKillAtRandomMoments$$' ./integration > $$out 2>&1 || status=$$?; \
 	grep -E 'seed|kill-at-random|trials,|trial [0-9]+|--- |^(ok|FAIL)' $$out; rm -f $$out; exit $$status
 
-# layouts regenerates pyheap/layout/tables_gen.go from the pyenv builds.
+# layouts regenerates pyheap/layout/*_gen.go from the pyenv builds and the
+# Debian sid builds (their headers, and their own DWARF from python3.X-dbg).
 layouts:
+	scripts/sid-pythons.sh --dbg
 	$(GO) run ./pyheap/layout/gen
 
 clean:

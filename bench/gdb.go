@@ -142,18 +142,8 @@ func compareOn(ctx context.Context, bin string, c benchCore, runs int) (string, 
 }
 
 func runTimed(ctx context.Context, cmd []string) ([]byte, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
-	var out bytes.Buffer
-	c.Stdout, c.Stderr = &out, &out
-	start := time.Now()
-	err := c.Run()
-	d := time.Since(start)
-	if err != nil {
-		return nil, d, fmt.Errorf("%s: %v\n%s", strings.Join(cmd, " "), err, tail(out.Bytes()))
-	}
-	return out.Bytes(), d, nil
+	out, wall, _, err := runTimedCPU(ctx, cmd)
+	return out, wall, err
 }
 
 func median(ds []time.Duration) time.Duration {

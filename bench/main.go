@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -30,6 +31,9 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the census runs")
 	gdb := flag.Bool("gdb", true, "also compare stacks --locals with gdb's py-bt (bench/gdb.go)")
 	gdbRuns := flag.Int("gdbruns", 5, "runs of each tool per core in the gdb comparison")
+	gdbSid := flag.Bool("gdbsid", true, "also compare stacks --locals with gdb's py-bt on Debian sid's 3.14 and 3.15 (bench/gdbsid.go)")
+	census := flag.Bool("census", true, "time the census inside one process (bench/main.go)")
+	sidRuns := flag.Int("sidruns", 3, "runs of each tool on each Debian sid core in the gdb comparison (gdb takes about a minute per run there)")
 	commands := flag.Bool("commands", true, "time whole heap commands, cold and warm, on the bigheap cores (bench/commands.go)")
 	cmdRuns := flag.Int("cmdruns", 5, "runs of each whole command on the 2.8 M-object core")
 	large := flag.Bool("large", true, "also time whole commands on the ≥ 15 M-object core (bigheap_large, about 1.2 GB, cached after the first run)")
@@ -49,9 +53,11 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := run(*python, *runs, *out, *cpuprofile); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if *census {
+		if err := run(*python, *runs, *out, *cpuprofile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 	if *leakCores != "" {
 		section, err := leakBench(*python, *runs, strings.Split(*leakCores, ","))
@@ -64,22 +70,27 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if *gdb {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
-		defer cancel()
-		section, err := gdbComparison(ctx, *gdbRuns)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		on   bool
+		what string
+		make func() (string, error)
+	}{
+		{*gdb, "gdb comparison", func() (string, error) { return gdbComparison(ctx, *gdbRuns) }},
+		{*gdbSid, "gdb comparison on Debian sid", func() (string, error) { return sidGDBComparison(ctx, *sidRuns) }},
+		{*gdb, "native stacks against gdb", func() (string, error) { return nativeComparison(ctx, *gdbRuns) }},
+	} {
+		if !c.on {
+			continue
+		}
+		section, err := c.make()
 		if err == nil {
 			fmt.Print(section)
 			err = appendTo(*out, section)
 		}
-		if err == nil {
-			if section, err = nativeComparison(ctx, *gdbRuns); err == nil {
-				fmt.Print(section)
-				err = appendTo(*out, section)
-			}
-		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench: gdb comparison:", err)
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", c.what, err)
 			os.Exit(1)
 		}
 	}
@@ -129,7 +140,8 @@ func run(python string, runs int, out, cpuprofile string) error {
 	}
 	// Reads of the core alternate with census runs, so that both see the
 	// same machine (a shared VM's speed drifts); medians are compared.
-	var times, readTimes []time.Duration
+	loadBefore := loadAverage()
+	var times, cpuTimes, readTimes []time.Duration
 	var phases [][3]time.Duration
 	var h *pyheap.Heap
 	for i := 0; i < runs; i++ {
@@ -143,12 +155,13 @@ func run(python string, runs int, out, cpuprofile string) error {
 		}
 		readTimes = append(readTimes, rd)
 		runtime.GC()
-		start := time.Now()
+		start, cpuStart := time.Now(), cpuTime()
 		h, err = rt2.BuildHeap(pyheap.HeapOptions{})
 		if err != nil {
 			return err
 		}
 		times = append(times, time.Since(start))
+		cpuTimes = append(cpuTimes, cpuTime()-cpuStart)
 		phases = append(phases, h.Stats.Phases)
 	}
 	// The phases of the median run.
@@ -161,15 +174,18 @@ func run(python string, runs int, out, cpuprofile string) error {
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	sort.Slice(readTimes, func(i, j int) bool { return readTimes[i] < readTimes[j] })
 	readTime := readTimes[len(readTimes)/2]
-	sizeStart := time.Now()
+	sizeStart, sizeCPU := time.Now(), cpuTime()
 	h.Size(0) // sizes are computed for all objects on first use
-	sizeTime := time.Since(sizeStart)
+	sizeTime, sizeCPU := time.Since(sizeStart), cpuTime()-sizeCPU
 	indexBytes := float64(h.IndexBytes()) / float64(h.Len())
-	revStart := time.Now()
+	revStart, revCPU := time.Now(), cpuTime()
 	h.Referrers(0) // the reverse index is built on first use
-	revTime := time.Since(revStart)
+	revTime, revCPU := time.Since(revStart), cpuTime()-revCPU
 	withReverse := float64(h.IndexBytes()) / float64(h.Len())
 	med := times[len(times)/2]
+	cpuRuns := slices.Clone(cpuTimes)
+	slices.Sort(cpuTimes)
+	medCPU := cpuTimes[len(cpuTimes)/2]
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	var ru syscall.Rusage
@@ -200,23 +216,24 @@ func run(python string, runs int, out, cpuprofile string) error {
 
 | measure | value | target |
 |---|---|---|
-| census time (median of %d) | %v | |
+| census time (median of %d; CPU time, all threads) | %v (CPU %v) | |
 | … GC lists and roots / visiting every object / layout by address | %v / %v / %v | |
-| shallow sizes of every object, on first use (histogram) | %v | |
-| reverse index, on first use (refs, path, grep) | %v | |
+| shallow sizes of every object, on first use (histogram) | %v (CPU %v) | |
+| reverse index, on first use (refs, path, grep) | %v (CPU %v) | |
 | objects per second | %.1f M | ≥ 5 M |
 | census time / read time | %.1f | ≤ 10 (aim ≤ 3) |
 | index bytes per object (census; with the reverse index) | %.1f; %.1f | ≤ 40 |
 | Go heap in use after the runs | %.0f MB (%.0f bytes/object) | |
 | peak RSS (includes the mmapped core pages touched) | %.0f MB | |
 
-All runs: %v. The census checked itself against the process: %d BigUser objects, as gc.get_objects() counted.
+All runs: %v (CPU %v). Load average (1 min) before and after the runs: %s, %s. The census checked itself against the process: %d BigUser objects, as gc.get_objects() counted.
 `, time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(), res.Oracle.PythonVersion, in.Name,
 		filepath.Base(res.CorePath), float64(st.Size())/1e6, n, h.Stats.GCTracked, h.Stats.Edges,
 		len(readTimes), readTime.Round(time.Millisecond), float64(st.Size())/1e6/readTime.Seconds(),
-		runs, med.Round(time.Millisecond), ph[0].Round(time.Millisecond), ph[1].Round(time.Millisecond), ph[2].Round(time.Millisecond), sizeTime.Round(time.Millisecond), revTime.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
+		runs, med.Round(time.Millisecond), medCPU.Round(time.Millisecond), ph[0].Round(time.Millisecond), ph[1].Round(time.Millisecond), ph[2].Round(time.Millisecond),
+		sizeTime.Round(time.Millisecond), sizeCPU.Round(time.Millisecond), revTime.Round(time.Millisecond), revCPU.Round(time.Millisecond), float64(n)/med.Seconds()/1e6, med.Seconds()/readTime.Seconds(),
 		indexBytes, withReverse, float64(ms.HeapInuse)/1e6, float64(ms.HeapInuse)/float64(n),
-		float64(ru.Maxrss)/1024, times, users)
+		float64(ru.Maxrss)/1024, times, cpuRuns, loadBefore, loadAverage(), users)
 	fmt.Print(report)
 	return appendTo(out, report)
 }

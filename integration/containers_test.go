@@ -72,12 +72,8 @@ func mustFind(t *testing.T, h *pyheap.Heap, addr string) (pyheap.ObjectID, bool)
 }
 
 func TestContainers(t *testing.T) {
-	// Not yet on Debian sid's builds: the scenario fails under 3.14+ (a
-	// __reduce__ shape it relies on), and the standard library's C-type
-	// tables come from the DWARF of pyenv builds only (Debian's 3.13.18
-	// _thread.lock is not pyenv 3.13.0's). docs/limits.md lists it.
-	forEachCoreModeExcept(t, "containers", []harness.Mode{harness.Gcore},
-		notOnSid("the containers scenario and the stdlib C-type tables do not cover Debian sid's builds yet"), func(t *testing.T, res *harness.Result) {
+	forEachCoreModeExcept(t, "containers", []harness.Mode{harness.Gcore}, nil,
+		func(t *testing.T, res *harness.Result) {
 			var m containersMarkers
 			if err := res.Oracle.DecodeMarkers(&m); err != nil || len(m.Cases) < 40 {
 				t.Fatalf("oracle: %v (%d cases)", err, len(m.Cases))
@@ -459,9 +455,9 @@ func cellContents(edges []pyheap.Edge) uint64 {
 // uses the table generated from pyenv's 3.11: this is the check that its
 // structs are the same), and the containers of the issue are all there.
 func checkStdLayouts(t *testing.T, h *pyheap.Heap) {
-	tables := layout.StdTypes(h.Runtime().L.Version)
+	tables := layout.StdTypesFor(h.Runtime().Version)
 	if tables == nil {
-		t.Fatalf("no standard-library layouts for %s", h.Runtime().L.Version)
+		t.Fatalf("no standard-library layouts for %s", h.Runtime().Version)
 	}
 	seen := map[string]bool{}
 	for i := 0; i < h.Len(); i++ {

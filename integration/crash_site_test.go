@@ -14,10 +14,10 @@ import (
 // the faulting instruction and the registers it used, and an abort stops
 // in libc's pthread_kill after the system call that raised it.
 func TestCrashSite(t *testing.T) {
-	// Not yet on Debian sid's builds for abort and faulthandler: the crash
-	// site inside sid's glibc 2.43 is not named (docs/limits.md).
+	// On Debian sid's builds the functions inside sid's glibc are named
+	// from its libc6-dbg (scripts/sid-pythons.sh unpacks it beside them).
 	forEachCoreModeExcept(t, "threads", []harness.Mode{harness.Abort, harness.Segv, harness.SegvAccel, harness.FaulthandlerSegv},
-		notOnSid("the crash site inside Debian sid's glibc is not named yet", harness.Abort, harness.FaulthandlerSegv), func(t *testing.T, res *harness.Result) {
+		nil, func(t *testing.T, res *harness.Result) {
 			writer := 0
 			for _, th := range res.Oracle.Threads {
 				for _, f := range th.Frames {

@@ -20,6 +20,7 @@ import (
 // registers set with PTRACE_POKEUSER outlive their tracer); it must
 // instead finish normally.
 func TestWatchKilledLeavesNothingArmed(t *testing.T) {
+	needBreakpoints(t)
 	for _, in := range interpreters(t) {
 		in := in
 		t.Run(in.Name, func(t *testing.T) {

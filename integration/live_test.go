@@ -66,7 +66,9 @@ func gdbThreads(t *testing.T, exe, core string, n int) {
 	if err != nil {
 		t.Fatalf("gdb: %v\n%s", err, out)
 	}
-	lwps := regexp.MustCompile(`(?m)^\*?\s+\d+\s+LWP \d+`).FindAll(out, -1)
+	// "LWP N" without thread debugging, "Thread 0x... (LWP N)" once gdb
+	// has found libc in the core and loaded its libthread_db.
+	lwps := regexp.MustCompile(`(?m)^\*?\s+\d+\s+(?:Thread 0x[0-9a-f]+ \()?LWP \d+`).FindAll(out, -1)
 	if len(lwps) != n {
 		t.Errorf("gdb lists %d threads, want %d:\n%s", len(lwps), n, out)
 	}

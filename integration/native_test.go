@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,13 +39,6 @@ func TestNativeStacksMatchGDB(t *testing.T) {
 		t.Skip("gdb is not installed")
 	}
 	forEachCoreMode(t, "threads", nativeModes, func(t *testing.T, res *harness.Result) {
-		if res.Mode == harness.Gcore && res.Interp.UsesSnapshot() {
-			// These snapshots come from pycoroner snapshot (gcore loses
-			// their thread stacks, see harness.UsesSnapshot), and gdb 13
-			// names none of their native frames (every one "??"): gdb is
-			// no oracle here. Their kernel crash cores are compared below.
-			t.Skip("gdb names no frame of pycoroner's snapshot of a Debian sid process; the crash cores are compared")
-		}
 		want := gdbBacktraces(t, res)
 		got := nativeStacksOf(t, res.CorePath)
 		if len(want) == 0 {
@@ -208,14 +202,23 @@ func gdbCrashed(t *testing.T, res *harness.Result) int {
 
 func gdbOutput(t *testing.T, res *harness.Result) []byte {
 	t.Helper()
-	cache := res.CorePath + ".gdb-bt.txt"
+	// v2: gdb reads the debug files pycoroner reads (below).
+	cache := res.CorePath + ".gdb-bt.v2.txt"
 	if out, err := os.ReadFile(cache); err == nil {
 		return out
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "gdb", "-batch", "-nx", "-ex", "set debuginfod enabled off",
-		"-ex", "set pagination off", "-ex", "thread apply all bt", res.Interp.Path, res.CorePath)
+	args := []string{"-batch", "-nx", "-ex", "set debuginfod enabled off", "-ex", "set pagination off"}
+	if res.Interp.Origin == "debian-sid" {
+		// pycoroner finds the debug files of sid's glibc and python
+		// (libc6-dbg, python3.X-dbg) under the tree they were unpacked
+		// into; gdb only where it is told, before it loads the files
+		// (-iex: -ex runs after).
+		args = append(args, "-iex", "set debug-file-directory "+filepath.Join(harness.SidRoot(), "usr/lib/debug")+":/usr/lib/debug")
+	}
+	args = append(args, "-ex", "thread apply all bt", res.Interp.Path, res.CorePath)
+	cmd := exec.CommandContext(ctx, "gdb", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("gdb: %v\n%s", err, out)

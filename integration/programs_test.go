@@ -15,10 +15,12 @@ import (
 )
 
 // Real third-party programs, from Debian's packages (scripts/deps.sh
-// installs them for Debian's python3.11; oracle.use_debian_packages puts
-// them on the other interpreters' paths too): each is stopped in the middle
-// of its work, and every GC-tracked object's gc.get_referents() is
-// compared with pycoroner's edges, as for the containers scenario.
+// installs bookworm's for Debian's python3.11; oracle.use_debian_packages
+// puts them on the pyenv interpreters' paths too; scripts/sid-pythons.sh
+// unpacks sid's beside sid's builds, which find them first): each is
+// stopped in the middle of its work, and every GC-tracked object's
+// gc.get_referents() is compared with pycoroner's edges, as for the
+// containers scenario.
 var programs = []struct {
 	scenario string
 	imports  string // what the program needs, as Python imports it
@@ -28,17 +30,19 @@ var programs = []struct {
 	maxConservative float64
 	// cannotRun says why the packaged version cannot run on an
 	// interpreter ("" when it can): there the test is skipped, saying so;
-	// everywhere else it must run.
-	cannotRun func(minor int) string
+	// everywhere else it must run. sid's builds run sid's packages.
+	cannotRun func(minor int, sid bool) string
 }{
-	{"flask_sqlalchemy", "flask, sqlalchemy", "python3-flask python3-sqlalchemy", 0.01, func(minor int) string {
-		if minor >= 14 {
+	{"flask_sqlalchemy", "flask, sqlalchemy", "python3-flask python3-sqlalchemy", 0.01, func(minor int, sid bool) string {
+		if minor >= 14 && !sid {
 			return "Flask 2.2 calls pkgutil.get_loader and Werkzeug 2.2 builds its URL rules with ast.Str, both removed in Python 3.14"
 		}
 		return ""
 	}},
-	{"django_view", "django, django.test", "python3-django", 0.01, func(minor int) string {
+	{"django_view", "django, django.test", "python3-django", 0.01, func(minor int, sid bool) string {
 		switch {
+		case sid:
+			return "sid's Django 5.2 keeps running Python code after the oracle is written (a function freed and another made at its address, a signal's receivers changed): the comparison does not hold still (docs/limits.md)"
 		case minor < 9:
 			return "Django 3.2 imports zoneinfo, new in Python 3.9"
 		case minor >= 13:
@@ -46,8 +50,8 @@ var programs = []struct {
 		}
 		return ""
 	}},
-	{"pytest_run", "pytest", "python3-pytest", 0.01, func(minor int) string {
-		if minor < 11 {
+	{"pytest_run", "pytest", "python3-pytest", 0.01, func(minor int, sid bool) string {
+		if minor < 11 && !sid {
 			return "Debian's pytest 7.2 needs the exceptiongroup backport before Python 3.11, which Debian does not package for them"
 		}
 		return ""
@@ -72,39 +76,46 @@ func TestRealPrograms(t *testing.T) {
 }
 
 // checkProgram runs one program on every interpreter it can run on.
-func checkProgram(t *testing.T, scenario string, cannotRun func(int) string, maxConservative float64) {
+func checkProgram(t *testing.T, scenario string, cannotRun func(int, bool) string, maxConservative float64) {
 	forEachCoreModeExcept(t, scenario, []harness.Mode{harness.Gcore}, func(in harness.Interpreter, mode harness.Mode) string {
 		minor, _ := strconv.Atoi(strings.TrimPrefix(in.Minor, "3."))
-		if why := cannotRun(minor); why != "" {
+		if why := cannotRun(minor, in.Origin == "debian-sid"); why != "" {
 			return fmt.Sprintf("%s cannot run on %s: %s", scenario, in.Name, why)
 		}
 		return withoutStdLayouts(in, mode)
 	}, func(t *testing.T, res *harness.Result) {
-		var m struct {
-			ReferentsFile    string `json:"referents_file"`
-			ReferentsObjects int    `json:"referents_objects"`
-		}
-		if err := res.Oracle.DecodeMarkers(&m); err != nil {
-			t.Fatal(err)
-		}
-		h := openHeap(t, res.CorePath)
-		checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
-		hg := reports.BuildHistogram(h, "type", 0)
-		share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size)
-		t.Logf("%s: %d objects, %d bytes; %s", scenario, hg.Total.Count, hg.Total.Size, hg.ConservativeSummary())
-		if share > maxConservative {
-			t.Errorf("%.2f%% of the heap's bytes were walked conservatively, more than %.0f%%", 100*share, 100*maxConservative)
-		}
+		checkProgramReferents(t, res, scenario, maxConservative)
 	})
 }
 
-// withoutStdLayouts skips an interpreter whose minor has no generated
-// standard-library layouts yet (Debian sid's 3.14 and 3.15 today): there a
-// deque's items and a bounded lru_cache's links are not walked, which the
-// referents check would report (docs/limits.md). The check runs as soon as
-// the tables exist.
+// checkProgramReferents compares every object's references with the
+// collector's (the scenario's referents file) and fails when more than
+// maxConservative of the heap's bytes were walked conservatively.
+func checkProgramReferents(t *testing.T, res *harness.Result, scenario string, maxConservative float64) {
+	t.Helper()
+	var m struct {
+		ReferentsFile    string `json:"referents_file"`
+		ReferentsObjects int    `json:"referents_objects"`
+	}
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	h := openHeap(t, res.CorePath)
+	checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
+	hg := reports.BuildHistogram(h, "type", 0)
+	share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size)
+	t.Logf("%s: %d objects, %d bytes; %s", scenario, hg.Total.Count, hg.Total.Size, hg.ConservativeSummary())
+	if share > maxConservative {
+		t.Errorf("%.2f%% of the heap's bytes were walked conservatively, more than %.0f%%: %s", 100*share, 100*maxConservative, hg.ConservativeSummary())
+	}
+}
+
+// withoutStdLayouts skips an interpreter that has no generated
+// standard-library layouts (neither its release's nor its minor's): there
+// a deque's items and a bounded lru_cache's links are not walked, which
+// the referents check would report (docs/limits.md).
 func withoutStdLayouts(in harness.Interpreter, _ harness.Mode) string {
-	if layout.StdTypes(in.Minor) == nil {
+	if layout.StdTypesFor(in.Version) == nil {
 		return fmt.Sprintf("no standard-library C-type layouts are generated for %s yet (deque, lru_cache, _asyncio): docs/limits.md", in.Minor)
 	}
 	return ""
@@ -125,18 +136,6 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 func TestAsyncioServerReferents(t *testing.T) {
 	forEachCoreModeExcept(t, "asyncio_server", []harness.Mode{harness.Gcore},
 		withoutStdLayouts, func(t *testing.T, res *harness.Result) {
-			var m struct {
-				ReferentsFile    string `json:"referents_file"`
-				ReferentsObjects int    `json:"referents_objects"`
-			}
-			if err := res.Oracle.DecodeMarkers(&m); err != nil {
-				t.Fatal(err)
-			}
-			h := openHeap(t, res.CorePath)
-			checkReferents(t, h, filepath.Join(filepath.Dir(res.OraclePath), m.ReferentsFile), m.ReferentsObjects)
-			hg := reports.BuildHistogram(h, "type", 0)
-			if share := float64(hg.Total.ConservativeSize) / float64(hg.Total.Size); share > 0.01 {
-				t.Errorf("%.2f%% of the heap's bytes were walked conservatively: %s", 100*share, hg.ConservativeSummary())
-			}
+			checkProgramReferents(t, res, "asyncio_server", 0.01)
 		})
 }

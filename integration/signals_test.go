@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pycoroner/pycoroner/coreread/live"
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 	"golang.org/x/sys/unix"
 )
@@ -196,7 +197,12 @@ func TestLiveSignalsNeverLost(t *testing.T) {
 				{"watch", pid, "--on-change", "sys:path", "--timeout", "500ms", "-o", dir},
 				{"watch", pid, "--until", "len(__main__:WATCHED) < 0", "--interval", "20ms", "--timeout", "500ms", "-o", dir},
 			}
+			fire := live.BreakpointsFire()
 			for i, args := range commands {
+				if fire != nil && args[0] == "watch" && args[2] == "--on-change" {
+					t.Logf("%v: skipped: %v", args, fire)
+					continue
+				}
 				s := p.send(int64(i))
 				time.Sleep(5 * time.Millisecond)
 				r := pycoroner(t, args...)

@@ -105,6 +105,44 @@ func TestCensusWorkersAgree(t *testing.T) {
 	}
 }
 
+// The census's fast path (censusReader.AppendRefs) must report exactly
+// what Refs reports, in the same order, for every object it takes.
+func TestAppendRefsIsRefs(t *testing.T) {
+	for name, path := range censusCores(t) {
+		t.Run(name, func(t *testing.T) {
+			p := openCore(t, path)
+			r := openRuntime(t, p)
+			h, err := r.BuildHeap(HeapOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := &censusReader{r: r.NewReader()}
+			taken := map[Kind]int{}
+			for i := 0; i < h.Len(); i++ {
+				addr, typ := h.Addr(ObjectID(i)), h.Type(ObjectID(i))
+				fast, ok := cr.AppendRefs(addr, typ, nil)
+				if !ok {
+					continue
+				}
+				taken[typ.Kind]++
+				var slow []uint64
+				cr.Refs(addr, typ, func(target uint64, _ Ref, conservative bool) {
+					if conservative {
+						t.Fatalf("0x%x (%s): a conservative reference on the fast path", addr, typ.Name)
+					}
+					slow = append(slow, target)
+				})
+				if !slices.Equal(fast, slow) {
+					t.Fatalf("0x%x (%s): AppendRefs %x, Refs %x", addr, typ.Name, fast, slow)
+				}
+			}
+			if taken[KindOther] == 0 || taken[KindTuple] == 0 || taken[KindList] == 0 {
+				t.Fatalf("fast path taken for %v: the test needs instances, tuples and lists", taken)
+			}
+		})
+	}
+}
+
 // Descriptors (the methods, members and slots of built-in types, thousands
 // in any heap) are walked precisely: their class and names, labelled, and
 // nothing found by a conservative scan.

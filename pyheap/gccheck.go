@@ -65,11 +65,12 @@ func (r *Runtime) walkGCList(name string, head uint64, visit func(obj uint64)) G
 }
 
 // checkGC compares what the census found with what the collector's
-// lists hold, after the census: tracked objects on none of the lists make
-// the census incomplete, and nothing on the lists of a non-empty heap is
-// an error.
+// lists hold, after the census: tracked objects on none of the lists
+// (counted while the census visited them: censusReader.Tracked) make the
+// census incomplete, and nothing on the lists of a non-empty heap is an
+// error.
 func (h *Heap) checkGC() error {
-	r, L := h.r, h.r.L
+	L := h.r.L
 	st := &h.Stats
 	if L.GCHeadSize <= 0 || st.GCCollecting {
 		return nil
@@ -81,20 +82,7 @@ func (h *Heap) checkGC() error {
 		}
 		return fmt.Errorf("the census found %d objects but none on the garbage collector's lists%s: the GC state is damaged or this build's layout misplaces it; refusing a census that would silently miss every object only the collector reaches", st.Objects, why)
 	}
-	tracked := 0
-	for id := ObjectID(0); int(id) < h.Len(); id++ {
-		t := h.Type(id)
-		if t == nil || !L.TPFlagsHaveGC.In(t.Flags) {
-			continue
-		}
-		if t.Kind == KindType && !L.TPFlagsHeapType.In(h.typeFlagsOf(id)) {
-			continue // a static type is no GC object, whatever its type says
-		}
-		if r.linkedGCHead(h.Addr(id) - uint64(L.GCHeadSize)) {
-			tracked++
-		}
-	}
-	if n := tracked - st.GCTracked; n > 0 {
+	if n := st.GCUnlisted; n > 0 {
 		st.Incomplete = append(st.Incomplete, fmt.Sprintf("%d objects are tracked by the GC (their GC header links them into a list) but were on none of the lists walked: the GC state is damaged or misread, and objects that only the GC's lists reach (unreachable cycles) are missing from this census", n))
 	}
 	return nil
@@ -116,9 +104,9 @@ func (r *Runtime) linkedGCHead(gc uint64) bool {
 	return err == nil && back&^7 == gc
 }
 
-// typeFlagsOf reads tp_flags of the type object id (a type itself).
-func (h *Heap) typeFlagsOf(id ObjectID) uint64 {
-	f, err := h.r.m.u64(h.r.L.TypeFlags.Add(h.Addr(id)))
+// typeFlags reads tp_flags of the type object at addr.
+func (r *Runtime) typeFlags(addr uint64) uint64 {
+	f, err := r.m.u64(r.L.TypeFlags.Add(addr))
 	if err != nil {
 		return 0
 	}

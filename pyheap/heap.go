@@ -137,11 +137,111 @@ func (cr *censusReader) walkPlain(obj uint64, t *Type, emit emitFunc) bool {
 	return true
 }
 
+// AppendRefs is Refs for the commonest objects of a heap, appending the
+// targets to dst instead of calling back once per reference: plain
+// instances (walkPlain), tuples and lists (walkObject). Same targets, same
+// order; ok is false, dst untouched, for every other object.
+func (cr *censusReader) AppendRefs(obj uint64, t *Type, dst []uint64) ([]uint64, bool) {
+	r := cr.r
+	switch t.Kind {
+	case KindNone, KindBool, KindInt, KindFloat, KindStr, KindBytes:
+		return dst, true
+	case KindTuple, KindList:
+		n, err := r.varSize(obj)
+		if err != nil || n <= 0 || n > maxDictEntries {
+			return dst, true
+		}
+		base := r.L.TupleItems.Add(obj)
+		if t.Kind == KindList {
+			if base = r.ptrField(obj, r.L.ListItems); base == 0 {
+				return dst, true
+			}
+		}
+		raw, err := r.m.bytes(base, int(n)*8)
+		if err != nil {
+			return dst, true
+		}
+		for j := 0; j < int(n); j++ {
+			if it := le64(raw[8*j:]); it != 0 {
+				dst = append(dst, it)
+			}
+		}
+		return dst, true
+	case KindOther:
+		if !r.typeWalkOf(t).plain {
+			return dst, false
+		}
+		dict, keys, values, err := r.instanceDict(obj, t)
+		switch {
+		case err != nil || (dict == 0 && keys == 0):
+			return dst, true
+		case dict != 0:
+			return append(dst, dict), true
+		}
+		return r.appendKeysValues(keys, values, dst), true
+	}
+	return dst, false
+}
+
+// appendKeysValues appends the values eachKeysItem would report.
+func (r *Runtime) appendKeysValues(keys, values uint64, dst []uint64) []uint64 {
+	if values == 0 {
+		r.eachKeysItem(keys, 0, func(_, v uint64) bool {
+			dst = append(dst, v)
+			return true
+		})
+		return dst
+	}
+	kt := r.lastKeys
+	if keys != r.lastKeysAt {
+		var err error
+		if kt, err = r.readKeys(keys); err != nil {
+			return dst
+		}
+		r.lastKeys, r.lastKeysAt = kt, keys
+	}
+	const chunk = 512
+	for start := int64(0); start < kt.nentries; start += chunk {
+		n := min(kt.nentries-start, chunk)
+		raw, err := r.m.bytes(kt.entries+uint64(start)*kt.entrySz, int(uint64(n)*kt.entrySz))
+		if err != nil {
+			return dst
+		}
+		vals, err := r.m.bytes(values+uint64(start)*8, int(n)*8)
+		if err != nil {
+			return dst
+		}
+		for i := int64(0); i < n; i++ {
+			k := le64(raw[uint64(i)*kt.entrySz+kt.keyOff:])
+			if v := le64(vals[8*i:]); k != 0 && v != 0 {
+				dst = append(dst, v)
+			}
+		}
+	}
+	return dst
+}
+
 func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via Ref, conservative bool)) {
 	cr.r.walkRefs(obj, t, true, emit)
 }
 
 func (cr *censusReader) Size(obj uint64, t *Type) int64 { return cr.r.shallowSize(obj, t) }
+
+// GCType: objects of the type have a GC header.
+func (cr *censusReader) GCType(t *Type) bool {
+	L := cr.r.L
+	return L.GCHeadSize > 0 && L.TPFlagsHaveGC.In(t.Flags)
+}
+
+// Tracked: obj's GC header links it into a list (a static type object,
+// whatever its type's flags say, has no GC header).
+func (cr *censusReader) Tracked(obj uint64, t *Type) bool {
+	r, L := cr.r, cr.r.L
+	if t.Kind == KindType && !L.TPFlagsHeapType.In(r.typeFlags(obj)) {
+		return false
+	}
+	return r.linkedGCHead(obj - uint64(L.GCHeadSize))
+}
 
 // gcLists reports every object on an interpreter's GC generation lists,
 // whether the collector was running, and each list as walked.

@@ -254,12 +254,56 @@ func (r *Runtime) StrValue(obj uint64) (string, error) {
 	return string(cps), err
 }
 
+// strData reads a str's header: where its code points are, how many,
+// their width in bytes (1, 2 or 4), and whether they are all ASCII.
+func (r *Runtime) strData(obj uint64) (data uint64, length int64, kind uint32, ascii bool, err error) {
+	L := r.L
+	length, err = r.m.i64(L.UnicodeLength.Add(obj))
+	if err != nil {
+		return 0, 0, 0, false, fmt.Errorf("str 0x%x: %w", obj, err)
+	}
+	if length < 0 {
+		return 0, 0, 0, false, fmt.Errorf("str 0x%x: negative length %d", obj, length)
+	}
+	state, err := r.m.u32(L.UnicodeState.Add(obj))
+	if err != nil {
+		return 0, 0, 0, false, fmt.Errorf("str 0x%x: %w", obj, err)
+	}
+	kind = (state >> uint(L.UnicodeKindShift)) & (1<<uint(L.UnicodeKindBits) - 1)
+	compact := state>>uint(L.UnicodeCompactShift)&1 == 1
+	ascii = state>>uint(L.UnicodeASCIIShift)&1 == 1
+	if L.HasUnicodeReady() && state>>uint(L.UnicodeReadyShift)&1 == 0 {
+		return 0, 0, 0, false, fmt.Errorf("str 0x%x is a legacy string that is not ready", obj)
+	}
+	switch {
+	case compact && ascii:
+		data = obj + uint64(L.ASCIISize)
+	case compact:
+		data = obj + uint64(L.CompactUnicodeSize)
+	default:
+		if data, err = r.m.ptr(L.UnicodeDataAny.Add(obj)); err != nil {
+			return 0, 0, 0, false, fmt.Errorf("str 0x%x data: %w", obj, err)
+		}
+	}
+	if kind != 1 && kind != 2 && kind != 4 {
+		return 0, 0, 0, false, fmt.Errorf("str 0x%x: bad kind %d", obj, kind)
+	}
+	return data, length, kind, ascii, nil
+}
+
 func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
-	raw, kind, _, length, err := r.strRaw(obj, limit)
+	data, length, kind, _, err := r.strData(obj)
 	if err != nil {
 		return nil, err
 	}
-	n := len(raw) / kind
+	n := length
+	if n > limit {
+		n = limit
+	}
+	raw, err := r.m.bytes(data, int(n)*int(kind))
+	if err != nil {
+		return nil, fmt.Errorf("str 0x%x data: %w", obj, err)
+	}
 	out := make([]rune, n)
 	for i := range out {
 		switch kind {
@@ -277,73 +321,24 @@ func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
 	return out, nil
 }
 
-// StrASCII is a str's text as bytes, at most limit of them, when it is
-// stored one byte per code point and every one is ASCII (then the bytes
-// are its UTF-8, as StrLimited's runes would convert to); ok false for
-// any other str (StrLimited decodes those). The slice may point into the
-// core's mapping: read it, never change it.
+var errTruncated = fmt.Errorf("value truncated")
+
+// StrASCII returns the text of an all-ASCII str as the bytes in the image
+// (at most limit of them, and whether it was cut), without decoding it;
+// ok is false for any other str. The bytes are the image's: they must not
+// be kept or changed. (grep reads every str of a heap: decoding each into
+// runes and a Go string was a third of its time.)
 func (r *Runtime) StrASCII(obj uint64, limit int) (text []byte, cut, ok bool, err error) {
-	raw, kind, ascii, length, err := r.strRaw(obj, int64(limit))
-	if err != nil || kind != 1 || !ascii {
+	data, length, kind, ascii, err := r.strData(obj)
+	if err != nil || !ascii || kind != 1 {
 		return nil, false, false, err
 	}
-	// The flag is the core's word: the bytes must agree, or the str is
-	// decoded as the general case would.
-	for _, c := range raw {
-		if c >= 0x80 {
-			return nil, false, false, nil
-		}
+	n := min(length, int64(limit))
+	if text, err = r.m.bytes(data, int(n)); err != nil {
+		return nil, false, false, fmt.Errorf("str 0x%x data: %w", obj, err)
 	}
-	return raw, length > int64(limit), true, nil
+	return text, length > n, true, nil
 }
-
-// strRaw is a str's code units as stored (kind bytes each), at most limit
-// code points, whether its ASCII flag is set, and its length.
-func (r *Runtime) strRaw(obj uint64, limit int64) (raw []byte, kind int, asciiFlag bool, length int64, err error) {
-	L := r.L
-	length, err = r.m.i64(L.UnicodeLength.Add(obj))
-	if err != nil {
-		return nil, 0, false, 0, fmt.Errorf("str 0x%x: %w", obj, err)
-	}
-	if length < 0 {
-		return nil, 0, false, 0, fmt.Errorf("str 0x%x: negative length %d", obj, length)
-	}
-	state, err := r.m.u32(L.UnicodeState.Add(obj))
-	if err != nil {
-		return nil, 0, false, 0, fmt.Errorf("str 0x%x: %w", obj, err)
-	}
-	k := (state >> uint(L.UnicodeKindShift)) & (1<<uint(L.UnicodeKindBits) - 1)
-	compact := state>>uint(L.UnicodeCompactShift)&1 == 1
-	ascii := state>>uint(L.UnicodeASCIIShift)&1 == 1
-	if L.HasUnicodeReady() && state>>uint(L.UnicodeReadyShift)&1 == 0 {
-		return nil, 0, false, 0, fmt.Errorf("str 0x%x is a legacy string that is not ready", obj)
-	}
-	var data uint64
-	switch {
-	case compact && ascii:
-		data = obj + uint64(L.ASCIISize)
-	case compact:
-		data = obj + uint64(L.CompactUnicodeSize)
-	default:
-		if data, err = r.m.ptr(L.UnicodeDataAny.Add(obj)); err != nil {
-			return nil, 0, false, 0, fmt.Errorf("str 0x%x data: %w", obj, err)
-		}
-	}
-	if k != 1 && k != 2 && k != 4 {
-		return nil, 0, false, 0, fmt.Errorf("str 0x%x: bad kind %d", obj, k)
-	}
-	n := length
-	if n > limit {
-		n = limit
-	}
-	raw, err = r.m.bytes(data, int(n)*int(k))
-	if err != nil {
-		return nil, 0, false, 0, fmt.Errorf("str 0x%x data: %w", obj, err)
-	}
-	return raw, int(k), ascii, length, nil
-}
-
-var errTruncated = fmt.Errorf("value truncated")
 
 // Bytes decodes a bytes object's contents, at most limit bytes.
 func (r *Runtime) Bytes(obj uint64, limit int) ([]byte, bool, error) {

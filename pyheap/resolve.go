@@ -299,7 +299,11 @@ func (r *Runtime) getattr(obj uint64, t *Type, name string) (uint64, bool) {
 	if t.Heap(r) {
 		for _, sm := range r.typeWalkOf(t).slots {
 			if sm.name == name {
-				p := r.ptrField(obj, layout.Offset(sm.offset))
+				off, ok := r.slotOffset(obj, t, sm)
+				if !ok {
+					return 0, false
+				}
+				p := r.ptrField(obj, layout.Offset(off))
 				return p, p != 0
 			}
 		}

@@ -70,6 +70,26 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		}
 		*size = s
 		return true
+	case "ringbuf":
+		// SimpleQueue.__sizeof__ (3.15+; before, the default
+		// tp_basicsize) counts the ring buffer's capacity. Whether the
+		// build has it is asked of the type's own dict, not the version.
+		if !st.Offset("buf.items_cap").Has() {
+			return false
+		}
+		dict := r.ptrField(t.Addr, r.L.TypeDict)
+		if dict == 0 {
+			return false
+		}
+		if _, ok := r.DictLookupStr(dict, "__sizeof__"); !ok {
+			return false
+		}
+		capacity, err := r.m.i64(st.Offset("buf.items_cap").Add(obj))
+		if err != nil || capacity < 0 || capacity > 1<<40 {
+			return false
+		}
+		*size = t.Basicsize + 8*capacity
+		return true
 	case "element":
 		s := t.Basicsize
 		if extra := r.ptrField(obj, st.Offset("extra")); extra != 0 {

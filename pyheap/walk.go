@@ -41,6 +41,9 @@ func fieldRef(name string) Ref { return Ref{Kind: census.RefField, Name: name} }
 type slotMember struct {
 	offset int64
 	name   string
+	// afterItems: the member lies past the object's variable-size items
+	// (3.15, a subclass of tuple): offset counts from their end.
+	afterItems bool
 }
 
 // field is a pointer member that a walker follows, and its label.
@@ -68,6 +71,7 @@ type typeWalk struct {
 	special    walker
 	slots      []slotMember // member descriptors of T_OBJECT(_EX) fields, from the MRO
 	slotNames  map[int64]string
+	afterItems bool  // a slot lies past the variable-size items (3.15): walkInstance shifts the words past the base
 	solidKind  Kind  // the kind of the nearest static base with a walker
 	solidSize  int64 // bytes of the object that the walkers above cover
 	weaklist   int64
@@ -363,11 +367,19 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, e
 		return
 	}
 	slotName := tw.slotNames
+	shift := int64(0)
+	if tw.afterItems {
+		// 3.15: the words past the base follow the items.
+		var ok bool
+		if shift, ok = r.itemsSize(obj, t); !ok {
+			return
+		}
+	}
 	for off := tw.solidSize; off+8 <= end; off += 8 {
 		if off == dictSlot || off == tw.weaklist || off < 16 {
 			continue
 		}
-		p := r.ptrField(obj, layout.Offset(off))
+		p := r.ptrField(obj, layout.Offset(off+shift))
 		if p == 0 {
 			continue
 		}
@@ -377,6 +389,25 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, e
 			emit(p, Ref{Kind: census.RefWord, Offset: off}, true)
 		}
 	}
+}
+
+// itemsSize is the bytes of an object's variable-size items
+// (Py_SIZE × tp_itemsize), what a slot placed after them is shifted by.
+func (r *Runtime) itemsSize(obj uint64, t *Type) (int64, bool) {
+	n, err := r.varSize(obj)
+	if err != nil || n < 0 || n > 1<<32 || t.Itemsize <= 0 || t.Itemsize > 1<<10 {
+		return 0, false
+	}
+	return n * t.Itemsize, true
+}
+
+// slotOffset is where slot s lies in obj.
+func (r *Runtime) slotOffset(obj uint64, t *Type, s slotMember) (int64, bool) {
+	if !s.afterItems {
+		return s.offset, true
+	}
+	shift, ok := r.itemsSize(obj, t)
+	return s.offset + shift, ok
 }
 
 func (r *Runtime) attrName(key uint64) string {
@@ -456,6 +487,7 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	tw.slotNames = map[int64]string{}
 	for _, s := range tw.slots {
 		tw.slotNames[s.offset] = s.name
+		tw.afterItems = tw.afterItems || s.afterItems
 	}
 	r.stdTypeWalk(t, tw) // walk_stdlib.go
 	if tw.std == nil && tw.special == nil && base != nil && base != t {
@@ -511,7 +543,13 @@ func (r *Runtime) slotMembers(t *Type) []slotMember {
 			if err1 != nil || err2 != nil || (int64(typ) != L.TObject && int64(typ) != L.TObjectEx) || off < 16 {
 				continue
 			}
-			out = append(out, slotMember{offset: off, name: strings.TrimSpace(r.attrName(it.Key))})
+			after := false
+			if L.MemberAfterItems.Has() && L.MemberDefFlags.Has() {
+				if flags, err := r.m.i32(L.MemberDefFlags.Add(def)); err == nil {
+					after = L.MemberAfterItems.In(uint64(uint32(flags)))
+				}
+			}
+			out = append(out, slotMember{offset: off, name: strings.TrimSpace(r.attrName(it.Key)), afterItems: after})
 		}
 	}
 	return out

@@ -23,14 +23,20 @@ type stdWalk struct {
 	dictOff layout.Offset
 }
 
-var stdTablesByVersion sync.Map // minor version -> map[string]*layout.StdType
+var stdTablesByVersion sync.Map // version -> map[string]*layout.StdType
 
+// stdTypes are the layouts of the build's exact release when a table of
+// its own exists (a distribution's stripped build), else its minor's.
 func (r *Runtime) stdTypes() map[string]*layout.StdType {
-	if v, ok := stdTablesByVersion.Load(r.L.Version); ok {
-		return v.(map[string]*layout.StdType)
+	v := r.Version
+	if v == "" {
+		v = r.L.Version
 	}
-	m := layout.StdTypes(r.L.Version)
-	stdTablesByVersion.Store(r.L.Version, m)
+	if m, ok := stdTablesByVersion.Load(v); ok {
+		return m.(map[string]*layout.StdType)
+	}
+	m := layout.StdTypesFor(v)
+	stdTablesByVersion.Store(v, m)
 	return m
 }
 

@@ -97,7 +97,11 @@ func (r *Runtime) attributeSlot(parent uint64, name string) (uint64, string, err
 	}
 	for _, s := range r.typeWalkOf(pt).slots {
 		if s.name == name {
-			return parent + uint64(s.offset), fmt.Sprintf("the __slots__ member %q", name), nil
+			off, ok := r.slotOffset(parent, pt, s)
+			if !ok {
+				return 0, "", fmt.Errorf("%s's items cannot be read to place its __slots__ member %q", pt.ShortName(), name)
+			}
+			return parent + uint64(off), fmt.Sprintf("the __slots__ member %q", name), nil
 		}
 	}
 	return 0, "", fmt.Errorf("%s has no attribute %q stored in the instance", pt.ShortName(), name)

@@ -80,19 +80,24 @@ func StartupPWD(p *coreread.Process) (string, bool) {
 	// arguments, until something that is not text (the auxiliary vector,
 	// AT_RANDOM's bytes). The first PWD in the environment wins, as
 	// getenv would answer: the lowest address.
-	strs := bytes.Split(area, []byte{0})
+	// (String by string from the end: splitting the whole megabyte of
+	// stack first cost info a third of its time.)
 	pwd, found := "", false
-	for i := len(strs) - 1; i >= 0; i-- {
-		s := strs[i]
+	to := len(area)
+	for tail := true; ; tail = false {
+		nul := bytes.LastIndexByte(area[:to], 0) // -1: the first string
+		s := area[nul+1 : to]
 		if len(s) == 0 || !printable(s) {
-			if i < len(strs)-1 { // the empty tail after the last NUL is fine
+			if !tail { // the empty tail after the last NUL is fine
 				break
 			}
-			continue
-		}
-		if v, ok := strings.CutPrefix(string(s), "PWD="); ok && strings.HasPrefix(v, "/") {
+		} else if v, ok := strings.CutPrefix(string(s), "PWD="); ok && strings.HasPrefix(v, "/") {
 			pwd, found = v, true
 		}
+		if nul < 0 {
+			break
+		}
+		to = nul
 	}
 	return pwd, found
 }

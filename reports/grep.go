@@ -55,36 +55,36 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 		var m GrepMatch
 		switch {
 		case kind == pyheap.KindStr && opts.Str:
-			// Most strs are ASCII: their bytes in the core are their
-			// UTF-8, matched where they are (no copy, no decoding), and
-			// skipped without running the regexp when they lack a
-			// literal every match contains.
-			text, cut, ascii, err := rt.StrASCII(h.Addr(id), GrepMaxValue)
+			// An all-ASCII str is matched where it lies, and made a Go
+			// string only when it matches; any other is decoded.
+			raw, cut, ascii, err := rt.StrASCII(h.Addr(id), GrepMaxValue)
 			if err != nil {
 				continue
 			}
-			if ascii {
+			var s string
+			if ascii && isASCII(raw) {
+				// A str without a literal every match contains is
+				// skipped without running the regexp.
 				g.Searched++
-				if (lit != nil && !bytes.Contains(text, lit)) || !re.Match(text) {
+				if (lit != nil && !bytes.Contains(raw, lit)) || !re.Match(raw) {
 					if cut {
 						g.Cut++
 					}
 					continue
 				}
-				m = GrepMatch{Type: "str", Value: string(text), Truncated: cut}
-				break
-			}
-			cps, cut, err := rt.StrLimited(h.Addr(id), GrepMaxValue)
-			if err != nil {
-				continue
-			}
-			g.Searched++
-			s := string(cps)
-			if !re.MatchString(s) {
-				if cut {
-					g.Cut++
+				s = string(raw)
+			} else {
+				cps, c, err := rt.StrLimited(h.Addr(id), GrepMaxValue)
+				if err != nil {
+					continue
 				}
-				continue
+				g.Searched++
+				if s, cut = string(cps), c; !re.MatchString(s) {
+					if cut {
+						g.Cut++
+					}
+					continue
+				}
 			}
 			m = GrepMatch{Type: "str", Value: s, Truncated: cut}
 		case kind == pyheap.KindBytes && opts.Bytes:
@@ -198,6 +198,17 @@ func writeMatch(w io.Writer, typ, addr, value string, truncated bool, holders in
 	if holders == 0 {
 		fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
 		return false
+	}
+	return true
+}
+
+// isASCII reports whether b holds only ASCII (a str whose header says so
+// but whose bytes do not, in a damaged core, is decoded as any other).
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
 	}
 	return true
 }

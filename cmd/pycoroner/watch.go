@@ -138,6 +138,9 @@ func (t *watchTarget) attach(json bool) (*live.Session, error) {
 		progOut = os.Stderr
 	}
 	s, cmd, err := live.StartAt(live.StartOptions{Argv: t.argv, Stdin: os.Stdin, Stdout: progOut, Stderr: os.Stderr, Symbol: pyStartSymbol})
+	if errors.Is(err, live.ErrBreakpointsDoNotFire) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (watch -- PROGRAM needs a CPython 3.8+ interpreter as PROGRAM, as in: watch ... -- python app.py)", err)
 	}

@@ -73,3 +73,41 @@ func parseMapsLine(line string) (mapping, bool) {
 	}
 	return m, true
 }
+
+// copiedOnWrite lists the start addresses of the mappings of pid that hold
+// pages of their own (smaps "Anonymous:" above 0): in a private file
+// mapping those are pages written since they were mapped, which the file
+// no longer shows. The kernel's core dump keeps such mappings whole (a
+// file mapping with an anon_vma counts as private anonymous memory), and
+// so does gdb's gcore (by the same smaps field). Read-only ones are easy
+// to miss: RELRO, where the dynamic linker wrote relocated pointers and
+// DT_DEBUG (the r_debug address debuggers find libraries by) before
+// making it read-only.
+func copiedOnWrite(pid int) (map[uint64]bool, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return nil, fmt.Errorf("read smaps of pid %d: %w", pid, err)
+	}
+	defer f.Close()
+	out := map[uint64]bool{}
+	var cur uint64
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "Anonymous:"); ok {
+			if kb := strings.Fields(rest); len(kb) > 0 && kb[0] != "0" {
+				out[cur] = true
+			}
+			continue
+		}
+		if m, ok := parseMapsLine(line); ok {
+			if n++; n > maxMappings {
+				break
+			}
+			cur = m.start
+		}
+	}
+	return out, sc.Err()
+}

@@ -2,9 +2,13 @@ package live
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -101,6 +105,67 @@ func (s *Session) Rearm(addrs []uint64) error {
 		}
 		return nil
 	})
+}
+
+// ErrBreakpointsDoNotFire: perf_event_open accepts a breakpoint, but the
+// CPU never reports it. Seen in virtual machines that do not pass debug
+// registers through (a Firecracker guest: its kernel logs "PMU not
+// available due to virtualization"; gdb's hbreak and watch do not stop
+// there either). Without this check watch would run to its timeout and
+// report no hit, a silently wrong answer.
+var ErrBreakpointsDoNotFire = errors.New("this machine's hardware breakpoints do not fire (perf_event_open accepts one, but a test write to the watched word is not counted): a virtual machine that does not pass the CPU's debug registers through; watch cannot work here (docs/live.md)")
+
+var (
+	fireOnce  sync.Once
+	fireErr   error
+	fireProbe uint64 // the word the self-check writes
+)
+
+// BreakpointsFire reports whether this machine's hardware breakpoints
+// fire (ErrBreakpointsDoNotFire when they do not), as watch checks first.
+func BreakpointsFire() error {
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		done <- breakpointsFire()
+	}()
+	return <-done
+}
+
+// breakpointsFire checks once per process that a hardware breakpoint
+// fires: a counting write breakpoint on a word of ours, on the calling
+// thread, must count our writes to it. Runs on the tracer (a locked OS
+// thread: the event follows the thread, not the goroutine).
+func breakpointsFire() error {
+	fireOnce.Do(func() {
+		attr := unix.PerfEventAttr{
+			Type:    unix.PERF_TYPE_BREAKPOINT,
+			Size:    uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+			Bp_type: hwBreakpointW,
+			Ext1:    uint64(uintptr(unsafe.Pointer(&fireProbe))),
+			Ext2:    hwBreakpointLen8,
+			Bits:    unix.PerfBitExcludeKernel | unix.PerfBitExcludeHv,
+		}
+		fd, err := unix.PerfEventOpen(&attr, 0, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			fireErr = breakpointError(err)
+			return
+		}
+		defer unix.Close(fd)
+		for i := uint64(1); i <= 4; i++ {
+			atomic.StoreUint64(&fireProbe, i)
+		}
+		var count [8]byte
+		if n, err := unix.Read(fd, count[:]); err != nil || n != 8 {
+			fireErr = fmt.Errorf("read the breakpoint self-check's count: %v", err)
+			return
+		}
+		if binary.LittleEndian.Uint64(count[:]) == 0 {
+			fireErr = ErrBreakpointsDoNotFire
+		}
+	})
+	return fireErr
 }
 
 func breakpointError(err error) error {

@@ -27,7 +27,10 @@ type StartOptions struct {
 // shell is seized before it execs, so nothing of the program runs
 // untraced. At the exec stop an execute breakpoint on the entry point
 // (the dynamic linker has mapped the libraries by then) finds where Symbol
-// is; a second one stops the program there. The returned Cmd is the
+// is; a second one stops the program there. A program run through an
+// explicit loader (ld.so --library-path DIR python) has the loader's entry
+// point; Symbol is then looked for at each call of the loader's
+// rendezvous function until the loader has mapped it. The returned Cmd is the
 // program's: Wait for it only once the session is detached (ptrace stops
 // would otherwise reach that wait).
 func StartAt(opts StartOptions) (*Session, *exec.Cmd, error) {
@@ -62,7 +65,12 @@ func StartAt(opts StartOptions) (*Session, *exec.Cmd, error) {
 		s.tr.close()
 		return fail(s.tr.err)
 	}
-	err := s.tr.do(func() error { return s.runToSymbol(opts, deadline) })
+	err := s.tr.do(func() error {
+		if err := breakpointsFire(); err != nil {
+			return err
+		}
+		return s.runToSymbol(opts, deadline)
+	})
 	if err != nil {
 		s.tr.do(func() error {
 			for _, fd := range s.perfFDs {
@@ -93,8 +101,10 @@ func (s *Session) runToSymbol(opts StartOptions, deadline time.Time) error {
 	if err := unix.Kill(pid, unix.SIGCONT); err != nil {
 		return err
 	}
-	// stage 0: until exec; 1: until the entry point; 2: until the symbol.
+	// stage 0: until exec; 1: until the entry point (or the loader's
+	// rendezvous, until the symbol is mapped); 2: until the symbol.
 	stage := 0
+	atRendezvous := false
 	for {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the program did not reach %s within %v", opts.Symbol, opts.Timeout)
@@ -129,9 +139,24 @@ func (s *Session) runToSymbol(opts StartOptions, deadline time.Time) error {
 		deliver := 0
 		switch {
 		case event == unix.PTRACE_EVENT_EXEC && stage == 0:
-			entry, err := entryPoint(pid)
+			entry, base, err := entryPoint(pid)
 			if err != nil {
 				return err
+			}
+			// No program interpreter (AT_BASE 0) but a rendezvous
+			// function: the program is the dynamic linker run as a
+			// command (ld.so --library-path DIR python ...), stopped at
+			// its own entry point, which maps the real program and its
+			// libraries only later. Wait for them at the loader's
+			// rendezvous function, as gdb does: the loader calls it
+			// whenever its list of objects changed (after mapping the
+			// program, after its needed libraries, at every dlopen).
+			// (Its entry point is where the process stands now: an
+			// execute breakpoint there would not fire.)
+			if base == 0 {
+				if addr, err := findSymbol(pid, rendezvousSymbol); err == nil {
+					entry, atRendezvous = addr, true
+				}
 			}
 			fd, err := openBreakpoint(pid, entry, hwBreakpointX, 0xfe)
 			if err != nil {
@@ -144,22 +169,30 @@ func (s *Session) runToSymbol(opts StartOptions, deadline time.Time) error {
 				deliver = int(sig)
 				break
 			}
-			s.closeBreakpoints()
 			if stage == 2 {
+				s.closeBreakpoints()
 				s.park(th)
 				s.stopAll()
 				return nil
 			}
 			addr, err := findSymbol(pid, opts.Symbol)
-			if err != nil {
+			switch {
+			case err == nil:
+				stage = 2
+			case atRendezvous:
+				// Mapped more, not yet the symbol: keep waiting.
+				addr = 0
+			default:
 				return err
 			}
-			fd, err := openBreakpoint(pid, addr, hwBreakpointX, 0xfe)
-			if err != nil {
-				return err
+			if addr != 0 {
+				s.closeBreakpoints()
+				fd, err := openBreakpoint(pid, addr, hwBreakpointX, 0xfe)
+				if err != nil {
+					return err
+				}
+				s.perfFDs, s.armed = []int{fd}, true
 			}
-			s.perfFDs, s.armed = []int{fd}, true
-			stage = 2
 		case event == 0:
 			deliver = int(sig) // the program's own signal (SIGCONT first)
 		}
@@ -191,19 +224,32 @@ func groupStopped(pid int) bool {
 	return false
 }
 
-// entryPoint is AT_ENTRY of the process's auxiliary vector.
-func entryPoint(pid int) (uint64, error) {
+// entryPoint is AT_ENTRY of the process's auxiliary vector, with AT_BASE
+// (where the program interpreter is loaded; 0 when there is none).
+func entryPoint(pid int) (entry, base uint64, err error) {
 	auxv, err := readProcFile(fmt.Sprintf("/proc/%d/auxv", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read auxv: %w", err)
+		return 0, 0, fmt.Errorf("read auxv: %w", err)
 	}
+	found := false
 	for i := 0; i+16 <= len(auxv); i += 16 {
-		if binary.LittleEndian.Uint64(auxv[i:]) == 9 { // AT_ENTRY
-			return binary.LittleEndian.Uint64(auxv[i+8:]), nil
+		switch binary.LittleEndian.Uint64(auxv[i:]) {
+		case 7: // AT_BASE
+			base = binary.LittleEndian.Uint64(auxv[i+8:])
+		case 9: // AT_ENTRY
+			entry, found = binary.LittleEndian.Uint64(auxv[i+8:]), true
 		}
 	}
-	return 0, errors.New("no AT_ENTRY in the auxiliary vector")
+	if !found {
+		return 0, 0, errors.New("no AT_ENTRY in the auxiliary vector")
+	}
+	return entry, base, nil
 }
+
+// rendezvousSymbol is the function glibc's dynamic linker calls after each
+// change to its list of loaded objects (r_debug.r_brk: the rendezvous
+// protocol of <link.h>); it is exported from ld.so's .dynsym.
+const rendezvousSymbol = "_dl_debug_state"
 
 // findSymbol finds a function's address in the ELF files a process maps.
 func findSymbol(pid int, name string) (uint64, error) {

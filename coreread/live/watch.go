@@ -63,6 +63,9 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 	signal.Notify(chld, unix.SIGCHLD)
 	defer signal.Stop(chld)
 	err = s.tr.do(func() error {
+		if err := breakpointsFire(); err != nil {
+			return err
+		}
 		for _, tid := range s.order {
 			if err := unix.PtraceSetOptions(tid, unix.PTRACE_O_TRACECLONE); err != nil {
 				return fmt.Errorf("thread %d: %w", tid, err)

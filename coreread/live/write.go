@@ -39,8 +39,10 @@ type segment struct {
 
 // WriteCore writes an ELF core of the attached process to w (a regular
 // file or a memfd). Memory a core would keep is copied: anonymous and
-// writable memory, and the ELF header page of each mapped file so that
-// build-ids survive; other file-backed pages stay on disk, named by NT_FILE.
+// writable memory, private file mappings written since they were mapped
+// (read-only ones included: RELRO), and the ELF header page of each mapped
+// file so that build-ids survive; other file-backed pages stay on disk,
+// named by NT_FILE.
 func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 	start := time.Now()
 	st := Stats{Threads: len(s.Threads)}
@@ -60,6 +62,10 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	cow, err := copiedOnWrite(s.PID)
+	if err != nil {
+		return st, s.gone(err)
+	}
 	var segs []segment
 	var total int64
 	for _, m := range maps {
@@ -69,7 +75,7 @@ func (s *Session) WriteCore(w *os.File, progress Progress) (Stats, error) {
 		sg := segment{m: m}
 		switch {
 		case !m.readable():
-		case !m.fileBacked() || (m.writable() && m.private()):
+		case !m.fileBacked() || (m.writable() && m.private()) || (m.private() && cow[m.start]):
 			sg.dump = m.end - m.start
 		case m.offset == 0 && hasELFMagic(mem, m.start):
 			sg.dump = pageSize

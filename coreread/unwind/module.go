@@ -166,16 +166,21 @@ func parseCFI(data []byte, ehFrameAddr uint64) frame.FrameDescriptionEntries {
 // uses it only if its build-id matches.
 func findDebugFile(fi coreread.FileInfo, ef *elf.File, l *loader) (*elf.File, string) {
 	id := fi.BuildIDDisk
-	var candidates []string // as paths on the target system
-	if len(id) > 2 {
-		candidates = append(candidates, filepath.Join(debugDir, ".build-id", id[:2], id[2:]+".debug"))
-	}
+	link := ""
 	if s := ef.Section(".gnu_debuglink"); s != nil {
 		if data, err := s.Data(); err == nil {
 			if i := strings.IndexByte(string(data), 0); i > 0 {
-				name := string(data[:i])
-				candidates = append(candidates, filepath.Join(debugDir, filepath.Dir(fi.Path), name))
+				link = string(data[:i])
 			}
+		}
+	}
+	var candidates []string // as paths on the target system
+	for _, dir := range debugDirs(fi.Path) {
+		if len(id) > 2 {
+			candidates = append(candidates, filepath.Join(dir, ".build-id", id[:2], id[2:]+".debug"))
+		}
+		if link != "" {
+			candidates = append(candidates, filepath.Join(dir, filepath.Dir(fi.Path), link))
 		}
 	}
 	for _, c := range candidates {
@@ -195,6 +200,21 @@ func findDebugFile(fi coreread.FileInfo, ef *elf.File, l *loader) (*elf.File, st
 		return df, c
 	}
 	return nil, ""
+}
+
+// debugDirs lists where the debug files of a file may be: the debug
+// directory of the tree the file was unpacked into, when it lies in one
+// (ROOT/usr/lib/x86_64-linux-gnu/libc.so.6 → ROOT/usr/lib/debug, where
+// `dpkg -x` of libc6-dbg puts them: how Debian sid's interpreters run
+// here), then the system's. A debug file is used only if its build-id
+// matches, so looking in the file's own tree first cannot pick another
+// build's.
+func debugDirs(path string) []string {
+	var dirs []string
+	if i := strings.Index(path, "/usr/"); i > 0 {
+		dirs = append(dirs, path[:i]+debugDir)
+	}
+	return append(dirs, debugDir)
 }
 
 func buildID(ef *elf.File) string {
@@ -244,28 +264,39 @@ func readSymbolsSorted(out []symbol) []symbol {
 	return out
 }
 
-// symbolAt names the function symbol that covers an ELF virtual address.
-// Among aliases it prefers a sized symbol, then a global one.
+// symbolAt names the function symbol that covers an ELF virtual address,
+// as gdb's minimal symbols do: a sized symbol that covers it wins over a
+// closer symbol without a size (a label inside a function: glibc's
+// __syscall_cancel_arch_end, where a thread blocked in a system call
+// stands, lies inside __syscall_cancel_arch); failing one, the closest
+// unsized symbol names it. Among aliases it prefers a sized symbol, then a
+// global one.
 func (m *module) symbolAt(vaddr uint64) (symbol, bool) {
 	i := sort.Search(len(m.syms), func(i int) bool { return m.syms[i].addr > vaddr })
-	var best symbol
-	found := false
+	var best, label symbol
+	found, labelFound := false, false
 	for j := i - 1; j >= 0 && j >= i-64; j-- {
 		s := m.syms[j]
 		if found && s.addr != best.addr {
 			break
 		}
-		if s.size != 0 && vaddr >= s.addr+s.size {
-			if found {
-				break
+		if s.size == 0 {
+			if !labelFound || (s.addr == label.addr && better(s, label)) {
+				label, labelFound = s, true
 			}
 			continue
+		}
+		if vaddr >= s.addr+s.size {
+			continue // ends before vaddr; an earlier one may still cover it
 		}
 		if !found || better(s, best) {
 			best, found = s, true
 		}
 	}
-	return best, found
+	if found {
+		return best, true
+	}
+	return label, labelFound
 }
 
 func better(a, b symbol) bool {

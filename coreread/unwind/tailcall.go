@@ -127,6 +127,10 @@ func (x *dwarfIndex) walkCalls(r *dwarf.Reader, uc *unitCalls, fn uint64, depth 
 // entryOf returns the entry of the function a call site names, or its
 // name when the DWARF entry is a declaration or an abstract instance.
 func (x *dwarfIndex) entryOf(off dwarf.Offset) (uint64, string) {
+	return x.entryOfDepth(off, 0)
+}
+
+func (x *dwarfIndex) entryOfDepth(off dwarf.Offset, depth int) (uint64, string) {
 	r := x.d.Reader()
 	r.Seek(off)
 	e, err := r.Next()
@@ -141,6 +145,16 @@ func (x *dwarfIndex) entryOf(off dwarf.Offset) (uint64, string) {
 	}
 	if decl, _ := e.Val(dwarf.AttrDeclaration).(bool); decl {
 		return 0, x.name(e, 0) // defined elsewhere, perhaps another file
+	}
+	if _, inline := e.Val(dwarf.AttrInline).(int64); !inline && depth < 4 {
+		// A link-time-optimised build's call names a subprogram that only
+		// points at the early-debug entry (DW_AT_abstract_origin) of
+		// the callee: Debian sid's python calls sem_wait so.
+		for _, a := range []dwarf.Attr{dwarf.AttrAbstractOrigin, dwarf.AttrSpecification} {
+			if o, ok := e.Val(a).(dwarf.Offset); ok {
+				return x.entryOfDepth(o, depth+1)
+			}
+		}
 	}
 	// An abstract instance (inlined everywhere it is named): which copy
 	// was called is unknown, and gdb then rebuilds no chain either.

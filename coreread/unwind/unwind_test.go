@@ -17,6 +17,10 @@ func TestSymbolAtPrefersWhatGDBShows(t *testing.T) {
 		{name: "exported", addr: 0x200, size: 0x10, global: true},
 		{name: "unsized", addr: 0x300},
 		{name: "sized", addr: 0x300, size: 8},
+		{name: "__syscall_cancel_arch", addr: 0x400, size: 0x2f},
+		{name: "__syscall_cancel_arch_start", addr: 0x400},
+		{name: "__syscall_cancel_arch_end", addr: 0x42e},
+		{name: "label_after", addr: 0x500},
 	})}
 	tests := []struct {
 		vaddr uint64
@@ -29,6 +33,9 @@ func TestSymbolAtPrefersWhatGDBShows(t *testing.T) {
 		{0x205, "exported", true},
 		{0x302, "sized", true},
 		{0x50, "", false},
+		{0x42e, "__syscall_cancel_arch", true}, // a label inside a sized function
+		{0x400, "__syscall_cancel_arch", true},
+		{0x505, "label_after", true}, // no sized symbol covers it
 	}
 	for _, tc := range tests {
 		s, ok := m.symbolAt(tc.vaddr)
@@ -97,6 +104,22 @@ func TestDescribeAddress(t *testing.T) {
 		got := describeAddress(tc.addr, tc.code, segs, threads, fileAt)
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("describeAddress(0x%x, %d) = %q; want it to contain %q", tc.addr, tc.code, got, tc.want)
+		}
+	}
+}
+
+func TestDebugDirs(t *testing.T) {
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", []string{"/usr/lib/debug"}},
+		{"/root/.cache/sid/usr/lib/x86_64-linux-gnu/libc.so.6", []string{"/root/.cache/sid/usr/lib/debug", "/usr/lib/debug"}},
+		{"/opt/app/bin/python", []string{"/usr/lib/debug"}},
+	}
+	for _, tc := range tests {
+		if got := debugDirs(tc.path); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("debugDirs(%q) = %q; want %q", tc.path, got, tc.want)
 		}
 	}
 }

@@ -20,6 +20,10 @@ type addrBits struct {
 	rank  []uint32 // set bits before each word; built by freeze
 	extra map[uint64]bool
 	n     int // addresses marked while seeding the census
+	// listed is the set as the model's GC lists left it (keepListed),
+	// while the census runs: set words, and the addresses outside them.
+	listed      []uint64
+	listedExtra map[uint64]bool
 }
 
 type bitSeg struct {
@@ -87,6 +91,20 @@ type frozenBits struct {
 	extraSorted []uint64
 }
 
+// keepListed remembers the addresses marked so far as those the model's
+// GC lists named, for the census's visits (worker.visit).
+func (b *addrBits) keepListed() {
+	nw := len(b.words) / 2
+	b.listed = make([]uint64, nw)
+	for i := range nw {
+		b.listed[i] = b.words[2*i]
+	}
+	b.listedExtra = make(map[uint64]bool, len(b.extra))
+	for a := range b.extra {
+		b.listedExtra[a] = true
+	}
+}
+
 // freeze computes ranks; no more adds after it.
 func (b *addrBits) freeze() *frozenBits {
 	nw := len(b.words) / 2
@@ -97,6 +115,7 @@ func (b *addrBits) freeze() *frozenBits {
 		sum += uint32(bits.OnesCount64(b.words[2*i]))
 	}
 	b.rank[nw] = sum
+	b.listed, b.listedExtra = nil, nil
 	f := &frozenBits{addrBits: b}
 	for a := range b.extra {
 		f.extraSorted = append(f.extraSorted, a)

@@ -97,6 +97,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 		return nil, err
 	}
 	h.Stats.GCTracked = c.seen.n
+	c.seen.keepListed()
 	h.Stats.GCCollecting = seeds.GCCollecting
 	h.Stats.Incomplete = seeds.Incomplete
 	h.roots = seeds.Roots
@@ -271,14 +272,16 @@ func (c *census[T]) inboxesEmpty() bool {
 
 // typeIndex is the index in the census's type table of the type whose
 // object is at typeAddr, adding it (and marking the type object, which
-// every instance refers to) the first time. Each worker keeps a small
-// direct-mapped cache in front of the shared table: a census asks once
-// per object, mostly for a handful of types.
-func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) uint32 {
+// every instance refers to) the first time, and whether the model says
+// its objects can be tracked by the collector (Reader.GCType). Each
+// worker keeps a small direct-mapped cache in front of the shared table:
+// a census asks once per object, mostly for a handful of types.
+func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) (uint32, bool) {
 	slot := &wk.typeCache[(typeAddr>>4)&(typeCacheSize-1)]
 	if slot.addr == typeAddr && slot.ok {
-		return slot.ix
+		return slot.ix, slot.gc
 	}
+	gc := wk.rd.GCType(t)
 	c.typesMu.Lock()
 	ix, ok := c.typeIx[typeAddr]
 	if !ok {
@@ -291,8 +294,8 @@ func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) uint32 {
 	if !ok {
 		wk.mark(typeAddr)
 	}
-	*slot = typeSlot{typeAddr, ix, true}
-	return ix
+	*slot = typeSlot{typeAddr, ix, true, gc}
+	return ix, gc
 }
 
 // finish gives every object its id, its rank in the address set, and
@@ -346,6 +349,7 @@ func (h *Heap[T]) finish(c *census[T]) {
 	h.Stats.Unreadable = len(c.seedBad)
 	for i, wk := range c.workers {
 		h.Stats.Conservative += wk.conservative
+		h.Stats.GCUnlisted += wk.unlisted
 		h.Stats.Unreadable += len(wk.bad)
 		h.Stats.Edges += len(h.parts[i].edges)
 	}

@@ -8,9 +8,10 @@ import (
 
 // fakeObj is one object of a synthetic heap.
 type fakeObj struct {
-	typ  uint64 // address of its type object
-	refs []ref
-	size int64
+	typ     uint64 // address of its type object
+	refs    []ref
+	size    int64
+	tracked bool // its header says the collector tracks it
 }
 
 type ref struct {
@@ -94,6 +95,15 @@ func (r fakeReader) Labelled(obj uint64, _ string, emit func(uint64, Ref, bool))
 
 func (r fakeReader) Size(obj uint64, _ string) int64 { return r.m.objs[obj].size }
 
+func (r fakeReader) GCType(t string) bool { return t != "untracked" }
+
+func (r fakeReader) Tracked(obj uint64, t string) bool {
+	if t == "untracked" {
+		panic("Tracked asked about an object of a type GCType said is never tracked")
+	}
+	return r.m.objs[obj].tracked
+}
+
 func build(t *testing.T, m *fakeModel, workers int) *Heap[string] {
 	t.Helper()
 	h, err := Build[string](m, Options{Workers: workers})
@@ -133,6 +143,29 @@ func chainHeap() (*fakeModel, map[string]uint64) {
 		{Kind: "local", Name: "thread 1 › frame f › local h", Addr: a["holder"]},
 	}
 	return m, a
+}
+
+// The census asks the model about every object its GC lists did not name,
+// and only about those: tracked objects on the lists are fine, tracked
+// objects found only through roots or references are counted, however many
+// workers share the census.
+func TestCensusCountsTrackedObjectsNotListed(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		m, a := chainHeap()
+		for _, name := range []string{"list", "dict", "garbage", "holder", "module"} {
+			m.objs[a[name]].tracked = true // holder and module are on no list
+		}
+		m.obj(base+0x1600, m.typ(base+0x400, "untracked"))
+		m.roots = append(m.roots, Root{Kind: "local", Name: "untracked", Addr: base + 0x1600})
+		h := build(t, m, workers)
+		if h.Stats.GCUnlisted != 2 {
+			t.Errorf("%d workers: %d tracked objects not listed, want 2 (holder, module)", workers, h.Stats.GCUnlisted)
+		}
+		m.gc = append(m.gc, a["holder"], a["module"])
+		if h := build(t, m, workers); h.Stats.GCUnlisted != 0 {
+			t.Errorf("%d workers, every tracked object listed: %d counted as not listed", workers, h.Stats.GCUnlisted)
+		}
+	}
 }
 
 func TestCensusFindsEveryObjectInAddressOrder(t *testing.T) {

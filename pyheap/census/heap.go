@@ -82,6 +82,10 @@ type Stats struct {
 	Conservative int // edges from a conservative scan
 	Unreadable   int // pointers to memory that is not a valid object
 	GCCollecting bool
+	// GCUnlisted counts the objects the census found on none of the GC
+	// lists that say they are tracked by the collector (Reader.Tracked):
+	// the model's check that its lists were read whole.
+	GCUnlisted int
 	// Restored: the census was restored from a saved one (saved.go);
 	// Duration and Phases are those of the census then.
 	Restored bool

@@ -48,6 +48,15 @@ type Reader[T any] interface {
 	Labelled(obj uint64, t T, emit func(target uint64, via Ref, conservative bool))
 	// Size is obj's shallow size in bytes.
 	Size(obj uint64, t T) int64
+	// GCType reports whether objects of type t can be tracked by the
+	// garbage collector; the census asks once per type and worker.
+	GCType(t T) bool
+	// Tracked reports whether obj, of a GCType type and not among the
+	// objects Seed named from the garbage collector's lists, says (in its
+	// own header) that the collector tracks it: then the lists were not
+	// read whole. The census asks while it visits obj (its memory is at
+	// hand) and counts the answers in Stats.GCUnlisted.
+	Tracked(obj uint64, t T) bool
 }
 
 // RootKind says what kind of thing a root is; the model names the kinds.
@@ -80,4 +89,14 @@ type Edge struct {
 	Addr         uint64
 	Via          Ref
 	Conservative bool
+}
+
+// RefAppender is a Reader that can also append the targets of some
+// objects' references to a slice: the census's fast path for the
+// commonest objects, one call per object instead of one per reference.
+type RefAppender[T any] interface {
+	// AppendRefs appends the targets Refs would report for obj, in the
+	// same order (none of them conservative), and reports true; or
+	// reports false, dst unchanged, for an object it leaves to Refs.
+	AppendRefs(obj uint64, t T, dst []uint64) ([]uint64, bool)
 }

@@ -10,6 +10,7 @@ type worker[T any] struct {
 	c    *census[T]
 	id   int
 	rd   Reader[T]                                       // its own: readers keep per-goroutine caches
+	ra   RefAppender[T]                                  // rd, when it is one
 	emit func(target uint64, via Ref, conservative bool) // onRef, bound once
 	hint int                                             // last segment hit when locating addresses
 	pend *pending                                        // marked, not yet visited, in this worker's part
@@ -23,10 +24,11 @@ type worker[T any] struct {
 	typeOf  []uint32
 	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
 	edges   []uint64
-	// conservative edges, and marks of its own that were not objects
-	conservative, dangling int
-	reported               int // objects added to c.objects
-	typeCache              [typeCacheSize]typeSlot
+	// conservative edges, marks of its own that were not objects, and
+	// objects tracked by the collector but on none of its lists
+	conservative, dangling, unlisted int
+	reported                         int // objects added to c.objects
+	typeCache                        [typeCacheSize]typeSlot
 }
 
 // typeSlot caches one type's index in the census's type table.
@@ -34,6 +36,7 @@ type typeSlot struct {
 	addr uint64
 	ix   uint32
 	ok   bool
+	gc   bool // Reader.GCType
 }
 
 const typeCacheSize = 256
@@ -45,16 +48,29 @@ const sendBatch = 4096
 func (c *census[T]) newWorker(id int) *worker[T] {
 	wk := &worker[T]{c: c, id: id, rd: c.model.NewReader(), bad: map[uint64]bool{}}
 	wk.emit = wk.onRef
+	wk.ra, _ = wk.rd.(RefAppender[T])
 	return wk
 }
 
 // reserve grows the per-object arrays once, for the objects this worker
 // will likely visit, instead of doubling them many times.
 func (wk *worker[T]) reserve(objects int) {
-	wk.order = slices.Grow(wk.order, objects)
-	wk.typeOf = slices.Grow(wk.typeOf, objects)
-	wk.edgeOff = slices.Grow(wk.edgeOff, objects+1)
-	wk.edges = slices.Grow(wk.edges, objects)
+	wk.order = reserved(wk.order, objects)
+	wk.typeOf = reserved(wk.typeOf, objects)
+	wk.edgeOff = reserved(wk.edgeOff, objects+1)
+	wk.edges = reserved(wk.edges, objects)
+}
+
+// reserved is slices.Grow(s, n) without clearing the new room when s is
+// empty: slices.Grow writes zeros over all of it, which in a fresh process
+// faults in every page of a reservation that is only an estimate (a third
+// of a whole histogram's CPU time went there), where memory fresh from the
+// system is zero already and is touched only as it is used.
+func reserved[E any](s []E, n int) []E {
+	if len(s) == 0 && cap(s) < n {
+		return make([]E, 0, n)
+	}
+	return slices.Grow(s, n)
 }
 
 // owner is the worker that owns bitmap word w.
@@ -222,7 +238,7 @@ func (wk *worker[T]) sweep() {
 			}
 			a := wk.extraQ[len(wk.extraQ)-1]
 			wk.extraQ = wk.extraQ[:len(wk.extraQ)-1]
-			wk.visit(a)
+			wk.visit(a, c.seen.listedExtra[a])
 			continue
 		}
 		word := wk.pend.take(w)
@@ -231,8 +247,10 @@ func (wk *worker[T]) sweep() {
 			si++
 		}
 		base := segs[si].start + uint64(w-segs[si].word)*64*8
+		listed := c.seen.listed[w]
 		for word != 0 {
-			wk.visit(base + uint64(bits.TrailingZeros64(word))*8)
+			tz := bits.TrailingZeros64(word)
+			wk.visit(base+uint64(tz)*8, listed&(1<<tz) != 0)
 			word &= word - 1
 		}
 		if c.progress != nil && len(wk.order)-wk.reported >= 1<<16 {
@@ -247,8 +265,11 @@ func (wk *worker[T]) sweep() {
 	}
 }
 
-// visit checks that a marked address is an object and walks it.
-func (wk *worker[T]) visit(addr uint64) {
+// visit checks that a marked address is an object and walks it. An
+// object of a type the collector tracks that was not on the model's GC
+// lists (listed) is asked whether it should have been (Reader.Tracked):
+// here its header is at hand, and the census's workers share the reading.
+func (wk *worker[T]) visit(addr uint64, listed bool) {
 	t, typeAddr, err := wk.rd.TypeOf(addr)
 	if err != nil {
 		wk.unmark(addr)
@@ -261,9 +282,24 @@ func (wk *worker[T]) visit(addr uint64) {
 		wk.c.maxed.Store(true)
 		return
 	}
-	ix := wk.c.typeIndex(wk, t, typeAddr)
+	ix, gc := wk.c.typeIndex(wk, t, typeAddr)
 	wk.order = append(wk.order, addr)
 	wk.typeOf = append(wk.typeOf, ix)
 	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
+	if gc && !listed && wk.rd.Tracked(addr, t) {
+		wk.unlisted++
+	}
+	if wk.ra != nil {
+		start := len(wk.edges)
+		if edges, ok := wk.ra.AppendRefs(addr, t, wk.edges); ok {
+			// Each appended target is recorded again, in place, as
+			// onRef records one (it writes no further than it reads).
+			wk.edges = edges[:start]
+			for _, e := range edges[start:] {
+				wk.onRef(e, Ref{}, false)
+			}
+			return
+		}
+	}
 	wk.rd.Refs(addr, t, wk.emit)
 }

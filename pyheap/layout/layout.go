@@ -333,18 +333,22 @@ type Layout struct {
 	MemberDefName      Offset `py:"off:PyMemberDef:name"`
 	MemberDefType      Offset `py:"off:PyMemberDef:type"`
 	MemberDefOffset    Offset `py:"off:PyMemberDef:offset"`
-	TObject            int64  `py:"c:T_OBJECT"`
-	TObjectEx          int64  `py:"c:T_OBJECT_EX"`
-	FrameBuiltins      Offset `py:"off:_frame:f_builtins"`
-	FrameGlobals       Offset `py:"off:_frame:f_globals"`
-	FrameTrace         Offset `py:"off:_frame:f_trace"`
-	FrameValuestack    Offset `py:"off:_frame:f_valuestack"`
-	FrameStacktop      Offset `py:"off:_frame:f_stacktop"`    // 3.8-3.9
-	FrameStackdepth    Offset `py:"off:_frame:f_stackdepth"`  // 3.10
-	FrameData          Offset `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
-	IFrameBuiltins     Offset `py:"off:_PyInterpreterFrame:f_builtins"`
-	GenFrameState      Offset `py:"off:PyGenObject:gi_frame_state"` // 3.11+
-	GenName            Offset `py:"off:PyGenObject:gi_name"`
+	MemberDefFlags     Offset `py:"off:PyMemberDef:flags"`
+	// 3.15: a __slots__ member of a subclass of a variable-size type
+	// (tuple) lies after the items: its offset counts from their end.
+	MemberAfterItems Flag   `py:"c:_Py_AFTER_ITEMS"`
+	TObject          int64  `py:"c:T_OBJECT"`
+	TObjectEx        int64  `py:"c:T_OBJECT_EX"`
+	FrameBuiltins    Offset `py:"off:_frame:f_builtins"`
+	FrameGlobals     Offset `py:"off:_frame:f_globals"`
+	FrameTrace       Offset `py:"off:_frame:f_trace"`
+	FrameValuestack  Offset `py:"off:_frame:f_valuestack"`
+	FrameStacktop    Offset `py:"off:_frame:f_stacktop"`    // 3.8-3.9
+	FrameStackdepth  Offset `py:"off:_frame:f_stackdepth"`  // 3.10
+	FrameData        Offset `py:"off:_frame:_f_frame_data"` // 3.11+: the frame lives here once its owner returned
+	IFrameBuiltins   Offset `py:"off:_PyInterpreterFrame:f_builtins"`
+	GenFrameState    Offset `py:"off:PyGenObject:gi_frame_state"` // 3.11+
+	GenName          Offset `py:"off:PyGenObject:gi_name"`
 	// The exception state a suspended generator saved, which gen_traverse
 	// visits (exc_type and exc_traceback before 3.11).
 	GenExcType        Offset `py:"off:PyGenObject:gi_exc_state.exc_type"`

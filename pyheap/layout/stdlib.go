@@ -12,8 +12,12 @@ import (
 // private to their modules. Their layouts come from the DWARF of the pyenv
 // builds (libpython for built-in modules, lib-dynload/*.so for the
 // others), one table per minor version, written by ./gen into
-// stdlib_gen.go. Which structs, and which of their members a walker needs
-// by name, is said by StdSpecs; every number comes from DWARF.
+// stdlib_gen.go; and, for distributions' stripped builds (Debian sid's),
+// from the separate DWARF of that very build (python3.X-dbg's
+// usr/lib/debug/.build-id), one table per exact version, in
+// stdlib_release_gen.go. Which structs, and which of their members a
+// walker needs by name, is said by StdSpecs; every number comes from
+// DWARF.
 
 // StdMember is one member of a C struct.
 type StdMember struct {
@@ -75,8 +79,48 @@ type StdSpec struct {
 // StdTypes returns the standard-library layouts of a minor version, by
 // tp_name; nil when there is no table.
 func StdTypes(minor string) map[string]*StdType {
-	byStruct, ok := stdTables[minor]
-	if !ok {
+	return byName(stdTables[minor])
+}
+
+// StdTypesFor returns the standard-library layouts of a build, by tp_name:
+// those of its exact release ("3.14.10") or of the newest release of its
+// minor not newer than it that has a table of its own (a distribution's
+// build), else its minor's (the pyenv builds'), else, for a minor with
+// release tables only and version not telling the patch level, the oldest
+// release's. nil when there is none. Walkers check every struct's size
+// against the type's tp_basicsize before use, so a build whose module
+// differs is scanned conservatively rather than misread.
+func StdTypesFor(version string) map[string]*StdType {
+	key := nearestKey(version, stdReleaseTables)
+	if key != "" && !lessVersion(splitVersion(version), splitVersion(key)) {
+		return byName(stdReleaseTables[key])
+	}
+	minor := version
+	if v := splitVersion(version); len(v) >= 2 {
+		minor = fmt.Sprintf("%d.%d", v[0], v[1])
+	}
+	if t, ok := stdTables[minor]; ok {
+		return byName(t)
+	}
+	if key != "" {
+		return byName(stdReleaseTables[key])
+	}
+	return nil
+}
+
+// StdReleases lists the exact releases with a standard-library table of
+// their own.
+func StdReleases() []string {
+	out := make([]string, 0, len(stdReleaseTables))
+	for v := range stdReleaseTables {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return lessVersion(splitVersion(out[i]), splitVersion(out[j])) })
+	return out
+}
+
+func byName(byStruct map[string]*StdType) map[string]*StdType {
+	if byStruct == nil {
 		return nil
 	}
 	out := map[string]*StdType{}

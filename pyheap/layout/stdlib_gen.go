@@ -4,7 +4,7 @@ package layout
 
 var stdTables = map[string]map[string]*StdType{
 	"3.8": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "_elementtree", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -355,7 +355,7 @@ var stdTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.9": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "_elementtree", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -712,7 +712,7 @@ var stdTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.10": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "_elementtree", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -1075,7 +1075,7 @@ var stdTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.11": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "_elementtree", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -1429,7 +1429,7 @@ var stdTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.12": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "_elementtree", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},
@@ -1804,7 +1804,7 @@ var stdTables = map[string]map[string]*StdType{
 		},
 	},
 	"3.13": {
-		"EVPobject": {Struct: "EVPobject", Module: "_hashlib", Special: "", Size: 32},
+		"EVPobject|HASHobject": {Struct: "EVPobject|HASHobject", Module: "_hashlib", Special: "", Size: 32},
 		"ElementObject": {Struct: "ElementObject", Module: "_elementtree", Special: "element", Size: 56,
 			Refs:   []StdMember{{"tag", 16}},
 			Tagged: []StdMember{{"text", 24}, {"tail", 32}},

@@ -18,7 +18,8 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"dict_keys", "dict_values", "dict_items", "odict_keys", "odict_values", "odict_items"}, Struct: "_PyDictViewObject"},
 	{Names: []string{"dict_keyiterator", "dict_valueiterator", "dict_itemiterator", "dict_reversekeyiterator", "dict_reversevalueiterator", "dict_reverseitemiterator"}, Struct: "dictiterobject"},
 	// _functools
-	{Names: []string{"functools.partial"}, Struct: "partialobject"},
+	// 3.14+: placeholder borrows the module's Placeholder singleton
+	{Names: []string{"functools.partial"}, Struct: "partialobject", Skip: []string{"placeholder"}},
 	{Names: []string{"functools._lru_cache_wrapper"}, Struct: "lru_cache_object", Special: "lru",
 		Fields: []string{"root.next", "lru_list_elem:next", "lru_list_elem:key", "lru_list_elem:result"}},
 	{Names: []string{"functools._lru_list_elem"}, Struct: "lru_list_elem", Skip: []string{"prev", "next"}},
@@ -107,7 +108,7 @@ var StdSpecs = []StdSpec{
 	// more modules' objects that real programs hold many of
 	{Names: []string{"_abc._abc_data", "_abc_data"}, Struct: "_abc_data"},
 	{Names: []string{"bytearray"}, Struct: "PyByteArrayObject"},
-	{Names: []string{"types.UnionType"}, Struct: "unionobject"},
+	{Names: []string{"types.UnionType", "typing.Union"}, Struct: "unionobject"}, // typing.Union from 3.14
 	{Names: []string{"datetime.timedelta"}, Struct: "PyDateTime_Delta", Module: "_datetime"},
 	{Names: []string{"datetime.date"}, Struct: "PyDateTime_Date", Module: "_datetime"},
 	{Names: []string{"datetime.timezone"}, Struct: "PyDateTime_TimeZone", Module: "_datetime"},
@@ -128,7 +129,7 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"_random.Random"}, Struct: "RandomObject", Module: "_random"},
 	{Names: []string{"_io._IOBase", "_io._RawIOBase"}, Struct: "iobase"},
 	{Names: []string{"_sre.SRE_Scanner"}, Struct: "ScannerObject"},
-	{Names: []string{"_hashlib.HASH"}, Struct: "EVPobject", Module: "_hashlib"},
+	{Names: []string{"_hashlib.HASH"}, Struct: "EVPobject|HASHobject", Module: "_hashlib"}, // HASHobject from 3.15
 	{Names: []string{"select.epoll"}, Struct: "pyEpoll_Object", Module: "select"},
 	{Names: []string{"_pickle.Pickler"}, Struct: "PicklerObject", Module: "_pickle"},
 	{Names: []string{"_pickle.Unpickler"}, Struct: "UnpicklerObject", Module: "_pickle"},

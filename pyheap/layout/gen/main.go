@@ -6,7 +6,10 @@
 // version of a stripped distribution build (Debian sid's, fetched by
 // scripts/sid-pythons.sh), computed by an offsetof probe compiled against
 // that build's -dev headers and checked against the _Py_DebugOffsets and
-// Py_Version in its executable (offsetof.go, sid.go).
+// Py_Version in its executable (offsetof.go, sid.go). And it writes the
+// standard library's C-type tables: stdlib_gen.go from the pyenv builds'
+// DWARF, stdlib_release_gen.go from the separate DWARF of each sid build
+// (python3.X-dbg, fetched by scripts/sid-pythons.sh --dbg; stdlib.go).
 //
 //	go run ./pyheap/layout/gen [-pyenv DIR] [-sid DIR] [-o FILE] [-patch-o FILE]
 //
@@ -44,7 +47,7 @@ func main() {
 	sid := flag.String("sid", defaultSidRoot(), "folder holding Debian sid's unpacked CPython builds")
 	patchOut := flag.String("patch-o", filepath.Join(filepath.Dir(self), "..", "tables_patch_gen.go"), "output file of the per-release tables")
 	flag.Parse()
-	if err := run(*pyenv, *out); err != nil {
+	if err := run(*pyenv, *sid, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
@@ -93,7 +96,7 @@ func runPatch(pyenv, sid, out string) error {
 	return os.WriteFile(out, src, 0o644)
 }
 
-func run(pyenv, out string) error {
+func run(pyenv, sid, out string) error {
 	_, self, _, _ := runtime.Caller(0)
 	probe := filepath.Join(filepath.Dir(self), "probe.c.txt")
 	var buf bytes.Buffer
@@ -117,7 +120,7 @@ func run(pyenv, out string) error {
 	if err := os.WriteFile(out, src, 0o644); err != nil {
 		return err
 	}
-	return writeStdlib(pyenv, filepath.Join(filepath.Dir(out), "stdlib_gen.go"))
+	return writeStdlib(pyenv, sid, filepath.Join(filepath.Dir(out), "stdlib_gen.go"))
 }
 
 // findBuild picks the newest patch release of minor under pyenv.
