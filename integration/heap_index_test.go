@@ -472,3 +472,32 @@ func sameAnswer(t *testing.T, a, b []byte) bool {
 	y, _ := withoutFromIndex(t, b)
 	return bytes.Equal(x, y)
 }
+
+// diff compares the out-edges of its newer core: with that core's
+// dominator tree saved by an earlier leak command (mapped, no out-edges
+// built), it answers as without any index.
+func TestHeapDiffWithSavedDominatorTree(t *testing.T) {
+	in := interpreters(t)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	pair, err := harness.CachedCorePair(ctx, in, "diff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"diff", "--json", "--new", "Session", "--max-new", "0", pair.First.CorePath, pair.Second.CorePath}
+	plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
+	if plain.code != 0 {
+		t.Fatalf("--no-index: exit %d: %s", plain.code, plain.stderr)
+	}
+	if r := runIndexed(t, dir, "leaks", pair.Second.CorePath); r.code != 0 || !strings.Contains(string(r.stderr), "index: saved "+dir+"/dominators-") {
+		t.Fatalf("leaks: exit %d, no dominator tree saved: %s", r.code, r.stderr)
+	}
+	got := runIndexed(t, dir, args...)
+	if got.code != 0 || !strings.Contains(string(got.stderr), "index: loaded "+dir+"/dominators-") {
+		t.Fatalf("diff: exit %d, the saved dominator tree not used: %s", got.code, got.stderr)
+	}
+	if !bytes.Equal(resultOf(t, got.stdout), resultOf(t, plain.stdout)) {
+		t.Errorf("diff with the saved dominator tree differs from --no-index:\n%s\n--- without the index:\n%s", got.stdout, plain.stdout)
+	}
+}
