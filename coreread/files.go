@@ -51,6 +51,8 @@ type mappedFile struct {
 	syms       []elf.Symbol
 	symsErr    error
 	symsOK     bool
+	raw        []rawSymtab // ELF64: .dynsym then .symtab, as stored (rawSymbols)
+	rawOK      bool
 }
 
 func (mf *mappedFile) close() {
@@ -379,6 +381,74 @@ func (mf *mappedFile) symbols() ([]elf.Symbol, error) {
 	return mf.syms, nil
 }
 
+// rawSymtab is a symbol table as the file stores it (ELF64 entries, the
+// first, null one dropped) with its string table: a lookup compares names
+// in place instead of making a string of every symbol's (debug/elf's
+// Symbols does, which cost a fresh process tens of milliseconds for
+// libpython's tables).
+type rawSymtab struct {
+	order binary.ByteOrder
+	syms  []byte
+	strs  []byte
+}
+
+const sym64Size = 24
+
+// rawSymbols reads the dynamic and the static symbol table of an ELF64
+// file, as debug/elf's DynamicSymbols and Symbols would find them (a table
+// they would reject is left out); ok false for another class.
+func (mf *mappedFile) rawSymbols() ([]rawSymtab, bool) {
+	ef, err := mf.elfFile()
+	mf.mu.Lock()
+	defer mf.mu.Unlock()
+	if mf.rawOK || err != nil {
+		return mf.raw, err == nil
+	}
+	if ef.Class != elf.ELFCLASS64 {
+		return nil, false
+	}
+	mf.rawOK = true
+	for _, typ := range []elf.SectionType{elf.SHT_DYNSYM, elf.SHT_SYMTAB} {
+		sec := ef.SectionByType(typ)
+		if sec == nil {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil || len(data) == 0 || len(data)%sym64Size != 0 {
+			continue
+		}
+		if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
+			continue
+		}
+		strs, err := ef.Sections[sec.Link].Data()
+		if err != nil {
+			continue
+		}
+		mf.raw = append(mf.raw, rawSymtab{order: ef.ByteOrder, syms: data[sym64Size:], strs: strs})
+	}
+	return mf.raw, true
+}
+
+// lookup finds the first defined symbol named name (section not
+// SHN_UNDEF, value not 0) in the table.
+func (t *rawSymtab) lookup(name string) (value, size uint64, ok bool) {
+	for off := 0; off+sym64Size <= len(t.syms); off += sym64Size {
+		e := t.syms[off : off+sym64Size]
+		at := int(t.order.Uint32(e[0:4]))
+		end := at + len(name)
+		if end >= len(t.strs) || end < at || t.strs[end] != 0 || string(t.strs[at:end]) != name {
+			continue
+		}
+		if elf.SectionIndex(t.order.Uint16(e[6:8])) == elf.SHN_UNDEF {
+			continue
+		}
+		if v := t.order.Uint64(e[8:16]); v != 0 {
+			return v, t.order.Uint64(e[16:24]), true
+		}
+	}
+	return 0, 0, false
+}
+
 // LookupSymbol finds a defined symbol by name in the executable first, then
 // in the other mapped files by address. Undefined entries (an extension
 // module's reference to a libpython symbol) are skipped.
@@ -386,6 +456,14 @@ func (p *Process) LookupSymbol(name string) (Symbol, bool) {
 	for _, path := range p.filePaths() {
 		mf := p.files[path]
 		if mf.info.Status == FileNotELF || mf.info.Status == FileMissing {
+			continue
+		}
+		if tables, ok := mf.rawSymbols(); ok {
+			for i := range tables {
+				if v, size, ok := tables[i].lookup(name); ok {
+					return Symbol{Name: name, Addr: v + mf.bias, Size: size, File: path}, true
+				}
+			}
 			continue
 		}
 		syms, err := mf.symbols()

@@ -331,3 +331,32 @@ func TestConcurrentSaveAndLoad(t *testing.T) {
 		t.Errorf("cache holds %d files, want 1: %v", len(entries), entries)
 	}
 }
+
+// The fingerprint is the content's: the same arrays saved again give the
+// same one, a changed value another.
+func TestFingerprint(t *testing.T) {
+	c := &Cache{Dir: filepath.Join(t.TempDir(), "index")}
+	fingerprint := func(b *Builder) [32]byte {
+		t.Helper()
+		if _, err := c.Save(testKey(1), testSchema, b); err != nil {
+			t.Fatal(err)
+		}
+		x, err := c.Load(testKey(1), testSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		return x.Fingerprint()
+	}
+	b, _ := testBuilder()
+	first := fingerprint(b)
+	b, _ = testBuilder()
+	if again := fingerprint(b); again != first {
+		t.Errorf("the same arrays saved again: fingerprint %x, was %x", again, first)
+	}
+	b, big := testBuilder()
+	big[len(big)-1]++
+	if changed := fingerprint(b); changed == first {
+		t.Errorf("a changed value kept the fingerprint %x", first)
+	}
+}

@@ -1,6 +1,7 @@
 package indexfile
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -145,6 +147,30 @@ func (x *Index) Label() string { return x.label }
 
 // Size is the file's size in bytes.
 func (x *Index) Size() int64 { return int64(len(x.data)) }
+
+// Fingerprint is a digest of the index's content: its section table and
+// every array's block checksums (a few bytes per MB, so it costs almost
+// nothing). An index derived from this one (a dominator tree of a saved
+// census) records it, and is used only with an index of the same
+// fingerprint: the same arrays, whichever process wrote them.
+func (x *Index) Fingerprint() [32]byte {
+	h := sha256.New()
+	names := make([]string, 0, len(x.entries))
+	for name := range x.entries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		e := x.entries[name]
+		var b [entrySize]byte
+		e.encode(b[:])
+		h.Write(b[:])
+		h.Write(x.data[e.crcOff : e.crcOff+4*blocks(e.nbytes)])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
 
 // Has says whether the index holds an array named name.
 func (x *Index) Has(name string) bool {

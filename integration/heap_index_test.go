@@ -61,6 +61,12 @@ func heapCommands(m harness.ThreadsMarkers) [][]string {
 		{"path", "--json", "--all", "CORE", addr},
 		{"path", "CORE", addr},
 		{"show", "--json", "CORE", addr},
+		// The leak commands: the first computes the dominator tree and
+		// saves it beside the census index, the next ones map it.
+		{"leaks", "--json", "--min-share", "0.01", "CORE"},
+		{"top", "--json", "--retained", "CORE"},
+		{"retained", "--json", "CORE", addr},
+		{"instances", "--json", "CORE", "list"},
 	}
 	if len(m.TempFiles) > 0 {
 		cmds = append(cmds, []string{"grep", "--json", "CORE", m.TempFiles[0].Prefix})
@@ -122,8 +128,8 @@ func TestHeapSameAnswersWithSavedIndex(t *testing.T) {
 			}
 		}
 		entries, _ := filepath.Glob(filepath.Join(dir, "*.pycidx"))
-		if len(entries) != 1 {
-			t.Errorf("index cache holds %v, want one index", entries)
+		if len(entries) != 2 {
+			t.Errorf("index cache holds %v, want one census index and one dominator tree", entries)
 		}
 	})
 }
@@ -182,6 +188,90 @@ func TestHeapDamagedIndexRebuilt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A damaged saved dominator tree is noticed, named in a warning, computed
+// again and saved, and the answer is the same; one of another census (the
+// census index rebuilt since) is computed again without a warning.
+func TestHeapDamagedDominatorTreeRebuilt(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	var m harness.ThreadsMarkers
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"retained", "--json", res.CorePath, m.MarkedList.Address}
+	want := runIndexed(t, dir, args...)
+	if want.code != 0 || !strings.Contains(string(want.stderr), "index: saved "+dir+"/dominators-") {
+		t.Fatalf("exit %d, no dominator tree saved: %s", want.code, want.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "dominators-*.pycidx"))
+	if len(files) != 1 {
+		t.Fatalf("no dominator tree saved: %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	damages := map[string]func([]byte) []byte{
+		"truncated":   func(b []byte) []byte { return b[:len(b)*2/3] },
+		"bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 4; return c },
+		"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
+	}
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(files[0], damage(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got := runIndexed(t, dir, args...)
+			if got.code != 0 || !bytes.Equal(resultOf(t, got.stdout), resultOf(t, want.stdout)) {
+				t.Fatalf("exit %d, answer differs after the dominator tree was damaged: %s", got.code, got.stderr)
+			}
+			if !strings.Contains(string(got.stderr), "warning: saved ") || !strings.Contains(string(got.stderr), "index: saved "+dir+"/dominators-") {
+				t.Errorf("no warning about the damaged dominator tree, or not saved again: %s", got.stderr)
+			}
+			again := runIndexed(t, dir, args...)
+			if !bytes.Equal(resultOf(t, again.stdout), resultOf(t, want.stdout)) || !strings.Contains(string(again.stderr), "index: loaded "+dir+"/dominators-") || strings.Contains(string(again.stderr), "warning") {
+				t.Errorf("the saved dominator tree was not used, or answered differently: %s", again.stderr)
+			}
+		})
+	}
+	t.Run("other census", func(t *testing.T) {
+		if err := os.WriteFile(files[0], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The census index saved again (--force): a new census of the same
+		// core, whose arrays need not be laid out alike (the type table's
+		// order follows the census workers). The tree records the
+		// fingerprint of the census index it was computed from: it is
+		// used with the same census only, else computed again, without a
+		// warning (nothing was damaged).
+		if r := runIndexed(t, dir, "index", "--force", res.CorePath); r.code != 0 {
+			t.Fatalf("index --force: exit %d: %s", r.code, r.stderr)
+		}
+		got := runIndexed(t, dir, args...)
+		if !bytes.Equal(resultOf(t, got.stdout), resultOf(t, want.stdout)) || strings.Contains(string(got.stderr), "warning") {
+			t.Fatalf("answer differs, or a warning, after the census index was saved again: %s", got.stderr)
+		}
+		again := runIndexed(t, dir, args...)
+		if !bytes.Equal(resultOf(t, again.stdout), resultOf(t, want.stdout)) || strings.Contains(string(again.stderr), "warning") ||
+			!strings.Contains(string(again.stderr), "index: loaded "+dir+"/dominators-") {
+			t.Fatalf("answer differs, or a warning, after the census index was saved again: %s", got.stderr)
+		}
+	})
+}
+
+// resultOf is a heap answer's result, without the envelope's warnings.
+func resultOf(t *testing.T, stdout []byte) []byte {
+	t.Helper()
+	var env struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(stdout, &env); err != nil {
+		t.Fatalf("not an envelope: %v: %s", err, stdout)
+	}
+	return env.Result
 }
 
 // A core rewritten in place (another core under the same name) is not
@@ -381,4 +471,33 @@ func sameAnswer(t *testing.T, a, b []byte) bool {
 	x, _ := withoutFromIndex(t, a)
 	y, _ := withoutFromIndex(t, b)
 	return bytes.Equal(x, y)
+}
+
+// diff compares the out-edges of its newer core: with that core's
+// dominator tree saved by an earlier leak command (mapped, no out-edges
+// built), it answers as without any index.
+func TestHeapDiffWithSavedDominatorTree(t *testing.T) {
+	in := interpreters(t)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	pair, err := harness.CachedCorePair(ctx, in, "diff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"diff", "--json", "--new", "Session", "--max-new", "0", pair.First.CorePath, pair.Second.CorePath}
+	plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
+	if plain.code != 0 {
+		t.Fatalf("--no-index: exit %d: %s", plain.code, plain.stderr)
+	}
+	if r := runIndexed(t, dir, "leaks", pair.Second.CorePath); r.code != 0 || !strings.Contains(string(r.stderr), "index: saved "+dir+"/dominators-") {
+		t.Fatalf("leaks: exit %d, no dominator tree saved: %s", r.code, r.stderr)
+	}
+	got := runIndexed(t, dir, args...)
+	if got.code != 0 || !strings.Contains(string(got.stderr), "index: loaded "+dir+"/dominators-") {
+		t.Fatalf("diff: exit %d, the saved dominator tree not used: %s", got.code, got.stderr)
+	}
+	if !bytes.Equal(resultOf(t, got.stdout), resultOf(t, plain.stdout)) {
+		t.Errorf("diff with the saved dominator tree differs from --no-index:\n%s\n--- without the index:\n%s", got.stdout, plain.stdout)
+	}
 }

@@ -67,6 +67,13 @@ func typeKey(g *LeakGraph, t *pyheap.Type) string {
 // BuildDiff compares two censuses of one process, object by object
 // (graph/heapdiff); cur needs its dominator tree, old only its arrays.
 func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
+	// The snapshots compare out-edges: a leak graph whose dominator tree
+	// was restored from a saved index has none until asked.
+	for _, g := range []*LeakGraph{old, cur} {
+		if g.Graph.Off == nil {
+			g.AddGraph()
+		}
+	}
 	keys := map[string]uint32{}
 	var names []*pyheap.Type
 	var modules []string

@@ -1,9 +1,11 @@
 package reports
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"regexp"
+	"regexp/syntax"
 
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
@@ -46,6 +48,7 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 	rt := h.Runtime()
 	g := &Grep{Pattern: re.String(), Matches: []GrepMatch{}}
 	finder := NewHolderFinder(h)
+	lit := requiredLiteral(re)
 	for i := 0; i < h.Len(); i++ {
 		id := pyheap.ObjectID(i)
 		kind := h.Type(id).Kind
@@ -60,8 +63,10 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 			}
 			var s string
 			if ascii && isASCII(raw) {
+				// A str without a literal every match contains is
+				// skipped without running the regexp.
 				g.Searched++
-				if !re.Match(raw) {
+				if (lit != nil && !bytes.Contains(raw, lit)) || !re.Match(raw) {
 					if cut {
 						g.Cut++
 					}
@@ -110,6 +115,41 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 		g.Matches = append(g.Matches, m)
 	}
 	return g
+}
+
+// requiredLiteral is a string every match of re contains (its longest
+// case-sensitive literal that the whole pattern concatenates), or nil when
+// the pattern has none (alternations, case folding, classes only).
+func requiredLiteral(re *regexp.Regexp) []byte {
+	parsed, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	if lit := literalIn(parsed.Simplify()); len(lit) > 0 {
+		return lit
+	}
+	return nil
+}
+
+func literalIn(re *syntax.Regexp) []byte {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil
+		}
+		return []byte(string(re.Rune))
+	case syntax.OpCapture, syntax.OpPlus:
+		return literalIn(re.Sub[0])
+	case syntax.OpConcat:
+		var best []byte
+		for _, sub := range re.Sub {
+			if lit := literalIn(sub); len(lit) > len(best) {
+				best = lit
+			}
+		}
+		return best
+	}
+	return nil
 }
 
 // Warnings says what the search left out.

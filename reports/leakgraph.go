@@ -44,7 +44,67 @@ func NewLeakGraph(h *pyheap.Heap) (*LeakGraph, error) {
 // NewLeakArrays builds the arrays only (Tree stays nil).
 func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
 	start := time.Now()
-	g := &LeakGraph{H: h}
+	g := NewLeakTypes(h)
+	g.AddGraph()
+	g.ArraysTime = time.Since(start)
+	return g
+}
+
+// NewLeakTypes builds the sizes and the type index of every object, not
+// the out-edges (AddGraph): what the answers read beside a dominator tree
+// restored from a saved index.
+func NewLeakTypes(h *pyheap.Heap) *LeakGraph {
+	start := time.Now()
+	g := &LeakGraph{H: h, Sizes: h.Sizes()}
+	n := h.Len()
+	g.TypeOf = make([]uint32, n)
+	// Types are numbered in the order of their first object; a flat
+	// census has a type index per object already, so the numbering is
+	// one pass over it and a table per census type, not a map lookup per
+	// object.
+	if typeOf, types := h.TypeIndexes(); typeOf != nil && len(typeOf) == n {
+		const unseen = ^uint32(0)
+		remap := make([]uint32, len(types))
+		for i := range remap {
+			remap[i] = unseen
+		}
+		index := map[*pyheap.Type]uint32{}
+		for i, ix := range typeOf {
+			k := remap[ix]
+			if k == unseen {
+				t := types[ix]
+				var ok bool
+				if k, ok = index[t]; !ok {
+					k = uint32(len(g.Types))
+					index[t] = k
+					g.Types = append(g.Types, t)
+				}
+				remap[ix] = k
+			}
+			g.TypeOf[i] = k
+		}
+	} else {
+		index := map[*pyheap.Type]uint32{}
+		for i := 0; i < n; i++ {
+			t := h.Type(pyheap.ObjectID(i))
+			k, ok := index[t]
+			if !ok {
+				k = uint32(len(g.Types))
+				index[t] = k
+				g.Types = append(g.Types, t)
+			}
+			g.TypeOf[i] = k
+		}
+	}
+	g.ArraysTime = time.Since(start)
+	return g
+}
+
+// AddGraph adds the census's out-edges and roots (census.Heap.Graph),
+// which the dominator tree is computed from, with the reverse index as
+// its predecessors.
+func (g *LeakGraph) AddGraph() {
+	h := g.H
 	cg := h.Graph()
 	g.Graph = dominators.Graph[pyheap.ObjectID]{Off: cg.Off, Targets: cg.Targets, Roots: cg.Roots,
 		PredsOf: func(v dominators.Node, buf []dominators.Node) []dominators.Node {
@@ -55,26 +115,13 @@ func NewLeakArrays(h *pyheap.Heap) *LeakGraph {
 			}
 			return buf
 		}}
-	g.Sizes = cg.Sizes
-	n := h.Len()
-	g.TypeOf = make([]uint32, n)
-	index := map[*pyheap.Type]uint32{}
-	for i := 0; i < n; i++ {
-		t := h.Type(pyheap.ObjectID(i))
-		k, ok := index[t]
-		if !ok {
-			k = uint32(len(g.Types))
-			index[t] = k
-			g.Types = append(g.Types, t)
-		}
-		g.TypeOf[i] = k
-	}
-	g.ArraysTime = time.Since(start)
-	return g
 }
 
 // ComputeTree computes the dominator tree and the retained sizes.
 func (g *LeakGraph) ComputeTree() error {
+	if g.Graph.Off == nil {
+		g.AddGraph()
+	}
 	start := time.Now()
 	tree, err := dominators.Compute(g.Graph, dominators.Options{Sizes: g.Sizes, OrphansAsRoots: true})
 	if err != nil {

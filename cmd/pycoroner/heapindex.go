@@ -29,6 +29,7 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 		warnings = append(warnings, why)
 	}
 	if cache != nil {
+		hs.cache, hs.key = cache, key
 		x, err := cache.Load(key, pyheap.HeapIndexSchema)
 		switch {
 		case err == nil:
@@ -58,6 +59,7 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 		label, _ := filepath.Abs(path)
 		saved, err := g.saveIndex(h, cache, key, label)
 		if err != nil {
+			hs.cache = nil // nothing for a dominator tree to stand beside
 			warnings = append(warnings, fmt.Sprintf("heap index not saved (%v): the next command takes the census again", err))
 		} else {
 			indexTrace("saved %s", saved)
@@ -105,6 +107,9 @@ func (g *globalFlags) indexFor(s *session) (*indexfile.Cache, indexfile.Key, str
 
 // close unmaps the saved index, then closes the core.
 func (hs *heapSession) close() {
+	for _, x := range hs.extra {
+		x.Close()
+	}
 	if hs.index != nil {
 		hs.index.Close()
 	}

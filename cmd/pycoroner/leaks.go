@@ -21,15 +21,6 @@ exceptions threads handle, their thread-state dicts, and what the
 interpreter's frames refer to; objects no root reaches (held by C code or
 static state) count as roots too.`
 
-// leakGraph builds the compact graph and the dominator tree of a census.
-func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
-	g, err := reports.NewLeakGraph(hs.h)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
-	}
-	return g, nil
-}
-
 func newRetainedCmd(gf *globalFlags) *cobra.Command {
 	var top int
 	cmd := &cobra.Command{

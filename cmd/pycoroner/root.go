@@ -226,8 +226,12 @@ func parseTarget(arg string) (pyheap.Expr, error) {
 // heapSession is an opened core with its heap census.
 type heapSession struct {
 	*session
-	h        *pyheap.Heap
-	index    *indexfile.Index // the saved index h was restored from, mapped until close
+	h     *pyheap.Heap
+	index *indexfile.Index // the saved index h was restored from, mapped until close
+	// cache and key: where h's index is saved (nil cache: no saved index)
+	cache    *indexfile.Cache
+	key      indexfile.Key
+	extra    []*indexfile.Index // other saved indexes mapped until close (a dominator tree)
 	warnings []string
 }
 

@@ -122,3 +122,18 @@ func (h *Heap[T]) forwardFromReverse() {
 	}
 	h.fwdOff, h.fwd = off, fwd
 }
+
+// Sizes are the shallow sizes of every object, in id order (computed on
+// first use, or mapped from a saved census): the array Graph carries,
+// without building the out-edges.
+func (h *Heap[T]) Sizes() []uint32 { return h.allSizes() }
+
+// TypeIndexes is, for a flat heap (restored or saved), every object's
+// index into types, in id order, and types, each type once: nil when the
+// census's own arrays are still in the workers' order.
+func (h *Heap[T]) TypeIndexes() (typeOf []uint32, types []T) {
+	if !h.flat {
+		return nil, nil
+	}
+	return h.parts[0].typeOf, h.types
+}

@@ -40,7 +40,14 @@ type Heap[T any] struct {
 	// one part in id order, no vis, no set.
 	flat  bool
 	saved *savedSource // a restored heap's saved arrays, read on first use
-	Stats Stats
+	// pathNext is ShortestPaths' array, zero between searches (pathScratch).
+	pathMu      sync.Mutex
+	pathNext    []uint32
+	pathTouched []ObjectID
+	// rootReach: the objects some named root reaches, when known
+	// (SetNamedRootReach).
+	rootReach []uint64
+	Stats     Stats
 }
 
 // heapPart is what one census worker recorded, in its visit order.

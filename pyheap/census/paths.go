@@ -16,19 +16,30 @@ type Path struct {
 // over the reverse index (breadth first, referrers in id order), so it
 // touches only what can reach the target.
 func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) int) []Path {
+	if h.rootReach != nil && h.rootReach[id/64]&(1<<(id%64)) == 0 {
+		return []Path{} // no named root reaches id: nothing to search
+	}
 	rootsOf := map[ObjectID][]Root{}
 	for _, r := range h.Roots() {
 		if r.ID >= 0 {
 			rootsOf[r.ID] = append(rootsOf[r.ID], r)
 		}
 	}
-	// next[o]-1 is the object after o on its shortest path to id; -1 for
-	// id itself, 0 not reached yet. (Zero for "not reached": an array of
-	// zeros needs no filling, and its pages cost nothing until the search
-	// touches them; filling one entry per object of a 21 M-object heap
-	// was most of a warm path.)
-	next := make([]int32, h.Len())
-	next[id] = -1
+	// next[o] is 2 + the object after o on its shortest path to id; 1 for
+	// id itself, 0 not reached yet: a fresh array is all "not reached",
+	// and only the pages of the objects reached are touched (the array
+	// has 4 bytes per object of the heap; a path usually reaches few).
+	next, touched, done := h.pathScratch()
+	defer func() {
+		// Give the array back all "not reached": clearing what was
+		// touched costs what the search did, not a pass over every object.
+		for _, o := range touched {
+			next[o] = 0
+		}
+		next[id] = 0
+		done(touched)
+	}()
+	next[id] = 1
 	type found struct {
 		obj  ObjectID
 		root Root
@@ -38,7 +49,6 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 	var hits []found
 	layer := []ObjectID{id}
 	for dist := 0; len(layer) > 0; dist++ {
-		var nextLayer []ObjectID
 		for _, o := range layer {
 			for _, r := range rootsOf[o] {
 				rk := 0
@@ -47,17 +57,24 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 				}
 				hits = append(hits, found{o, r, dist, rk})
 			}
+		}
+		if len(hits) > 0 && (!all || len(hits) >= max) {
+			// The layer that reached a root is not expanded: its
+			// referrers (a type object's are all its instances) are
+			// further than the paths found.
+			break
+		}
+		start := len(touched)
+		for _, o := range layer {
 			for _, src := range h.Referrers(o) {
 				if next[src] == 0 {
-					next[src] = int32(o) + 1
-					nextLayer = append(nextLayer, src)
+					next[src] = uint32(o) + 2
+					touched = append(touched, src)
 				}
 			}
 		}
-		if len(hits) > 0 && (!all || len(hits) >= max) {
-			break
-		}
-		layer = nextLayer
+		// The next layer is what this one touched, in that order.
+		layer = touched[start:]
 	}
 	sort.SliceStable(hits, func(i, j int) bool {
 		if hits[i].dist != hits[j].dist {
@@ -74,9 +91,9 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 	out := make([]Path, 0, len(hits))
 	for _, hit := range hits {
 		p := Path{Root: hit.root}
-		for o := hit.obj; ; o = ObjectID(next[o] - 1) {
+		for o := hit.obj; ; o = ObjectID(next[o] - 2) {
 			p.Objects = append(p.Objects, o)
-			if next[o] == -1 || len(p.Objects) > h.Len() {
+			if next[o] == 1 || len(p.Objects) > h.Len() {
 				break
 			}
 		}
@@ -87,21 +104,82 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 
 // EdgeLabel is how from refers to to: the first labelled edge, preferring
 // exact references to conservative ones; RefUnknown ("?") when labelling
-// finds none (the census saw an edge that a second walk does not). The
-// labelled walk is compared with to's address alone: looking every target
-// up (Edges) cost a warm path on a 3 M-item list most of its time.
+// finds none (the census saw an edge that a second walk does not). It
+// re-walks from but keeps only the edges to to: a path through a list of
+// millions of items labels one edge without collecting them all.
 func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via Ref, conservative bool) {
 	want := h.Addr(to)
-	found, exact := false, false
+	exact, found := false, false
 	h.main.Labelled(h.Addr(from), h.Type(from), func(target uint64, v Ref, cons bool) {
-		if exact || target != want {
+		if target != want || exact {
 			return
 		}
 		if !cons {
 			via, conservative, exact = v, false, true
-		} else if !found {
+			return
+		}
+		if !found {
 			via, conservative, found = v, true, true
 		}
 	})
 	return via, conservative
+}
+
+// pathScratch lends ShortestPaths the heap's array of 4 bytes per object,
+// all zero, and a list to record what it touches, for one search (done
+// gives them back, the array zero again): top and leaks search a path for
+// each of their rows, and fresh arrays each time cost more than the
+// searches (clearing 80 MB per row on 21 M objects, and growing a list of
+// millions). A search while another holds them gets fresh ones.
+func (h *Heap[T]) pathScratch() (next []uint32, touched []ObjectID, done func([]ObjectID)) {
+	if !h.pathMu.TryLock() {
+		return make([]uint32, h.Len()), nil, func([]ObjectID) {}
+	}
+	if h.pathNext == nil {
+		h.pathNext = make([]uint32, h.Len())
+	}
+	return h.pathNext, h.pathTouched[:0], func(t []ObjectID) {
+		h.pathTouched = t[:0]
+		h.pathMu.Unlock()
+	}
+}
+
+// NamedRootReach is the set of objects some named root reaches (a bit per
+// id), by a search forward from the named roots' objects over the
+// out-edges: ShortestPaths finds no path to any other object, and with the
+// set (SetNamedRootReach) it says so at once instead of searching
+// everything that refers to it.
+func (h *Heap[T]) NamedRootReach() []uint64 {
+	n := h.Len()
+	bits := make([]uint64, (n+63)/64)
+	var stack []ObjectID
+	mark := func(id ObjectID) {
+		if bits[id/64]&(1<<(id%64)) == 0 {
+			bits[id/64] |= 1 << (id % 64)
+			stack = append(stack, id)
+		}
+	}
+	for _, r := range h.roots {
+		if r.ID >= 0 {
+			mark(r.ID)
+		}
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, t := range h.Out(id) {
+			mark(t)
+		}
+	}
+	return bits
+}
+
+// SetNamedRootReach gives ShortestPaths the set NamedRootReach computed
+// (or saved); false when it does not fit this heap.
+func (h *Heap[T]) SetNamedRootReach(bits []uint64) bool {
+	if len(bits) != (h.Len()+63)/64 {
+		return false
+	}
+	h.rootReach = bits
+	return true
 }

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/indexfile"
+	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+// The dominator tree of a census is saved beside its index, in a file of
+// its own (schema "dominators"), by the first command that computes it
+// (retained, top, leaks, instances) or by `pycoroner index`: the census's
+// first command does not pay for it, and later leak commands map it
+// instead of computing it again. It records the fingerprint of the census
+// index it was computed from (indexfile.Index.Fingerprint) and is used
+// only with that census.
+
+// domIndexSchema names a saved dominator tree and the version of its form.
+var domIndexSchema = indexfile.Schema{Kind: "dominators", Version: 2}
+
+// domMeta is the small part of a saved tree, as JSON.
+type domMeta struct {
+	Census        string // hex of the census index's fingerprint
+	Objects       int
+	TotalRetained uint64
+	Stats         dominators.Stats
+}
+
+// leakGraph is the census's leak graph with its dominator tree: mapped
+// from the saved tree when there is one for this census, else computed
+// (and then saved, when the census has a saved index).
+func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
+	if g, ok := hs.savedTree(); ok {
+		return g, nil
+	}
+	g := reports.NewLeakTypes(hs.h)
+	if err := g.ComputeTree(); err != nil {
+		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
+	}
+	reach := hs.h.NamedRootReach()
+	hs.h.SetNamedRootReach(reach)
+	if err := hs.saveTree(g, reach); err != nil {
+		hs.warnings = append(hs.warnings, fmt.Sprintf("dominator tree not saved (%v): the next command computes it again", err))
+	}
+	return g, nil
+}
+
+// censusFingerprint is the fingerprint of the census index hs's census was
+// restored from or saved to; false when it has none.
+func (hs *heapSession) censusFingerprint() (string, bool) {
+	if hs.index != nil {
+		fp := hs.index.Fingerprint()
+		return fmt.Sprintf("%x", fp), true
+	}
+	if hs.cache == nil {
+		return "", false
+	}
+	x, err := hs.cache.Load(hs.key, pyheap.HeapIndexSchema)
+	if err != nil {
+		return "", false
+	}
+	defer x.Close()
+	fp := x.Fingerprint()
+	return fmt.Sprintf("%x", fp), true
+}
+
+// savedTree restores the leak graph of hs's census with its saved
+// dominator tree and type numbering. A tree that cannot be used (damaged,
+// of another census) is removed and computed again, with a warning when it
+// was damaged.
+func (hs *heapSession) savedTree() (*reports.LeakGraph, bool) {
+	if hs.cache == nil {
+		return nil, false
+	}
+	fp, ok := hs.censusFingerprint()
+	if !ok {
+		return nil, false
+	}
+	x, err := hs.cache.Load(hs.key, domIndexSchema)
+	if err != nil {
+		if !errors.Is(err, indexfile.ErrNotFound) {
+			hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the dominator tree was computed again", err))
+		}
+		return nil, false
+	}
+	g, err := restoreTree(x, fp, hs.h)
+	if err != nil {
+		x.Close()
+		os.Remove(x.Path())
+		if !errors.Is(err, errOtherCensus) {
+			hs.warnings = append(hs.warnings, fmt.Sprintf("saved dominator tree %s not used: %v; it was computed again", x.Path(), err))
+		}
+		return nil, false
+	}
+	hs.extra = append(hs.extra, x)
+	indexTrace("loaded %s", x.Path())
+	return g, true
+}
+
+// errOtherCensus: a saved tree of another census of the same core (the
+// census index was rebuilt since): not damage, just out of date.
+var errOtherCensus = errors.New("computed from another census index")
+
+func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap) (*reports.LeakGraph, error) {
+	objects := h.Len()
+	raw, err := indexfile.Get[byte](x, "meta")
+	if err != nil {
+		return nil, err
+	}
+	var meta domMeta
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	if meta.Census != fp {
+		return nil, errOtherCensus
+	}
+	if meta.Objects != objects {
+		return nil, fmt.Errorf("%d objects, the census has %d", meta.Objects, objects)
+	}
+	var arrays [4][]uint32
+	for i, name := range []string{"idom", "count", "retained_lo", "retained_hi"} {
+		if i > 0 && !x.Has(name) {
+			break // a tree without sizes
+		}
+		if arrays[i], err = indexfile.Get[uint32](x, name); err != nil {
+			return nil, err
+		}
+	}
+	if len(arrays[0]) != objects {
+		return nil, fmt.Errorf("%d immediate dominators for %d objects", len(arrays[0]), objects)
+	}
+	tree, err := dominators.Restore(arrays[0], arrays[1], arrays[2], arrays[3], meta.TotalRetained, meta.Stats)
+	if err != nil {
+		return nil, err
+	}
+	off, err := indexfile.Get[uint32](x, "child_off")
+	if err != nil {
+		return nil, err
+	}
+	kids, err := indexfile.Get[uint32](x, "children")
+	if err != nil {
+		return nil, err
+	}
+	if err := tree.RestoreChildren(off, kids); err != nil {
+		return nil, err
+	}
+	// The leak graph's type numbering (reports.NewLeakTypes: types in the
+	// order of their first object), as indexes into the census's types.
+	typeOf, err := indexfile.Get[uint32](x, "type_of")
+	if err != nil {
+		return nil, err
+	}
+	typeIxs, err := indexfile.Get[uint32](x, "types")
+	if err != nil {
+		return nil, err
+	}
+	censusTypeOf, censusTypes := h.TypeIndexes()
+	if censusTypeOf == nil {
+		return nil, errOtherCensus
+	}
+	if len(typeOf) != objects {
+		return nil, fmt.Errorf("%d type indexes for %d objects", len(typeOf), objects)
+	}
+	g := &reports.LeakGraph{H: h, Sizes: h.Sizes(), TypeOf: typeOf, Tree: tree}
+	for _, ix := range typeIxs {
+		if int(ix) >= len(censusTypes) {
+			return nil, fmt.Errorf("type %d of %d", ix, len(censusTypes))
+		}
+		g.Types = append(g.Types, censusTypes[ix])
+	}
+	if err := checkBelow(typeOf, uint32(len(g.Types))); err != nil {
+		return nil, fmt.Errorf("type indexes: %w", err)
+	}
+	reach, err := indexfile.Get[uint64](x, "root_reach")
+	if err != nil {
+		return nil, err
+	}
+	if !h.SetNamedRootReach(reach) {
+		return nil, fmt.Errorf("%d words of root reach for %d objects", len(reach), objects)
+	}
+	return g, nil
+}
+
+// checkBelow checks that every value of v is below n.
+func checkBelow(v []uint32, n uint32) error {
+	for i, x := range v {
+		if x >= n {
+			return fmt.Errorf("%d at %d, want below %d", x, i, n)
+		}
+	}
+	return nil
+}
+
+// saveTree saves g's dominator tree and type numbering beside hs's census
+// index, when it has one.
+func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
+	t := g.Tree
+	if hs.cache == nil {
+		return nil
+	}
+	_, censusTypes := hs.h.TypeIndexes()
+	if censusTypes == nil {
+		return nil // a census not laid out as saved
+	}
+	ixOf := make(map[*pyheap.Type]uint32, len(censusTypes))
+	for ix, ct := range censusTypes {
+		if _, dup := ixOf[ct]; !dup {
+			ixOf[ct] = uint32(ix)
+		}
+	}
+	typeIxs := make([]uint32, len(g.Types))
+	for k, lt := range g.Types {
+		ix, ok := ixOf[lt]
+		if !ok {
+			return fmt.Errorf("type %s is not the census's", lt.Name)
+		}
+		typeIxs[k] = ix
+	}
+	fp, ok := hs.censusFingerprint()
+	if !ok {
+		return nil // no census index (not saved): nothing to stand beside
+	}
+	meta, err := json.Marshal(domMeta{Census: fp, Objects: hs.h.Len(), TotalRetained: t.TotalRetained, Stats: t.Stats})
+	if err != nil {
+		return err
+	}
+	b := indexfile.NewBuilder("dominator tree of " + hs.proc.Path())
+	idom, count, lo, hi := t.Arrays()
+	indexfile.Add(b, "idom", idom)
+	if count != nil {
+		indexfile.Add(b, "count", count)
+		indexfile.Add(b, "retained_lo", lo)
+		indexfile.Add(b, "retained_hi", hi)
+	}
+	off, kids := t.ChildArrays()
+	indexfile.Add(b, "child_off", off)
+	indexfile.Add(b, "children", kids)
+	indexfile.Add(b, "type_of", g.TypeOf)
+	indexfile.Add(b, "root_reach", reach)
+	indexfile.Add(b, "types", typeIxs)
+	indexfile.Add(b, "meta", meta)
+	saved, err := hs.cache.Save(hs.key, domIndexSchema, b)
+	if err != nil {
+		return err
+	}
+	indexTrace("saved %s", saved)
+	return nil
+}

@@ -1,0 +1,104 @@
+package dominators
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// A tree can be kept as plain arrays and restored from them (a saved
+// index maps them): the immediate dominators, the counts and the retained
+// sizes as low and high halves; the child lists are built again on first
+// use.
+
+// Arrays is a tree's saved form: Idom, Count and the retained sizes'
+// low and high 32-bit halves (Count and the halves nil without sizes).
+func (t *Tree) Arrays() (idom, count, retLo, retHi []uint32) {
+	return t.Idom, t.Count, t.retLo, t.retHi
+}
+
+// Restore rebuilds a tree from its saved arrays (Arrays), checking what
+// the questions asked of a tree rely on: one entry per node in every
+// array, each immediate dominator a node, Root or Unreachable. The
+// arrays are used in place, not copied.
+func Restore(idom, count, retLo, retHi []uint32, totalRetained uint64, stats Stats) (*Tree, error) {
+	n := len(idom)
+	sized := count != nil || retLo != nil || retHi != nil
+	if sized && (len(count) != n || len(retLo) != n || len(retHi) != n) {
+		return nil, fmt.Errorf("saved dominator tree: %d nodes, %d counts, %d+%d retained sizes", n, len(count), len(retLo), len(retHi))
+	}
+	if err := checkIdom(idom); err != nil {
+		return nil, fmt.Errorf("saved dominator tree: %w", err)
+	}
+	t := &Tree{Idom: idom, TotalRetained: totalRetained, Stats: stats}
+	if sized {
+		t.Count, t.retLo, t.retHi = count, retLo, retHi
+	}
+	return t, nil
+}
+
+// checkIdom checks every immediate dominator, the nodes split among the
+// CPUs: a node below n that is not the node itself, Root or Unreachable.
+func checkIdom(idom []uint32) error {
+	n := len(idom)
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	if n < 1<<16 {
+		workers = 1
+	}
+	step := (n + workers - 1) / max(workers, 1)
+	var mu sync.Mutex
+	var bad error
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			for u := lo; u < hi; u++ {
+				d := idom[u]
+				if d == Root || d == Unreachable {
+					continue
+				}
+				if int(d) >= n || int(d) == u {
+					mu.Lock()
+					bad = fmt.Errorf("node %d has immediate dominator %d of %d nodes", u, d, n)
+					mu.Unlock()
+					return
+				}
+			}
+		}(lo, hi)
+	}
+	wg.Wait()
+	return bad
+}
+
+// ChildArrays is the child lists in their saved form (built first if they
+// were not): per node, and the virtual root last, the offsets of its
+// children in kids (n+2 offsets), each list the biggest retained first.
+func (t *Tree) ChildArrays() (off []uint32, kids []Node) {
+	t.Children(Root)
+	return t.children.off, t.children.kids
+}
+
+// RestoreChildren gives a restored tree its saved child lists
+// (ChildArrays), used in place: the offsets in order, every child a node.
+func (t *Tree) RestoreChildren(off []uint32, kids []Node) error {
+	n := len(t.Idom)
+	if len(off) != n+2 || off[0] != 0 || int(off[n+1]) != len(kids) {
+		return fmt.Errorf("saved dominator tree: %d child offsets for %d nodes and %d children", len(off), n, len(kids))
+	}
+	for i := 1; i < len(off); i++ {
+		if off[i] < off[i-1] {
+			return fmt.Errorf("saved dominator tree: child offsets out of order at %d", i)
+		}
+	}
+	for _, k := range kids {
+		if int(k) >= n {
+			return fmt.Errorf("saved dominator tree: child %d of %d nodes", k, n)
+		}
+	}
+	c := &children{off: off, kids: kids}
+	c.once.Do(func() {})
+	t.children = c
+	return nil
+}
