@@ -159,12 +159,7 @@ func TestHeapDamagedIndexRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	damages := map[string]func([]byte) []byte{
-		"truncated":   func(b []byte) []byte { return b[:len(b)*2/3] },
-		"bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 4; return c },
-		"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
-	}
-	for name, damage := range damages {
+	for name, damage := range fileDamages {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(files[0], damage(data), 0o600); err != nil {
 				t.Fatal(err)
@@ -214,12 +209,7 @@ func TestHeapDamagedDominatorTreeRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	damages := map[string]func([]byte) []byte{
-		"truncated":   func(b []byte) []byte { return b[:len(b)*2/3] },
-		"bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 4; return c },
-		"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
-	}
-	for name, damage := range damages {
+	for name, damage := range fileDamages {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(files[0], damage(data), 0o600); err != nil {
 				t.Fatal(err)
@@ -500,4 +490,12 @@ func TestHeapDiffWithSavedDominatorTree(t *testing.T) {
 	if !bytes.Equal(resultOf(t, got.stdout), resultOf(t, plain.stdout)) {
 		t.Errorf("diff with the saved dominator tree differs from --no-index:\n%s\n--- without the index:\n%s", got.stdout, plain.stdout)
 	}
+}
+
+// fileDamages are the ways a saved file is damaged in the tests: each
+// returns a damaged copy.
+var fileDamages = map[string]func([]byte) []byte{
+	"truncated":   func(b []byte) []byte { return b[:len(b)*2/3] },
+	"bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 4; return c },
+	"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
 }
