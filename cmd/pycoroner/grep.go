@@ -56,7 +56,7 @@ root.`,
 				return err
 			}
 			defer hs.close()
-			res := reports.BuildGrep(hs.h, re, opts)
+			res := hs.grep(re, opts)
 			if paths {
 				return hs.answer(g, reports.GrepWithPaths(hs.h, res), res.Warnings()...)
 			}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/pycoroner/pycoroner/indexfile"
+	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/strtable"
+	"github.com/pycoroner/pycoroner/reports"
+)
+
+// grep searches a saved string table (package strtable) when the core has
+// one for this census: the text of every str and bytes object laid out in
+// one blob, scanned sequentially, instead of every object in the core.
+// The first grep on a core with a saved census builds the table, searches
+// it and saves it beside the census index, in a file of its own (schema
+// "strings"), recording the fingerprint of the census index it was built
+// from; it is used only with that census. Without a saved index
+// (--no-index, --pid, no cache) grep reads the objects in the core as it
+// always did (reports.BuildGrep): building a table would only cost more.
+
+// strIndexSchema names a saved string table and the version of its form.
+var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 1}
+
+// strMeta is the small part of a saved table, as JSON.
+type strMeta struct {
+	Census  string // hex of the census index's fingerprint
+	Objects int
+	Limit   int // reports.GrepMaxValue when built
+}
+
+// grep answers grep for re, from the string table when there is one.
+func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) *reports.Grep {
+	if hs.cache == nil {
+		return reports.BuildGrep(hs.h, re, opts)
+	}
+	fp, ok := hs.censusFingerprint()
+	if !ok {
+		return reports.BuildGrep(hs.h, re, opts)
+	}
+	if t, x, ok := hs.savedStrings(fp); ok {
+		res, err := grepTable(hs.h, t, re, opts)
+		if err == nil {
+			hs.extra = append(hs.extra, x)
+			return res
+		}
+		x.Close()
+		os.Remove(x.Path())
+		hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
+	}
+	budget, _, _ := memoryBudget()
+	maxBlob := int64(strtable.MaxBlob)
+	if budget > 0 {
+		maxBlob = min(maxBlob, budget/2)
+	}
+	t, err := strtable.Build(hs.h, reports.GrepMaxValue, maxBlob)
+	if err != nil {
+		hs.warnings = append(hs.warnings, fmt.Sprintf("no string table (%v): grep read every object of the core, and will again (docs/limits.md)", err))
+		return reports.BuildGrep(hs.h, re, opts)
+	}
+	defer t.Release()
+	if err := hs.saveStrings(t, fp); err != nil {
+		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not saved (%v): the next grep reads every object of the core again", err))
+	}
+	res, err := grepTable(hs.h, t, re, opts)
+	if err != nil { // not expected of a table just built from this census
+		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not used (%v)", err))
+		return reports.BuildGrep(hs.h, re, opts)
+	}
+	return res
+}
+
+// grepTable searches t, a table of h's census, for re.
+func grepTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, opts reports.GrepOptions) (*reports.Grep, error) {
+	k := strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes}
+	found := t.Search(re, k)
+	hits := make([]reports.GrepHit, len(found))
+	for j, i := range found {
+		id := pyheap.ObjectID(t.IDs[i])
+		isBytes := t.Flags[i]&strtable.FlagBytes != 0
+		// Every hit is checked against the census: a table that names an
+		// object of another kind is not this census's.
+		kind := h.Type(id).Kind
+		if (isBytes && kind != pyheap.KindBytes) || (!isBytes && kind != pyheap.KindStr) {
+			return nil, fmt.Errorf("entry %d: object %d is a %s", i, id, h.Type(id).Name)
+		}
+		hits[j] = reports.GrepHit{ID: id, Bytes: isBytes, Text: t.Text(i), Cut: t.Flags[i]&strtable.FlagCut != 0}
+	}
+	searched, cut := t.Counts(k)
+	return reports.BuildGrepHits(h, re.String(), hits, searched, cut, opts), nil
+}
+
+// savedStrings maps the saved string table of hs's census (fingerprint
+// fp). A table that cannot be used is removed, with a warning when it was
+// damaged (not merely of an older census).
+func (hs *heapSession) savedStrings(fp string) (*strtable.Table, *indexfile.Index, bool) {
+	x, err := hs.cache.Load(hs.key, strIndexSchema)
+	if err != nil {
+		if !errors.Is(err, indexfile.ErrNotFound) {
+			hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the string table was built again", err))
+		}
+		return nil, nil, false
+	}
+	t, err := restoreStrings(x, fp, hs.h.Len())
+	if err != nil {
+		x.Close()
+		os.Remove(x.Path())
+		if !errors.Is(err, errOtherCensus) {
+			hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
+		}
+		return nil, nil, false
+	}
+	indexTrace("loaded %s", x.Path())
+	return t, x, true
+}
+
+func restoreStrings(x *indexfile.Index, fp string, objects int) (*strtable.Table, error) {
+	raw, err := indexfile.Get[byte](x, "meta")
+	if err != nil {
+		return nil, err
+	}
+	var meta strMeta
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	if meta.Census != fp {
+		return nil, errOtherCensus
+	}
+	if meta.Objects != objects || meta.Limit != reports.GrepMaxValue {
+		return nil, fmt.Errorf("table of %d objects cut at %d, the census has %d objects and grep cuts at %d", meta.Objects, meta.Limit, objects, reports.GrepMaxValue)
+	}
+	t := &strtable.Table{}
+	if t.IDs, err = indexfile.Get[uint32](x, "ids"); err != nil {
+		return nil, err
+	}
+	if t.Off, err = indexfile.Get[uint32](x, "offsets"); err != nil {
+		return nil, err
+	}
+	if t.Flags, err = indexfile.Get[byte](x, "flags"); err != nil {
+		return nil, err
+	}
+	if t.Blob, err = indexfile.Get[byte](x, "text"); err != nil {
+		return nil, err
+	}
+	if err := t.Check(objects); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// saveStrings saves t beside hs's census index (fingerprint fp).
+func (hs *heapSession) saveStrings(t *strtable.Table, fp string) error {
+	meta, err := json.Marshal(strMeta{Census: fp, Objects: hs.h.Len(), Limit: reports.GrepMaxValue})
+	if err != nil {
+		return err
+	}
+	b := indexfile.NewBuilder("string table of " + hs.proc.Path())
+	indexfile.Add(b, "ids", t.IDs)
+	indexfile.Add(b, "offsets", t.Off)
+	indexfile.Add(b, "flags", t.Flags)
+	indexfile.Add(b, "text", t.Blob)
+	indexfile.Add(b, "meta", meta)
+	saved, err := hs.cache.Save(hs.key, strIndexSchema, b)
+	if err != nil {
+		return err
+	}
+	indexTrace("saved %s", saved)
+	return nil
+}
