@@ -1,12 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"regexp"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
 
@@ -51,12 +52,32 @@ root.`,
 			if max < 0 {
 				return usageError{fmt.Errorf("--max %d: want 0 (all) or more", max)}
 			}
-			hs, err := g.openHeapFor(core, pyheap.SavedAddrs|pyheap.SavedReverse)
+			// The census's addresses and reverse index are read only
+			// when used (grepParts).
+			hs, err := g.openHeapFor(core, 0)
 			if err != nil {
 				return err
 			}
+			res, err := hs.grep(re, opts)
+			var damaged censusDamaged
+			if errors.As(err, &damaged) {
+				// A part of the saved census failed its checks when
+				// first read: take the census again, as heapOf does.
+				if hs.index != nil {
+					os.Remove(hs.index.Path())
+				}
+				hs.close()
+				if hs, err = g.openHeapFor(core, grepParts); err != nil {
+					return err
+				}
+				hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the census was taken again", damaged.err))
+				res, err = hs.grep(re, opts)
+			}
+			if err != nil {
+				hs.close()
+				return err
+			}
 			defer hs.close()
-			res := hs.grep(re, opts)
 			if paths {
 				return hs.answer(g, reports.GrepWithPaths(hs.h, res), res.Warnings()...)
 			}

@@ -33,24 +33,47 @@ type strMeta struct {
 	Limit   int // reports.GrepMaxValue when built
 }
 
+// grepParts are the parts of a saved census grep reads: the addresses of
+// the objects (to read their text, to name them) and the reverse index
+// (their holders). They are read only when used: a saved string table
+// answers a grep that finds nothing without them.
+const grepParts = pyheap.SavedAddrs | pyheap.SavedReverse
+
+// censusDamaged: a part of the saved census cannot be read (the caller
+// takes the census again).
+type censusDamaged struct{ err error }
+
+func (e censusDamaged) Error() string { return e.err.Error() }
+
 // grep answers grep for re, from the string table when there is one.
-func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) *reports.Grep {
-	if hs.cache == nil {
-		return reports.BuildGrep(hs.h, re, opts)
+func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*reports.Grep, error) {
+	fp, ok := "", hs.cache != nil
+	if ok {
+		fp, ok = hs.censusFingerprint()
 	}
-	fp, ok := hs.censusFingerprint()
-	if !ok {
-		return reports.BuildGrep(hs.h, re, opts)
+	if !ok { // no saved index: read the objects where they lie
+		if err := hs.h.Preload(grepParts); err != nil {
+			return nil, censusDamaged{err}
+		}
+		return reports.BuildGrep(hs.h, re, opts), nil
 	}
 	if t, x, ok := hs.savedStrings(fp); ok {
-		res, err := grepTable(hs.h, t, re, opts)
+		hits, err := searchTable(hs.h, t, re, opts)
 		if err == nil {
 			hs.extra = append(hs.extra, x)
-			return res
+			if len(hits) > 0 {
+				if err := hs.h.Preload(grepParts); err != nil {
+					return nil, censusDamaged{err}
+				}
+			}
+			return answerTable(hs.h, t, re, hits, opts), nil
 		}
 		x.Close()
 		os.Remove(x.Path())
 		hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
+	}
+	if err := hs.h.Preload(grepParts); err != nil {
+		return nil, censusDamaged{err}
 	}
 	budget, _, _ := memoryBudget()
 	maxBlob := int64(strtable.MaxBlob)
@@ -60,38 +83,45 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) *report
 	t, err := strtable.Build(hs.h, reports.GrepMaxValue, maxBlob)
 	if err != nil {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("no string table (%v): grep read every object of the core, and will again (docs/limits.md)", err))
-		return reports.BuildGrep(hs.h, re, opts)
+		return reports.BuildGrep(hs.h, re, opts), nil
 	}
 	defer t.Release()
 	if err := hs.saveStrings(t, fp); err != nil {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not saved (%v): the next grep reads every object of the core again", err))
 	}
-	res, err := grepTable(hs.h, t, re, opts)
+	hits, err := searchTable(hs.h, t, re, opts)
 	if err != nil { // not expected of a table just built from this census
 		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not used (%v)", err))
-		return reports.BuildGrep(hs.h, re, opts)
+		return reports.BuildGrep(hs.h, re, opts), nil
 	}
-	return res
+	// The answer copies what it shows of the text: t can be released.
+	return answerTable(hs.h, t, re, hits, opts), nil
 }
 
-// grepTable searches t, a table of h's census, for re.
-func grepTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, opts reports.GrepOptions) (*reports.Grep, error) {
-	k := strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes}
-	found := t.Search(re, k)
-	hits := make([]reports.GrepHit, len(found))
-	for j, i := range found {
+// searchTable searches t, a table of h's census, for re: the entries
+// that match, each checked against the census (a table that names an
+// object of another kind is not this census's).
+func searchTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, opts reports.GrepOptions) ([]int, error) {
+	found := t.Search(re, strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
+	for _, i := range found {
 		id := pyheap.ObjectID(t.IDs[i])
 		isBytes := t.Flags[i]&strtable.FlagBytes != 0
-		// Every hit is checked against the census: a table that names an
-		// object of another kind is not this census's.
 		kind := h.Type(id).Kind
 		if (isBytes && kind != pyheap.KindBytes) || (!isBytes && kind != pyheap.KindStr) {
 			return nil, fmt.Errorf("entry %d: object %d is a %s", i, id, h.Type(id).Name)
 		}
-		hits[j] = reports.GrepHit{ID: id, Bytes: isBytes, Text: t.Text(i), Cut: t.Flags[i]&strtable.FlagCut != 0}
 	}
-	searched, cut := t.Counts(k)
-	return reports.BuildGrepHits(h, re.String(), hits, searched, cut, opts), nil
+	return found, nil
+}
+
+// answerTable is grep's answer for the entries found of t.
+func answerTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, found []int, opts reports.GrepOptions) *reports.Grep {
+	hits := make([]reports.GrepHit, len(found))
+	for j, i := range found {
+		hits[j] = reports.GrepHit{ID: pyheap.ObjectID(t.IDs[i]), Bytes: t.Flags[i]&strtable.FlagBytes != 0, Text: t.Text(i), Cut: t.Flags[i]&strtable.FlagCut != 0}
+	}
+	searched, cut := t.Counts(strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
+	return reports.BuildGrepHits(h, re.String(), hits, searched, cut, opts)
 }
 
 // savedStrings maps the saved string table of hs's census (fingerprint

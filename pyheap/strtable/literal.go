@@ -73,3 +73,46 @@ func caselessRun(rs []rune) []byte {
 	}
 	return []byte(string(best))
 }
+
+// anchoredLiteral is the literal every match of re starts the text with
+// (start) or ends it with (end), or both when re is that literal alone
+// (^lit$): a test on each entry's ends, without scanning its text. Nil
+// when re is not anchored at a literal.
+func anchoredLiteral(re *regexp.Regexp) (lit []byte, start, end bool) {
+	parsed, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return nil, false, false
+	}
+	parsed = parsed.Simplify()
+	if parsed.Op != syntax.OpConcat || len(parsed.Sub) < 2 {
+		return nil, false, false
+	}
+	subs := parsed.Sub
+	if subs[0].Op == syntax.OpBeginText {
+		if l := plainLiteral(subs[1]); l != nil {
+			lit, start = l, true
+			end = len(subs) == 3 && subs[2].Op == syntax.OpEndText
+		}
+	}
+	if !start && subs[len(subs)-1].Op == syntax.OpEndText {
+		if l := plainLiteral(subs[len(subs)-2]); l != nil {
+			lit, end = l, true
+		}
+	}
+	if len(lit) == 0 || bytes.ContainsRune(lit, utf8.RuneError) {
+		return nil, false, false
+	}
+	return lit, start, end
+}
+
+// plainLiteral is the text of a case-sensitive literal (or a group of
+// one), else nil.
+func plainLiteral(re *syntax.Regexp) []byte {
+	if re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpLiteral || re.Flags&syntax.FoldCase != 0 {
+		return nil
+	}
+	return []byte(string(re.Rune))
+}

@@ -21,6 +21,15 @@ func (k Kinds) has(flags uint8) bool {
 // Counts says how many entries of the chosen kinds there are and how
 // many of them are cut: what grep reports as searched and cut.
 func (t *Table) Counts(k Kinds) (searched, cut int) {
+	if c := t.counts; c != nil { // counted by Check
+		if k.Str {
+			searched, cut = c[0], c[1]
+		}
+		if k.Bytes {
+			searched, cut = searched+c[2], cut+c[3]
+		}
+		return searched, cut
+	}
 	for _, f := range t.Flags {
 		if k.has(f) {
 			searched++
@@ -33,12 +42,15 @@ func (t *Table) Counts(k Kinds) (searched, cut int) {
 }
 
 // Search returns, in order, the entries of the chosen kinds whose text re
-// matches. When every match of re contains a literal (RequiredLiteral),
+// matches. When re is anchored at a literal (^lit, lit$, ^lit$), only the
+// ends of each entry are compared with it. When every match of re
+// contains a literal (RequiredLiteral),
 // the literal is looked for over the whole text and re runs only on the
 // entries holding it; otherwise re runs on each entry. The text is split
 // among the CPUs at entry boundaries.
 func (t *Table) Search(re *regexp.Regexp, k Kinds) []int {
 	lit := RequiredLiteral(re)
+	alit, start, end := anchoredLiteral(re)
 	n := t.Len()
 	if n == 0 {
 		return nil
@@ -58,7 +70,9 @@ func (t *Table) Search(re *regexp.Regexp, k Kinds) []int {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			if lit != nil {
+			if alit != nil {
+				parts[w] = t.searchEnds(re, k, alit, start, end, bounds[w], bounds[w+1])
+			} else if lit != nil {
 				parts[w] = t.searchLiteral(re, k, lit, bounds[w], bounds[w+1])
 			} else {
 				parts[w] = t.searchEach(re, k, bounds[w], bounds[w+1])
@@ -69,6 +83,27 @@ func (t *Table) Search(re *regexp.Regexp, k Kinds) []int {
 	var hits []int
 	for _, p := range parts {
 		hits = append(hits, p...)
+	}
+	return hits
+}
+
+// searchEnds runs re on the entries of [from, to) that start (start) or
+// end (end) with lit.
+func (t *Table) searchEnds(re *regexp.Regexp, k Kinds, lit []byte, start, end bool, from, to int) []int {
+	var hits []int
+	n := uint32(len(lit))
+	for i := from; i < to; i++ {
+		a, b := t.Off[i], t.Off[i+1]
+		if b-a < n || (start && end && b-a != n) || !k.has(t.Flags[i]) {
+			continue
+		}
+		text := t.Blob[a:b]
+		if start && !bytes.Equal(text[:n], lit) || end && !bytes.Equal(text[b-a-n:], lit) {
+			continue
+		}
+		if re.Match(text) {
+			hits = append(hits, i)
+		}
 	}
 	return hits
 }

@@ -40,7 +40,8 @@ type Table struct {
 	Flags []uint8  // per entry
 	Blob  []byte
 
-	unmap []byte // the anonymous mapping Blob was built in, if any
+	unmap  []byte  // the anonymous mapping Blob was built in, if any
+	counts *[4]int // searched and cut, of str then bytes (Check)
 }
 
 // Len is the number of entries.
@@ -154,11 +155,14 @@ func (t *Table) Check(objects int) error {
 		return fmt.Errorf("object ids out of order or not below %d", objects)
 	}
 	var all uint8
+	var counts [4]int // by flags: str, bytes, cut str, cut bytes
 	for _, f := range t.Flags {
 		all |= f
+		counts[f&3]++
 	}
 	if all&^flagsAll != 0 {
 		return fmt.Errorf("unknown flags 0x%x", all&^flagsAll)
 	}
+	t.counts = &[4]int{counts[0] + counts[2], counts[2], counts[1] + counts[3], counts[3]}
 	return nil
 }
