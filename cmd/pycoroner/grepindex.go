@@ -24,13 +24,14 @@ import (
 // always did (reports.BuildGrep): building a table would only cost more.
 
 // strIndexSchema names a saved string table and the version of its form.
-var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 1}
+var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 2}
 
 // strMeta is the small part of a saved table, as JSON.
 type strMeta struct {
 	Census  string // hex of the census index's fingerprint
 	Objects int
-	Limit   int // reports.GrepMaxValue when built
+	Limit   int    // reports.GrepMaxValue when built
+	Counts  [4]int // strtable.Table.Counts
 }
 
 // grepParts are the parts of a saved census grep reads: the addresses of
@@ -102,8 +103,14 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 // that match, each checked against the census (a table that names an
 // object of another kind is not this census's).
 func searchTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, opts reports.GrepOptions) ([]int, error) {
-	found := t.Search(re, strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
+	found, err := t.Search(re, strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
+	if err != nil {
+		return nil, err
+	}
 	for _, i := range found {
+		if int(t.IDs[i]) >= h.Len() {
+			return nil, fmt.Errorf("entry %d: object %d of %d", i, t.IDs[i], h.Len())
+		}
 		id := pyheap.ObjectID(t.IDs[i])
 		isBytes := t.Flags[i]&strtable.FlagBytes != 0
 		kind := h.Type(id).Kind
@@ -120,7 +127,7 @@ func answerTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, found []i
 	for j, i := range found {
 		hits[j] = reports.GrepHit{ID: pyheap.ObjectID(t.IDs[i]), Bytes: t.Flags[i]&strtable.FlagBytes != 0, Text: t.Text(i), Cut: t.Flags[i]&strtable.FlagCut != 0}
 	}
-	searched, cut := t.Counts(strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
+	searched, cut := t.Count(strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
 	return reports.BuildGrepHits(h, re.String(), hits, searched, cut, opts)
 }
 
@@ -163,7 +170,7 @@ func restoreStrings(x *indexfile.Index, fp string, objects int) (*strtable.Table
 	if meta.Objects != objects || meta.Limit != reports.GrepMaxValue {
 		return nil, fmt.Errorf("table of %d objects cut at %d, the census has %d objects and grep cuts at %d", meta.Objects, meta.Limit, objects, reports.GrepMaxValue)
 	}
-	t := &strtable.Table{}
+	t := &strtable.Table{Counts: meta.Counts}
 	if t.IDs, err = indexfile.Get[uint32](x, "ids"); err != nil {
 		return nil, err
 	}
@@ -184,7 +191,7 @@ func restoreStrings(x *indexfile.Index, fp string, objects int) (*strtable.Table
 
 // saveStrings saves t beside hs's census index (fingerprint fp).
 func (hs *heapSession) saveStrings(t *strtable.Table, fp string) error {
-	meta, err := json.Marshal(strMeta{Census: fp, Objects: hs.h.Len(), Limit: reports.GrepMaxValue})
+	meta, err := json.Marshal(strMeta{Census: fp, Objects: hs.h.Len(), Limit: reports.GrepMaxValue, Counts: t.Counts})
 	if err != nil {
 		return err
 	}

@@ -18,25 +18,14 @@ func (k Kinds) has(flags uint8) bool {
 	return k.Str
 }
 
-// Counts says how many entries of the chosen kinds there are and how
+// Count says how many entries of the chosen kinds there are and how
 // many of them are cut: what grep reports as searched and cut.
-func (t *Table) Counts(k Kinds) (searched, cut int) {
-	if c := t.counts; c != nil { // counted by Check
-		if k.Str {
-			searched, cut = c[0], c[1]
-		}
-		if k.Bytes {
-			searched, cut = searched+c[2], cut+c[3]
-		}
-		return searched, cut
+func (t *Table) Count(k Kinds) (searched, cut int) {
+	if k.Str {
+		searched, cut = t.Counts[0], t.Counts[1]
 	}
-	for _, f := range t.Flags {
-		if k.has(f) {
-			searched++
-			if f&FlagCut != 0 {
-				cut++
-			}
-		}
+	if k.Bytes {
+		searched, cut = searched+t.Counts[2], cut+t.Counts[3]
 	}
 	return searched, cut
 }
@@ -47,13 +36,14 @@ func (t *Table) Counts(k Kinds) (searched, cut int) {
 // contains a literal (RequiredLiteral),
 // the literal is looked for over the whole text and re runs only on the
 // entries holding it; otherwise re runs on each entry. The text is split
-// among the CPUs at entry boundaries.
-func (t *Table) Search(re *regexp.Regexp, k Kinds) []int {
+// among the CPUs at entry boundaries. ErrDamaged when offsets it reads
+// are out of order.
+func (t *Table) Search(re *regexp.Regexp, k Kinds) ([]int, error) {
 	lit := RequiredLiteral(re)
 	alit, start, end := anchoredLiteral(re)
 	n := t.Len()
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), int(len(t.Blob)>>20)))
 	// Part w covers entries [bounds[w], bounds[w+1]): about the same
@@ -65,35 +55,42 @@ func (t *Table) Search(re *regexp.Regexp, k Kinds) []int {
 	}
 	bounds[workers] = n
 	parts := make([][]int, workers)
+	bad := make([]bool, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			if alit != nil {
-				parts[w] = t.searchEnds(re, k, alit, start, end, bounds[w], bounds[w+1])
+				parts[w], bad[w] = t.searchEnds(re, k, alit, start, end, bounds[w], bounds[w+1])
 			} else if lit != nil {
-				parts[w] = t.searchLiteral(re, k, lit, bounds[w], bounds[w+1])
+				parts[w], bad[w] = t.searchLiteral(re, k, lit, bounds[w], bounds[w+1])
 			} else {
-				parts[w] = t.searchEach(re, k, bounds[w], bounds[w+1])
+				parts[w], bad[w] = t.searchEach(re, k, bounds[w], bounds[w+1])
 			}
 		}(w)
 	}
 	wg.Wait()
 	var hits []int
-	for _, p := range parts {
+	for w, p := range parts {
+		if bad[w] {
+			return nil, ErrDamaged
+		}
 		hits = append(hits, p...)
 	}
-	return hits
+	return hits, nil
 }
 
 // searchEnds runs re on the entries of [from, to) that start (start) or
 // end (end) with lit.
-func (t *Table) searchEnds(re *regexp.Regexp, k Kinds, lit []byte, start, end bool, from, to int) []int {
+func (t *Table) searchEnds(re *regexp.Regexp, k Kinds, lit []byte, start, end bool, from, to int) ([]int, bool) {
 	var hits []int
 	n := uint32(len(lit))
 	for i := from; i < to; i++ {
 		a, b := t.Off[i], t.Off[i+1]
+		if a > b || int(b) > len(t.Blob) {
+			return nil, true
+		}
 		if b-a < n || (start && end && b-a != n) || !k.has(t.Flags[i]) {
 			continue
 		}
@@ -105,26 +102,33 @@ func (t *Table) searchEnds(re *regexp.Regexp, k Kinds, lit []byte, start, end bo
 			hits = append(hits, i)
 		}
 	}
-	return hits
+	return hits, false
 }
 
 // searchEach runs re on each entry of [from, to).
-func (t *Table) searchEach(re *regexp.Regexp, k Kinds, from, to int) []int {
+func (t *Table) searchEach(re *regexp.Regexp, k Kinds, from, to int) ([]int, bool) {
 	var hits []int
 	for i := from; i < to; i++ {
-		if k.has(t.Flags[i]) && re.Match(t.Blob[t.Off[i]:t.Off[i+1]]) {
+		a, b := t.Off[i], t.Off[i+1]
+		if a > b || int(b) > len(t.Blob) {
+			return nil, true
+		}
+		if k.has(t.Flags[i]) && re.Match(t.Blob[a:b]) {
 			hits = append(hits, i)
 		}
 	}
-	return hits
+	return hits, false
 }
 
 // searchLiteral finds lit in the text of entries [from, to) and runs re on
 // the entries that hold it whole (an occurrence across two entries is
 // neither's).
-func (t *Table) searchLiteral(re *regexp.Regexp, k Kinds, lit []byte, from, to int) []int {
+func (t *Table) searchLiteral(re *regexp.Regexp, k Kinds, lit []byte, from, to int) ([]int, bool) {
 	var hits []int
 	pos, end := t.Off[from], t.Off[to]
+	if pos > end {
+		return nil, true
+	}
 	for pos < end {
 		j := bytes.Index(t.Blob[pos:end], lit)
 		if j < 0 {
@@ -133,8 +137,9 @@ func (t *Table) searchLiteral(re *regexp.Regexp, k Kinds, lit []byte, from, to i
 		p := pos + uint32(j)
 		// The entry p lies in: the first whose end is past p.
 		i := from + sort.Search(to-from, func(x int) bool { return t.Off[from+x+1] > p })
-		if i >= to {
-			break
+		if i >= to || t.Off[i] > p || t.Off[i+1] <= p || t.Off[i+1] > end {
+			// Offsets out of order: the search went astray.
+			return nil, true
 		}
 		if uint64(p)+uint64(len(lit)) <= uint64(t.Off[i+1]) && k.has(t.Flags[i]) && re.Match(t.Blob[t.Off[i]:t.Off[i+1]]) {
 			hits = append(hits, i)
@@ -143,5 +148,5 @@ func (t *Table) searchLiteral(re *regexp.Regexp, k Kinds, lit []byte, from, to i
 		// judged with it.
 		pos = t.Off[i+1]
 	}
-	return hits
+	return hits, false
 }

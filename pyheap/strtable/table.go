@@ -40,8 +40,10 @@ type Table struct {
 	Flags []uint8  // per entry
 	Blob  []byte
 
-	unmap  []byte  // the anonymous mapping Blob was built in, if any
-	counts *[4]int // searched and cut, of str then bytes (Check)
+	// Counts are the entries and the cut ones, of str then of bytes.
+	Counts [4]int
+
+	unmap []byte // the anonymous mapping Blob was built in, if any
 }
 
 // Len is the number of entries.
@@ -120,6 +122,10 @@ func Build(h *pyheap.Heap, limit int, maxBlob int64) (*Table, error) {
 		if cut {
 			flags |= FlagCut
 		}
+		t.Counts[2*int(flags&FlagBytes)]++
+		if cut {
+			t.Counts[2*int(flags&FlagBytes)+1]++
+		}
 		t.IDs = append(t.IDs, uint32(i))
 		t.Flags = append(t.Flags, flags)
 		t.Off = append(t.Off, uint32(len(blob)))
@@ -128,9 +134,12 @@ func Build(h *pyheap.Heap, limit int, maxBlob int64) (*Table, error) {
 	return t, nil
 }
 
-// Check validates a table read from an untrusted file for a census of
-// objects objects: lengths agree, ids ascend below objects, offsets
-// ascend within the text, flags are known.
+// Check validates the shape of a table read from an untrusted file for a
+// census of objects objects, in constant time: lengths agree, the offsets
+// span the text, the counts add up. The rest is checked where it is used,
+// so that a damaged table is an error, never a crash: each offset against
+// its neighbour and the text as the search reads it (Search), each found
+// entry's object id against the census (the caller).
 func (t *Table) Check(objects int) error {
 	n := len(t.IDs)
 	if len(t.Off) != n+1 || len(t.Flags) != n {
@@ -139,30 +148,16 @@ func (t *Table) Check(objects int) error {
 	if t.Off[0] != 0 || int(t.Off[n]) != len(t.Blob) {
 		return fmt.Errorf("offsets from %d to %d, text of %d bytes", t.Off[0], t.Off[n], len(t.Blob))
 	}
-	bad := false
-	for i := 0; i < n; i++ {
-		bad = bad || t.Off[i] > t.Off[i+1]
+	c := t.Counts
+	if c[0] < 0 || c[1] < 0 || c[2] < 0 || c[3] < 0 || c[0]+c[2] != n || c[1] > c[0] || c[3] > c[2] {
+		return fmt.Errorf("counts %v for %d entries", c, n)
 	}
-	if bad {
-		return errors.New("offsets out of order")
+	if n > objects {
+		return fmt.Errorf("%d entries for %d objects", n, objects)
 	}
-	prev := int64(-1)
-	for _, id := range t.IDs {
-		bad = bad || int64(id) <= prev
-		prev = int64(id)
-	}
-	if bad || prev >= int64(objects) {
-		return fmt.Errorf("object ids out of order or not below %d", objects)
-	}
-	var all uint8
-	var counts [4]int // by flags: str, bytes, cut str, cut bytes
-	for _, f := range t.Flags {
-		all |= f
-		counts[f&3]++
-	}
-	if all&^flagsAll != 0 {
-		return fmt.Errorf("unknown flags 0x%x", all&^flagsAll)
-	}
-	t.counts = &[4]int{counts[0] + counts[2], counts[2], counts[1] + counts[3], counts[3]}
 	return nil
 }
+
+// ErrDamaged: the table's offsets are not in order where a search read
+// them.
+var ErrDamaged = errors.New("string table offsets out of order")
