@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 
 	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -24,7 +25,7 @@ import (
 // always did (reports.BuildGrep): building a table would only cost more.
 
 // strIndexSchema names a saved string table and the version of its form.
-var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 2}
+var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 3}
 
 // strMeta is the small part of a saved table, as JSON.
 type strMeta struct {
@@ -58,18 +59,16 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 		}
 		return reports.BuildGrep(hs.h, re, opts), nil
 	}
-	if t, x, ok := hs.savedStrings(fp); ok {
-		hits, err := searchTable(hs.h, t, re, opts)
+	if x, meta, ok := hs.savedStrings(fp); ok {
+		res, err := hs.grepSaved(x, meta, re, opts)
 		if err == nil {
 			hs.extra = append(hs.extra, x)
-			if len(hits) > 0 {
-				if err := hs.h.Preload(grepParts); err != nil {
-					return nil, censusDamaged{err}
-				}
-			}
-			return answerTable(hs.h, t, re, hits, opts), nil
+			return res, nil
 		}
 		x.Close()
+		if errors.As(err, new(censusDamaged)) {
+			return nil, err
+		}
 		os.Remove(x.Path())
 		hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
 	}
@@ -132,45 +131,134 @@ func answerTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, found []i
 }
 
 // savedStrings maps the saved string table of hs's census (fingerprint
-// fp). A table that cannot be used is removed, with a warning when it was
-// damaged (not merely of an older census).
-func (hs *heapSession) savedStrings(fp string) (*strtable.Table, *indexfile.Index, bool) {
+// fp), its meta read and checked. A table that cannot be used is removed,
+// with a warning when it was damaged (not merely of an older census).
+func (hs *heapSession) savedStrings(fp string) (*indexfile.Index, strMeta, bool) {
 	x, err := hs.cache.Load(hs.key, strIndexSchema)
 	if err != nil {
 		if !errors.Is(err, indexfile.ErrNotFound) {
 			hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the string table was built again", err))
 		}
-		return nil, nil, false
+		return nil, strMeta{}, false
 	}
-	t, err := restoreStrings(x, fp, hs.h.Len())
+	meta, err := strMetaOf(x, fp, hs.h.Len())
 	if err != nil {
 		x.Close()
 		os.Remove(x.Path())
 		if !errors.Is(err, errOtherCensus) {
 			hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
 		}
-		return nil, nil, false
+		return nil, strMeta{}, false
 	}
 	indexTrace("loaded %s", x.Path())
-	return t, x, true
+	return x, meta, true
 }
 
-func restoreStrings(x *indexfile.Index, fp string, objects int) (*strtable.Table, error) {
+func strMetaOf(x *indexfile.Index, fp string, objects int) (strMeta, error) {
+	var meta strMeta
 	raw, err := indexfile.Get[byte](x, "meta")
+	if err != nil {
+		return meta, err
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return meta, fmt.Errorf("meta: %w", err)
+	}
+	if meta.Census != fp {
+		return meta, errOtherCensus
+	}
+	if meta.Objects != objects || meta.Limit != reports.GrepMaxValue {
+		return meta, fmt.Errorf("table of %d objects cut at %d, the census has %d objects and grep cuts at %d", meta.Objects, meta.Limit, objects, reports.GrepMaxValue)
+	}
+	return meta, nil
+}
+
+// grepSaved answers grep from a saved table: from its exact index when re
+// is a whole literal (^lit$), else by searching its text.
+func (hs *heapSession) grepSaved(x *indexfile.Index, meta strMeta, re *regexp.Regexp, opts reports.GrepOptions) (*reports.Grep, error) {
+	if lit, ok := strtable.ExactLiteral(re); ok {
+		return hs.grepExact(x, meta, lit, re, opts)
+	}
+	t, err := restoreTable(x, meta, hs.h.Len())
 	if err != nil {
 		return nil, err
 	}
-	var meta strMeta
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		return nil, fmt.Errorf("meta: %w", err)
+	hits, err := searchTable(hs.h, t, re, opts)
+	if err != nil {
+		return nil, err
 	}
-	if meta.Census != fp {
-		return nil, errOtherCensus
+	if len(hits) > 0 {
+		if err := hs.h.Preload(grepParts); err != nil {
+			return nil, censusDamaged{err}
+		}
 	}
-	if meta.Objects != objects || meta.Limit != reports.GrepMaxValue {
-		return nil, fmt.Errorf("table of %d objects cut at %d, the census has %d objects and grep cuts at %d", meta.Objects, meta.Limit, objects, reports.GrepMaxValue)
+	return answerTable(hs.h, t, re, hits, opts), nil
+}
+
+// grepExact answers ^lit$ from the exact index: the few objects whose
+// text hashes as lit's are read from the core, as grep without a table
+// reads them, and matched; the table's text is not read.
+func (hs *heapSession) grepExact(x *indexfile.Index, meta strMeta, lit []byte, re *regexp.Regexp, opts reports.GrepOptions) (*reports.Grep, error) {
+	h := hs.h
+	var ex strtable.ExactIndex
+	var err error
+	if ex.Off, err = indexfile.Get[uint32](x, "exact_off"); err != nil {
+		return nil, err
 	}
+	if ex.IDs, err = indexfile.Get[uint32](x, "exact_ids"); err != nil {
+		return nil, err
+	}
+	t := strtable.Table{Counts: meta.Counts}
+	entries, _ := t.Count(strtable.Kinds{Str: true, Bytes: true})
+	if !ex.Check(entries) {
+		return nil, fmt.Errorf("exact index of %d buckets and %d ids for %d entries", len(ex.Off)-1, len(ex.IDs), entries)
+	}
+	cands, ok := ex.Candidates(lit)
+	if !ok {
+		return nil, errors.New("exact index offsets out of order")
+	}
+	cands = slices.Clone(cands)
+	slices.Sort(cands)
+	if len(cands) > 0 {
+		if err := h.Preload(grepParts); err != nil {
+			return nil, censusDamaged{err}
+		}
+	}
+	rt := h.Runtime()
+	var hits []reports.GrepHit
+	for _, c := range cands {
+		if int(c) >= h.Len() {
+			return nil, fmt.Errorf("exact index: object %d of %d", c, h.Len())
+		}
+		id := pyheap.ObjectID(c)
+		hit := reports.GrepHit{ID: id}
+		var err error
+		switch h.Type(id).Kind {
+		case pyheap.KindStr:
+			if !opts.Str {
+				continue
+			}
+			hit.Text, hit.Cut, err = rt.AppendStrText(nil, h.Addr(id), reports.GrepMaxValue)
+		case pyheap.KindBytes:
+			if !opts.Bytes {
+				continue
+			}
+			hit.Bytes = true
+			hit.Text, hit.Cut, err = rt.Bytes(h.Addr(id), reports.GrepMaxValue)
+		default:
+			return nil, fmt.Errorf("exact index: object %d is a %s", c, h.Type(id).Name)
+		}
+		if err == nil && re.Match(hit.Text) {
+			hits = append(hits, hit)
+		}
+	}
+	searched, cut := t.Count(strtable.Kinds{Str: opts.Str, Bytes: opts.Bytes})
+	return reports.BuildGrepHits(h, re.String(), hits, searched, cut, opts), nil
+}
+
+// restoreTable is the saved table of x, its shape checked.
+func restoreTable(x *indexfile.Index, meta strMeta, objects int) (*strtable.Table, error) {
 	t := &strtable.Table{Counts: meta.Counts}
+	var err error
 	if t.IDs, err = indexfile.Get[uint32](x, "ids"); err != nil {
 		return nil, err
 	}
@@ -200,6 +288,9 @@ func (hs *heapSession) saveStrings(t *strtable.Table, fp string) error {
 	indexfile.Add(b, "offsets", t.Off)
 	indexfile.Add(b, "flags", t.Flags)
 	indexfile.Add(b, "text", t.Blob)
+	ex := t.BuildExact()
+	indexfile.Add(b, "exact_off", ex.Off)
+	indexfile.Add(b, "exact_ids", ex.IDs)
 	indexfile.Add(b, "meta", meta)
 	saved, err := hs.cache.Save(hs.key, strIndexSchema, b)
 	if err != nil {

@@ -191,3 +191,47 @@ func TestSearchSplit(t *testing.T) {
 		}
 	}
 }
+
+// Every entry is among the candidates of its own text, and an index of
+// the wrong shape is refused.
+func TestExactIndex(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	texts := randomTexts(r, 5000)
+	tb := tableOf(texts)
+	x := tb.BuildExact()
+	if !x.Check(tb.Len()) || x.Check(tb.Len()+2) {
+		t.Fatal("Check: wrong answer")
+	}
+	crowded := 0
+	for i, s := range texts {
+		cands, ok := x.Candidates([]byte(s))
+		if !ok || !slices.Contains(cands, tb.IDs[i]) || !slices.IsSorted(cands) {
+			t.Fatalf("entry %d (%q): candidates %v", i, s, cands)
+		}
+		same := 0
+		for _, o := range texts {
+			if o == s {
+				same++
+			}
+		}
+		if len(cands) > same+20 {
+			crowded++ // shares a bucket with a text many entries hold
+		}
+	}
+	if crowded > len(texts)/50 {
+		t.Errorf("%d of %d entries in crowded buckets", crowded, len(texts))
+	}
+	if lit, ok := ExactLiteral(regexp.MustCompile(`^(héllo)$`)); !ok || string(lit) != "héllo" {
+		t.Errorf("ExactLiteral: %q %v", lit, ok)
+	}
+	if _, ok := ExactLiteral(regexp.MustCompile(`^héllo`)); ok {
+		t.Error("ExactLiteral of a prefix")
+	}
+	x.Off[1] = uint32(len(x.IDs) + 1)
+	for _, s := range texts {
+		if _, ok := x.Candidates([]byte(s)); !ok {
+			return // found out of order
+		}
+	}
+	t.Error("offsets out of order never noticed")
+}
