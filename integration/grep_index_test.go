@@ -180,14 +180,24 @@ func TestGrepDamagedStringTableRebuilt(t *testing.T) {
 	res := cachedCore(t, in, "threads", harness.Gcore)
 	_, locals := scalarsLocals(t, res.Oracle)
 	dir := t.TempDir()
-	args := []string{"grep", "--json", res.CorePath, regexp.QuoteMeta(plainStrValue(locals["bmp_text"]))}
-	want := runIndexed(t, dir, args...)
-	if want.code != 0 || !strings.Contains(string(want.stderr), "index: saved "+dir+"/strings-") {
-		t.Fatalf("exit %d, no string table saved: %s", want.code, want.stderr)
+	bmp := plainStrValue(locals["bmp_text"])
+	// The first searches the table's text, the second is answered from
+	// its exact index: each reads its own arrays.
+	queries := [][]string{
+		{"grep", "--json", res.CorePath, regexp.QuoteMeta(bmp)},
+		{"grep", "--json", res.CorePath, "^" + regexp.QuoteMeta(bmp) + "$"},
 	}
-	plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
-	if !sameAnswer(t, want.stdout, plain.stdout) {
-		t.Fatalf("answer differs from --no-index: %s\n%s", want.stdout, plain.stdout)
+	var want [][]byte
+	for i, args := range queries {
+		r := runIndexed(t, dir, args...)
+		if r.code != 0 || (i == 0 && !strings.Contains(string(r.stderr), "index: saved "+dir+"/strings-")) {
+			t.Fatalf("%q: exit %d, or no string table saved: %s", args, r.code, r.stderr)
+		}
+		plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
+		if !sameAnswer(t, r.stdout, plain.stdout) {
+			t.Fatalf("%q: answer differs from --no-index: %s\n%s", args, r.stdout, plain.stdout)
+		}
+		want = append(want, resultOf(t, r.stdout))
 	}
 	file, data := savedFile(t, dir, "strings-*.pycidx")
 	damages := map[string]func([]byte) []byte{
@@ -195,6 +205,16 @@ func TestGrepDamagedStringTableRebuilt(t *testing.T) {
 		// right: a file another pycoroner wrote.
 		"foreign format version": func(b []byte) []byte { return patchedHeader(b, 8) },
 		"foreign schema version": func(b []byte) []byte { return patchedHeader(b, 12) },
+		"text bit flipped": func(b []byte) []byte {
+			c := bytes.Clone(b)
+			c[arrayMiddle(t, b, "text")] ^= 1
+			return c
+		},
+		"exact index bit flipped": func(b []byte) []byte {
+			c := bytes.Clone(b)
+			c[arrayMiddle(t, b, "exact_ids")] ^= 1
+			return c
+		},
 	}
 	for name, d := range fileDamages {
 		damages[name] = d
@@ -204,20 +224,31 @@ func TestGrepDamagedStringTableRebuilt(t *testing.T) {
 			if err := os.WriteFile(file, damage(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got := runIndexed(t, dir, args...)
-			if got.code != 0 || !bytes.Equal(resultOf(t, got.stdout), resultOf(t, want.stdout)) {
-				t.Fatalf("exit %d, answer differs after the string table was damaged: %s", got.code, got.stderr)
+			warned := false
+			for i, args := range queries {
+				got := runIndexed(t, dir, args...)
+				if got.code != 0 || !bytes.Equal(resultOf(t, got.stdout), want[i]) {
+					t.Fatalf("%q: exit %d, answer differs after the string table was damaged: %s", args, got.code, got.stderr)
+				}
+				env, err := unwrap(got.stdout, &[]any{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(got.stderr), "warning: ") {
+					if len(env.Warnings) == 0 || !strings.Contains(string(got.stderr), "index: saved "+dir+"/strings-") {
+						t.Errorf("%q: the warning is not in the answer (%q), or the table not saved again: %s", args, env.Warnings, got.stderr)
+					}
+					warned = true
+				}
 			}
-			env, err := unwrap(got.stdout, &[]any{})
-			if err != nil {
-				t.Fatal(err)
+			if !warned {
+				t.Errorf("no warning about the damaged string table")
 			}
-			if len(env.Warnings) == 0 || !strings.Contains(string(got.stderr), "warning: ") || !strings.Contains(string(got.stderr), "index: saved "+dir+"/strings-") {
-				t.Errorf("no warning about the damaged string table (%q), or not saved again: %s", env.Warnings, got.stderr)
-			}
-			again := runIndexed(t, dir, args...)
-			if !bytes.Equal(resultOf(t, again.stdout), resultOf(t, want.stdout)) || !strings.Contains(string(again.stderr), "index: loaded "+dir+"/strings-") || strings.Contains(string(again.stderr), "warning") {
-				t.Errorf("the saved string table was not used, or answered differently: %s", again.stderr)
+			for i, args := range queries {
+				again := runIndexed(t, dir, args...)
+				if !bytes.Equal(resultOf(t, again.stdout), want[i]) || !strings.Contains(string(again.stderr), "index: loaded "+dir+"/strings-") || strings.Contains(string(again.stderr), "warning") {
+					t.Errorf("%q: the saved string table was not used, or answered differently: %s", args, again.stderr)
+				}
 			}
 		})
 	}
@@ -228,8 +259,8 @@ func TestGrepDamagedStringTableRebuilt(t *testing.T) {
 		if r := runIndexed(t, dir, "index", "--force", res.CorePath); r.code != 0 {
 			t.Fatalf("index --force: exit %d: %s", r.code, r.stderr)
 		}
-		got := runIndexed(t, dir, args...)
-		if !bytes.Equal(resultOf(t, got.stdout), resultOf(t, want.stdout)) || strings.Contains(string(got.stderr), "warning") ||
+		got := runIndexed(t, dir, queries[0]...)
+		if !bytes.Equal(resultOf(t, got.stdout), want[0]) || strings.Contains(string(got.stderr), "warning") ||
 			!strings.Contains(string(got.stderr), "index: saved "+dir+"/strings-") {
 			t.Fatalf("answer differs, a warning, or no new string table after the census index was saved again: %s", got.stderr)
 		}
