@@ -25,7 +25,7 @@ import (
 // always did (reports.BuildGrep): building a table would only cost more.
 
 // strIndexSchema names a saved string table and the version of its form.
-var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 3}
+var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 4}
 
 // strMeta is the small part of a saved table, as JSON.
 type strMeta struct {
@@ -207,6 +207,9 @@ func (hs *heapSession) grepExact(x *indexfile.Index, meta strMeta, lit []byte, r
 	if ex.IDs, err = indexfile.Get[uint32](x, "exact_ids"); err != nil {
 		return nil, err
 	}
+	if ex.Tags, err = indexfile.Get[uint32](x, "exact_tags"); err != nil {
+		return nil, err
+	}
 	t := strtable.Table{Counts: meta.Counts}
 	entries, _ := t.Count(strtable.Kinds{Str: true, Bytes: true})
 	if !ex.Check(entries) {
@@ -216,7 +219,6 @@ func (hs *heapSession) grepExact(x *indexfile.Index, meta strMeta, lit []byte, r
 	if !ok {
 		return nil, errors.New("exact index offsets out of order")
 	}
-	cands = slices.Clone(cands)
 	slices.Sort(cands)
 	if len(cands) > 0 {
 		if err := h.Preload(grepParts); err != nil {
@@ -291,6 +293,7 @@ func (hs *heapSession) saveStrings(t *strtable.Table, fp string) error {
 	ex := t.BuildExact()
 	indexfile.Add(b, "exact_off", ex.Off)
 	indexfile.Add(b, "exact_ids", ex.IDs)
+	indexfile.Add(b, "exact_tags", ex.Tags)
 	indexfile.Add(b, "meta", meta)
 	saved, err := hs.cache.Save(hs.key, strIndexSchema, b)
 	if err != nil {

@@ -13,10 +13,14 @@ import (
 // reading its text from the core and running the regexp on it.
 
 // ExactIndex groups the object ids of a table's entries by the hash of
-// their text: bucket b's ids are IDs[Off[b]:Off[b+1]], in object order.
+// their text: bucket b's ids are IDs[Off[b]:Off[b+1]], in object order,
+// each with the high half of its text's hash in Tags (so that a lookup
+// rarely names an object whose text is not the literal: each candidate
+// costs the caller a read in the core).
 type ExactIndex struct {
-	Off []uint32
-	IDs []uint32
+	Off  []uint32
+	IDs  []uint32
+	Tags []uint32
 }
 
 // Hash is the hash the exact index groups texts by (64-bit, 8 bytes at a
@@ -44,10 +48,12 @@ func (t *Table) BuildExact() *ExactIndex {
 	n := t.Len()
 	nb := buckets(n)
 	bucket := make([]uint32, n)
-	x := &ExactIndex{Off: make([]uint32, nb+1), IDs: make([]uint32, n)}
+	tag := make([]uint32, n)
+	x := &ExactIndex{Off: make([]uint32, nb+1), IDs: make([]uint32, n), Tags: make([]uint32, n)}
 	for i := 0; i < n; i++ {
-		b := uint32(Hash(t.Text(i)) % uint64(nb))
-		bucket[i] = b
+		h := Hash(t.Text(i))
+		b := uint32(h % uint64(nb))
+		bucket[i], tag[i] = b, uint32(h>>32)
 		x.Off[b+1]++
 	}
 	for b := 0; b < nb; b++ {
@@ -57,7 +63,7 @@ func (t *Table) BuildExact() *ExactIndex {
 	copy(next, x.Off[:nb])
 	for i := 0; i < n; i++ {
 		b := bucket[i]
-		x.IDs[next[b]] = t.IDs[i]
+		x.IDs[next[b]], x.Tags[next[b]] = t.IDs[i], tag[i]
 		next[b]++
 	}
 	return x
@@ -69,19 +75,26 @@ func (t *Table) BuildExact() *ExactIndex {
 // (Candidates and the caller).
 func (x *ExactIndex) Check(entries int) bool {
 	nb := buckets(entries)
-	return len(x.Off) == nb+1 && len(x.IDs) == entries && x.Off[0] == 0 && int(x.Off[nb]) == entries
+	return len(x.Off) == nb+1 && len(x.IDs) == entries && len(x.Tags) == entries && x.Off[0] == 0 && int(x.Off[nb]) == entries
 }
 
 // Candidates are the object ids whose text may be lit (in object order);
 // false when the bucket's offsets are out of order (a damaged index).
 func (x *ExactIndex) Candidates(lit []byte) ([]uint32, bool) {
 	nb := uint64(len(x.Off) - 1)
-	b := Hash(lit) % nb
+	h := Hash(lit)
+	b := h % nb
 	from, to := x.Off[b], x.Off[b+1]
-	if from > to || int(to) > len(x.IDs) {
+	if from > to || int(to) > len(x.IDs) || len(x.Tags) != len(x.IDs) {
 		return nil, false
 	}
-	return x.IDs[from:to], true
+	var ids []uint32
+	for i := from; i < to; i++ {
+		if x.Tags[i] == uint32(h>>32) {
+			ids = append(ids, x.IDs[i])
+		}
+	}
+	return ids, true
 }
 
 // ExactLiteral is the text every match of re is whole (^lit$), if re is
