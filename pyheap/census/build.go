@@ -189,7 +189,7 @@ func (c *census[T]) split(seeder *worker[T], seeded int) {
 		if i > 0 {
 			wk = c.newWorker(i)
 		}
-		wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker))
+		wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker), c.perWorker)
 		wk.pend = newPending(c.seen, c.bounds[i], c.bounds[i+1])
 		wk.out = make([][]uint64, n)
 		c.workers[i] = wk
@@ -315,12 +315,12 @@ func (h *Heap[T]) finish(c *census[T]) {
 		n += len(wk.order)
 		dangling = dangling || wk.dangling > 0
 	}
-	h.vis = make([]uint32, n)
+	h.vis = bigMake[uint32](n)
 	var wg sync.WaitGroup
 	var pb panicBox
 	for i, wk := range c.workers {
 		wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
-		h.parts[i] = heapPart{order: wk.order, typeOf: wk.typeOf, edgeOff: wk.edgeOff, edges: wk.edges}
+		h.parts[i] = heapPart{order: wk.order, typeOf: wk.typeOf, sizes: wk.sizes, edgeOff: wk.edgeOff, edges: wk.edges}
 		wg.Add(1)
 		go func(i int, p *heapPart) {
 			defer wg.Done()

@@ -97,11 +97,10 @@ func (h *Heap[T]) typeSamples() []uint64 {
 }
 
 // flatten lays the census out in id order, builds the reverse index if
-// it was not, and drops what the workers recorded. Memory: the addresses
-// and type indexes are copied first and the workers' copies dropped; the
-// edges are turned into ids in place for the reverse index, and dropped
-// after; the collector runs between steps, so that each step reuses what
-// the one before freed instead of growing the heap.
+// it was not, and gives back what the workers recorded. Memory: each of
+// the workers' arrays is freed as soon as its content is laid out (they
+// live outside the Go heap: bigarray.go); the edges are turned into ids
+// in place for the reverse index, and freed after.
 func (h *Heap[T]) flatten() {
 	if h.flat {
 		return
@@ -110,25 +109,44 @@ func (h *Heap[T]) flatten() {
 	// The addresses in id order are the address set in order: the
 	// workers' copies go first.
 	for i := range h.parts {
+		bigFree(h.parts[i].order)
 		h.parts[i].order = nil
 	}
-	runtime.GC()
-	addrs := make([]uint64, 0, n)
-	h.set.each(func(a uint64) { addrs = append(addrs, a) })
-	typeOf := make([]uint32, n)
+	runtime.GC() // what is not outside the Go heap (bigarray.go), for reuse
+	addrs := h.set.addresses(bigMake[uint64](n))
+	typeOf := bigMake[uint32](n)
+	sizes := h.sizes
+	gatherSizes := sizes == nil
+	if gatherSizes {
+		sizes = bigMake[uint32](n)
+	}
 	parallel(n, func(lo, hi int) {
 		for id := lo; id < hi; id++ {
 			p, k := h.at(ObjectID(id))
 			typeOf[id] = h.parts[p].typeOf[k]
+			if gatherSizes {
+				sizes[id] = h.parts[p].sizes[k]
+			}
 		}
 	})
+	h.sizesOnce.Do(func() {}) // laid out here
+	h.sizes = sizes
+	bigTrim() // what the addresses and types did not take: it would stay in RSS
 	for i := range h.parts {
-		h.parts[i].typeOf = nil
+		bigFree(h.parts[i].typeOf)
+		bigFree(h.parts[i].sizes)
+		h.parts[i].typeOf, h.parts[i].sizes = nil, nil
 	}
 	runtime.GC()
 	if h.revOff == nil {
 		h.reverseConsumingEdges(typeOf)
 	}
+	for i := range h.parts {
+		bigFree(h.parts[i].edges)
+		bigFree(h.parts[i].edgeOff)
+	}
+	bigFree(h.vis)
+	bigTrim()
 	h.parts = []heapPart{{order: addrs, typeOf: typeOf}}
 	h.vis, h.set, h.flat = nil, nil, true
 	runtime.GC()
@@ -157,44 +175,49 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 		})
 	}
 	typeObjOf := func(src int) ObjectID { return h.typeObj[typeOf[src]] }
-	off := make([]uint32, n+1)
-	for src := 0; src < n; src++ {
-		p, k := h.at(ObjectID(src))
-		part := &h.parts[p]
-		for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
-			if t != noTarget {
+	// Counting and filling write to random targets; each CPU takes the
+	// targets of its own range and reads every edge, so that the
+	// referrers of a target stay in id order without a second array of
+	// offsets (and no write is shared).
+	off := bigMake[uint32](n + 1)
+	parallel(n, func(lo, hi int) {
+		for i := range h.parts {
+			for _, t := range h.parts[i].edges {
+				if t >= uint64(lo) && t < uint64(hi) {
+					off[t+1]++
+				}
+			}
+		}
+		for src := 0; src < n; src++ {
+			if t := typeObjOf(src); t >= ObjectID(lo) && t < ObjectID(hi) {
 				off[t+1]++
 			}
 		}
-		if t := typeObjOf(src); t >= 0 {
-			off[t+1]++
-		}
-	}
+	})
 	for i := 1; i <= n; i++ {
 		off[i] += off[i-1]
 	}
-	rev := make([]ObjectID, off[n])
+	rev := bigMake[ObjectID](int(off[n]))
 	// off[t] is where t's next referrer goes; once filled, it is where
 	// t+1's start, so shifting by one gives the offsets.
-	for src := 0; src < n; src++ {
-		p, k := h.at(ObjectID(src))
-		part := &h.parts[p]
-		for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
-			if t != noTarget {
+	parallel(n, func(lo, hi int) {
+		for src := 0; src < n; src++ {
+			p, k := h.at(ObjectID(src))
+			part := &h.parts[p]
+			for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
+				if t >= uint64(lo) && t < uint64(hi) {
+					rev[off[t]] = ObjectID(src)
+					off[t]++
+				}
+			}
+			if t := typeObjOf(src); t >= ObjectID(lo) && t < ObjectID(hi) {
 				rev[off[t]] = ObjectID(src)
 				off[t]++
 			}
 		}
-		if t := typeObjOf(src); t >= 0 {
-			rev[off[t]] = ObjectID(src)
-			off[t]++
-		}
-	}
+	})
 	copy(off[1:], off[:n])
 	off[0] = 0
-	for i := range h.parts {
-		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
-	}
 	h.revOff, h.rev = off, rev
 }
 
