@@ -57,12 +57,13 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 	hs.h = h
 	if cache != nil {
 		label, _ := filepath.Abs(path)
+		began := time.Now()
 		saved, err := g.saveIndex(h, cache, key, label)
 		if err != nil {
 			hs.cache = nil // nothing for a dominator tree to stand beside
 			warnings = append(warnings, fmt.Sprintf("heap index not saved (%v): the next command takes the census again", err))
 		} else {
-			indexTrace("saved %s", saved)
+			indexTrace("saved %s in %v (layout and writing), resident %d MB", saved, time.Since(began).Round(time.Millisecond), residentBytes()>>20)
 		}
 	}
 	return warnings, nil

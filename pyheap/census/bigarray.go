@@ -172,3 +172,18 @@ func isBig[E any](s []E) bool {
 	_, ok := bigMaps.byBase[base]
 	return ok
 }
+
+// bigRelease gives back the memory of s past its first keep bytes (whole
+// pages of it) when s is one of the mappings: it reads as zero after.
+func bigRelease[E any](s []E, keep int) {
+	if !isBig(s) {
+		return
+	}
+	var zero E
+	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:1]))), cap(s)*int(unsafe.Sizeof(zero)))
+	const page = 4096
+	from := (keep + page - 1) &^ (page - 1)
+	if end := len(s) * int(unsafe.Sizeof(zero)); from < end {
+		releaseAnon(mem[from:end])
+	}
+}

@@ -18,3 +18,6 @@ func mapAnon(n int) ([]byte, bool) {
 }
 
 func unmapAnon(mem []byte) { _ = unix.Munmap(mem) }
+
+// releaseAnon drops the pages of mem (they read as zero afterwards).
+func releaseAnon(mem []byte) { _ = unix.Madvise(mem, unix.MADV_DONTNEED) }

@@ -6,3 +6,5 @@ package census
 func mapAnon(n int) ([]byte, bool) { return nil, false }
 
 func unmapAnon(mem []byte) {}
+
+func releaseAnon(mem []byte) {}

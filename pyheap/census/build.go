@@ -92,6 +92,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	// The Go collector has nothing to free during a census; let it rest.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	h := &Heap[T]{model: model, main: model.NewReader()}
+	step := start
 	seeds, err := model.Seed(seeder.addPrecise)
 	if err != nil {
 		return nil, err
@@ -108,6 +109,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 		seeder.addPrecise(a)
 	}
 	tSeed := time.Since(start)
+	traceStep("census: GC lists and roots", &step)
 	// Refused at once when even half the estimate is too many (the
 	// estimate is rough: a heap of containers has fewer objects per
 	// tracked one); else the workers stop at the bound.
@@ -117,6 +119,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	c.split(seeder, h.Stats.GCTracked)
 	c.run()
 	tSweep := time.Since(start)
+	traceStep("census: sweeps", &step)
 	if c.maxed.Load() {
 		if c.budgetHit.Load() {
 			found := 0
@@ -131,6 +134,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	if opts.Progress != nil {
 		opts.Progress(h.Len())
 	}
+	traceStep("census: ids", &step)
 	h.Stats.Duration = time.Since(start)
 	h.Stats.Phases = [3]time.Duration{tSeed, tSweep - tSeed, h.Stats.Duration - tSweep}
 	for i := range h.roots {
