@@ -169,11 +169,20 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 		return nil, fmt.Errorf("grep %q found no str to aim refs and path at (%v)", pattern, err)
 	}
 	target := matches.Result[0].Address
+	// The leak commands' dominator tree is saved by the first of them.
+	if _, err := runCommand(ctx, bin, warmDir, []string{"leaks", "--json", res.CorePath}); err != nil {
+		return nil, err
+	}
 	cases := []commandCase{
 		{"histogram", []string{"histogram", res.CorePath}},
 		{"refs", []string{"refs", res.CorePath, target}},
 		{"path", []string{"path", res.CorePath, target}},
 		{"grep", []string{"grep", res.CorePath, pattern}},
+		{"show", []string{"show", res.CorePath, target}},
+		{"retained", []string{"retained", res.CorePath, target}},
+		{"leaks", []string{"leaks", res.CorePath}},
+		{"top", []string{"top", res.CorePath}},
+		{"instances", []string{"instances", res.CorePath, "BigUser"}},
 	}
 	ct.commands = make([]commandTiming, len(cases))
 	for i, c := range cases {
