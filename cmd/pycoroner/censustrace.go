@@ -18,19 +18,24 @@ func init() {
 		return
 	}
 	census.Trace = func(step string, took time.Duration) {
-		fmt.Fprintf(os.Stderr, "index: %s: %v, resident %d MB\n", step, took.Round(time.Millisecond), residentBytes()>>20)
+		fmt.Fprintf(os.Stderr, "index: %s: %v, resident %d MB (peak %d MB)\n", step, took.Round(time.Millisecond), residentBytes()>>20, peakResidentBytes()>>20)
 	}
 }
 
 // residentBytes is the process's VmRSS (/proc/self/status), 0 where
 // there is none.
-func residentBytes() int64 {
+func residentBytes() int64 { return statusBytes("VmRSS:") }
+
+// peakResidentBytes is its VmHWM, the peak so far.
+func peakResidentBytes() int64 { return statusBytes("VmHWM:") }
+
+func statusBytes(field string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb << 10
 		}

@@ -35,6 +35,11 @@ import (
 // bigMinBytes: smaller arrays stay on the Go heap.
 const bigMinBytes = 1 << 20
 
+// hugeMinBytes: arrays expected to be smaller get 4 KB pages. A 2 MB page
+// is taken whole at the first write into it, so an array wastes up to
+// 2 MB at its end until bigTrimTail (a census has about ten arrays).
+const hugeMinBytes = 8 << 20
+
 var bigMaps struct {
 	sync.Mutex
 	byBase map[uintptr][]byte // base address -> the mapping, in use
@@ -58,7 +63,7 @@ func bigMake[E any](n int) []E {
 	if mem, ok := reuseMapping(nbytes); ok {
 		return track[E](mem, n)
 	}
-	return bigReserve[E](n)[:n]
+	return bigReserve[E](n, n)[:n]
 }
 
 // bigReserve is make([]E, 0, capacity) outside the Go heap when it is
@@ -66,14 +71,15 @@ func bigMake[E any](n int) []E {
 // first written. An append beyond capacity moves the slice to the Go heap
 // (the mapping stays until the process ends): reserve what can be needed.
 // A reservation is always a new mapping (a freed one would have to be
-// cleared whole).
-func bigReserve[E any](capacity int) []E {
+// cleared whole). expected is how many elements will likely be used: it
+// chooses the page size.
+func bigReserve[E any](capacity, expected int) []E {
 	var zero E
 	nbytes := capacity * int(unsafe.Sizeof(zero))
 	if capacity <= 0 || nbytes < bigMinBytes || nbytes/int(unsafe.Sizeof(zero)) != capacity {
 		return make([]E, 0, max(capacity, 0))
 	}
-	mem, ok := mapAnon(nbytes)
+	mem, ok := mapAnon(nbytes, expected*int(unsafe.Sizeof(zero)) >= hugeMinBytes)
 	if !ok {
 		return make([]E, 0, capacity)
 	}
@@ -173,17 +179,36 @@ func isBig[E any](s []E) bool {
 	return ok
 }
 
+// bigTrimTail gives back the part of the last 2 MB page of s past its
+// length: a growing array's unused room, in memory since its 2 MB page
+// was first written.
+func bigTrimTail[E any](s []E) {
+	var zero E
+	used := len(s) * int(unsafe.Sizeof(zero))
+	bigReleaseRange(s, used, (used+hugePage-1)&^(hugePage-1))
+}
+
+const hugePage = 2 << 20
+
 // bigRelease gives back the memory of s past its first keep bytes (whole
 // pages of it) when s is one of the mappings: it reads as zero after.
 func bigRelease[E any](s []E, keep int) {
+	var zero E
+	bigReleaseRange(s, keep, len(s)*int(unsafe.Sizeof(zero)))
+}
+
+// bigReleaseRange gives back the whole pages of bytes [from, to) of s's
+// mapping (within its capacity).
+func bigReleaseRange[E any](s []E, from, to int) {
 	if !isBig(s) {
 		return
 	}
 	var zero E
 	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:1]))), cap(s)*int(unsafe.Sizeof(zero)))
 	const page = 4096
-	from := (keep + page - 1) &^ (page - 1)
-	if end := len(s) * int(unsafe.Sizeof(zero)); from < end {
-		releaseAnon(mem[from:end])
+	from = (from + page - 1) &^ (page - 1)
+	to = min(to, len(mem))
+	if from < to {
+		releaseAnon(mem[from:to])
 	}
 }

@@ -4,16 +4,18 @@ import "golang.org/x/sys/unix"
 
 // mapAnon maps n bytes of private anonymous memory, reserved without
 // being committed (MAP_NORESERVE: a worst-case reservation must not count
-// against the system's overcommit), and asks for 2 MB pages where the
-// kernel gives them on request (transparent_hugepage=madvise is the
+// against the system's overcommit), and, when huge, asks for 2 MB pages
+// where the kernel gives them on request (transparent_hugepage=madvise is the
 // common default; with "never", the mapping has 4 KB pages and works the
 // same).
-func mapAnon(n int) ([]byte, bool) {
+func mapAnon(n int, huge bool) ([]byte, bool) {
 	mem, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		return nil, false
 	}
-	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
+	if huge {
+		_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
+	}
 	return mem, true
 }
 

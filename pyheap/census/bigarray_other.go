@@ -3,7 +3,7 @@
 package census
 
 // mapAnon: elsewhere, big arrays stay on the Go heap.
-func mapAnon(n int) ([]byte, bool) { return nil, false }
+func mapAnon(n int, huge bool) ([]byte, bool) { return nil, false }
 
 func unmapAnon(mem []byte) {}
 

@@ -319,6 +319,15 @@ func (h *Heap[T]) finish(c *census[T]) {
 		n += len(wk.order)
 		dangling = dangling || wk.dangling > 0
 	}
+	for _, wk := range c.workers {
+		// Before the id map adds to the peak: the room left in the last
+		// page of each array (2 MB pages: bigarray.go).
+		bigTrimTail(wk.order)
+		bigTrimTail(wk.typeOf)
+		bigTrimTail(wk.sizes)
+		bigTrimTail(wk.edgeOff)
+		bigTrimTail(wk.edges)
+	}
 	h.vis = bigMake[uint32](n)
 	var wg sync.WaitGroup
 	var pb panicBox

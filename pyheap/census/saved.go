@@ -57,8 +57,10 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 	if err := h.Preload(SavedAll); err != nil {
 		return err
 	}
-	h.allSizes()
+	// Laid out first: flatten gathers the sizes where the workers'
+	// addresses were (allSizes first would add an array to the peak).
 	h.flatten()
+	h.allSizes()
 	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})
 	if err != nil {
 		return err
