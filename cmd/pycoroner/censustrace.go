@@ -18,7 +18,7 @@ func init() {
 		return
 	}
 	census.Trace = func(step string, took time.Duration) {
-		fmt.Fprintf(os.Stderr, "index: %s: %v, resident %d MB (peak %d MB)\n", step, took.Round(time.Millisecond), residentBytes()>>20, peakResidentBytes()>>20)
+		fmt.Fprintf(os.Stderr, "trace: %s: %v, resident %d MB (peak %d MB)\n", step, took.Round(time.Millisecond), residentBytes()>>20, peakResidentBytes()>>20)
 	}
 }
 

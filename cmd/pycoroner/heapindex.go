@@ -108,7 +108,9 @@ func (g *globalFlags) indexFor(s *session) (*indexfile.Cache, indexfile.Key, str
 
 // close unmaps the saved index, then closes the core.
 func (hs *heapSession) close() {
-	indexTrace("command done: resident %d MB (peak %d MB)", residentBytes()>>20, peakResidentBytes()>>20)
+	if os.Getenv(indexTraceEnv) != "" {
+		fmt.Fprintf(os.Stderr, "trace: command done: resident %d MB (peak %d MB)\n", residentBytes()>>20, peakResidentBytes()>>20)
+	}
 	for _, x := range hs.extra {
 		x.Close()
 	}
