@@ -206,10 +206,10 @@ func (h *Heap[T]) buildReverse() {
 	n := h.Len()
 	// Every edge's target as an id, in the parts' layout.
 	targets := make([][]ObjectID, len(h.parts))
-	counts := make([]uint32, n+1)
+	counts := bigMake[uint32](n + 1)
 	for i := range h.parts {
 		part := h.parts[i].edges
-		targets[i] = make([]ObjectID, len(part))
+		targets[i] = bigMake[ObjectID](len(part))
 		parallel(len(part), func(lo, hi int) {
 			hint := 0
 			for j := lo; j < hi; j++ {
@@ -230,8 +230,9 @@ func (h *Heap[T]) buildReverse() {
 	for i := 1; i <= n; i++ {
 		counts[i] += counts[i-1]
 	}
-	rev := make([]ObjectID, counts[n])
-	fill := append([]uint32(nil), counts[:n]...)
+	rev := bigMake[ObjectID](int(counts[n]))
+	fill := bigMake[uint32](n)
+	copy(fill, counts[:n])
 	for src := 0; src < n; src++ {
 		p, k := h.at(ObjectID(src))
 		off := h.parts[p].edgeOff
@@ -246,6 +247,10 @@ func (h *Heap[T]) buildReverse() {
 			rev[fill[t]] = ObjectID(src)
 			fill[t]++
 		}
+	}
+	bigFree(fill)
+	for i := range targets {
+		bigFree(targets[i])
 	}
 	h.revOff, h.rev = counts, rev
 }
