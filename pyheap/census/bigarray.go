@@ -32,6 +32,10 @@ import (
 // that bigFree of a slice that is not one of them (a small array, or a
 // system that refused the mapping) does nothing.
 
+// refuseMappings makes every mapping fail, as a limit on address space
+// does (for tests).
+var refuseMappings bool
+
 // bigMinBytes: smaller arrays stay on the Go heap.
 const bigMinBytes = 1 << 20
 
@@ -74,16 +78,30 @@ func bigMake[E any](n int) []E {
 // cleared whole). expected is how many elements will likely be used: it
 // chooses the page size.
 func bigReserve[E any](capacity, expected int) []E {
+	if s, ok := tryReserve[E](capacity, expected); ok {
+		return s
+	}
+	return make([]E, 0, max(capacity, 0))
+}
+
+// tryReserve is bigReserve without the Go heap: false when the array is
+// small or the system refuses the mapping (a limit on address space,
+// strict overcommit), so that a caller reserving for the worst case can
+// fall back to a likelier size.
+func tryReserve[E any](capacity, expected int) ([]E, bool) {
 	var zero E
 	nbytes := capacity * int(unsafe.Sizeof(zero))
 	if capacity <= 0 || nbytes < bigMinBytes || nbytes/int(unsafe.Sizeof(zero)) != capacity {
-		return make([]E, 0, max(capacity, 0))
+		return nil, false
+	}
+	if refuseMappings {
+		return nil, false
 	}
 	mem, ok := mapAnon(nbytes, expected*int(unsafe.Sizeof(zero)) >= hugeMinBytes)
 	if !ok {
-		return make([]E, 0, capacity)
+		return nil, false
 	}
-	return track[E](mem, capacity)[:0]
+	return track[E](mem, capacity)[:0], true
 }
 
 // track records mem as in use and returns it as n elements.

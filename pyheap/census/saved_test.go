@@ -228,3 +228,41 @@ func TestLaidOutHeapAnswersTheSame(t *testing.T) {
 		t.Fatalf("object 1 (the head) has %d referrers", len(want.Referrers(1)))
 	}
 }
+
+// Where the system refuses the census's mappings (ulimit -v, strict
+// overcommit), its arrays are on the Go heap, sized from the estimate,
+// and the heap answers the same.
+func TestCensusWithoutMappings(t *testing.T) {
+	m := newFake()
+	nodeT := m.typ(base+0x80, "node")
+	const n = 120000
+	m.span = 0x100 + n*0x20 + 0x1000
+	addr := func(i int) uint64 { return base + 0x100 + uint64(i)*0x20 }
+	for i := 0; i < n; i++ {
+		m.obj(addr(i), nodeT, ref{addr((i*7919 + 1) % n), item(0), false}, ref{addr((i + 1) % n), field("next"), false})
+	}
+	m.roots = []Root{{Kind: "module", Name: "head", Addr: addr(0)}}
+	want := build(t, m, 2)
+	if err := want.Save(memArrays{}); err != nil {
+		t.Fatal(err)
+	}
+	refuseMappings = true
+	defer func() { refuseMappings = false }()
+	mapped := bigMapped()
+	got := build(t, m, 2)
+	if err := got.Save(memArrays{}); err != nil {
+		t.Fatal(err)
+	}
+	if bigMapped() > mapped {
+		t.Errorf("%d bytes mapped with mappings refused", bigMapped()-mapped)
+	}
+	if got.Len() != want.Len() || got.Len() != n+2 {
+		t.Fatalf("%d objects, want %d", got.Len(), want.Len())
+	}
+	for i := 0; i < want.Len(); i++ {
+		id := ObjectID(i)
+		if want.Addr(id) != got.Addr(id) || want.Size(id) != got.Size(id) || !slices.Equal(want.Referrers(id), got.Referrers(id)) {
+			t.Fatalf("object %d differs without mappings", i)
+		}
+	}
+}

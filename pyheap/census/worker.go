@@ -70,7 +70,7 @@ func (wk *worker[T]) reserve(estimate, most int) {
 // estimate on it.
 func reserveFor[E any](s []E, estimate, most int) []E {
 	if len(s) == 0 {
-		if r := bigReserve[E](most, estimate); cap(r) == most && isBig(r) {
+		if r, ok := tryReserve[E](most, estimate); ok {
 			return r
 		}
 	}
