@@ -55,7 +55,7 @@ type coreTiming struct {
 	readCPUs []time.Duration
 	// fresh: 1 GB of memory never touched before, written (freshmem.go)
 	fresh, freshCPU time.Duration
-	commands []commandTiming
+	commands        []commandTiming
 }
 
 // buildBinary builds cmd/pycoroner into dir.
