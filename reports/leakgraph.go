@@ -22,10 +22,13 @@ import (
 // "retained" never claims an object some holder outside the tree keeps
 // alive.
 type LeakGraph struct {
-	H      *pyheap.Heap
-	Graph  dominators.Graph[pyheap.ObjectID]
-	Sizes  []uint32 // shallow size (sys.getsizeof) per object
-	TypeOf []uint32 // index into Types per object
+	H     *pyheap.Heap
+	Graph dominators.Graph[pyheap.ObjectID]
+	Sizes []uint32 // shallow size (sys.getsizeof) per object
+	// TypeOf is an index into Types per object. A graph restored for a
+	// command that needs neither (cmd/pycoroner's leakNeeds) has neither,
+	// nor Sizes, nor child lists unless asked for.
+	TypeOf []uint32
 	Types  []*pyheap.Type
 	Tree   *dominators.Tree
 	// Times: the arrays, and the dominator tree with its retained sizes.
@@ -132,8 +135,14 @@ func (g *LeakGraph) ComputeTree() error {
 	return nil
 }
 
-// Type is an object's type.
-func (g *LeakGraph) Type(u dominators.Node) *pyheap.Type { return g.Types[g.TypeOf[u]] }
+// Type is an object's type: the census's when the graph was restored
+// without its own numbering (TypeOf nil; the same type either way).
+func (g *LeakGraph) Type(u dominators.Node) *pyheap.Type {
+	if g.TypeOf == nil {
+		return g.H.Type(pyheap.ObjectID(u))
+	}
+	return g.Types[g.TypeOf[u]]
+}
 
 // HeapSize is the sum of every object's shallow size.
 func (g *LeakGraph) HeapSize() uint64 { return g.Tree.TotalRetained }
