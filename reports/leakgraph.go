@@ -25,9 +25,12 @@ type LeakGraph struct {
 	H     *pyheap.Heap
 	Graph dominators.Graph[pyheap.ObjectID]
 	Sizes []uint32 // shallow size (sys.getsizeof) per object
-	// TypeOf is an index into Types per object. A graph restored for a
-	// command that needs neither (cmd/pycoroner's leakNeeds) has neither,
-	// nor Sizes, nor child lists unless asked for.
+	// TypeOf is an index into Types per object, types numbered in the
+	// order of their first object (NewLeakTypes; top --by type's order
+	// of ties follows it). A graph restored for a command that needs
+	// neither (cmd/pycoroner's leakNeeds) has neither, nor Sizes, nor
+	// child lists unless asked for; one for a command that only groups
+	// types (leaks, instances) may have the census's numbering instead.
 	TypeOf []uint32
 	Types  []*pyheap.Type
 	Tree   *dominators.Tree

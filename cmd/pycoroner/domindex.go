@@ -39,11 +39,16 @@ type domMeta struct {
 type leakNeeds struct {
 	census   pyheap.SavedParts
 	children bool // the child lists: leaks, retained, top --by type
-	types    bool // the leak graph's type numbering: leaks, instances, top --by type
+	types    bool // the leak graph's type numbering: top --by type (its order of ties)
+	// groups: a type per object, in any numbering (leaks and instances
+	// group and compare types, their answers do not follow the
+	// numbering): the census's own, already read, when its types are
+	// each listed once, else the saved one.
+	groups bool
 }
 
 // allLeakNeeds reads everything.
-var allLeakNeeds = leakNeeds{census: pyheap.SavedAll, children: true, types: true}
+var allLeakNeeds = leakNeeds{census: pyheap.SavedAll, children: true, types: true, groups: true}
 
 // leakGraph is leakGraphFor with everything: for a session opened with
 // every part of its census (openHeap).
@@ -209,7 +214,7 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 	if needs.census&pyheap.SavedSizes != 0 {
 		g.Sizes = h.Sizes()
 	}
-	if needs.types {
+	if needs.types || (needs.groups && !censusTypes(h, g)) {
 		if err := restoreTypes(x, h, g); err != nil {
 			return nil, err
 		}
@@ -222,6 +227,25 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 		return nil, fmt.Errorf("%d words of root reach for %d objects", len(reach), objects)
 	}
 	return g, nil
+}
+
+// censusTypes gives g the census's type per object and type table, when
+// the table lists each type once (else false: two indexes of one type
+// would count it as two).
+func censusTypes(h *pyheap.Heap, g *reports.LeakGraph) bool {
+	typeOf, types := h.TypeIndexes()
+	if typeOf == nil || len(typeOf) != h.Len() {
+		return false
+	}
+	seen := make(map[*pyheap.Type]bool, len(types))
+	for _, t := range types {
+		if seen[t] {
+			return false
+		}
+		seen[t] = true
+	}
+	g.TypeOf, g.Types = typeOf, types
+	return true
 }
 
 // restoreTypes gives g the leak graph's saved type numbering

@@ -132,7 +132,7 @@ share of the heap, its path from a root, and the types it holds many of.
 			opts.MinShare = minShare
 			// The tree's child lists and types; the census's addresses
 			// and reverse index for the paths (reports.BuildLeaks).
-			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedReverse, children: true, types: true}
+			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedReverse, children: true, groups: true}
 			hs, err := gf.openLeakHeap(coreArg(args), needs)
 			if err != nil {
 				return err
@@ -169,7 +169,7 @@ first, each with what refers to it (as refs does).
 			core, name := coreAndArg(args)
 			// Every object's type; sizes, and the reverse index for the
 			// holders (reports.BuildInstances).
-			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse, types: true}
+			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse, groups: true}
 			hs, err := gf.openLeakHeap(core, needs)
 			if err != nil {
 				return err
