@@ -108,6 +108,9 @@ type session struct {
 }
 
 func (g *globalFlags) open(path string, needPython bool) (*session, error) {
+	// Opening a core allocates a few MB (startupGC); what a command does
+	// with it may scale with the core.
+	defer normalGC()
 	var mem *os.File
 	var liveWarnings []string
 	if liveTarget.pid != 0 {
