@@ -55,6 +55,7 @@ func TestEval(t *testing.T) {
 		{`sys:path.size() == 3`, true},
 		{`size(sys:path) == 3`, true},
 		{`sys:path[0].endsWith("/lib")`, true},
+		{`sys:path[0] endsWith "/lib" and not (sys:path[0] startsWith "/srv")`, true},
 		{`sys:path[0].startsWith("/usr") && !sys:path[0].contains("srv")`, true},
 		{`sys:path[0].matches("^/usr/l.b$")`, true},
 		{`"/srv/app" in sys:path`, true},
