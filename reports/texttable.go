@@ -3,8 +3,6 @@ package reports
 import (
 	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/clipperhouse/displaywidth"
 )
@@ -18,8 +16,8 @@ import (
 // init (a 660 KB width cache) and its table setup cost every pycoroner
 // process 3-5 ms, a tenth of a warm command.
 //
-// upperHeader: the header is shown in capitals, as tablewriter's header
-// auto-format showed it (headerTitle).
+// upperHeader: the header is shown in capitals (tablewriter's header
+// auto-format, for headers written as lowercase words).
 func textTable(w io.Writer, header []string, rows [][]string, upperHeader bool) error {
 	ncol := len(header)
 	for _, r := range rows {
@@ -36,7 +34,7 @@ func textTable(w io.Writer, header []string, rows [][]string, upperHeader bool) 
 			c = strings.TrimSpace(c)
 			c = strings.ReplaceAll(c, "\t", "        ")
 			if upper {
-				c = headerTitle(c)
+				c = strings.ToUpper(c)
 			}
 			out[i] = strings.Split(c, "\n")
 			for _, line := range out[i] {
@@ -116,70 +114,4 @@ func displayWidth(s string) int {
 		n += displaywidth.Options{}.Rune(r)
 	}
 	return n
-}
-
-// headerTitle is tablewriter's header auto-format (tw.Title of
-// tw.SplitCamelCase, MIT licence): words split where the class of
-// character changes (lower, upper, digit, other; "fooBar" is two words),
-// "_" and blank words dropped, "." kept only between digits or spaces,
-// in capitals: "__file__" is "FILE", "sys.path" "SYS . PATH".
-func headerTitle(s string) string {
-	if !utf8.ValidString(s) {
-		return titleWords(s)
-	}
-	var groups [][]rune
-	last := 0
-	for _, r := range s {
-		class := 4
-		switch {
-		case unicode.IsLower(r):
-			class = 1
-		case unicode.IsUpper(r):
-			class = 2
-		case unicode.IsDigit(r):
-			class = 3
-		}
-		if class == last {
-			groups[len(groups)-1] = append(groups[len(groups)-1], r)
-		} else {
-			groups = append(groups, []rune{r})
-		}
-		last = class
-	}
-	for i := 0; i < len(groups)-1; i++ {
-		if len(groups[i]) > 0 && len(groups[i+1]) > 0 && unicode.IsUpper(groups[i][0]) && unicode.IsLower(groups[i+1][0]) {
-			groups[i+1] = append([]rune{groups[i][len(groups[i])-1]}, groups[i+1]...)
-			groups[i] = groups[i][:len(groups[i])-1]
-		}
-	}
-	var words []string
-	for _, g := range groups {
-		if w := string(g); len(g) > 0 && strings.TrimSpace(w) != "" && w != "_" {
-			words = append(words, w)
-		}
-	}
-	return titleWords(strings.Join(words, " "))
-}
-
-// titleWords is tw.Title: "_" a space, "." a space unless between digits
-// or spaces, trimmed, in capitals.
-func titleWords(name string) string {
-	origLen := len(name)
-	rs := []rune(name)
-	numOrSpace := func(r rune) bool { return '0' <= r && r <= '9' || r == ' ' }
-	for i, r := range rs {
-		switch r {
-		case '_':
-			rs[i] = ' '
-		case '.':
-			if (i != 0 && !numOrSpace(rs[i-1])) || (i != len(rs)-1 && !numOrSpace(rs[i+1])) {
-				rs[i] = ' '
-			}
-		}
-	}
-	name = strings.TrimSpace(string(rs))
-	if name == "" && origLen > 0 {
-		name = " "
-	}
-	return strings.ToUpper(name)
 }
