@@ -102,7 +102,7 @@ func (hs *heapSession) retakeCensus(gf *globalFlags, why error) error {
 		hs.index = nil
 	}
 	hs.h = nil
-	warnings, err := gf.heapOf(hs, hs.proc.Path(), pyheap.SavedAll)
+	warnings, err := gf.heapOf(hs, hs.proc.Path(), pyheap.SavedAll, nil)
 	if err != nil {
 		return fmt.Errorf("%s: heap census: %w", hs.proc.Path(), err)
 	}
