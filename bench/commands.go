@@ -53,7 +53,9 @@ type coreTiming struct {
 	readCPU  time.Duration // its user+sys, median
 	reads    []time.Duration
 	readCPUs []time.Duration
-	commands []commandTiming
+	// fresh: 1 GB of memory never touched before, written (freshmem.go)
+	fresh, freshCPU time.Duration
+	commands        []commandTiming
 }
 
 // buildBinary builds cmd/pycoroner into dir.
@@ -169,11 +171,20 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 		return nil, fmt.Errorf("grep %q found no str to aim refs and path at (%v)", pattern, err)
 	}
 	target := matches.Result[0].Address
+	// The leak commands' dominator tree is saved by the first of them.
+	if _, err := runCommand(ctx, bin, warmDir, []string{"leaks", "--json", res.CorePath}); err != nil {
+		return nil, err
+	}
 	cases := []commandCase{
 		{"histogram", []string{"histogram", res.CorePath}},
 		{"refs", []string{"refs", res.CorePath, target}},
 		{"path", []string{"path", res.CorePath, target}},
 		{"grep", []string{"grep", res.CorePath, pattern}},
+		{"show", []string{"show", res.CorePath, target}},
+		{"retained", []string{"retained", res.CorePath, target}},
+		{"leaks", []string{"leaks", res.CorePath}},
+		{"top", []string{"top", res.CorePath}},
+		{"instances", []string{"instances", res.CorePath, "BigUser"}},
 	}
 	ct.commands = make([]commandTiming, len(cases))
 	for i, c := range cases {
@@ -210,6 +221,9 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 		}
 	}
 	ct.read, ct.readCPU = median(ct.reads), median(ct.readCPUs)
+	if ct.fresh, ct.freshCPU, err = freshMemory(); err != nil {
+		return nil, fmt.Errorf("fresh memory: %w", err)
+	}
 	for i := range ct.commands {
 		ctm := &ct.commands[i]
 		ctm.cold, ctm.warm = median(ctm.coldRuns), median(ctm.warmRuns)
@@ -222,7 +236,7 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 func (ct *coreTiming) markdown(firstTarget, laterTarget float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n### %s: %s, %.0f MB, %.1f M objects\n\n", ct.label, filepath.Base(ct.core), float64(ct.coreSize)/1e6, float64(ct.objects)/1e6)
-	fmt.Fprintf(&b, "`cat core > /dev/null` (page cache): %v wall, %v CPU; medians of %d, one before each round of commands.\n\n", ct.read.Round(time.Millisecond), ct.readCPU.Round(time.Millisecond), len(ct.reads))
+	fmt.Fprintf(&b, "`cat core > /dev/null` (page cache): %v wall, %v CPU; medians of %d, one before each round of commands. Writing 1 GB of memory never touched before (freshmem.go): %v wall, %v CPU.\n\n", ct.read.Round(time.Millisecond), ct.readCPU.Round(time.Millisecond), len(ct.reads), ct.fresh.Round(time.Millisecond), ct.freshCPU.Round(time.Millisecond))
 	fmt.Fprintf(&b, "| command | cold (no index) | × cat | warm (index saved) | × cat | CPU cold / warm | CPU × cat's, cold / warm | peak RSS cold / warm | beyond the core, bytes/object cold / warm |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range ct.commands {

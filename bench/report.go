@@ -43,8 +43,10 @@ func writeReport(out string) error {
 	if !found {
 		return fmt.Errorf("%s has no line %q to write the latest run under", out, latestMarker)
 	}
-	run := fmt.Sprintf("\n# Run of %s\n%s", time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.Join(sections, ""))
-	if err := os.WriteFile(out, []byte(head+latestMarker+"\n"+run), 0o644); err != nil {
+	stamp := time.Now().UTC().Format("2006-01-02 15:04 MST")
+	run := fmt.Sprintf("\n# Run of %s\n%s", stamp, strings.Join(sections, ""))
+	latest := keptSections(string(old), sections, stamp)
+	if err := os.WriteFile(out, []byte(head+latestMarker+"\n"+run+latest), 0o644); err != nil {
 		return err
 	}
 	hist := filepath.Join(filepath.Dir(out), "benchmarks-history.md")
@@ -55,4 +57,47 @@ func writeReport(out string) error {
 	defer f.Close()
 	_, err = f.WriteString(run)
 	return err
+}
+
+// keptSections is the part of the latest run in doc whose sections this
+// run did not measure (a run with some parts turned off by flags, say
+// -gdb=false): each "## " section of the old latest run whose title, up
+// to its " — " date, no new section has, under a heading saying when it
+// was measured.
+func keptSections(doc string, fresh []string, stamp string) string {
+	_, latest, found := strings.Cut(doc, latestMarker)
+	if !found {
+		return ""
+	}
+	title := func(sec string) string {
+		line, _, _ := strings.Cut(strings.TrimLeft(sec, "\n"), "\n")
+		t, _, _ := strings.Cut(line, " — ")
+		return strings.TrimSpace(t)
+	}
+	measured := map[string]bool{}
+	for _, sec := range fresh {
+		measured[title(sec)] = true
+	}
+	var kept []string
+	when := ""
+	for i, part := range strings.Split(latest, "\n## ") {
+		if i == 0 {
+			// "# Run of ..." and anything before the first section
+			if _, rest, ok := strings.Cut(part, "# Run of "); ok {
+				when, _, _ = strings.Cut(rest, "\n")
+			}
+			continue
+		}
+		if strings.HasPrefix(part, "Kept from earlier runs") {
+			continue
+		}
+		sec := "\n## " + strings.TrimRight(part, "\n") + "\n"
+		if !measured[title(sec)] {
+			kept = append(kept, sec)
+		}
+	}
+	if len(kept) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n## Kept from earlier runs (not measured in the run of %s; the latest of them: %s)\n%s", stamp, when, strings.Join(kept, ""))
 }

@@ -51,8 +51,11 @@ type mappedFile struct {
 	syms       []elf.Symbol
 	symsErr    error
 	symsOK     bool
-	raw        []rawSymtab // ELF64: .dynsym then .symtab, as stored (rawSymbols)
-	rawOK      bool
+	// raw: ELF64 .dynsym and .symtab as stored, each read on first use
+	// (rawTable): a lookup of an exported name (_PyRuntime) reads the small
+	// dynamic table only, not libpython's static one (760 KB).
+	raw     [2]*rawSymtab
+	rawRead [2]bool
 }
 
 func (mf *mappedFile) close() {
@@ -394,39 +397,60 @@ type rawSymtab struct {
 
 const sym64Size = 24
 
-// rawSymbols reads the dynamic and the static symbol table of an ELF64
-// file, as debug/elf's DynamicSymbols and Symbols would find them (a table
-// they would reject is left out); ok false for another class.
-func (mf *mappedFile) rawSymbols() ([]rawSymtab, bool) {
+// rawSymTypes are the symbol tables a lookup searches, in order.
+var rawSymTypes = [2]elf.SectionType{elf.SHT_DYNSYM, elf.SHT_SYMTAB}
+
+// rawTable reads the dynamic (i 0) or the static (i 1) symbol table of an
+// ELF64 file, as debug/elf's DynamicSymbols and Symbols would find them,
+// once; nil when the file has none (or one they would reject). ok false
+// for a file of another class.
+func (mf *mappedFile) rawTable(i int) (t *rawSymtab, ok bool) {
 	ef, err := mf.elfFile()
 	mf.mu.Lock()
 	defer mf.mu.Unlock()
-	if mf.rawOK || err != nil {
-		return mf.raw, err == nil
+	if err != nil {
+		return nil, false
 	}
 	if ef.Class != elf.ELFCLASS64 {
 		return nil, false
 	}
-	mf.rawOK = true
-	for _, typ := range []elf.SectionType{elf.SHT_DYNSYM, elf.SHT_SYMTAB} {
-		sec := ef.SectionByType(typ)
-		if sec == nil {
-			continue
-		}
-		data, err := sec.Data()
-		if err != nil || len(data) == 0 || len(data)%sym64Size != 0 {
-			continue
-		}
-		if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
-			continue
-		}
-		strs, err := ef.Sections[sec.Link].Data()
-		if err != nil {
-			continue
-		}
-		mf.raw = append(mf.raw, rawSymtab{order: ef.ByteOrder, syms: data[sym64Size:], strs: strs})
+	if mf.rawRead[i] {
+		return mf.raw[i], true
 	}
-	return mf.raw, true
+	mf.rawRead[i] = true
+	sec := ef.SectionByType(rawSymTypes[i])
+	if sec == nil {
+		return nil, true
+	}
+	data, err := sec.Data()
+	if err != nil || len(data) == 0 || len(data)%sym64Size != 0 {
+		return nil, true
+	}
+	if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
+		return nil, true
+	}
+	strs, err := ef.Sections[sec.Link].Data()
+	if err != nil {
+		return nil, true
+	}
+	mf.raw[i] = &rawSymtab{order: ef.ByteOrder, syms: data[sym64Size:], strs: strs}
+	return mf.raw[i], true
+}
+
+// rawSymbols reads both raw tables (rawTable); ok false for a file that is
+// not ELF64.
+func (mf *mappedFile) rawSymbols() ([]rawSymtab, bool) {
+	var out []rawSymtab
+	for i := range rawSymTypes {
+		t, ok := mf.rawTable(i)
+		if !ok {
+			return nil, false
+		}
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out, true
 }
 
 // lookup finds the first defined symbol named name (section not
@@ -458,9 +482,13 @@ func (p *Process) LookupSymbol(name string) (Symbol, bool) {
 		if mf.info.Status == FileNotELF || mf.info.Status == FileMissing {
 			continue
 		}
-		if tables, ok := mf.rawSymbols(); ok {
-			for i := range tables {
-				if v, size, ok := tables[i].lookup(name); ok {
+		if _, ok := mf.rawTable(0); ok {
+			for i := range rawSymTypes {
+				t, _ := mf.rawTable(i)
+				if t == nil {
+					continue
+				}
+				if v, size, ok := t.lookup(name); ok {
 					return Symbol{Name: name, Addr: v + mf.bias, Size: size, File: path}, true
 				}
 			}

@@ -86,13 +86,19 @@ func (c *Cache) Load(key Key, schema Schema) (*Index, error) {
 	x, err := open(path, key, schema)
 	var inv *InvalidError
 	if errors.As(err, &inv) {
-		os.Remove(path)
+		removeIndex(path)
 	}
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	os.Chtimes(path, now, now) // the LRU order; a read-only cache keeps the old one
+	// The state the stamp written at Close will vouch for (this change of
+	// times included).
+	x.state, x.stateOK = statePath(path)
+	if x.state.dev != x.opened.dev || x.state.ino != x.opened.ino || x.opened.ino == 0 {
+		x.stateOK = false // another file was renamed in: no stamp
+	}
 	return x, nil
 }
 
@@ -120,6 +126,7 @@ func (c *Cache) Save(key Key, schema Schema, b *Builder) (string, error) {
 		err = cerr
 	}
 	if err == nil {
+		os.Remove(final + stampSuffix) // of the file this one replaces
 		err = os.Rename(tmp, final)
 	}
 	if err != nil {
@@ -191,6 +198,7 @@ func (c *Cache) Clear() (files int, bytes int64, err error) {
 		return 0, 0, err
 	}
 	for _, e := range entries {
+		os.Remove(e.Path + stampSuffix)
 		if rerr := os.Remove(e.Path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = rerr
 			continue
@@ -209,6 +217,17 @@ func (c *Cache) prune(keep string) {
 	if err != nil {
 		return
 	}
+	// Stamps of indexes removed by a caller (os.Remove of a file it
+	// found wrong) go too.
+	if des, err := os.ReadDir(c.Dir); err == nil {
+		for _, de := range des {
+			if idx, ok := strings.CutSuffix(de.Name(), fileSuffix+stampSuffix); ok {
+				if _, err := os.Lstat(filepath.Join(c.Dir, idx+fileSuffix)); errors.Is(err, os.ErrNotExist) {
+					os.Remove(filepath.Join(c.Dir, de.Name()))
+				}
+			}
+		}
+	}
 	var total int64
 	for _, e := range entries {
 		if strings.HasPrefix(filepath.Base(e.Path), tmpPrefix) {
@@ -219,7 +238,7 @@ func (c *Cache) prune(keep string) {
 		}
 		total += e.Size
 		if total > c.limit() && e.Path != keep {
-			os.Remove(e.Path)
+			removeIndex(e.Path)
 			total -= e.Size
 		}
 	}

@@ -166,40 +166,118 @@ func TestDamagedIndexIsInvalidAndRemoved(t *testing.T) {
 		}, "load", "symbolic link"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &Cache{Dir: filepath.Join(t.TempDir(), "index")}
-			path := save(t, c, testKey(1))
-			tt.damage(t, c, path)
-			x, err := c.Load(testKey(1), testSchema)
-			if tt.at != "load" {
-				if err != nil {
-					t.Fatalf("load: %v (the damage is in an array, found when it is read)", err)
+		for _, stamped := range []bool{false, true} {
+			name := tt.name
+			if stamped {
+				name += " after a verified load"
+			}
+			t.Run(name, func(t *testing.T) {
+				c := &Cache{Dir: filepath.Join(t.TempDir(), "index")}
+				path := save(t, c, testKey(1))
+				if stamped {
+					// A command verified every array and left a stamp:
+					// damage after it must still be found.
+					verifiedLoad(t, c, testKey(1))
 				}
-				_, err = Get[uint64](x, tt.at)
-				x.Close()
-			}
-			var inv *InvalidError
-			if !errors.As(err, &inv) {
-				t.Fatalf("err = %v, want an InvalidError", err)
-			}
-			if !strings.Contains(err.Error(), tt.reason) {
-				t.Errorf("err = %v, want it to say %q", err, tt.reason)
-			}
-			if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("the invalid file is still there (%v): it would be tried again", err)
-			}
-			// Rebuilt: the next save and load work.
-			save(t, c, testKey(1))
-			x, err = c.Load(testKey(1), testSchema)
-			if err != nil {
-				t.Fatalf("after rebuilding: %v", err)
-			}
-			if _, err := Get[uint64](x, "addrs"); err != nil {
-				t.Errorf("after rebuilding: %v", err)
-			}
-			x.Close()
-		})
+				tt.damage(t, c, path)
+				testDamageFound(t, c, path, tt.at, tt.reason)
+			})
+		}
 	}
+}
+
+// verifiedLoad loads the index of key, reads every array and closes it,
+// and checks that it left a stamp.
+func verifiedLoad(t *testing.T, c *Cache, key Key) {
+	t.Helper()
+	x, err := c.Load(key, testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range x.entries {
+		if err := x.Verify(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.Close()
+	if _, err := os.Stat(x.Path() + stampSuffix); err != nil {
+		t.Fatalf("no stamp after a verified load: %v", err)
+	}
+}
+
+func testDamageFound(t *testing.T, c *Cache, path, at, reason string) {
+	t.Helper()
+	x, err := c.Load(testKey(1), testSchema)
+	if at != "load" {
+		if err != nil {
+			t.Fatalf("load: %v (the damage is in an array, found when it is read)", err)
+		}
+		_, err = Get[uint64](x, at)
+		x.Close()
+	}
+	var inv *InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v, want an InvalidError", err)
+	}
+	if !strings.Contains(err.Error(), reason) {
+		t.Errorf("err = %v, want it to say %q", err, reason)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the invalid file is still there (%v): it would be tried again", err)
+	}
+	// Rebuilt: the next save and load work.
+	save(t, c, testKey(1))
+	x, err = c.Load(testKey(1), testSchema)
+	if err != nil {
+		t.Fatalf("after rebuilding: %v", err)
+	}
+	if _, err := Get[uint64](x, "addrs"); err != nil {
+		t.Errorf("after rebuilding: %v", err)
+	}
+	x.Close()
+}
+
+// TestStampSkipsVerifying: arrays verified by an earlier load of the
+// unchanged file are trusted; once the file changes (its times, here)
+// the stamp is void.
+func TestStampSkipsVerifying(t *testing.T) {
+	c := &Cache{Dir: filepath.Join(t.TempDir(), "index")}
+	path := save(t, c, testKey(1))
+	x, err := c.Load(testKey(1), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.trusted) != 0 {
+		t.Fatalf("trusted %v before any verification", x.trusted)
+	}
+	if _, err := Get[uint64](x, "addrs"); err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	x, err = c.Load(testKey(1), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !x.trusted["addrs"] || x.trusted["ids"] {
+		t.Errorf("trusted %v, want addrs only", x.trusted)
+	}
+	x.Close()
+	// Loading again rewrote the stamp for the new times: still trusted.
+	x, err = c.Load(testKey(1), testSchema)
+	if err != nil || !x.trusted["addrs"] {
+		t.Fatalf("third load: %v, trusted %v", err, x.trusted)
+	}
+	x.Close()
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(path, old, old)
+	x, err = c.Load(testKey(1), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.trusted) != 0 {
+		t.Errorf("trusted %v after the file changed", x.trusted)
+	}
+	x.Close()
 }
 
 func flip(t *testing.T, path string, off int64) {

@@ -41,6 +41,13 @@ type Index struct {
 
 	mu       sync.Mutex
 	verified map[string]error
+
+	// state: the file's after Load marked it used; trusted: arrays a
+	// stamp vouched for (stamp.go).
+	opened  fileState // when mapped
+	state   fileState
+	stateOK bool
+	trusted map[string]bool
 }
 
 // open maps the file at path and checks everything but the arrays' own
@@ -75,10 +82,18 @@ func open(path string, key Key, schema Schema) (*Index, error) {
 	if err != nil {
 		return nil, invalid(path, "mmap: %v", err)
 	}
-	x := &Index{path: path, data: data, entries: map[string]entry{}, verified: map[string]error{}}
+	x := &Index{path: path, data: data, entries: map[string]entry{}, verified: map[string]error{}, trusted: map[string]bool{}}
 	if reason := x.check(key, schema); reason != "" {
 		unix.Munmap(data)
 		return nil, invalid(path, "%s", reason)
+	}
+	if st0, ok := stateOf(st); ok {
+		x.opened = st0
+		for _, name := range readStamp(path, st0) {
+			if _, ok := x.entries[name]; ok {
+				x.trusted[name] = true
+			}
+		}
 	}
 	return x, nil
 }
@@ -183,6 +198,20 @@ func (x *Index) Close() error {
 	if x.data == nil {
 		return nil
 	}
+	x.mu.Lock()
+	if x.stateOK {
+		var names []string
+		for name, err := range x.verified {
+			if err == nil && !x.trusted[name] {
+				names = append(names, name)
+			}
+		}
+		for name := range x.trusted {
+			names = append(names, name)
+		}
+		writeStamp(x.path, x.state, names)
+	}
+	x.mu.Unlock()
 	err := unix.Munmap(x.data)
 	x.data = nil
 	return err
@@ -211,6 +240,9 @@ func (x *Index) verify(name string) error {
 	e, ok := x.entries[name]
 	if !ok {
 		return invalid(x.path, "no array %q", name)
+	}
+	if x.trusted[name] {
+		return nil
 	}
 	data := x.data[e.off : e.off+e.nbytes]
 	sums := x.data[e.crcOff : e.crcOff+4*blocks(e.nbytes)]
@@ -244,7 +276,8 @@ func (x *Index) verify(name string) error {
 	wg.Wait()
 	for _, b := range bad {
 		if b >= 0 {
-			os.Remove(x.path)
+			removeIndex(x.path)
+			x.stateOK = false
 			return invalid(x.path, "array %q: checksum mismatch in block %d", name, b)
 		}
 	}

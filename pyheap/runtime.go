@@ -110,21 +110,59 @@ var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
 // Open finds the CPython runtime in img.
 func Open(img Image, opts Options) (*Runtime, error) {
 	r := newRuntime(img)
-	cands := r.candidates()
 	var typeType uint64
 	if s, ok := img.LookupSymbol("PyType_Type"); ok {
 		typeType = s.Addr
 	}
-	if len(cands) == 0 {
-		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
-	}
 	var tried, claims []string
 	var fallback *Runtime // a scan hit whose sys.version could not be read
+	// The candidates, best first, in stages: a later stage is looked for
+	// only when no earlier candidate was the runtime (a scan of the
+	// writable memory costs milliseconds, and the symbol is almost always
+	// right).
+	found := 0
+	for stage := 0; stage < 3; stage++ {
+		var cands []candidate
+		switch stage {
+		case 0:
+			cands = r.candidates()
+		case 1:
+			cands = r.scanDebugCookie()
+		case 2:
+			if found == 0 {
+				cands = r.scanForRuntime()
+			}
+		}
+		found += len(cands)
+		var rt *Runtime
+		var err error
+		// r may be replaced (by a fresh one, after a scan hit that was not
+		// confirmed): the next stage goes on with that.
+		if r, rt, err = r.tryCandidates(img, cands, typeType, opts, &tried, &claims, &fallback); rt != nil || err != nil {
+			return rt, err
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
+	}
+	if fallback != nil {
+		fallback.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version")
+		return fallback, nil
+	}
+	return nil, fmt.Errorf("found no valid CPython interpreter state; the build says: %s; tried: %s; pycoroner reads CPython %s",
+		strings.Join(claims, "; "), strings.Join(tried, "; "), supportedVersions())
+}
+
+// tryCandidates validates cands in order: the runtime of the first that
+// holds, or an error that ends the search, or neither (try the next
+// stage, with next: r or a fresh runtime). tried, claims and fallback
+// gather what Open reports at the end.
+func (r *Runtime) tryCandidates(img Image, cands []candidate, typeType uint64, opts Options, tried, claims *[]string, fallback **Runtime) (next, rt *Runtime, err error) {
 	for _, c := range cands {
 		cl := r.readClaim(c)
-		claims = append(claims, c.how+": "+cl.String())
+		*claims = append(*claims, c.how+": "+cl.String())
 		if ft := r.freeThreaded(cl); ft != "" {
-			return nil, fmt.Errorf("%s: pycoroner does not read free-threaded builds (their objects have no GC header and live in mimalloc heaps; see docs/limits.md)", ft)
+			return r, nil, fmt.Errorf("%s: pycoroner does not read free-threaded builds (their objects have no GC header and live in mimalloc heaps; see docs/limits.md)", ft)
 		}
 		if c.hex == 0 && cl.cookieHex>>24 == 3 {
 			c.hex = cl.cookieHex
@@ -132,11 +170,11 @@ func Open(img Image, opts Options) (*Runtime, error) {
 		for _, minor := range c.minors {
 			L, err := tableFor(minor, c.hex)
 			if err != nil {
-				tried = append(tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
+				*tried = append(*tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
 				continue
 			}
 			if err := r.validate(L, c.addr, c.strict); err != nil {
-				tried = append(tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
+				*tried = append(*tried, fmt.Sprintf("%s as %s: %v", c.how, minor, err))
 				continue
 			}
 			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
@@ -154,26 +192,22 @@ func Open(img Image, opts Options) (*Runtime, error) {
 			}
 			if c.strict && r.sysMinor != r.L.Version {
 				// A scan hit that sys.version does not confirm: keep looking.
-				tried = append(tried, fmt.Sprintf("%s as %s: sys.version says %q", c.how, minor, r.sysMinor))
-				if fallback == nil && r.sysMinor == "" {
-					fallback = r
+				*tried = append(*tried, fmt.Sprintf("%s as %s: sys.version says %q", c.how, minor, r.sysMinor))
+				if *fallback == nil && r.sysMinor == "" {
+					*fallback = r
 				}
 				r = newRuntime(img)
 				continue
 			}
-			return r, nil
+			return r, r, nil
 		}
 	}
-	if fallback != nil {
-		fallback.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version")
-		return fallback, nil
-	}
-	return nil, fmt.Errorf("found no valid CPython interpreter state; the build says: %s; tried: %s; pycoroner reads CPython %s",
-		strings.Join(claims, "; "), strings.Join(tried, "; "), supportedVersions())
+	return r, nil, nil
 }
 
-// candidates lists guesses, best first: symbols, sections, the 3.13+
-// debug-offsets cookie, then a scan of the interpreter's writable memory.
+// candidates lists the guesses the binaries name, best first: symbols,
+// then sections. Open looks further (the 3.13+ debug-offsets cookie, then
+// a scan of the interpreter's writable memory) only when none holds.
 func (r *Runtime) candidates() []candidate {
 	img := r.m.img
 	var out []candidate
@@ -209,10 +243,6 @@ func (r *Runtime) candidates() []candidate {
 	if s, ok := img.LookupSection(".PyRuntime"); ok {
 		m := minorsFor(s.File)
 		out = append(out, candidate{s.Addr, m, "section .PyRuntime in " + s.File, s.File, len(m) > 1, claimed})
-	}
-	out = append(out, r.scanDebugCookie()...)
-	if len(out) == 0 {
-		out = append(out, r.scanForRuntime()...)
 	}
 	return out
 }

@@ -1,7 +1,7 @@
 package reports
 
 import (
-	"cmp"
+	"container/heap"
 	"fmt"
 	"io"
 	"slices"
@@ -31,30 +31,61 @@ type Instances struct {
 // BuildInstances lists the objects of the types name matches (see
 // LeakGraph.MatchesType), largest retained first, top of them (0: all).
 func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
-	want := map[uint32]bool{}
+	want := make([]bool, len(g.Types))
+	found := false
 	for _, ti := range g.FindType(name) {
-		want[ti] = true
+		want[ti], found = true, true
 	}
-	if len(want) == 0 {
+	if !found {
 		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)", name)
 	}
+	// The largest retained first, then by id: with --top only the top
+	// are kept while counting (a type of millions is not sorted whole).
+	less := func(a, b dominators.Node) bool {
+		ra, rb := g.Tree.Retained(a), g.Tree.Retained(b)
+		if ra != rb {
+			return ra > rb
+		}
+		return a < b
+	}
+	count := 0
 	var nodes []dominators.Node
+	kept := &nodeHeap{worse: func(a, b dominators.Node) bool { return less(b, a) }}
 	for u, ti := range g.TypeOf {
-		if want[ti] {
-			nodes = append(nodes, dominators.Node(u))
+		if !want[ti] {
+			continue
+		}
+		count++
+		n := dominators.Node(u)
+		switch {
+		case top <= 0:
+			nodes = append(nodes, n)
+		case kept.Len() < top:
+			heap.Push(kept, n)
+		case less(n, kept.nodes[0]):
+			kept.nodes[0] = n
+			heap.Fix(kept, 0)
 		}
 	}
-	slices.SortStableFunc(nodes, func(a, b dominators.Node) int {
-		if c := cmp.Compare(g.Tree.Retained(b), g.Tree.Retained(a)); c != 0 {
-			return c
+	if top > 0 {
+		nodes = kept.nodes
+	}
+	slices.SortFunc(nodes, func(a, b dominators.Node) int {
+		if less(a, b) {
+			return -1
 		}
-		return cmp.Compare(a, b)
+		if less(b, a) {
+			return 1
+		}
+		return 0
 	})
-	out := &Instances{Type: name, Count: len(nodes), Instances: []Instance{}}
-	if top > 0 && len(nodes) > top {
-		nodes = nodes[:top]
-	}
+	out := &Instances{Type: name, Count: count, Instances: []Instance{}}
 	finder := NewHolderFinder(g.H)
+	ids := make([]pyheap.ObjectID, len(nodes))
+	for i, u := range nodes {
+		ids[i] = pyheap.ObjectID(u)
+	}
+	finder.idx.Prefetch(ids)
 	for _, u := range nodes {
 		id := pyheap.ObjectID(u)
 		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: g.Type(u).ShortName(),
@@ -62,6 +93,22 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 			Holders: finder.Holders(id)})
 	}
 	return out, nil
+}
+
+// nodeHeap keeps the best nodes seen, the worst on top.
+type nodeHeap struct {
+	nodes []dominators.Node
+	worse func(a, b dominators.Node) bool
+}
+
+func (h *nodeHeap) Len() int           { return len(h.nodes) }
+func (h *nodeHeap) Less(i, j int) bool { return h.worse(h.nodes[i], h.nodes[j]) }
+func (h *nodeHeap) Swap(i, j int)      { h.nodes[i], h.nodes[j] = h.nodes[j], h.nodes[i] }
+func (h *nodeHeap) Push(x any)         { h.nodes = append(h.nodes, x.(dominators.Node)) }
+func (h *nodeHeap) Pop() any {
+	x := h.nodes[len(h.nodes)-1]
+	h.nodes = h.nodes[:len(h.nodes)-1]
+	return x
 }
 
 // JSON is the answer itself.

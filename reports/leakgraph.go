@@ -22,10 +22,16 @@ import (
 // "retained" never claims an object some holder outside the tree keeps
 // alive.
 type LeakGraph struct {
-	H      *pyheap.Heap
-	Graph  dominators.Graph[pyheap.ObjectID]
-	Sizes  []uint32 // shallow size (sys.getsizeof) per object
-	TypeOf []uint32 // index into Types per object
+	H     *pyheap.Heap
+	Graph dominators.Graph[pyheap.ObjectID]
+	Sizes []uint32 // shallow size (sys.getsizeof) per object
+	// TypeOf is an index into Types per object, types numbered in the
+	// order of their first object (NewLeakTypes; top --by type's order
+	// of ties follows it). A graph restored for a command that needs
+	// neither (cmd/pycoroner's leakNeeds) has neither, nor Sizes, nor
+	// child lists unless asked for; one for a command that only groups
+	// types (leaks, instances) may have the census's numbering instead.
+	TypeOf []uint32
 	Types  []*pyheap.Type
 	Tree   *dominators.Tree
 	// Times: the arrays, and the dominator tree with its retained sizes.
@@ -132,8 +138,14 @@ func (g *LeakGraph) ComputeTree() error {
 	return nil
 }
 
-// Type is an object's type.
-func (g *LeakGraph) Type(u dominators.Node) *pyheap.Type { return g.Types[g.TypeOf[u]] }
+// Type is an object's type: the census's when the graph was restored
+// without its own numbering (TypeOf nil; the same type either way).
+func (g *LeakGraph) Type(u dominators.Node) *pyheap.Type {
+	if g.TypeOf == nil {
+		return g.H.Type(pyheap.ObjectID(u))
+	}
+	return g.Types[g.TypeOf[u]]
+}
 
 // HeapSize is the sum of every object's shallow size.
 func (g *LeakGraph) HeapSize() uint64 { return g.Tree.TotalRetained }

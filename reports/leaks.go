@@ -7,6 +7,7 @@ import (
 
 	"github.com/pycoroner/pycoroner/graph/suspects"
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
 // Accumulated is one type a suspect holds many of.
@@ -109,18 +110,31 @@ func (l *Leaks) WriteText(w io.Writer) error {
 // module reaches the object within two more hops. A script's globals are
 // also its <module> frame's locals, and sys.modules["app"] › __dict__ ›
 // key 'CACHE' says better where to look than that frame's local.
+//
+// It is the first module path among the first rootPathsMax paths of
+// `path --all`, if one is at most rootPathSlack hops longer than the
+// shortest, else the shortest: the search need not go further than that
+// (census.Heap.ShortestPathsWithin), and only the path shown is labelled.
 func rootPath(h *pyheap.Heap, id pyheap.ObjectID) *RefPath {
-	paths := BuildPaths(h, id, true, 8)
-	if len(paths) == 0 {
+	found := h.ShortestPathsWithin(id, rootPathsMax, rootPathSlack, rankRoot)
+	if len(found) == 0 {
 		return nil
 	}
-	for i := range paths {
-		if paths[i].Root.Kind == string(pyheap.RootModule) && len(paths[i].Hops) <= len(paths[0].Hops)+2 {
-			return &paths[i]
+	pick := found[0]
+	for _, p := range found {
+		if p.Root.Kind == pyheap.RootModule && len(p.Objects) <= len(found[0].Objects)+rootPathSlack {
+			pick = p
+			break
 		}
 	}
-	return &paths[0]
+	return &labelPaths(h, []census.Path{pick})[0]
 }
+
+// The paths rootPath chooses from.
+const (
+	rootPathsMax  = 8
+	rootPathSlack = 2
+)
 
 // The answer types of the leak-hunting commands and --paths.
 var (

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/census"
 )
 
 // RefPath is a chain of references from a named root to an object.
@@ -55,7 +56,14 @@ func BuildPaths(h *pyheap.Heap, id pyheap.ObjectID, all bool, max int) []RefPath
 	if max <= 0 {
 		max = MaxPaths
 	}
-	found := h.ShortestPaths(id, all, max, func(r pyheap.Root) int { return rootRank[r.Kind] })
+	return labelPaths(h, h.ShortestPaths(id, all, max, rankRoot))
+}
+
+// rankRoot orders roots at one distance (rootRank).
+func rankRoot(r pyheap.Root) int { return rootRank[r.Kind] }
+
+// labelPaths labels and describes the hops of paths the census found.
+func labelPaths(h *pyheap.Heap, found []census.Path) []RefPath {
 	rt := h.Runtime()
 	out := []RefPath{}
 	// Paths share hops, and labelling a big dict's edges is the costly

@@ -31,12 +31,48 @@ type domMeta struct {
 	Stats         dominators.Stats
 }
 
-// leakGraph is the census's leak graph with its dominator tree: mapped
-// from the saved tree when there is one for this census, else computed
-// (and then saved, when the census has a saved index).
+// leakNeeds names what a leak command reads of a saved census and of its
+// saved dominator tree (the retained sizes and counts always): the rest is
+// neither mapped nor checked, which is most of a warm command's cost (a
+// saved array is checksummed whole on first use: 84 MB per array on a
+// heap of 21 M objects).
+type leakNeeds struct {
+	census   pyheap.SavedParts
+	children bool // the child lists: leaks, retained, top --by type
+	types    bool // the leak graph's type numbering: top --by type (its order of ties)
+	// groups: a type per object, in any numbering (leaks and instances
+	// group and compare types, their answers do not follow the
+	// numbering): the census's own, already read, when its types are
+	// each listed once, else the saved one.
+	groups bool
+}
+
+// allLeakNeeds reads everything.
+var allLeakNeeds = leakNeeds{census: pyheap.SavedAll, children: true, types: true, groups: true}
+
+// leakGraph is leakGraphFor with everything: for a session opened with
+// every part of its census (openHeap).
 func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
-	if g, ok := hs.savedTree(); ok {
+	return hs.leakGraphFor(nil, allLeakNeeds)
+}
+
+// leakGraphFor is the census's leak graph with its dominator tree: mapped
+// from the saved tree when there is one for this census (only what needs
+// names), else computed (and then saved, when the census has a saved
+// index). Computing it reads every part of the census: those the session
+// did not read (openLeakHeap) are read now, and if one of them is damaged
+// the census is taken again (gf's flags) with a warning.
+func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.LeakGraph, error) {
+	if g, ok := hs.savedTree(needs); ok {
 		return g, nil
+	}
+	if err := hs.h.Preload(pyheap.SavedAll); err != nil {
+		if gf == nil {
+			return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
+		}
+		if err := hs.retakeCensus(gf, err); err != nil {
+			return nil, err
+		}
 	}
 	g := reports.NewLeakTypes(hs.h)
 	if err := g.ComputeTree(); err != nil {
@@ -48,6 +84,30 @@ func (hs *heapSession) leakGraph() (*reports.LeakGraph, error) {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("dominator tree not saved (%v): the next command computes it again", err))
 	}
 	return g, nil
+}
+
+// openLeakHeap opens the heap of a leak command's core reading only the
+// parts of a saved census it needs (leakGraphFor reads the rest if it
+// must compute the dominator tree).
+func (gf *globalFlags) openLeakHeap(path string, needs leakNeeds) (*heapSession, error) {
+	return gf.openHeapFor(path, needs.census)
+}
+
+// retakeCensus replaces a restored census one of whose parts is damaged
+// (why) by a census taken again, and saved again.
+func (hs *heapSession) retakeCensus(gf *globalFlags, why error) error {
+	if hs.index != nil {
+		hs.index.Close()
+		os.Remove(hs.index.Path())
+		hs.index = nil
+	}
+	hs.h = nil
+	warnings, err := gf.heapOf(hs, hs.proc.Path(), pyheap.SavedAll, nil)
+	if err != nil {
+		return fmt.Errorf("%s: heap census: %w", hs.proc.Path(), err)
+	}
+	hs.warnings = append(append(hs.warnings, fmt.Sprintf("%v; the census was taken again", why)), warnings...)
+	return nil
 }
 
 // censusFingerprint is the fingerprint of the census index hs's census was
@@ -73,7 +133,7 @@ func (hs *heapSession) censusFingerprint() (string, bool) {
 // dominator tree and type numbering. A tree that cannot be used (damaged,
 // of another census) is removed and computed again, with a warning when it
 // was damaged.
-func (hs *heapSession) savedTree() (*reports.LeakGraph, bool) {
+func (hs *heapSession) savedTree(needs leakNeeds) (*reports.LeakGraph, bool) {
 	if hs.cache == nil {
 		return nil, false
 	}
@@ -88,7 +148,7 @@ func (hs *heapSession) savedTree() (*reports.LeakGraph, bool) {
 		}
 		return nil, false
 	}
-	g, err := restoreTree(x, fp, hs.h)
+	g, err := restoreTree(x, fp, hs.h, needs)
 	if err != nil {
 		x.Close()
 		os.Remove(x.Path())
@@ -106,7 +166,7 @@ func (hs *heapSession) savedTree() (*reports.LeakGraph, bool) {
 // census index was rebuilt since): not damage, just out of date.
 var errOtherCensus = errors.New("computed from another census index")
 
-func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap) (*reports.LeakGraph, error) {
+func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds) (*reports.LeakGraph, error) {
 	objects := h.Len()
 	raw, err := indexfile.Get[byte](x, "meta")
 	if err != nil {
@@ -122,59 +182,42 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap) (*reports.LeakGr
 	if meta.Objects != objects {
 		return nil, fmt.Errorf("%d objects, the census has %d", meta.Objects, objects)
 	}
-	var arrays [4][]uint32
-	for i, name := range []string{"idom", "count", "retained_lo", "retained_hi"} {
-		if i > 0 && !x.Has(name) {
-			break // a tree without sizes
-		}
+	if !x.Has("count") {
+		return nil, errors.New("no retained sizes")
+	}
+	// The immediate dominators are not read: every question of the leak
+	// commands is answered by the retained sizes and the child lists.
+	var arrays [3][]uint32
+	for i, name := range []string{"count", "retained_lo", "retained_hi"} {
 		if arrays[i], err = indexfile.Get[uint32](x, name); err != nil {
 			return nil, err
 		}
 	}
-	if len(arrays[0]) != objects {
-		return nil, fmt.Errorf("%d immediate dominators for %d objects", len(arrays[0]), objects)
-	}
-	tree, err := dominators.Restore(arrays[0], arrays[1], arrays[2], arrays[3], meta.TotalRetained, meta.Stats)
+	tree, err := dominators.RestorePart(objects, arrays[0], arrays[1], arrays[2], meta.TotalRetained, meta.Stats)
 	if err != nil {
 		return nil, err
 	}
-	off, err := indexfile.Get[uint32](x, "child_off")
-	if err != nil {
-		return nil, err
-	}
-	kids, err := indexfile.Get[uint32](x, "children")
-	if err != nil {
-		return nil, err
-	}
-	if err := tree.RestoreChildren(off, kids); err != nil {
-		return nil, err
-	}
-	// The leak graph's type numbering (reports.NewLeakTypes: types in the
-	// order of their first object), as indexes into the census's types.
-	typeOf, err := indexfile.Get[uint32](x, "type_of")
-	if err != nil {
-		return nil, err
-	}
-	typeIxs, err := indexfile.Get[uint32](x, "types")
-	if err != nil {
-		return nil, err
-	}
-	censusTypeOf, censusTypes := h.TypeIndexes()
-	if censusTypeOf == nil {
-		return nil, errOtherCensus
-	}
-	if len(typeOf) != objects {
-		return nil, fmt.Errorf("%d type indexes for %d objects", len(typeOf), objects)
-	}
-	g := &reports.LeakGraph{H: h, Sizes: h.Sizes(), TypeOf: typeOf, Tree: tree}
-	for _, ix := range typeIxs {
-		if int(ix) >= len(censusTypes) {
-			return nil, fmt.Errorf("type %d of %d", ix, len(censusTypes))
+	if needs.children {
+		off, err := indexfile.Get[uint32](x, "child_off")
+		if err != nil {
+			return nil, err
 		}
-		g.Types = append(g.Types, censusTypes[ix])
+		kids, err := indexfile.Get[uint32](x, "children")
+		if err != nil {
+			return nil, err
+		}
+		if err := tree.RestoreChildren(off, kids); err != nil {
+			return nil, err
+		}
 	}
-	if err := checkBelow(typeOf, uint32(len(g.Types))); err != nil {
-		return nil, fmt.Errorf("type indexes: %w", err)
+	g := &reports.LeakGraph{H: h, Tree: tree}
+	if needs.census&pyheap.SavedSizes != 0 {
+		g.Sizes = h.Sizes()
+	}
+	if needs.types || (needs.groups && !censusTypes(h, g)) {
+		if err := restoreTypes(x, h, g); err != nil {
+			return nil, err
+		}
 	}
 	reach, err := indexfile.Get[uint64](x, "root_reach")
 	if err != nil {
@@ -184,6 +227,57 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap) (*reports.LeakGr
 		return nil, fmt.Errorf("%d words of root reach for %d objects", len(reach), objects)
 	}
 	return g, nil
+}
+
+// censusTypes gives g the census's type per object and type table, when
+// the table lists each type once (else false: two indexes of one type
+// would count it as two).
+func censusTypes(h *pyheap.Heap, g *reports.LeakGraph) bool {
+	typeOf, types := h.TypeIndexes()
+	if typeOf == nil || len(typeOf) != h.Len() {
+		return false
+	}
+	seen := make(map[*pyheap.Type]bool, len(types))
+	for _, t := range types {
+		if seen[t] {
+			return false
+		}
+		seen[t] = true
+	}
+	g.TypeOf, g.Types = typeOf, types
+	return true
+}
+
+// restoreTypes gives g the leak graph's saved type numbering
+// (reports.NewLeakTypes: types in the order of their first object), as
+// indexes into the census's types.
+func restoreTypes(x *indexfile.Index, h *pyheap.Heap, g *reports.LeakGraph) error {
+	typeOf, err := indexfile.Get[uint32](x, "type_of")
+	if err != nil {
+		return err
+	}
+	typeIxs, err := indexfile.Get[uint32](x, "types")
+	if err != nil {
+		return err
+	}
+	censusTypeOf, censusTypes := h.TypeIndexes()
+	if censusTypeOf == nil {
+		return errOtherCensus
+	}
+	if len(typeOf) != h.Len() {
+		return fmt.Errorf("%d type indexes for %d objects", len(typeOf), h.Len())
+	}
+	for _, ix := range typeIxs {
+		if int(ix) >= len(censusTypes) {
+			return fmt.Errorf("type %d of %d", ix, len(censusTypes))
+		}
+		g.Types = append(g.Types, censusTypes[ix])
+	}
+	if err := checkBelow(typeOf, uint32(len(g.Types))); err != nil {
+		return fmt.Errorf("type indexes: %w", err)
+	}
+	g.TypeOf = typeOf
+	return nil
 }
 
 // checkBelow checks that every value of v is below n.

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 
 	"github.com/spf13/cobra"
@@ -63,15 +62,9 @@ root.`,
 			if errors.As(err, &damaged) {
 				// A part of the saved census failed its checks when
 				// first read: take the census again, as heapOf does.
-				if hs.index != nil {
-					os.Remove(hs.index.Path())
+				if err = hs.retakeCensus(g, damaged.err); err == nil {
+					res, err = hs.grep(re, opts)
 				}
-				hs.close()
-				if hs, err = g.openHeapFor(core, grepParts); err != nil {
-					return err
-				}
-				hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the census was taken again", damaged.err))
-				res, err = hs.grep(re, opts)
 			}
 			if err != nil {
 				hs.close()

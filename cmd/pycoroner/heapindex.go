@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/pyheap"
 )
@@ -23,14 +24,22 @@ const indexTraceEnv = "PYCORONER_INDEX_TRACE"
 // failure.
 // parts are the parts of a saved census the command uses: read and checked
 // now, so that a damaged one is rebuilt before the answer starts.
-func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedParts) (warnings []string, err error) {
-	cache, key, why := g.indexFor(hs.session)
+// ahead, when not nil, is the index loaded while the core was opened.
+func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedParts, ahead *indexLoad) (warnings []string, err error) {
+	if ahead == nil {
+		ahead = &indexLoad{}
+		ahead.cache, ahead.key, ahead.why = g.indexFor(hs.proc)
+		if ahead.cache != nil {
+			ahead.x, ahead.err = ahead.cache.Load(ahead.key, pyheap.HeapIndexSchema)
+		}
+	}
+	cache, key, why := ahead.cache, ahead.key, ahead.why
 	if why != "" {
 		warnings = append(warnings, why)
 	}
 	if cache != nil {
 		hs.cache, hs.key = cache, key
-		x, err := cache.Load(key, pyheap.HeapIndexSchema)
+		x, err := ahead.x, ahead.err
 		switch {
 		case err == nil:
 			h, err := hs.rt.LoadHeap(x)
@@ -57,12 +66,13 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 	hs.h = h
 	if cache != nil {
 		label, _ := filepath.Abs(path)
+		began := time.Now()
 		saved, err := g.saveIndex(h, cache, key, label)
 		if err != nil {
 			hs.cache = nil // nothing for a dominator tree to stand beside
 			warnings = append(warnings, fmt.Sprintf("heap index not saved (%v): the next command takes the census again", err))
 		} else {
-			indexTrace("saved %s", saved)
+			indexTrace("saved %s in %v (layout and writing), resident %d MB", saved, time.Since(began).Round(time.Millisecond), residentBytes()>>20)
 		}
 	}
 	return warnings, nil
@@ -77,7 +87,7 @@ func indexTrace(format string, args ...any) {
 // indexFor is the cache and the key of the session's core, or a nil cache
 // when no index is to be used (--no-index, --pid) or none can be (and
 // then why, as a warning).
-func (g *globalFlags) indexFor(s *session) (*indexfile.Cache, indexfile.Key, string) {
+func (g *globalFlags) indexFor(p *coreread.Process) (*indexfile.Cache, indexfile.Key, string) {
 	if g.noIndex || liveTarget.pid != 0 {
 		return nil, indexfile.Key{}, ""
 	}
@@ -85,7 +95,7 @@ func (g *globalFlags) indexFor(s *session) (*indexfile.Cache, indexfile.Key, str
 	if err != nil {
 		return nil, indexfile.Key{}, fmt.Sprintf("no saved heap index: %v", err)
 	}
-	id, err := s.proc.Identity()
+	id, err := p.Identity()
 	if err != nil {
 		return nil, indexfile.Key{}, fmt.Sprintf("no saved heap index: %v", err)
 	}
@@ -107,6 +117,9 @@ func (g *globalFlags) indexFor(s *session) (*indexfile.Cache, indexfile.Key, str
 
 // close unmaps the saved index, then closes the core.
 func (hs *heapSession) close() {
+	if os.Getenv(indexTraceEnv) != "" {
+		fmt.Fprintf(os.Stderr, "trace: command done: resident %d MB (peak %d MB)\n", residentBytes()>>20, peakResidentBytes()>>20)
+	}
 	for _, x := range hs.extra {
 		x.Close()
 	}
@@ -116,11 +129,12 @@ func (hs *heapSession) close() {
 	hs.session.close()
 }
 
-// Memory a census costs per object, measured (docs/benchmarks.md): the
-// census alone, and with its saved index built.
+// Memory a census costs per object (docs/limits.md): the census alone,
+// and with its saved index built; 24 bytes per object and 8 per reference
+// are measured, and these leave room for about two references per object.
 const (
 	censusBytesPerObject      = 40
-	censusIndexBytesPerObject = 60
+	censusIndexBytesPerObject = 48
 )
 
 // census takes the census of s within the memory budget, with a progress

@@ -40,7 +40,7 @@ nothing. An index already saved and valid is kept (--force rebuilds it).`,
 				return err
 			}
 			defer s.close()
-			cache, key, why := g.indexFor(s)
+			cache, key, why := g.indexFor(s.proc)
 			if cache == nil {
 				return fmt.Errorf("cannot save an index: %s", why)
 			}

@@ -40,12 +40,13 @@ ADDR is an address or an expression (see refs --help).`,
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: want 0 (all) or more", top)}
 			}
-			hs, id, err := gf.openTarget(args, pyheap.SavedAll)
+			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes, children: true}
+			hs, id, err := gf.openTarget(args, needs.census)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
-			g, err := hs.leakGraph()
+			g, err := hs.leakGraphFor(gf, needs)
 			if err != nil {
 				return err
 			}
@@ -81,12 +82,18 @@ linked list's head counts, its nodes do not count again).
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: want 0 (all types) or more", top)}
 			}
-			hs, err := gf.openHeap(coreArg(args))
+			// Objects: their sizes, and paths; types: every object's
+			// type and the tree's child lists (reports.BuildTop).
+			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse}
+			if by == "type" {
+				needs = leakNeeds{census: pyheap.SavedSizes, children: true, types: true}
+			}
+			hs, err := gf.openLeakHeap(coreArg(args), needs)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
-			g, err := hs.leakGraph()
+			g, err := hs.leakGraphFor(gf, needs)
 			if err != nil {
 				return err
 			}
@@ -123,12 +130,15 @@ share of the heap, its path from a root, and the types it holds many of.
 				return usageError{fmt.Errorf("--min-share %v: want a share of the heap in (0, 1]", minShare)}
 			}
 			opts.MinShare = minShare
-			hs, err := gf.openHeap(coreArg(args))
+			// The tree's child lists and types; the census's addresses
+			// and reverse index for the paths (reports.BuildLeaks).
+			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedReverse, children: true, groups: true}
+			hs, err := gf.openLeakHeap(coreArg(args), needs)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
-			g, err := hs.leakGraph()
+			g, err := hs.leakGraphFor(gf, needs)
 			if err != nil {
 				return err
 			}
@@ -157,12 +167,15 @@ first, each with what refers to it (as refs does).
 				return usageError{fmt.Errorf("--top %d: want 0 (all) or more", top)}
 			}
 			core, name := coreAndArg(args)
-			hs, err := gf.openHeap(core)
+			// Every object's type; sizes, and the reverse index for the
+			// holders (reports.BuildInstances).
+			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse, groups: true}
+			hs, err := gf.openLeakHeap(core, needs)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
-			g, err := hs.leakGraph()
+			g, err := hs.leakGraphFor(gf, needs)
 			if err != nil {
 				return err
 			}

@@ -39,6 +39,7 @@ func run(args []string) (code int) {
 	// The core is mmapped: if it shrinks while it is read, a fault
 	// becomes a panic, reported above as one line.
 	debug.SetPanicOnFault(true)
+	startupGC()
 	// PYCORONER_CPUPROFILE=FILE profiles a whole command, as users run it
 	// (docs/benchmarks.md: profile before optimising).
 	if path := os.Getenv("PYCORONER_CPUPROFILE"); path != "" {

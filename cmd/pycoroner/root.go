@@ -108,6 +108,15 @@ type session struct {
 }
 
 func (g *globalFlags) open(path string, needPython bool) (*session, error) {
+	return g.openThen(path, needPython, nil)
+}
+
+// openThen is open, calling opened (when not nil) once the core is open,
+// before its runtime is looked for.
+func (g *globalFlags) openThen(path string, needPython bool, opened func(*coreread.Process)) (*session, error) {
+	// Opening a core allocates a few MB (startupGC); what a command does
+	// with it may scale with the core.
+	defer normalGC()
 	var mem *os.File
 	var liveWarnings []string
 	if liveTarget.pid != 0 {
@@ -144,6 +153,9 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 	}
 	p.AddWarnings(liveWarnings...)
 	s := &session{proc: p}
+	if opened != nil {
+		opened(p)
+	}
 	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		if needPython {
@@ -264,12 +276,18 @@ func (g *globalFlags) openHeap(path string) (*heapSession, error) {
 // openHeapFor is openHeap for a command that uses only some parts of a
 // saved census: the others are not read (nor checked) unless used.
 func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSession, error) {
-	s, err := g.open(path, true)
+	var ahead *indexLoad
+	s, err := g.openThen(path, true, func(p *coreread.Process) { ahead = g.loadIndexAhead(p, parts) })
 	if err != nil {
+		if ahead != nil {
+			if l := ahead.wait(); l.x != nil {
+				l.x.Close()
+			}
+		}
 		return nil, err
 	}
 	hs := &heapSession{session: s}
-	indexWarnings, err := g.heapOf(hs, path, parts)
+	indexWarnings, err := g.heapOf(hs, path, parts, ahead.wait())
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("%s: heap census: %w", path, err)

@@ -52,8 +52,8 @@ thread's Python stack (the culprit line is on top) and what the write did
 until --count hits or --timeout. Killing pycoroner, even with SIGKILL,
 leaves no breakpoint behind (docs/live.md).
 
---until CONDITION polls every --interval and snapshots when CONDITION (a CEL
-expression over the live heap) first holds. Polling may see the change after
+--until CONDITION polls every --interval and snapshots when CONDITION (an
+expression over the live heap, docs/live.md) first holds. Polling may see the change after
 the culprit returned: use --on-change to catch the writer itself.
 
 With -- PROGRAM ARGS instead of a PID, watch starts the program itself and

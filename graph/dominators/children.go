@@ -23,14 +23,19 @@ func (t *Tree) Children(u Node) []Node {
 	c.once.Do(func() { t.buildChildren(c) })
 	i := int(u)
 	if u == Root {
-		i = len(t.Idom)
-	} else if i >= len(t.Idom) {
+		i = t.Len()
+	} else if i >= t.Len() {
 		return nil
 	}
 	return c.kids[c.off[i]:c.off[i+1]]
 }
 
 func (t *Tree) buildChildren(c *children) {
+	if t.Idom == nil && t.n > 0 {
+		// A caller's bug, not bad input: it restored the tree without
+		// the arrays it asks about.
+		panic("dominators: child lists of a tree restored without them or its immediate dominators")
+	}
 	n := len(t.Idom)
 	slot := func(d Node) int {
 		if d == Root {
@@ -77,6 +82,9 @@ func (t *Tree) buildChildren(c *children) {
 // Dominates reports whether a dominates b (every node dominates itself).
 // It walks up from b: its cost is b's depth in the tree.
 func (t *Tree) Dominates(a, b Node) bool {
+	if t.Idom == nil && t.n > 0 {
+		panic("dominators: Dominates asked of a tree restored without its immediate dominators")
+	}
 	if int(b) >= len(t.Idom) || t.Idom[b] == Unreachable {
 		return false
 	}

@@ -85,6 +85,9 @@ type Tree struct {
 	Stats         Stats
 
 	children *children
+	// n is the number of nodes of a tree restored without Idom
+	// (RestorePart); Len otherwise.
+	n int
 	// retained sizes, as low and high 32-bit halves (the memory of the
 	// computation's forest arrays, reused)
 	retLo, retHi []uint32
@@ -98,6 +101,14 @@ func (t *Tree) Retained(u Node) uint64 {
 		return 0
 	}
 	return uint64(t.retHi[u])<<32 | uint64(t.retLo[u])
+}
+
+// Len is the number of nodes.
+func (t *Tree) Len() int {
+	if t.Idom != nil {
+		return len(t.Idom)
+	}
+	return t.n
 }
 
 // HasSizes reports whether the tree has retained sizes.

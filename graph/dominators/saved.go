@@ -37,6 +37,19 @@ func Restore(idom, count, retLo, retHi []uint32, totalRetained uint64, stats Sta
 	return t, nil
 }
 
+// RestorePart rebuilds a tree of n nodes from its saved counts and
+// retained sizes only, without its immediate dominators: for the
+// questions that need no more (Retained, Count, and Children once
+// RestoreChildren gave the child lists), the other arrays are neither
+// read nor checked. Dominates and Children without RestoreChildren are
+// not to be asked of it.
+func RestorePart(n int, count, retLo, retHi []uint32, totalRetained uint64, stats Stats) (*Tree, error) {
+	if len(count) != n || len(retLo) != n || len(retHi) != n {
+		return nil, fmt.Errorf("saved dominator tree: %d nodes, %d counts, %d+%d retained sizes", n, len(count), len(retLo), len(retHi))
+	}
+	return &Tree{n: n, Count: count, retLo: retLo, retHi: retHi, TotalRetained: totalRetained, Stats: stats}, nil
+}
+
 // checkIdom checks every immediate dominator, the nodes split among the
 // CPUs: a node below n that is not the node itself, Root or Unreachable.
 func checkIdom(idom []uint32) error {
@@ -83,7 +96,7 @@ func (t *Tree) ChildArrays() (off []uint32, kids []Node) {
 // RestoreChildren gives a restored tree its saved child lists
 // (ChildArrays), used in place: the offsets in order, every child a node.
 func (t *Tree) RestoreChildren(off []uint32, kids []Node) error {
-	n := len(t.Idom)
+	n := t.Len()
 	if len(off) != n+2 || off[0] != 0 || int(off[n+1]) != len(kids) {
 		return fmt.Errorf("saved dominator tree: %d child offsets for %d nodes and %d children", len(off), n, len(kids))
 	}

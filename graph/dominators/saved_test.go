@@ -62,3 +62,58 @@ func TestRestoreTree(t *testing.T) {
 		}
 	}
 }
+
+// A tree restored without its immediate dominators (RestorePart) answers
+// what it was restored for as the computed one, refuses arrays of the
+// wrong length, and refuses (panics: a caller's bug) the questions it
+// cannot answer.
+func TestRestorePart(t *testing.T) {
+	g, _ := build(t, "root cache r1 r2 b1 b2 shared other",
+		[]string{"root>cache other", "cache>r1 r2", "r1>b1", "r2>b2 shared", "other>shared"}, "root")
+	sizes := []uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
+	tree, err := Compute(g, Options{Sizes: sizes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idom, count, lo, hi := tree.Arrays()
+	off, kids := tree.ChildArrays()
+	n := len(idom)
+	if _, err := RestorePart(n, count[:n-1], lo, hi, 0, Stats{}); err == nil {
+		t.Error("counts missing: restored")
+	}
+	got, err := RestorePart(n, slices.Clone(count), slices.Clone(lo), slices.Clone(hi), tree.TotalRetained, tree.Stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != n {
+		t.Errorf("Len %d, want %d", got.Len(), n)
+	}
+	for u := Node(0); int(u) < n; u++ {
+		if got.Retained(u) != tree.Retained(u) || got.Count[u] != tree.Count[u] {
+			t.Errorf("node %d: restored %d/%d, computed %d/%d", u, got.Retained(u), got.Count[u], tree.Retained(u), tree.Count[u])
+		}
+	}
+	mustPanic := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s: no panic", what)
+			}
+		}()
+		f()
+	}
+	mustPanic("Children without child lists", func() { got.Children(Root) })
+	mustPanic("Dominates", func() { got.Dominates(0, 1) })
+	got, _ = RestorePart(n, count, lo, hi, tree.TotalRetained, tree.Stats)
+	if err := got.RestoreChildren(slices.Clone(off), slices.Clone(kids)); err != nil {
+		t.Fatal(err)
+	}
+	for u := Node(0); int(u) < n; u++ {
+		if !slices.Equal(got.Children(u), tree.Children(u)) {
+			t.Errorf("children of %d: restored %v, computed %v", u, got.Children(u), tree.Children(u))
+		}
+	}
+	if !slices.Equal(got.Children(Root), tree.Children(Root)) {
+		t.Errorf("root's children: restored %v, computed %v", got.Children(Root), tree.Children(Root))
+	}
+}

@@ -121,20 +121,17 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		kids := tree.Children(x)
 		rx := retained(x)
 		spread := rx // x's own size counts: one huge object is a suspect too
-		var small []dominators.Node
 		for _, k := range kids {
 			if tree.Retained(k) >= minBytes {
 				stack = append(stack, k)
 				spread -= tree.Retained(k)
-			} else {
-				small = append(small, k)
 			}
 		}
 		if x == dominators.Root || spread < minBytes {
 			continue
 		}
 		out = append(out, Suspect{Node: x, Retained: rx, Count: tree.Count[x], Share: float64(rx) / float64(total),
-			Accumulates: byType(tree, typeOf, small, opts.MaxTypes), Spread: spread})
+			Accumulates: byType(tree, typeOf, kids, minBytes, opts.MaxTypes), Spread: spread})
 	}
 	slices.SortStableFunc(out, func(a, b Suspect) int {
 		if a.Retained != b.Retained {
@@ -192,17 +189,27 @@ func chainHead(tree *dominators.Tree, path []dominators.Node, typeOf []uint32) (
 	return 0, 0
 }
 
-// byType sums nodes per type, the biggest retained first.
-func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, maxTypes int) []TypeCount {
+// byType sums the nodes that retain less than below per type (the small
+// children of a suspect: millions of them, not copied), the biggest
+// retained first.
+func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, below uint64, maxTypes int) []TypeCount {
 	index := map[uint32]int{}
 	var out []TypeCount
+	lastType, last := ^uint32(0), -1 // neighbours are mostly of one type
 	for _, u := range nodes {
+		if tree.Retained(u) >= below {
+			continue
+		}
 		t := typeOf[u]
-		i, ok := index[t]
-		if !ok {
-			i = len(out)
-			index[t] = i
-			out = append(out, TypeCount{Type: t})
+		i := last
+		if t != lastType {
+			var ok bool
+			if i, ok = index[t]; !ok {
+				i = len(out)
+				index[t] = i
+				out = append(out, TypeCount{Type: t})
+			}
+			lastType, last = t, i
 		}
 		out[i].Count++
 		out[i].Retained += tree.Retained(u)

@@ -158,6 +158,19 @@ func (f *frozenBits) rankHint(addr uint64, hint *int) int {
 	return below + before
 }
 
+// addresses writes every address in ascending order into dst, which has
+// room for them all, and returns what it wrote.
+func (f *frozenBits) addresses(dst []uint64) []uint64 {
+	i := 0
+	f.each(func(a uint64) {
+		if i < len(dst) {
+			dst[i] = a
+		}
+		i++
+	})
+	return dst[:min(i, len(dst))]
+}
+
 // each calls fn with every address in ascending order.
 func (f *frozenBits) each(fn func(addr uint64)) {
 	ei := 0

@@ -92,6 +92,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	// The Go collector has nothing to free during a census; let it rest.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	h := &Heap[T]{model: model, main: model.NewReader()}
+	step := start
 	seeds, err := model.Seed(seeder.addPrecise)
 	if err != nil {
 		return nil, err
@@ -108,6 +109,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 		seeder.addPrecise(a)
 	}
 	tSeed := time.Since(start)
+	traceStep("census: GC lists and roots", &step)
 	// Refused at once when even half the estimate is too many (the
 	// estimate is rough: a heap of containers has fewer objects per
 	// tracked one); else the workers stop at the bound.
@@ -117,6 +119,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	c.split(seeder, h.Stats.GCTracked)
 	c.run()
 	tSweep := time.Since(start)
+	traceStep("census: sweeps", &step)
 	if c.maxed.Load() {
 		if c.budgetHit.Load() {
 			found := 0
@@ -131,6 +134,7 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	if opts.Progress != nil {
 		opts.Progress(h.Len())
 	}
+	traceStep("census: ids", &step)
 	h.Stats.Duration = time.Since(start)
 	h.Stats.Phases = [3]time.Duration{tSeed, tSweep - tSeed, h.Stats.Duration - tSweep}
 	for i := range h.roots {
@@ -189,7 +193,7 @@ func (c *census[T]) split(seeder *worker[T], seeded int) {
 		if i > 0 {
 			wk = c.newWorker(i)
 		}
-		wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker))
+		wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker), c.perWorker)
 		wk.pend = newPending(c.seen, c.bounds[i], c.bounds[i+1])
 		wk.out = make([][]uint64, n)
 		c.workers[i] = wk
@@ -315,12 +319,21 @@ func (h *Heap[T]) finish(c *census[T]) {
 		n += len(wk.order)
 		dangling = dangling || wk.dangling > 0
 	}
-	h.vis = make([]uint32, n)
+	for _, wk := range c.workers {
+		// Before the id map adds to the peak: the room left in the last
+		// page of each array (2 MB pages: bigarray.go).
+		bigTrimTail(wk.order)
+		bigTrimTail(wk.typeOf)
+		bigTrimTail(wk.sizes)
+		bigTrimTail(wk.edgeOff)
+		bigTrimTail(wk.edges)
+	}
+	h.vis = bigMake[uint32](n)
 	var wg sync.WaitGroup
 	var pb panicBox
 	for i, wk := range c.workers {
 		wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
-		h.parts[i] = heapPart{order: wk.order, typeOf: wk.typeOf, edgeOff: wk.edgeOff, edges: wk.edges}
+		h.parts[i] = heapPart{order: wk.order, typeOf: wk.typeOf, sizes: wk.sizes, edgeOff: wk.edgeOff, edges: wk.edges}
 		wg.Add(1)
 		go func(i int, p *heapPart) {
 			defer wg.Done()

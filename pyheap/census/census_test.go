@@ -34,6 +34,7 @@ type fakeModel struct {
 	gc     []uint64
 	roots  []Root
 	hidden []uint64
+	span   uint64 // of the address range; 0x10000 when zero
 }
 
 const (
@@ -58,7 +59,12 @@ func (m *fakeModel) obj(addr, typ uint64, refs ...ref) uint64 {
 	return addr
 }
 
-func (m *fakeModel) Ranges() [][2]uint64 { return [][2]uint64{{base, base + 0x10000}} }
+func (m *fakeModel) Ranges() [][2]uint64 {
+	if m.span != 0 {
+		return [][2]uint64{{base, base + m.span}}
+	}
+	return [][2]uint64{{base, base + 0x10000}}
+}
 
 func (m *fakeModel) Seed(gc func(uint64)) (Seeds, error) {
 	for _, a := range m.gc {

@@ -63,8 +63,8 @@ func (h *Heap[T]) buildForward() {
 		return
 	}
 	n := h.Len()
-	off := make([]uint32, n+1)
-	fwd := make([]ObjectID, 0, h.Stats.Edges+n)
+	off := bigMake[uint32](n + 1)
+	fwd := bigReserve[ObjectID](h.Stats.Edges+n, h.Stats.Edges+n)
 	hint := 0
 	for id := 0; id < n; id++ {
 		// finish dropped the edges to marks that were not objects, so
@@ -90,15 +90,16 @@ func (h *Heap[T]) forwardFromReverse() {
 		h.buildReverse()
 	}
 	n := h.Len()
-	off := make([]uint32, n+1)
+	off := bigMake[uint32](n + 1)
 	for _, src := range h.rev {
 		off[src+1]++
 	}
 	for i := 1; i <= n; i++ {
 		off[i] += off[i-1]
 	}
-	fwd := make([]ObjectID, len(h.rev))
-	fill := append([]uint32(nil), off[:n]...)
+	fwd := bigMake[ObjectID](len(h.rev))
+	fill := bigMake[uint32](n)
+	copy(fill, off[:n])
 	for t := 0; t < n; t++ {
 		tobj := ObjectID(t)
 		prev := ObjectID(-1)
@@ -120,6 +121,7 @@ func (h *Heap[T]) forwardFromReverse() {
 			fill[src]++
 		}
 	}
+	bigFree(fill)
 	h.fwdOff, h.fwd = off, fwd
 }
 

@@ -54,6 +54,7 @@ type Heap[T any] struct {
 type heapPart struct {
 	order   []uint64 // addresses
 	typeOf  []uint32 // index into Heap.types
+	sizes   []uint32 // shallow sizes (census parts only: a flat heap keeps Heap.sizes)
 	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
 	edges   []uint64 // target addresses
 }
@@ -130,31 +131,27 @@ func (h *Heap[T]) typeIndex(id ObjectID) uint32 {
 	return h.parts[p].typeOf[k]
 }
 
-// Size is an object's shallow size, as sys.getsizeof reports it. Sizes
-// are computed for every object on first use (in parallel): a census that
-// answers no question about sizes does not pay for them.
+// Size is an object's shallow size, as sys.getsizeof reports it. The
+// census reads each object's size while it visits it (its header is in
+// cache then); they are laid out in id order on first use.
 func (h *Heap[T]) Size(id ObjectID) int64 {
 	h.sizesOnce.Do(h.computeSizes)
 	return int64(h.sizes[id])
 }
 
 func (h *Heap[T]) computeSizes() {
+	if h.sizes != nil {
+		return // laid out with the heap (flatten)
+	}
 	if h.saved != nil {
 		h.need(SavedSizes)
 		return
 	}
-	h.sizes = make([]uint32, h.Len())
+	h.sizes = bigMake[uint32](h.Len())
 	parallel(h.Len(), func(lo, hi int) {
-		// Each goroutine reads through a reader of its own.
-		rd := h.model.NewReader()
 		for i := lo; i < hi; i++ {
 			p, k := h.at(ObjectID(i))
-			part := &h.parts[p]
-			size := rd.Size(part.order[k], h.types[part.typeOf[k]])
-			if size < 0 || size > 1<<32-1 {
-				size = 0
-			}
-			h.sizes[i] = uint32(size)
+			h.sizes[i] = h.parts[p].sizes[k]
 		}
 	})
 }
@@ -209,10 +206,10 @@ func (h *Heap[T]) buildReverse() {
 	n := h.Len()
 	// Every edge's target as an id, in the parts' layout.
 	targets := make([][]ObjectID, len(h.parts))
-	counts := make([]uint32, n+1)
+	counts := bigMake[uint32](n + 1)
 	for i := range h.parts {
 		part := h.parts[i].edges
-		targets[i] = make([]ObjectID, len(part))
+		targets[i] = bigMake[ObjectID](len(part))
 		parallel(len(part), func(lo, hi int) {
 			hint := 0
 			for j := lo; j < hi; j++ {
@@ -233,8 +230,9 @@ func (h *Heap[T]) buildReverse() {
 	for i := 1; i <= n; i++ {
 		counts[i] += counts[i-1]
 	}
-	rev := make([]ObjectID, counts[n])
-	fill := append([]uint32(nil), counts[:n]...)
+	rev := bigMake[ObjectID](int(counts[n]))
+	fill := bigMake[uint32](n)
+	copy(fill, counts[:n])
 	for src := 0; src < n; src++ {
 		p, k := h.at(ObjectID(src))
 		off := h.parts[p].edgeOff
@@ -249,6 +247,10 @@ func (h *Heap[T]) buildReverse() {
 			rev[fill[t]] = ObjectID(src)
 			fill[t]++
 		}
+	}
+	bigFree(fill)
+	for i := range targets {
+		bigFree(targets[i])
 	}
 	h.revOff, h.rev = counts, rev
 }

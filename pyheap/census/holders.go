@@ -13,6 +13,10 @@ type Holders[T any] struct {
 	owners   map[ObjectID]ownerHit
 	big      map[ObjectID]map[ObjectID][]Edge
 	bigEdges int
+	// pre holds, per referrer, its labelled edges to the objects
+	// Prefetch was given (an entry per such object, nil when labelling
+	// finds none).
+	pre map[ObjectID]map[ObjectID][]Edge
 }
 
 type ownerHit struct {
@@ -91,8 +95,53 @@ func (f *Holders[T]) Owner(d ObjectID, candidate func(ObjectID) bool, isOwner fu
 	return hit.id, hit.ok
 }
 
+// Prefetch labels the edges from every referrer of ids to them in one
+// walk of each referrer, keeping only the edges to ids: the few largest
+// instances of a type held by one list of millions cost one walk of the
+// list, neither a walk each nor a table of its millions of edges.
+func (f *Holders[T]) Prefetch(ids []ObjectID) {
+	if f.pre == nil {
+		f.pre = map[ObjectID]map[ObjectID][]Edge{}
+	}
+	wanted := map[ObjectID]map[uint64]ObjectID{} // per referrer, by address
+	var order []ObjectID
+	for _, id := range ids {
+		for _, src := range f.h.Referrers(id) {
+			if _, done := f.pre[src][id]; done {
+				continue
+			}
+			w, ok := wanted[src]
+			if !ok {
+				w = map[uint64]ObjectID{}
+				wanted[src] = w
+				order = append(order, src)
+			}
+			w[f.h.Addr(id)] = id
+		}
+	}
+	for _, src := range order {
+		w := wanted[src]
+		m := f.pre[src]
+		if m == nil {
+			m = map[ObjectID][]Edge{}
+			f.pre[src] = m
+		}
+		for _, id := range w {
+			m[id] = nil
+		}
+		f.h.main.Labelled(f.h.Addr(src), f.h.Type(src), func(target uint64, via Ref, conservative bool) {
+			if id, ok := w[target]; ok {
+				m[id] = append(m[id], Edge{Target: id, Addr: target, Via: via, Conservative: conservative})
+			}
+		})
+	}
+}
+
 // edgesTo lists src's labelled references to id.
 func (f *Holders[T]) edgesTo(src, id ObjectID) []Edge {
+	if m, ok := f.pre[src][id]; ok {
+		return m
+	}
 	if m, ok := f.big[src]; ok {
 		return m[id]
 	}

@@ -16,6 +16,22 @@ type Path struct {
 // over the reverse index (breadth first, referrers in id order), so it
 // touches only what can reach the target.
 func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) int) []Path {
+	return h.shortestPaths(id, all, max, -1, rank)
+}
+
+// ShortestPathsWithin is ShortestPaths with all, keeping only the paths at
+// most slack hops longer than the shortest: exactly the first of
+// ShortestPaths(id, true, max, rank) that are that short, in the same
+// order. The search stops at that distance instead of going on to every
+// object that reaches id (through a class, each of its instances reaches
+// the module holding their list: millions to search for one path).
+func (h *Heap[T]) ShortestPathsWithin(id ObjectID, max, slack int, rank func(Root) int) []Path {
+	return h.shortestPaths(id, true, max, slack, rank)
+}
+
+// shortestPaths: with slack >= 0, the layers further than the nearest
+// root plus slack are neither searched nor reported.
+func (h *Heap[T]) shortestPaths(id ObjectID, all bool, max, slack int, rank func(Root) int) []Path {
 	if h.rootReach != nil && h.rootReach[id/64]&(1<<(id%64)) == 0 {
 		return []Path{} // no named root reaches id: nothing to search
 	}
@@ -63,6 +79,9 @@ func (h *Heap[T]) ShortestPaths(id ObjectID, all bool, max int, rank func(Root) 
 			// referrers (a type object's are all its instances) are
 			// further than the paths found.
 			break
+		}
+		if slack >= 0 && len(hits) > 0 && dist >= hits[0].dist+slack {
+			break // the next layers are too far to report
 		}
 		start := len(touched)
 		for _, o := range layer {

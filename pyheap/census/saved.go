@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"time"
+	"unsafe"
 )
 
 // A census can be saved as plain arrays and restored from them without
@@ -55,8 +57,10 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 	if err := h.Preload(SavedAll); err != nil {
 		return err
 	}
-	h.allSizes()
+	// Laid out first: flatten gathers the sizes where the workers'
+	// addresses were (allSizes first would add an array to the peak).
 	h.flatten()
+	h.allSizes()
 	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})
 	if err != nil {
 		return err
@@ -97,52 +101,102 @@ func (h *Heap[T]) typeSamples() []uint64 {
 }
 
 // flatten lays the census out in id order, builds the reverse index if
-// it was not, and drops what the workers recorded. Memory: the addresses
-// and type indexes are copied first and the workers' copies dropped; the
-// edges are turned into ids in place for the reverse index, and dropped
-// after; the collector runs between steps, so that each step reuses what
-// the one before freed instead of growing the heap.
+// it was not, and gives back what the workers recorded. Memory: each of
+// the workers' arrays is freed as soon as its content is laid out (they
+// live outside the Go heap: bigarray.go); the edges are turned into ids
+// in place for the reverse index, and freed after.
 func (h *Heap[T]) flatten() {
 	if h.flat {
 		return
 	}
 	n := h.Len()
-	// The addresses in id order are the address set in order: the
-	// workers' copies go first.
+	step := time.Now()
+	// The addresses in id order are the address set in order (the
+	// set answers Find until the end): the workers' copies go first,
+	// and the array in id order is made last, when the reverse index no
+	// longer needs the workers' edges, so that the two are not in
+	// memory at once.
 	for i := range h.parts {
+		bigFree(h.parts[i].order)
 		h.parts[i].order = nil
 	}
-	runtime.GC()
-	addrs := make([]uint64, 0, n)
-	h.set.each(func(a uint64) { addrs = append(addrs, a) })
-	typeOf := make([]uint32, n)
+	runtime.GC() // what is not outside the Go heap (bigarray.go), for reuse
+	typeOf := bigMake[uint32](n)
+	sizes := h.sizes
+	gatherSizes := sizes == nil
+	if gatherSizes {
+		sizes = bigMake[uint32](n)
+	}
 	parallel(n, func(lo, hi int) {
 		for id := lo; id < hi; id++ {
 			p, k := h.at(ObjectID(id))
 			typeOf[id] = h.parts[p].typeOf[k]
+			if gatherSizes {
+				sizes[id] = h.parts[p].sizes[k]
+			}
 		}
 	})
+	h.sizesOnce.Do(func() {}) // laid out here
+	h.sizes = sizes
 	for i := range h.parts {
-		h.parts[i].typeOf = nil
+		bigFree(h.parts[i].typeOf)
+		bigFree(h.parts[i].sizes)
+		h.parts[i].typeOf, h.parts[i].sizes = nil, nil
 	}
+	bigTrim() // what the types and sizes did not take: it would stay in RSS
 	runtime.GC()
+	traceStep("layout: types, sizes", &step)
 	if h.revOff == nil {
 		h.reverseConsumingEdges(typeOf)
+	} else {
+		for i := range h.parts {
+			bigFree(h.parts[i].edges)
+			bigFree(h.parts[i].edgeOff)
+			h.parts[i].edges, h.parts[i].edgeOff = nil, nil
+		}
+		bigFree(h.vis)
+		h.vis = nil
 	}
+	traceStep("layout: reverse index", &step)
+	addrs := h.set.addresses(bigMake[uint64](n))
+	bigTrim()
+	traceStep("layout: addresses", &step)
 	h.parts = []heapPart{{order: addrs, typeOf: typeOf}}
 	h.vis, h.set, h.flat = nil, nil, true
 	runtime.GC()
 }
 
-// noTarget marks an edge whose target is not an object, once edges are ids.
-const noTarget = 1 << 32
+// noTarget32 marks an edge whose target is not an object, once edges are
+// ids (ids are below maxObjects).
+const noTarget32 = 1<<32 - 1
+
+// packIDs packs edges that hold ids (below 1<<32) into 32 bits each, in
+// place at the start of the array, and gives the rest of the array's
+// memory back (bigRelease). Ascending, each write lands at or below what
+// is read next.
+func packIDs(edges []uint64) []uint32 {
+	if len(edges) == 0 {
+		return nil
+	}
+	ids := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(edges))), len(edges))
+	for j, e := range edges {
+		ids[j] = uint32(e)
+	}
+	bigRelease(edges, 4*len(edges))
+	return ids
+}
 
 // reverseConsumingEdges builds the reverse index as buildReverse does (the
 // same order: referrers by id, each one's edges in order, then its type
-// edge), writing each edge's target id over its address instead of into
-// a new array, and filling the offsets in place.
+// edge), consuming the workers' edges and the id map (vis), which it
+// frees: their targets become ids in place, packed to 32 bits; they are
+// gathered in id order (the out-edges, as Out gives them), the workers'
+// arrays freed; and the reverse index is counted and filled from those,
+// which are freed in turn. So the workers' edges and the reverse index
+// are never in memory together, and the fill reads its sources in order.
 func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 	n := h.Len()
+	ids := make([][]uint32, len(h.parts))
 	for i := range h.parts {
 		edges := h.parts[i].edges
 		parallel(len(edges), func(lo, hi int) {
@@ -151,51 +205,96 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 				if t, ok := h.findHint(edges[j], &hint); ok {
 					edges[j] = uint64(uint32(t))
 				} else {
-					edges[j] = noTarget
+					edges[j] = noTarget32
 				}
 			}
 		})
+		ids[i] = packIDs(edges)
 	}
 	typeObjOf := func(src int) ObjectID { return h.typeObj[typeOf[src]] }
-	off := make([]uint32, n+1)
-	for src := 0; src < n; src++ {
-		p, k := h.at(ObjectID(src))
-		part := &h.parts[p]
-		for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
-			if t != noTarget {
+	fwdOff := bigMake[uint32](n + 1)
+	parallel(n, func(lo, hi int) {
+		for id := lo; id < hi; id++ {
+			p, k := h.at(ObjectID(id))
+			edgeOff := h.parts[p].edgeOff
+			count := uint32(0)
+			for _, t := range ids[p][edgeOff[k]:edgeOff[k+1]] {
+				if t != noTarget32 {
+					count++
+				}
+			}
+			if typeObjOf(id) >= 0 {
+				count++
+			}
+			fwdOff[id+1] = count
+		}
+	})
+	for i := 1; i <= n; i++ {
+		fwdOff[i] += fwdOff[i-1]
+	}
+	fwd := bigMake[ObjectID](int(fwdOff[n]))
+	parallel(n, func(lo, hi int) {
+		for id := lo; id < hi; id++ {
+			p, k := h.at(ObjectID(id))
+			edgeOff := h.parts[p].edgeOff
+			w := fwdOff[id]
+			for _, t := range ids[p][edgeOff[k]:edgeOff[k+1]] {
+				if t != noTarget32 {
+					fwd[w] = ObjectID(t)
+					w++
+				}
+			}
+			if t := typeObjOf(id); t >= 0 {
+				fwd[w] = t
+			}
+		}
+	})
+	for i := range h.parts {
+		bigFree(h.parts[i].edges)
+		bigFree(h.parts[i].edgeOff)
+		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
+	}
+	bigFree(h.vis)
+	h.vis = nil
+	bigTrim()
+	h.revOff, h.rev = reverseOf(n, fwdOff, fwd)
+	bigFree(fwd)
+	bigFree(fwdOff)
+}
+
+// reverseOf is the reverse index of out-edges in id order: referrers by
+// id, as often as they refer. Counting and filling write to random
+// targets; each CPU takes the targets of its own range and reads every
+// edge, so that each target's referrers stay in id order without a
+// second array of offsets, and no write is shared.
+func reverseOf(n int, fwdOff []uint32, fwd []ObjectID) (revOff []uint32, rev []ObjectID) {
+	off := bigMake[uint32](n + 1)
+	parallel(n, func(lo, hi int) {
+		for _, t := range fwd {
+			if t >= ObjectID(lo) && t < ObjectID(hi) {
 				off[t+1]++
 			}
 		}
-		if t := typeObjOf(src); t >= 0 {
-			off[t+1]++
-		}
-	}
+	})
 	for i := 1; i <= n; i++ {
 		off[i] += off[i-1]
 	}
-	rev := make([]ObjectID, off[n])
+	rev = bigMake[ObjectID](int(off[n]))
 	// off[t] is where t's next referrer goes; once filled, it is where
 	// t+1's start, so shifting by one gives the offsets.
-	for src := 0; src < n; src++ {
-		p, k := h.at(ObjectID(src))
-		part := &h.parts[p]
-		for _, t := range part.edges[part.edgeOff[k]:part.edgeOff[k+1]] {
-			if t != noTarget {
-				rev[off[t]] = ObjectID(src)
-				off[t]++
+	parallel(n, func(lo, hi int) {
+		for src := 0; src < n; src++ {
+			for _, t := range fwd[fwdOff[src]:fwdOff[src+1]] {
+				if t >= ObjectID(lo) && t < ObjectID(hi) {
+					rev[off[t]] = ObjectID(src)
+					off[t]++
+				}
 			}
 		}
-		if t := typeObjOf(src); t >= 0 {
-			rev[off[t]] = ObjectID(src)
-			off[t]++
-		}
-	}
+	})
 	copy(off[1:], off[:n])
 	off[0] = 0
-	for i := range h.parts {
-		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
-	}
-	h.revOff, h.rev = off, rev
+	return off, rev
 }
 
 // SavedParts names the parts of a restored census that are read from

@@ -187,3 +187,82 @@ func TestCensusTooBig(t *testing.T) {
 		t.Errorf("err = %v (%+v), want a TooBigError after 50 objects", err, tb)
 	}
 }
+
+// A heap big enough for the census's arrays to live outside the Go heap
+// and for its layout to be split among CPUs (at least 1<<16 objects)
+// answers as before it was laid out: sizes, addresses, referrers in the
+// same order.
+func TestLaidOutHeapAnswersTheSame(t *testing.T) {
+	m := newFake()
+	nodeT := m.typ(base+0x80, "node")
+	const n = 150000
+	m.span = 0x100 + n*0x20 + 0x1000
+	addr := func(i int) uint64 { return base + 0x100 + uint64(i)*0x20 }
+	seed := uint64(1)
+	for i := 0; i < n; i++ {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		refs := []ref{{addr(int(seed>>33) % n), item(0), false}, {addr((i + 1) % n), field("next"), false}}
+		if i%7 == 0 {
+			refs = append(refs, ref{addr(0), field("head"), false})
+		}
+		m.obj(addr(i), nodeT, refs...)
+	}
+	m.roots = []Root{{Kind: "module", Name: "head", Addr: addr(0)}}
+	want := build(t, m, 2)
+	got := build(t, m, 2)
+	if err := got.Save(memArrays{}); err != nil {
+		t.Fatal(err)
+	}
+	if want.Len() != n+2 || got.Len() != want.Len() {
+		t.Fatalf("%d and %d objects, want %d", want.Len(), got.Len(), n+2)
+	}
+	for i := 0; i < want.Len(); i++ {
+		id := ObjectID(i)
+		if want.Addr(id) != got.Addr(id) || want.Size(id) != got.Size(id) || want.Type(id) != got.Type(id) ||
+			!slices.Equal(want.Referrers(id), got.Referrers(id)) {
+			t.Fatalf("object %d: %x %d %s %v, laid out: %x %d %s %v", i, want.Addr(id), want.Size(id), want.Type(id), want.Referrers(id),
+				got.Addr(id), got.Size(id), got.Type(id), got.Referrers(id))
+		}
+	}
+	if len(want.Referrers(1)) < n/7 {
+		t.Fatalf("object 1 (the head) has %d referrers", len(want.Referrers(1)))
+	}
+}
+
+// Where the system refuses the census's mappings (ulimit -v, strict
+// overcommit), its arrays are on the Go heap, sized from the estimate,
+// and the heap answers the same.
+func TestCensusWithoutMappings(t *testing.T) {
+	m := newFake()
+	nodeT := m.typ(base+0x80, "node")
+	const n = 120000
+	m.span = 0x100 + n*0x20 + 0x1000
+	addr := func(i int) uint64 { return base + 0x100 + uint64(i)*0x20 }
+	for i := 0; i < n; i++ {
+		m.obj(addr(i), nodeT, ref{addr((i*7919 + 1) % n), item(0), false}, ref{addr((i + 1) % n), field("next"), false})
+	}
+	m.roots = []Root{{Kind: "module", Name: "head", Addr: addr(0)}}
+	want := build(t, m, 2)
+	if err := want.Save(memArrays{}); err != nil {
+		t.Fatal(err)
+	}
+	refuseMappings = true
+	defer func() { refuseMappings = false }()
+	mapped := bigMapped()
+	got := build(t, m, 2)
+	if err := got.Save(memArrays{}); err != nil {
+		t.Fatal(err)
+	}
+	if bigMapped() > mapped {
+		t.Errorf("%d bytes mapped with mappings refused", bigMapped()-mapped)
+	}
+	if got.Len() != want.Len() || got.Len() != n+2 {
+		t.Fatalf("%d objects, want %d", got.Len(), want.Len())
+	}
+	for i := 0; i < want.Len(); i++ {
+		id := ObjectID(i)
+		if want.Addr(id) != got.Addr(id) || want.Size(id) != got.Size(id) || !slices.Equal(want.Referrers(id), got.Referrers(id)) {
+			t.Fatalf("object %d differs without mappings", i)
+		}
+	}
+}

@@ -22,6 +22,7 @@ type worker[T any] struct {
 	// per visited object, in visit order
 	order   []uint64
 	typeOf  []uint32
+	sizes   []uint32 // shallow sizes, read while the object's header is in cache
 	edgeOff []uint32 // edges of order[k]: edges[edgeOff[k]:edgeOff[k+1]]
 	edges   []uint64
 	// conservative edges, marks of its own that were not objects, and
@@ -52,13 +53,39 @@ func (c *census[T]) newWorker(id int) *worker[T] {
 	return wk
 }
 
-// reserve grows the per-object arrays once, for the objects this worker
-// will likely visit, instead of doubling them many times.
-func (wk *worker[T]) reserve(objects int) {
-	wk.order = reserved(wk.order, objects)
-	wk.typeOf = reserved(wk.typeOf, objects)
-	wk.edgeOff = reserved(wk.edgeOff, objects+1)
-	wk.edges = reserved(wk.edges, objects)
+// reserve sets up the per-object arrays once: outside the Go heap, room
+// for the most objects and edges a worker may record (address space,
+// touched only as it is used: bigarray.go); where the system refuses such
+// a mapping, on the Go heap, for the objects this worker will likely
+// visit (estimate), instead of doubling them many times.
+func (wk *worker[T]) reserve(estimate, most int) {
+	wk.order = reserveFor(wk.order, estimate, most)
+	wk.typeOf = reserveFor(wk.typeOf, estimate, most)
+	wk.sizes = reserveFor(wk.sizes, estimate, most)
+	wk.edgeOff = reserveFor(wk.edgeOff, estimate+1, most+1)
+	wk.edges = reserveFor(wk.edges, estimate, maxEdges)
+}
+
+// reserveFor reserves room for most elements outside the Go heap, or for
+// estimate on it.
+func reserveFor[E any](s []E, estimate, most int) []E {
+	if len(s) == 0 {
+		if r, ok := tryReserve[E](most, estimate); ok {
+			return r
+		}
+	}
+	return reserved(s, estimate)
+}
+
+// free gives back what the worker recorded (after the heap has taken
+// what it keeps).
+func (wk *worker[T]) free() {
+	bigFree(wk.order)
+	bigFree(wk.typeOf)
+	bigFree(wk.sizes)
+	bigFree(wk.edgeOff)
+	bigFree(wk.edges)
+	wk.order, wk.typeOf, wk.sizes, wk.edgeOff, wk.edges = nil, nil, nil, nil, nil
 }
 
 // reserved is slices.Grow(s, n) without clearing the new room when s is
@@ -285,6 +312,11 @@ func (wk *worker[T]) visit(addr uint64, listed bool) {
 	ix, gc := wk.c.typeIndex(wk, t, typeAddr)
 	wk.order = append(wk.order, addr)
 	wk.typeOf = append(wk.typeOf, ix)
+	size := wk.rd.Size(addr, t)
+	if size < 0 || size > 1<<32-1 {
+		size = 0
+	}
+	wk.sizes = append(wk.sizes, uint32(size))
 	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
 	if gc && !listed && wk.rd.Tracked(addr, t) {
 		wk.unlisted++

@@ -1,8 +1,14 @@
-// Package cond evaluates watch conditions over a process's heap with CEL
-// (cel.dev/cel-go): `len(sys:path) > 7`, `sys:path[0].endsWith("/lib")`,
+// Package cond evaluates watch conditions over a process's heap with expr
+// (github.com/expr-lang/expr), accepting CEL's method forms:
+// `len(sys:path) > 7`, `sys:path[0].endsWith("/lib")`,
 // `count("LeakyUser") > 10000`. Object expressions (module:attr.attr) are
 // rewritten into obj("module:attr.attr") calls, and obj, len and count are
 // bound to the heap model (pyheap).
+//
+// It used CEL (cel.dev/cel-go) until the init of cel-go and the protobuf
+// runtime it needs (10-18 ms in every pycoroner process, for a feature
+// only watch --until uses) outweighed it: Go runs every linked package's
+// init, used or not.
 package cond
 
 import (
@@ -11,9 +17,9 @@ import (
 	"strings"
 	"sync"
 
-	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/common/types/ref"
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/pycoroner/pycoroner/pyheap"
 )
@@ -22,12 +28,14 @@ import (
 type Condition struct {
 	Source    string // as the user wrote it
 	Rewritten string // with obj("...") calls
-	prg       cel.Program
+	prg       *vm.Program
 
 	mu     sync.Mutex
 	rt     *pyheap.Runtime
 	heap   *pyheap.Heap
 	Values map[string]string // each obj() and count() seen in the last evaluation, with its repr
+
+	lookup func(expr string) (any, error) // tests: obj() without a process
 }
 
 // objExpr matches module:attr... outside string literals.
@@ -96,28 +104,58 @@ func isAlnum(c byte) bool {
 // Compile compiles a condition; errors are the user's (one line).
 func Compile(src string) (*Condition, error) {
 	c := &Condition{Source: src, Rewritten: Rewrite(src)}
-	env, err := cel.NewEnv(
-		cel.Function("obj", cel.Overload("obj_string", []*cel.Type{cel.StringType}, cel.DynType,
-			cel.UnaryBinding(func(v ref.Val) ref.Val { return c.obj(string(v.(types.String))) }))),
-		cel.Function("len", cel.Overload("len_dyn", []*cel.Type{cel.DynType}, cel.IntType,
-			cel.UnaryBinding(lenOf))),
-		cel.Function("count", cel.Overload("count_string", []*cel.Type{cel.StringType}, cel.IntType,
-			cel.UnaryBinding(func(v ref.Val) ref.Val { return c.count(string(v.(types.String))) }))),
+	prg, err := expr.Compile(c.Rewritten,
+		// An environment makes an unknown name an error at compile time;
+		// null is CEL's spelling of None.
+		expr.Env(env),
+		expr.AsBool(),
+		expr.Patch(celMethods{}),
+		expr.Function("obj", func(args ...any) (any, error) { return c.obj(args[0].(string)) },
+			new(func(string) any)),
+		expr.Function("count", func(args ...any) (any, error) { return c.count(args[0].(string)) },
+			new(func(string) int)),
+		expr.Function("len", func(args ...any) (any, error) { return lenOf(args[0]) },
+			new(func(any) int)),
+		expr.Function("size", func(args ...any) (any, error) { return lenOf(args[0]) },
+			new(func(any) int)),
 	)
 	if err != nil {
-		return nil, err
-	}
-	ast, iss := env.Compile(c.Rewritten)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("bad condition %q: %s", src, oneLine(iss.Err().Error()))
-	}
-	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
-		return nil, fmt.Errorf("condition %q is a %s, not true or false", src, ast.OutputType())
-	}
-	if c.prg, err = env.Program(ast); err != nil {
 		return nil, fmt.Errorf("bad condition %q: %s", src, oneLine(err.Error()))
 	}
+	c.prg = prg
 	return c, nil
+}
+
+// env holds the names a condition may use besides its functions.
+var env = map[string]any{"null": nil}
+
+// celMethods accepts CEL's method forms of the string tests and of size,
+// which expr spells as operators and a function: x.endsWith(y) is
+// x endsWith y, x.size() is size(x).
+type celMethods struct{}
+
+var celOperators = map[string]string{
+	"startsWith": "startsWith", "endsWith": "endsWith", "contains": "contains", "matches": "matches",
+}
+
+func (celMethods) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	m, ok := call.Callee.(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	name, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return
+	}
+	if op, ok := celOperators[name.Value]; ok && len(call.Arguments) == 1 {
+		ast.Patch(node, &ast.BinaryNode{Operator: op, Left: m.Node, Right: call.Arguments[0]})
+	} else if name.Value == "size" && len(call.Arguments) == 0 {
+		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "size"}, Arguments: []ast.Node{m.Node}})
+	}
 }
 
 // Eval evaluates the condition against one snapshot.
@@ -125,34 +163,34 @@ func (c *Condition) Eval(rt *pyheap.Runtime) (bool, error) {
 	c.mu.Lock()
 	c.rt, c.heap, c.Values = rt, nil, map[string]string{}
 	c.mu.Unlock()
-	out, _, err := c.prg.Eval(map[string]any{})
+	out, err := expr.Run(c.prg, env)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %s", c.Source, oneLine(err.Error()))
 	}
-	if types.IsError(out) {
-		return false, fmt.Errorf("condition %q: %v", c.Source, out)
-	}
-	b, ok := out.Value().(bool)
+	b, ok := out.(bool)
 	if !ok {
-		return false, fmt.Errorf("condition %q gave %v, not true or false", c.Source, out.Value())
+		return false, fmt.Errorf("condition %q gave %v, not true or false", c.Source, out)
 	}
 	return b, nil
 }
 
-func (c *Condition) obj(expr string) ref.Val {
+func (c *Condition) obj(expr string) (any, error) {
+	if c.lookup != nil {
+		return c.lookup(expr)
+	}
 	addr, err := c.rt.Resolve(expr)
 	if err != nil {
-		return types.NewErr("%s", oneLine(err.Error()))
+		return nil, fmt.Errorf("%s", oneLine(err.Error()))
 	}
 	c.Values[expr] = c.rt.Describe(addr).Repr
-	return types.DefaultTypeAdapter.NativeToValue(toNative(c.rt, addr, 3))
+	return toNative(c.rt, addr, 3), nil
 }
 
-func (c *Condition) count(typeName string) ref.Val {
+func (c *Condition) count(typeName string) (any, error) {
 	if c.heap == nil {
 		h, err := c.rt.BuildHeap(pyheap.HeapOptions{})
 		if err != nil {
-			return types.NewErr("census: %s", oneLine(err.Error()))
+			return nil, fmt.Errorf("census: %s", oneLine(err.Error()))
 		}
 		c.heap = h
 	}
@@ -164,28 +202,40 @@ func (c *Condition) count(typeName string) ref.Val {
 		}
 	}
 	c.Values[fmt.Sprintf("count(%q)", typeName)] = fmt.Sprint(n)
-	return types.Int(n)
+	return n, nil
 }
 
-func lenOf(v ref.Val) ref.Val {
-	switch x := v.Value().(type) {
+func lenOf(v any) (any, error) {
+	switch x := v.(type) {
 	case string:
-		return types.Int(len([]rune(x)))
+		return len([]rune(x)), nil
 	case []any:
-		return types.Int(len(x))
+		return len(x), nil
 	case map[string]any:
-		return types.Int(len(x))
+		return len(x), nil
 	}
-	if s, ok := v.(interface{ Size() ref.Val }); ok {
-		return s.Size()
+	return nil, fmt.Errorf("len() of a %s", typeName(v))
+}
+
+// typeName names a condition value's type as the condition's user knows it.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		return "bool"
+	case int64, int:
+		return "int"
+	case float64:
+		return "float"
 	}
-	return types.NewErr("len() of a %s", v.Type().TypeName())
+	return fmt.Sprintf("%T", v)
 }
 
 // maxItems bounds how much of a container a condition sees.
 const maxItems = 100000
 
-// toNative converts a Python object into Go values CEL understands.
+// toNative converts a Python object into Go values expr understands.
 func toNative(rt *pyheap.Runtime, addr uint64, depth int) any {
 	t, err := rt.TypeOf(addr)
 	if err != nil {

@@ -19,10 +19,11 @@ type DebugCheck struct {
 // ("3.14.10"), falling back to the newest table of the same minor at or
 // below it; nil when the version has no _Py_DebugOffsets.
 func DebugChecks(version string) []DebugCheck {
-	if c, ok := debugChecks[version]; ok {
+	checks := debugChecks()
+	if c, ok := checks[version]; ok {
 		return c
 	}
-	return debugChecks[nearestKey(version, debugChecks)]
+	return checks[nearestKey(version, checks)]
 }
 
 // nearestKey picks, among m's keys of version's minor, the newest release

@@ -410,7 +410,7 @@ func (l *Layout) HasUnicodeReady() bool { return l.UnicodeReadyShift >= 0 }
 
 // ForVersion returns the committed table for a minor version such as "3.11".
 func ForVersion(minor string) (*Layout, error) {
-	l, ok := tables[minor]
+	l, ok := tables()[minor]
 	if !ok {
 		return nil, fmt.Errorf("no layout table for CPython %s (tables exist for %s); a build with DWARF debug info can still be read", minor, Versions())
 	}
@@ -420,8 +420,8 @@ func ForVersion(minor string) (*Layout, error) {
 
 // Versions lists the minor versions that have a committed table.
 func Versions() []string {
-	out := make([]string, 0, len(tables))
-	for v := range tables {
+	out := make([]string, 0, len(tables()))
+	for v := range tables() {
 		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return minorNumber(out[i]) < minorNumber(out[j]) })

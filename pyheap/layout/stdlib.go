@@ -79,7 +79,7 @@ type StdSpec struct {
 // StdTypes returns the standard-library layouts of a minor version, by
 // tp_name; nil when there is no table.
 func StdTypes(minor string) map[string]*StdType {
-	return byName(stdTables[minor])
+	return byName(built(stdTables[minor]))
 }
 
 // StdTypesFor returns the standard-library layouts of a build, by tp_name:
@@ -93,17 +93,17 @@ func StdTypes(minor string) map[string]*StdType {
 func StdTypesFor(version string) map[string]*StdType {
 	key := nearestKey(version, stdReleaseTables)
 	if key != "" && !lessVersion(splitVersion(version), splitVersion(key)) {
-		return byName(stdReleaseTables[key])
+		return byName(built(stdReleaseTables[key]))
 	}
 	minor := version
 	if v := splitVersion(version); len(v) >= 2 {
 		minor = fmt.Sprintf("%d.%d", v[0], v[1])
 	}
 	if t, ok := stdTables[minor]; ok {
-		return byName(t)
+		return byName(t())
 	}
 	if key != "" {
-		return byName(stdReleaseTables[key])
+		return byName(built(stdReleaseTables[key]))
 	}
 	return nil
 }
@@ -117,6 +117,16 @@ func StdReleases() []string {
 	}
 	sort.Slice(out, func(i, j int) bool { return lessVersion(splitVersion(out[i]), splitVersion(out[j])) })
 	return out
+}
+
+// built is a generated table, built on first use (Go builds map literals
+// at init: the tables of every version cost each process milliseconds,
+// though a process reads one version), or nil when there is none.
+func built(table func() map[string]*StdType) map[string]*StdType {
+	if table == nil {
+		return nil
+	}
+	return table()
 }
 
 func byName(byStruct map[string]*StdType) map[string]*StdType {

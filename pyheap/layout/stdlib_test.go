@@ -58,7 +58,7 @@ func TestStdTypesFor(t *testing.T) {
 	}
 	oldest := map[string]string{}
 	for _, rel := range rels {
-		own := byName(stdReleaseTables[rel])
+		own := byName(built(stdReleaseTables[rel]))
 		check(rel, own, rel)
 		v := splitVersion(rel)
 		check(fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]+1), own, rel) // a newer patch release
@@ -77,7 +77,7 @@ func TestStdTypesFor(t *testing.T) {
 		if stdTables[minor] != nil {
 			check(minor, StdTypes(minor), minor) // the patch level unknown
 		} else {
-			check(minor, byName(stdReleaseTables[rel]), rel)
+			check(minor, byName(built(stdReleaseTables[rel])), rel)
 		}
 	}
 	check("3.11.2", StdTypes("3.11"), "3.11") // Debian bookworm's: no release table of 3.11
