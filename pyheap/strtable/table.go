@@ -84,7 +84,16 @@ func Build(h *pyheap.Heap, limit int, maxBlob int64) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("string table: reserving %d MB: %w", maxBlob>>20, err)
 	}
-	t := &Table{unmap: mem, Off: []uint32{0}}
+	// The entries counted first, so that their arrays are allocated once:
+	// growing them by appending cost more than the count (fresh memory is
+	// dear on the VMs measured).
+	entries := 0
+	for i := 0; i < h.Len(); i++ {
+		if k := h.Type(pyheap.ObjectID(i)).Kind; k == pyheap.KindStr || k == pyheap.KindBytes {
+			entries++
+		}
+	}
+	t := &Table{unmap: mem, IDs: make([]uint32, 0, entries), Flags: make([]uint8, 0, entries), Off: make([]uint32, 1, entries+1)}
 	rt := h.Runtime()
 	blob := mem[:0:len(mem)]
 	for i := 0; i < h.Len(); i++ {
