@@ -25,7 +25,7 @@ import (
 // always did (reports.BuildGrep): building a table would only cost more.
 
 // strIndexSchema names a saved string table and the version of its form.
-var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 4}
+var strIndexSchema = indexfile.Schema{Kind: "strings", Version: 5}
 
 // strMeta is the small part of a saved table, as JSON.
 type strMeta struct {
@@ -201,24 +201,18 @@ func (hs *heapSession) grepExact(x *indexfile.Index, meta strMeta, lit []byte, r
 	h := hs.h
 	var ex strtable.ExactIndex
 	var err error
-	if ex.Off, err = indexfile.Get[uint32](x, "exact_off"); err != nil {
+	if ex.Tags, err = indexfile.Get[uint32](x, "exact_tags"); err != nil {
 		return nil, err
 	}
 	if ex.IDs, err = indexfile.Get[uint32](x, "exact_ids"); err != nil {
 		return nil, err
 	}
-	if ex.Tags, err = indexfile.Get[uint32](x, "exact_tags"); err != nil {
-		return nil, err
-	}
 	t := strtable.Table{Counts: meta.Counts}
 	entries, _ := t.Count(strtable.Kinds{Str: true, Bytes: true})
 	if !ex.Check(entries) {
-		return nil, fmt.Errorf("exact index of %d buckets and %d ids for %d entries", len(ex.Off)-1, len(ex.IDs), entries)
+		return nil, fmt.Errorf("exact index of %d tags and %d ids for %d entries", len(ex.Tags), len(ex.IDs), entries)
 	}
-	cands, ok := ex.Candidates(lit)
-	if !ok {
-		return nil, errors.New("exact index offsets out of order")
-	}
+	cands := ex.Candidates(lit)
 	slices.Sort(cands)
 	if len(cands) > 0 {
 		if err := h.Preload(grepParts); err != nil {
@@ -291,9 +285,8 @@ func (hs *heapSession) saveStrings(t *strtable.Table, fp string) error {
 	indexfile.Add(b, "flags", t.Flags)
 	indexfile.Add(b, "text", t.Blob)
 	ex := t.BuildExact()
-	indexfile.Add(b, "exact_off", ex.Off)
-	indexfile.Add(b, "exact_ids", ex.IDs)
 	indexfile.Add(b, "exact_tags", ex.Tags)
+	indexfile.Add(b, "exact_ids", ex.IDs)
 	indexfile.Add(b, "meta", meta)
 	saved, err := hs.cache.Save(hs.key, strIndexSchema, b)
 	if err != nil {

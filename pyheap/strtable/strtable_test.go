@@ -192,20 +192,19 @@ func TestSearchSplit(t *testing.T) {
 	}
 }
 
-// Every entry is among the candidates of its own text, and an index of
-// the wrong shape is refused.
+// Every entry is among the candidates of its own text, and only entries
+// of that text are.
 func TestExactIndex(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	texts := randomTexts(r, 5000)
 	tb := tableOf(texts)
 	x := tb.BuildExact()
-	if !x.Check(tb.Len()) || x.Check(tb.Len()+2) {
-		t.Fatal("Check: wrong answer")
+	if !x.Check(tb.Len()) || x.Check(tb.Len()+2) || !slices.IsSorted(x.Tags) {
+		t.Fatal("Check or order: wrong")
 	}
-	crowded := 0
 	for i, s := range texts {
-		cands, ok := x.Candidates([]byte(s))
-		if !ok || !slices.Contains(cands, tb.IDs[i]) || !slices.IsSorted(cands) {
+		cands := x.Candidates([]byte(s))
+		if !slices.Contains(cands, tb.IDs[i]) || !slices.IsSorted(cands) {
 			t.Fatalf("entry %d (%q): candidates %v", i, s, cands)
 		}
 		same := 0
@@ -215,11 +214,8 @@ func TestExactIndex(t *testing.T) {
 			}
 		}
 		if len(cands) != same {
-			crowded++ // a text of the same hash
+			t.Errorf("%q: %d candidates, %d entries of that text", s, len(cands), same)
 		}
-	}
-	if crowded > 0 {
-		t.Errorf("%d of %d entries have candidates of another text", crowded, len(texts))
 	}
 	if lit, ok := ExactLiteral(regexp.MustCompile(`^(héllo)$`)); !ok || string(lit) != "héllo" {
 		t.Errorf("ExactLiteral: %q %v", lit, ok)
@@ -227,11 +223,8 @@ func TestExactIndex(t *testing.T) {
 	if _, ok := ExactLiteral(regexp.MustCompile(`^héllo`)); ok {
 		t.Error("ExactLiteral of a prefix")
 	}
-	x.Off[1] = uint32(len(x.IDs) + 1)
+	x.IDs = x.IDs[:3] // a damaged index: no panic
 	for _, s := range texts {
-		if _, ok := x.Candidates([]byte(s)); !ok {
-			return // found out of order
-		}
+		x.Candidates([]byte(s))
 	}
-	t.Error("offsets out of order never noticed")
 }
