@@ -57,7 +57,8 @@ func (s builderSink) Bytes(name string, v []byte)          { indexfile.Add(s.b, 
 
 type indexSource struct{ x *indexfile.Index }
 
-func (s indexSource) Has(name string) bool { return s.x.Has(name) }
+func (s indexSource) Has(name string) bool     { return s.x.Has(name) }
+func (s indexSource) Trusted(name string) bool { return s.x.Trusted(name) }
 func (s indexSource) Uint64s(name string) ([]uint64, error) {
 	return indexfile.Get[uint64](s.x, name)
 }

@@ -19,6 +19,9 @@ func (m memArrays) Bytes(name string, v []byte)     { m[name] = slices.Clone(v) 
 type memSource map[string]any
 
 func (m memSource) Has(name string) bool { _, ok := m[name]; return ok }
+
+// Trusted: an array is trusted when the test says so ("trusted NAME").
+func (m memSource) Trusted(name string) bool { _, ok := m["trusted "+name]; return ok }
 func get[V any](m memSource, name string) (V, error) {
 	v, ok := m[name].(V)
 	if !ok {
@@ -150,6 +153,36 @@ func TestRestoreRefusesInconsistentArrays(t *testing.T) {
 				t.Errorf("err = %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Arrays an earlier process checked (ArraySource.Trusted: its stamp) are
+// not scanned again, but their shape is: a length that does not fit is
+// refused even then.
+func TestRestoreTrustsCheckedArraysButTheirShape(t *testing.T) {
+	m, _ := chainHeap()
+	src, _ := saved(t, m)
+	for _, name := range []string{"rev", "rev_off", "type_of"} {
+		src["trusted "+name] = true
+	}
+	src["rev"].([]ObjectID)[0] = 1000 // not looked at again
+	h, err := Restore[string](m, src)
+	if err == nil {
+		err = h.Preload(SavedReverse)
+	}
+	if err != nil {
+		t.Fatalf("trusted arrays were checked again: %v", err)
+	}
+	src, _ = saved(t, m)
+	for _, name := range []string{"rev", "rev_off"} {
+		src["trusted "+name] = true
+	}
+	src["rev_off"] = src["rev_off"].([]uint32)[:3]
+	if h, err = Restore[string](m, src); err == nil {
+		err = h.Preload(SavedReverse)
+	}
+	if err == nil || !strings.Contains(err.Error(), "reverse index") {
+		t.Fatalf("short trusted offsets: err = %v", err)
 	}
 }
 
