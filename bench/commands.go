@@ -221,7 +221,7 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 		}
 	}
 	ct.read, ct.readCPU = median(ct.reads), median(ct.readCPUs)
-	if ct.fresh, ct.freshCPU, err = freshMemory(); err != nil {
+	if ct.fresh, ct.freshCPU, err = freshMemoryChild(); err != nil {
 		return nil, fmt.Errorf("fresh memory: %w", err)
 	}
 	for i := range ct.commands {

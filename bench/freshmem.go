@@ -1,10 +1,46 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// freshMemoryEnv makes the bench binary measure fresh memory and exit: it
+// runs in a child of its own, because a process's peak RSS is inherited
+// by the children it starts afterwards (Linux records the forked copy's
+// peak at exec), which would count this gigabyte in every command's RSS.
+const freshMemoryEnv = "PYCORONER_BENCH_FRESH_MEMORY"
+
+// freshMemoryChild runs freshMemory in a child process.
+func freshMemoryChild() (wall, cpu time.Duration, err error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), freshMemoryEnv+"=1")
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("fresh memory child: %w", err)
+	}
+	var w, c int64
+	if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &w, &c); err != nil {
+		return 0, 0, fmt.Errorf("fresh memory child said %q: %w", out, err)
+	}
+	return time.Duration(w), time.Duration(c), nil
+}
+
+// freshMemoryMain is the child's whole work, when freshMemoryEnv is set.
+func freshMemoryMain() {
+	wall, cpu, err := freshMemory()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(int64(wall), int64(cpu))
+	os.Exit(0)
+}
 
 // freshMemory times writing one byte in every 4 KB page of 1 GB of
 // anonymous memory never touched before, in 2 MB pages where the kernel

@@ -25,6 +25,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(freshMemoryEnv) != "" {
+		freshMemoryMain()
+	}
 	python := flag.String("python", "3.12", "interpreter to build the large heap with (minor version, harness name or path)")
 	runs := flag.Int("runs", 5, "census runs; the median is reported")
 	out := flag.String("o", "", "append the results to this markdown file (docs/benchmarks.md)")
