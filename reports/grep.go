@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"regexp/syntax"
 
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
+	"github.com/pycoroner/pycoroner/pyheap/strtable"
 )
 
 // GrepMatch is one str or bytes object whose value matched.
@@ -117,40 +117,9 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 	return g
 }
 
-// requiredLiteral is a string every match of re contains (its longest
-// case-sensitive literal that the whole pattern concatenates), or nil when
-// the pattern has none (alternations, case folding, classes only).
-func requiredLiteral(re *regexp.Regexp) []byte {
-	parsed, err := syntax.Parse(re.String(), syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	if lit := literalIn(parsed.Simplify()); len(lit) > 0 {
-		return lit
-	}
-	return nil
-}
-
-func literalIn(re *syntax.Regexp) []byte {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return nil
-		}
-		return []byte(string(re.Rune))
-	case syntax.OpCapture, syntax.OpPlus:
-		return literalIn(re.Sub[0])
-	case syntax.OpConcat:
-		var best []byte
-		for _, sub := range re.Sub {
-			if lit := literalIn(sub); len(lit) > len(best) {
-				best = lit
-			}
-		}
-		return best
-	}
-	return nil
-}
+// requiredLiteral is a string every match of re contains, or nil (the
+// string table's own analysis: pyheap/strtable).
+func requiredLiteral(re *regexp.Regexp) []byte { return strtable.RequiredLiteral(re) }
 
 // Warnings says what the search left out.
 func (g *Grep) Warnings() []string {

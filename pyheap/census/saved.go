@@ -154,13 +154,7 @@ func (h *Heap[T]) flatten() {
 	if h.revOff == nil {
 		h.reverseConsumingEdges(typeOf)
 	} else {
-		for i := range h.parts {
-			bigFree(h.parts[i].edges)
-			bigFree(h.parts[i].edgeOff)
-			h.parts[i].edges, h.parts[i].edgeOff = nil, nil
-		}
-		bigFree(h.vis)
-		h.vis = nil
+		h.freeEdges()
 	}
 	traceStep("layout: reverse index", &step)
 	addrs := h.set.addresses(bigMake[uint64](n))
@@ -169,6 +163,17 @@ func (h *Heap[T]) flatten() {
 	h.parts = []heapPart{{order: addrs, typeOf: typeOf}}
 	h.vis, h.set, h.flat = nil, nil, true
 	runtime.GC()
+}
+
+// freeEdges gives back the workers' edges and the id map, once laid out.
+func (h *Heap[T]) freeEdges() {
+	for i := range h.parts {
+		bigFree(h.parts[i].edges)
+		bigFree(h.parts[i].edgeOff)
+		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
+	}
+	bigFree(h.vis)
+	h.vis = nil
 }
 
 // noTarget32 marks an edge whose target is not an object, once edges are
@@ -254,13 +259,7 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 			}
 		}
 	})
-	for i := range h.parts {
-		bigFree(h.parts[i].edges)
-		bigFree(h.parts[i].edgeOff)
-		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
-	}
-	bigFree(h.vis)
-	h.vis = nil
+	h.freeEdges()
 	bigTrim()
 	h.revOff, h.rev = reverseOf(n, fwdOff, fwd)
 	bigFree(fwd)
