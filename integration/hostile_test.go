@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,6 +36,11 @@ func pycoronerBounded(t *testing.T, args ...string) boundedResult {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v 4194304 && exec "$0" "$@"`, binary}, args...)...)
+	// The child's own peak (VmHWM), as it writes it at exit: wait4's
+	// ru_maxrss counts this test process's own peak too (Linux hands a
+	// parent's peak to the children it starts).
+	peakFile := filepath.Join(t.TempDir(), "peak")
+	cmd.Env = append(os.Environ(), "PYCORONER_PEAK_FILE="+peakFile)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -47,9 +53,13 @@ func pycoronerBounded(t *testing.T, args ...string) boundedResult {
 	} else if err != nil {
 		t.Fatalf("pycoroner %v: %v", args, err)
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss << 10
+	peak, err := os.ReadFile(peakFile)
+	if err != nil {
+		t.Fatalf("pycoroner %v wrote no peak memory: %v", args, err)
+	}
+	rss, err := strconv.ParseInt(strings.TrimSpace(string(peak)), 10, 64)
+	if err != nil || rss <= 0 {
+		t.Fatalf("pycoroner %v: peak memory %q", args, peak)
 	}
 	return boundedResult{result{out.Bytes(), errb.Bytes(), code}, rss}
 }

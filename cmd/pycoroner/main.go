@@ -17,7 +17,21 @@ import (
 type usageError struct{ error }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	code := run(os.Args[1:])
+	reportPeak()
+	os.Exit(code)
+}
+
+// peakFileEnv names a file where the process writes its own peak resident
+// memory (VmHWM, bytes) as it exits, for tests that bound it. A parent's
+// wait4 cannot tell: Linux gives a child started by a process that once
+// used much memory that process's peak as the child's ru_maxrss.
+const peakFileEnv = "PYCORONER_PEAK_FILE"
+
+func reportPeak() {
+	if path := os.Getenv(peakFileEnv); path != "" {
+		os.WriteFile(path, []byte(fmt.Sprintf("%d\n", peakResidentBytes())), 0o644)
+	}
 }
 
 func run(args []string) (code int) {
