@@ -1,12 +1,11 @@
 package main
 
-// A run with parts turned off keeps the sections it did not measure.
-
 import (
 	"strings"
 	"testing"
 )
 
+// A run with parts turned off keeps the sections it did not measure, once.
 func TestKeptSections(t *testing.T) {
 	doc := "head\n" + latestMarker + "\n\n# Run of 2026-12-02 02:54 UTC\n\n## Whole commands, fresh processes — 2026-12-02\n\nold table\n\n## pycoroner against gdb — 2026-12-02\n\ngdb table\n"
 	fresh := []string{"\n## Whole commands, fresh processes — 2026-12-03\n\nnew table\n"}
