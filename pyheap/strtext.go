@@ -23,7 +23,7 @@ func (r *Runtime) AppendStrText(dst []byte, obj uint64, limit int) ([]byte, bool
 		return dst, false, fmt.Errorf("str 0x%x data: %w", obj, err)
 	}
 	cut := length > n
-	if kind == 1 && isASCIIBytes(raw) {
+	if kind == 1 && IsASCII(raw) {
 		return append(dst, raw...), cut, nil
 	}
 	for i := 0; i < int(n); i++ {
@@ -41,8 +41,10 @@ func (r *Runtime) AppendStrText(dst []byte, obj uint64, limit int) ([]byte, bool
 	return dst, cut, nil
 }
 
-// isASCIIBytes: no byte of b has its high bit set (8 bytes at a time).
-func isASCIIBytes(b []byte) bool {
+// IsASCII says that no byte of b has its high bit set (8 bytes at a
+// time). A str whose header says ASCII but whose bytes do not, in a
+// damaged core, is decoded as any other.
+func IsASCII(b []byte) bool {
 	for len(b) >= 8 {
 		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
 			return false

@@ -62,7 +62,7 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 				continue
 			}
 			var s string
-			if ascii && isASCII(raw) {
+			if ascii && pyheap.IsASCII(raw) {
 				// A str without a literal every match contains is
 				// skipped without running the regexp.
 				g.Searched++
@@ -167,17 +167,6 @@ func writeMatch(w io.Writer, typ, addr, value string, truncated bool, holders in
 	if holders == 0 {
 		fmt.Fprintln(w, "  no holders found (garbage, or held only by C code)")
 		return false
-	}
-	return true
-}
-
-// isASCII reports whether b holds only ASCII (a str whose header says so
-// but whose bytes do not, in a damaged core, is decoded as any other).
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
 	}
 	return true
 }
