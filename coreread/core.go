@@ -230,6 +230,21 @@ func (p *Process) unmap() {
 	}
 }
 
+// Populate maps the whole core into the page tables at once, reading from
+// disk what the page cache lacks. A command about to read most of the core
+// (a census) calls it: one call costs a fraction of the page faults it
+// saves, which on a virtual machine cost tens of microseconds each (1.2 GB:
+// 57 ms against 830 ms of faults, measured on a Firecracker VM). Kernels
+// before 5.14 lack MADV_POPULATE_READ; then nothing is done.
+func (p *Process) Populate() {
+	if len(p.data) > 0 {
+		_ = unix.Madvise(p.data, unix.MADV_POPULATE_READ)
+	}
+}
+
+// Size is the core file's size in bytes.
+func (p *Process) Size() int64 { return int64(len(p.data)) }
+
 // Path is the core file's path.
 func (p *Process) Path() string { return p.path }
 

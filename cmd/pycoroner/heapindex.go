@@ -153,6 +153,11 @@ func (g *globalFlags) census(s *session, withIndex bool) (*pyheap.Heap, error) {
 	if budget > 0 {
 		opts.MaxObjects = int(min(budget/perObject, 1<<31-1))
 	}
+	// A census reads most of the core: map it at once rather than page by
+	// page, unless it would crowd out the memory the census needs.
+	if budget == 0 || s.proc.Size() <= budget/2 {
+		s.proc.Populate()
+	}
 	prog := g.newProgress("heap census")
 	opts.Progress = func(objects int) { prog.Update(int64(objects), -1) }
 	h, err := s.rt.BuildHeap(opts)
