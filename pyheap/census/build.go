@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // The census visits objects in address order, not in the order they are
@@ -321,14 +323,14 @@ func (h *Heap[T]) finish(c *census[T]) {
 	}
 	for _, wk := range c.workers {
 		// Before the id map adds to the peak: the room left in the last
-		// page of each array (2 MB pages: bigarray.go).
-		bigTrimTail(wk.order)
-		bigTrimTail(wk.typeOf)
-		bigTrimTail(wk.sizes)
-		bigTrimTail(wk.edgeOff)
-		bigTrimTail(wk.edges)
+		// page of each array (2 MB pages: package bigarray).
+		bigarray.TrimTail(wk.order)
+		bigarray.TrimTail(wk.typeOf)
+		bigarray.TrimTail(wk.sizes)
+		bigarray.TrimTail(wk.edgeOff)
+		bigarray.TrimTail(wk.edges)
 	}
-	h.vis = bigMake[uint32](n)
+	h.vis = bigarray.Make[uint32](n)
 	var wg sync.WaitGroup
 	var pb panicBox
 	for i, wk := range c.workers {

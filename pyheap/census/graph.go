@@ -1,5 +1,7 @@
 package census
 
+import "github.com/pycoroner/pycoroner/bigarray"
+
 // Graph is a census as compact arrays, for algorithms over the whole heap
 // (a dominator tree, retained sizes): ids are 0..N-1 in address order, as
 // everywhere in a Heap.
@@ -63,8 +65,8 @@ func (h *Heap[T]) buildForward() {
 		return
 	}
 	n := h.Len()
-	off := bigMake[uint32](n + 1)
-	fwd := bigReserve[ObjectID](h.Stats.Edges+n, h.Stats.Edges+n)
+	off := bigarray.Make[uint32](n + 1)
+	fwd := bigarray.Reserve[ObjectID](h.Stats.Edges+n, h.Stats.Edges+n)
 	hint := 0
 	for id := 0; id < n; id++ {
 		// finish dropped the edges to marks that were not objects, so
@@ -90,15 +92,15 @@ func (h *Heap[T]) forwardFromReverse() {
 		h.buildReverse()
 	}
 	n := h.Len()
-	off := bigMake[uint32](n + 1)
+	off := bigarray.Make[uint32](n + 1)
 	for _, src := range h.rev {
 		off[src+1]++
 	}
 	for i := 1; i <= n; i++ {
 		off[i] += off[i-1]
 	}
-	fwd := bigMake[ObjectID](len(h.rev))
-	fill := bigMake[uint32](n)
+	fwd := bigarray.Make[ObjectID](len(h.rev))
+	fill := bigarray.Make[uint32](n)
 	copy(fill, off[:n])
 	for t := 0; t < n; t++ {
 		tobj := ObjectID(t)
@@ -121,7 +123,7 @@ func (h *Heap[T]) forwardFromReverse() {
 			fill[src]++
 		}
 	}
-	bigFree(fill)
+	bigarray.Free(fill)
 	h.fwdOff, h.fwd = off, fwd
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // ObjectID names an object of a Heap: its rank in address order.
@@ -147,7 +149,7 @@ func (h *Heap[T]) computeSizes() {
 		h.need(SavedSizes)
 		return
 	}
-	h.sizes = bigMake[uint32](h.Len())
+	h.sizes = bigarray.Make[uint32](h.Len())
 	parallel(h.Len(), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			p, k := h.at(ObjectID(i))
@@ -206,10 +208,10 @@ func (h *Heap[T]) buildReverse() {
 	n := h.Len()
 	// Every edge's target as an id, in the parts' layout.
 	targets := make([][]ObjectID, len(h.parts))
-	counts := bigMake[uint32](n + 1)
+	counts := bigarray.Make[uint32](n + 1)
 	for i := range h.parts {
 		part := h.parts[i].edges
-		targets[i] = bigMake[ObjectID](len(part))
+		targets[i] = bigarray.Make[ObjectID](len(part))
 		parallel(len(part), func(lo, hi int) {
 			hint := 0
 			for j := lo; j < hi; j++ {
@@ -230,8 +232,8 @@ func (h *Heap[T]) buildReverse() {
 	for i := 1; i <= n; i++ {
 		counts[i] += counts[i-1]
 	}
-	rev := bigMake[ObjectID](int(counts[n]))
-	fill := bigMake[uint32](n)
+	rev := bigarray.Make[ObjectID](int(counts[n]))
+	fill := bigarray.Make[uint32](n)
 	copy(fill, counts[:n])
 	for src := 0; src < n; src++ {
 		p, k := h.at(ObjectID(src))
@@ -248,9 +250,9 @@ func (h *Heap[T]) buildReverse() {
 			fill[t]++
 		}
 	}
-	bigFree(fill)
+	bigarray.Free(fill)
 	for i := range targets {
-		bigFree(targets[i])
+		bigarray.Free(targets[i])
 	}
 	h.revOff, h.rev = counts, rev
 }

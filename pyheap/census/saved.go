@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // A census can be saved as plain arrays and restored from them without
@@ -108,7 +110,7 @@ func (h *Heap[T]) typeSamples() []uint64 {
 // flatten lays the census out in id order, builds the reverse index if
 // it was not, and gives back what the workers recorded. Memory: each of
 // the workers' arrays is freed as soon as its content is laid out (they
-// live outside the Go heap: bigarray.go); the edges are turned into ids
+// live outside the Go heap: package bigarray); the edges are turned into ids
 // in place for the reverse index, and freed after.
 func (h *Heap[T]) flatten() {
 	if h.flat {
@@ -122,15 +124,15 @@ func (h *Heap[T]) flatten() {
 	// longer needs the workers' edges, so that the two are not in
 	// memory at once.
 	for i := range h.parts {
-		bigFree(h.parts[i].order)
+		bigarray.Free(h.parts[i].order)
 		h.parts[i].order = nil
 	}
-	runtime.GC() // what is not outside the Go heap (bigarray.go), for reuse
-	typeOf := bigMake[uint32](n)
+	runtime.GC() // what is not outside the Go heap (package bigarray), for reuse
+	typeOf := bigarray.Make[uint32](n)
 	sizes := h.sizes
 	gatherSizes := sizes == nil
 	if gatherSizes {
-		sizes = bigMake[uint32](n)
+		sizes = bigarray.Make[uint32](n)
 	}
 	parallel(n, func(lo, hi int) {
 		for id := lo; id < hi; id++ {
@@ -144,11 +146,11 @@ func (h *Heap[T]) flatten() {
 	h.sizesOnce.Do(func() {}) // laid out here
 	h.sizes = sizes
 	for i := range h.parts {
-		bigFree(h.parts[i].typeOf)
-		bigFree(h.parts[i].sizes)
+		bigarray.Free(h.parts[i].typeOf)
+		bigarray.Free(h.parts[i].sizes)
 		h.parts[i].typeOf, h.parts[i].sizes = nil, nil
 	}
-	bigTrim() // what the types and sizes did not take: it would stay in RSS
+	bigarray.Trim() // what the types and sizes did not take: it would stay in RSS
 	runtime.GC()
 	traceStep("layout: types, sizes", &step)
 	if h.revOff == nil {
@@ -157,8 +159,8 @@ func (h *Heap[T]) flatten() {
 		h.freeEdges()
 	}
 	traceStep("layout: reverse index", &step)
-	addrs := h.set.addresses(bigMake[uint64](n))
-	bigTrim()
+	addrs := h.set.addresses(bigarray.Make[uint64](n))
+	bigarray.Trim()
 	traceStep("layout: addresses", &step)
 	h.parts = []heapPart{{order: addrs, typeOf: typeOf}}
 	h.vis, h.set, h.flat = nil, nil, true
@@ -168,11 +170,11 @@ func (h *Heap[T]) flatten() {
 // freeEdges gives back the workers' edges and the id map, once laid out.
 func (h *Heap[T]) freeEdges() {
 	for i := range h.parts {
-		bigFree(h.parts[i].edges)
-		bigFree(h.parts[i].edgeOff)
+		bigarray.Free(h.parts[i].edges)
+		bigarray.Free(h.parts[i].edgeOff)
 		h.parts[i].edges, h.parts[i].edgeOff = nil, nil
 	}
-	bigFree(h.vis)
+	bigarray.Free(h.vis)
 	h.vis = nil
 }
 
@@ -192,7 +194,7 @@ func packIDs(edges []uint64) []uint32 {
 	for j, e := range edges {
 		ids[j] = uint32(e)
 	}
-	bigRelease(edges, 4*len(edges))
+	bigarray.Release(edges, 4*len(edges))
 	return ids
 }
 
@@ -222,7 +224,7 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 		ids[i] = packIDs(edges)
 	}
 	typeObjOf := func(src int) ObjectID { return h.typeObj[typeOf[src]] }
-	fwdOff := bigMake[uint32](n + 1)
+	fwdOff := bigarray.Make[uint32](n + 1)
 	parallel(n, func(lo, hi int) {
 		for id := lo; id < hi; id++ {
 			p, k := h.at(ObjectID(id))
@@ -242,7 +244,7 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 	for i := 1; i <= n; i++ {
 		fwdOff[i] += fwdOff[i-1]
 	}
-	fwd := bigMake[ObjectID](int(fwdOff[n]))
+	fwd := bigarray.Make[ObjectID](int(fwdOff[n]))
 	parallel(n, func(lo, hi int) {
 		for id := lo; id < hi; id++ {
 			p, k := h.at(ObjectID(id))
@@ -260,10 +262,10 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 		}
 	})
 	h.freeEdges()
-	bigTrim()
+	bigarray.Trim()
 	h.revOff, h.rev = reverseOf(n, fwdOff, fwd)
-	bigFree(fwd)
-	bigFree(fwdOff)
+	bigarray.Free(fwd)
+	bigarray.Free(fwdOff)
 }
 
 // reverseOf is the reverse index of out-edges in id order: referrers by
@@ -272,7 +274,7 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 // edge, so that each target's referrers stay in id order without a
 // second array of offsets, and no write is shared.
 func reverseOf(n int, fwdOff []uint32, fwd []ObjectID) (revOff []uint32, rev []ObjectID) {
-	off := bigMake[uint32](n + 1)
+	off := bigarray.Make[uint32](n + 1)
 	parallel(n, func(lo, hi int) {
 		for _, t := range fwd {
 			if t >= ObjectID(lo) && t < ObjectID(hi) {
@@ -283,7 +285,7 @@ func reverseOf(n int, fwdOff []uint32, fwd []ObjectID) (revOff []uint32, rev []O
 	for i := 1; i <= n; i++ {
 		off[i] += off[i-1]
 	}
-	rev = bigMake[ObjectID](int(off[n]))
+	rev = bigarray.Make[ObjectID](int(off[n]))
 	// off[t] is where t's next referrer goes; once filled, it is where
 	// t+1's start, so shifting by one gives the offsets.
 	parallel(n, func(lo, hi int) {

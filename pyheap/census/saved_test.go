@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // memArrays is an ArraySink and ArraySource in memory.
@@ -279,15 +281,15 @@ func TestCensusWithoutMappings(t *testing.T) {
 	if err := want.Save(memArrays{}); err != nil {
 		t.Fatal(err)
 	}
-	refuseMappings = true
-	defer func() { refuseMappings = false }()
-	mapped := bigMapped()
+	bigarray.RefuseMappings = true
+	defer func() { bigarray.RefuseMappings = false }()
+	mapped := bigarray.Mapped()
 	got := build(t, m, 2)
 	if err := got.Save(memArrays{}); err != nil {
 		t.Fatal(err)
 	}
-	if bigMapped() > mapped {
-		t.Errorf("%d bytes mapped with mappings refused", bigMapped()-mapped)
+	if bigarray.Mapped() > mapped {
+		t.Errorf("%d bytes mapped with mappings refused", bigarray.Mapped()-mapped)
 	}
 	if got.Len() != want.Len() || got.Len() != n+2 {
 		t.Fatalf("%d objects, want %d", got.Len(), want.Len())

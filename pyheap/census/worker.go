@@ -3,6 +3,8 @@ package census
 import (
 	"math/bits"
 	"slices"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // worker visits the objects in its part of the address space.
@@ -55,7 +57,7 @@ func (c *census[T]) newWorker(id int) *worker[T] {
 
 // reserve sets up the per-object arrays once: outside the Go heap, room
 // for the most objects and edges a worker may record (address space,
-// touched only as it is used: bigarray.go); where the system refuses such
+// touched only as it is used: package bigarray); where the system refuses such
 // a mapping, on the Go heap, for the objects this worker will likely
 // visit (estimate), instead of doubling them many times.
 func (wk *worker[T]) reserve(estimate, most int) {
@@ -70,7 +72,7 @@ func (wk *worker[T]) reserve(estimate, most int) {
 // estimate on it.
 func reserveFor[E any](s []E, estimate, most int) []E {
 	if len(s) == 0 {
-		if r, ok := tryReserve[E](most, estimate); ok {
+		if r, ok := bigarray.TryReserve[E](most, estimate); ok {
 			return r
 		}
 	}
@@ -80,11 +82,11 @@ func reserveFor[E any](s []E, estimate, most int) []E {
 // free gives back what the worker recorded (after the heap has taken
 // what it keeps).
 func (wk *worker[T]) free() {
-	bigFree(wk.order)
-	bigFree(wk.typeOf)
-	bigFree(wk.sizes)
-	bigFree(wk.edgeOff)
-	bigFree(wk.edges)
+	bigarray.Free(wk.order)
+	bigarray.Free(wk.typeOf)
+	bigarray.Free(wk.sizes)
+	bigarray.Free(wk.edgeOff)
+	bigarray.Free(wk.edges)
 	wk.order, wk.typeOf, wk.sizes, wk.edgeOff, wk.edges = nil, nil, nil, nil, nil
 }
 

@@ -1,13 +1,8 @@
-package census
-
-import (
-	"sync"
-	"unsafe"
-)
-
-// The census's arrays of millions of elements (per object: address, type,
-// size, edge offsets; per edge: its target; and the reverse index) live
-// outside the Go heap, in anonymous mappings that the kernel may back with
+// Package bigarray keeps arrays of millions of plain values outside the Go
+// heap: the heap census's (pyheap/census: per object its address, type,
+// size, edge offsets; per edge its target; the reverse index) and the
+// dominator tree's work arrays (graph/dominators). They live in
+// anonymous mappings that the kernel may back with
 // 2 MB pages (bigarray_linux.go). Measured on a cold histogram of 21 M
 // objects (docs/benchmarks.md): about 250,000 page faults on fresh 4 KB
 // pages took a quarter of the command's time in the kernel, where a 2 MB
@@ -18,30 +13,36 @@ import (
 // keeps freed memory until its scavenger returns it, in the peak RSS of
 // the step that follows.
 //
-// Memory freed is not unmapped but kept for the next array (bigMake): on
+// Memory freed is not unmapped but kept for the next array (Make): on
 // the virtual machines this runs on, a page is expensive the first time
 // the process touches it (about 1-2.5 s of CPU per GB measured here,
 // against 0.1 s to clear memory already touched), and the kernel gives
 // freed pages back to the host, so that the arrays laid out after the
 // census (flatten: addresses, types, sizes, the reverse index) are best
-// written where the census's own arrays were. bigTrim gives the rest back.
+// written where the census's own arrays were. Trim gives the rest back.
 //
 // Only arrays of plain values live there (the collector must never find
-// its own pointers in them), and only bigFree frees them: a slice used
+// its own pointers in them), and only Free frees them: a slice used
 // after that faults. The mappings are kept in a table by base address so
-// that bigFree of a slice that is not one of them (a small array, or a
+// that Free of a slice that is not one of them (a small array, or a
 // system that refused the mapping) does nothing.
+package bigarray
 
-// refuseMappings makes every mapping fail, as a limit on address space
+import (
+	"sync"
+	"unsafe"
+)
+
+// RefuseMappings makes every mapping fail, as a limit on address space
 // does (for tests).
-var refuseMappings bool
+var RefuseMappings bool
 
 // bigMinBytes: smaller arrays stay on the Go heap.
 const bigMinBytes = 1 << 20
 
 // hugeMinBytes: arrays expected to be smaller get 4 KB pages. A 2 MB page
 // is taken whole at the first write into it, so an array wastes up to
-// 2 MB at its end until bigTrimTail (a census has about ten arrays).
+// 2 MB at its end until TrimTail (a census has about ten arrays).
 const hugeMinBytes = 8 << 20
 
 var bigMaps struct {
@@ -56,9 +57,9 @@ type freeMapping struct {
 	touched int
 }
 
-// bigMake is make([]E, n) outside the Go heap when it is big: in a
+// Make is make([]E, n) outside the Go heap when it is big: in a
 // mapping freed before (cleared here), else in a new one (zero already).
-func bigMake[E any](n int) []E {
+func Make[E any](n int) []E {
 	var zero E
 	nbytes := n * int(unsafe.Sizeof(zero))
 	if n <= 0 || nbytes < bigMinBytes || nbytes/int(unsafe.Sizeof(zero)) != n {
@@ -67,34 +68,34 @@ func bigMake[E any](n int) []E {
 	if mem, ok := reuseMapping(nbytes); ok {
 		return track[E](mem, n)
 	}
-	return bigReserve[E](n, n)[:n]
+	return Reserve[E](n, n)[:n]
 }
 
-// bigReserve is make([]E, 0, capacity) outside the Go heap when it is
+// Reserve is make([]E, 0, capacity) outside the Go heap when it is
 // big: only the address space is reserved, and pages come as they are
 // first written. An append beyond capacity moves the slice to the Go heap
 // (the mapping stays until the process ends): reserve what can be needed.
 // A reservation is always a new mapping (a freed one would have to be
 // cleared whole). expected is how many elements will likely be used: it
 // chooses the page size.
-func bigReserve[E any](capacity, expected int) []E {
-	if s, ok := tryReserve[E](capacity, expected); ok {
+func Reserve[E any](capacity, expected int) []E {
+	if s, ok := TryReserve[E](capacity, expected); ok {
 		return s
 	}
 	return make([]E, 0, max(capacity, 0))
 }
 
-// tryReserve is bigReserve without the Go heap: false when the array is
+// TryReserve is Reserve without the Go heap: false when the array is
 // small or the system refuses the mapping (a limit on address space,
 // strict overcommit), so that a caller reserving for the worst case can
 // fall back to a likelier size.
-func tryReserve[E any](capacity, expected int) ([]E, bool) {
+func TryReserve[E any](capacity, expected int) ([]E, bool) {
 	var zero E
 	nbytes := capacity * int(unsafe.Sizeof(zero))
 	if capacity <= 0 || nbytes < bigMinBytes || nbytes/int(unsafe.Sizeof(zero)) != capacity {
 		return nil, false
 	}
-	if refuseMappings {
+	if RefuseMappings {
 		return nil, false
 	}
 	mem, ok := mapAnon(nbytes, expected*int(unsafe.Sizeof(zero)) >= hugeMinBytes)
@@ -116,10 +117,10 @@ func track[E any](mem []byte, n int) []E {
 	return unsafe.Slice((*E)(base), n)
 }
 
-// bigFree gives back the mapping under s (a slice bigMake or bigReserve
+// Free gives back the mapping under s (a slice Make or Reserve
 // returned, or any reslice of it that starts where it starts); any other
 // slice is left to the Go collector. Nothing may use s afterwards.
-func bigFree[E any](s []E) {
+func Free[E any](s []E) {
 	if cap(s) == 0 {
 		return
 	}
@@ -161,8 +162,8 @@ func reuseMapping(nbytes int) ([]byte, bool) {
 	return f.mem, true
 }
 
-// bigTrim gives the freed mappings back to the system.
-func bigTrim() {
+// Trim gives the freed mappings back to the system.
+func Trim() {
 	bigMaps.Lock()
 	free := bigMaps.free
 	bigMaps.free = nil
@@ -172,9 +173,9 @@ func bigTrim() {
 	}
 }
 
-// bigMapped is the bytes mapped by bigMake and bigReserve and not freed
+// Mapped is the bytes mapped by Make and Reserve and not freed
 // (address space, not memory in use), for tests.
-func bigMapped() int {
+func Mapped() int {
 	bigMaps.Lock()
 	defer bigMaps.Unlock()
 	n := 0
@@ -184,9 +185,9 @@ func bigMapped() int {
 	return n
 }
 
-// isBig says whether s starts where a mapping of bigMake or bigReserve
+// IsBig says whether s starts where a mapping of Make or Reserve
 // starts.
-func isBig[E any](s []E) bool {
+func IsBig[E any](s []E) bool {
 	if cap(s) == 0 {
 		return false
 	}
@@ -197,28 +198,28 @@ func isBig[E any](s []E) bool {
 	return ok
 }
 
-// bigTrimTail gives back the part of the last 2 MB page of s past its
+// TrimTail gives back the part of the last 2 MB page of s past its
 // length: a growing array's unused room, in memory since its 2 MB page
 // was first written.
-func bigTrimTail[E any](s []E) {
+func TrimTail[E any](s []E) {
 	var zero E
 	used := len(s) * int(unsafe.Sizeof(zero))
-	bigReleaseRange(s, used, (used+hugePage-1)&^(hugePage-1))
+	ReleaseRange(s, used, (used+hugePage-1)&^(hugePage-1))
 }
 
 const hugePage = 2 << 20
 
-// bigRelease gives back the memory of s past its first keep bytes (whole
+// Release gives back the memory of s past its first keep bytes (whole
 // pages of it) when s is one of the mappings: it reads as zero after.
-func bigRelease[E any](s []E, keep int) {
+func Release[E any](s []E, keep int) {
 	var zero E
-	bigReleaseRange(s, keep, len(s)*int(unsafe.Sizeof(zero)))
+	ReleaseRange(s, keep, len(s)*int(unsafe.Sizeof(zero)))
 }
 
-// bigReleaseRange gives back the whole pages of bytes [from, to) of s's
+// ReleaseRange gives back the whole pages of bytes [from, to) of s's
 // mapping (within its capacity).
-func bigReleaseRange[E any](s []E, from, to int) {
-	if !isBig(s) {
+func ReleaseRange[E any](s []E, from, to int) {
+	if !IsBig(s) {
 		return
 	}
 	var zero E

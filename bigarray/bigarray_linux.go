@@ -1,4 +1,4 @@
-package census
+package bigarray
 
 import "golang.org/x/sys/unix"
 

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package census
+package bigarray
 
 // mapAnon: elsewhere, big arrays stay on the Go heap.
 func mapAnon(n int, huge bool) ([]byte, bool) { return nil, false }
