@@ -204,6 +204,20 @@ func (x *Index) Trusted(name string) bool {
 	return x.trusted[name]
 }
 
+// Evict takes the index's pages out of this process's memory (its
+// resident set): the slices it handed out stay valid, and a page read
+// again comes back from the page cache, which keeps them (a shared
+// read-only file mapping loses nothing). For a step that read a big
+// array and will not read it again soon: the pages it touched would
+// otherwise count in the process's peak memory until it ends.
+func (x *Index) Evict() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.data != nil {
+		_ = unix.Madvise(x.data, unix.MADV_DONTNEED)
+	}
+}
+
 // Close unmaps the index: the slices it handed out must not be used after.
 func (x *Index) Close() error {
 	if x.data == nil {

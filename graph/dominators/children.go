@@ -3,6 +3,8 @@ package dominators
 import (
 	"slices"
 	"sync"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // children is the dominator tree's child lists, biggest retained first.
@@ -43,7 +45,7 @@ func (t *Tree) buildChildren(c *children) {
 		}
 		return int(d)
 	}
-	c.off = make([]uint32, n+2)
+	c.off = bigarray.Make[uint32](n + 2)
 	for _, d := range t.Idom {
 		if d != Unreachable {
 			c.off[slot(d)+1]++
@@ -52,14 +54,16 @@ func (t *Tree) buildChildren(c *children) {
 	for i := 1; i < len(c.off); i++ {
 		c.off[i] += c.off[i-1]
 	}
-	c.kids = make([]Node, c.off[n+1])
-	fill := append([]uint32(nil), c.off[:n+1]...)
+	c.kids = bigarray.Make[Node](int(c.off[n+1]))
+	fill := bigarray.Make[uint32](n + 1)
+	copy(fill, c.off[:n+1])
 	for u, d := range t.Idom {
 		if d != Unreachable {
 			c.kids[fill[slot(d)]] = Node(u)
 			fill[slot(d)]++
 		}
 	}
+	bigarray.Free(fill)
 	if !t.HasSizes() {
 		return
 	}

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // Node is a node of the input graph.
@@ -70,7 +72,24 @@ type Options struct {
 	// in node order; each search's start becomes a child of the virtual
 	// root. Otherwise those nodes are Unreachable.
 	OrphansAsRoots bool
+	// ReachFrom, when above 0, asks for Tree.Reach: the nodes the first
+	// ReachFrom roots reach (the search numbers them first).
+	ReachFrom int
+	// Step, when set, is told when a step of Compute ends, so that the
+	// caller can give back what the rest does not read: StepSearch, once
+	// the out-edges (Off, Targets) are no longer read (with PredsOf set:
+	// without it, the predecessors are built from them after), and
+	// StepSemi, once the predecessors are no longer read.
+	Step func(Step)
 }
+
+// Step names a step of Compute (Options.Step).
+type Step int
+
+const (
+	StepSearch Step = iota // the depth-first search: out-edges read
+	StepSemi               // the semi-dominators: predecessors read
+)
 
 // Tree is the dominator tree, node-indexed.
 type Tree struct {
@@ -82,7 +101,10 @@ type Tree struct {
 	// TotalRetained is the retained size of the virtual root: the sum of
 	// the sizes of every reachable node.
 	TotalRetained uint64
-	Stats         Stats
+	// Reach is the set of nodes the first Options.ReachFrom roots reach,
+	// a bit per node (node u: Reach[u/64] bit u%64); nil without it.
+	Reach []uint64
+	Stats Stats
 
 	children *children
 	// n is the number of nodes of a tree restored without Idom
@@ -179,13 +201,18 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 	}
 
 	// pre: node -> number (0: not reached). It becomes the result's Idom.
-	pre := make([]uint32, n)
+	// The arrays of 4 bytes per node live outside the Go heap (package
+	// bigarray): a heap of 21 M objects needs 0.5 GB of them, which the
+	// Go heap would keep after they are freed and back with 4 KB pages.
+	pre := bigarray.Make[uint32](n)
 	// order: number -> node; parent: number -> DFS parent number (it
 	// becomes the immediate dominator); semi starts as each number's edge
 	// cursor during the search.
-	order := make([]uint32, n+1)
-	parent := make([]uint32, n+1)
-	semi := make([]uint32, n+1)
+	order := bigarray.Make[uint32](n + 1)
+	parent := bigarray.Make[uint32](n + 1)
+	semi := bigarray.Make[uint32](n + 1)
+	// What the caller freed and these did not reuse would stay in memory.
+	bigarray.Trim()
 	hold(int64(4 * (2*n + 2)))
 	// semi becomes Count, and wide (allocated below: the forest's ancestor
 	// and label arrays) becomes Retained: with sizes, both are the result's
@@ -228,8 +255,15 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 			isRoot[pre[u]/64] |= 1 << (pre[u] % 64)
 		}
 	}
-	for _, r := range g.Roots {
+	reachCut := uint32(0) // numbers up to it: reached from the first ReachFrom roots
+	for k, r := range g.Roots {
 		search(Node(r))
+		if k+1 == opts.ReachFrom {
+			reachCut = next - 1
+		}
+	}
+	if opts.ReachFrom >= len(g.Roots) {
+		reachCut = next - 1
 	}
 	for _, r := range g.Roots {
 		isRoot[pre[r]/64] |= 1 << (pre[r] % 64)
@@ -253,6 +287,9 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 		}
 	}
 	R := next - 1
+	if opts.Step != nil && g.PredsOf != nil {
+		opts.Step(StepSearch)
+	}
 
 	// Predecessors, by number (self-loops dropped: they never dominate),
 	// unless the caller has them.
@@ -281,7 +318,8 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 	// Semi-dominators in reverse preorder. Numbers above i are linked in
 	// the forest (anc: forest parent); label[x] is the least semi on the
 	// path from x up to anc[x], anc[x] excluded.
-	wide := make([]uint32, 2*(n+1))
+	wide := bigarray.Make[uint32](2 * (n + 1))
+	bigarray.Trim()
 	if !withSizes {
 		hold(int64(4 * len(wide)))
 	}
@@ -305,7 +343,12 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 	}
 	peak = max(peak, work+int64(4*cap(buf)))
 	work -= int64(4*len(preds)) + int64(4*len(predOff)) + int64(8*len(isRoot))
+	bigarray.Free(preds)
+	bigarray.Free(predOff)
 	preds, predOff, isRoot = nil, nil, nil
+	if opts.Step != nil {
+		opts.Step(StepSemi)
+	}
 
 	// Immediate dominators: the nearest ancestor at or above semi.
 	idom := parent
@@ -340,6 +383,14 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 		}
 		t.retLo, t.retHi, t.Count = lo, hi, count
 	}
+	if opts.ReachFrom > 0 {
+		t.Reach = make([]uint64, (n+63)/64)
+		for u, p := range pre {
+			if p != 0 && p <= reachCut {
+				t.Reach[u/64] |= 1 << (u % 64)
+			}
+		}
+	}
 	// Number space to node space, in place over pre.
 	for u := 0; u < n; u++ {
 		switch p := pre[u]; {
@@ -353,6 +404,12 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 	}
 	t.Idom = pre
 	t.Stats.WorkBytes = peak
+	bigarray.Free(order)
+	bigarray.Free(parent)
+	if !withSizes {
+		bigarray.Free(semi)
+		bigarray.Free(wide)
+	}
 	return t, nil
 }
 
@@ -360,7 +417,7 @@ func Compute[I ID](g Graph[I], opts Options) (*Tree, error) {
 // (self-loops dropped); fill is scratch of R+1 entries.
 func numberedPreds[I ID](g Graph[I], pre, fill []uint32, R uint32) (predOff, preds []uint32) {
 	n := g.Len()
-	predOff = make([]uint32, R+2)
+	predOff = bigarray.Make[uint32](int(R) + 2)
 	edges := 0
 	for u := 0; u < n; u++ {
 		if pre[u] == 0 {
@@ -376,7 +433,7 @@ func numberedPreds[I ID](g Graph[I], pre, fill []uint32, R uint32) (predOff, pre
 	for i := 1; i < len(predOff); i++ {
 		predOff[i] += predOff[i-1]
 	}
-	preds = make([]uint32, edges)
+	preds = bigarray.Make[uint32](edges)
 	fill = fill[:R+1]
 	copy(fill, predOff[:R+1])
 	for u := 0; u < n; u++ {
