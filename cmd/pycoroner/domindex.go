@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pycoroner/pycoroner/bigarray"
 	"github.com/pycoroner/pycoroner/graph/dominators"
 	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -103,7 +104,7 @@ func (hs *heapSession) computeTree(gf *globalFlags) (*reports.LeakGraph, []uint6
 	// for the census) leave the process until the answer reads the few it
 	// needs (a 1.2 GB core: 1.2 GB of its peak memory).
 	hs.proc.Evict()
-	if err := hs.restoreSaved(gf); err != nil {
+	if err := hs.restoreSaved(gf, true); err != nil {
 		return nil, nil, err
 	}
 	if hs.index == nil {
@@ -150,8 +151,11 @@ func (hs *heapSession) computeTree(gf *globalFlags) (*reports.LeakGraph, []uint6
 // of 28 bytes per object of arrays it no longer needs. If the index
 // cannot be loaded, the census stays as it is; if a part of it is found
 // damaged once the census is given back, the census is taken again (gf's
-// flags) with a warning, as for a damaged index.
-func (hs *heapSession) restoreSaved(gf *globalFlags) error {
+// flags) with a warning, as for a damaged index. reuse: the caller's
+// arrays will reuse the census's memory (package bigarray: cheaper than
+// fresh memory on our VMs), so it is kept until they are made; else it is
+// given back at once.
+func (hs *heapSession) restoreSaved(gf *globalFlags, reuse bool) error {
 	if hs.index != nil || hs.cache == nil {
 		return nil
 	}
@@ -168,6 +172,9 @@ func (hs *heapSession) restoreSaved(gf *globalFlags) error {
 	taken := hs.h
 	hs.h, hs.index = h, x
 	taken.Release()
+	if !reuse {
+		bigarray.Trim()
+	}
 	// Each part is checked (read whole) before the answer uses it, as a
 	// warm command's are, and its pages dropped after: all of them at
 	// once would cost 28 bytes per object again.

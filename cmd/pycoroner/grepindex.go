@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -72,6 +73,14 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 		os.Remove(x.Path())
 		hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
 	}
+	// A census just taken and saved gives its arrays back for the
+	// restored heap (as for a dominator tree: restoreSaved): the table
+	// is built beside the mapped index, whose pages go once it is built,
+	// not beside 28 bytes per object of arrays grep no longer needs.
+	step := time.Now()
+	if err := hs.restoreSaved(nil, false); err != nil {
+		return nil, censusDamaged{err}
+	}
 	if err := hs.h.Preload(grepParts); err != nil {
 		return nil, censusDamaged{err}
 	}
@@ -80,15 +89,21 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 	if budget > 0 {
 		maxBlob = min(maxBlob, budget/2)
 	}
+	traceStep("strings: census from its saved index", &step)
 	t, err := strtable.Build(hs.h, reports.GrepMaxValue, maxBlob)
+	traceStep("strings: table", &step)
 	if err != nil {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("no string table (%v): grep read every object of the core, and will again (docs/limits.md)", err))
 		return reports.BuildGrep(hs.h, re, opts), nil
 	}
 	defer t.Release()
+	if hs.index != nil {
+		hs.index.Evict() // the addresses and types the table was built from
+	}
 	if err := hs.saveStrings(t, fp); err != nil {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not saved (%v): the next grep reads every object of the core again", err))
 	}
+	traceStep("strings: saved", &step)
 	hits, err := searchTable(hs.h, t, re, opts)
 	if err != nil { // not expected of a table just built from this census
 		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not used (%v)", err))
