@@ -77,6 +77,14 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("addrs[%d] = %x, want %x", i, addrs[i], big[i])
 		}
 	}
+	// Evicted from the process, the pages come back from the file: the
+	// slices handed out stay valid.
+	x.Evict()
+	for i := range big {
+		if addrs[i] != big[i] {
+			t.Fatalf("after Evict, addrs[%d] = %x, want %x", i, addrs[i], big[i])
+		}
+	}
 	ids, err := Get[objectID](x, "ids")
 	if err != nil || fmt.Sprint(ids) != "[-1 0 7 1073741824]" {
 		t.Errorf("ids %v %v", ids, err)

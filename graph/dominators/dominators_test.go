@@ -1,6 +1,7 @@
 package dominators
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -382,6 +383,22 @@ func withPredsOf(g Graph[Node]) Graph[Node] {
 	return g
 }
 
+// reachOf is the set of nodes roots reach, a bit per node.
+func reachOf(g Graph[Node], roots []Node) []uint64 {
+	bits := make([]uint64, (g.Len()+63)/64)
+	stack := slices.Clone(roots)
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if bits[u/64]&(1<<(u%64)) != 0 {
+			continue
+		}
+		bits[u/64] |= 1 << (u % 64)
+		stack = append(stack, g.Targets[g.Off[u]:g.Off[u+1]]...)
+	}
+	return bits
+}
+
 // naiveRetained sums sizes over every node a dominates, by Dominates.
 func naiveRetained(tree *Tree, sizes []uint32, a Node) (uint64, uint32) {
 	var s uint64
@@ -429,11 +446,35 @@ func TestRandomGraphsAgainstDataflow(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAgainstDataflow(t, g, orphans, tree)
-		// The same with the caller's reverse index.
+		// The same with the caller's reverse index, on a copy of the
+		// out-edges wrecked once Compute says it no longer reads them,
+		// and the reach of the first roots asked for.
 		withPreds := withPredsOf(g)
-		tree2, err := Compute(withPreds, Options{Sizes: sizes, OrphansAsRoots: orphans})
+		withPreds.Off, withPreds.Targets = slices.Clone(g.Off), slices.Clone(g.Targets)
+		reachFrom := rng.IntN(len(roots) + 1)
+		var steps []Step
+		tree2, err := Compute(withPreds, Options{Sizes: sizes, OrphansAsRoots: orphans, ReachFrom: reachFrom,
+			Step: func(s Step) {
+				steps = append(steps, s)
+				if s == StepSearch {
+					for i := range withPreds.Targets {
+						withPreds.Targets[i] = math.MaxUint32
+					}
+					for i := range withPreds.Off {
+						withPreds.Off[i] = math.MaxUint32
+					}
+				}
+			}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !slices.Equal(steps, []Step{StepSearch, StepSemi}) {
+			t.Fatalf("iteration %d: steps %v", iter, steps)
+		}
+		if want := reachOf(g, roots[:reachFrom]); reachFrom > 0 && !slices.Equal(tree2.Reach, want) {
+			t.Fatalf("iteration %d: reach of the first %d roots %x, want %x", iter, reachFrom, tree2.Reach, want)
+		} else if reachFrom == 0 && tree2.Reach != nil {
+			t.Fatalf("iteration %d: reach %x not asked for", iter, tree2.Reach)
 		}
 		sameRetained := true
 		for v := 0; v < n; v++ {
