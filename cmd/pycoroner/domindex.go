@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/pycoroner/pycoroner/bigarray"
@@ -104,7 +106,7 @@ func (hs *heapSession) computeTree(gf *globalFlags) (*reports.LeakGraph, []uint6
 	// for the census) leave the process until the answer reads the few it
 	// needs (a 1.2 GB core: 1.2 GB of its peak memory).
 	hs.proc.Evict()
-	if err := hs.restoreSaved(gf, true); err != nil {
+	if err := hs.restoreSaved(gf, true, pyheap.SavedReverse); err != nil {
 		return nil, nil, err
 	}
 	if hs.index == nil {
@@ -154,8 +156,9 @@ func (hs *heapSession) computeTree(gf *globalFlags) (*reports.LeakGraph, []uint6
 // flags) with a warning, as for a damaged index. reuse: the caller's
 // arrays will reuse the census's memory (package bigarray: cheaper than
 // fresh memory on our VMs), so it is kept until they are made; else it is
-// given back at once.
-func (hs *heapSession) restoreSaved(gf *globalFlags, reuse bool) error {
+// given back at once. keep: the parts of the index the caller reads
+// next, whose pages are left in memory.
+func (hs *heapSession) restoreSaved(gf *globalFlags, reuse bool, keep pyheap.SavedParts) error {
 	if hs.index != nil || hs.cache == nil {
 		return nil
 	}
@@ -176,12 +179,20 @@ func (hs *heapSession) restoreSaved(gf *globalFlags, reuse bool) error {
 		bigarray.Trim()
 	}
 	// Each part is checked (read whole) before the answer uses it, as a
-	// warm command's are, and its pages dropped after: all of them at
-	// once would cost 28 bytes per object again.
+	// warm command's are, and its pages dropped after (all of them at
+	// once would cost 28 bytes per object again), but for those the
+	// caller reads next (keep), checked last: touching a page again costs
+	// a fault.
+	parts := []pyheap.SavedParts{pyheap.SavedAddrs, pyheap.SavedSizes, pyheap.SavedReverse, pyheap.SavedForward}
+	slices.SortStableFunc(parts, func(a, b pyheap.SavedParts) int {
+		return cmp.Compare(min(a&keep, 1), min(b&keep, 1))
+	})
 	x.Evict()
-	for _, part := range []pyheap.SavedParts{pyheap.SavedAddrs, pyheap.SavedSizes, pyheap.SavedReverse, pyheap.SavedForward} {
+	for _, part := range parts {
 		err := h.Preload(part)
-		x.Evict()
+		if part&keep == 0 {
+			x.Evict()
+		}
 		if err != nil {
 			if gf == nil {
 				return fmt.Errorf("%s: %w", hs.proc.Path(), err)

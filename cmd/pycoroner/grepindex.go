@@ -78,7 +78,7 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 	// is built beside the mapped index, whose pages go once it is built,
 	// not beside 28 bytes per object of arrays grep no longer needs.
 	step := time.Now()
-	if err := hs.restoreSaved(nil, false); err != nil {
+	if err := hs.restoreSaved(nil, false, pyheap.SavedAddrs); err != nil {
 		return nil, censusDamaged{err}
 	}
 	if err := hs.h.Preload(grepParts); err != nil {
