@@ -78,7 +78,17 @@ func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.
 			return nil, err
 		}
 	}
-	g, reach, err := hs.computeTree(gf)
+	// The tree reads no object: the core's pages (all of them, mapped
+	// for the census) leave the process until the answer reads the few it
+	// needs (a 1.2 GB core: 1.2 GB of its peak memory).
+	hs.proc.Evict()
+	if err := hs.restoreSaved(gf, true, pyheap.SavedReverse); err != nil {
+		if gf == nil {
+			return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
+		}
+		return nil, err
+	}
+	g, reach, err := hs.computeTree()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
 	}
@@ -93,22 +103,15 @@ func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.
 
 // computeTree computes the dominator tree of hs's census, its child
 // lists, types and the set of objects the named roots reach. A census
-// with a saved index is computed from the mapped index (a census just
-// taken is first replaced by the heap restored from the index it saved,
-// and its own arrays given back: restoreSaved), in little memory
-// (reports.LeakGraph.ComputeTreeLean: on 21 M objects, 36 bytes per
-// object at most besides the core, against 91 from the census's arrays),
-// the index's pages dropped from the process as each step is done with
-// them: they stay in the page cache.
-func (hs *heapSession) computeTree(gf *globalFlags) (*reports.LeakGraph, []uint64, error) {
+// restored from its saved index (leakGraphFor replaces a census just taken
+// by the heap restored from the index it saved, and gives its arrays
+// back: restoreSaved) is computed from the mapped index in little memory
+// (reports.LeakGraph.ComputeTreeLean: on bigheap, 36 bytes per object at
+// most, against 91 beside the census's arrays), the index's pages dropped
+// from the process as each step is done with them: the page cache keeps
+// them.
+func (hs *heapSession) computeTree() (*reports.LeakGraph, []uint64, error) {
 	step := time.Now()
-	// The tree reads no object: the core's pages (all of them, mapped
-	// for the census) leave the process until the answer reads the few it
-	// needs (a 1.2 GB core: 1.2 GB of its peak memory).
-	hs.proc.Evict()
-	if err := hs.restoreSaved(gf, true, pyheap.SavedReverse); err != nil {
-		return nil, nil, err
-	}
 	if hs.index == nil {
 		// No saved index (--no-index, a cache that cannot be written).
 		g := reports.NewLeakTypes(hs.h)
@@ -153,7 +156,8 @@ func (hs *heapSession) computeTree(gf *globalFlags) (*reports.LeakGraph, []uint6
 // of 28 bytes per object of arrays it no longer needs. If the index
 // cannot be loaded, the census stays as it is; if a part of it is found
 // damaged once the census is given back, the census is taken again (gf's
-// flags) with a warning, as for a damaged index. reuse: the caller's
+// flags) with a warning, as for a damaged index (without flags, the
+// damage is the error). reuse: the caller's
 // arrays will reuse the census's memory (package bigarray: cheaper than
 // fresh memory on our VMs), so it is kept until they are made; else it is
 // given back at once. keep: the parts of the index the caller reads
@@ -195,7 +199,7 @@ func (hs *heapSession) restoreSaved(gf *globalFlags, reuse bool, keep pyheap.Sav
 		}
 		if err != nil {
 			if gf == nil {
-				return fmt.Errorf("%s: %w", hs.proc.Path(), err)
+				return err
 			}
 			return hs.retakeCensus(gf, err)
 		}
