@@ -543,3 +543,41 @@ func TestSignedIDs(t *testing.T) {
 		t.Error("a negative root: no error")
 	}
 }
+
+// TestLongChildListOrder: a list long enough to be sorted by keys
+// (longList) is in the order of a short one: the biggest retained first,
+// ties by node.
+func TestLongChildListOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	const n = 3000
+	adj := make([][]Node, n)
+	sizes := make([]uint32, n)
+	for u := 1; u < n; u++ {
+		adj[0] = append(adj[0], Node(u))
+		if u%3 == 0 && u+1 < n {
+			adj[u] = append(adj[u], Node(u+1)) // some children own a node
+		}
+		sizes[u] = uint32(rng.IntN(8)) // many ties
+	}
+	tree, err := Compute(fromAdj(adj, []Node{0}), Options{Sizes: sizes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids := tree.Children(0)
+	if len(kids) < longList {
+		t.Fatalf("%d children, want at least %d", len(kids), longList)
+	}
+	want := slices.Clone(kids)
+	slices.SortFunc(want, func(a, b Node) int {
+		if ra, rb := tree.Retained(a), tree.Retained(b); ra != rb {
+			if ra > rb {
+				return -1
+			}
+			return 1
+		}
+		return int(a) - int(b)
+	})
+	if !slices.Equal(kids, want) {
+		t.Errorf("long child list out of order: %v...", kids[:20])
+	}
+}
