@@ -1,7 +1,6 @@
 package dominators
 
 import (
-	"cmp"
 	"slices"
 	"sync"
 
@@ -68,38 +67,9 @@ func (t *Tree) buildChildren(c *children) {
 	if !t.HasSizes() {
 		return
 	}
-	// A long list (a container of millions of objects) is sorted by keys
-	// read once, side by side: comparing through Retained reads two
-	// arrays at random for every comparison, a cache miss each.
-	longest := 0
-	for i := 0; i <= n; i++ {
-		longest = max(longest, int(c.off[i+1]-c.off[i]))
-	}
-	var keys []retainedKey
-	if longest >= longList {
-		keys = bigarray.Make[retainedKey](longest)
-	}
 	for i := 0; i <= n; i++ {
 		kids := c.kids[c.off[i]:c.off[i+1]]
-		switch {
-		case len(kids) >= longList:
-			k := keys[:len(kids)]
-			for j, u := range kids {
-				k[j] = retainedKey{t.Retained(u), u}
-			}
-			slices.SortFunc(k, func(a, b retainedKey) int {
-				if a.retained != b.retained {
-					if a.retained > b.retained {
-						return -1
-					}
-					return 1
-				}
-				return cmp.Compare(a.node, b.node)
-			})
-			for j := range kids {
-				kids[j] = k[j].node
-			}
-		case len(kids) > 1:
+		if len(kids) > 1 {
 			slices.SortFunc(kids, func(a, b Node) int {
 				if ra, rb := t.Retained(a), t.Retained(b); ra != rb {
 					if ra > rb {
@@ -111,16 +81,6 @@ func (t *Tree) buildChildren(c *children) {
 			})
 		}
 	}
-	bigarray.Free(keys)
-}
-
-// longList: child lists from this long on are sorted by retainedKey.
-const longList = 256
-
-// retainedKey orders children: the biggest retained first, then by node.
-type retainedKey struct {
-	retained uint64
-	node     Node
 }
 
 // Dominates reports whether a dominates b (every node dominates itself).
