@@ -81,6 +81,7 @@ func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.
 	// The tree reads no object: the core's pages (all of them, mapped
 	// for the census) leave the process until the answer reads the few it
 	// needs (a 1.2 GB core: 1.2 GB of its peak memory).
+	step := time.Now()
 	hs.proc.Evict()
 	if err := hs.restoreSaved(gf, true, pyheap.SavedReverse); err != nil {
 		if gf == nil {
@@ -88,11 +89,12 @@ func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.
 		}
 		return nil, err
 	}
+	traceStep("tree: census from its saved index", &step)
 	g, reach, err := hs.computeTree()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
 	}
-	step := time.Now()
+	step = time.Now()
 	err = hs.saveTree(g, reach)
 	traceStep("tree: saved", &step)
 	if err != nil {
@@ -123,7 +125,6 @@ func (hs *heapSession) computeTree() (*reports.LeakGraph, []uint64, error) {
 		traceStep("tree: dominators", &step)
 		return g, reach, nil
 	}
-	traceStep("tree: census from its saved index", &step)
 	g := &reports.LeakGraph{H: hs.h}
 	reach, err := g.ComputeTreeLean(func(s string) {
 		// The reverse index and types read to build the out-edges, then
