@@ -163,6 +163,7 @@ func (h *Heap[T]) flatten() {
 	}
 	traceStep("layout: reverse index", &step)
 	h.addrs = newAddrIndex(h.set)
+	bigFree(h.set.words) // copied; the ranks are the index's now
 	bigTrim()
 	traceStep("layout: addresses", &step)
 	h.parts = []heapPart{{typeOf: typeOf}}
