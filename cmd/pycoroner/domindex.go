@@ -154,7 +154,7 @@ func (hs *heapSession) computeTree() (*reports.LeakGraph, []uint64, error) {
 // statistics (its answers say how the census was taken, as before), and
 // gives the census's own arrays back (census.Heap.Release): the
 // dominator tree reads the mapped index, whose pages it can drop, instead
-// of 28 bytes per object of arrays it no longer needs. If the index
+// of the arrays (about 21 bytes per object) it no longer needs. If the index
 // cannot be loaded, the census stays as it is; if a part of it is found
 // damaged once the census is given back, the census is taken again (gf's
 // flags) with a warning, as for a damaged index (without flags, the
@@ -185,7 +185,7 @@ func (hs *heapSession) restoreSaved(gf *globalFlags, reuse bool, keep pyheap.Sav
 	}
 	// Each part is checked (read whole) before the answer uses it, as a
 	// warm command's are, and its pages dropped after (all of them at
-	// once would cost 28 bytes per object again), but for those the
+	// once would cost 21 bytes per object again), but for those the
 	// caller reads next (keep), checked last: touching a page again costs
 	// a fault.
 	parts := []pyheap.SavedParts{pyheap.SavedAddrs, pyheap.SavedSizes, pyheap.SavedReverse, pyheap.SavedForward}

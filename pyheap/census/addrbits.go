@@ -3,6 +3,8 @@ package census
 import (
 	"math/bits"
 	"sort"
+
+	"github.com/pycoroner/pycoroner/bigarray"
 )
 
 // addrBits is the census's set of object addresses: one bit per 8-byte
@@ -46,7 +48,7 @@ func newAddrBits(ranges [][2]uint64) *addrBits {
 		b.segs = append(b.segs, bitSeg{start, end, total})
 		total += int((end-start)/8+63) / 64
 	}
-	b.words = make([]uint64, 2*total)
+	b.words = bigarray.Make[uint64](2 * total) // tens of MB for a core of GBs: package bigarray
 	return b
 }
 
@@ -95,7 +97,7 @@ type frozenBits struct {
 // GC lists named, for the census's visits (worker.visit).
 func (b *addrBits) keepListed() {
 	nw := len(b.words) / 2
-	b.listed = make([]uint64, nw)
+	b.listed = bigarray.Make[uint64](nw)
 	for i := range nw {
 		b.listed[i] = b.words[2*i]
 	}
@@ -108,13 +110,14 @@ func (b *addrBits) keepListed() {
 // freeze computes ranks; no more adds after it.
 func (b *addrBits) freeze() *frozenBits {
 	nw := len(b.words) / 2
-	b.rank = make([]uint32, nw+1)
+	b.rank = bigarray.Make[uint32](nw + 1)
 	var sum uint32
 	for i := 0; i < nw; i++ {
 		b.rank[i] = sum
 		sum += uint32(bits.OnesCount64(b.words[2*i]))
 	}
 	b.rank[nw] = sum
+	bigarray.Free(b.listed)
 	b.listed, b.listedExtra = nil, nil
 	f := &frozenBits{addrBits: b}
 	for a := range b.extra {
