@@ -89,7 +89,7 @@ func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.
 		}
 		return nil, err
 	}
-	traceStep("tree: census from its saved index", &step)
+	traceStep("tree: census restored, its arrays given back", &step)
 	g, reach, err := hs.computeTree()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)

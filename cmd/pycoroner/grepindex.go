@@ -89,7 +89,7 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 	if budget > 0 {
 		maxBlob = min(maxBlob, budget/2)
 	}
-	traceStep("strings: census from its saved index", &step)
+	traceStep("strings: census restored, its arrays given back", &step)
 	t, err := strtable.Build(hs.h, reports.GrepMaxValue, maxBlob)
 	traceStep("strings: table", &step)
 	if err != nil {
