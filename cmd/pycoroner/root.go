@@ -15,6 +15,7 @@ import (
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/coreread/live"
 	"github.com/pycoroner/pycoroner/indexfile"
+	"github.com/pycoroner/pycoroner/internal/hugeheap"
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/reports"
 )
@@ -277,7 +278,12 @@ func (g *globalFlags) openHeap(path string) (*heapSession, error) {
 // saved census: the others are not read (nor checked) unless used.
 func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSession, error) {
 	var ahead *indexLoad
-	s, err := g.openThen(path, true, func(p *coreread.Process) { ahead = g.loadIndexAhead(p, parts) })
+	s, err := g.openThen(path, true, func(p *coreread.Process) {
+		// The heap opening the core grew to is advised before the
+		// runtime's discovery and the index fill it (hugeheap).
+		hugeheap.Advise()
+		ahead = g.loadIndexAhead(p, parts)
+	})
 	if err != nil {
 		if ahead != nil {
 			if l := ahead.wait(); l.x != nil {
@@ -293,6 +299,8 @@ func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSe
 		return nil, fmt.Errorf("%s: heap census: %w", path, err)
 	}
 	hs.warnings = append(append(s.warnings(), reports.CensusWarnings(hs.h.Stats)...), indexWarnings...)
+	// and again before the command's own work.
+	hugeheap.Advise()
 	return hs, nil
 }
 
