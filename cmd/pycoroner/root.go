@@ -29,6 +29,9 @@ type globalFlags struct {
 	noIndex bool
 	// maxDecompressed caps a compressed core's decompressed size.
 	maxDecompressed string
+	// keepStartupGC: openThen leaves the raised GC target (openHeapFor
+	// decides once it knows whether the census is restored).
+	keepStartupGC bool
 }
 
 func newRootCmd() *cobra.Command {
@@ -117,7 +120,11 @@ func (g *globalFlags) open(path string, needPython bool) (*session, error) {
 func (g *globalFlags) openThen(path string, needPython bool, opened func(*coreread.Process)) (*session, error) {
 	// Opening a core allocates a few MB (startupGC); what a command does
 	// with it may scale with the core.
-	defer normalGC()
+	defer func() {
+		if !g.keepStartupGC {
+			normalGC()
+		}
+	}()
 	var mem *os.File
 	var liveWarnings []string
 	if liveTarget.pid != 0 {
@@ -278,6 +285,8 @@ func (g *globalFlags) openHeap(path string) (*heapSession, error) {
 // saved census: the others are not read (nor checked) unless used.
 func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSession, error) {
 	var ahead *indexLoad
+	g.keepStartupGC = true
+	defer func() { g.keepStartupGC = false }()
 	s, err := g.openThen(path, true, func(p *coreread.Process) {
 		// The heap opening the core grew to is advised before the
 		// runtime's discovery and the index fill it (hugeheap).
@@ -299,7 +308,13 @@ func (g *globalFlags) openHeapFor(path string, parts pyheap.SavedParts) (*heapSe
 		return nil, fmt.Errorf("%s: heap census: %w", path, err)
 	}
 	hs.warnings = append(append(s.warnings(), reports.CensusWarnings(hs.h.Stats)...), indexWarnings...)
-	// and again before the command's own work.
+	// A census taken here ran at the default target (heapOptions); a
+	// small restored one keeps the raised target for the command's own
+	// work (startupGCObjects).
+	if hs.index == nil || hs.h.Len() > startupGCObjects {
+		normalGC()
+	}
+	// The heap is advised again before the command's own work.
 	hugeheap.Advise()
 	return hs, nil
 }
