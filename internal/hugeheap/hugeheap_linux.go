@@ -24,11 +24,15 @@ const (
 	span      = 256 << 20
 )
 
+var probe []byte
+
 func adviseFirstChunk() uintptr {
 	// A large allocation has its own pages: its address is in the chunk
-	// the heap grows from.
-	probe := make([]byte, 64<<10)
+	// the heap grows from. (On the heap, not the stack: escape analysis
+	// puts a local slice of up to 64 KB on the stack, and zeroes it.)
+	probe = make([]byte, 64<<10)
 	b := uintptr(unsafe.Pointer(&probe[0])) &^ (chunkSize - 1)
+	probe = nil
 	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, b, chunkSize, madvHugepage); e != 0 {
 		return 0 // no transparent huge pages here
 	}
