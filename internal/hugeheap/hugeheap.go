@@ -28,11 +28,13 @@ func init() {
 	base = adviseFirstChunk()
 }
 
-// Advise marks the heap mapped so far for 2 MB pages: the 2 MB ranges of
-// it nothing has touched yet get one when first touched.
+// Advise marks the heap mapped so far for 2 MB pages (the 2 MB ranges of
+// it nothing has touched yet get one when first touched), after making
+// the runtime map the next chunk when less than 2 MB is left before the
+// heap's frontier.
 func Advise() {
 	if base != 0 {
-		advise(base)
+		adviseAhead(base)
 	}
 }
 

@@ -4,4 +4,4 @@ package hugeheap
 
 func adviseFirstChunk() uintptr { return 0 }
 
-func advise(uintptr) {}
+func adviseAhead(uintptr) {}
