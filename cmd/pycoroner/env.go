@@ -53,14 +53,6 @@ func heapOptions() pyheap.HeapOptions {
 // with the heap (a census), so that peak memory is as before.
 const startupGCPercent = 400
 
-// startupGCObjects bounds the heaps whose commands keep the raised target
-// after a restored census: the first collection of a process costs a warm
-// command on the 2.8 M-object core about 160 page faults (~5 ms here) in
-// path, leaks and top, whose searches allocate ~10 MB; on such a heap the
-// raised target costs tens of MB at most. Past it, the default target
-// bounds what a command's own work adds to its peak memory.
-const startupGCObjects = 4 << 20
-
 // gcRaised: startupGC raised the target (GOGC was not set by the user).
 var gcRaised bool
 
