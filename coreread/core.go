@@ -242,6 +242,31 @@ func (p *Process) Populate() {
 	}
 }
 
+// Prefetch maps the core's pages that hold [addr, addr+n) into the page
+// tables at once (MADV_POPULATE_READ), for a caller about to read all of a
+// large range (a list of millions of items): one call instead of a page
+// fault every 64 KB, ~30 µs each on a virtual machine. Memory the core
+// does not hold is skipped; errors are ignored (the reads that follow
+// fault as before).
+func (p *Process) Prefetch(addr uint64, n int) {
+	i, ok := p.segment(addr)
+	if !ok || n <= 0 {
+		return
+	}
+	s := p.segs[i]
+	rel := addr - s.Vaddr
+	if rel >= s.Filesz {
+		return
+	}
+	// Segments are checked against the file when the core is opened, but
+	// a truncated core's last one may claim more: clamp to the mapping.
+	end := min(s.Off+min(s.Filesz, rel+uint64(n)), uint64(len(p.data)))
+	lo := (s.Off + rel) &^ (4096 - 1) // the mapping is page-aligned
+	if lo < end {
+		_ = unix.Madvise(p.data[lo:end], unix.MADV_POPULATE_READ)
+	}
+}
+
 // Size is the core file's size in bytes.
 func (p *Process) Size() int64 { return int64(len(p.data)) }
 
