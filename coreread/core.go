@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -230,24 +232,48 @@ func (p *Process) unmap() {
 	}
 }
 
-// Populate maps the whole core into the page tables at once, reading from
-// disk what the page cache lacks. A command about to read most of the core
-// (a census) calls it: one call costs a fraction of the page faults it
-// saves, which on a virtual machine cost tens of microseconds each (1.2 GB:
-// 57 ms against 830 ms of faults, measured on a Firecracker VM). Kernels
-// before 5.14 lack MADV_POPULATE_READ; then nothing is done.
+// Populate maps the whole core into this process's page tables before a
+// command that reads most of it (a census), on every CPU at once. On the
+// virtual machines we run on, the first touch of each page of a mapping
+// costs about 2 us whatever madvise said before (1.2 GB: 0.55-0.85 s), and
+// a census walks the collector's lists on one CPU first: touched from
+// every CPU beforehand, the same pages cost a fraction of the wall time.
+// MADV_POPULATE_READ (Linux 5.14) first reads in, in one call, what the
+// page cache lacks.
 func (p *Process) Populate() {
-	if len(p.data) > 0 {
-		_ = unix.Madvise(p.data, unix.MADV_POPULATE_READ)
+	if len(p.data) == 0 {
+		return
 	}
+	_ = unix.Madvise(p.data, unix.MADV_POPULATE_READ)
+	const page = 4096
+	pages := (len(p.data) + page - 1) / page
+	workers := min(runtime.GOMAXPROCS(0), max(1, pages/1024))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A core truncated while mapped faults here: the census
+			// reports that later; touching simply stops.
+			defer func() { _ = recover() }()
+			debug.SetPanicOnFault(true)
+			var sink byte
+			for i := w * pages / workers; i < (w+1)*pages/workers; i++ {
+				sink += p.data[i*page]
+			}
+			touched.Add(uint64(sink))
+		}()
+	}
+	wg.Wait()
 }
 
 // Prefetch maps the core's pages that hold [addr, addr+n) into the page
 // tables at once (MADV_POPULATE_READ), for a caller about to read all of a
-// large range (a list of millions of items): one call instead of a page
-// fault every 64 KB, ~30 µs each on a virtual machine. Memory the core
-// does not hold is skipped; errors are ignored (the reads that follow
-// fault as before).
+// large range (a list of millions of items): one call instead of a guest
+// page fault every 64 KB (the first touch of each page still costs its
+// ~2 us here, see Populate; measured on a 24 MB list: 370 faults fewer,
+// ~10 ms of CPU less). Memory the core does not hold is skipped; errors
+// are ignored (the reads that follow fault as before).
 func (p *Process) Prefetch(addr uint64, n int) {
 	i, ok := p.segment(addr)
 	if !ok || n <= 0 {
@@ -266,6 +292,9 @@ func (p *Process) Prefetch(addr uint64, n int) {
 		_ = unix.Madvise(p.data[lo:end], unix.MADV_POPULATE_READ)
 	}
 }
+
+// touched keeps Populate's reads from being optimised away.
+var touched atomic.Uint64
 
 // Size is the core file's size in bytes.
 func (p *Process) Size() int64 { return int64(len(p.data)) }

@@ -258,3 +258,23 @@ func TestSignalSentByAProcessHasNoFaultAddress(t *testing.T) {
 		t.Errorf("signal = %+v; want no fault address, sender 4242", s)
 	}
 }
+
+// TestPopulateSurvivesCoreCutWhileOpen cuts the core file after it was
+// mapped: touching the lost pages faults, and Populate must stop touching,
+// not crash the program; what is left still reads.
+func TestPopulateSurvivesCoreCutWhileOpen(t *testing.T) {
+	data := synthCore(t, note(ntPrstatus, prstatus(1, 0)), 0x1000, bytes.Repeat([]byte{7}, 64<<20))
+	path := writeTemp(t, data)
+	p, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := os.Truncate(path, int64(len(data))/2); err != nil {
+		t.Fatal(err)
+	}
+	p.Populate()
+	if b, err := p.Read(0x1000, 16); err != nil || b[0] != 7 {
+		t.Errorf("read of the kept part after Populate: %v", err)
+	}
+}

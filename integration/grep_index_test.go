@@ -291,10 +291,10 @@ func TestGrepDamagedCensusPartRebuilt(t *testing.T) {
 		t.Fatalf("exit %d: %s", want.code, want.stderr)
 	}
 	file, data := savedFile(t, dir, "census-*.pycidx")
-	// A bit of the middle of its addresses flipped: an array grep reads
+	// A bit of the middle of its address bitmap flipped: an array grep reads
 	// only once the string table has found a match.
 	c := bytes.Clone(data)
-	c[arrayMiddle(t, data, "addrs")] ^= 0x10
+	c[arrayMiddle(t, data, "addr_words")] ^= 0x10
 	if err := os.WriteFile(file, c, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -306,19 +306,25 @@ func (r *Runtime) strN(obj uint64, limit int64) ([]rune, error) {
 	}
 	out := make([]rune, n)
 	for i := range out {
-		switch kind {
-		case 1:
-			out[i] = rune(raw[i])
-		case 2:
-			out[i] = rune(binary.LittleEndian.Uint16(raw[2*i:]))
-		case 4:
-			out[i] = rune(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		out[i] = codePoint(raw, kind, i)
 	}
 	if length > limit {
 		return out, errTruncated
 	}
 	return out, nil
+}
+
+// codePoint is the i-th code point of a str's data raw, of kind (1, 2
+// or 4 bytes each).
+func codePoint(raw []byte, kind uint32, i int) rune {
+	switch kind {
+	case 1:
+		return rune(raw[i])
+	case 2:
+		return rune(binary.LittleEndian.Uint16(raw[2*i:]))
+	default:
+		return rune(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
 }
 
 var errTruncated = fmt.Errorf("value truncated")

@@ -27,16 +27,7 @@ func (r *Runtime) AppendStrText(dst []byte, obj uint64, limit int) ([]byte, bool
 		return append(dst, raw...), cut, nil
 	}
 	for i := 0; i < int(n); i++ {
-		var c rune
-		switch kind {
-		case 1:
-			c = rune(raw[i])
-		case 2:
-			c = rune(binary.LittleEndian.Uint16(raw[2*i:]))
-		default:
-			c = rune(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		dst = utf8.AppendRune(dst, c)
+		dst = utf8.AppendRune(dst, codePoint(raw, kind, i))
 	}
 	return dst, cut, nil
 }

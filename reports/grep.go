@@ -47,7 +47,7 @@ type Grep struct {
 func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 	rt := h.Runtime()
 	g := &Grep{Pattern: re.String(), Matches: []GrepMatch{}}
-	finder := NewHolderFinder(h)
+	var finder *HolderFinder
 	lit := requiredLiteral(re)
 	for i := 0; i < h.Len(); i++ {
 		id := pyheap.ObjectID(i)
@@ -106,13 +106,7 @@ func BuildGrep(h *pyheap.Heap, re *regexp.Regexp, opts GrepOptions) *Grep {
 		if m.Truncated {
 			g.Cut++
 		}
-		if opts.Max > 0 && len(g.Matches) >= opts.Max {
-			g.More++
-			continue
-		}
-		m.Address = hexAddr(h.Addr(id))
-		m.Holders = finder.Holders(id)
-		g.Matches = append(g.Matches, m)
+		g.keep(h, &finder, id, m, opts.Max)
 	}
 	return g
 }

@@ -24,19 +24,30 @@ func BuildGrepHits(h *pyheap.Heap, pattern string, hits []GrepHit, searched, cut
 	var finder *HolderFinder
 	for _, hit := range hits {
 		if opts.Max > 0 && len(g.Matches) >= opts.Max {
-			g.More++
+			g.More++ // not made into a match only to be counted
 			continue
 		}
 		m := GrepMatch{Type: "str", Value: string(hit.Text), Truncated: hit.Cut}
 		if hit.Bytes {
 			m = GrepMatch{Type: "bytes", Value: pyrepr.Bytes(hit.Text), Truncated: hit.Cut}
 		}
-		if finder == nil {
-			finder = NewHolderFinder(h)
-		}
-		m.Address = hexAddr(h.Addr(hit.ID))
-		m.Holders = finder.Holders(hit.ID)
-		g.Matches = append(g.Matches, m)
+		g.keep(h, &finder, hit.ID, m, opts.Max)
 	}
 	return g
+}
+
+// keep adds the match m of object id with its address and holders, or
+// counts it in More once max matches are kept (max 0: no bound). The
+// holder finder is made on the first match kept.
+func (g *Grep) keep(h *pyheap.Heap, finder **HolderFinder, id pyheap.ObjectID, m GrepMatch, max int) {
+	if max > 0 && len(g.Matches) >= max {
+		g.More++
+		return
+	}
+	if *finder == nil {
+		*finder = NewHolderFinder(h)
+	}
+	m.Address = hexAddr(h.Addr(id))
+	m.Holders = (*finder).Holders(id)
+	g.Matches = append(g.Matches, m)
 }

@@ -31,7 +31,7 @@ func savedArrays(parts pyheap.SavedParts) []string {
 		part  pyheap.SavedParts
 		names []string
 	}{
-		{pyheap.SavedAddrs, []string{"addrs"}},
+		{pyheap.SavedAddrs, []string{"addr_segs", "addr_words", "addr_rank", "addr_sel", "addr_extra"}},
 		{pyheap.SavedSizes, []string{"sizes"}},
 		{pyheap.SavedReverse, []string{"rev_off", "rev"}},
 		{pyheap.SavedForward, []string{"fwd_off", "fwd"}},

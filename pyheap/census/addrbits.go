@@ -46,7 +46,7 @@ func newAddrBits(ranges [][2]uint64) *addrBits {
 		b.segs = append(b.segs, bitSeg{start, end, total})
 		total += int((end-start)/8+63) / 64
 	}
-	b.words = make([]uint64, 2*total)
+	b.words = bigMake[uint64](2 * total) // tens of MB for a core of GBs: bigarray.go
 	return b
 }
 
@@ -95,7 +95,7 @@ type frozenBits struct {
 // GC lists named, for the census's visits (worker.visit).
 func (b *addrBits) keepListed() {
 	nw := len(b.words) / 2
-	b.listed = make([]uint64, nw)
+	b.listed = bigMake[uint64](nw)
 	for i := range nw {
 		b.listed[i] = b.words[2*i]
 	}
@@ -108,13 +108,14 @@ func (b *addrBits) keepListed() {
 // freeze computes ranks; no more adds after it.
 func (b *addrBits) freeze() *frozenBits {
 	nw := len(b.words) / 2
-	b.rank = make([]uint32, nw+1)
+	b.rank = bigMake[uint32](nw + 1)
 	var sum uint32
 	for i := 0; i < nw; i++ {
 		b.rank[i] = sum
 		sum += uint32(bits.OnesCount64(b.words[2*i]))
 	}
 	b.rank[nw] = sum
+	bigFree(b.listed)
 	b.listed, b.listedExtra = nil, nil
 	f := &frozenBits{addrBits: b}
 	for a := range b.extra {

@@ -3,7 +3,6 @@ package census
 import (
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"time"
 )
@@ -39,6 +38,7 @@ type Heap[T any] struct {
 	// flat: restored from saved arrays (saved.go) or laid out for saving:
 	// one part in id order, no vis, no set.
 	flat  bool
+	addrs *addrIndex   // a flat heap's addresses
 	saved *savedSource // a restored heap's saved arrays, read on first use
 	// pathNext is ShortestPaths' array, zero between searches (pathScratch).
 	pathMu      sync.Mutex
@@ -116,6 +116,9 @@ func (h *Heap[T]) Addr(id ObjectID) uint64 {
 	if h.saved != nil {
 		h.need(SavedAddrs)
 	}
+	if h.flat {
+		return h.addrs.addr(id)
+	}
 	p, k := h.at(id)
 	return h.parts[p].order[k]
 }
@@ -168,11 +171,7 @@ func (h *Heap[T]) findHint(addr uint64, hint *int) (ObjectID, bool) {
 		if h.saved != nil {
 			h.need(SavedAddrs)
 		}
-		addrs := h.parts[0].order
-		if i, ok := slices.BinarySearch(addrs, addr); ok {
-			return ObjectID(i), true
-		}
-		return -1, false
+		return h.addrs.find(addr)
 	}
 	if addr%8 != 0 || !h.set.hasHint(addr, hint) {
 		return -1, false
@@ -297,6 +296,9 @@ func (h *Heap[T]) IndexBytes() int64 {
 		int64(len(h.revOff))*4 + int64(len(h.rev))*4 + int64(len(h.fwdOff))*4 + int64(len(h.fwd))*4
 	if h.set != nil {
 		n += int64(len(h.set.words))*8 + int64(len(h.set.rank))*4
+	}
+	if x := h.addrs; x != nil {
+		n += int64(len(x.words))*8 + int64(len(x.rank)+len(x.sel))*4 + int64(len(x.extra))*12
 	}
 	for _, p := range h.parts {
 		n += int64(len(p.order))*(8+4+4) + int64(len(p.edges))*8

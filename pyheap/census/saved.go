@@ -20,8 +20,9 @@ import (
 // the addresses), out-edges derived from the reverse index when asked.
 
 // SavedVersion is the version of the saved form: a saved census of
-// another version is not restored. 2: roots name their interpreter.
-const SavedVersion = 2
+// another version is not restored. 2: roots name their interpreter. 3:
+// addresses as the census's bitmap (addrIndex), not one array entry each.
+const SavedVersion = 3
 
 // ArraySink receives the arrays of a census to save.
 type ArraySink interface {
@@ -63,15 +64,20 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 		return err
 	}
 	// Laid out first: flatten gathers the sizes where the workers'
-	// addresses were (allSizes first would add an array to the peak).
-	h.flatten()
+	// addresses were (allSizes first would add an array to the peak),
+	// and hands each array to sink as soon as it is laid out, so that a
+	// sink that writes as it receives (indexfile.Stream) writes while the
+	// next one is made.
+	once := &onceSink{ArraySink: sink, given: map[string]bool{}}
+	h.flatten(once)
 	h.allSizes()
+	sink = once
 	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})
 	if err != nil {
 		return err
 	}
 	p := &h.parts[0]
-	sink.Uint64s("addrs", p.order)
+	h.addrs.save(sink)
 	sink.Uint32s("type_of", p.typeOf)
 	sink.Uint32s("sizes", h.sizes)
 	sink.Uint32s("rev_off", h.revOff)
@@ -88,29 +94,71 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 	return nil
 }
 
+// onceSink hands each array to its sink once: Save names them all, and
+// flatten has handed over those it laid out.
+type onceSink struct {
+	ArraySink
+	given map[string]bool
+}
+
+func (s *onceSink) first(name string) bool {
+	if s.given[name] {
+		return false
+	}
+	s.given[name] = true
+	return true
+}
+
+func (s *onceSink) Uint64s(name string, v []uint64) {
+	if s.first(name) {
+		s.ArraySink.Uint64s(name, v)
+	}
+}
+
+func (s *onceSink) Uint32s(name string, v []uint32) {
+	if s.first(name) {
+		s.ArraySink.Uint32s(name, v)
+	}
+}
+
+func (s *onceSink) IDs(name string, v []ObjectID) {
+	if s.first(name) {
+		s.ArraySink.IDs(name, v)
+	}
+}
+
+// saveAddrs hands the address index to sink.
+func (x *addrIndex) save(sink ArraySink) {
+	sink.Uint64s("addr_segs", x.segs)
+	sink.Uint64s("addr_words", x.words)
+	sink.Uint32s("addr_rank", x.rank)
+	sink.Uint32s("addr_sel", x.sel)
+	sink.Uint64s("addr_extra", x.extra)
+}
+
 // typeSamples is, per type, the address of one object of that type (0
 // for none): Restore names the types from them.
 func (h *Heap[T]) typeSamples() []uint64 {
 	samples := make([]uint64, len(h.types))
 	left := len(samples)
-	p := &h.parts[0]
-	for id, ix := range p.typeOf {
-		if samples[ix] == 0 {
-			samples[ix] = p.order[id]
-			if left--; left == 0 {
-				break
-			}
+	typeOf := h.parts[0].typeOf
+	h.addrs.each(func(id ObjectID, addr uint64) bool {
+		if ix := typeOf[id]; samples[ix] == 0 {
+			samples[ix] = addr
+			left--
 		}
-	}
+		return left > 0
+	})
 	return samples
 }
 
 // flatten lays the census out in id order, builds the reverse index if
-// it was not, and gives back what the workers recorded. Memory: each of
+// it was not, and gives back what the workers recorded; sink, when not
+// nil, gets each array of the saved form as soon as it is laid out. Memory: each of
 // the workers' arrays is freed as soon as its content is laid out (they
 // live outside the Go heap: bigarray.go); the edges are turned into ids
 // in place for the reverse index, and freed after.
-func (h *Heap[T]) flatten() {
+func (h *Heap[T]) flatten(sink ArraySink) {
 	if h.flat {
 		return
 	}
@@ -151,16 +199,28 @@ func (h *Heap[T]) flatten() {
 	bigTrim() // what the types and sizes did not take: it would stay in RSS
 	runtime.GC()
 	traceStep("layout: types, sizes", &step)
+	if sink != nil {
+		sink.Uint32s("type_of", typeOf)
+		sink.Uint32s("sizes", sizes)
+	}
 	if h.revOff == nil {
 		h.reverseConsumingEdges(typeOf)
 	} else {
 		h.freeEdges()
 	}
 	traceStep("layout: reverse index", &step)
-	addrs := h.set.addresses(bigMake[uint64](n))
+	if sink != nil {
+		sink.Uint32s("rev_off", h.revOff)
+		sink.IDs("rev", h.rev)
+	}
+	h.addrs = newAddrIndex(h.set)
+	bigFree(h.set.words) // copied; the ranks are the index's now
 	bigTrim()
 	traceStep("layout: addresses", &step)
-	h.parts = []heapPart{{order: addrs, typeOf: typeOf}}
+	if sink != nil {
+		h.addrs.save(sink)
+	}
+	h.parts = []heapPart{{typeOf: typeOf}}
 	h.vis, h.set, h.flat = nil, nil, true
 	runtime.GC()
 }
@@ -420,6 +480,39 @@ func (h *Heap[T]) Preload(parts SavedParts) error {
 	return nil
 }
 
+// loadAddrIndex reads and checks a saved address index of n objects.
+func loadAddrIndex(src ArraySource, n int) (*addrIndex, error) {
+	x := &addrIndex{}
+	var err error
+	get64 := func(name string, to *[]uint64) {
+		if err == nil {
+			*to, err = src.Uint64s(name)
+		}
+	}
+	get32 := func(name string, to *[]uint32) {
+		if err == nil {
+			*to, err = src.Uint32s(name)
+		}
+	}
+	get64("addr_segs", &x.segs)
+	get64("addr_words", &x.words)
+	get32("addr_rank", &x.rank)
+	get32("addr_sel", &x.sel)
+	get64("addr_extra", &x.extra)
+	if err != nil {
+		return nil, err
+	}
+	trusted := true
+	for _, name := range []string{"addr_segs", "addr_words", "addr_rank", "addr_sel", "addr_extra"} {
+		trusted = trusted && src.Trusted(name)
+	}
+	if err := x.check(n, trusted); err != nil {
+		return nil, fmt.Errorf("saved census: %w", err)
+	}
+	x.deriveExtraIDs()
+	return x, nil
+}
+
 // need loads a saved part on first use; a part that cannot be read was
 // not preloaded, and the heap cannot answer: that is a bug of the caller.
 func (h *Heap[T]) need(part SavedParts) {
@@ -436,11 +529,10 @@ func (h *Heap[T]) load(part SavedParts) error {
 		var err error
 		switch part {
 		case SavedAddrs:
-			var addrs []uint64
-			if addrs, err = s.src.Uint64s("addrs"); err == nil && len(addrs) != s.n {
-				err = fmt.Errorf("saved census: %d addresses for %d objects", len(addrs), s.n)
+			var x *addrIndex
+			if x, err = loadAddrIndex(s.src, s.n); err == nil {
+				h.addrs = x
 			}
-			h.parts[0].order = addrs
 		case SavedSizes:
 			var sizes []uint32
 			if sizes, err = s.src.Uint32s("sizes"); err == nil && len(sizes) != s.n {

@@ -136,7 +136,7 @@ func TestRestoreRefusesInconsistentArrays(t *testing.T) {
 		{"root id out of range", func(s memSource) {
 			s["meta"] = []byte(strings.Replace(string(s["meta"].([]byte)), `"ID":`, `"ID":9`, 1))
 		}, "root"},
-		{"array missing", func(s memSource) { delete(s, "addrs") }, "no addrs"},
+		{"array missing", func(s memSource) { delete(s, "addr_words") }, "no addr_words"},
 		{"eager array missing", func(s memSource) { delete(s, "type_of") }, "no type_of"},
 		{"type samples too short", func(s memSource) { s["type_samples"] = s["type_samples"].([]uint64)[1:] }, "samples"},
 	}
