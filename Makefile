@@ -8,8 +8,16 @@ PYTHON  ?= 3.12
 
 all: build
 
+# NOCGO: pycoroner needs no C, but importing net (through pflag) links the
+# C resolver, and with it the dynamic loader, libc and its threads, into
+# every binary: about 100 page faults more for each process, ~5 ms of a
+# warm heap command here (docs/benchmarks.md). CGO_ENABLED=0 makes it
+# static; a CGO_ENABLED set in the environment wins (go test -race, in
+# test, needs cgo, so only build and bench use this).
+NOCGO   := CGO_ENABLED=$${CGO_ENABLED:-0}
+
 build:
-	$(GO) build -o $(BIN) ./cmd/pycoroner
+	$(NOCGO) $(GO) build -o $(BIN) ./cmd/pycoroner
 
 # deps installs the tools the tests need that a fresh machine may lack.
 deps:
@@ -58,7 +66,7 @@ lint:
 # into the user cache, not beside the interpreters), and appends those
 # tables too.
 bench: deps
-	$(GO) run ./bench -o docs/benchmarks.md
+	$(NOCGO) $(GO) run ./bench -o docs/benchmarks.md
 
 # fuzz runs every fuzz target for FUZZTIME each (not part of test) and prints
 # how many inputs each ran. A crasher lands in PKG/testdata/fuzz/TARGET/ and

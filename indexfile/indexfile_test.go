@@ -270,10 +270,38 @@ func TestStampSkipsVerifying(t *testing.T) {
 		t.Errorf("trusted %v, want addrs only", x.trusted)
 	}
 	x.Close()
-	// Loading again rewrote the stamp for the new times: still trusted.
+	// Loading again within lruResolution neither touches the file nor
+	// writes the stamp again (nothing new verified): still trusted.
+	stamp0, err0 := os.Stat(path + stampSuffix)
+	index0, _ := os.Stat(path)
 	x, err = c.Load(testKey(1), testSchema)
 	if err != nil || !x.trusted["addrs"] {
 		t.Fatalf("third load: %v, trusted %v", err, x.trusted)
+	}
+	if _, err := Get[uint64](x, "addrs"); err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	stamp1, err1 := os.Stat(path + stampSuffix)
+	index1, _ := os.Stat(path)
+	if err0 != nil || err1 != nil || !os.SameFile(stamp0, stamp1) || !stamp0.ModTime().Equal(stamp1.ModTime()) {
+		t.Errorf("stamp written again with nothing new verified (%v, %v)", err0, err1)
+	}
+	if !index0.ModTime().Equal(index1.ModTime()) {
+		t.Errorf("index touched again within lruResolution: %v then %v", index0.ModTime(), index1.ModTime())
+	}
+	// Verifying another array writes it again, with both.
+	x, err = c.Load(testKey(1), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Get[objectID](x, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	x, err = c.Load(testKey(1), testSchema)
+	if err != nil || !x.trusted["addrs"] || !x.trusted["ids"] {
+		t.Fatalf("after verifying ids: %v, trusted %v", err, x.trusted)
 	}
 	x.Close()
 	old := time.Now().Add(-time.Hour)
@@ -350,7 +378,7 @@ func TestLeastRecentlyUsedEvicted(t *testing.T) {
 	paths := make([]string, 4)
 	for i := 0; i < 3; i++ {
 		paths[i] = save(t, c, testKey(i))
-		past := time.Now().Add(time.Duration(i-10) * time.Minute)
+		past := time.Now().Add(time.Duration(i-10) * time.Hour) // older than lruResolution
 		os.Chtimes(paths[i], past, past)
 	}
 	// Loading index 0 makes it the most recently used: index 1 goes.

@@ -45,6 +45,7 @@ type Index struct {
 	// state: the file's after Load marked it used; trusted: arrays a
 	// stamp vouched for (stamp.go).
 	opened  fileState // when mapped
+	stamped bool      // a stamp vouched for the file as opened
 	state   fileState
 	stateOK bool
 	trusted map[string]bool
@@ -89,7 +90,9 @@ func open(path string, key Key, schema Schema) (*Index, error) {
 	}
 	if st0, ok := stateOf(st); ok {
 		x.opened = st0
-		for _, name := range readStamp(path, st0) {
+		names := readStamp(path, st0)
+		x.stamped = names != nil
+		for _, name := range names {
 			if _, ok := x.entries[name]; ok {
 				x.trusted[name] = true
 			}
@@ -231,10 +234,15 @@ func (x *Index) Close() error {
 				names = append(names, name)
 			}
 		}
-		for name := range x.trusted {
-			names = append(names, name)
+		// A stamp that vouches for this very state and every array
+		// verified here is kept as it is (most warm commands: no file
+		// write at all).
+		if len(names) > 0 || !x.stamped || x.state != x.opened {
+			for name := range x.trusted {
+				names = append(names, name)
+			}
+			writeStamp(x.path, x.state, names)
 		}
-		writeStamp(x.path, x.state, names)
 	}
 	x.mu.Unlock()
 	err := unix.Munmap(x.data)

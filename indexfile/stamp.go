@@ -22,9 +22,9 @@ import (
 // other bytes for a page cached no more): docs/limits.md.
 //
 // The stamp is a file beside the index (NAME.pycidx.ok), written to a
-// temporary name and renamed; loading an index changes its times (the LRU
-// order), so the stamp is written again, at Close, by every process that
-// used it.
+// temporary name and renamed, at Close, by a process that verified an
+// array the stamp did not vouch for, or that changed the file's times
+// (the LRU order: at most once per lruResolution); the others leave it.
 
 const stampMagic = "pycoroner verified 1"
 

@@ -223,6 +223,9 @@ func (r *Runtime) eachSeqItem(obj uint64, kind Kind, fn func(i int, item uint64)
 			return nil
 		}
 	}
+	if n*8 >= prefetchBytes {
+		r.m.prefetch(base, int(n)*8)
+	}
 	raw, err := r.m.bytes(base, int(n)*8)
 	if err != nil {
 		return err

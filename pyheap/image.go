@@ -144,6 +144,22 @@ func (m *mem) u8(addr uint64) (uint8, error) {
 	return b[0], nil
 }
 
+// prefetchBytes is the size from which a read of a whole range (a list's
+// items) asks the image to map it at once first: a 3 M-item list's 24 MB
+// of pointers cost 370 page faults (~11 ms on the VMs here), one
+// MADV_POPULATE_READ about 1 ms.
+const prefetchBytes = 1 << 20
+
+// prefetcher is an Image that can map a range of its memory at once
+// (coreread.Process).
+type prefetcher interface{ Prefetch(addr uint64, n int) }
+
+func (m *mem) prefetch(addr uint64, n int) {
+	if p, ok := m.img.(prefetcher); ok {
+		p.Prefetch(addr, n)
+	}
+}
+
 func (m *mem) bytes(addr uint64, n int) ([]byte, error) {
 	if n < 0 || n > 1<<28 {
 		return nil, fmt.Errorf("read of %d bytes at 0x%x refused", n, addr)

@@ -4,7 +4,9 @@ import (
 	"container/heap"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -48,27 +50,50 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		}
 		return a < b
 	}
+	// The type indexes are scanned in parts, one per CPU (21 M objects:
+	// ~30 ms on one), each keeping its own top; the top of their union is
+	// the top of all, and the order below is total, so the answer does not
+	// depend on the split.
+	parts := 1
+	if len(g.TypeOf) >= 1<<20 {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	counts := make([]int, parts)
+	perPart := make([][]dominators.Node, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := len(g.TypeOf)*p/parts, len(g.TypeOf)*(p+1)/parts
+		wg.Go(func() {
+			var nodes []dominators.Node
+			kept := &nodeHeap{worse: func(a, b dominators.Node) bool { return less(b, a) }}
+			for u := lo; u < hi; u++ {
+				if !want[g.TypeOf[u]] {
+					continue
+				}
+				counts[p]++
+				n := dominators.Node(u)
+				switch {
+				case top <= 0:
+					nodes = append(nodes, n)
+				case kept.Len() < top:
+					heap.Push(kept, n)
+				case less(n, kept.nodes[0]):
+					kept.nodes[0] = n
+					heap.Fix(kept, 0)
+				}
+			}
+			if top > 0 {
+				nodes = kept.nodes
+			}
+			perPart[p] = nodes
+		})
+	}
+	wg.Wait()
 	count := 0
 	var nodes []dominators.Node
-	kept := &nodeHeap{worse: func(a, b dominators.Node) bool { return less(b, a) }}
-	for u, ti := range g.TypeOf {
-		if !want[ti] {
-			continue
-		}
-		count++
-		n := dominators.Node(u)
-		switch {
-		case top <= 0:
-			nodes = append(nodes, n)
-		case kept.Len() < top:
-			heap.Push(kept, n)
-		case less(n, kept.nodes[0]):
-			kept.nodes[0] = n
-			heap.Fix(kept, 0)
-		}
-	}
-	if top > 0 {
-		nodes = kept.nodes
+	for p := range parts {
+		count += counts[p]
+		nodes = append(nodes, perPart[p]...)
 	}
 	slices.SortFunc(nodes, func(a, b dominators.Node) int {
 		if less(a, b) {
@@ -79,6 +104,9 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		}
 		return 0
 	})
+	if top > 0 && len(nodes) > top {
+		nodes = nodes[:top]
+	}
 	out := &Instances{Type: name, Count: count, Instances: []Instance{}}
 	finder := NewHolderFinder(g.H)
 	ids := make([]pyheap.ObjectID, len(nodes))

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -308,12 +306,8 @@ func (dups Duplicates) WriteText(w io.Writer) error {
 			overlapping = append(overlapping, d.File+": overlapping sys.path entries "+strings.Join(d.SysPathEntries, ", "))
 		}
 	}
-	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off)) // keep "sys.path" as written
-	t.Header("FILE", "LOADED AS", "MODULE OBJECT", "IMPORTED FROM sys.path ENTRY")
-	if err := t.Bulk(rows); err != nil {
-		return err
-	}
-	if err := t.Render(); err != nil {
+	// The header as written: "sys.path" stays in lowercase.
+	if err := textTable(w, []string{"FILE", "LOADED AS", "MODULE OBJECT", "IMPORTED FROM sys.path ENTRY"}, rows, false); err != nil {
 		return err
 	}
 	for _, o := range overlapping {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
-	"github.com/olekukonko/tablewriter"
 )
 
 // WriteJSON writes v as indented JSON.
@@ -16,22 +14,10 @@ func WriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// table renders rows under a header.
+// table renders rows under a header (written in lowercase words, shown
+// in capitals).
 func table(w io.Writer, header []string, rows [][]string) error {
-	t := tablewriter.NewWriter(w)
-	t.Header(toAny(header)...)
-	if err := t.Bulk(rows); err != nil {
-		return err
-	}
-	return t.Render()
-}
-
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
+	return textTable(w, header, rows, true)
 }
 
 func hexAddr(a uint64) string { return fmt.Sprintf("0x%x", a) }

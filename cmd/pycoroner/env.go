@@ -33,9 +33,11 @@ func (g *globalFlags) runtimeOptions() pyheap.Options {
 	return opts
 }
 
-// heapOptions is how the census runs: PYCORONER_CENSUS_WORKERS, when a
-// positive number, forces its worker count.
+// heapOptions is how the census runs: at the default GC target (normalGC),
+// and PYCORONER_CENSUS_WORKERS, when a positive number, forces its worker
+// count.
 func heapOptions() pyheap.HeapOptions {
+	normalGC()
 	var opts pyheap.HeapOptions
 	if n, err := strconv.Atoi(os.Getenv(censusWorkersEnv)); err == nil && n > 0 {
 		opts.Workers = n

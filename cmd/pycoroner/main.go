@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/internal/hugeheap"
 )
 
 // usageError marks bad command-line use (exit status 2).
@@ -53,6 +54,8 @@ func run(args []string) (code int) {
 	// The core is mmapped: if it shrinks while it is read, a fault
 	// becomes a panic, reported above as one line.
 	debug.SetPanicOnFault(true)
+	// The heap package init grew to is advised for 2 MB pages (hugeheap).
+	hugeheap.Advise()
 	startupGC()
 	// PYCORONER_CPUPROFILE=FILE profiles a whole command, as users run it
 	// (docs/benchmarks.md: profile before optimising).
