@@ -294,10 +294,12 @@ func TestIndexAndCacheCommands(t *testing.T) {
 	res := cachedCore(t, in, "threads", harness.Gcore)
 	dir := t.TempDir()
 	type built struct {
-		Index   string `json:"index"`
-		Size    int64  `json:"size"`
-		Objects int    `json:"objects"`
-		Built   bool   `json:"built"`
+		Index         string `json:"index"`
+		Size          int64  `json:"size"`
+		Objects       int    `json:"objects"`
+		Built         bool   `json:"built"`
+		StringTable   string `json:"string_table"`
+		DominatorTree string `json:"dominator_tree"`
 	}
 	type listing struct {
 		Dir     string `json:"dir"`
@@ -320,10 +322,10 @@ func TestIndexAndCacheCommands(t *testing.T) {
 		}
 	}
 	var first, second built
-	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &first)
-	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &second)
-	if !first.Built || second.Built || first.Index != second.Index || first.Objects == 0 {
-		t.Errorf("index twice: %+v then %+v; want built once, then kept", first, second)
+	decode(runIndexed(t, dir, "index", "--census-only", "--json", res.CorePath), &first)
+	decode(runIndexed(t, dir, "index", "--census-only", "--json", res.CorePath), &second)
+	if !first.Built || second.Built || first.Index != second.Index || first.Objects == 0 || first.StringTable != "" || first.DominatorTree != "" {
+		t.Errorf("index twice: %+v then %+v; want built once, then kept, the census only", first, second)
 	}
 	var hist []struct {
 		Count int `json:"count"`
@@ -346,9 +348,29 @@ func TestIndexAndCacheCommands(t *testing.T) {
 		l.Entries[0].Label != abs || l.Entries[0].Size != first.Size || l.Total != first.Size {
 		t.Errorf("cache --json: %+v; want the one index of %s", l, abs)
 	}
+	// Without --census-only, index saves grep's string table and the
+	// dominator tree beside the census it keeps, and the first grep and
+	// the first leak command load them instead of making them.
+	var all built
+	decode(runIndexed(t, dir, "index", "--json", res.CorePath), &all)
+	if all.Built || all.Index != first.Index || all.StringTable == "" || all.DominatorTree == "" {
+		t.Fatalf("index: %+v; want the census kept, a string table and a dominator tree saved", all)
+	}
+	for _, c := range []struct {
+		args []string
+		file string
+	}{
+		{[]string{"grep", "--json", res.CorePath, "^x$"}, all.StringTable},
+		{[]string{"top", "--json", res.CorePath}, all.DominatorTree},
+	} {
+		r := runIndexed(t, dir, c.args...)
+		if r.code != 0 || !strings.Contains(string(r.stderr), "index: loaded "+c.file) || strings.Contains(string(r.stderr), "index: saved") {
+			t.Errorf("%s after index: exit %d, want %s loaded and nothing saved: %s", c.args[0], r.code, c.file, r.stderr)
+		}
+	}
 	var cleared listing
 	decode(runIndexed(t, dir, "cache", "--clear", "--json"), &cleared)
-	if cleared.Cleared == nil || *cleared.Cleared != 1 {
+	if cleared.Cleared == nil || *cleared.Cleared != 3 {
 		t.Errorf("cache --clear: %+v", cleared)
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {

@@ -72,7 +72,11 @@ type IndexBuilt struct {
 	Objects    int     `json:"objects"`
 	References int     `json:"references"`
 	Built      bool    `json:"built"`             // false: a valid index was already saved
-	Seconds    float64 `json:"seconds,omitempty"` // the census and saving it, when built
+	Seconds    float64 `json:"seconds,omitempty"` // the census, saving it and what is saved beside it, when built
+	// Saved beside the census, unless --census-only: grep's string table
+	// and the leak commands' dominator tree.
+	StringTable   string `json:"string_table,omitempty"`
+	DominatorTree string `json:"dominator_tree,omitempty"`
 }
 
 // JSON is the value of index --json.
@@ -84,6 +88,15 @@ func (b *IndexBuilt) WriteText(w io.Writer) error {
 	if b.Built {
 		what = fmt.Sprintf("saved in %.1fs", b.Seconds)
 	}
-	_, err := fmt.Fprintf(w, "%s: heap index of %d objects and %d references %s: %s (%s)\n", b.Core, b.Objects, b.References, what, b.Index, megabytes(b.Size))
-	return err
+	if _, err := fmt.Fprintf(w, "%s: heap index of %d objects and %d references %s: %s (%s)\n", b.Core, b.Objects, b.References, what, b.Index, megabytes(b.Size)); err != nil {
+		return err
+	}
+	for _, f := range []struct{ what, path string }{{"string table (grep)", b.StringTable}, {"dominator tree (leaks, top, retained, instances)", b.DominatorTree}} {
+		if f.path != "" {
+			if _, err := fmt.Fprintf(w, "  and its %s: %s\n", f.what, f.path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

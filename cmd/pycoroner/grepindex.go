@@ -73,6 +73,27 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 		os.Remove(x.Path())
 		hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
 	}
+	t, err := hs.buildStrings(fp)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return reports.BuildGrep(hs.h, re, opts), nil
+	}
+	defer t.Release()
+	hits, err := searchTable(hs.h, t, re, opts)
+	if err != nil { // not expected of a table just built from this census
+		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not used (%v)", err))
+		return reports.BuildGrep(hs.h, re, opts), nil
+	}
+	// The answer copies what it shows of the text: t can be released.
+	return answerTable(hs.h, t, re, hits, opts), nil
+}
+
+// buildStrings builds the string table of hs's census (fingerprint fp)
+// and saves it; nil, with a warning, when it cannot be built (grep then
+// reads the objects where they lie). The caller releases the table.
+func (hs *heapSession) buildStrings(fp string) (*strtable.Table, error) {
 	// A census just taken and saved gives its arrays back for the
 	// restored heap (as for a dominator tree: restoreSaved): the table
 	// is built beside the mapped index, whose pages go once it is built,
@@ -94,9 +115,8 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 	traceStep("strings: table", &step)
 	if err != nil {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("no string table (%v): grep read every object of the core, and will again (docs/limits.md)", err))
-		return reports.BuildGrep(hs.h, re, opts), nil
+		return nil, nil
 	}
-	defer t.Release()
 	if hs.index != nil {
 		hs.index.Evict() // the addresses and types the table was built from
 	}
@@ -104,13 +124,34 @@ func (hs *heapSession) grep(re *regexp.Regexp, opts reports.GrepOptions) (*repor
 		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not saved (%v): the next grep reads every object of the core again", err))
 	}
 	traceStep("strings: saved", &step)
-	hits, err := searchTable(hs.h, t, re, opts)
-	if err != nil { // not expected of a table just built from this census
-		hs.warnings = append(hs.warnings, fmt.Sprintf("string table not used (%v)", err))
-		return reports.BuildGrep(hs.h, re, opts), nil
+	return t, nil
+}
+
+// stringTable makes sure the census of hs has a saved string table (for
+// pycoroner index): found valid, or built and saved. It says the file.
+func (hs *heapSession) stringTable() (string, error) {
+	fp, ok := "", hs.cache != nil
+	if ok {
+		fp, ok = hs.censusFingerprint()
 	}
-	// The answer copies what it shows of the text: t can be released.
-	return answerTable(hs.h, t, re, hits, opts), nil
+	if !ok {
+		return "", errors.New("no saved census to build a string table beside")
+	}
+	if x, _, ok := hs.savedStrings(fp); ok {
+		x.Close()
+		return x.Path(), nil
+	}
+	t, err := hs.buildStrings(fp)
+	if err != nil || t == nil {
+		return "", err
+	}
+	t.Release()
+	x, _, ok := hs.savedStrings(fp)
+	if !ok {
+		return "", errors.New("the string table was built but not saved")
+	}
+	x.Close()
+	return x.Path(), nil
 }
 
 // searchTable searches t, a table of h's census, for re: the entries
