@@ -28,19 +28,7 @@ type Graph struct {
 func (h *Heap[T]) Graph() *Graph {
 	h.fwdOnce.Do(h.buildForward)
 	g := &Graph{N: h.Len(), Off: h.fwdOff, Targets: h.fwd, Sizes: h.allSizes()}
-	seen := map[ObjectID]bool{}
-	for _, r := range h.roots {
-		if r.ID >= 0 && !seen[r.ID] {
-			seen[r.ID] = true
-			g.Roots = append(g.Roots, r.ID)
-		}
-	}
-	for _, id := range h.hidden {
-		if !seen[id] {
-			seen[id] = true
-			g.Roots = append(g.Roots, id)
-		}
-	}
+	g.Roots, _ = h.GraphRoots()
 	return g
 }
 
