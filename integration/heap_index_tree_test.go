@@ -62,7 +62,7 @@ func TestHeapDamagedDominatorTreeRebuilt(t *testing.T) {
 		// fingerprint of the census index it was computed from: it is
 		// used with the same census only, else computed again, without a
 		// warning (nothing was damaged).
-		if r := runIndexed(t, dir, "index", "--force", res.CorePath); r.code != 0 {
+		if r := runIndexed(t, dir, "index", "--force", "--census-only", res.CorePath); r.code != 0 {
 			t.Fatalf("index --force: exit %d: %s", r.code, r.stderr)
 		}
 		got := runIndexed(t, dir, args...)
