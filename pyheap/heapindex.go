@@ -28,17 +28,12 @@ var HeapIndexSchema = indexfile.Schema{Kind: "census", Version: census.SavedVers
 // SaveIndex saves the census into cache under key; label says what it is
 // of (pycoroner cache lists it). The heap computes its shallow sizes and
 // reverse index first, if it has not, and lays itself out flat (census.Heap.Save).
-// Each array is written while the next is laid out (indexfile.Stream).
 func (h *Heap) SaveIndex(cache *indexfile.Cache, key indexfile.Key, label string) (string, error) {
-	s, err := cache.NewStream(key, HeapIndexSchema, label)
-	if err != nil {
+	b := indexfile.NewBuilder(label)
+	if err := h.Save(builderSink{b}); err != nil {
 		return "", err
 	}
-	if err := h.Save(streamSink{s}); err != nil {
-		s.Abort()
-		return "", err
-	}
-	return s.Commit()
+	return cache.Save(key, HeapIndexSchema, b)
 }
 
 // LoadHeap restores a census from a saved index of this runtime's core.
@@ -53,12 +48,12 @@ func (r *Runtime) LoadHeap(x *indexfile.Index) (*Heap, error) {
 	return &Heap{Heap: h, r: r}, nil
 }
 
-type streamSink struct{ s *indexfile.Stream }
+type builderSink struct{ b *indexfile.Builder }
 
-func (s streamSink) Uint64s(name string, v []uint64)      { indexfile.Put(s.s, name, v) }
-func (s streamSink) Uint32s(name string, v []uint32)      { indexfile.Put(s.s, name, v) }
-func (s streamSink) IDs(name string, v []census.ObjectID) { indexfile.Put(s.s, name, v) }
-func (s streamSink) Bytes(name string, v []byte)          { indexfile.Put(s.s, name, v) }
+func (s builderSink) Uint64s(name string, v []uint64)      { indexfile.Add(s.b, name, v) }
+func (s builderSink) Uint32s(name string, v []uint32)      { indexfile.Add(s.b, name, v) }
+func (s builderSink) IDs(name string, v []census.ObjectID) { indexfile.Add(s.b, name, v) }
+func (s builderSink) Bytes(name string, v []byte)          { indexfile.Add(s.b, name, v) }
 
 type indexSource struct{ x *indexfile.Index }
 

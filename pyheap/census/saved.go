@@ -66,20 +66,20 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 		return err
 	}
 	// Laid out first: flatten gathers the sizes where the workers'
-	// addresses were (allSizes first would add an array to the peak),
-	// and hands each array to sink as soon as it is laid out, so that a
-	// sink that writes as it receives (indexfile.Stream) writes while the
-	// next one is made.
-	once := &onceSink{ArraySink: sink, given: map[string]bool{}}
-	h.flatten(once)
+	// addresses were (allSizes first would add an array to the peak).
+	h.flatten()
 	h.allSizes()
-	sink = once
 	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})
 	if err != nil {
 		return err
 	}
 	p := &h.parts[0]
-	h.addrs.save(sink)
+	x := h.addrs
+	sink.Uint64s("addr_segs", x.segs)
+	sink.Uint64s("addr_words", x.words)
+	sink.Uint32s("addr_rank", x.rank)
+	sink.Uint32s("addr_sel", x.sel)
+	sink.Uint64s("addr_extra", x.extra)
 	sink.Uint32s("type_of", p.typeOf)
 	sink.Uint32s("sizes", h.sizes)
 	sink.Uint32s("rev_off", h.revOff)
@@ -94,48 +94,6 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 	}
 	sink.Bytes("meta", meta)
 	return nil
-}
-
-// onceSink hands each array to its sink once: Save names them all, and
-// flatten has handed over those it laid out.
-type onceSink struct {
-	ArraySink
-	given map[string]bool
-}
-
-func (s *onceSink) first(name string) bool {
-	if s.given[name] {
-		return false
-	}
-	s.given[name] = true
-	return true
-}
-
-func (s *onceSink) Uint64s(name string, v []uint64) {
-	if s.first(name) {
-		s.ArraySink.Uint64s(name, v)
-	}
-}
-
-func (s *onceSink) Uint32s(name string, v []uint32) {
-	if s.first(name) {
-		s.ArraySink.Uint32s(name, v)
-	}
-}
-
-func (s *onceSink) IDs(name string, v []ObjectID) {
-	if s.first(name) {
-		s.ArraySink.IDs(name, v)
-	}
-}
-
-// saveAddrs hands the address index to sink.
-func (x *addrIndex) save(sink ArraySink) {
-	sink.Uint64s("addr_segs", x.segs)
-	sink.Uint64s("addr_words", x.words)
-	sink.Uint32s("addr_rank", x.rank)
-	sink.Uint32s("addr_sel", x.sel)
-	sink.Uint64s("addr_extra", x.extra)
 }
 
 // typeSamples is, per type, the address of one object of that type (0
@@ -155,12 +113,11 @@ func (h *Heap[T]) typeSamples() []uint64 {
 }
 
 // flatten lays the census out in id order, builds the reverse index if
-// it was not, and gives back what the workers recorded; sink, when not
-// nil, gets each array of the saved form as soon as it is laid out. Memory: each of
+// it was not, and gives back what the workers recorded. Memory: each of
 // the workers' arrays is freed as soon as its content is laid out (they
 // live outside the Go heap: package bigarray); the edges are turned into ids
 // in place for the reverse index, and freed after.
-func (h *Heap[T]) flatten(sink ArraySink) {
+func (h *Heap[T]) flatten() {
 	if h.flat {
 		return
 	}
@@ -201,27 +158,16 @@ func (h *Heap[T]) flatten(sink ArraySink) {
 	bigarray.Trim() // what the types and sizes did not take: it would stay in RSS
 	runtime.GC()
 	traceStep("layout: types, sizes", &step)
-	if sink != nil {
-		sink.Uint32s("type_of", typeOf)
-		sink.Uint32s("sizes", sizes)
-	}
 	if h.revOff == nil {
 		h.reverseConsumingEdges(typeOf)
 	} else {
 		h.freeEdges()
 	}
 	traceStep("layout: reverse index", &step)
-	if sink != nil {
-		sink.Uint32s("rev_off", h.revOff)
-		sink.IDs("rev", h.rev)
-	}
 	h.addrs = newAddrIndex(h.set)
 	bigarray.Free(h.set.words) // copied; the ranks are the index's now
 	bigarray.Trim()
 	traceStep("layout: addresses", &step)
-	if sink != nil {
-		h.addrs.save(sink)
-	}
 	h.parts = []heapPart{{typeOf: typeOf}}
 	h.vis, h.set, h.flat = nil, nil, true
 	runtime.GC()
