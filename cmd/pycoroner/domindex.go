@@ -263,43 +263,23 @@ func (hs *heapSession) savedTree(needs leakNeeds) (*reports.LeakGraph, bool) {
 	if !ok {
 		return nil, false
 	}
-	x, err := hs.cache.Load(hs.key, domIndexSchema)
-	if err != nil {
-		if !errors.Is(err, indexfile.ErrNotFound) {
-			hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the dominator tree was computed again", err))
-		}
-		return nil, false
-	}
-	g, err := restoreTree(x, fp, hs.h, needs)
-	if err != nil {
-		x.Close()
-		os.Remove(x.Path())
-		if !errors.Is(err, errOtherCensus) {
-			hs.warnings = append(hs.warnings, fmt.Sprintf("saved dominator tree %s not used: %v; it was computed again", x.Path(), err))
-		}
+	var g *reports.LeakGraph
+	x, ok := hs.loadSide(domIndexSchema, "dominator tree", "computed again", func(x *indexfile.Index) (err error) {
+		g, err = restoreTree(x, fp, hs.h, needs)
+		return err
+	})
+	if !ok {
 		return nil, false
 	}
 	hs.extra = append(hs.extra, x)
-	indexTrace("loaded %s", x.Path())
 	return g, true
 }
 
-// errOtherCensus: a saved tree of another census of the same core (the
-// census index was rebuilt since): not damage, just out of date.
-var errOtherCensus = errors.New("computed from another census index")
-
 func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds) (*reports.LeakGraph, error) {
 	objects := h.Len()
-	raw, err := indexfile.Get[byte](x, "meta")
+	meta, err := readSideMeta[domMeta](x, fp)
 	if err != nil {
 		return nil, err
-	}
-	var meta domMeta
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		return nil, fmt.Errorf("meta: %w", err)
-	}
-	if meta.Census != fp {
-		return nil, errOtherCensus
 	}
 	if meta.Objects != objects {
 		return nil, fmt.Errorf("%d objects, the census has %d", meta.Objects, objects)

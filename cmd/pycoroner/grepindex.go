@@ -190,37 +190,18 @@ func answerTable(h *pyheap.Heap, t *strtable.Table, re *regexp.Regexp, found []i
 // fp), its meta read and checked. A table that cannot be used is removed,
 // with a warning when it was damaged (not merely of an older census).
 func (hs *heapSession) savedStrings(fp string) (*indexfile.Index, strMeta, bool) {
-	x, err := hs.cache.Load(hs.key, strIndexSchema)
-	if err != nil {
-		if !errors.Is(err, indexfile.ErrNotFound) {
-			hs.warnings = append(hs.warnings, fmt.Sprintf("%v; the string table was built again", err))
-		}
-		return nil, strMeta{}, false
-	}
-	meta, err := strMetaOf(x, fp, hs.h.Len())
-	if err != nil {
-		x.Close()
-		os.Remove(x.Path())
-		if !errors.Is(err, errOtherCensus) {
-			hs.warnings = append(hs.warnings, fmt.Sprintf("saved string table %s not used: %v; it was built again", x.Path(), err))
-		}
-		return nil, strMeta{}, false
-	}
-	indexTrace("loaded %s", x.Path())
-	return x, meta, true
+	var meta strMeta
+	x, ok := hs.loadSide(strIndexSchema, "string table", "built again", func(x *indexfile.Index) (err error) {
+		meta, err = strMetaOf(x, fp, hs.h.Len())
+		return err
+	})
+	return x, meta, ok
 }
 
 func strMetaOf(x *indexfile.Index, fp string, objects int) (strMeta, error) {
-	var meta strMeta
-	raw, err := indexfile.Get[byte](x, "meta")
+	meta, err := readSideMeta[strMeta](x, fp)
 	if err != nil {
 		return meta, err
-	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		return meta, fmt.Errorf("meta: %w", err)
-	}
-	if meta.Census != fp {
-		return meta, errOtherCensus
 	}
 	if meta.Objects != objects || meta.Limit != reports.GrepMaxValue {
 		return meta, fmt.Errorf("table of %d objects cut at %d, the census has %d objects and grep cuts at %d", meta.Objects, meta.Limit, objects, reports.GrepMaxValue)
