@@ -40,8 +40,12 @@ func (h *Heap) SaveIndex(cache *indexfile.Cache, key indexfile.Key, label string
 // An error means the index does not fit this core or is damaged: take the
 // census instead.
 func (r *Runtime) LoadHeap(x *indexfile.Index) (*Heap, error) {
-	r.fallbackName(0)
+	// Restoring reads the type table on one goroutine, so the names that
+	// must come from memory are looked up only if a type's own name turns
+	// out unreadable (a core without its binary); a warm command on a core
+	// with its files then skips walking builtins and sys.modules.
 	h, err := census.Restore[*Type](censusModel{r}, indexSource{x})
+	r.sealFallbackNames()
 	if err != nil {
 		return nil, fmt.Errorf("saved index %s: %w", x.Path(), err)
 	}

@@ -31,6 +31,16 @@ func (r *Runtime) fallbackName(tp uint64) (string, bool) {
 	return name, ok
 }
 
+// sealFallbackNames ends lazy lookup of fallback names once a restored
+// census has named every type it holds: commands may then read types from
+// several goroutines, and building the names later would race. Every type
+// name was readable if they were not built by now, so none will be needed.
+func (r *Runtime) sealFallbackNames() {
+	if r.fallback == nil {
+		r.fallback = map[uint64]string{}
+	}
+}
+
 func (r *Runtime) buildFallbackNames() {
 	interps, err := r.Interpreters()
 	if err != nil || len(interps) == 0 {
