@@ -90,6 +90,13 @@ func (hs *heapSession) leakGraphFor(gf *globalFlags, needs leakNeeds) (*reports.
 		return nil, err
 	}
 	traceStep("tree: census restored, its arrays given back", &step)
+	held := int64(0)
+	if hs.index == nil {
+		held = int64(hs.h.Len()) * censusBytesPerObject // --no-index: beside the census's arrays
+	}
+	if err := checkTreeMemory(hs.h.Len(), hs.h.Stats.Edges, hs.index != nil, held); err != nil {
+		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)
+	}
 	g, reach, err := hs.computeTree()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", hs.proc.Path(), err)

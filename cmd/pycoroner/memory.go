@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pycoroner/pycoroner/graph/dominators"
 )
 
 // memoryMaxEnv caps the memory a heap census may use (a size such as 4G).
@@ -92,4 +94,41 @@ func readCgroupValue(path string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n >= 0
+}
+
+// treeMemory is what computing the dominator tree of a census of objects
+// objects and refs references adds to the process (docs/limits.md): the
+// tree's own arrays (dominators.MemoryNeeded, predecessors included
+// unless the census's saved reverse index serves: lean), the out-edges
+// (built from the saved index for the search, or the leak graph's, kept
+// beside the census), and the types by object and child lists made after.
+func treeMemory(objects, refs int, lean bool) int64 {
+	outEdges := 4*int64(objects+1) + 4*int64(refs)
+	return dominators.MemoryNeeded(objects, refs, !lean) + outEdges + 8*int64(objects)
+}
+
+// checkTreeMemory fails, in one line naming the memory needed, when the
+// dominator tree of a census of objects objects and refs references does
+// not fit the memory budget (memoryBudget, measured now: a census held in
+// memory is already taken out of what is available, but not out of
+// $PYCORONER_MEMORY_MAX, hence censusHeld). lean: computed from the saved
+// index once the census's arrays are given back (censusHeld 0).
+func checkTreeMemory(objects, refs int, lean bool, censusHeld int64) error {
+	budget, from, err := memoryBudget()
+	if err != nil {
+		return usageError{err}
+	}
+	need := treeMemory(objects, refs, lean)
+	if from != memoryMaxEnv {
+		censusHeld = 0
+	}
+	if budget <= 0 || censusHeld+need <= budget {
+		return nil
+	}
+	held := ""
+	if censusHeld > 0 {
+		held = fmt.Sprintf(" and the census's %s", gigabytes(censusHeld))
+	}
+	return fmt.Errorf("the dominator tree of %d objects and %d references needs about %s of memory besides the core%s, more than the %s of %s; run pycoroner where more memory is free, or set %s if it is (docs/limits.md)",
+		objects, refs, gigabytes(need), held, gigabytes(budget), from, memoryMaxEnv)
 }

@@ -146,6 +146,26 @@ type Stats struct {
 	WorkBytes int64
 }
 
+// MemoryNeeded bounds the memory Compute with Sizes holds at its peak for
+// a graph of nodes nodes and edges edges, its result included (Idom,
+// Count, Retained: 16 bytes per node), besides its input, the caller's
+// predecessor buffer (PredsOf: its largest in-degree) and the child
+// lists built later (8 bytes per node, in the spent work arrays' memory):
+// 24 bytes per node, and 4 more per node and per edge when Compute builds
+// its own predecessors (ownPreds: no PredsOf). A caller checks it against
+// the memory it may use before it starts.
+func MemoryNeeded(nodes, edges int, ownPreds bool) int64 {
+	n := int64(nodes)
+	bits := 8 * ((n + 64) / 64)
+	// pre (Idom); order, parent, semi (Count); wide (Retained);
+	// isRoot and referred, or isRoot and Reach.
+	need := 4*n + 3*4*(n+1) + 2*4*(n+1) + 2*bits
+	if ownPreds {
+		need += 4*(n+2) + 4*int64(edges)
+	}
+	return need
+}
+
 // Check validates a graph: monotone offsets, targets and roots in range.
 func (g Graph[I]) Check() error {
 	n := g.Len()

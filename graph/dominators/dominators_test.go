@@ -446,6 +446,13 @@ func TestRandomGraphsAgainstDataflow(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAgainstDataflow(t, g, orphans, tree)
+		// MemoryNeeded bounds what Compute held, result included, and
+		// is no loose guess: the slack is at most the predecessors of
+		// nodes no root reaches and two bitmaps.
+		held, need := tree.Stats.WorkBytes+16*int64(n), MemoryNeeded(n, len(g.Targets), true)
+		if held > need || need-held > 4*int64(n+2+len(g.Targets))+2*8*int64((n+64)/64)+32 {
+			t.Fatalf("iteration %d: Compute held %d bytes at most, MemoryNeeded says %d", iter, held, need)
+		}
 		// The same with the caller's reverse index, on a copy of the
 		// out-edges wrecked once Compute says it no longer reads them,
 		// and the reach of the first roots asked for.
@@ -467,6 +474,18 @@ func TestRandomGraphsAgainstDataflow(t *testing.T) {
 			}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// With the caller's predecessors: the same bound, but for the
+		// buffer PredsOf fills: at most twice its longest list, which is
+		// twice the largest in-degree here (withPredsOf lists each edge
+		// twice).
+		indeg := make([]int, n)
+		for _, v := range g.Targets {
+			indeg[v]++
+		}
+		buf := 4 * int64(2*2*slices.Max(indeg)+8)
+		if held, need := tree2.Stats.WorkBytes+16*int64(n), MemoryNeeded(n, len(g.Targets), false); held > need+buf {
+			t.Fatalf("iteration %d: Compute with PredsOf held %d bytes at most, MemoryNeeded says %d (+%d for the buffer)", iter, held, need, buf)
 		}
 		if !slices.Equal(steps, []Step{StepSearch, StepSemi}) {
 			t.Fatalf("iteration %d: steps %v", iter, steps)

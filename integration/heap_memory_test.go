@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pycoroner/pycoroner/fixtures/harness"
+)
+
+// The memory budget (docs/limits.md, "Memory: the ceiling"): past it a
+// heap command fails in one line naming the memory it needs, never an
+// OOM kill.
+
+// Past the memory budget a heap command fails in one line naming the
+// memory it needs, and shows no progress bar on a pipe.
+func TestHeapMemoryCeiling(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "histogram", res.CorePath)
+	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+t.TempDir(), "PYCORONER_MEMORY_MAX=64K")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("err = %v, want exit 1; stderr: %s", err, errb.Bytes())
+	}
+	msg := errb.String()
+	if strings.Count(strings.TrimSpace(msg), "\n") != 0 || !strings.Contains(msg, "needs about") ||
+		!strings.Contains(msg, "PYCORONER_MEMORY_MAX") || out.Len() != 0 || strings.Contains(msg, "heap census (") {
+		t.Errorf("stdout %q, stderr %q: want one line naming the memory needed", out.Bytes(), msg)
+	}
+}
+
+// runBudget runs the binary with the index cache in dir and the memory
+// budget set to budget bytes.
+func runBudget(t *testing.T, dir string, budget int64, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, fmt.Sprintf("PYCORONER_MEMORY_MAX=%d", budget))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("pycoroner %v: %v", args, err)
+	}
+	return result{out.Bytes(), errb.Bytes(), code}
+}
+
+// The dominator tree is checked against the budget before it is computed:
+// with a budget the census fits in but not the census and the tree beside
+// it (--no-index), a leak command fails in one line naming the tree's
+// memory; with the saved index the census's arrays are given back first
+// and the same budget is enough, for the same answer.
+func TestLeakTreeMemoryCeiling(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	plain := runIndexed(t, t.TempDir(), "--no-index", "top", "--json", "--retained", res.CorePath)
+	if plain.code != 0 {
+		t.Fatalf("top --no-index: exit %d: %s", plain.code, plain.stderr)
+	}
+	var doc struct {
+		Census struct {
+			Objects int `json:"objects"`
+		} `json:"census"`
+	}
+	if err := json.Unmarshal(plain.stdout, &doc); err != nil || doc.Census.Objects == 0 {
+		t.Fatalf("no census in %s (%v)", plain.stdout, err)
+	}
+	// 64 bytes per object: the census (40 without the index, 48 with it)
+	// fits, the census and the tree beside it (40 + 36 and 8 per
+	// reference) do not, the tree alone (36 and 4 per reference, about 2.5
+	// references per object here) does.
+	budget := 64 * int64(doc.Census.Objects)
+	if r := runBudget(t, t.TempDir(), budget, "histogram", "--json", "--no-index", res.CorePath); r.code != 0 {
+		t.Fatalf("the census alone does not fit %d bytes: exit %d: %s", budget, r.code, r.stderr)
+	}
+	r := runBudget(t, t.TempDir(), budget, "top", "--json", "--retained", "--no-index", res.CorePath)
+	msg := string(r.stderr)
+	if r.code != 1 || len(r.stdout) != 0 || strings.Count(strings.TrimSpace(msg), "\n") != 0 ||
+		!strings.Contains(msg, "dominator tree") || !strings.Contains(msg, "needs about") || !strings.Contains(msg, "PYCORONER_MEMORY_MAX") {
+		t.Errorf("top --no-index within %d bytes: exit %d, stdout %q, stderr %q: want exit 1 and one line naming the tree's memory", budget, r.code, r.stdout, msg)
+	}
+	r = runBudget(t, t.TempDir(), budget, "top", "--json", "--retained", res.CorePath)
+	if r.code != 0 || !sameAnswer(t, r.stdout, plain.stdout) {
+		t.Errorf("top within %d bytes, with the index: exit %d, stderr %s\n%s\n--- without a budget:\n%s", budget, r.code, r.stderr, r.stdout, plain.stdout)
+	}
+}
