@@ -21,6 +21,8 @@ type (
 type Heap struct {
 	*census.Heap[*Type]
 	r *Runtime
+	// conservModules: ConservativeModules, once found or restored.
+	conservModules map[*Type]ConservativeTotal
 }
 
 // Runtime is the runtime the census read.

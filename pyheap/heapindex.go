@@ -20,6 +20,7 @@ const (
 	SavedReverse = census.SavedReverse
 	SavedForward = census.SavedForward
 	SavedAll     = census.SavedAll
+	SavedTotals  = census.SavedTotals
 )
 
 // HeapIndexSchema names a saved census and the version of its form.
@@ -33,6 +34,7 @@ func (h *Heap) SaveIndex(cache *indexfile.Cache, key indexfile.Key, label string
 	if err := h.Save(builderSink{b}); err != nil {
 		return "", err
 	}
+	h.saveConservativeModules(b)
 	return cache.Save(key, HeapIndexSchema, b)
 }
 
@@ -49,7 +51,11 @@ func (r *Runtime) LoadHeap(x *indexfile.Index) (*Heap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("saved index %s: %w", x.Path(), err)
 	}
-	return &Heap{Heap: h, r: r}, nil
+	heap := &Heap{Heap: h, r: r}
+	if err := heap.restoreConservativeModules(x); err != nil {
+		return nil, fmt.Errorf("saved index %s: %w", x.Path(), err)
+	}
+	return heap, nil
 }
 
 type builderSink struct{ b *indexfile.Builder }

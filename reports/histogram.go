@@ -46,8 +46,9 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 	perType := map[*pyheap.Type]*HistogramRow{}
 	conservType := map[*pyheap.Type]bool{}
 	out := &Histogram{By: by, Stats: h.Stats}
-	// Counts and sizes per type in one pass over the census's arrays;
-	// then the few objects that need a look of their own (modules).
+	// Counts and sizes per type, and the few objects that need a look of
+	// their own (modules): counted once per census and saved with its
+	// index, so that a warm histogram reads no object's type or size.
 	types, counts, sizes := h.TypeTotals()
 	for i, t := range types {
 		if counts[i] == 0 {
@@ -70,17 +71,16 @@ func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
 			out.Total.ConservativeSize += sizes[i]
 		}
 	}
-	h.EachOfTypes(func(t *pyheap.Type) bool { return t != nil && t.Kind == pyheap.KindModule && !conservType[t] }, func(id pyheap.ObjectID) {
-		t := h.Type(id)
-		if rt.ConservativeObject(h.Addr(id), t) {
-			size := h.Size(id)
-			row := perType[t]
-			row.ConservativeCount++
-			row.ConservativeSize += size
-			out.Total.ConservativeCount++
-			out.Total.ConservativeSize += size
+	for t, c := range h.ConservativeModules() {
+		row := perType[t]
+		if row == nil || conservType[t] {
+			continue // counted with its type (none: ConservativeModules picks modules)
 		}
-	})
+		row.ConservativeCount += c.Count
+		row.ConservativeSize += c.Size
+		out.Total.ConservativeCount += c.Count
+		out.Total.ConservativeSize += c.Size
+	}
 	for _, r := range perType {
 		if r.ConservativeCount > 0 {
 			out.ConservativeTypes = append(out.ConservativeTypes, *r)

@@ -35,7 +35,7 @@ the garbage collector was running.`,
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: want 0 (all) or more", top)}
 			}
-			hs, err := g.openHeapFor(coreArg(args), pyheap.SavedSizes|pyheap.SavedAddrs)
+			hs, err := g.openHeapFor(coreArg(args), pyheap.SavedTotals)
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,16 @@ type Heap[T any] struct {
 	// rootReach: the objects some named root reaches, when known
 	// (SetNamedRootReach).
 	rootReach []uint64
-	Stats     Stats
+	// totals: TypeTotals' counts and sizes, once computed for saving or
+	// restored from the saved arrays (a warm histogram reads no object's
+	// type or size).
+	totals *typeTotals
+	Stats  Stats
+}
+
+type typeTotals struct {
+	counts []int
+	sizes  []int64
 }
 
 // heapPart is what one census worker recorded, in its visit order.

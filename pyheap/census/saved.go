@@ -88,6 +88,7 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 	sink.IDs("type_objects", h.typeObj)
 	sink.Uint64s("type_samples", h.typeSamples())
 	sink.IDs("hidden", h.hidden)
+	h.saveTotals(sink)
 	if h.fwdOff != nil {
 		sink.Uint32s("fwd_off", h.fwdOff)
 		sink.IDs("fwd", h.fwd)
@@ -319,6 +320,11 @@ const (
 	SavedReverse                        // the reverse index: Referrers, paths, holders
 	SavedForward                        // out-edges, when saved: Graph, Out
 	SavedAll     = SavedAddrs | SavedSizes | SavedReverse | SavedForward
+	// SavedTotals: TypeTotals, which a census saved with its index
+	// answers without reading any other part; one saved without them
+	// reads the sizes and the addresses (for the objects a model looks at
+	// one by one) to count them.
+	SavedTotals SavedParts = 1 << 4
 )
 
 // savedSource is a restored heap's link to its saved arrays.
@@ -395,6 +401,9 @@ func Restore[T any](model Model[T], src ArraySource) (*Heap[T], error) {
 	} else if err := checkTypes(typeOf, nt); err != nil {
 		return nil, fmt.Errorf("saved census: %w", err)
 	}
+	if err := h.restoreTotals(src, n, nt); err != nil {
+		return nil, err
+	}
 	// The type table: each type named by the model from one of its
 	// objects, and checked to be where the census found it.
 	h.types = make([]T, nt)
@@ -417,6 +426,9 @@ func Restore[T any](model Model[T], src ArraySource) (*Heap[T], error) {
 func (h *Heap[T]) Preload(parts SavedParts) error {
 	if h.saved == nil {
 		return nil
+	}
+	if parts&SavedTotals != 0 && h.totals == nil {
+		parts |= SavedSizes | SavedAddrs
 	}
 	for i := 0; i < 4; i++ {
 		if parts&(1<<i) != 0 {

@@ -3,6 +3,7 @@ package census
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -47,6 +48,8 @@ func answers(h *Heap[string]) string {
 			fmt.Fprintf(&b, "find %x: %d %v\n", h.Addr(id), got, ok)
 		}
 	}
+	types, counts, sizes := h.TypeTotals()
+	fmt.Fprintf(&b, "totals %v %v %v\n", types, counts, sizes)
 	_, missing := h.Find(base + 0x1008)
 	fmt.Fprintf(&b, "roots %+v\nstats %d %d %d %d\nmissing %v\n", h.Roots(), h.Stats.Objects, h.Stats.GCTracked, h.Stats.Edges, h.Stats.Conservative, missing)
 	for i := 0; i < h.Len(); i++ {
@@ -86,6 +89,16 @@ func TestRestoredCensusAnswersTheSame(t *testing.T) {
 	}
 	if got := answers(h); got != want {
 		t.Errorf("restored:\n%s\nwant:\n%s", got, want)
+	}
+	if h.totals == nil {
+		t.Error("the restored census counts its types again: the saved totals were not read")
+	}
+	// Saved before the type totals were: counted from the arrays.
+	old := maps.Clone(src)
+	delete(old, "type_counts")
+	delete(old, "type_sizes")
+	if h, err := Restore[string](m, old); err != nil || h.totals != nil || answers(h) != want {
+		t.Errorf("restored without saved totals (%v): %v", err, h != nil && h.totals != nil)
 	}
 	// A restored heap saved again, before it read anything lazily,
 	// restores the same.
@@ -140,6 +153,11 @@ func TestRestoreRefusesInconsistentArrays(t *testing.T) {
 		}, "root"},
 		{"array missing", func(s memSource) { delete(s, "addr_words") }, "no addr_words"},
 		{"eager array missing", func(s memSource) { delete(s, "type_of") }, "no type_of"},
+		{"type counts not adding up", func(s memSource) { s["type_counts"].([]uint64)[0]++ }, "add up"},
+		{"type count beyond the objects", func(s memSource) { s["type_counts"].([]uint64)[0] = 1 << 40 }, "objects of"},
+		{"type size beyond its objects'", func(s memSource) { s["type_sizes"].([]uint64)[0] = 1 << 62 }, "bytes in all"},
+		{"type totals too short", func(s memSource) { s["type_sizes"] = s["type_sizes"].([]uint64)[1:] }, "type sizes"},
+		{"type sizes missing", func(s memSource) { delete(s, "type_sizes") }, "no type_sizes"},
 		{"type samples too short", func(s memSource) { s["type_samples"] = s["type_samples"].([]uint64)[1:] }, "samples"},
 	}
 	for _, tt := range tests {
