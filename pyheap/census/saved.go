@@ -319,7 +319,7 @@ const (
 	SavedSizes                          // shallow sizes: Size
 	SavedReverse                        // the reverse index: Referrers, paths, holders
 	SavedForward                        // out-edges, when saved: Graph, Out
-	SavedAll     = SavedAddrs | SavedSizes | SavedReverse | SavedForward
+	SavedAll                = SavedAddrs | SavedSizes | SavedReverse | SavedForward
 	// SavedTotals: TypeTotals, which a census saved with its index
 	// answers without reading any other part; one saved without them
 	// reads the sizes and the addresses (for the objects a model looks at
