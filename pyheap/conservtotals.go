@@ -79,22 +79,33 @@ func (h *Heap) restoreConservativeModules(x *indexfile.Index) error {
 		return err
 	}
 	types, all, totalSizes := h.TypeTotals()
+	out, err := conservativeFromSaved(counts, sizes, types, all, totalSizes)
+	if err != nil {
+		return err
+	}
+	h.conservModules = out
+	return nil
+}
+
+// conservativeFromSaved checks saved conservative counts and sizes (per
+// type index) against the census's types and their totals: only modules,
+// none beyond their type's objects and bytes, no bytes without objects.
+func conservativeFromSaved(counts, sizes []uint64, types []*Type, all []int, totalSizes []int64) (map[*Type]ConservativeTotal, error) {
 	if len(counts) != len(types) || len(sizes) != len(types) {
-		return fmt.Errorf("saved census: %d conservative counts and %d sizes for %d types", len(counts), len(sizes), len(types))
+		return nil, fmt.Errorf("saved census: %d conservative counts and %d sizes for %d types", len(counts), len(sizes), len(types))
 	}
 	out := map[*Type]ConservativeTotal{}
 	for ix, t := range types {
 		if counts[ix] == 0 && sizes[ix] == 0 {
 			continue
 		}
-		if t == nil || t.Kind != KindModule || counts[ix] > uint64(all[ix]) || sizes[ix] > uint64(totalSizes[ix]) {
-			return fmt.Errorf("saved census: type %d: %d conservative objects of %d bytes, not modules among its %d", ix, counts[ix], sizes[ix], all[ix])
+		if t == nil || t.Kind != KindModule || counts[ix] == 0 || counts[ix] > uint64(all[ix]) || sizes[ix] > uint64(totalSizes[ix]) {
+			return nil, fmt.Errorf("saved census: type %d: %d conservative objects of %d bytes, not modules among its %d", ix, counts[ix], sizes[ix], all[ix])
 		}
 		c := out[t]
 		c.Count += int(counts[ix])
 		c.Size += int64(sizes[ix])
 		out[t] = c
 	}
-	h.conservModules = out
-	return nil
+	return out, nil
 }
