@@ -27,10 +27,16 @@ import (
 // loaded or saved.
 func runIndexed(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return runIndexedEnv(t, dir, nil, args...)
+}
+
+// runIndexedEnv is runIndexed with more environment variables.
+func runIndexedEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, "PYCORONER_INDEX_TRACE=1")
+	cmd.Env = append(append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, "PYCORONER_INDEX_TRACE=1"), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

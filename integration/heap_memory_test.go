@@ -42,24 +42,10 @@ func TestHeapMemoryCeiling(t *testing.T) {
 	}
 }
 
-// runBudget runs the binary with the index cache in dir and the memory
-// budget set to budget bytes.
+// runBudget is runIndexed with the memory budget set to budget bytes.
 func runBudget(t *testing.T, dir string, budget int64, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, fmt.Sprintf("PYCORONER_MEMORY_MAX=%d", budget))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("pycoroner %v: %v", args, err)
-	}
-	return result{out.Bytes(), errb.Bytes(), code}
+	return runIndexedEnv(t, dir, []string{fmt.Sprintf("PYCORONER_MEMORY_MAX=%d", budget)}, args...)
 }
 
 // The dominator tree is checked against the budget before it is computed:
