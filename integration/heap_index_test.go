@@ -27,16 +27,18 @@ import (
 // loaded or saved.
 func runIndexed(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	return runIndexedEnv(t, dir, nil, args...)
+	return runIndexedEnv(t, dir, []string{"PYCORONER_INDEX_TRACE=1"}, args...)
 }
 
-// runIndexedEnv is runIndexed with more environment variables.
+// runIndexedEnv runs the binary with the index cache in dir and env added
+// to the environment; without PYCORONER_INDEX_TRACE in env, stderr holds
+// only what a user would see.
 func runIndexedEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, "PYCORONER_INDEX_TRACE=1"), env...)
+	cmd.Env = append(append(os.Environ(), "PYCORONER_INDEX_DIR="+dir), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

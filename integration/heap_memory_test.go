@@ -42,7 +42,9 @@ func TestHeapMemoryCeiling(t *testing.T) {
 	}
 }
 
-// runBudget is runIndexed with the memory budget set to budget bytes.
+// runBudget runs the binary with the index cache in dir and the memory
+// budget set to budget bytes, without the index trace: the test reads
+// stderr as a user would.
 func runBudget(t *testing.T, dir string, budget int64, args ...string) result {
 	t.Helper()
 	return runIndexedEnv(t, dir, []string{fmt.Sprintf("PYCORONER_MEMORY_MAX=%d", budget)}, args...)
