@@ -31,14 +31,15 @@ func runIndexed(t *testing.T, dir string, args ...string) result {
 }
 
 // runIndexedEnv runs the binary with the index cache in dir and env added
-// to the environment; without PYCORONER_INDEX_TRACE in env, stderr holds
-// only what a user would see.
+// to the environment. The trace is off unless env sets it (even when the
+// shell running the tests exports it): stderr then holds only what a user
+// would see.
 func runIndexedEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(append(os.Environ(), "PYCORONER_INDEX_DIR="+dir), env...)
+	cmd.Env = append(append(os.Environ(), "PYCORONER_INDEX_DIR="+dir, "PYCORONER_INDEX_TRACE="), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

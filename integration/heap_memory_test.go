@@ -1,16 +1,10 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 )
@@ -24,21 +18,11 @@ import (
 func TestHeapMemoryCeiling(t *testing.T) {
 	in := interpreters(t)[0]
 	res := cachedCore(t, in, "threads", harness.Gcore)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "histogram", res.CorePath)
-	cmd.Env = append(os.Environ(), "PYCORONER_INDEX_DIR="+t.TempDir(), "PYCORONER_MEMORY_MAX=64K")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("err = %v, want exit 1; stderr: %s", err, errb.Bytes())
-	}
-	msg := errb.String()
-	if strings.Count(strings.TrimSpace(msg), "\n") != 0 || !strings.Contains(msg, "needs about") ||
-		!strings.Contains(msg, "PYCORONER_MEMORY_MAX") || out.Len() != 0 || strings.Contains(msg, "heap census (") {
-		t.Errorf("stdout %q, stderr %q: want one line naming the memory needed", out.Bytes(), msg)
+	r := runBudget(t, t.TempDir(), 64<<10, "histogram", res.CorePath)
+	msg := string(r.stderr)
+	if r.code != 1 || len(r.stdout) != 0 || strings.Count(strings.TrimSpace(msg), "\n") != 0 ||
+		!strings.Contains(msg, "needs about") || !strings.Contains(msg, "PYCORONER_MEMORY_MAX") || strings.Contains(msg, "heap census (") {
+		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1 and one line naming the memory needed", r.code, r.stdout, msg)
 	}
 }
 
