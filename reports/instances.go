@@ -38,6 +38,12 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	for _, ti := range g.FindType(name) {
 		want[ti], found = true, true
 	}
+	wantOne := make([]uint8, len(want))
+	for i, w := range want {
+		if w {
+			wantOne[i] = 1
+		}
+	}
 	if !found {
 		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)", name)
 	}
@@ -66,22 +72,33 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		wg.Go(func() {
 			var nodes []dominators.Node
 			kept := &nodeHeap{worse: func(a, b dominators.Node) bool { return less(b, a) }}
-			for u := lo; u < hi; u++ {
-				if !want[g.TypeOf[u]] {
-					continue
-				}
-				counts[p]++
-				n := dominators.Node(u)
-				switch {
-				case top <= 0:
-					nodes = append(nodes, n)
-				case kept.Len() < top:
-					heap.Push(kept, n)
-				case less(n, kept.nodes[0]):
-					kept.nodes[0] = n
-					heap.Fix(kept, 0)
+			// The least retained kept: nodes come in increasing order,
+			// so one that retains no more than it is not kept (a type
+			// of millions: one comparison each, not a call of less).
+			var least uint64
+			count := 0
+			// The objects of the type are gathered a block at a time
+			// without a branch (a type of every seventh object foils
+			// the branch predictor: half the scan's time), then kept.
+			var block [4096]dominators.Node
+			for base := lo; base < hi; base += len(block) {
+				m := gatherTypes(g.TypeOf[base:min(base+len(block), hi)], base, wantOne, &block)
+				count += m
+				for _, n := range block[:m] {
+					switch {
+					case top <= 0:
+						nodes = append(nodes, n)
+					case kept.Len() < top:
+						heap.Push(kept, n)
+						least = g.Tree.Retained(kept.nodes[0])
+					case g.Tree.Retained(n) > least:
+						kept.nodes[0] = n
+						heap.Fix(kept, 0)
+						least = g.Tree.Retained(kept.nodes[0])
+					}
 				}
 			}
+			counts[p] = count
 			if top > 0 {
 				nodes = kept.nodes
 			}
@@ -121,6 +138,21 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 			Holders: finder.Holders(id)})
 	}
 	return out, nil
+}
+
+// gatherTypes puts in block the nodes of typeOf (the first numbered
+// base) whose type want marks with 1, and returns how many; no more than
+// len(block) types are given. A function of its own, so that its few
+// variables stay in registers (inlined into the caller, they did not).
+//
+//go:noinline
+func gatherTypes(typeOf []uint32, base int, want []uint8, block *[4096]dominators.Node) int {
+	m := 0
+	for u, ti := range typeOf[:min(len(typeOf), len(block))] {
+		block[m&(len(block)-1)] = dominators.Node(base + u)
+		m += int(want[ti])
+	}
+	return m
 }
 
 // nodeHeap keeps the best nodes seen, the worst on top.

@@ -85,6 +85,9 @@ linked list's head counts, its nodes do not count again).
 			// Objects: their sizes, and paths; types: every object's
 			// type and the tree's child lists (reports.BuildTop).
 			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse}
+			if retained {
+				needs.children = true // the walk from the tree's root (dominators.Tree.Largest)
+			}
 			if by == "type" {
 				needs = leakNeeds{census: pyheap.SavedSizes, children: true, types: true}
 			}

@@ -122,6 +122,9 @@ func (t *Tree) Retained(u Node) uint64 {
 	if t.retLo == nil || int(u) >= len(t.retLo) {
 		return 0
 	}
+	if t.retHi == nil {
+		return uint64(t.retLo[u]) // every size below 4 GiB (RestorePart)
+	}
 	return uint64(t.retHi[u])<<32 | uint64(t.retLo[u])
 }
 

@@ -42,13 +42,25 @@ func Restore(idom, count, retLo, retHi []uint32, totalRetained uint64, stats Sta
 // questions that need no more (Retained, Count, and Children once
 // RestoreChildren gave the child lists), the other arrays are neither
 // read nor checked. Dominates and Children without RestoreChildren are
-// not to be asked of it.
+// not to be asked of it. retHi may be nil when totalRetained is below
+// 4 GiB: no node retains more than the whole, so every high half is 0 (a
+// command then reads 4 bytes per node less).
 func RestorePart(n int, count, retLo, retHi []uint32, totalRetained uint64, stats Stats) (*Tree, error) {
+	if retHi == nil && totalRetained < NoHighHalves {
+		if len(count) != n || len(retLo) != n {
+			return nil, fmt.Errorf("saved dominator tree: %d nodes, %d counts, %d retained sizes", n, len(count), len(retLo))
+		}
+		return &Tree{n: n, Count: count, retLo: retLo, TotalRetained: totalRetained, Stats: stats}, nil
+	}
 	if len(count) != n || len(retLo) != n || len(retHi) != n {
 		return nil, fmt.Errorf("saved dominator tree: %d nodes, %d counts, %d+%d retained sizes", n, len(count), len(retLo), len(retHi))
 	}
 	return &Tree{n: n, Count: count, retLo: retLo, retHi: retHi, TotalRetained: totalRetained, Stats: stats}, nil
 }
+
+// NoHighHalves is the total retained size below which a tree's retained
+// sizes need no high halves (RestorePart).
+const NoHighHalves = 1 << 32
 
 // checkIdom checks every immediate dominator, the nodes split among the
 // CPUs: a node below n that is not the node itself, Root or Unreachable.
@@ -95,10 +107,18 @@ func (t *Tree) ChildArrays() (off []uint32, kids []Node) {
 
 // RestoreChildren gives a restored tree its saved child lists
 // (ChildArrays), used in place: the offsets in order, every child a node.
-func (t *Tree) RestoreChildren(off []uint32, kids []Node) error {
+// checked: the caller vouches that these very arrays passed these checks
+// before (an index file unchanged since a process checked them): only
+// their lengths are checked again, not their 8 bytes per node.
+func (t *Tree) RestoreChildren(off []uint32, kids []Node, checked bool) error {
 	n := t.Len()
 	if len(off) != n+2 || off[0] != 0 || int(off[n+1]) != len(kids) {
 		return fmt.Errorf("saved dominator tree: %d child offsets for %d nodes and %d children", len(off), n, len(kids))
+	}
+	if checked {
+		t.children = &children{off: off, kids: kids}
+		t.children.once.Do(func() {})
+		return nil
 	}
 	for i := 1; i < len(off); i++ {
 		if off[i] < off[i-1] {

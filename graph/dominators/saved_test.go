@@ -21,7 +21,7 @@ func TestRestoreTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := got.RestoreChildren(slices.Clone(off), slices.Clone(kids)); err != nil {
+	if err := got.RestoreChildren(slices.Clone(off), slices.Clone(kids), false); err != nil {
 		t.Fatal(err)
 	}
 	for u := Node(0); int(u) < len(idom); u++ {
@@ -57,9 +57,18 @@ func TestRestoreTree(t *testing.T) {
 		"child out of range": {off, func() []Node { k := slices.Clone(kids); k[0] = Node(n); return k }()},
 	} {
 		r, _ := Restore(idom, count, lo, hi, tree.TotalRetained, tree.Stats)
-		if err := r.RestoreChildren(tc.off, tc.kids); err == nil {
+		if err := r.RestoreChildren(tc.off, tc.kids, false); err == nil {
 			t.Errorf("%s: restored", name)
 		}
+	}
+	// Arrays vouched for as checked before: only their lengths are
+	// checked again.
+	r, _ := Restore(idom, count, lo, hi, tree.TotalRetained, tree.Stats)
+	if err := r.RestoreChildren(off[:len(off)-1], kids, true); err == nil {
+		t.Errorf("offsets short, checked before: restored")
+	}
+	if err := r.RestoreChildren(off, kids, true); err != nil {
+		t.Errorf("checked before: %v", err)
 	}
 }
 
@@ -93,6 +102,19 @@ func TestRestorePart(t *testing.T) {
 			t.Errorf("node %d: restored %d/%d, computed %d/%d", u, got.Retained(u), got.Count[u], tree.Retained(u), tree.Count[u])
 		}
 	}
+	// Below 4 GiB in all, the high halves are not needed; above, they are.
+	noHi, err := RestorePart(n, count, lo, nil, tree.TotalRetained, tree.Stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u := Node(0); int(u) < n; u++ {
+		if noHi.Retained(u) != tree.Retained(u) {
+			t.Errorf("node %d without high halves: %d, computed %d", u, noHi.Retained(u), tree.Retained(u))
+		}
+	}
+	if _, err := RestorePart(n, count, lo, nil, NoHighHalves, tree.Stats); err == nil {
+		t.Error("4 GiB in all without high halves: restored")
+	}
 	mustPanic := func(what string, f func()) {
 		t.Helper()
 		defer func() {
@@ -105,7 +127,7 @@ func TestRestorePart(t *testing.T) {
 	mustPanic("Children without child lists", func() { got.Children(Root) })
 	mustPanic("Dominates", func() { got.Dominates(0, 1) })
 	got, _ = RestorePart(n, count, lo, hi, tree.TotalRetained, tree.Stats)
-	if err := got.RestoreChildren(slices.Clone(off), slices.Clone(kids)); err != nil {
+	if err := got.RestoreChildren(slices.Clone(off), slices.Clone(kids), false); err != nil {
 		t.Fatal(err)
 	}
 	for u := Node(0); int(u) < n; u++ {

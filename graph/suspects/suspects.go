@@ -15,7 +15,9 @@
 package suspects
 
 import (
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
 )
@@ -121,17 +123,20 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		kids := tree.Children(x)
 		rx := retained(x)
 		spread := rx // x's own size counts: one huge object is a suspect too
+		big := 0     // the children come biggest first
 		for _, k := range kids {
-			if tree.Retained(k) >= minBytes {
-				stack = append(stack, k)
-				spread -= tree.Retained(k)
+			if tree.Retained(k) < minBytes {
+				break
 			}
+			stack = append(stack, k)
+			spread -= tree.Retained(k)
+			big++
 		}
 		if x == dominators.Root || spread < minBytes {
 			continue
 		}
 		out = append(out, Suspect{Node: x, Retained: rx, Count: tree.Count[x], Share: float64(rx) / float64(total),
-			Accumulates: byType(tree, typeOf, kids, minBytes, opts.MaxTypes), Spread: spread})
+			Accumulates: byType(tree, typeOf, kids[big:], opts.MaxTypes), Spread: spread})
 	}
 	slices.SortStableFunc(out, func(a, b Suspect) int {
 		if a.Retained != b.Retained {
@@ -189,17 +194,61 @@ func chainHead(tree *dominators.Tree, path []dominators.Node, typeOf []uint32) (
 	return 0, 0
 }
 
-// byType sums the nodes that retain less than below per type (the small
-// children of a suspect: millions of them, not copied), the biggest
-// retained first.
-func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, below uint64, maxTypes int) []TypeCount {
+// byType sums nodes per type, the biggest retained first: the small
+// children of a suspect (millions of them, not copied), in parts one per
+// CPU when they are many, each part's types kept in the order they come
+// (the order of ties, as in one pass).
+func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, maxTypes int) []TypeCount {
+	parts := 1
+	if len(nodes) >= 1<<16 {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	sums := make([][]TypeCount, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := len(nodes)*p/parts, len(nodes)*(p+1)/parts
+		wg.Go(func() { sums[p] = sumTypes(tree, typeOf, nodes[lo:hi]) })
+	}
+	wg.Wait()
+	out := sums[0]
+	index := map[uint32]int{}
+	for i, tc := range out {
+		index[tc.Type] = i
+	}
+	for _, part := range sums[1:] {
+		for _, tc := range part {
+			i, ok := index[tc.Type]
+			if !ok {
+				index[tc.Type] = len(out)
+				out = append(out, tc)
+				continue
+			}
+			out[i].Count += tc.Count
+			out[i].Retained += tc.Retained
+		}
+	}
+	slices.SortStableFunc(out, func(a, b TypeCount) int {
+		if a.Retained != b.Retained {
+			if a.Retained > b.Retained {
+				return -1
+			}
+			return 1
+		}
+		return b.Count - a.Count
+	})
+	if len(out) > maxTypes {
+		out = out[:maxTypes]
+	}
+	return out
+}
+
+// sumTypes counts nodes and sums what they retain per type, the types in
+// the order of their first node.
+func sumTypes(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node) []TypeCount {
 	index := map[uint32]int{}
 	var out []TypeCount
 	lastType, last := ^uint32(0), -1 // neighbours are mostly of one type
 	for _, u := range nodes {
-		if tree.Retained(u) >= below {
-			continue
-		}
 		t := typeOf[u]
 		i := last
 		if t != lastType {
@@ -213,18 +262,6 @@ func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, bel
 		}
 		out[i].Count++
 		out[i].Retained += tree.Retained(u)
-	}
-	slices.SortStableFunc(out, func(a, b TypeCount) int {
-		if a.Retained != b.Retained {
-			if a.Retained > b.Retained {
-				return -1
-			}
-			return 1
-		}
-		return b.Count - a.Count
-	})
-	if len(out) > maxTypes {
-		out = out[:maxTypes]
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package suspects
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
@@ -187,5 +189,31 @@ func TestFindChains(t *testing.T) {
 				t.Errorf("accumulates %+v, want most of the list's 500 nodes", a)
 			}
 		})
+	}
+}
+
+// byType over many nodes (split among the CPUs) sums as one pass does,
+// with the order of ties (the types in the order of their first node).
+func TestByTypeInParts(t *testing.T) {
+	var b builder
+	holder := b.add(tDict, 100)
+	var kids []dominators.Node
+	for i := 0; i < 1<<17; i++ {
+		typ := uint32(tRecord)
+		switch {
+		case i%7 == 0:
+			typ = tStr
+		case i > 1<<16 && i%5 == 0:
+			typ = tBytes // a type first met in a later part
+		}
+		k := b.add(typ, uint32(10+i%3))
+		b.ref(holder, k)
+		kids = append(kids, k)
+	}
+	tree := b.tree(t, holder)
+	want := sumTypes(tree, b.types, kids)
+	slices.SortStableFunc(want, func(a, b TypeCount) int { return cmp.Compare(b.Retained, a.Retained) })
+	if got := byType(tree, b.types, kids, 10); !slices.Equal(got, want) {
+		t.Fatalf("in parts %+v, one pass %+v", got, want)
 	}
 }
