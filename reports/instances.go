@@ -38,19 +38,40 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	for _, ti := range g.FindType(name) {
 		want[ti], found = true, true
 	}
+	if !found {
+		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)", name)
+	}
+	nodes, count := largestOfTypes(g.Tree, g.TypeOf, want, top)
+	out := &Instances{Type: name, Count: count, Instances: []Instance{}}
+	finder := NewHolderFinder(g.H)
+	ids := make([]pyheap.ObjectID, len(nodes))
+	for i, u := range nodes {
+		ids[i] = pyheap.ObjectID(u)
+	}
+	finder.idx.Prefetch(ids)
+	for _, u := range nodes {
+		id := pyheap.ObjectID(u)
+		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: g.Type(u).ShortName(),
+			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u],
+			Holders: finder.Holders(id)})
+	}
+	return out, nil
+}
+
+// largestOfTypes lists the nodes whose type want marks, the largest
+// retained first (then by node), top of them (0: all), and counts them
+// all.
+func largestOfTypes(tree *dominators.Tree, typeOf []uint32, want []bool, top int) ([]dominators.Node, int) {
 	wantOne := make([]uint8, len(want))
 	for i, w := range want {
 		if w {
 			wantOne[i] = 1
 		}
 	}
-	if !found {
-		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)", name)
-	}
 	// The largest retained first, then by id: with --top only the top
 	// are kept while counting (a type of millions is not sorted whole).
 	less := func(a, b dominators.Node) bool {
-		ra, rb := g.Tree.Retained(a), g.Tree.Retained(b)
+		ra, rb := tree.Retained(a), tree.Retained(b)
 		if ra != rb {
 			return ra > rb
 		}
@@ -61,14 +82,14 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	// the top of all, and the order below is total, so the answer does not
 	// depend on the split.
 	parts := 1
-	if len(g.TypeOf) >= 1<<20 {
+	if len(typeOf) >= 1<<20 {
 		parts = runtime.GOMAXPROCS(0)
 	}
 	counts := make([]int, parts)
 	perPart := make([][]dominators.Node, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
-		lo, hi := len(g.TypeOf)*p/parts, len(g.TypeOf)*(p+1)/parts
+		lo, hi := len(typeOf)*p/parts, len(typeOf)*(p+1)/parts
 		wg.Go(func() {
 			var nodes []dominators.Node
 			kept := &nodeHeap{worse: func(a, b dominators.Node) bool { return less(b, a) }}
@@ -82,7 +103,7 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 			// the branch predictor: half the scan's time), then kept.
 			var block [4096]dominators.Node
 			for base := lo; base < hi; base += len(block) {
-				m := gatherTypes(g.TypeOf[base:min(base+len(block), hi)], base, wantOne, &block)
+				m := gatherTypes(typeOf[base:min(base+len(block), hi)], base, wantOne, &block)
 				count += m
 				for _, n := range block[:m] {
 					switch {
@@ -90,11 +111,11 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 						nodes = append(nodes, n)
 					case kept.Len() < top:
 						heap.Push(kept, n)
-						least = g.Tree.Retained(kept.nodes[0])
-					case g.Tree.Retained(n) > least:
+						least = tree.Retained(kept.nodes[0])
+					case tree.Retained(n) > least:
 						kept.nodes[0] = n
 						heap.Fix(kept, 0)
-						least = g.Tree.Retained(kept.nodes[0])
+						least = tree.Retained(kept.nodes[0])
 					}
 				}
 			}
@@ -124,20 +145,7 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	if top > 0 && len(nodes) > top {
 		nodes = nodes[:top]
 	}
-	out := &Instances{Type: name, Count: count, Instances: []Instance{}}
-	finder := NewHolderFinder(g.H)
-	ids := make([]pyheap.ObjectID, len(nodes))
-	for i, u := range nodes {
-		ids[i] = pyheap.ObjectID(u)
-	}
-	finder.idx.Prefetch(ids)
-	for _, u := range nodes {
-		id := pyheap.ObjectID(u)
-		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: g.Type(u).ShortName(),
-			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u],
-			Holders: finder.Holders(id)})
-	}
-	return out, nil
+	return nodes, count
 }
 
 // gatherTypes puts in block the nodes of typeOf (the first numbered

@@ -215,6 +215,7 @@ func packIDs(edges []uint64) []uint32 {
 // are never in memory together, and the fill reads its sources in order.
 func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 	n := h.Len()
+	step := time.Now()
 	ids := make([][]uint32, len(h.parts))
 	for i := range h.parts {
 		edges := h.parts[i].edges
@@ -230,6 +231,7 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 		})
 		ids[i] = packIDs(edges)
 	}
+	traceStep("  reverse index: edge targets found", &step)
 	typeObjOf := func(src int) ObjectID { return h.typeObj[typeOf[src]] }
 	fwdOff := bigarray.Make[uint32](n + 1)
 	parallel(n, func(lo, hi int) {
@@ -270,7 +272,9 @@ func (h *Heap[T]) reverseConsumingEdges(typeOf []uint32) {
 	})
 	h.freeEdges()
 	bigarray.Trim()
+	traceStep("  reverse index: out-edges by id", &step)
 	h.revOff, h.rev = reverseOf(n, fwdOff, fwd)
+	traceStep("  reverse index: referrers", &step)
 	bigarray.Free(fwd)
 	bigarray.Free(fwdOff)
 }
