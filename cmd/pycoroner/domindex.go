@@ -447,7 +447,11 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	if count != nil {
 		indexfile.Add(b, "count", count)
 		indexfile.Add(b, "retained_lo", lo)
-		indexfile.Add(b, "retained_hi", hi)
+		if t.TotalRetained >= dominators.NoHighHalves {
+			// Below, every high half is 0: not written, not read
+			// (restoreTree).
+			indexfile.Add(b, "retained_hi", hi)
+		}
 	}
 	off, kids := t.ChildArrays()
 	indexfile.Add(b, "child_off", off)

@@ -91,3 +91,50 @@ func TestLargestRestored(t *testing.T) {
 		t.Errorf("restored: Largest %v (%v), want %v", got, ok, want)
 	}
 }
+
+// Child lists are sorted biggest retained first, then by node, whichever
+// way a list is sorted: big lists as keys (two hubs of 70,000 children
+// each) or in place (one hub holding most nodes), small ones in parts.
+func TestChildListsSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, hubs := range [][]int{{70000, 70000, 5}, {150000, 3}} {
+		var adj [][]Node
+		root := Node(0)
+		adj = append(adj, nil)
+		var hubIDs []Node
+		for _, k := range hubs {
+			hub := Node(len(adj))
+			hubIDs = append(hubIDs, hub)
+			adj = append(adj, nil)
+			adj[root] = append(adj[root], hub)
+			for j := 0; j < k; j++ {
+				adj[hub] = append(adj[hub], Node(len(adj)))
+				adj = append(adj, nil)
+			}
+		}
+		sizes := make([]uint32, len(adj))
+		for i := range sizes {
+			sizes[i] = uint32(rng.IntN(30)) // ties everywhere
+		}
+		tree, err := Compute(fromAdj(adj, []Node{root}), Options{Sizes: sizes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for u := 0; u < tree.Len(); u++ {
+			kids := tree.Children(Node(u))
+			if !slices.IsSortedFunc(kids, func(a, b Node) int {
+				if c := cmp.Compare(tree.Retained(b), tree.Retained(a)); c != 0 {
+					return c
+				}
+				return cmp.Compare(a, b)
+			}) {
+				t.Fatalf("hubs %v: children of %d not biggest first, then by node", hubs, u)
+			}
+		}
+		for i, hub := range hubIDs {
+			if got := len(tree.Children(hub)); got != hubs[i] {
+				t.Fatalf("hubs %v: hub %d has %d children, want %d", hubs, hub, got, hubs[i])
+			}
+		}
+	}
+}
