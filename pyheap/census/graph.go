@@ -80,37 +80,49 @@ func (h *Heap[T]) forwardFromReverse() {
 		h.buildReverse()
 	}
 	n := h.Len()
+	// Each CPU takes the sources of its own range and reads every edge
+	// (as reverseOf does): the writes, to random sources, are not shared.
 	off := bigarray.Make[uint32](n + 1)
-	for _, src := range h.rev {
-		off[src+1]++
-	}
+	parallel(n, func(lo, hi int) {
+		for _, src := range h.rev {
+			if src >= ObjectID(lo) && src < ObjectID(hi) {
+				off[src+1]++
+			}
+		}
+	})
 	for i := 1; i <= n; i++ {
 		off[i] += off[i-1]
 	}
 	fwd := bigarray.Make[ObjectID](len(h.rev))
 	fill := bigarray.Make[uint32](n)
 	copy(fill, off[:n])
-	for t := 0; t < n; t++ {
-		tobj := ObjectID(t)
-		prev := ObjectID(-1)
-		for _, src := range h.rev[h.revOff[t]:h.revOff[t+1]] {
-			// One edge from src to its type object is the type's, placed
-			// last below; a src's edges to t are adjacent in the list.
-			first := src != prev
-			prev = src
-			if first && h.TypeObject(src) == tobj {
-				continue
+	parallel(n, func(lo, hi int) {
+		for t := 0; t < n; t++ {
+			tobj := ObjectID(t)
+			prev := ObjectID(-1)
+			for _, src := range h.rev[h.revOff[t]:h.revOff[t+1]] {
+				// One edge from src to its type object is the type's,
+				// placed last below; a src's edges to t are adjacent in
+				// the list.
+				first := src != prev
+				prev = src
+				if src < ObjectID(lo) || src >= ObjectID(hi) {
+					continue
+				}
+				if first && h.TypeObject(src) == tobj {
+					continue
+				}
+				fwd[fill[src]] = tobj
+				fill[src]++
 			}
-			fwd[fill[src]] = tobj
-			fill[src]++
 		}
-	}
-	for src := 0; src < n; src++ {
-		if t := h.TypeObject(ObjectID(src)); t >= 0 {
-			fwd[fill[src]] = t
-			fill[src]++
+		for src := lo; src < hi; src++ {
+			if t := h.TypeObject(ObjectID(src)); t >= 0 {
+				fwd[fill[src]] = t
+				fill[src]++
+			}
 		}
-	}
+	})
 	bigarray.Free(fill)
 	h.fwdOff, h.fwd = off, fwd
 }
