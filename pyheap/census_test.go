@@ -2,6 +2,7 @@ package pyheap
 
 import (
 	"context"
+	"github.com/pycoroner/pycoroner/pyheap/census"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -138,6 +139,61 @@ func TestAppendRefsIsRefs(t *testing.T) {
 			}
 			if taken[KindOther] == 0 || taken[KindTuple] == 0 || taken[KindList] == 0 {
 				t.Fatalf("fast path taken for %v: the test needs instances, tuples and lists", taken)
+			}
+		})
+	}
+}
+
+// LabelledAmong reports what Labelled reports of the targets its filter
+// may have, with the same labels in the same order: tuples and lists on
+// their fast path, and every other kind through Labelled. Each object's
+// filter holds every other of its targets (and its type for half of them).
+func TestLabelledAmongIsLabelledFiltered(t *testing.T) {
+	for name, path := range censusCores(t) {
+		t.Run(name, func(t *testing.T) {
+			p := openCore(t, path)
+			r := openRuntime(t, p)
+			h, err := r.BuildHeap(HeapOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := &censusReader{r: r.NewReader()}
+			type labelled struct {
+				target uint64
+				via    string
+				cons   bool
+			}
+			seen := map[Kind]int{}
+			for i := 0; i < h.Len(); i++ {
+				addr, typ := h.Addr(ObjectID(i)), h.Type(ObjectID(i))
+				var all []labelled
+				cr.Labelled(addr, typ, func(target uint64, via Ref, cons bool) {
+					all = append(all, labelled{target, via.String(), cons})
+				})
+				var f census.AddrFilter
+				for k, l := range all {
+					if k%2 == i%2 {
+						f.Add(l.target)
+					}
+				}
+				var want, got []labelled
+				for _, l := range all {
+					if f.MayHave(l.target) {
+						want = append(want, l)
+					}
+				}
+				cr.LabelledAmong(addr, typ, &f, func(target uint64, via Ref, cons bool) {
+					got = append(got, labelled{target, via.String(), cons})
+				})
+				if !slices.Equal(got, want) {
+					t.Fatalf("0x%x (%s): LabelledAmong %v, Labelled filtered %v", addr, typ.Name, got, want)
+				}
+				if len(want) > 0 {
+					seen[typ.Kind]++
+				}
+			}
+			if seen[KindTuple] == 0 || seen[KindList] == 0 || seen[KindOther] == 0 {
+				t.Fatalf("compared for %v: the test needs tuples, lists and instances", seen)
 			}
 		})
 	}

@@ -207,35 +207,41 @@ func (r *Runtime) eachDictItem(obj uint64, fn func(k, v uint64) bool) error {
 
 // eachSeqItem calls fn for each item of a list or tuple.
 func (r *Runtime) eachSeqItem(obj uint64, kind Kind, fn func(i int, item uint64)) error {
-	n, err := r.varSize(obj)
+	raw, err := r.seqItems(obj, kind)
 	if err != nil {
 		return err
 	}
-	if n < 0 || n > maxDictEntries {
-		return fmt.Errorf("sequence 0x%x: bad size %d", obj, n)
-	}
-	base := r.L.TupleItems.Add(obj)
-	if kind == KindList {
-		if base, err = r.m.ptr(r.L.ListItems.Add(obj)); err != nil {
-			return err
-		}
-		if base == 0 {
-			return nil
-		}
-	}
-	if n*8 >= prefetchBytes {
-		r.m.prefetch(base, int(n)*8)
-	}
-	raw, err := r.m.bytes(base, int(n)*8)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < int(n); i++ {
+	for i := 0; i < len(raw)/8; i++ {
 		if it := binary.LittleEndian.Uint64(raw[8*i:]); it != 0 {
 			fn(i, it)
 		}
 	}
 	return nil
+}
+
+// seqItems is the item array of a tuple or list (kind), 8 bytes an
+// item, as the core holds it (NULL items included).
+func (r *Runtime) seqItems(obj uint64, kind Kind) ([]byte, error) {
+	n, err := r.varSize(obj)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || n > maxDictEntries {
+		return nil, fmt.Errorf("sequence 0x%x: bad size %d", obj, n)
+	}
+	base := r.L.TupleItems.Add(obj)
+	if kind == KindList {
+		if base, err = r.m.ptr(r.L.ListItems.Add(obj)); err != nil {
+			return nil, err
+		}
+		if base == 0 {
+			return nil, nil
+		}
+	}
+	if n*8 >= prefetchBytes {
+		r.m.prefetch(base, int(n)*8)
+	}
+	return r.m.bytes(base, int(n)*8)
 }
 
 // SetItems returns up to limit keys of a set or frozenset and its length.

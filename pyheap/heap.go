@@ -1,6 +1,7 @@
 package pyheap
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/pycoroner/pycoroner/pyheap/census"
@@ -225,6 +226,35 @@ func (r *Runtime) appendKeysValues(keys, values uint64, dst []uint64) []uint64 {
 
 func (cr *censusReader) Labelled(obj uint64, t *Type, emit func(target uint64, via Ref, conservative bool)) {
 	cr.r.walkRefs(obj, t, true, emit)
+}
+
+// LabelledAmong is Labelled less the references to targets f does not
+// have: a tuple's or list's items are compared with f in place, without
+// a call each (finding one record in a list of 3 M was a call per item,
+// two through the callbacks).
+func (cr *censusReader) LabelledAmong(obj uint64, t *Type, f *census.AddrFilter, emit func(target uint64, via Ref, conservative bool)) {
+	r := cr.r
+	tw := r.typeWalkOf(t)
+	if tw.seq != KindTuple && tw.seq != KindList {
+		r.walkRefs(obj, t, true, func(target uint64, via Ref, conservative bool) {
+			if f.MayHave(target) {
+				emit(target, via, conservative)
+			}
+		})
+		return
+	}
+	if f.MayHave(t.Addr) {
+		emit(t.Addr, fieldRef("__class__"), false) // as walkRefs does
+	}
+	raw, err := r.seqItems(obj, tw.seq)
+	if err != nil {
+		return
+	}
+	for i := 0; i < len(raw)/8; i++ {
+		if it := binary.LittleEndian.Uint64(raw[8*i:]); it != 0 && f.MayHave(it) {
+			emit(it, Ref{Kind: census.RefItem, Index: int64(i)}, false)
+		}
+	}
 }
 
 func (cr *censusReader) Size(obj uint64, t *Type) int64 { return cr.r.shallowSize(obj, t) }

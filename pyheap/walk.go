@@ -59,6 +59,7 @@ type typeWalk struct {
 	// kind walks a type the model classifies (a container, a frame): its
 	// own walker, or its pointer members (fields), and nothing else.
 	kind   walker
+	seq    Kind // KindTuple or KindList when kind walks its items, and nothing else
 	fields []field
 	leaf   bool // int, str, ...: no references but the type
 	// Otherwise an instance: the walker of its builtin base (a subclass
@@ -135,9 +136,9 @@ func (r *Runtime) kindWalk(t *Type, tw *typeWalk) bool {
 	case KindNone, KindBool, KindInt, KindFloat, KindStr, KindBytes:
 		tw.leaf = true
 	case KindTuple:
-		tw.kind = walkTuple
+		tw.kind, tw.seq = walkTuple, KindTuple
 	case KindList:
-		tw.kind = walkList
+		tw.kind, tw.seq = walkList, KindList
 	case KindDict:
 		tw.kind = (*Runtime).walkDict
 	case KindSet, KindFrozenSet:

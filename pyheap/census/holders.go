@@ -129,16 +129,12 @@ func (f *Holders[T]) Prefetch(ids []ObjectID) {
 		// A holder of millions of references (a list of every instance)
 		// is walked for a few of them: a bit per address hash rules out
 		// almost every reference before the map is asked.
-		var filter [64]uint64
+		var filter AddrFilter
 		for a, id := range w {
 			m[id] = nil
-			b := (a >> 4) & 4095
-			filter[b>>6] |= 1 << (b & 63)
+			filter.Add(a)
 		}
-		f.h.main.Labelled(f.h.Addr(src), f.h.Type(src), func(target uint64, via Ref, conservative bool) {
-			if b := (target >> 4) & 4095; filter[b>>6]&(1<<(b&63)) == 0 {
-				return
-			}
+		f.h.labelledAmong(f.h.Addr(src), f.h.Type(src), &filter, func(target uint64, via Ref, conservative bool) {
 			if id, ok := w[target]; ok {
 				m[id] = append(m[id], Edge{Target: id, Addr: target, Via: via, Conservative: conservative})
 			}

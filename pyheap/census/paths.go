@@ -129,7 +129,9 @@ func (h *Heap[T]) shortestPaths(id ObjectID, all bool, max, slack int, rank func
 func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via Ref, conservative bool) {
 	want := h.Addr(to)
 	exact, found := false, false
-	h.main.Labelled(h.Addr(from), h.Type(from), func(target uint64, v Ref, cons bool) {
+	var f AddrFilter // a list of millions holding to: its items skipped without a call each
+	f.Add(want)
+	h.labelledAmong(h.Addr(from), h.Type(from), &f, func(target uint64, v Ref, cons bool) {
 		if target != want || exact {
 			return
 		}
