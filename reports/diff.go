@@ -121,11 +121,12 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 			SizeOld: t.SizeOld, SizeNew: t.SizeNew, SizeDelta: t.SizeDelta()})
 	}
 	h := cur.H
+	paths := newPathLabeller(h)
 	for _, gp := range res.Growth {
 		id := pyheap.ObjectID(gp.Node)
 		dg := DiffGrowth{Address: hexAddr(h.Addr(id)), Type: cur.Type(gp.Node).ShortName(),
 			NewReferents: gp.NewReferents, NewRetainedSize: gp.NewRetained}
-		dg.Path = rootPath(h, id)
+		dg.Path = paths.rootPath(id)
 		d.Growth = append(d.Growth, dg)
 	}
 	if opts.NewType != "" {

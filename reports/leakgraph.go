@@ -35,6 +35,10 @@ type LeakGraph struct {
 	TypeOf []uint32
 	Types  []*pyheap.Type
 	Tree   *dominators.Tree
+	// LargestShallow, when a saved tree gave it, lists the objects with
+	// the largest shallow sizes in `top`'s order (see LargestShallow):
+	// `top` reads it instead of every size when it asks for no more.
+	LargestShallow []uint32
 	// Times: the arrays, and the dominator tree with its retained sizes.
 	ArraysTime, TreeTime time.Duration
 }

@@ -39,11 +39,12 @@ type Leaks struct {
 func BuildLeaks(g *LeakGraph, opts suspects.Options) *Leaks {
 	out := &Leaks{HeapSize: g.HeapSize(), Suspects: []Suspect{}}
 	h := g.H
+	paths := newPathLabeller(h)
 	for _, s := range suspects.Find(g.Tree, g.TypeOf, opts) {
 		id := pyheap.ObjectID(s.Node)
 		sp := Suspect{Address: hexAddr(h.Addr(id)), Type: g.Type(s.Node).ShortName(), RetainedSize: s.Retained,
 			Share: s.Share, Accumulates: []Accumulated{}}
-		sp.Path = rootPath(h, id)
+		sp.Path = paths.rootPath(id)
 		for _, a := range s.Accumulates {
 			sp.Accumulates = append(sp.Accumulates, Accumulated{Type: g.Types[a.Type].ShortName(), Count: a.Count, RetainedSize: a.Retained})
 		}
@@ -114,8 +115,10 @@ func (l *Leaks) WriteText(w io.Writer) error {
 // It is the first module path among the first rootPathsMax paths of
 // `path --all`, if one is at most rootPathSlack hops longer than the
 // shortest, else the shortest: the search need not go further than that
-// (census.Heap.ShortestPathsWithin), and only the path shown is labelled.
-func rootPath(h *pyheap.Heap, id pyheap.ObjectID) *RefPath {
+// (census.Heap.ShortestPathsWithin), and only the path shown is labelled,
+// with the labeller's labels and descriptions (an answer of many rows).
+func (pl *pathLabeller) rootPath(id pyheap.ObjectID) *RefPath {
+	h := pl.h
 	found := h.ShortestPathsWithin(id, rootPathsMax, rootPathSlack, rankRoot)
 	if len(found) == 0 {
 		return nil
@@ -127,7 +130,7 @@ func rootPath(h *pyheap.Heap, id pyheap.ObjectID) *RefPath {
 			break
 		}
 	}
-	return &labelPaths(h, []census.Path{pick})[0]
+	return &pl.label([]census.Path{pick})[0]
 }
 
 // The paths rootPath chooses from.

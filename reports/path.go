@@ -64,27 +64,48 @@ func rankRoot(r pyheap.Root) int { return rootRank[r.Kind] }
 
 // labelPaths labels and describes the hops of paths the census found.
 func labelPaths(h *pyheap.Heap, found []census.Path) []RefPath {
-	rt := h.Runtime()
+	return newPathLabeller(h).label(found)
+}
+
+// pathLabeller labels and describes paths, each pair's edge labelled and
+// each object described once however many paths (or rows: top's 25 share
+// their first hops) pass through it: labelling a big dict's edges and
+// describing a module's dict are the costly part.
+type pathLabeller struct {
+	h      *pyheap.Heap
+	labels map[hopPair]hopLabel
+	hops   map[pyheap.ObjectID]Hop
+}
+
+type hopPair struct{ from, to pyheap.ObjectID }
+
+type hopLabel struct {
+	via  pyheap.Ref
+	cons bool
+}
+
+func newPathLabeller(h *pyheap.Heap) *pathLabeller {
+	return &pathLabeller{h: h, labels: map[hopPair]hopLabel{}, hops: map[pyheap.ObjectID]Hop{}}
+}
+
+func (pl *pathLabeller) label(found []census.Path) []RefPath {
+	h, rt := pl.h, pl.h.Runtime()
 	out := []RefPath{}
-	// Paths share hops, and labelling a big dict's edges is the costly
-	// part: label each pair once.
-	type pair struct{ from, to pyheap.ObjectID }
-	type label struct {
-		via  pyheap.Ref
-		cons bool
-	}
-	labels := map[pair]label{}
 	for _, fp := range found {
 		p := RefPath{Root: PathRoot{Kind: string(fp.Root.Kind), Name: fp.Root.Name, Interpreter: fp.Root.Interp}}
 		prev := pyheap.ObjectID(-1)
 		for _, o := range fp.Objects {
-			v := rt.Describe(h.Addr(o))
-			hop := Hop{Address: hexAddr(h.Addr(o)), Type: v.Type, Repr: v.Repr, desc: rt.ShortDesc(h.Addr(o))}
+			hop, ok := pl.hops[o]
+			if !ok {
+				v := rt.Describe(h.Addr(o))
+				hop = Hop{Address: hexAddr(h.Addr(o)), Type: v.Type, Repr: v.Repr, desc: rt.ShortDesc(h.Addr(o))}
+				pl.hops[o] = hop
+			}
 			if prev >= 0 {
-				l, ok := labels[pair{prev, o}]
+				l, ok := pl.labels[hopPair{prev, o}]
 				if !ok {
 					l.via, l.cons = h.EdgeLabel(prev, o)
-					labels[pair{prev, o}] = l
+					pl.labels[hopPair{prev, o}] = l
 				}
 				via, fields := l.via.String(), refFields(l.via)
 				hop.Via, hop.RefFields, hop.Conservative = &via, &fields, l.cons

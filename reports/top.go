@@ -74,11 +74,12 @@ func BuildTop(g *LeakGraph, retained, byType bool, top int) *Top {
 	}
 	out.Total = g.H.Len()
 	out.Objects = []TopObject{}
+	paths := newPathLabeller(g.H)
 	for _, u := range topObjects(g, retained, top) {
 		id := pyheap.ObjectID(u)
 		o := TopObject{Address: hexAddr(g.H.Addr(id)), Type: g.Type(dominators.Node(u)).ShortName(),
 			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(dominators.Node(u)), RetainedObjects: g.Tree.Count[u]}
-		o.Path = rootPath(g.H, id)
+		o.Path = paths.rootPath(id)
 		out.Objects = append(out.Objects, o)
 	}
 	return out
@@ -91,6 +92,13 @@ func BuildTop(g *LeakGraph, retained, byType bool, top int) *Top {
 // object is looked at.
 func topObjects(g *LeakGraph, retained bool, top int) []int {
 	if !retained {
+		if top <= len(g.LargestShallow) {
+			out := make([]int, top)
+			for i, u := range g.LargestShallow[:top] {
+				out[i] = int(u)
+			}
+			return out
+		}
 		return largestValues(g.Sizes, top)
 	}
 	if nodes, ok := g.Tree.Largest(top); ok {
@@ -101,6 +109,23 @@ func topObjects(g *LeakGraph, retained bool, top int) []int {
 		return out
 	}
 	return biggest(g.H.Len(), top, func(u int) uint64 { return g.Tree.Retained(dominators.Node(u)) })
+}
+
+// SavedLargest is how many of the objects with the largest shallow sizes
+// a saved dominator tree lists (LargestShallow), for `top` to read
+// instead of every size: more than --top asks for but in a few scripts.
+const SavedLargest = 1024
+
+// LargestShallow lists the objects with the largest shallow sizes, largest
+// first (ties: the smaller id first), SavedLargest of them at most: what
+// `top` lists, to be saved.
+func LargestShallow(sizes []uint32) []uint32 {
+	ids := largestValues(sizes, SavedLargest)
+	out := make([]uint32, len(ids))
+	for i, u := range ids {
+		out[i] = uint32(u)
+	}
+	return out
 }
 
 // largestValues is biggest over vals itself, in parts one per CPU (21 M

@@ -329,6 +329,19 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 	if needs.census&pyheap.SavedSizes != 0 {
 		g.Sizes = h.Sizes()
 	}
+	if x.Has("largest_shallow") { // trees saved before 2026-12-03 have none
+		largest, err := indexfile.Get[uint32](x, "largest_shallow")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkBelow(largest, uint32(objects)); err != nil {
+			return nil, fmt.Errorf("largest shallow sizes: %w", err)
+		}
+		if len(largest) > reports.SavedLargest {
+			return nil, fmt.Errorf("%d largest shallow sizes, at most %d are saved", len(largest), reports.SavedLargest)
+		}
+		g.LargestShallow = largest
+	}
 	if needs.types || (needs.groups && !censusTypes(h, g)) {
 		if err := restoreTypes(x, h, g); err != nil {
 			return nil, err
@@ -457,6 +470,7 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	indexfile.Add(b, "child_off", off)
 	indexfile.Add(b, "children", kids)
 	indexfile.Add(b, "type_of", g.TypeOf)
+	indexfile.Add(b, "largest_shallow", reports.LargestShallow(hs.h.Sizes()))
 	indexfile.Add(b, "root_reach", reach)
 	indexfile.Add(b, "types", typeIxs)
 	indexfile.Add(b, "meta", meta)
