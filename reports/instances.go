@@ -41,7 +41,10 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	if !found {
 		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)", name)
 	}
-	nodes, count := largestOfTypes(g.Tree, g.TypeOf, want, top)
+	nodes, count, ok := g.TypeTops.largest(g, want, top)
+	if !ok {
+		nodes, count = largestOfTypes(g.Tree, g.TypeOf, want, top)
+	}
 	out := &Instances{Type: name, Count: count, Instances: []Instance{}}
 	finder := NewHolderFinder(g.H)
 	ids := make([]pyheap.ObjectID, len(nodes))

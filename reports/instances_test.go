@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/pyheap"
 )
 
 // largestOfTypes gives what sorting every node of the types gives (the
@@ -56,5 +57,62 @@ func TestLargestOfTypes(t *testing.T) {
 			t.Fatalf("top %d: %d nodes of %d counted, first %v; want %d of %d, first %v",
 				top, len(got), count, got[:min(3, len(got))], len(wantNodes), len(all), wantNodes[:min(3, len(wantNodes))])
 		}
+	}
+}
+
+// The saved largest per type (TypeTops) answer as the scan does, for
+// every --top they keep, one type or two; past what they keep they
+// decline.
+func TestTypeTopsAgreeWithScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	n := 200000
+	g := dominators.Graph[dominators.Node]{Off: make([]uint32, n+1), Roots: []dominators.Node{0}}
+	for v := 1; v < n; v++ {
+		g.Targets = append(g.Targets, dominators.Node(v))
+	}
+	for u := 1; u <= n; u++ {
+		g.Off[u] = uint32(n - 1)
+	}
+	sizes := make([]uint32, n)
+	typeOf := make([]uint32, n)
+	for i := range sizes {
+		sizes[i] = uint32(1 + rng.IntN(60))
+		typeOf[i] = uint32(rng.IntN(5))
+		if i%1000 == 0 {
+			typeOf[i] = 5 // a type of 200 objects
+		}
+	}
+	tree, err := dominators.Compute(g, dominators.Options{Sizes: sizes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg := &LeakGraph{Tree: tree, TypeOf: typeOf}
+	for i := 0; i < 7; i++ { // type 6 has no object
+		lg.Types = append(lg.Types, &pyheap.Type{Addr: 0x1000 + uint64(i)*0x40})
+	}
+	tt := NewTypeTops(lg)
+	if err := tt.Check(n); err != nil {
+		t.Fatal(err)
+	}
+	lg.TypeTops = tt
+	for _, want := range [][]bool{
+		{false, true, false, false, false, false, false},
+		{false, false, true, false, false, true, false},
+		{false, false, false, false, false, false, true},
+	} {
+		for _, top := range []int{1, 25, TypeTopsKept} {
+			got, count, ok := tt.largest(lg, want, top)
+			scan, scanCount := largestOfTypes(tree, typeOf, want, top)
+			if !ok || count != scanCount || !slices.Equal(got, scan) {
+				t.Fatalf("types %v, top %d: saved %v (%d, %v), scan %v (%d)", want, top, got, count, ok, scan, scanCount)
+			}
+		}
+		if _, _, ok := tt.largest(lg, want, TypeTopsKept+1); ok {
+			t.Errorf("top %d answered from %d kept", TypeTopsKept+1, TypeTopsKept)
+		}
+	}
+	lg.Types[3] = lg.Types[2] // two types of one address: no key
+	if NewTypeTops(lg) != nil {
+		t.Error("TypeTops made for types sharing an address")
 	}
 }

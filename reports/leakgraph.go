@@ -39,6 +39,9 @@ type LeakGraph struct {
 	// the largest shallow sizes in `top`'s order (see LargestShallow):
 	// `top` reads it instead of every size when it asks for no more.
 	LargestShallow []uint32
+	// TypeTops, when a saved tree gave it, is each type's count and
+	// largest retained objects, for `instances` (see NewTypeTops).
+	TypeTops *TypeTops
 	// Times: the arrays, and the dominator tree with its retained sizes.
 	ArraysTime, TreeTime time.Duration
 }

@@ -342,6 +342,13 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 		}
 		g.LargestShallow = largest
 	}
+	if x.Has("type_tops_addrs") { // trees saved before 2026-12-03 have none
+		tt, err := restoreTypeTops(x, objects)
+		if err != nil {
+			return nil, err
+		}
+		g.TypeTops = tt
+	}
 	if needs.types || (needs.groups && !censusTypes(h, g)) {
 		if err := restoreTypes(x, h, g); err != nil {
 			return nil, err
@@ -355,6 +362,25 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 		return nil, fmt.Errorf("%d words of root reach for %d objects", len(reach), objects)
 	}
 	return g, nil
+}
+
+// restoreTypeTops reads each type's count and largest objects
+// (reports.TypeTops), checked.
+func restoreTypeTops(x *indexfile.Index, objects int) (*reports.TypeTops, error) {
+	tt := &reports.TypeTops{}
+	var err error
+	if tt.Addrs, err = indexfile.Get[uint64](x, "type_tops_addrs"); err != nil {
+		return nil, err
+	}
+	for name, dst := range map[string]*[]uint32{"type_tops_off": &tt.Off, "type_tops_nodes": &tt.Nodes, "type_tops_counts": &tt.Counts} {
+		if *dst, err = indexfile.Get[uint32](x, name); err != nil {
+			return nil, err
+		}
+	}
+	if err := tt.Check(objects); err != nil {
+		return nil, fmt.Errorf("largest objects per type: %w", err)
+	}
+	return tt, nil
 }
 
 // censusTypes gives g the census's type per object and type table, when
@@ -471,6 +497,12 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	indexfile.Add(b, "children", kids)
 	indexfile.Add(b, "type_of", g.TypeOf)
 	indexfile.Add(b, "largest_shallow", reports.LargestShallow(hs.h.Sizes()))
+	if tt := reports.NewTypeTops(g); tt != nil {
+		indexfile.Add(b, "type_tops_addrs", tt.Addrs)
+		indexfile.Add(b, "type_tops_off", tt.Off)
+		indexfile.Add(b, "type_tops_nodes", tt.Nodes)
+		indexfile.Add(b, "type_tops_counts", tt.Counts)
+	}
 	indexfile.Add(b, "root_reach", reach)
 	indexfile.Add(b, "types", typeIxs)
 	indexfile.Add(b, "meta", meta)

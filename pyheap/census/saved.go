@@ -24,7 +24,9 @@ import (
 // SavedVersion is the version of the saved form: a saved census of
 // another version is not restored. 2: roots name their interpreter. 3:
 // addresses as the census's bitmap (addrIndex), not one array entry each.
-const SavedVersion = 3
+// 4: the roots in a binary form of their own (savedroots.go), not in the
+// JSON of the stats.
+const SavedVersion = 4
 
 // ArraySink receives the arrays of a census to save.
 type ArraySink interface {
@@ -50,8 +52,9 @@ type ArraySource interface {
 }
 
 // savedMeta is the small part of a saved census, as JSON.
+// savedMeta is the saved stats, as JSON (the roots are in "roots":
+// savedroots.go).
 type savedMeta struct {
-	Roots []Root
 	Stats Stats
 }
 
@@ -69,7 +72,7 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 	// addresses were (allSizes first would add an array to the peak).
 	h.flatten()
 	h.allSizes()
-	meta, err := json.Marshal(savedMeta{Roots: h.roots, Stats: h.Stats})
+	meta, err := json.Marshal(savedMeta{Stats: h.Stats})
 	if err != nil {
 		return err
 	}
@@ -94,6 +97,7 @@ func (h *Heap[T]) Save(sink ArraySink) error {
 		sink.IDs("fwd", h.fwd)
 	}
 	sink.Bytes("meta", meta)
+	sink.Bytes("roots", encodeRoots(h.roots))
 	return nil
 }
 
@@ -375,7 +379,14 @@ func Restore[T any](model Model[T], src ArraySource) (*Heap[T], error) {
 	if err := json.Unmarshal(metaBytes, &meta); err != nil {
 		return nil, fmt.Errorf("saved census: %w", err)
 	}
-	h.roots, h.Stats = meta.Roots, meta.Stats
+	rootBytes, err := src.Bytes("roots")
+	if err != nil {
+		return nil, err
+	}
+	if h.roots, err = decodeRoots(rootBytes); err != nil {
+		return nil, fmt.Errorf("saved census: %w", err)
+	}
+	h.Stats = meta.Stats
 	h.Stats.Restored = true
 	n := len(typeOf)
 	nt := len(h.typeAddr)

@@ -149,8 +149,15 @@ func TestRestoreRefusesInconsistentArrays(t *testing.T) {
 		{"type not where the census found it", func(s memSource) { s["type_addrs"].([]uint64)[1] = a["dict"] }, "not of the type"},
 		{"bad meta", func(s memSource) { s["meta"] = []byte("{") }, "saved census"},
 		{"root id out of range", func(s memSource) {
-			s["meta"] = []byte(strings.Replace(string(s["meta"].([]byte)), `"ID":`, `"ID":9`, 1))
+			roots, err := decodeRoots(s["roots"].([]byte))
+			if err != nil || len(roots) == 0 {
+				panic(fmt.Sprintf("roots %v: %v", roots, err))
+			}
+			roots[0].ID = 9999
+			s["roots"] = encodeRoots(roots)
 		}, "root"},
+		{"roots cut short", func(s memSource) { r := s["roots"].([]byte); s["roots"] = r[:len(r)-1] }, "roots cut short"},
+		{"roots missing", func(s memSource) { delete(s, "roots") }, "no roots"},
 		{"array missing", func(s memSource) { delete(s, "addr_words") }, "no addr_words"},
 		{"eager array missing", func(s memSource) { delete(s, "type_of") }, "no type_of"},
 		{"type counts not adding up", func(s memSource) { s["type_counts"].([]uint64)[0]++ }, "add up"},
