@@ -496,8 +496,11 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	indexfile.Add(b, "child_off", off)
 	indexfile.Add(b, "children", kids)
 	indexfile.Add(b, "type_of", g.TypeOf)
+	step := time.Now()
 	indexfile.Add(b, "largest_shallow", reports.LargestShallow(hs.h.Sizes()))
-	if tt := reports.NewTypeTops(g); tt != nil {
+	tt := reports.NewTypeTops(g)
+	traceStep("tree: largest objects (by size, per type)", &step)
+	if tt != nil {
 		indexfile.Add(b, "type_tops_addrs", tt.Addrs)
 		indexfile.Add(b, "type_tops_off", tt.Off)
 		indexfile.Add(b, "type_tops_nodes", tt.Nodes)
