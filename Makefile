@@ -76,6 +76,7 @@ bench: deps
 FUZZTIME ?= 20s
 FUZZMINIMIZE ?= 100x
 FUZZ_TARGETS := coreread/unwind:FuzzUnwind coreread:FuzzOpen coreread:FuzzNotes coreread:FuzzFileNote pyheap:FuzzCore pyheap:FuzzObject \
+	pyheap/census:FuzzDecodeRoots \
 	pyheap:FuzzCore:PYCORONER_CENSUS_WORKERS=3
 fuzz:
 	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZMINIMIZE) $(FUZZ_TARGETS)

@@ -36,3 +36,24 @@ func TestRootsRoundTrip(t *testing.T) {
 		t.Fatal("a count of billions in a few bytes: decoded")
 	}
 }
+
+// Whatever the bytes, decodeRoots returns roots or an error, never
+// panics, and roots it returns encode back to the same bytes.
+func FuzzDecodeRoots(f *testing.F) {
+	f.Add(encodeRoots([]Root{{Kind: "module", Name: "sys", Addr: 1, ID: 2, Line: 3, Local: "x"}}))
+	f.Add(encodeRoots(nil))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		roots, err := decodeRoots(b)
+		if err != nil {
+			return
+		}
+		if again := encodeRoots(roots); string(again) != string(b) {
+			// Varints have one shortest form; a longer one decodes to the
+			// same roots, which is fine, but must then decode again alike.
+			if r2, err := decodeRoots(again); err != nil || !reflect.DeepEqual(r2, roots) {
+				t.Fatalf("roots %+v re-encode to %x, which decodes to %+v (%v)", roots, again, r2, err)
+			}
+		}
+	})
+}
