@@ -17,23 +17,11 @@ import (
 func TestLargestOfTypes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	n := 1<<20 + 33
-	g := dominators.Graph[dominators.Node]{Off: make([]uint32, n+1), Roots: []dominators.Node{0}}
-	for v := 1; v < n; v++ {
-		g.Targets = append(g.Targets, dominators.Node(v))
-	}
-	for u := 1; u <= n; u++ {
-		g.Off[u] = uint32(n - 1)
-	}
-	sizes := make([]uint32, n)
 	typeOf := make([]uint32, n)
-	for i := range sizes {
-		sizes[i] = uint32(1 + rng.IntN(40))
+	for i := range typeOf {
 		typeOf[i] = uint32(rng.IntN(7))
 	}
-	tree, err := dominators.Compute(g, dominators.Options{Sizes: sizes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := starTree(t, rng, n, 40)
 	want := []bool{false, true, false, false, true, false, false} // types 1 and 4
 	var all []dominators.Node
 	for u, ti := range typeOf {
@@ -66,26 +54,14 @@ func TestLargestOfTypes(t *testing.T) {
 func TestTypeTopsAgreeWithScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	n := 200000
-	g := dominators.Graph[dominators.Node]{Off: make([]uint32, n+1), Roots: []dominators.Node{0}}
-	for v := 1; v < n; v++ {
-		g.Targets = append(g.Targets, dominators.Node(v))
-	}
-	for u := 1; u <= n; u++ {
-		g.Off[u] = uint32(n - 1)
-	}
-	sizes := make([]uint32, n)
 	typeOf := make([]uint32, n)
-	for i := range sizes {
-		sizes[i] = uint32(1 + rng.IntN(60))
+	for i := range typeOf {
 		typeOf[i] = uint32(rng.IntN(5))
 		if i%1000 == 0 {
 			typeOf[i] = 5 // a type of 200 objects
 		}
 	}
-	tree, err := dominators.Compute(g, dominators.Options{Sizes: sizes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := starTree(t, rng, n, 60)
 	lg := &LeakGraph{Tree: tree, TypeOf: typeOf}
 	for i := 0; i < 7; i++ { // type 6 has no object
 		lg.Types = append(lg.Types, &pyheap.Type{Addr: 0x1000 + uint64(i)*0x40})
@@ -115,4 +91,27 @@ func TestTypeTopsAgreeWithScan(t *testing.T) {
 	if NewTypeTops(lg) != nil {
 		t.Error("TypeTops made for types sharing an address")
 	}
+}
+
+// starTree is the dominator tree of a star: node 0 holds every other,
+// each of a size drawn from [1, maxSize] (ties everywhere when small), so
+// that each retains its own size.
+func starTree(t *testing.T, rng *rand.Rand, n, maxSize int) *dominators.Tree {
+	t.Helper()
+	g := dominators.Graph[dominators.Node]{Off: make([]uint32, n+1), Roots: []dominators.Node{0}}
+	for v := 1; v < n; v++ {
+		g.Targets = append(g.Targets, dominators.Node(v))
+	}
+	for u := 1; u <= n; u++ {
+		g.Off[u] = uint32(n - 1)
+	}
+	sizes := make([]uint32, n)
+	for i := range sizes {
+		sizes[i] = uint32(1 + rng.IntN(maxSize))
+	}
+	tree, err := dominators.Compute(g, dominators.Options{Sizes: sizes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
 }

@@ -67,13 +67,7 @@ func TestLargestAgainstScan(t *testing.T) {
 // A saved tree restored with only its child lists is walked as the
 // computed one; one without them is declined, not a panic.
 func TestLargestRestored(t *testing.T) {
-	g, _ := build(t, "root cache r1 r2 b1 b2 shared other",
-		[]string{"root>cache other", "cache>r1 r2", "r1>b1", "r2>b2 shared", "other>shared"}, "root")
-	sizes := []uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
-	tree, err := Compute(g, Options{Sizes: sizes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := cacheTree(t)
 	_, count, lo, hi := tree.Arrays()
 	off, kids := tree.ChildArrays()
 	part, err := RestorePart(tree.Len(), count, lo, hi, tree.TotalRetained, tree.Stats)

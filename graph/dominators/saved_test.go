@@ -8,13 +8,7 @@ import (
 // A tree restored from its arrays answers as the computed one; arrays
 // that do not hold together are refused.
 func TestRestoreTree(t *testing.T) {
-	g, _ := build(t, "root cache r1 r2 b1 b2 shared other",
-		[]string{"root>cache other", "cache>r1 r2", "r1>b1", "r2>b2 shared", "other>shared"}, "root")
-	sizes := []uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
-	tree, err := Compute(g, Options{Sizes: sizes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := cacheTree(t)
 	idom, count, lo, hi := tree.Arrays()
 	off, kids := tree.ChildArrays()
 	got, err := Restore(slices.Clone(idom), slices.Clone(count), slices.Clone(lo), slices.Clone(hi), tree.TotalRetained, tree.Stats)
@@ -77,13 +71,7 @@ func TestRestoreTree(t *testing.T) {
 // wrong length, and refuses (panics: a caller's bug) the questions it
 // cannot answer.
 func TestRestorePart(t *testing.T) {
-	g, _ := build(t, "root cache r1 r2 b1 b2 shared other",
-		[]string{"root>cache other", "cache>r1 r2", "r1>b1", "r2>b2 shared", "other>shared"}, "root")
-	sizes := []uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
-	tree, err := Compute(g, Options{Sizes: sizes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := cacheTree(t)
 	idom, count, lo, hi := tree.Arrays()
 	off, kids := tree.ChildArrays()
 	n := len(idom)
@@ -138,4 +126,19 @@ func TestRestorePart(t *testing.T) {
 	if !slices.Equal(got.Children(Root), tree.Children(Root)) {
 		t.Errorf("root's children: restored %v, computed %v", got.Children(Root), tree.Children(Root))
 	}
+}
+
+// cacheTree is the dominator tree, with sizes, of a small graph: a cache
+// holding two records, a blob each, one of them sharing an object with
+// another root.
+func cacheTree(t *testing.T) *Tree {
+	t.Helper()
+	g, _ := build(t, "root cache r1 r2 b1 b2 shared other",
+		[]string{"root>cache other", "cache>r1 r2", "r1>b1", "r2>b2 shared", "other>shared"}, "root")
+	sizes := []uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
+	tree, err := Compute(g, Options{Sizes: sizes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
 }

@@ -89,10 +89,12 @@ func (d *rootDecoder) str() string {
 func decodeRoots(b []byte) ([]Root, error) {
 	d := &rootDecoder{b: b}
 	count := d.uvarint()
-	if d.err == nil && count > uint64(len(d.b)) { // a root takes a byte at least
+	// A root takes 11 bytes at least (a byte per field); the slice grows
+	// as roots are read, so a false count allocates nothing up front.
+	if d.err == nil && count > uint64(len(d.b)/11) {
 		return nil, fmt.Errorf("%d roots in %d bytes", count, len(d.b))
 	}
-	roots := make([]Root, 0, count)
+	roots := make([]Root, 0, min(count, 1024))
 	for i := uint64(0); i < count && d.err == nil; i++ {
 		var r Root
 		r.Kind = RootKind(d.str())
