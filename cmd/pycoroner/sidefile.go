@@ -54,8 +54,11 @@ func (hs *heapSession) loadSide(schema indexfile.Schema, what, remade string, us
 		return nil, false
 	}
 	if err := use(x); err != nil {
-		x.Close()
+		// Removed before it is closed: Close stamps the arrays whose
+		// checksums passed, and a stamp must not vouch for values that
+		// failed their checks (they are then trusted unchecked).
 		os.Remove(x.Path())
+		x.Close()
 		if !errors.Is(err, errOtherCensus) {
 			hs.warnings = append(hs.warnings, fmt.Sprintf("saved %s %s not used: %v; it was %s", what, x.Path(), err, remade))
 		}
