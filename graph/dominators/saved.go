@@ -106,7 +106,8 @@ func (t *Tree) ChildArrays() (off []uint32, kids []Node) {
 }
 
 // RestoreChildren gives a restored tree its saved child lists
-// (ChildArrays), used in place: the offsets in order, every child a node.
+// (ChildArrays), used in place: the offsets in order, every child a node,
+// each node a child once at most.
 // checked: the caller vouches that these very arrays passed these checks
 // before (an index file unchanged since a process checked them): only
 // their lengths are checked again, not their 8 bytes per node.
@@ -125,10 +126,17 @@ func (t *Tree) RestoreChildren(off []uint32, kids []Node, checked bool) error {
 			return fmt.Errorf("saved dominator tree: child offsets out of order at %d", i)
 		}
 	}
+	// Each node a child once at most: then every walk down from Root
+	// (suspects, SumByType, Largest) ends, whatever else the file says.
+	seen := make([]uint64, (n+63)/64)
 	for _, k := range kids {
 		if int(k) >= n {
 			return fmt.Errorf("saved dominator tree: child %d of %d nodes", k, n)
 		}
+		if seen[k/64]&(1<<(k%64)) != 0 {
+			return fmt.Errorf("saved dominator tree: node %d is a child twice", k)
+		}
+		seen[k/64] |= 1 << (k % 64)
 	}
 	c := &children{off: off, kids: kids}
 	c.once.Do(func() {})

@@ -49,6 +49,7 @@ func TestRestoreTree(t *testing.T) {
 		"offsets short":      {off[:len(off)-1], kids},
 		"offsets unordered":  {func() []uint32 { o := slices.Clone(off); o[1], o[2] = 5, 1; return o }(), kids},
 		"child out of range": {off, func() []Node { k := slices.Clone(kids); k[0] = Node(n); return k }()},
+		"child twice":        {off, func() []Node { k := slices.Clone(kids); k[1] = k[0]; return k }()},
 	} {
 		r, _ := Restore(idom, count, lo, hi, tree.TotalRetained, tree.Stats)
 		if err := r.RestoreChildren(tc.off, tc.kids, false); err == nil {

@@ -112,12 +112,17 @@ func (h *Heap[T]) forwardFromReverse() {
 				if first && h.TypeObject(src) == tobj {
 					continue
 				}
-				fwd[fill[src]] = tobj
-				fill[src]++
+				// A reverse index without src's type edge (a forged
+				// index: the census always records it) must not write
+				// into the next source's edges, another CPU's.
+				if fill[src] < off[src+1] {
+					fwd[fill[src]] = tobj
+					fill[src]++
+				}
 			}
 		}
 		for src := lo; src < hi; src++ {
-			if t := h.TypeObject(ObjectID(src)); t >= 0 {
+			if t := h.TypeObject(ObjectID(src)); t >= 0 && fill[src] < off[src+1] {
 				fwd[fill[src]] = t
 				fill[src]++
 			}
