@@ -48,7 +48,7 @@ func NewTypeTops(g *LeakGraph) *TypeTops {
 		case len(k) < TypeTopsKept:
 			kept[ti] = append(k, n)
 			if len(k)+1 == TypeTopsKept {
-				sortByRetained(g.Tree, kept[ti])
+				slices.SortFunc(kept[ti], g.Tree.ByRetained)
 				least[ti] = g.Tree.Retained(kept[ti][TypeTopsKept-1])
 			}
 		case g.Tree.Retained(n) > least[ti]:
@@ -68,23 +68,13 @@ func NewTypeTops(g *LeakGraph) *TypeTops {
 		}
 	}
 	for i, k := range kept {
-		sortByRetained(g.Tree, k)
+		slices.SortFunc(k, g.Tree.ByRetained)
 		tt.Off[i+1] = tt.Off[i] + uint32(len(k))
 		for _, n := range k {
 			tt.Nodes = append(tt.Nodes, uint32(n))
 		}
 	}
 	return tt
-}
-
-// sortByRetained sorts nodes largest retained first, then by node.
-func sortByRetained(t *dominators.Tree, nodes []dominators.Node) {
-	slices.SortFunc(nodes, func(a, b dominators.Node) int {
-		if c := cmp.Compare(t.Retained(b), t.Retained(a)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
 }
 
 // Check checks saved TypeTops against a census of objects objects: one
@@ -138,6 +128,6 @@ func (tt *TypeTops) largest(g *LeakGraph, want []bool, top int) ([]dominators.No
 			nodes = append(nodes, dominators.Node(u))
 		}
 	}
-	sortByRetained(g.Tree, nodes)
+	slices.SortFunc(nodes, g.Tree.ByRetained)
 	return nodes[:min(top, len(nodes))], count, true
 }

@@ -85,15 +85,6 @@ const bigList = 1 << 16
 // the list holds most nodes, when it is sorted in place instead. The
 // other lists are split among the CPUs.
 func (t *Tree) sortChildLists(c *children, n int) {
-	byRetained := func(a, b Node) int {
-		if ra, rb := t.Retained(a), t.Retained(b); ra != rb {
-			if ra > rb {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a, b)
-	}
 	list := func(i int) []Node { return c.kids[c.off[i]:c.off[i+1]] }
 	var keys []uint64
 	for i := 0; i <= n; i++ {
@@ -102,7 +93,7 @@ func (t *Tree) sortChildLists(c *children, n int) {
 			continue
 		}
 		if t.TotalRetained >= NoHighHalves || 2*len(kids) > n+1 {
-			slices.SortFunc(kids, byRetained)
+			slices.SortFunc(kids, t.ByRetained)
 			continue
 		}
 		if keys == nil {
@@ -120,7 +111,7 @@ func (t *Tree) sortChildLists(c *children, n int) {
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
 				if kids := list(i); len(kids) > 1 && len(kids) < bigList {
-					slices.SortFunc(kids, byRetained)
+					slices.SortFunc(kids, t.ByRetained)
 				}
 			}
 		})
@@ -151,6 +142,15 @@ func sortKeyed(t *Tree, kids []Node, keys []uint64) {
 			j++
 		}
 	}
+}
+
+// ByRetained orders nodes the largest retained size first, then by node:
+// the order of child lists and of every "largest" answer.
+func (t *Tree) ByRetained(a, b Node) int {
+	if c := cmp.Compare(t.Retained(b), t.Retained(a)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
 }
 
 // Dominates reports whether a dominates b (every node dominates itself).

@@ -1,7 +1,6 @@
 package dominators
 
 import (
-	"cmp"
 	"container/heap"
 	"slices"
 )
@@ -58,12 +57,7 @@ func (t *Tree) Largest(k int) ([]Node, bool) {
 	if len(out) < k || kth == 0 {
 		return nil, false
 	}
-	slices.SortFunc(out, func(a, b Node) int {
-		if c := cmp.Compare(t.Retained(b), t.Retained(a)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
+	slices.SortFunc(out, t.ByRetained)
 	return out[:k], true
 }
 
