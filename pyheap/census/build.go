@@ -159,7 +159,9 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 // as many of the marks made so far (a sample of where the heap is); the
 // seeding worker hands its pending marks over.
 func (c *census[T]) split(seeder *worker[T], seeded int) {
-	want := min(runtime.NumCPU(), 8)
+	// GOMAXPROCS, not NumCPU: since Go 1.25 it follows a container's CPU
+	// quota, where NumCPU counts the host's CPUs.
+	want := min(runtime.GOMAXPROCS(0), 8)
 	if c.opts.Workers > 0 {
 		// For tests, and for comparing: this many workers, whatever the
 		// heap's size.

@@ -2,7 +2,9 @@ package census
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -385,5 +387,31 @@ func TestRefString(t *testing.T) {
 	}
 	if !(Ref{Kind: RefField, Name: "__dict__"}).IsField("__dict__") || (Ref{Kind: RefKey, Name: "__dict__"}).IsField("__dict__") {
 		t.Error("IsField")
+	}
+}
+
+// The census's parallel steps use the CPUs the process may use
+// (GOMAXPROCS, which follows a container's CPU quota), not the host's.
+func TestParallelFollowsGOMAXPROCS(t *testing.T) {
+	for _, procs := range []int{1, 2, 3} {
+		old := runtime.GOMAXPROCS(procs)
+		var mu sync.Mutex
+		var parts [][2]int
+		parallel(1<<20, func(lo, hi int) {
+			mu.Lock()
+			parts = append(parts, [2]int{lo, hi})
+			mu.Unlock()
+		})
+		runtime.GOMAXPROCS(old)
+		if len(parts) != procs {
+			t.Errorf("GOMAXPROCS %d: %d parts %v", procs, len(parts), parts)
+		}
+		covered := 0
+		for _, p := range parts {
+			covered += p[1] - p[0]
+		}
+		if covered != 1<<20 {
+			t.Errorf("GOMAXPROCS %d: parts cover %d of %d", procs, covered, 1<<20)
+		}
 	}
 }

@@ -317,12 +317,11 @@ func (h *Heap[T]) IndexBytes() int64 {
 	return n
 }
 
-// parallel splits [0, n) among the CPUs.
+// parallel splits [0, n) among the CPUs the process may use
+// (GOMAXPROCS follows a container's CPU quota; NumCPU does not, and some
+// callers' workers each read a whole array, so extra ones only cost).
 func parallel(n int, fn func(lo, hi int)) {
-	workers := runtime.NumCPU()
-	if workers > 8 {
-		workers = 8
-	}
+	workers := min(runtime.GOMAXPROCS(0), 8)
 	if n < 1<<16 || workers < 2 {
 		fn(0, n)
 		return
