@@ -62,13 +62,24 @@ func TestTypeTopsAgreeWithScan(t *testing.T) {
 		}
 	}
 	tree := starTree(t, rng, n, 60)
-	lg := &LeakGraph{Tree: tree, TypeOf: typeOf}
+	sizes := make([]uint32, n)
+	for i := range sizes {
+		sizes[i] = uint32(rng.IntN(100))
+	}
+	lg := &LeakGraph{Tree: tree, TypeOf: typeOf, Sizes: sizes}
 	for i := 0; i < 7; i++ { // type 6 has no object
 		lg.Types = append(lg.Types, &pyheap.Type{Addr: 0x1000 + uint64(i)*0x40})
 	}
 	tt := NewTypeTops(lg)
 	if err := tt.Check(n); err != nil {
 		t.Fatal(err)
+	}
+	checkTypeSums(t, lg, tt)
+	if err := tt.Resolve(lg.Types[:3]); err == nil {
+		t.Error("sums named by a census that lacks their types")
+	}
+	if err := tt.Resolve(lg.Types); err != nil {
+		t.Error(err)
 	}
 	lg.TypeTops = tt
 	for _, want := range [][]bool{
@@ -114,4 +125,44 @@ func starTree(t *testing.T, rng *rand.Rand, n, maxSize int) *dominators.Tree {
 		t.Fatal(err)
 	}
 	return tree
+}
+
+// checkTypeSums checks tt's sums (top --by type's, saved) against a sum
+// of every object's size by type and the tree's own walk, and that
+// CheckSums takes them and refuses them altered.
+func checkTypeSums(t *testing.T, lg *LeakGraph, tt *TypeTops) {
+	t.Helper()
+	shallow := make([]uint64, len(lg.Types))
+	for u, ti := range lg.TypeOf {
+		shallow[ti] += uint64(lg.Sizes[u])
+	}
+	walk := lg.Tree.SumByType(lg.TypeOf, len(lg.Types))
+	s := tt.Sums
+	for i := range lg.Types {
+		if s.Shallow[i] != shallow[i] || int(s.Counted[i]) != walk.Counted[i] || s.Retained[i] != walk.Retained[i] || s.Objects[i] != walk.Objects[i] {
+			t.Errorf("type %d: saved sums %d %d %d %d, want %d %d %d %d", i, s.Shallow[i], s.Counted[i], s.Retained[i], s.Objects[i],
+				shallow[i], walk.Counted[i], walk.Retained[i], walk.Objects[i])
+		}
+	}
+	n, total := lg.Tree.Len(), lg.Tree.TotalRetained
+	if err := tt.CheckSums(n, total); err != nil {
+		t.Fatal(err)
+	}
+	for name, alter := range map[string]func(){
+		"more counted than instances":  func() { s.Counted[1] = tt.Counts[1] + 1 },
+		"more retained than the tree":  func() { s.Retained[2] = total + 1 },
+		"more objects than the census": func() { s.Objects[0] = uint64(n) + 1 },
+		"a sum missing":                func() { s.Shallow = s.Shallow[:len(s.Shallow)-1] },
+	} {
+		saved := *s
+		saved.Counted, saved.Retained, saved.Objects = slices.Clone(s.Counted), slices.Clone(s.Retained), slices.Clone(s.Objects)
+		alter()
+		if tt.CheckSums(n, total) == nil {
+			t.Errorf("%s: CheckSums took it", name)
+		}
+		*s = saved
+	}
+	if err := tt.CheckSums(n, total); err != nil {
+		t.Fatalf("restored: %v", err)
+	}
 }

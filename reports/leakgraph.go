@@ -27,8 +27,7 @@ type LeakGraph struct {
 	Graph dominators.Graph[pyheap.ObjectID]
 	Sizes []uint32 // shallow size (sys.getsizeof) per object
 	// TypeOf is an index into Types per object, types numbered in the
-	// order of their first object (NewLeakTypes; top --by type's order
-	// of ties follows it). A graph restored for a command that needs
+	// order of their first object (NewLeakTypes). A graph restored for a command that needs
 	// neither (cmd/pycoroner's leakNeeds) has neither, nor Sizes, nor
 	// child lists unless asked for; one for a command that only groups
 	// types (leaks, instances) may have the census's numbering instead.
@@ -42,6 +41,7 @@ type LeakGraph struct {
 	// TypeTops, when a saved tree gave it, is each type's count and
 	// largest retained objects, for `instances` (see NewTypeTops).
 	TypeTops *TypeTops
+	sums     *dominators.TypeSums // typeSums, once
 	// Times: the arrays, and the dominator tree with its retained sizes.
 	ArraysTime, TreeTime time.Duration
 }
@@ -241,4 +241,14 @@ func (g *LeakGraph) FindType(name string) []uint32 {
 		}
 	}
 	return out
+}
+
+// typeSums is the tree's dominators.TypeSums by g's types, walked once
+// (an answer and the saved tree both read them).
+func (g *LeakGraph) typeSums() dominators.TypeSums {
+	if g.sums == nil {
+		s := g.Tree.SumByType(g.TypeOf, len(g.Types))
+		g.sums = &s
+	}
+	return *g.sums
 }

@@ -35,6 +35,7 @@ type TopType struct {
 	ShallowSize     uint64 `json:"shallow_size"` // of every instance
 	RetainedSize    uint64 `json:"retained_size"`
 	RetainedObjects uint64 `json:"retained_objects"`
+	addr            uint64 // of its type object: the last tie-breaker
 }
 
 // Top is the answer of `top`: the objects (or types) with the largest
@@ -173,22 +174,28 @@ func largestValues(vals []uint32, k int) []int {
 }
 
 // topTypes sums each type's instances; by retained size, only those no
-// instance of their type dominates (dominators.Tree.SumByType).
+// instance of their type dominates (dominators.Tree.SumByType). A saved
+// tree's sums are read when it has them (TypeTops.topTypes).
 func topTypes(g *LeakGraph, retained bool) []TopType {
-	rows := make([]TopType, len(g.Types))
-	rt := g.H.Runtime()
-	for i, t := range g.Types {
-		rows[i] = TopType{Type: t.Name, Module: rt.TypeModule(t)}
+	rows, ok := g.TypeTops.topTypes(g.H.Runtime())
+	if !ok {
+		rows = make([]TopType, len(g.Types))
+		rt := g.H.Runtime()
+		for i, t := range g.Types {
+			rows[i] = TopType{Type: t.Name, Module: rt.TypeModule(t), addr: t.Addr}
+		}
+		for u, ti := range g.TypeOf {
+			rows[ti].Count++
+			rows[ti].ShallowSize += uint64(g.Sizes[u])
+		}
+		sums := g.typeSums()
+		for i := range rows {
+			rows[i].Counted, rows[i].RetainedSize, rows[i].RetainedObjects = sums.Counted[i], sums.Retained[i], sums.Objects[i]
+		}
 	}
-	for u, ti := range g.TypeOf {
-		rows[ti].Count++
-		rows[ti].ShallowSize += uint64(g.Sizes[u])
-	}
-	sums := g.Tree.SumByType(g.TypeOf, len(g.Types))
-	for i := range rows {
-		rows[i].Counted, rows[i].RetainedSize, rows[i].RetainedObjects = sums.Counted[i], sums.Retained[i], sums.Objects[i]
-	}
-	slices.SortStableFunc(rows, func(a, b TopType) int {
+	// A total order (the type object's address last): the rows do not
+	// depend on how the types were numbered.
+	slices.SortFunc(rows, func(a, b TopType) int {
 		ka, kb := a.ShallowSize, b.ShallowSize
 		if retained {
 			ka, kb = a.RetainedSize, b.RetainedSize
@@ -199,7 +206,13 @@ func topTypes(g *LeakGraph, retained bool) []TopType {
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Type, b.Type)
+		if c := cmp.Compare(a.Type, b.Type); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Module, b.Module); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.addr, b.addr)
 	})
 	return rows
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/pyheap"
 )
 
 // TypeTops is, for every type, how many objects it has and its
@@ -18,7 +19,22 @@ type TypeTops struct {
 	Off    []uint32 // per type, its nodes in Nodes[Off[i]:Off[i+1]]
 	Nodes  []uint32
 	Counts []uint32 // per type, every object of it
-	index  map[uint64]int
+	// Sums, when saved, are `top --by type`'s per type (trees saved
+	// before 2026-12-04 have none).
+	Sums  *TypeTopsSums
+	index map[uint64]int
+	types []*pyheap.Type // per type, the census's (Resolve)
+}
+
+// TypeTopsSums are, per type of a TypeTops, its instances' shallow sizes
+// summed and what those no other instance dominates retain
+// (dominators.TypeSums): `top --by type` reads them instead of walking
+// the whole tree (0.5-0.8 s on 21 M objects).
+type TypeTopsSums struct {
+	Shallow  []uint64
+	Counted  []uint32
+	Retained []uint64
+	Objects  []uint64
 }
 
 // TypeTopsKept is how many of each type's largest TypeTops keeps: more
@@ -40,8 +56,10 @@ func NewTypeTops(g *LeakGraph) *TypeTops {
 	}
 	kept := make([][]dominators.Node, nt)
 	least := make([]uint64, nt) // the least retained kept, once full
+	shallow := make([]uint64, nt)
 	for u, ti := range g.TypeOf {
 		tt.Counts[ti]++
+		shallow[ti] += uint64(g.Sizes[u])
 		n := dominators.Node(u)
 		k := kept[ti]
 		switch {
@@ -74,7 +92,64 @@ func NewTypeTops(g *LeakGraph) *TypeTops {
 			tt.Nodes = append(tt.Nodes, uint32(n))
 		}
 	}
+	sums := g.typeSums()
+	tt.Sums = &TypeTopsSums{Shallow: shallow, Counted: make([]uint32, nt), Retained: sums.Retained, Objects: sums.Objects}
+	for i, c := range sums.Counted {
+		tt.Sums.Counted[i] = uint32(c)
+	}
 	return tt
+}
+
+// CheckSums checks saved sums (after Check) against a tree of objects
+// nodes retaining totalRetained bytes in all: one of each per type, no
+// more instances counted than the type has, and no more retained than
+// the tree holds (the instances counted of a type dominate none of each
+// other: what they retain is disjoint).
+func (tt *TypeTops) CheckSums(objects int, totalRetained uint64) error {
+	s, nt := tt.Sums, len(tt.Addrs)
+	if len(s.Shallow) != nt || len(s.Counted) != nt || len(s.Retained) != nt || len(s.Objects) != nt {
+		return fmt.Errorf("%d types, sums of %d, %d, %d, %d", nt, len(s.Shallow), len(s.Counted), len(s.Retained), len(s.Objects))
+	}
+	for i := 0; i < nt; i++ {
+		if s.Counted[i] > tt.Counts[i] || s.Objects[i] > uint64(objects) || s.Retained[i] > totalRetained {
+			return fmt.Errorf("type 0x%x: %d of %d counted, retaining %d objects of %d, %d bytes of %d",
+				tt.Addrs[i], s.Counted[i], tt.Counts[i], s.Objects[i], objects, s.Retained[i], totalRetained)
+		}
+	}
+	return nil
+}
+
+// Resolve names the saved types by the census's (types): an error when
+// one is not among them.
+func (tt *TypeTops) Resolve(types []*pyheap.Type) error {
+	byAddr := make(map[uint64]*pyheap.Type, len(types))
+	for _, t := range types {
+		byAddr[t.Addr] = t
+	}
+	tt.types = make([]*pyheap.Type, len(tt.Addrs))
+	for i, a := range tt.Addrs {
+		t, ok := byAddr[a]
+		if !ok {
+			return fmt.Errorf("type 0x%x is not the census's", a)
+		}
+		tt.types[i] = t
+	}
+	return nil
+}
+
+// topTypes is topTypes's rows from the saved sums: false without them or
+// their types' names.
+func (tt *TypeTops) topTypes(rt *pyheap.Runtime) ([]TopType, bool) {
+	if tt == nil || tt.Sums == nil || len(tt.types) != len(tt.Addrs) {
+		return nil, false
+	}
+	s := tt.Sums
+	rows := make([]TopType, len(tt.Addrs))
+	for i, t := range tt.types {
+		rows[i] = TopType{Type: t.Name, Module: rt.TypeModule(t), Count: int(tt.Counts[i]), Counted: int(s.Counted[i]),
+			ShallowSize: s.Shallow[i], RetainedSize: s.Retained[i], RetainedObjects: s.Objects[i], addr: t.Addr}
+	}
+	return rows, true
 }
 
 // Check checks saved TypeTops against a census of objects objects: one

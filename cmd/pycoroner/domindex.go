@@ -42,8 +42,12 @@ type domMeta struct {
 // heap of 21 M objects).
 type leakNeeds struct {
 	census   pyheap.SavedParts
-	children bool // the child lists: leaks, retained, top --by type
-	types    bool // the leak graph's type numbering: top --by type (its order of ties)
+	children bool // the child lists: leaks, retained
+	types    bool // the leak graph's type numbering (for now, no command needs it)
+	// typeSums: top --by type's sums saved per type
+	// (reports.TypeTopsSums), or, from a tree saved without them, the
+	// child lists and types to compute them.
+	typeSums bool
 	// groups: a type per object, in any numbering (leaks and instances
 	// group and compare types, their answers do not follow the
 	// numbering): the census's own, already read, when its types are
@@ -52,7 +56,7 @@ type leakNeeds struct {
 }
 
 // allLeakNeeds reads everything.
-var allLeakNeeds = leakNeeds{census: pyheap.SavedAll, children: true, types: true, groups: true}
+var allLeakNeeds = leakNeeds{census: pyheap.SavedAll, children: true, types: true, groups: true, typeSums: true}
 
 // leakGraph is leakGraphFor with everything: for a session opened with
 // every part of its census (openHeap).
@@ -310,6 +314,12 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 	if err != nil {
 		return nil, err
 	}
+	// Sums are saved with the types' largest objects (saveTree), whose
+	// addresses name their types.
+	hasSums := x.Has("type_sums_shallow") && x.Has("type_tops_addrs")
+	if needs.typeSums && !hasSums {
+		needs.children, needs.types = true, true // to compute them
+	}
 	if needs.children {
 		off, err := indexfile.Get[uint32](x, "child_off")
 		if err != nil {
@@ -347,6 +357,11 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 		if err != nil {
 			return nil, err
 		}
+		if needs.typeSums && hasSums {
+			if err := restoreTypeSums(x, tt, h, objects, meta.TotalRetained); err != nil {
+				return nil, err
+			}
+		}
 		g.TypeTops = tt
 	}
 	if needs.types || (needs.groups && !censusTypes(h, g)) {
@@ -381,6 +396,30 @@ func restoreTypeTops(x *indexfile.Index, objects int) (*reports.TypeTops, error)
 		return nil, fmt.Errorf("largest objects per type: %w", err)
 	}
 	return tt, nil
+}
+
+// restoreTypeSums reads top --by type's saved sums into tt (restored by
+// restoreTypeTops), checked, and names its types by the census's.
+func restoreTypeSums(x *indexfile.Index, tt *reports.TypeTops, h *pyheap.Heap, objects int, totalRetained uint64) error {
+	s := &reports.TypeTopsSums{}
+	var err error
+	for name, dst := range map[string]*[]uint64{"type_sums_shallow": &s.Shallow, "type_sums_retained": &s.Retained, "type_sums_objects": &s.Objects} {
+		if *dst, err = indexfile.Get[uint64](x, name); err != nil {
+			return err
+		}
+	}
+	if s.Counted, err = indexfile.Get[uint32](x, "type_sums_counted"); err != nil {
+		return err
+	}
+	tt.Sums = s
+	if err := tt.CheckSums(objects, totalRetained); err != nil {
+		return fmt.Errorf("sums per type: %w", err)
+	}
+	_, types := h.TypeIndexes()
+	if types == nil {
+		return errOtherCensus
+	}
+	return tt.Resolve(types)
 }
 
 // censusTypes gives g the census's type per object and type table, when
@@ -499,12 +538,16 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	step := time.Now()
 	indexfile.Add(b, "largest_shallow", reports.LargestShallow(hs.h.Sizes()))
 	tt := reports.NewTypeTops(g)
-	traceStep("tree: largest objects (by size, per type)", &step)
+	traceStep("tree: largest objects (by size, per type), sums per type", &step)
 	if tt != nil {
 		indexfile.Add(b, "type_tops_addrs", tt.Addrs)
 		indexfile.Add(b, "type_tops_off", tt.Off)
 		indexfile.Add(b, "type_tops_nodes", tt.Nodes)
 		indexfile.Add(b, "type_tops_counts", tt.Counts)
+		indexfile.Add(b, "type_sums_shallow", tt.Sums.Shallow)
+		indexfile.Add(b, "type_sums_counted", tt.Sums.Counted)
+		indexfile.Add(b, "type_sums_retained", tt.Sums.Retained)
+		indexfile.Add(b, "type_sums_objects", tt.Sums.Objects)
 	}
 	indexfile.Add(b, "root_reach", reach)
 	indexfile.Add(b, "types", typeIxs)

@@ -82,14 +82,14 @@ linked list's head counts, its nodes do not count again).
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: want 0 (all types) or more", top)}
 			}
-			// Objects: their sizes, and paths; types: every object's
-			// type and the tree's child lists (reports.BuildTop).
+			// Objects: their sizes, and paths; types: the sums saved
+			// with the tree (reports.BuildTop), or what computes them.
 			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse}
 			if retained {
 				needs.children = true // the walk from the tree's root (dominators.Tree.Largest)
 			}
 			if by == "type" {
-				needs = leakNeeds{census: pyheap.SavedSizes, children: true, types: true}
+				needs = leakNeeds{census: pyheap.SavedSizes, typeSums: true}
 			}
 			hs, err := gf.openLeakHeap(coreArg(args), needs)
 			if err != nil {
