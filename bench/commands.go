@@ -186,11 +186,13 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 		{"retained", []string{"retained", res.CorePath, target}},
 		{"leaks", []string{"leaks", res.CorePath}},
 		{"top", []string{"top", res.CorePath}},
+		{"top --retained", []string{"top", "--retained", res.CorePath}},
+		{"top --by type", []string{"top", "--by", "type", "--retained", res.CorePath}},
 		{"instances", []string{"instances", res.CorePath, "BigUser"}},
 	}
 	ct.commands = make([]commandTiming, len(cases))
 	for i, c := range cases {
-		ct.commands[i].name = strings.Join(c.args[:1], " ")
+		ct.commands[i].name = c.name
 	}
 	cpu := make([][2][]time.Duration, len(cases))
 	for run := 0; run < runs; run++ {
