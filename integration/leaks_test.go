@@ -458,6 +458,7 @@ func TestLeakCommandsBadInput(t *testing.T) {
 		{[]string{"retained", c}, 2, "ADDR"},
 		{[]string{"top", "--by", "module", c}, 2, "--by"},
 		{[]string{"top", "--top", "-1", c}, 2, "--top"},
+		{[]string{"top", "--top", "0", c}, 2, "--top 100"},
 		{[]string{"leaks", "--min-share", "2", c}, 2, "--min-share"},
 		{[]string{"diff", c}, 2, "OLD and NEW"},
 		{[]string{"diff", c, "/nonexistent/core"}, 1, "/nonexistent/core"},
@@ -465,7 +466,7 @@ func TestLeakCommandsBadInput(t *testing.T) {
 		r := pycoroner(t, tc.args...)
 		msg := strings.TrimSpace(string(r.stderr))
 		if tc.code == 2 { // usage errors add a line pointing to --help
-			msg = strings.TrimSuffix(msg, "\nRun 'pycoroner --help' for usage.")
+			msg = strings.TrimSuffix(msg, "\nRun 'pycoroner "+tc.args[0]+" --help' for usage.")
 		}
 		if r.code != tc.code || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
 			t.Errorf("pycoroner %v: exit %d (want %d), stderr %q (want one line naming %q)", tc.args[:len(tc.args)-1], r.code, tc.code, msg, tc.want)

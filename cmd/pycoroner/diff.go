@@ -35,7 +35,11 @@ is not listed as new.`,
 			if liveTarget.pid != 0 {
 				return usageError{fmt.Errorf("diff compares two core files: --pid is not supported (take a snapshot first)")}
 			}
-			if len(args) != 2 {
+			switch len(args) {
+			case 2:
+			case 1:
+				return usageError{fmt.Errorf("expected OLD and NEW core files, got only %s", args[0])}
+			default:
 				return usageError{fmt.Errorf("expected OLD and NEW core files, got %d arguments", len(args))}
 			}
 			return nil

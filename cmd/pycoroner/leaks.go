@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -82,6 +83,12 @@ linked list's head counts, its nodes do not count again).
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: want 0 (all types) or more", top)}
 			}
+			if top == 0 && by == "" {
+				// Every object, each with its path, is not an answer
+				// anyone reads (millions of rows): say so rather than
+				// quietly listing 25.
+				return usageError{errors.New("--top 0 lists every type with --by type; objects are listed N at a time: give a number (--top 100)")}
+			}
 			// Objects: their sizes, and paths; types: the sums saved
 			// with the tree (reports.BuildTop), or what computes them.
 			needs := leakNeeds{census: pyheap.SavedAddrs | pyheap.SavedSizes | pyheap.SavedReverse}
@@ -103,7 +110,7 @@ linked list's head counts, its nodes do not count again).
 			return hs.answer(gf, reports.BuildTop(g, retained, by == "type", top))
 		},
 	}
-	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest (0: all types; objects: 25)")
+	cmd.Flags().IntVar(&top, "top", 25, "show the `N` biggest (with --by type, 0 shows all types)")
 	cmd.Flags().StringVar(&by, "by", "", "sum per `type` instead of listing objects")
 	cmd.Flags().BoolVar(&retained, "retained", false, "rank by retained size instead of shallow size")
 	return cmd

@@ -67,14 +67,20 @@ func run(args []string) (code int) {
 	}
 	root := newRootCmd()
 	root.SetArgs(args)
-	err := root.Execute()
+	ran, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "pycoroner: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
-		fmt.Fprintf(os.Stderr, "Run 'pycoroner --help' for usage.\n")
+		// The help of the command that was misused, which has its
+		// flags and examples; the root's lists only the commands.
+		help := "pycoroner"
+		if ran != nil {
+			help = ran.CommandPath()
+		}
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", help)
 		return 2
 	}
 	return 1
