@@ -377,3 +377,48 @@ func TestCacheDirRefused(t *testing.T) {
 		}
 	}
 }
+
+// `pycoroner cache` lists the decompressed cores with what they came
+// from, the most recently used first, and --clear removes them, sidecar
+// and all, and nothing else; a missing cache is an empty list.
+func TestListAndClearDecompressed(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	if list, err := ListDecompressed(cache); err != nil || len(list) != 0 {
+		t.Fatalf("missing cache: %v, %v", list, err)
+	}
+	opts := Options{Decompress: DecompressOptions{CacheDir: cache}}
+	var sources []string
+	for i, tid := range []int32{5, 6} {
+		raw := synthCore(t, note(ntPrstatus, prstatus(tid, 0)), 0x10000, make([]byte, 4096*(i+1)))
+		path := writeTemp(t, compress(t, Gzip, raw))
+		p, err := Open(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		sources = append(sources, path)
+		time.Sleep(10 * time.Millisecond) // distinct last-used times
+	}
+	os.WriteFile(filepath.Join(cache, "notes.txt"), []byte("not ours"), 0o600)
+	list, err := ListDecompressed(cache)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+	var total int64
+	for i, c := range list {
+		abs, _ := filepath.Abs(sources[len(sources)-1-i])
+		st, err := os.Stat(c.Path)
+		if c.Source != abs || err != nil || st.Size() != c.Size {
+			t.Errorf("entry %d: %+v; want source %s, size of the file (%v)", i, c, abs, err)
+		}
+		total += c.Size
+	}
+	n, bytes, err := ClearDecompressed(cache)
+	if err != nil || n != 2 || bytes != total {
+		t.Errorf("clear: %d cores, %d bytes, %v; want 2, %d", n, bytes, err, total)
+	}
+	left, _ := os.ReadDir(cache)
+	if len(left) != 1 || left[0].Name() != "notes.txt" {
+		t.Errorf("left after clear: %v", left)
+	}
+}

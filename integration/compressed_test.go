@@ -67,9 +67,11 @@ func TestCompressedCores(t *testing.T) {
 	core, sysroot, oracle := goldenCore(t, "debian-3.11-gcore")
 	cache := t.TempDir()
 	t.Setenv("PYCORONER_CACHE_DIR", cache)
+	var sources []string
 	for _, format := range []string{"gz", "xz", "zst"} {
+		z := filepath.Join(t.TempDir(), "core.1234."+format)
+		sources = append(sources, z)
 		t.Run(format, func(t *testing.T) {
-			z := filepath.Join(t.TempDir(), "core.1234."+format)
 			compressFile(t, format, core, z)
 			for run := 0; run < 2; run++ {
 				start := time.Now()
@@ -89,6 +91,45 @@ func TestCompressedCores(t *testing.T) {
 				t.Errorf("cache holds %d cores, want %d (one per compressed file)", len(entries), want)
 			}
 		})
+	}
+	// `cache` lists them with what they came from, the latest used
+	// first; --clear removes them.
+	type listing struct {
+		Decompressed struct {
+			Dir     string
+			Total   int64
+			Entries []struct {
+				Path   string
+				Size   int64
+				Source string
+			}
+			Cleared *int
+		}
+	}
+	var l listing
+	r := pycoroner(t, "cache", "--json")
+	if err := json.Unmarshal(r.stdout, &l); r.code != 0 || err != nil {
+		t.Fatalf("cache --json: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	d := l.Decompressed
+	var total int64
+	for i, e := range d.Entries {
+		st, err := os.Stat(e.Path)
+		if want := sources[len(sources)-1-i]; e.Source != want || err != nil || st.Size() != e.Size || filepath.Dir(e.Path) != cache {
+			t.Errorf("cache entry %d: %+v; want from %s, in %s, of its file's size (%v)", i, e, want, cache, err)
+		}
+		total += e.Size
+	}
+	if d.Dir != cache || len(d.Entries) != len(sources) || d.Total != total {
+		t.Errorf("cache --json: %+v; want the %d cores in %s", d, len(sources), cache)
+	}
+	l = listing{}
+	r = pycoroner(t, "cache", "--clear", "--json")
+	if err := json.Unmarshal(r.stdout, &l); r.code != 0 || err != nil || l.Decompressed.Cleared == nil || *l.Decompressed.Cleared != len(sources) {
+		t.Errorf("cache --clear --json: exit %d, %v, %+v: %s", r.code, err, l.Decompressed, r.stderr)
+	}
+	if left, _ := os.ReadDir(cache); len(left) != 0 {
+		t.Errorf("left after cache --clear: %v", left)
 	}
 }
 

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	// Heap commands save their census in an index cache: a private one,
 	// so that the tests neither fill the user's nor share one run to run.
 	os.Setenv("PYCORONER_INDEX_DIR", filepath.Join(dir, "index"))
+	// And decompressed cores in a private directory too: `cache --clear`
+	// removes them.
+	os.Setenv("PYCORONER_CACHE_DIR", filepath.Join(dir, "cores"))
 	_, self, _, _ := runtime.Caller(0)
 	build := exec.Command("go", "build", "-o", binary, "./cmd/pycoroner")
 	build.Dir = filepath.Join(filepath.Dir(self), "..")

@@ -20,6 +20,27 @@ type IndexCache struct {
 	// Cleared is set by --clear: the files and bytes removed.
 	Cleared      *int  `json:"cleared,omitempty"`
 	ClearedBytes int64 `json:"cleared_bytes,omitempty"`
+	// Decompressed are the cores decompressed from compressed ones, in
+	// a cache of their own.
+	Decompressed DecompressedCache `json:"decompressed"`
+}
+
+// DecompressedCache is the cache of decompressed cores.
+type DecompressedCache struct {
+	Dir     string              `json:"dir"`
+	Total   int64               `json:"total"` // bytes
+	Entries []DecompressedEntry `json:"entries"`
+	// Cleared is set by --clear: the cores and bytes removed.
+	Cleared      *int  `json:"cleared,omitempty"`
+	ClearedBytes int64 `json:"cleared_bytes,omitempty"`
+}
+
+// DecompressedEntry is one decompressed core.
+type DecompressedEntry struct {
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	LastUsed time.Time `json:"last_used"`
+	Source   string    `json:"source"` // the compressed core, as a path when it was decompressed
 }
 
 // IndexCacheEntry is one saved index.
@@ -34,11 +55,18 @@ type IndexCacheEntry struct {
 // JSON is the value of cache --json.
 func (c *IndexCache) JSON() any { return c }
 
-// WriteText renders the cache as a table and a total.
+// WriteText renders the caches as tables and totals.
 func (c *IndexCache) WriteText(w io.Writer) error {
+	d := &c.Decompressed
 	if c.Cleared != nil {
-		_, err := fmt.Fprintf(w, "removed %d saved index files (%s) from %s\n", *c.Cleared, megabytes(c.ClearedBytes), c.Dir)
-		return err
+		if _, err := fmt.Fprintf(w, "removed %d saved index files (%s) from %s\n", *c.Cleared, byteSize(c.ClearedBytes), c.Dir); err != nil {
+			return err
+		}
+		if d.Cleared != nil {
+			_, err := fmt.Fprintf(w, "removed %d decompressed cores (%s) from %s\n", *d.Cleared, byteSize(d.ClearedBytes), d.Dir)
+			return err
+		}
+		return nil
 	}
 	if len(c.Entries) > 0 {
 		rows := make([][]string, len(c.Entries))
@@ -47,21 +75,29 @@ func (c *IndexCache) WriteText(w io.Writer) error {
 			if kind == "" {
 				kind = "(being written)"
 			}
-			rows[i] = []string{e.LastUsed.Local().Format("2006-01-02 15:04"), megabytes(e.Size), kind, e.Label}
+			rows[i] = []string{e.LastUsed.Local().Format("2006-01-02 15:04"), byteSize(e.Size), kind, e.Label}
 		}
 		if err := table(w, []string{"last used", "size", "kind", "built from"}, rows); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "%d saved index files, %s of %s, in %s\n", len(c.Entries), megabytes(c.Total), megabytes(c.Limit), c.Dir)
-	return err
-}
-
-func megabytes(n int64) string {
-	if n >= 10<<30 {
-		return fmt.Sprintf("%.0f GB", float64(n)/(1<<30))
+	if _, err := fmt.Fprintf(w, "%d saved index files, %s of %s, in %s\n", len(c.Entries), byteSize(c.Total), byteSize(c.Limit), c.Dir); err != nil {
+		return err
 	}
-	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	if len(d.Entries) > 0 {
+		rows := make([][]string, len(d.Entries))
+		for i, e := range d.Entries {
+			rows[i] = []string{e.LastUsed.Local().Format("2006-01-02 15:04"), byteSize(e.Size), e.Source}
+		}
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+		if err := table(w, []string{"last used", "size", "decompressed from"}, rows); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d decompressed cores, %s, in %s\n", len(d.Entries), byteSize(d.Total), d.Dir)
+	return err
 }
 
 // IndexBuilt is what `pycoroner index` did.
@@ -88,7 +124,7 @@ func (b *IndexBuilt) WriteText(w io.Writer) error {
 	if b.Built {
 		what = fmt.Sprintf("saved in %.1fs", b.Seconds)
 	}
-	if _, err := fmt.Fprintf(w, "%s: heap index of %d objects and %d references %s: %s (%s)\n", b.Core, b.Objects, b.References, what, b.Index, megabytes(b.Size)); err != nil {
+	if _, err := fmt.Fprintf(w, "%s: heap index of %d objects and %d references %s: %s (%s)\n", b.Core, b.Objects, b.References, what, b.Index, byteSize(b.Size)); err != nil {
 		return err
 	}
 	for _, f := range []struct{ what, path string }{{"string table (grep)", b.StringTable}, {"dominator tree (leaks, top, retained, instances)", b.DominatorTree}} {

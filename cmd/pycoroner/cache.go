@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/indexfile"
 	"github.com/pycoroner/pycoroner/reports"
 )
@@ -44,7 +45,7 @@ func newCacheCmd(g *globalFlags) *cobra.Command {
 	var clear bool
 	cmd := &cobra.Command{
 		Use:   "cache",
-		Short: "Show or clear the saved heap indexes",
+		Short: "Show or clear the saved heap indexes and decompressed cores",
 		Long: `The first heap command on a core (histogram, refs, path, show, grep) saves
 its census beside the core's identity in a cache, so that later commands on
 the same core answer without taking the census again. cache lists the saved
@@ -55,7 +56,12 @@ or ~/.cache), or $PYCORONER_INDEX_DIR. It is bounded by $PYCORONER_INDEX_MAX
 (10G by default): the indexes used longest ago are removed first. An index
 is keyed by the core's size, modification time and notes, not its path: a
 core rewritten in place gets a new one. --no-index on a heap command uses
-no saved index and saves none.`,
+no saved index and saves none.
+
+cache also lists the cores decompressed from compressed ones (.gz, .xz,
+.zst), kept in pycoroner/cores in the user cache directory, or
+$PYCORONER_CACHE_DIR; --clear removes them too (each is decompressed again
+when next used).`,
 		Example: `  pycoroner cache
   pycoroner cache --json | jq '.entries[] | {label, size}'
   pycoroner cache --clear
@@ -70,13 +76,29 @@ no saved index and saves none.`,
 			if out.Limit == 0 {
 				out.Limit = indexfile.DefaultLimit
 			}
+			d := &out.Decompressed
+			d.Dir = decompressCacheDir()
 			if clear {
 				n, bytes, err := c.Clear()
 				if err != nil {
 					return fmt.Errorf("clearing %s: %w", c.Dir, err)
 				}
 				out.Cleared, out.ClearedBytes = &n, bytes
+				cores, bytes, err := coreread.ClearDecompressed(d.Dir)
+				if err != nil {
+					return fmt.Errorf("clearing %s: %w", d.Dir, err)
+				}
+				d.Cleared, d.ClearedBytes = &cores, bytes
 			} else {
+				cores, err := coreread.ListDecompressed(d.Dir)
+				if err != nil {
+					return fmt.Errorf("reading %s: %w", d.Dir, err)
+				}
+				d.Entries = []reports.DecompressedEntry{}
+				for _, e := range cores {
+					d.Entries = append(d.Entries, reports.DecompressedEntry{Path: e.Path, Size: e.Size, LastUsed: e.LastUsed, Source: e.Source})
+					d.Total += e.Size
+				}
 				entries, err := c.List()
 				if err != nil {
 					return fmt.Errorf("reading %s: %w", c.Dir, err)
@@ -90,6 +112,6 @@ no saved index and saves none.`,
 			return g.emit(out)
 		},
 	}
-	cmd.Flags().BoolVar(&clear, "clear", false, "remove every saved index")
+	cmd.Flags().BoolVar(&clear, "clear", false, "remove every saved index and decompressed core")
 	return cmd
 }
