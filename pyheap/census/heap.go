@@ -42,6 +42,11 @@ type Heap[T any] struct {
 	flat  bool
 	addrs *addrIndex   // a flat heap's addresses
 	saved *savedSource // a restored heap's saved arrays, read on first use
+	// The roots by the object they name, and a filter of those objects
+	// (indexRoots), for ShortestPaths.
+	rootIndexOnce sync.Once
+	rootsOf       map[ObjectID][]Root
+	rootFilter    idFilter
 	// pathNext is ShortestPaths' array, zero between searches (pathScratch).
 	pathMu      sync.Mutex
 	pathNext    []uint32

@@ -35,16 +35,8 @@ func (h *Heap[T]) shortestPaths(id ObjectID, all bool, max, slack int, rank func
 	if h.rootReach != nil && h.rootReach[id/64]&(1<<(id%64)) == 0 {
 		return []Path{} // no named root reaches id: nothing to search
 	}
-	rootsOf := map[ObjectID][]Root{}
-	// A bit per object named by a root: most objects a search reaches
-	// are not, and the map was a sixth of a `path --all` on 21 M objects.
-	isRoot := make([]uint64, (h.Len()+63)/64)
-	for _, r := range h.Roots() {
-		if r.ID >= 0 {
-			rootsOf[r.ID] = append(rootsOf[r.ID], r)
-			isRoot[r.ID/64] |= 1 << (r.ID % 64)
-		}
-	}
+	h.rootIndexOnce.Do(h.indexRoots)
+	rootsOf, filter := h.rootsOf, &h.rootFilter
 	// next[o] is 2 + the object after o on its shortest path to id; 1 for
 	// id itself, 0 not reached yet: a fresh array is all "not reached",
 	// and only the pages of the objects reached are touched (the array
@@ -70,7 +62,7 @@ func (h *Heap[T]) shortestPaths(id ObjectID, all bool, max, slack int, rank func
 	layer := []ObjectID{id}
 	for dist := 0; len(layer) > 0; dist++ {
 		for _, o := range layer {
-			if isRoot[o/64]&(1<<(o%64)) == 0 {
+			if !filter.mayHold(o) {
 				continue
 			}
 			for _, r := range rootsOf[o] {
@@ -151,6 +143,37 @@ func (h *Heap[T]) EdgeLabel(from, to ObjectID) (via Ref, conservative bool) {
 		}
 	})
 	return via, conservative
+}
+
+// indexRoots groups the roots by the object they name, once per heap
+// (`top` searches a path for each of its rows).
+func (h *Heap[T]) indexRoots() {
+	h.rootsOf = map[ObjectID][]Root{}
+	for _, r := range h.Roots() {
+		if r.ID >= 0 {
+			h.rootsOf[r.ID] = append(h.rootsOf[r.ID], r)
+			h.rootFilter.add(r.ID)
+		}
+	}
+}
+
+// idFilter is a set of ids that may answer "maybe" for an id not in it,
+// never "no" for one in it: 8 KB, where most objects a path search
+// reaches are named by no root, and a map lookup for each was a sixth
+// of a `path --all` on 21 M objects (a bit per object would be 2.6 MB
+// there, made for every search).
+type idFilter [1024]uint64
+
+func (f *idFilter) slot(id ObjectID) uint32 { return uint32(id) * 2654435761 >> 16 }
+
+func (f *idFilter) add(id ObjectID) {
+	s := f.slot(id)
+	f[s/64] |= 1 << (s % 64)
+}
+
+func (f *idFilter) mayHold(id ObjectID) bool {
+	s := f.slot(id)
+	return f[s/64]&(1<<(s%64)) != 0
 }
 
 // pathScratch lends ShortestPaths the heap's array of 4 bytes per object,

@@ -77,3 +77,24 @@ func TestPrefetchGivesTheSameReferrals(t *testing.T) {
 		}
 	}
 }
+
+// The filter of root-named ids never answers "no" for an id added, and
+// mostly "no" for others.
+func TestIDFilter(t *testing.T) {
+	var f idFilter
+	for id := ObjectID(0); id < 5000; id += 7 {
+		f.add(id)
+	}
+	maybe := 0
+	for id := ObjectID(0); id < 1<<20; id++ {
+		if id < 5000 && id%7 == 0 && !f.mayHold(id) {
+			t.Fatalf("%d added, filter says no", id)
+		}
+		if (id >= 5000 || id%7 != 0) && f.mayHold(id) {
+			maybe++
+		}
+	}
+	if maybe > 1<<20/50 {
+		t.Errorf("%d of %d ids not added pass the filter", maybe, 1<<20)
+	}
+}
