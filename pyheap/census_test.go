@@ -109,39 +109,23 @@ func TestCensusWorkersAgree(t *testing.T) {
 // The census's fast path (censusReader.AppendRefs) must report exactly
 // what Refs reports, in the same order, for every object it takes.
 func TestAppendRefsIsRefs(t *testing.T) {
-	for name, path := range censusCores(t) {
-		t.Run(name, func(t *testing.T) {
-			p := openCore(t, path)
-			r := openRuntime(t, p)
-			h, err := r.BuildHeap(HeapOptions{})
-			if err != nil {
-				t.Fatal(err)
+	forEachCensusObject(t, func(t *testing.T, cr *censusReader, _ int, addr uint64, typ *Type) bool {
+		fast, ok := cr.AppendRefs(addr, typ, nil)
+		if !ok {
+			return false
+		}
+		var slow []uint64
+		cr.Refs(addr, typ, func(target uint64, _ Ref, conservative bool) {
+			if conservative {
+				t.Fatalf("0x%x (%s): a conservative reference on the fast path", addr, typ.Name)
 			}
-			cr := &censusReader{r: r.NewReader()}
-			taken := map[Kind]int{}
-			for i := 0; i < h.Len(); i++ {
-				addr, typ := h.Addr(ObjectID(i)), h.Type(ObjectID(i))
-				fast, ok := cr.AppendRefs(addr, typ, nil)
-				if !ok {
-					continue
-				}
-				taken[typ.Kind]++
-				var slow []uint64
-				cr.Refs(addr, typ, func(target uint64, _ Ref, conservative bool) {
-					if conservative {
-						t.Fatalf("0x%x (%s): a conservative reference on the fast path", addr, typ.Name)
-					}
-					slow = append(slow, target)
-				})
-				if !slices.Equal(fast, slow) {
-					t.Fatalf("0x%x (%s): AppendRefs %x, Refs %x", addr, typ.Name, fast, slow)
-				}
-			}
-			if taken[KindOther] == 0 || taken[KindTuple] == 0 || taken[KindList] == 0 {
-				t.Fatalf("fast path taken for %v: the test needs instances, tuples and lists", taken)
-			}
+			slow = append(slow, target)
 		})
-	}
+		if !slices.Equal(fast, slow) {
+			t.Fatalf("0x%x (%s): AppendRefs %x, Refs %x", addr, typ.Name, fast, slow)
+		}
+		return true
+	})
 }
 
 // LabelledAmong reports what Labelled reports of the targets its filter
@@ -149,6 +133,44 @@ func TestAppendRefsIsRefs(t *testing.T) {
 // their fast path, and every other kind through Labelled. Each object's
 // filter holds every other of its targets (and its type for half of them).
 func TestLabelledAmongIsLabelledFiltered(t *testing.T) {
+	type labelled struct {
+		target uint64
+		via    string
+		cons   bool
+	}
+	forEachCensusObject(t, func(t *testing.T, cr *censusReader, i int, addr uint64, typ *Type) bool {
+		var all []labelled
+		cr.Labelled(addr, typ, func(target uint64, via Ref, cons bool) {
+			all = append(all, labelled{target, via.String(), cons})
+		})
+		var f census.AddrFilter
+		for k, l := range all {
+			if k%2 == i%2 {
+				f.Add(l.target)
+			}
+		}
+		var want, got []labelled
+		for _, l := range all {
+			if f.MayHave(l.target) {
+				want = append(want, l)
+			}
+		}
+		cr.LabelledAmong(addr, typ, &f, func(target uint64, via Ref, cons bool) {
+			got = append(got, labelled{target, via.String(), cons})
+		})
+		if !slices.Equal(got, want) {
+			t.Fatalf("0x%x (%s): LabelledAmong %v, Labelled filtered %v", addr, typ.Name, got, want)
+		}
+		return len(want) > 0
+	})
+}
+
+// forEachCensusObject takes the census of each test core and calls
+// compare for every object, with a census reader of the core's: the
+// setup of the tests that hold a fast path of the reader to its slow one.
+// compare reports whether it compared anything; each core must have had
+// instances, tuples and lists compared.
+func forEachCensusObject(t *testing.T, compare func(t *testing.T, cr *censusReader, i int, addr uint64, typ *Type) bool) {
 	for name, path := range censusCores(t) {
 		t.Run(name, func(t *testing.T) {
 			p := openCore(t, path)
@@ -158,42 +180,15 @@ func TestLabelledAmongIsLabelledFiltered(t *testing.T) {
 				t.Fatal(err)
 			}
 			cr := &censusReader{r: r.NewReader()}
-			type labelled struct {
-				target uint64
-				via    string
-				cons   bool
-			}
-			seen := map[Kind]int{}
+			compared := map[Kind]int{}
 			for i := 0; i < h.Len(); i++ {
 				addr, typ := h.Addr(ObjectID(i)), h.Type(ObjectID(i))
-				var all []labelled
-				cr.Labelled(addr, typ, func(target uint64, via Ref, cons bool) {
-					all = append(all, labelled{target, via.String(), cons})
-				})
-				var f census.AddrFilter
-				for k, l := range all {
-					if k%2 == i%2 {
-						f.Add(l.target)
-					}
-				}
-				var want, got []labelled
-				for _, l := range all {
-					if f.MayHave(l.target) {
-						want = append(want, l)
-					}
-				}
-				cr.LabelledAmong(addr, typ, &f, func(target uint64, via Ref, cons bool) {
-					got = append(got, labelled{target, via.String(), cons})
-				})
-				if !slices.Equal(got, want) {
-					t.Fatalf("0x%x (%s): LabelledAmong %v, Labelled filtered %v", addr, typ.Name, got, want)
-				}
-				if len(want) > 0 {
-					seen[typ.Kind]++
+				if compare(t, cr, i, addr, typ) {
+					compared[typ.Kind]++
 				}
 			}
-			if seen[KindTuple] == 0 || seen[KindList] == 0 || seen[KindOther] == 0 {
-				t.Fatalf("compared for %v: the test needs tuples, lists and instances", seen)
+			if compared[KindOther] == 0 || compared[KindTuple] == 0 || compared[KindList] == 0 {
+				t.Fatalf("compared for %v: the test needs instances, tuples and lists", compared)
 			}
 		})
 	}
