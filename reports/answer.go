@@ -32,8 +32,14 @@ var (
 // JSON is the answer itself.
 func (in *Info) JSON() any { return in }
 
-// JSON is the answer itself.
-func (s *Stacks) JSON() any { return s }
+// JSON is the answer itself, its warnings always a list (as the
+// envelope's): "warnings": null would read as "none" where [] says none.
+func (s *Stacks) JSON() any {
+	if s.Warnings == nil {
+		s.Warnings = []string{}
+	}
+	return s
+}
 
 // JSON is the rows.
 func (hg *Histogram) JSON() any { return hg.Rows }

@@ -18,8 +18,17 @@ type Stacks struct {
 	// Interpreter names one of them. Threads come grouped in this order.
 	Interpreters []Interpreter `json:"interpreters"`
 	// Crash is where the crashed thread stopped (crash cores only).
-	Crash    *CrashSite `json:"crash,omitempty"`
-	Warnings []string   `json:"warnings,omitempty"`
+	Crash *CrashSite `json:"crash,omitempty"`
+	// Complete is false when part of the answer could not be read: a
+	// frame, a thread's frame chain or native stack, a list of threads or
+	// interpreters. Set by Check, which every caller runs before printing:
+	// a script must not take a stack with holes for the whole stack.
+	Complete bool     `json:"complete"`
+	Warnings []string `json:"warnings"`
+
+	// lists are the errors that cut a list of interpreters or of
+	// threads short (also among Warnings).
+	lists []string
 }
 
 // Interpreter is one interpreter of the process.
@@ -109,6 +118,7 @@ func BuildStacks(rt *pyheap.Runtime, opts StacksOptions) (*Stacks, error) {
 	}
 	if err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
+		out.lists = append(out.lists, err.Error())
 	}
 	mainID := rt.MainThreadID()
 	for _, in := range interps {
@@ -116,7 +126,9 @@ func BuildStacks(rt *pyheap.Runtime, opts StacksOptions) (*Stacks, error) {
 		gil := rt.GILState(in)
 		states, err := rt.ThreadStates(in)
 		if err != nil {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("interpreter %d: %v", in.ID, err))
+			msg := fmt.Sprintf("interpreter %d: %v", in.ID, err)
+			out.Warnings = append(out.Warnings, msg)
+			out.lists = append(out.lists, msg)
 		}
 		for _, ts := range states {
 			th := buildThread(rt, ts, names, mainID, gil, opts)

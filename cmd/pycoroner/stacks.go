@@ -71,6 +71,9 @@ the registers it used and what the faulting address is.`,
 					st.Warnings = append(st.Warnings, hint)
 				}
 			}
+			if err := st.Check(); err != nil {
+				return fmt.Errorf("%s: %w", coreArg(args), err)
+			}
 			return g.emit(st)
 		},
 	}
