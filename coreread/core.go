@@ -57,6 +57,13 @@ type Process struct {
 	auxv      map[uint64]uint64
 	warnings  []string
 	truncated bool
+	// notesProblems say why the notes could not all be read; what they
+	// record (signal, pid, threads, files) is then unknown, not absent.
+	notesProblems []string
+	// sawPrpsinfo: an NT_PRPSINFO was read (info's pid and command are
+	// known). firstPrstatusLost: the first NT_PRSTATUS, the thread the
+	// kernel dumped the core for, was damaged or cut off.
+	sawPrpsinfo, firstPrstatusLost bool
 }
 
 // Truncated reports whether the core file ends before the data its
@@ -186,9 +193,15 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 		}
 	}
 	p.segs = p.dropOverlaps(p.segs)
+	if len(notes) == 0 {
+		p.notesProblems = append(p.notesProblems, "the core has no note segment (PT_NOTE)")
+		p.firstPrstatusLost = true
+	}
 	for _, pr := range distinctNotes(notes, p) {
 		if err := p.readNotes(pr, size); err != nil {
 			p.warn("core notes: %v", err)
+			p.notesProblems = append(p.notesProblems, err.Error())
+			p.firstPrstatusLost = p.firstPrstatusLost || len(p.threads) == 0
 			truncated = truncated || pr.Off >= size || pr.Filesz > size-pr.Off
 		}
 	}

@@ -68,6 +68,23 @@ func (p *Process) Threads() []Thread { return p.threads }
 // Info returns what the core says about the process.
 func (p *Process) Info() ProcessInfo { return p.info }
 
+// NotesProblem says why the core's notes could not all be read (a note
+// cut off by truncation, a size field that runs past its segment, a note
+// too short for its type), or "" when every note was read. Where it is
+// set, a missing note is lost, not absent: no NT_SIGINFO means the signal
+// is unknown, not that the core is a snapshot, and the threads, pid and
+// files are those read before the damage.
+func (p *Process) NotesProblem() string { return strings.Join(p.notesProblems, "; ") }
+
+// HasProcessInfo reports whether NT_PRPSINFO was read: without it the
+// pid, command and arguments of Info are unknown, not 0 and "".
+func (p *Process) HasProcessInfo() bool { return p.sawPrpsinfo }
+
+// CrashedThreadLost reports whether the first NT_PRSTATUS, which the
+// kernel writes for the thread it dumped the core for, could not be
+// read: the first thread of Threads is then another one.
+func (p *Process) CrashedThreadLost() bool { return p.firstPrstatusLost }
+
 // Mappings lists the file-backed mappings.
 func (p *Process) Mappings() []Mapping { return p.maps }
 
@@ -103,6 +120,10 @@ func (p *Process) readNotes(pr *elf.Prog, coreSize uint64) error {
 		if name == "CORE" {
 			if err := p.note(typ, desc); err != nil {
 				p.warn("note %s type 0x%x: %v", name, typ, err)
+				p.notesProblems = append(p.notesProblems, err.Error())
+				if typ == ntPrstatus && len(p.threads) == 0 {
+					p.firstPrstatusLost = true
+				}
 			}
 		}
 		if descEnd > uint64(len(buf)) {
@@ -142,6 +163,7 @@ func (p *Process) note(typ uint32, desc []byte) error {
 		p.info.PPID = int(int32(le.Uint32(desc[28:])))
 		p.info.Command = cstr(desc[40:56])
 		p.info.Args = strings.TrimSpace(cstr(desc[56:136]))
+		p.sawPrpsinfo = true
 	case ntSiginfo:
 		if len(desc) < 24 {
 			return fmt.Errorf("NT_SIGINFO of %d bytes is too short", len(desc))

@@ -17,13 +17,22 @@ import (
 // Info summarises a core: the process, the signal, the interpreter and
 // the files behind the image.
 type Info struct {
-	Core          string `json:"core"`
-	PythonVersion string `json:"python_version"`
-	HexVersion    string `json:"hexversion,omitempty"`
-	Executable    string `json:"executable"`
-	PID           int    `json:"pid"`
-	Command       string `json:"command"`
-	Args          string `json:"args"`
+	Core string `json:"core"`
+	// Complete is false when the core's notes could not all be read: what
+	// they record (signal, pid, command, threads, files) is then unknown
+	// where it is missing, and says so (null, and NotesError), instead of
+	// reading as a snapshot with no signal, pid 0 and no threads.
+	Complete   bool   `json:"complete"`
+	NotesError string `json:"notes_error,omitempty"`
+	// PythonVersion, Executable, PID, Command, Args and NativeThreads are
+	// nil where they are unknown: no interpreter found, no executable
+	// named, NT_PRPSINFO not read, the notes damaged.
+	PythonVersion *string `json:"python_version"`
+	HexVersion    string  `json:"hexversion,omitempty"`
+	Executable    *string `json:"executable"`
+	PID           *int    `json:"pid"`
+	Command       *string `json:"command"`
+	Args          *string `json:"args"`
 	// Argv is sys.argv from the heap (whole, where Args is cut at 80
 	// bytes or empty for gcore); ArgvError says why it is missing or short.
 	Argv      []string `json:"argv,omitempty"`
@@ -32,16 +41,22 @@ type Info struct {
 	// stack); the kernel's working directory is in no core.
 	Cwd    string  `json:"cwd,omitempty"`
 	Signal *Signal `json:"signal"`
+	// SignalError is set when Signal is nil because the notes that would
+	// record it could not be read (not because the core records none).
+	SignalError string `json:"signal_error,omitempty"`
 	// Crash is where the crashed thread stopped (crash cores only).
 	Crash         *CrashSite `json:"crash,omitempty"`
-	NativeThreads int        `json:"native_threads"`
+	NativeThreads *int       `json:"native_threads"`
 	PythonThreads int        `json:"python_threads"`
 	GIL           GILInfo    `json:"gil"`
 	// Systemd is what systemd-coredump recorded, for its core files.
-	Systemd  *coreread.SystemdCoredump `json:"systemd_coredump,omitempty"`
-	Runtime  RuntimeInfo               `json:"runtime"`
-	Files    []File                    `json:"files"`
-	Warnings []string                  `json:"warnings,omitempty"`
+	Systemd *coreread.SystemdCoredump `json:"systemd_coredump,omitempty"`
+	// Runtime is nil when no interpreter was found.
+	Runtime  *RuntimeInfo `json:"runtime"`
+	Files    []File       `json:"files"`
+	Warnings []string     `json:"warnings,omitempty"`
+
+	threadsRead int // NT_PRSTATUS notes read, all of them or not
 }
 
 // Signal is the signal that produced the core.
@@ -81,15 +96,25 @@ type File struct {
 // BuildInfo gathers the info report.
 func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
 	pi := p.Info()
-	in := &Info{Core: p.Path(), PID: pi.PID, Command: pi.Command, Args: pi.Args, NativeThreads: len(p.Threads()), Files: []File{}}
+	in := &Info{Core: p.Path(), Files: []File{}, NotesError: p.NotesProblem()}
+	in.Complete = in.NotesError == ""
+	if p.HasProcessInfo() {
+		in.PID, in.Command, in.Args = &pi.PID, &pi.Command, &pi.Args
+	}
+	in.threadsRead = len(p.Threads())
+	if in.Complete {
+		in.NativeThreads = &in.threadsRead
+	}
 	if exe, ok := p.Executable(); ok {
-		in.Executable = exe.Path
+		in.Executable = &exe.Path
 	}
 	if s := pi.Signal; s != nil {
 		in.Signal = &Signal{Number: s.Signo, Name: unix.SignalName(syscall.Signal(s.Signo)), Code: s.Code, SenderPID: s.SenderPID}
 		if s.HasAddr {
 			in.Signal.Address = hexAddr(s.Addr)
 		}
+	} else if !in.Complete {
+		in.SignalError = "the core's notes are damaged or cut short: " + in.NotesError
 	}
 	for _, f := range p.Files() {
 		path := f.DiskPath
@@ -99,12 +124,18 @@ func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
 		in.Files = append(in.Files, File{Path: f.Path, DiskPath: path, Status: string(f.Status), BuildIDCore: f.BuildIDCore, BuildIDDisk: f.BuildIDDisk, IsExe: f.IsExe})
 	}
 	in.Warnings = append(in.Warnings, p.Warnings()...)
+	if !in.Complete {
+		in.Warnings = append(in.Warnings, fmt.Sprintf("the core's notes could not all be read (%s): what they record (signal, pid, command, threads, files) is unknown where it is missing, not absent; %d thread(s) read", in.NotesError, len(p.Threads())))
+	}
+	if pi.Signal != nil && p.CrashedThreadLost() {
+		in.Warnings = append(in.Warnings, "the crashed thread is unknown: its NT_PRSTATUS note, the first, could not be read")
+	}
 	in.Cwd, _ = StartupPWD(p)
 	var err error
 	if rt == nil {
 		return in
 	}
-	in.PythonVersion = rt.Version
+	in.PythonVersion = &rt.Version
 	in.Argv, err = SysArgv(rt)
 	if err != nil {
 		in.ArgvError = err.Error()
@@ -112,7 +143,7 @@ func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
 	if rt.HexVersion != 0 {
 		in.HexVersion = fmt.Sprintf("0x%08x", rt.HexVersion)
 	}
-	in.Runtime = RuntimeInfo{Address: hexAddr(rt.Addr), FoundBy: rt.FoundBy, LayoutSource: rt.L.Source}
+	in.Runtime = &RuntimeInfo{Address: hexAddr(rt.Addr), FoundBy: rt.FoundBy, LayoutSource: rt.L.Source}
 	interps, _ := rt.Interpreters()
 	for i, interp := range interps {
 		states, _ := rt.ThreadStates(interp)
@@ -140,16 +171,16 @@ func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
 func (in *Info) WriteText(w io.Writer) error {
 	rows := [][]string{
 		{"core", in.Core},
-		{"python", in.PythonVersion + hexSuffix(in.HexVersion)},
-		{"executable", in.Executable},
-		{"pid", fmt.Sprint(in.PID)},
-		{"command", in.Args},
+		{"python", in.pythonText()},
+		{"executable", in.known(in.Executable, "the core names no executable")},
+		{"pid", in.known(in.pid(), "no NT_PRPSINFO note")},
+		{"command", in.known(in.Args, "no NT_PRPSINFO note")},
 		{"sys.argv", in.argvText()},
 		{"cwd", in.cwdText()},
 		{"signal", in.signalText()},
-		{"threads", fmt.Sprintf("%d native, %d Python", in.NativeThreads, in.PythonThreads)},
+		{"threads", in.threadsText()},
 		{"GIL", in.gilText()},
-		{"runtime", fmt.Sprintf("%s (%s)", in.Runtime.Address, in.Runtime.FoundBy)},
+		{"runtime", in.runtimeText()},
 		{"layout", in.layoutText()},
 	}
 	if err := table(w, []string{"field", "value"}, rows); err != nil {
@@ -193,8 +224,56 @@ func hexSuffix(h string) string {
 	return " (" + h + ")"
 }
 
+// unknownNotes is what a row says when the notes that would tell it
+// could not be read.
+const unknownNotes = "unknown (notes unreadable / truncated)"
+
+// known is *v, or why it is unknown: the damaged notes when they are, else
+// absent (what an intact core without it means).
+func (in *Info) known(v *string, absent string) string {
+	switch {
+	case v != nil:
+		return *v
+	case !in.Complete:
+		return unknownNotes
+	}
+	return "unknown (" + absent + ")"
+}
+
+func (in *Info) pid() *string {
+	if in.PID == nil {
+		return nil
+	}
+	s := fmt.Sprint(*in.PID)
+	return &s
+}
+
+func (in *Info) pythonText() string {
+	if in.PythonVersion == nil {
+		return "unknown (no CPython interpreter found)"
+	}
+	return *in.PythonVersion + hexSuffix(in.HexVersion)
+}
+
+func (in *Info) threadsText() string {
+	if in.NativeThreads == nil {
+		return fmt.Sprintf("unknown native (notes unreadable / truncated; %d read), %d Python", in.threadsRead, in.PythonThreads)
+	}
+	return fmt.Sprintf("%d native, %d Python", *in.NativeThreads, in.PythonThreads)
+}
+
+func (in *Info) runtimeText() string {
+	if in.Runtime == nil {
+		return "not found"
+	}
+	return fmt.Sprintf("%s (%s)", in.Runtime.Address, in.Runtime.FoundBy)
+}
+
 func (in *Info) signalText() string {
 	s := in.Signal
+	if s == nil && in.SignalError != "" {
+		return unknownNotes
+	}
 	if s == nil {
 		return "none recorded (a snapshot, e.g. gcore)"
 	}
@@ -274,6 +353,10 @@ func (in *Info) argvText() string {
 }
 
 func (in *Info) cwdText() string {
+	if in.Cwd == "" && !in.Complete {
+		// The stack is found from the notes' registers and auxv.
+		return unknownNotes
+	}
 	if in.Cwd == "" {
 		return "unknown (no PWD in the environment on the stack)"
 	}
@@ -298,6 +381,9 @@ var tableSourceRe = regexp.MustCompile(`^DWARF of CPython ((\d+)\.(\d+))\.(\S+) 
 // the core's exact version (struct layouts never change within a minor
 // version; the runtime was found and checked with it).
 func (in *Info) layoutText() string {
+	if in.Runtime == nil {
+		return "none (no interpreter)"
+	}
 	src := in.Runtime.LayoutSource
 	m := tableSourceRe.FindStringSubmatch(src)
 	if m == nil {
@@ -305,7 +391,11 @@ func (in *Info) layoutText() string {
 	}
 	minor, built, rest := m[1], m[1]+"."+m[4], m[5]
 	out := fmt.Sprintf("committed %s table (from %s's DWARF and headers)%s", minor, built, rest)
-	switch v := in.PythonVersion; {
+	v := ""
+	if in.PythonVersion != nil {
+		v = *in.PythonVersion
+	}
+	switch {
 	case v == built:
 		return out
 	case strings.HasPrefix(v, minor+"."):

@@ -12,7 +12,7 @@ func TestLayoutTextSaysWhichTableAndThatItFits(t *testing.T) {
 		{"3.12.1", "DWARF of /usr/lib/libpython3.12.so.1.0", "DWARF of /usr/lib/libpython3.12.so.1.0"},
 	}
 	for _, tc := range tests {
-		in := &Info{PythonVersion: tc.version, Runtime: RuntimeInfo{LayoutSource: tc.source}}
+		in := &Info{PythonVersion: &tc.version, Runtime: &RuntimeInfo{LayoutSource: tc.source}}
 		if got := in.layoutText(); got != tc.want {
 			t.Errorf("%s with %q:\n got %q\nwant %q", tc.version, tc.source, got, tc.want)
 		}

@@ -52,6 +52,11 @@ func CrashedThread(p *coreread.Process) (coreread.Thread, bool) {
 	if si == nil || si.Signo == 0 {
 		return coreread.Thread{}, false
 	}
+	if p.CrashedThreadLost() {
+		// Every thread's NT_PRSTATUS carries the signal: with the first
+		// one lost, the first left is another thread, not the culprit.
+		return coreread.Thread{}, false
+	}
 	for _, t := range p.Threads() {
 		if t.Signal == si.Signo {
 			return t, true
