@@ -412,6 +412,16 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 			return fmt.Errorf("thread state 0x%x names no thread of this core", ts)
 		}
 	}
+	if strict && L.RuntimeInterpretersMain.Has() {
+		// Found by scanning: interpreters.main must be on the list that
+		// starts at interpreters.head. A heap thread state 16 bytes on
+		// passes every other check (its interp field reads as head, its
+		// frame pointer as main) and, taken for the runtime, made info
+		// read the GIL and the main thread from the wrong memory.
+		if err := r.mainOnList(L, rt, interp); err != nil {
+			return err
+		}
+	}
 	if strict {
 		// Found by scanning: demand that sys.modules and the sys dict are
 		// dicts, judged by type flags alone (type names may live in files
@@ -433,6 +443,25 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 		return fmt.Errorf("thread state 0x%x points to interpreter 0x%x, not 0x%x", ts, back, interp)
 	}
 	return nil
+}
+
+// mainOnList checks that interpreters.main is head or follows it.
+func (r *Runtime) mainOnList(L *layout.Layout, rt, head uint64) error {
+	main, err := r.m.ptr(L.RuntimeInterpretersMain.Add(rt))
+	if err != nil {
+		return fmt.Errorf("read interpreters.main: %w", err)
+	}
+	seen := map[uint64]bool{}
+	for a := head; a != 0 && len(seen) < maxInterps && !seen[a]; {
+		if a == main {
+			return nil
+		}
+		seen[a] = true
+		if a, err = r.m.ptr(L.InterpNext.Add(a)); err != nil {
+			return fmt.Errorf("read interpreter 0x%x next: %w", a, err)
+		}
+	}
+	return fmt.Errorf("interpreters.main 0x%x is not on the list from interpreters.head 0x%x", main, head)
 }
 
 // useDWARF replaces the committed table with one read from the binary's
