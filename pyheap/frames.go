@@ -22,6 +22,10 @@ type Frame struct {
 	// LocalsAreGlobals is set when the frame's locals are its globals (a
 	// module body): Locals then lists every global of the module.
 	LocalsAreGlobals bool
+	// Namespace is the dict Locals were read from (f_locals of a module
+	// or class body), 0 for a function's fast locals. Such a "local" is
+	// that dict's reference, not the frame's: refs lists the dict.
+	Namespace uint64
 	// Entry marks the outermost frame one call of the C evaluation loop
 	// (_PyEval_EvalFrameDefault) ran: before 3.11 every frame; from 3.11
 	// the frame CPython marks is_entry (3.11) or the one just inside a
@@ -86,7 +90,7 @@ func (r *Runtime) framesOld(ts ThreadState) ([]Frame, error) {
 				fr.Line = lineAt(r.L.Minor, ci, off)
 			}
 			if ci.err == nil {
-				fr.Locals, fr.Err = r.frameLocals(L.FrameLocalsplus.Add(f), L.FrameLocalsDict.Add(f), ci)
+				fr.Locals, fr.Namespace, fr.Err = r.frameLocals(L.FrameLocalsplus.Add(f), L.FrameLocalsDict.Add(f), ci)
 				fr.LocalsAreGlobals = r.sameDict(L.FrameLocalsDict, L.FrameGlobals, f)
 			}
 		}
@@ -197,7 +201,7 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 		return fr, false // not started yet: CPython hides it too
 	}
 	fr.Line = lineAt(r.L.Minor, ci, int(int64(instr)-int64(ci.bytecode)))
-	fr.Locals, fr.Err = r.frameLocals(L.IFrameLocalsplus.Add(cur), L.IFrameLocals.Add(cur), ci)
+	fr.Locals, fr.Namespace, fr.Err = r.frameLocals(L.IFrameLocalsplus.Add(cur), L.IFrameLocals.Add(cur), ci)
 	fr.LocalsAreGlobals = r.sameDict(L.IFrameLocals, L.IFrameGlobals, cur)
 	return fr, true
 }
@@ -222,18 +226,21 @@ const maxNamespaceLocals = 4096
 
 // frameLocals returns what frame.f_locals holds: the fast locals of a
 // function, or the namespace dict of a module or class body (code that is
-// not CO_OPTIMIZED keeps its locals in a dict, the globals for a module).
-func (r *Runtime) frameLocals(fast, dictField uint64, ci *codeInfo) ([]Local, error) {
+// not CO_OPTIMIZED keeps its locals in a dict, the globals for a module),
+// and that dict (0 for fast locals).
+func (r *Runtime) frameLocals(fast, dictField uint64, ci *codeInfo) ([]Local, uint64, error) {
 	if r.L.CoOptimized <= 0 || int64(ci.flags)&r.L.CoOptimized != 0 {
-		return r.localsAt(fast, ci)
+		l, err := r.localsAt(fast, ci)
+		return l, 0, err
 	}
 	d, err := r.m.ptr(dictField)
 	if err != nil || d == 0 {
-		return r.localsAt(fast, ci)
+		l, err := r.localsAt(fast, ci)
+		return l, 0, err
 	}
 	items, _, err := r.DictItems(d, maxNamespaceLocals)
 	if err != nil {
-		return nil, fmt.Errorf("namespace dict 0x%x: %w", d, err)
+		return nil, d, fmt.Errorf("namespace dict 0x%x: %w", d, err)
 	}
 	out := make([]Local, 0, len(items))
 	for _, it := range items {
@@ -243,7 +250,7 @@ func (r *Runtime) frameLocals(fast, dictField uint64, ci *codeInfo) ([]Local, er
 		}
 		out = append(out, Local{Name: name, Value: it.Value})
 	}
-	return out, nil
+	return out, d, nil
 }
 
 // sameDict reports whether a frame's locals and globals fields point at

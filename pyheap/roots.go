@@ -82,3 +82,39 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 
 // InterpLabel names an interpreter in roots and reports: "interpreter 2".
 func InterpLabel(id int64) string { return fmt.Sprintf("interpreter %d", id) }
+
+// FrameKey names a frame as a local root does: its interpreter, thread,
+// function, file and line.
+type FrameKey struct {
+	Interp   int64
+	ThreadID uint64
+	Function string
+	Filename string
+	Line     int
+}
+
+// FrameKeyOf is the frame a local root belongs to.
+func FrameKeyOf(r Root) FrameKey {
+	return FrameKey{Interp: r.Interp, ThreadID: r.ThreadID, Function: r.Function, Filename: r.Filename, Line: r.Line}
+}
+
+// NamespaceFrames maps each frame whose locals are the entries of a
+// namespace dict (a module or class body running) to that dict. Local
+// roots do not record it, as the saved index would need a new format for
+// it: refs reads the frames again, only for an object a local names.
+func (r *Runtime) NamespaceFrames() map[FrameKey]uint64 {
+	out := map[FrameKey]uint64{}
+	interps, _ := r.Interpreters()
+	for _, in := range interps {
+		states, _ := r.ThreadStates(in)
+		for _, ts := range states {
+			frames, _ := r.Frames(ts)
+			for _, f := range frames {
+				if f.Namespace != 0 {
+					out[FrameKey{Interp: in.ID, ThreadID: ts.ThreadID, Function: f.Function, Filename: f.Filename, Line: f.Line}] = f.Namespace
+				}
+			}
+		}
+	}
+	return out
+}
