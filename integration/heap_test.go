@@ -170,6 +170,8 @@ func checkHeap(t *testing.T, core coreRef, o *harness.Oracle) {
 	minor, _ := strconv.Atoi(strings.Split(o.PythonVersion, ".")[1])
 	t.Run("histogram", func(t *testing.T) { checkHistogram(t, core, m) })
 	t.Run("refs", func(t *testing.T) { checkRefs(t, core, o, m, minor) })
+	t.Run("refs-show", func(t *testing.T) { checkRefsShowAgree(t, core, m) })
+	t.Run("refs-max", func(t *testing.T) { checkRefsMax(t, core) })
 	t.Run("grep", func(t *testing.T) { checkGrep(t, core, o, m) })
 	t.Run("modules", func(t *testing.T) { checkDuplicates(t, core, m) })
 	t.Run("path", func(t *testing.T) { checkPath(t, core, m) })

@@ -134,9 +134,10 @@ type RefsPaths struct {
 	Holders []PathedHolder
 }
 
-// BuildRefsPaths lists the holders of id, each with its path from a root.
-func BuildRefsPaths(h *pyheap.Heap, id pyheap.ObjectID) *RefsPaths {
-	r := BuildRefs(h, id)
+// BuildRefsPaths lists the holders of id, at most max (0: all), each with
+// its path from a root.
+func BuildRefsPaths(h *pyheap.Heap, id pyheap.ObjectID, max int) *RefsPaths {
+	r := BuildRefs(h, id, max)
 	return &RefsPaths{Refs: r, Holders: NewPathFinder(h).WithPaths(r.Holders)}
 }
 
@@ -145,7 +146,6 @@ func (r *RefsPaths) JSON() any { return r.Holders }
 
 // WriteText prints each holder and its path under it.
 func (r *RefsPaths) WriteText(w io.Writer) error {
-	t := r.Refs.Target
-	fmt.Fprintf(w, "%d referrer(s) of <%s at %s> %s\n", len(r.Holders), t.Type, t.Address, t.Repr)
+	fmt.Fprint(w, r.Refs.header())
 	return WritePathedHolders(w, r.Holders)
 }

@@ -146,7 +146,7 @@ func PathText(p RefPath) string {
 func (ps *Paths) WriteText(w io.Writer) error {
 	target, paths := ps.Target, ps.Paths
 	if len(paths) == 0 {
-		_, err := fmt.Fprintf(w, "no named root reaches <%s at %s> %s (it may be garbage, or held only by C code)\n", target.Type, target.Address, target.Repr)
+		_, err := fmt.Fprintf(w, "no named root reaches %s (it may be garbage, or held only by C code)\n", targetText(target))
 		return err
 	}
 	for _, p := range paths {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/pyheap/census"
@@ -142,6 +143,10 @@ func threadLabel(id uint64, name string) string {
 type HolderFinder struct {
 	h   *pyheap.Heap
 	idx *census.Holders[*pyheap.Type]
+	// ns maps the frames running a module or class body to their
+	// namespace dict; read on first need (nsRead).
+	ns     map[pyheap.FrameKey]uint64
+	nsRead bool
 }
 
 // NewHolderFinder indexes the census's frame and thread roots.
@@ -152,10 +157,47 @@ func NewHolderFinder(h *pyheap.Heap) *HolderFinder {
 // Holders lists what refers to id: frames first, then threads, then
 // objects by address, one entry per reference.
 func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
+	h := f.h
+	var objs []Holder
+	held := map[uint64]bool{}
+	for _, ref := range f.idx.Referrals(id) {
+		src := ref.From
+		t := h.Type(src)
+		held[h.Addr(src)] = true
+		for _, e := range ref.Edges {
+			hd := Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: e.Via, Conservative: e.Conservative}
+			if t.Kind == pyheap.KindDict {
+				hd.Owner = f.owner(src)
+			}
+			objs = append(objs, hd)
+		}
+		if len(ref.Edges) == 0 { // the census saw an edge that labelling does not: say so
+			objs = append(objs, Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: pyheap.Ref{Kind: pyheap.RefUnknown}})
+		}
+	}
+	return append(f.rootHolders(id, held), objs...)
+}
+
+// RootHolders counts the frame and thread entries Holders lists for id,
+// without labelling its referrers' edges (show's count).
+func (f *HolderFinder) RootHolders(id pyheap.ObjectID) int {
+	held := map[uint64]bool{}
+	for _, src := range f.h.Referrers(id) {
+		held[f.h.Addr(src)] = true
+	}
+	return len(f.rootHolders(id, held))
+}
+
+// rootHolders lists the frames and threads that hold id; held is the
+// addresses of the objects that refer to it.
+func (f *HolderFinder) rootHolders(id pyheap.ObjectID, held map[uint64]bool) []Holder {
 	out := []Holder{}
 	for _, r := range f.idx.RootsOf(id) {
 		switch r.Kind {
 		case pyheap.RootLocal:
+			if f.inNamespace(r, held) {
+				continue
+			}
 			out = append(out, Holder{Kind: "frame", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Interp: r.Interp,
 				Function: r.Function, Filename: r.Filename, Line: r.Line, Name: r.Local})
 		case pyheap.RootException:
@@ -164,22 +206,20 @@ func (f *HolderFinder) Holders(id pyheap.ObjectID) []Holder {
 			out = append(out, Holder{Kind: "thread", ThreadID: r.ThreadID, ThreadName: r.ThreadName, Interp: r.Interp, Name: "thread state dict"})
 		}
 	}
-	h := f.h
-	for _, ref := range f.idx.Referrals(id) {
-		src := ref.From
-		t := h.Type(src)
-		for _, e := range ref.Edges {
-			hd := Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: e.Via, Conservative: e.Conservative}
-			if t.Kind == pyheap.KindDict {
-				hd.Owner = f.owner(src)
-			}
-			out = append(out, hd)
-		}
-		if len(ref.Edges) == 0 { // the census saw an edge that labelling does not: say so
-			out = append(out, Holder{Kind: "object", Address: h.Addr(src), Type: t.ShortName(), Via: pyheap.Ref{Kind: pyheap.RefUnknown}})
-		}
-	}
 	return out
+}
+
+// inNamespace reports whether the local root r is an entry of its frame's
+// namespace dict (a module body's globals, a class body's namespace)
+// that is among the object's referrers. The frame holds no reference of
+// its own there: the dict does, and is listed (gc.get_referrers() names
+// the dict only). Listing both counted one reference twice.
+func (f *HolderFinder) inNamespace(r pyheap.Root, held map[uint64]bool) bool {
+	if !f.nsRead {
+		f.ns, f.nsRead = f.h.Runtime().NamespaceFrames(), true
+	}
+	d, ok := f.ns[pyheap.FrameKeyOf(r)]
+	return ok && held[d]
 }
 
 // owner names the object whose __dict__ the dict d is: a referrer that is
@@ -200,20 +240,83 @@ func (f *HolderFinder) owner(d pyheap.ObjectID) *Owner {
 	return o
 }
 
-// Refs is the answer of `refs`: the holders of one object.
+// Refs is the answer of `refs`: the holders of one object, the first
+// Max of them.
 type Refs struct {
 	Target  Value
 	Holders []Holder
+	// Total counts every holder, listed or not; Objects the distinct
+	// objects among them (show's referrers), Roots the frame and thread
+	// entries (show's root_referrers).
+	Total, Objects, Roots int
 }
 
-// BuildRefs lists the holders of the object id.
-func BuildRefs(h *pyheap.Heap, id pyheap.ObjectID) *Refs {
-	return &Refs{Target: valueOf(h.Runtime().Describe(h.Addr(id))), Holders: NewHolderFinder(h).Holders(id)}
+// RefsDefaultMax is how many holders refs lists unless told: None or a
+// class has tens of thousands of referrers, a table nobody reads and
+// seconds of paths with --paths. As many as show lists references.
+const RefsDefaultMax = ShowMaxEdges
+
+// BuildRefs lists the holders of the object id, at most max of them (0:
+// all); the rest are counted.
+func BuildRefs(h *pyheap.Heap, id pyheap.ObjectID, max int) *Refs {
+	all := NewHolderFinder(h).Holders(id)
+	r := &Refs{Target: valueOf(h.Runtime().Describe(h.Addr(id))), Total: len(all)}
+	objs := map[uint64]bool{}
+	for _, hd := range all {
+		if hd.Kind == "object" {
+			objs[hd.Address] = true
+		} else {
+			r.Roots++
+		}
+	}
+	r.Objects = len(objs)
+	if max > 0 && len(all) > max {
+		all = all[:max]
+	}
+	r.Holders = all
+	return r
+}
+
+// More is how many holders --max left out.
+func (r *Refs) More() int { return r.Total - len(r.Holders) }
+
+// Warnings says what --max left out, as grep's do.
+func (r *Refs) Warnings() []string {
+	if n := r.More(); n > 0 {
+		return []string{fmt.Sprintf("%d more referrer(s) not shown (--max 0 shows all)", n)}
+	}
+	return nil
+}
+
+// header is the first line of refs: the rows (one per reference, listed
+// or not), then the referrers they come from, counted as show counts them.
+func (r *Refs) header() string {
+	return fmt.Sprintf("%d reference(s) to %s, from %s\n", r.Total, targetText(r.Target), referrerCounts(r.Objects, r.Roots))
+}
+
+// referrerCounts says how many objects, and frames or threads, refer to
+// an object, as show and refs both say it.
+func referrerCounts(objects, roots int) string {
+	s := fmt.Sprintf("%d object(s)", objects)
+	if roots > 0 {
+		s += fmt.Sprintf(", %d frame local(s) or thread(s)", roots)
+	}
+	return s
+}
+
+// targetText names an object once: its repr when that already gives its
+// type and address ("<FileIO at 0x… name='/dev/null'>"), else "<type at
+// address> repr".
+func targetText(v Value) string {
+	if strings.Contains(v.Repr, v.Address) {
+		return v.Repr
+	}
+	return fmt.Sprintf("<%s at %s> %s", v.Type, v.Address, v.Repr)
 }
 
 // WriteText renders the holders as a table.
 func (r *Refs) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "%d referrer(s) of <%s at %s> %s\n", len(r.Holders), r.Target.Type, r.Target.Address, r.Target.Repr)
+	fmt.Fprint(w, r.header())
 	if len(r.Holders) == 0 {
 		return nil
 	}

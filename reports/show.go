@@ -22,6 +22,10 @@ type Show struct {
 	Truncated bool   `json:"truncated,omitempty"`
 	Error     string `json:"error,omitempty"`
 	Referrers int    `json:"referrers"`
+	// RootReferrers counts the frame locals and thread states that hold
+	// the object: refs's frame and thread rows, which Referrers (objects,
+	// as gc.get_referrers() counts) leaves out.
+	RootReferrers int `json:"root_referrers"`
 	// LazyImport is set for a 3.15 lazy-import placeholder: what it will
 	// import when first used.
 	LazyImport string     `json:"lazy_import,omitempty"`
@@ -67,7 +71,8 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	v := rt.Describe(h.Addr(id))
 	t := h.Type(id)
 	s := &Show{Address: hexAddr(h.Addr(id)), Type: t.ShortName(), TypeName: t.Name, Module: rt.TypeModule(t),
-		Size: h.Size(id), Repr: v.Repr, Truncated: v.Truncated, Referrers: h.ReferrerCount(id)}
+		Size: h.Size(id), Repr: v.Repr, Truncated: v.Truncated, Referrers: h.ReferrerCount(id),
+		RootReferrers: NewHolderFinder(h).RootHolders(id)}
 	if v.Err != nil {
 		s.Error = v.Err.Error()
 	}
@@ -142,7 +147,7 @@ func (s *Show) WriteText(w io.Writer) error {
 	if s.Error != "" {
 		fmt.Fprintf(w, "  error     %s\n", s.Error)
 	}
-	fmt.Fprintf(w, "  referrers %d (pycoroner refs lists them)\n", s.Referrers)
+	fmt.Fprintf(w, "  referrers %s (pycoroner refs lists each reference)\n", referrerCounts(s.Referrers, s.RootReferrers))
 	fmt.Fprintf(w, "  references (%d):\n", len(s.Edges)+s.MoreEdges)
 	writeShowEdges(w, s.Edges, s.MoreEdges, 2)
 	return nil

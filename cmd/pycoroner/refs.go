@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pycoroner/pycoroner/pyheap"
@@ -9,6 +11,7 @@ import (
 
 func newRefsCmd(g *globalFlags) *cobra.Command {
 	var paths bool
+	var max int
 	cmd := &cobra.Command{
 		Use:   "refs CORE ADDR",
 		Short: "List what refers to an object, and how",
@@ -21,25 +24,40 @@ an instance's attributes) names that object as its owner.
 ADDR is an address (0x7f…, or id() in decimal) or an expression such as
 app.models:CACHE, __main__:HOLDER.items or threading:_active.
 
---paths adds, under each holder object, its shortest path from a root (as
-path prints it): why each holder is alive, in one command.`,
+A module or class body's names are entries of its namespace dict: refs
+lists that dict (the module as its owner), not the frame running the body,
+as gc.get_referrers() does. The first line counts the rows (one per
+reference) and the distinct objects, frames and threads they come from,
+as show counts them.
+
+--max N (default 200, 0 all) lists the first N rows, frames first; a
+warning counts the rest. --paths adds, under each holder object, its
+shortest path from a root (as path prints it): why each holder is alive,
+in one command.`,
 		Example: `  pycoroner refs core.12345 0x7f3ad78a9e50
   pycoroner refs core.12345 app.models:CACHE
   pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.result[] | select(.kind == "frame")'
-  pycoroner refs --paths core.12345 0x7f3ad78a9e50`,
+  pycoroner refs --paths core.12345 0x7f3ad78a9e50
+  pycoroner refs --max 0 --json core.12345 builtins:None | jq '.result | length'`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if max < 0 {
+				return usageError{fmt.Errorf("--max %d: want 0 (all) or more", max)}
+			}
 			hs, id, err := g.openTarget(args, pyheap.SavedAddrs|pyheap.SavedReverse)
 			if err != nil {
 				return err
 			}
 			defer hs.close()
 			if paths {
-				return hs.answer(g, reports.BuildRefsPaths(hs.h, id))
+				r := reports.BuildRefsPaths(hs.h, id, max)
+				return hs.answer(g, r, r.Refs.Warnings()...)
 			}
-			return hs.answer(g, reports.BuildRefs(hs.h, id))
+			r := reports.BuildRefs(hs.h, id, max)
+			return hs.answer(g, r, r.Warnings()...)
 		},
 	}
+	cmd.Flags().IntVar(&max, "max", reports.RefsDefaultMax, "list at most `N` referrers (0: all)")
 	cmd.Flags().BoolVar(&paths, "paths", false, "give each holder object its shortest path from a root")
 	return cmd
 }

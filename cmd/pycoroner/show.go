@@ -16,7 +16,9 @@ func newShowCmd(g *globalFlags) *cobra.Command {
 		Short: "Decode one object: type, size, repr, its references and referrer count",
 		Long: `show decodes one object: its type, address, shallow size and repr, every
 reference it holds with its label (items, keys, attributes, fields), and
-how many objects refer to it. --depth N follows the references N levels
+what refers to it: how many distinct objects (as gc.get_referrers()
+counts), and how many frame locals and thread states; refs lists them, a
+row per reference. --depth N follows the references N levels
 (default 1, at most 10; an object already shown is not expanded again).
 ADDR is an address or an expression (see refs --help).`,
 		Example: `  pycoroner show core.12345 0x7f3ad78a9e50
