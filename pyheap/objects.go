@@ -81,6 +81,10 @@ func (r *Runtime) TypeOf(obj uint64) (*Type, error) {
 	return r.typeAt(tp)
 }
 
+// TypeAt decodes the type object at tp (an object whose own type is a
+// type): what finds classes that have no instance.
+func (r *Runtime) TypeAt(tp uint64) (*Type, error) { return r.typeAt(tp) }
+
 func (r *Runtime) typeAt(tp uint64) (*Type, error) {
 	// Most lookups hit a small direct-mapped cache in front of the map: a
 	// census asks millions of times, mostly for a handful of types.

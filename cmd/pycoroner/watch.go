@@ -54,7 +54,15 @@ leaves no breakpoint behind (docs/live.md).
 
 --until CONDITION polls every --interval and snapshots when CONDITION (an
 expression over the live heap, docs/live.md) first holds. Polling may see the change after
-the culprit returned: use --on-change to catch the writer itself.
+the culprit returned: use --on-change to catch the writer itself. A name
+that can never resolve (a malformed module:attr, a count() argument that is
+no class name) is an error at once. A module not imported yet, or a global
+or attribute not set yet, may be what you wait for (--until
+'__main__:DONE == 1'): watch says so once on stderr ("waiting: __main__:DONE
+cannot be read yet ...") and polls on; so does a count() of a class the
+process does not have (with the nearest class name if it looks like a typo).
+If the first poll cannot snapshot the process or read its Python runtime,
+that is an error at once.
 
 With -- PROGRAM ARGS instead of a PID, watch starts the program itself and
 stops it once the interpreter is initialised, before the script runs
@@ -352,6 +360,7 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 	pid := t.pid
 	rep := &reports.UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}, Timeout: f.timeout, Interval: f.interval}
 	start := time.Now()
+	notes := noteOnce{}
 	if !g.json {
 		rep.WriteHeader(stdout)
 	} else {
@@ -367,12 +376,22 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 			break
 		}
 		rep.Polls++
-		held, mem, err := pollOnce(g, pid, c)
+		held, mem, evalErr, err := pollOnce(g, pid, c)
 		if err != nil {
-			if errors.Is(err, live.ErrNoProcess) || errors.Is(err, live.ErrExited) || strings.Contains(err.Error(), "exited") {
+			// A process that cannot be snapshotted or read as Python at
+			// the first poll never will be: say so rather than poll on.
+			if rep.Polls == 1 || errors.Is(err, live.ErrNoProcess) || errors.Is(err, live.ErrExited) || strings.Contains(err.Error(), "exited") {
 				return err
 			}
 			rep.LastError = err.Error()
+			notes.say(fmt.Sprintf("poll %d failed: %v; polling on", rep.Polls, err))
+		}
+		if evalErr != nil {
+			rep.LastError = evalErr.Error()
+			notes.say(untilNote(evalErr))
+		}
+		for _, n := range c.Notes {
+			notes.say("note: " + n)
 		}
 		if held {
 			rep.Held, rep.Values = true, c.Values
@@ -396,24 +415,49 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 }
 
 // pollOnce snapshots the process into memory and evaluates the condition;
-// the in-memory core is returned open when the condition held.
-func pollOnce(g *globalFlags, pid int, c *cond.Condition) (bool, *os.File, error) {
-	mem, _, err := live.SnapshotToMemory(pid, true)
+// the in-memory core is returned open when the condition held. evalErr is
+// the condition's (a name not there yet, a value of another type), err
+// the snapshot's.
+func pollOnce(g *globalFlags, pid int, c *cond.Condition) (held bool, mem *os.File, evalErr, err error) {
+	mem, _, err = live.SnapshotToMemory(pid, true)
 	if err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	p, rt, err := openCore(g, mem.Name())
 	if err != nil {
 		mem.Close()
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	defer p.Close()
-	held, err := c.Eval(rt)
+	held, evalErr = c.Eval(rt)
 	if !held {
 		mem.Close()
-		return false, nil, err
+		return false, nil, evalErr, nil
 	}
-	return true, mem, nil
+	return true, mem, nil, nil
+}
+
+// untilNote is the line said when the condition could not be evaluated.
+// Polling goes on: a module imported later, a global set when the work is
+// done, a value that is None until it becomes a list, may be exactly what
+// is waited for; the note makes a typo visible instead of a silent wait.
+func untilNote(err error) string {
+	var ny *cond.NotYet
+	if errors.As(err, &ny) {
+		return fmt.Sprintf("waiting: %s cannot be read yet (%s); polling on: check the name if it never appears", ny.Name, ny.Why)
+	}
+	return fmt.Sprintf("waiting: %v; polling on", err)
+}
+
+// noteOnce prints each distinct note once on standard error (with --json
+// too: standard output stays the one report).
+type noteOnce map[string]bool
+
+func (n noteOnce) say(s string) {
+	if !n[s] {
+		n[s] = true
+		fmt.Fprintln(os.Stderr, s)
+	}
 }
 
 // saveMemoryCore copies an in-memory core to path (temp file, renamed).

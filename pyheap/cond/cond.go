@@ -34,6 +34,11 @@ type Condition struct {
 	rt     *pyheap.Runtime
 	heap   *pyheap.Heap
 	Values map[string]string // each obj() and count() seen in the last evaluation, with its repr
+	// Notes are what the last evaluation has to say about names that
+	// did not resolve without making it fail (a class count() found no
+	// class of: see names.go).
+	Notes  []string
+	notYet *NotYet // the object expression that stopped the last evaluation
 
 	lookup func(expr string) (any, error) // tests: obj() without a process
 }
@@ -119,6 +124,9 @@ func Compile(src string) (*Condition, error) {
 		expr.Function("size", func(args ...any) (any, error) { return lenOf(args[0]) },
 			new(func(any) int)),
 	)
+	if err == nil {
+		err = checkNames(prg.Node())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bad condition %q: %s", src, oneLine(err.Error()))
 	}
@@ -158,12 +166,16 @@ func (celMethods) Visit(node *ast.Node) {
 	}
 }
 
-// Eval evaluates the condition against one snapshot.
+// Eval evaluates the condition against one snapshot. An object expression
+// the process does not have (yet) ends it with a *NotYet.
 func (c *Condition) Eval(rt *pyheap.Runtime) (bool, error) {
 	c.mu.Lock()
-	c.rt, c.heap, c.Values = rt, nil, map[string]string{}
+	c.rt, c.heap, c.Values, c.Notes, c.notYet = rt, nil, map[string]string{}, nil, nil
 	c.mu.Unlock()
 	out, err := expr.Run(c.prg, env)
+	if err != nil && c.notYet != nil {
+		return false, c.notYet
+	}
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %s", c.Source, oneLine(err.Error()))
 	}
@@ -176,11 +188,17 @@ func (c *Condition) Eval(rt *pyheap.Runtime) (bool, error) {
 
 func (c *Condition) obj(expr string) (any, error) {
 	if c.lookup != nil {
-		return c.lookup(expr)
+		v, err := c.lookup(expr)
+		if err != nil {
+			c.notYet = &NotYet{Name: expr, Why: oneLine(err.Error())}
+			return nil, c.notYet
+		}
+		return v, nil
 	}
 	addr, err := c.rt.Resolve(expr)
 	if err != nil {
-		return nil, fmt.Errorf("%s", oneLine(err.Error()))
+		c.notYet = &NotYet{Name: expr, Why: oneLine(err.Error())}
+		return nil, c.notYet
 	}
 	c.Values[expr] = c.rt.Describe(addr).Repr
 	return toNative(c.rt, addr, 3), nil
@@ -202,6 +220,13 @@ func (c *Condition) count(typeName string) (any, error) {
 		}
 	}
 	c.Values[fmt.Sprintf("count(%q)", typeName)] = fmt.Sprint(n)
+	if n == 0 {
+		// Only a note: count("X") == 0 may be what is waited for, and the
+		// class may be defined later.
+		if note := noClassNote(c.heap, c.rt, typeName); note != "" {
+			c.Notes = append(c.Notes, note)
+		}
+	}
 	return n, nil
 }
 

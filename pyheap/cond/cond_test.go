@@ -1,6 +1,7 @@
 package cond
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -22,12 +23,25 @@ func TestRewrite(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	for _, src := range []string{`len(sys:path) >`, `1 + 2`, `nosuchfn(3)`, `undeclared > 3`, `sys:path.endsWith(`} {
-		if _, err := Compile(src); err == nil {
-			t.Errorf("Compile(%q) succeeded", src)
+	// Names no process can have fail here, not at every poll.
+	for _, tc := range []struct{ src, want string }{
+		{`len(sys:path) >`, ""},
+		{`1 + 2`, ""},
+		{`nosuchfn(3)`, ""},
+		{`undeclared > 3`, ""},
+		{`sys:path.endsWith(`, ""},
+		{`count("Leaky User") > 0`, `"Leaky User" is no class name`},
+		{`count("") == 0`, `"" is no class name`},
+		{`count("app..User") > 0`, `is no class name`},
+		{`len(app:CACHE[x]) > 0`, `write [N] or ['key']`},
+	} {
+		_, err := Compile(tc.src)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Compile(%q) = %v, want a one-line error with %q", tc.src, err, tc.want)
 		}
 	}
-	for _, src := range []string{`len(sys:path) > 7`, `sys:path[0].endsWith("/lib")`, `count("LeakyUser") > 10000`} {
+	for _, src := range []string{`len(sys:path) > 7`, `sys:path[0].endsWith("/lib")`, `count("LeakyUser") > 10000`,
+		`count("collections.OrderedDict") > 1`, `count("_io.TextIOWrapper") >= 0`, `count("Café") > 0`, `app:CACHE[-1] == 3`} {
 		if _, err := Compile(src); err != nil {
 			t.Errorf("Compile(%q): %v", src, err)
 		}
@@ -85,6 +99,25 @@ func TestEval(t *testing.T) {
 			t.Errorf("Eval(%q) = %v, %v; want %v", tc.src, got, err, tc.want)
 		}
 	}
+	// A name the process does not have stops the evaluation with a
+	// *NotYet naming it, whichever operand it is.
+	for _, src := range []string{`app:MISSING == 1`, `app:N > 1 && len(app:MISSING) > 0`, `sys:path[0].startsWith(app:MISSING)`} {
+		c, err := Compile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.lookup = func(expr string) (any, error) {
+			if v, ok := objs[expr]; ok {
+				return v, nil
+			}
+			return nil, fmt.Errorf("module has no attribute %q", strings.TrimPrefix(expr, "app:"))
+		}
+		_, err = c.Eval(nil)
+		var ny *NotYet
+		if !errors.As(err, &ny) || ny.Name != "app:MISSING" || !strings.Contains(ny.Why, `no attribute "MISSING"`) {
+			t.Errorf("Eval(%q) = %v, want a *NotYet for app:MISSING", src, err)
+		}
+	}
 	c, err := Compile(`len(app:N) > 1`)
 	if err != nil {
 		t.Fatal(err)
@@ -92,5 +125,25 @@ func TestEval(t *testing.T) {
 	c.lookup = func(string) (any, error) { return int64(3), nil }
 	if _, err := c.Eval(nil); err == nil || !strings.Contains(err.Error(), "len() of a int") {
 		t.Errorf("len of an int: %v", err)
+	}
+}
+
+// TestClosest: the note for a count() of a class the process lacks names
+// a near class only when the name looks like a typo of it.
+func TestClosest(t *testing.T) {
+	names := map[string]bool{"LeakyUser": true, "list": true, "dict": true, "User": true, "OrderedDict": true, "collections.OrderedDict": true}
+	tests := []struct{ name, want string }{
+		{"LeakyUsr", "LeakyUser"},
+		{"leakyuser", "LeakyUser"},
+		{"LaekyUser", "LeakyUser"},
+		{"Lst", "list"},
+		{"OrderdDict", "OrderedDict"},
+		{"NoSuchType", ""},
+		{"Connection", ""},
+	}
+	for _, tc := range tests {
+		if got := closest(tc.name, names); got != tc.want {
+			t.Errorf("closest(%q) = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
