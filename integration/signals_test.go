@@ -187,15 +187,16 @@ func TestLiveSignalsNeverLost(t *testing.T) {
 			defer cancel()
 			p := startSignalProgram(t, ctx, in)
 			pid := strconv.Itoa(p.PID)
-			dir := t.TempDir()
+			// A directory per command: a watch refuses to overwrite the
+			// cores an earlier one left (hit-1.core).
 			commands := [][]string{
-				{"snapshot", pid, "-o", filepath.Join(dir, "snap.core")},
+				{"snapshot", pid, "-o", filepath.Join(t.TempDir(), "snap.core")},
 				{"stacks", "--pid", pid},
-				{"watch", pid, "--on-change", "__main__:WATCHED", "--count", "3", "--timeout", "30s", "-o", dir},
-				{"watch", pid, "--on-change", "__main__:WATCHED", "--timeout", "1ns", "-o", dir},
-				{"watch", pid, "--on-change", "sys:path", "--timeout", "1ns", "-o", dir},
-				{"watch", pid, "--on-change", "sys:path", "--timeout", "500ms", "-o", dir},
-				{"watch", pid, "--until", "len(__main__:WATCHED) < 0", "--interval", "20ms", "--timeout", "500ms", "-o", dir},
+				{"watch", pid, "--on-change", "__main__:WATCHED", "--count", "3", "--timeout", "30s", "-o", t.TempDir()},
+				{"watch", pid, "--on-change", "__main__:WATCHED", "--timeout", "1ns", "-o", t.TempDir()},
+				{"watch", pid, "--on-change", "sys:path", "--timeout", "1ns", "-o", t.TempDir()},
+				{"watch", pid, "--on-change", "sys:path", "--timeout", "500ms", "-o", t.TempDir()},
+				{"watch", pid, "--until", "len(__main__:WATCHED) < 0", "--interval", "20ms", "--timeout", "500ms", "-o", t.TempDir()},
 			}
 			fire := live.BreakpointsFire()
 			for i, args := range commands {

@@ -17,6 +17,7 @@ import (
 
 func newSnapshotCmd(g *globalFlags) *cobra.Command {
 	var out string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "snapshot PID -o FILE.core",
 		Short: "Write a core of a running process, pausing it only while its memory is copied",
@@ -28,7 +29,10 @@ detaches. It prints how long the process was paused. The core is written to
 a temporary file and renamed into place: a partial file is never left
 looking complete. Ctrl-C (SIGINT) or SIGTERM stops the copy, lets the process
 go and removes the partial file; partial files that a killed run left in the
-directory are removed by the next run. Permissions: see docs/live.md.`,
+directory are removed by the next run. An existing FILE is never
+overwritten (a crash core given as -o by mistake would be lost) unless
+--force is given; the process is then not paused at all. Permissions: see
+docs/live.md.`,
 		Example: `  pycoroner snapshot 12345 -o stuck.core
   pycoroner stacks --locals stuck.core
   pycoroner stacks --pid 12345            # the same without keeping a file`,
@@ -46,6 +50,9 @@ directory are removed by the next run. Permissions: see docs/live.md.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, _ := strconv.Atoi(args[0])
+			if err := refuseExisting(out, force); err != nil {
+				return err
+			}
 			var progress live.Progress
 			if term.IsTerminal(int(os.Stderr.Fd())) {
 				last := time.Now()
@@ -64,9 +71,9 @@ directory are removed by the next run. Permissions: see docs/live.md.`,
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(stop)
-			st, err := live.Snapshot(pid, out, !liveTarget.nonblocking, progress, stop)
+			st, err := live.Snapshot(pid, out, !liveTarget.nonblocking, force, progress, stop)
 			if err != nil {
-				return err
+				return existsHint(out, err)
 			}
 			if g.json {
 				return reports.WriteJSON(stdout, map[string]any{"core": out, "pid": pid, "threads": st.Threads, "bytes": st.Bytes,
@@ -81,6 +88,7 @@ directory are removed by the next run. Permissions: see docs/live.md.`,
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the core to `FILE`")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite FILE if it exists")
 	return cmd
 }
 

@@ -31,6 +31,7 @@ type watchFlags struct {
 	count    int
 	timeout  time.Duration
 	interval time.Duration
+	force    bool
 }
 
 func newWatchCmd(g *globalFlags) *cobra.Command {
@@ -64,6 +65,9 @@ process does not have (with the nearest class name if it looks like a typo).
 If the first poll cannot snapshot the process or read its Python runtime,
 that is an error at once.
 
+Cores already in DIR from an earlier watch (until.core, hit-N.core) are not
+overwritten: watch refuses at once unless --force is given.
+
 With -- PROGRAM ARGS instead of a PID, watch starts the program itself and
 stops it once the interpreter is initialised, before the script runs
 (Py_RunMain), so changes made while the program imports its modules are
@@ -95,6 +99,9 @@ caught; it then waits for the program to end.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseEarlierWatch(f.out, f.until != "", f.count, f.force); err != nil {
+				return err
+			}
 			if err := os.MkdirAll(f.out, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", f.out, err)
 			}
@@ -120,6 +127,7 @@ caught; it then waits for the program to end.`,
 	cmd.Flags().IntVar(&f.count, "count", 1, "stop after `N` hits")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 0, "give up after this long (0: never)")
 	cmd.Flags().DurationVar(&f.interval, "interval", 50*time.Millisecond, "with --until: how often to look")
+	cmd.Flags().BoolVar(&f.force, "force", false, "overwrite the cores of an earlier watch in DIR")
 	return cmd
 }
 
@@ -190,6 +198,7 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 		return err
 	}
 	defer s.Detach()
+	s.Overwrite = f.force
 	pid := t.pid
 	p, rt, err := openSnapshot(g, s)
 	if err != nil {
@@ -220,9 +229,9 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 		rep.Watchpoints = append(rep.Watchpoints, reports.WatchPoint{Address: fmt.Sprintf("0x%x", wp.Addr), What: wp.What})
 	}
 	onHit := func(tid, which int) error {
-		path := filepath.Join(f.out, fmt.Sprintf("hit-%d.core", len(rep.Hits)+1))
+		path := filepath.Join(f.out, hitCore(len(rep.Hits)+1))
 		if _, err := s.WriteCoreFile(path, nil, false); err != nil {
-			return err
+			return existsHint(path, err)
 		}
 		hit := reports.WatchHit{Core: path, Wrote: wps[which].What, TID: tid}
 		p, rt, err := openCore(g, path)
@@ -395,8 +404,8 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 		}
 		if held {
 			rep.Held, rep.Values = true, c.Values
-			rep.Core = filepath.Join(f.out, "until.core")
-			err := saveMemoryCore(mem, rep.Core)
+			rep.Core = filepath.Join(f.out, untilCore)
+			err := saveMemoryCore(mem, rep.Core, f.force)
 			mem.Close()
 			if err != nil {
 				return err
@@ -460,8 +469,9 @@ func (n noteOnce) say(s string) {
 	}
 }
 
-// saveMemoryCore copies an in-memory core to path (temp file, renamed).
-func saveMemoryCore(mem *os.File, path string) error {
+// saveMemoryCore copies an in-memory core to path (temp file, renamed;
+// an existing file is replaced only with overwrite).
+func saveMemoryCore(mem *os.File, path string, overwrite bool) error {
 	tmp, err := live.CreatePartial(path)
 	if err != nil {
 		return err
@@ -471,11 +481,11 @@ func saveMemoryCore(mem *os.File, path string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = live.Install(tmp.Name(), path, overwrite)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
+		return existsHint(path, fmt.Errorf("write %s: %w", path, err))
 	}
 	return nil
 }

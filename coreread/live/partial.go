@@ -82,3 +82,32 @@ func partialPID(name string) (int, bool) {
 	}
 	return pid, true
 }
+
+// Install moves a finished temporary file to path. Unless overwrite, a
+// file already at path is never replaced: cores are evidence (a crash core
+// given as -o by mistake must survive), and the check is the rename itself
+// (RENAME_NOREPLACE, or a hard link where the filesystem lacks it), so a
+// file created after the caller looked is safe too. The error then wraps
+// fs.ErrExist.
+func Install(tmp, path string, overwrite bool) error {
+	if overwrite {
+		return os.Rename(tmp, path)
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return renameError(tmp, path, err)
+	}
+	// No RENAME_NOREPLACE here: link then unlink is as atomic about an
+	// existing path (link fails with EEXIST).
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	return os.Remove(tmp)
+}
+
+func renameError(tmp, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
+}

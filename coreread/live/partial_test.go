@@ -1,6 +1,8 @@
 package live
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,5 +64,45 @@ func TestRemoveStalePartials(t *testing.T) {
 	}
 	if err := unix.Flock(int(mine.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Errorf("our partial file is not locked by us: %v", err)
+	}
+}
+
+// TestInstall: without overwrite an existing file is left as it was and
+// the error says it exists; with overwrite, or when nothing is there, the
+// temporary file takes the name.
+func TestInstall(t *testing.T) {
+	tests := []struct {
+		name      string
+		existing  bool
+		overwrite bool
+		want      string // the content at the path after
+		exists    bool   // the error wraps fs.ErrExist
+	}{
+		{"new file", false, false, "new", false},
+		{"existing kept", true, false, "old", true},
+		{"existing replaced with overwrite", true, true, "new", false},
+		{"new file with overwrite", false, true, "new", false},
+	}
+	for _, tc := range tests {
+		dir := t.TempDir()
+		path, tmp := filepath.Join(dir, "x.core"), filepath.Join(dir, ".x.core.partial-1-1")
+		if err := os.WriteFile(tmp, []byte("new"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if tc.existing {
+			if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := Install(tmp, path, tc.overwrite)
+		if errors.Is(err, fs.ErrExist) != tc.exists || (err != nil && !tc.exists) {
+			t.Errorf("%s: Install = %v, want exists %v", tc.name, err, tc.exists)
+		}
+		if got, _ := os.ReadFile(path); string(got) != tc.want {
+			t.Errorf("%s: %s holds %q, want %q", tc.name, path, got, tc.want)
+		}
+		if _, err := os.Stat(tmp); (err == nil) != tc.exists {
+			t.Errorf("%s: the temporary file is there: %v, want %v (the caller removes it on error)", tc.name, err == nil, tc.exists)
+		}
 	}
 }

@@ -85,6 +85,8 @@ type Session struct {
 	Pause    time.Duration
 	// Stop, when it yields, ends a core being written (SIGINT, SIGTERM).
 	Stop <-chan os.Signal
+	// Overwrite lets WriteCoreFile replace a file already at its path.
+	Overwrite bool
 	// Exit is the process's wait status when it ended while watched and
 	// pycoroner, its tracer, collected it.
 	Exit *unix.WaitStatus

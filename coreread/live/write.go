@@ -288,20 +288,22 @@ func fileNote(maps []mapping) []byte {
 
 // Snapshot attaches to pid, writes its core to path, and detaches.
 // A signal on stop (SIGINT, SIGTERM) ends it with ErrInterrupted and no
-// file left behind.
-func Snapshot(pid int, path string, pause bool, progress Progress, stop <-chan os.Signal) (Stats, error) {
+// file left behind. An existing file at path is replaced only with
+// overwrite (see Install).
+func Snapshot(pid int, path string, pause, overwrite bool, progress Progress, stop <-chan os.Signal) (Stats, error) {
 	s, err := Attach(pid, pause)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer s.Detach()
-	s.Stop = stop
+	s.Stop, s.Overwrite = stop, overwrite
 	return s.WriteCoreFile(path, progress, true)
 }
 
 // WriteCoreFile writes the core to path through a temporary file renamed
 // into place: a partial file is never left looking complete. With detach,
-// the process is let go as soon as its memory is copied.
+// the process is let go as soon as its memory is copied. A file already at
+// path is replaced only if s.Overwrite (see Install).
 func (s *Session) WriteCoreFile(path string, progress Progress, detach bool) (Stats, error) {
 	tmp, err := CreatePartial(path)
 	if err != nil {
@@ -319,7 +321,7 @@ func (s *Session) WriteCoreFile(path string, progress Progress, detach bool) (St
 		os.Remove(tmp.Name())
 		return st, err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := Install(tmp.Name(), path, s.Overwrite); err != nil {
 		os.Remove(tmp.Name())
 		return st, fmt.Errorf("rename to %s: %w", path, err)
 	}
