@@ -31,7 +31,8 @@ type module struct {
 	syms       []symbol // sorted by address
 	byName     map[string][]symbol
 	dwarf      *dwarfIndex
-	debugFile  string // the separate debug file used, if any
+	debugFile  string              // the separate debug file used, if any
+	coldParts  map[uint64]coldPart // by FDE start: see coldPartAt
 }
 
 type symbol struct {

@@ -50,6 +50,11 @@ type Frame struct {
 	// the frame below: no stack frame of its own remains, and it is
 	// rebuilt from DWARF call sites, as gdb does.
 	TailCall bool
+	// ColdPart marks code no symbol covers that is the part of a function
+	// the compiler split off it (Function is then that function's name
+	// and ".cold"), known by its jumps into the function's body and the
+	// function's into it (see coldPartAt).
+	ColdPart bool
 	Library  string // path of the mapped file holding PC, as the core names it
 	// Offset is PC as an address of Library's ELF file (for addr2line).
 	Offset uint64
@@ -252,18 +257,27 @@ func (u *Unwinder) describe(pc, lookup, sp uint64, how string) []Frame {
 	if len(out) > 0 {
 		out[len(out)-1].Inlined = false
 		if out[len(out)-1].Function == "" {
-			if s, ok := m.symbolAt(vaddr); ok {
-				out[len(out)-1].Function = s.name
-			}
+			m.name(&out[len(out)-1], vaddr)
 		}
 		// Inline frames share the physical frame's registers; only the
 		// innermost carries How, the last the real function.
 		return out
 	}
-	if s, ok := m.symbolAt(vaddr); ok {
-		base.Function = s.name
-	}
+	m.name(&base, vaddr)
 	return []Frame{base}
+}
+
+// name names f from the symbol covering vaddr, else, when the code there
+// is a part split off a named function, as gdb would with the part's own
+// symbol (F.cold).
+func (m *module) name(f *Frame, vaddr uint64) {
+	if s, ok := m.symbolAt(vaddr); ok {
+		f.Function = s.name
+		return
+	}
+	if s, ok := m.coldPartAt(vaddr); ok {
+		f.Function, f.ColdPart = s.name+ColdSuffix, true
+	}
 }
 
 func (u *Unwinder) moduleAt(addr uint64) *module {
