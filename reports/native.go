@@ -20,6 +20,14 @@ var evalLoopFunctions = map[string]bool{
 	"_PyEval_EvalFrameDefault": true,
 }
 
+// isEvalLoop reports whether a native frame runs Python frames: the
+// evaluation loop itself, or the part of it the compiler split off
+// (F.cold: Debian sid's profile-guided builds run nearly all of the loop
+// there).
+func isEvalLoop(function string) bool {
+	return evalLoopFunctions[strings.TrimSuffix(function, unwind.ColdSuffix)]
+}
+
 // tailCallingOpcodePrefix names the opcode handlers of 3.14's
 // tail-calling interpreter: frames of the evaluation loop call they are
 // part of, shown as its Python frames too.
@@ -222,7 +230,7 @@ func mergeFrames(py []Frame, st unwind.Stack, errs []string) ([]Frame, []string)
 		if strings.HasPrefix(nf.Function, tailCallingOpcodePrefix) && !nf.Inlined {
 			continue // the _PyEval_EvalFrameDefault below stands for it
 		}
-		if evalLoopFunctions[nf.Function] && !nf.Inlined && next < len(py) {
+		if isEvalLoop(nf.Function) && !nf.Inlined && next < len(py) {
 			for next < len(py) {
 				f := py[next]
 				next++
@@ -247,7 +255,8 @@ func mergeFrames(py []Frame, st unwind.Stack, errs []string) ([]Frame, []string)
 
 func nativeFrame(nf unwind.Frame) Frame {
 	f := Frame{Kind: "native", Function: nf.Function, native: &NativeFrame{PC: hexAddr(nf.PC), Library: nf.Library,
-		File: nf.File, Line: nf.Line, Inlined: nf.Inlined, TailCall: nf.TailCall, SignalFrame: nf.SignalFrame}}
+		File: nf.File, Line: nf.Line, Inlined: nf.Inlined, TailCall: nf.TailCall, SignalFrame: nf.SignalFrame,
+		ColdPart: nf.ColdPart}}
 	if nf.Library != "" {
 		f.native.Offset = hexAddr(nf.Offset)
 	}
@@ -272,6 +281,10 @@ type NativeFrame struct {
 	// handler called>"): below it the handler, above it the frame the
 	// signal interrupted.
 	SignalFrame bool `json:"signal_frame,omitempty"`
+	// ColdPart marks code no symbol covers, named (F.cold) as the part
+	// the compiler split off the function F: its jumps go into F's body
+	// and F's into it.
+	ColdPart bool `json:"cold_part,omitempty"`
 }
 
 // MarshalJSON writes a native frame in its own shape and a Python frame
@@ -314,6 +327,9 @@ func writeNativeFrame(w io.Writer, f Frame) {
 	}
 	if n.TailCall {
 		where += " (tail call)"
+	}
+	if n.ColdPart {
+		where += " (no symbol: named by its jumps)"
 	}
 	if n.Inlined {
 		fmt.Fprintf(w, "  [C] %18s %s%s (inlined)\n", "", name, where)

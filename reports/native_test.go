@@ -49,6 +49,12 @@ func TestMergeFramesReplacesEachEvalLoopCall(t *testing.T) {
 			want:   "C:PyObject_Vectorcall py:a",
 		},
 		{
+			name:   "the loop's split-off part (a stripped PGO build's .cold) runs Python frames too",
+			py:     []Frame{py("leaf", false), py("main", true)},
+			native: []unwind.Frame{nat("sem_wait", false), nat("_PyEval_EvalFrameDefault.cold", false), nat("PyEval_EvalCode", false)},
+			want:   "C:sem_wait py:leaf py:main C:PyEval_EvalCode",
+		},
+		{
 			name:   "more eval frames than Python frames keeps the native frame",
 			py:     nil,
 			native: []unwind.Frame{nat("_PyEval_EvalFrameDefault", false)},
