@@ -29,8 +29,12 @@ var nativeModes = []harness.Mode{harness.Gcore, harness.Abort, harness.Segv, har
 // `thread apply all bt` on the same cores of every interpreter: every
 // frame gdb names, inlined functions included, must be named the same, in
 // the same order, thread by thread. gdb's _PyEval_EvalFrameDefault frames
-// are where pycoroner shows Python frames instead, so both sides leave
-// them out; a frame gdb cannot name (??) may be named by pycoroner.
+// are where pycoroner shows Python frames instead: both sides show a run
+// of them, or of Python frames, as one pythonFrames mark, so the Python
+// frames must sit where gdb has the evaluation loop. A frame gdb cannot
+// name (??) may be named by pycoroner; one pycoroner shows Python frames
+// for instead (a stripped build's _PyEval_EvalFrameDefault.cold, no
+// symbol of which gdb has) is taken as an evaluation-loop frame.
 func TestNativeStacksMatchGDB(t *testing.T) {
 	if _, err := exec.LookPath("gdb"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -49,8 +53,8 @@ func TestNativeStacksMatchGDB(t *testing.T) {
 			t.Logf("%s %s: %d threads, %d frames named by gdb", res.Interp.Name, res.Mode, len(want), named)
 		}()
 		for tid, gdbFrames := range want {
-			for _, n := range gdbFrames {
-				if n != "??" {
+			for _, f := range gdbFrames {
+				if f.name != "??" {
 					named++
 				}
 			}
@@ -59,7 +63,15 @@ func TestNativeStacksMatchGDB(t *testing.T) {
 				t.Errorf("LWP %d: gdb has it, stacks --native does not", tid)
 				continue
 			}
-			g, o := dropEvalLoop(gdbFrames), dropEvalLoop(ours)
+			var gdbNames []string
+			for _, f := range gdbFrames {
+				name := f.name
+				if name == "??" && f.pc != 0 && !got.pcs[tid][f.pc] {
+					name = "_PyEval_EvalFrameDefault" // see the doc comment
+				}
+				gdbNames = append(gdbNames, name)
+			}
+			g, o := markEvalLoop(gdbNames), markEvalLoop(ours)
 			if !sameNames(g, o) {
 				t.Errorf("LWP %d: frames differ\n gdb:        %s\n pycoroner:  %s", tid, strings.Join(g, " < "), strings.Join(o, " < "))
 			}
@@ -74,12 +86,22 @@ func TestNativeStacksMatchGDB(t *testing.T) {
 	})
 }
 
-func dropEvalLoop(names []string) []string {
+// pythonFrames stands for a run of Python frames or of evaluation-loop
+// frames in a list of names.
+const pythonFrames = "<Python frames>"
+
+// markEvalLoop replaces each run of evaluation-loop frames and Python
+// frames by one pythonFrames.
+func markEvalLoop(names []string) []string {
 	var out []string
 	for _, n := range names {
-		if n != "_PyEval_EvalFrameDefault" {
-			out = append(out, n)
+		if n == "_PyEval_EvalFrameDefault" || n == "_PyEval_EvalFrameDefault.cold" {
+			n = pythonFrames
 		}
+		if n == pythonFrames && len(out) > 0 && out[len(out)-1] == pythonFrames {
+			continue
+		}
+		out = append(out, n)
 	}
 	return out
 }
@@ -98,11 +120,13 @@ func sameNames(gdb, ours []string) bool {
 
 type nativeStacks struct {
 	byTID   map[int][]string
+	pcs     map[int]map[uint64]bool // each thread's native frames' pcs
 	crashed int
 }
 
 // nativeStacksOf runs `stacks --native --json` and lists each thread's
-// native frame names ("??" for an unnamed one), innermost first.
+// native frame names ("??" for an unnamed one) and pythonFrames where it
+// has Python frames, innermost first.
 func nativeStacksOf(t *testing.T, core string) nativeStacks {
 	t.Helper()
 	r := pycoroner(t, "stacks", "--native", "--json", core)
@@ -124,18 +148,23 @@ func nativeStacksOf(t *testing.T, core string) nativeStacks {
 	if err := json.Unmarshal(r.stdout, &doc); err != nil {
 		t.Fatalf("stacks --native --json: %v", err)
 	}
-	out := nativeStacks{byTID: map[int][]string{}}
+	out := nativeStacks{byTID: map[int][]string{}, pcs: map[int]map[uint64]bool{}}
 	for _, th := range doc.Threads {
 		if th.NativeThreadID == nil {
 			continue
 		}
 		names := []string{}
+		pcs := map[uint64]bool{}
 		for _, f := range th.Frames {
 			if f.Kind != "native" {
+				names = append(names, pythonFrames)
 				continue
 			}
 			if f.PC == "" {
 				t.Errorf("native frame %q has no pc", f.Function)
+			}
+			if pc, err := strconv.ParseUint(strings.TrimPrefix(f.PC, "0x"), 16, 64); err == nil {
+				pcs[pc] = true
 			}
 			name := f.Function
 			switch {
@@ -147,6 +176,7 @@ func nativeStacksOf(t *testing.T, core string) nativeStacks {
 			names = append(names, name)
 		}
 		out.byTID[*th.NativeThreadID] = names
+		out.pcs[*th.NativeThreadID] = pcs
 		if th.Crashed {
 			out.crashed = *th.NativeThreadID
 		}
@@ -160,17 +190,24 @@ const gdbSignalFrame = "<signal handler called>"
 var (
 	gdbSignalRe = regexp.MustCompile(`^#\d+\s+<signal handler called>`)
 	gdbThreadRe = regexp.MustCompile(`^Thread \d+ \((?:Thread 0x[0-9a-f]+ )?\(?LWP (\d+)\)`)
-	gdbFrameRe  = regexp.MustCompile(`^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(`)
+	gdbFrameRe  = regexp.MustCompile(`^#\d+\s+(?:0x([0-9a-f]+) in )?(\S+) \(`)
 	gdbCurrent  = regexp.MustCompile(`\[Current thread is \d+ \((?:Thread 0x[0-9a-f]+ )?\(?LWP (\d+)\)`)
 )
 
+// gdbFrame is a frame of gdb's bt: its name, and its pc (0 for the
+// innermost, printed without one).
+type gdbFrame struct {
+	name string
+	pc   uint64
+}
+
 // gdbBacktraces runs gdb's `thread apply all bt` on the core (once: the
-// answer is kept beside the cached core) and returns each LWP's frame
-// names, innermost first.
-func gdbBacktraces(t *testing.T, res *harness.Result) map[int][]string {
+// answer is kept beside the cached core) and returns each LWP's frames,
+// innermost first.
+func gdbBacktraces(t *testing.T, res *harness.Result) map[int][]gdbFrame {
 	t.Helper()
 	out := gdbOutput(t, res)
-	threads := map[int][]string{}
+	threads := map[int][]gdbFrame{}
 	cur := -1
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -178,15 +215,16 @@ func gdbBacktraces(t *testing.T, res *harness.Result) map[int][]string {
 		line := sc.Text()
 		if m := gdbThreadRe.FindStringSubmatch(line); m != nil {
 			cur, _ = strconv.Atoi(m[1])
-			threads[cur] = []string{}
+			threads[cur] = []gdbFrame{}
 			continue
 		}
 		if gdbSignalRe.MatchString(line) && cur >= 0 {
-			threads[cur] = append(threads[cur], gdbSignalFrame)
+			threads[cur] = append(threads[cur], gdbFrame{name: gdbSignalFrame})
 			continue
 		}
 		if m := gdbFrameRe.FindStringSubmatch(line); m != nil && cur >= 0 {
-			threads[cur] = append(threads[cur], m[1])
+			pc, _ := strconv.ParseUint(m[1], 16, 64) // "" for the innermost: 0
+			threads[cur] = append(threads[cur], gdbFrame{name: m[2], pc: pc})
 		}
 	}
 	return threads
