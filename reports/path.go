@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -36,6 +38,44 @@ type Hop struct {
 	Conservative bool   `json:"conservative,omitempty"`
 
 	desc string
+	// repr, when set, gives Repr when the hop is written as JSON: the
+	// text output never shows it, and a repr (a module dict's first items,
+	// each described) was an eighth of a warm `top`.
+	repr *lazyRepr
+}
+
+// lazyRepr is an object's repr, made once, when first asked for.
+type lazyRepr struct {
+	rt   *pyheap.Runtime
+	addr uint64
+	done bool
+	s    string
+}
+
+func (l *lazyRepr) get() string {
+	if !l.done {
+		l.s, l.done = l.rt.Describe(l.addr).Repr, true
+	}
+	return l.s
+}
+
+// MarshalJSON writes the hop with its repr, made now if it was left for
+// later.
+func (h Hop) MarshalJSON() ([]byte, error) {
+	type plain Hop // the same fields, without this method
+	p := plain(h)
+	if h.repr != nil {
+		p.Repr = h.repr.get()
+	}
+	// As the answers are written: reprs keep their < and > (json.Marshal
+	// would escape them for HTML).
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // MaxPaths bounds `path --all`.
@@ -97,8 +137,12 @@ func (pl *pathLabeller) label(found []census.Path) []RefPath {
 		for _, o := range fp.Objects {
 			hop, ok := pl.hops[o]
 			if !ok {
-				v := rt.Describe(h.Addr(o))
-				hop = Hop{Address: hexAddr(h.Addr(o)), Type: v.Type, Repr: v.Repr, desc: rt.ShortDesc(h.Addr(o))}
+				addr := h.Addr(o)
+				typ := "?"
+				if t, err := rt.TypeOf(addr); err == nil {
+					typ = t.ShortName()
+				}
+				hop = Hop{Address: hexAddr(addr), Type: typ, desc: rt.ShortDesc(addr), repr: &lazyRepr{rt: rt, addr: addr}}
 				pl.hops[o] = hop
 			}
 			if prev >= 0 {
