@@ -42,8 +42,9 @@ type containersMarkers struct {
 	ReferentsObjects int    `json:"referents_objects"`
 }
 
-// openHeap takes the census of a core in-process.
-func openHeap(t *testing.T, core string) *pyheap.Heap {
+// openRuntime opens a core and its interpreter in-process, the core
+// closed when the test ends.
+func openRuntime(t *testing.T, core string) (*coreread.Process, *pyheap.Runtime) {
 	t.Helper()
 	p, err := coreread.Open(core, coreread.Options{})
 	if err != nil {
@@ -54,6 +55,13 @@ func openHeap(t *testing.T, core string) *pyheap.Heap {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, r
+}
+
+// openHeap takes the census of a core in-process.
+func openHeap(t *testing.T, core string) *pyheap.Heap {
+	t.Helper()
+	_, r := openRuntime(t, core)
 	h, err := r.BuildHeap(pyheap.HeapOptions{})
 	if err != nil {
 		t.Fatal(err)

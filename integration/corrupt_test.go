@@ -58,15 +58,7 @@ func factsOf(t *testing.T, core string) *coreFacts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := coreread.Open(core, coreread.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, rt := openRuntime(t, core)
 	cf := &coreFacts{raw: raw, segs: p.Segments(), L: rt.L, rtAddr: rt.Addr}
 	le := bin.LittleEndian
 	phoff, phnum := le.Uint64(raw[32:]), uint64(le.Uint16(raw[56:]))

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 	"github.com/pycoroner/pycoroner/pyheap"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
@@ -31,15 +30,7 @@ type stacksVerdict struct {
 // threadStates lists every thread state of the core, read by the packages.
 func threadStates(t *testing.T, core string) []pyheap.ThreadState {
 	t.Helper()
-	p, err := coreread.Open(core, coreread.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	rt, err := pyheap.Open(p, pyheap.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rt := openRuntime(t, core)
 	interps, err := rt.Interpreters()
 	if err != nil {
 		t.Fatal(err)
@@ -136,14 +127,7 @@ func TestStacksOnACoreCutBeforeTheFrames(t *testing.T) {
 		t.Run(in.Name, func(t *testing.T) {
 			res := cachedCore(t, in, "threads", harness.Segv)
 			cf := factsOf(t, res.CorePath)
-			p, err := coreread.Open(res.CorePath, coreread.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt, err := pyheap.Open(p, pyheap.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, rt := openRuntime(t, res.CorePath)
 			// Keep what finding the threads needs (the runtime, the
 			// interpreter, the thread states); cut at the first frame.
 			keep := []uint64{cf.rtAddr, cf.interp}
@@ -155,7 +139,6 @@ func TestStacksOnACoreCutBeforeTheFrames(t *testing.T) {
 					firstFrame = min(firstFrame, cf.offset(t, f.Addr))
 				}
 			}
-			p.Close()
 			var need uint64
 			for _, a := range keep {
 				need = max(need, cf.offset(t, a)+4096)
