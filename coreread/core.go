@@ -57,6 +57,7 @@ type Process struct {
 	auxv      map[uint64]uint64
 	warnings  []string
 	truncated bool
+	wantSize  uint64 // where the last memory segment ends in the file
 	// notesProblems say why the notes could not all be read; what they
 	// record (signal, pid, threads, files) is then unknown, not absent.
 	notesProblems []string
@@ -69,6 +70,13 @@ type Process struct {
 // Truncated reports whether the core file ends before the data its
 // headers describe (a disk quota, an interrupted copy).
 func (p *Process) Truncated() bool { return p.truncated }
+
+// Sizes are the core file's size and the size its memory segments say it
+// should have (the two differ in a truncated core).
+func (p *Process) Sizes() (have, want uint64) {
+	have = uint64(len(p.data))
+	return have, max(p.wantSize, have)
+}
 
 // ErrNotMapped is returned for an address no segment or file covers.
 var ErrNotMapped = errors.New("address not in the core or any mapped file")
@@ -187,6 +195,7 @@ func open(f *os.File, path string, opts Options) (p *Process, err error) {
 		case elf.PT_LOAD:
 			s, lost := loadSegment(pr, size)
 			truncated = truncated || lost
+			p.wantSize = max(p.wantSize, pr.Off+pr.Filesz)
 			p.segs = append(p.segs, s)
 		case elf.PT_NOTE:
 			notes = append(notes, pr)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	bin "encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,4 +279,28 @@ func infoOf(t *testing.T, raw []byte) infoJSONFull {
 		t.Fatalf("info on the intact core: exit %d, %v, complete %v:\n%s", r.code, err, got.Complete, r.stdout)
 	}
 	return got
+}
+
+// A core cut before its interpreter state cannot be read at all: the one
+// line says first that the core is truncated, and by how much (the file
+// it was cut from is the size its segments give), then the details.
+func TestCoreCutBeforeTheRuntimeSaysSoFirst(t *testing.T) {
+	for _, in := range corpusInterpreters(t) {
+		t.Run(in.Name, func(t *testing.T) {
+			res := cachedCore(t, in, "threads", harness.Segv)
+			cf := factsOf(t, res.CorePath)
+			cut := cf.rtAddr
+			cut = cf.offset(t, cut) &^ 4095
+			core := filepath.Join(t.TempDir(), "core")
+			if err := os.WriteFile(core, cf.raw[:cut], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := pycoroner(t, "stacks", core)
+			msg := strings.TrimSpace(string(r.stderr))
+			want := fmt.Sprintf("pycoroner: %s: the core file is truncated (%d of %d bytes)", core, cut, len(cf.raw))
+			if r.code != 1 || !strings.HasPrefix(msg, want) || strings.Contains(msg, "\n") {
+				t.Errorf("exit %d, stderr %q; want exit 1 and one line starting %q", r.code, msg, want)
+			}
+		})
+	}
 }

@@ -150,7 +150,36 @@ func Open(img Image, opts Options) (*Runtime, error) {
 		return fallback, nil
 	}
 	return nil, fmt.Errorf("found no valid CPython interpreter state; the build says: %s; tried: %s; pycoroner reads CPython %s",
-		strings.Join(claims, "; "), strings.Join(tried, "; "), supportedVersions())
+		strings.Join(groupClaims(claims), "; "), strings.Join(tried, "; "), supportedVersions())
+}
+
+// groupClaims merges the claims ("where: what") that say the same thing
+// from several places (the symbol, the section and the debug cookie of
+// one build usually agree): one entry per claim, its places joined.
+func groupClaims(claims []string) []string {
+	var order []string
+	where := map[string][]string{}
+	for _, c := range claims {
+		how, what, ok := strings.Cut(c, ": ")
+		if !ok {
+			how, what = "", c
+		}
+		if _, seen := where[what]; !seen {
+			order = append(order, what)
+			where[what] = nil
+		}
+		if how != "" {
+			where[what] = append(where[what], how)
+		}
+	}
+	out := make([]string, len(order))
+	for i, what := range order {
+		out[i] = what
+		if len(where[what]) > 0 {
+			out[i] = strings.Join(where[what], ", ") + ": " + what
+		}
+	}
+	return out
 }
 
 // tryCandidates validates cands in order: the runtime of the first that

@@ -167,9 +167,12 @@ func (g *globalFlags) openThen(path string, needPython bool, opened func(*corere
 	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		if needPython {
+			have, want := p.Sizes()
 			p.Close()
 			if p.Truncated() {
-				return nil, fmt.Errorf("%s: %w; the core file is truncated, so the interpreter state may be among the lost data", path, err)
+				// What the user can act on first; the search's details
+				// (a long line) after.
+				return nil, fmt.Errorf("%s: the core file is truncated (%d of %d bytes), and the interpreter state may be among the lost data; %w", path, have, want, err)
 			}
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
