@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,16 @@ func TestRetainedMatchesOracle(t *testing.T) {
 	})
 }
 
+// checkSwappedWarning checks that diff warns of cores given newest first
+// exactly when it should.
+func checkSwappedWarning(t *testing.T, warnings []string, want bool) {
+	t.Helper()
+	got := slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "is older than OLD") })
+	if got != want {
+		t.Errorf("diff warnings %q: a warning of swapped cores %v, want %v", warnings, got, want)
+	}
+}
+
 // diffMarkers is what the "diff" scenario says about itself in each phase.
 type diffMarkers struct {
 	Counts      map[string]int    `json:"counts"`
@@ -182,8 +193,19 @@ func TestDiffMatchesOracle(t *testing.T) {
 				t.Fatalf("diff exited %d: %s", r.code, r.stderr)
 			}
 			var d diffJSON
-			if _, err := unwrap(r.stdout, &d); err != nil {
+			env, err := unwrap(r.stdout, &d)
+			if err != nil {
 				t.Fatalf("diff --json: %v", err)
+			}
+			checkSwappedWarning(t, env.Warnings, false)
+			// Given the wrong way round, diff says the files' times
+			// disagree with the order.
+			r = pycoroner(t, "diff", "--json", "--top", "1", pair.Second.CorePath, pair.First.CorePath)
+			var swapped diffJSON
+			if env, err := unwrap(r.stdout, &swapped); r.code != 0 || err != nil {
+				t.Errorf("diff NEW OLD: exit %d, %v: %s", r.code, err, r.stderr)
+			} else {
+				checkSwappedWarning(t, env.Warnings, true)
 			}
 			for _, class := range []string{"Session", "Order"} {
 				found := false

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +29,10 @@ core; and with --new TYPE the new objects of that type.
 
 An object freed and another of the same type allocated at its address
 look like one surviving object: the counts stay exact, only that object
-is not listed as new.`,
+is not listed as new.
+
+OLD is the earlier core: when NEW's file is older than OLD's (by their
+modification times), a warning says the two may be swapped.`,
 		Example: `  pycoroner diff core.before core.after
   pycoroner diff --new Session core.before core.after
   pycoroner diff --json core.before core.after | jq '.result.growth[0]'`,
@@ -74,6 +79,9 @@ is not listed as new.`,
 			for i := range warns {
 				warns[i] = "old core: " + warns[i]
 			}
+			if w := swappedOrder(args[0], args[1]); w != "" {
+				warns = append(warns, w)
+			}
 			return cur.answerWith(gf, d, reports.CensusFactsOf(old.h.Stats), warns...)
 		},
 	}
@@ -99,4 +107,19 @@ func sameProcess(a, b *heapSession) []string {
 		out = append(out, fmt.Sprintf("_PyRuntime at 0x%x and 0x%x", a.rt.Addr, b.rt.Addr))
 	}
 	return out
+}
+
+// swappedOrder warns when NEW was written before OLD, by the files'
+// modification times: cores given the wrong way round read growth as
+// shrinkage, and nothing inside two cores of one process says which is
+// older (gcore leaves the threads' CPU times at zero). A copy that did not
+// keep its time can set this off: it is a warning, not an error.
+func swappedOrder(oldPath, newPath string) string {
+	so, err1 := os.Stat(oldPath)
+	sn, err2 := os.Stat(newPath)
+	if err1 != nil || err2 != nil || !sn.ModTime().Before(so.ModTime()) {
+		return ""
+	}
+	return fmt.Sprintf("NEW (%s, written %s) is older than OLD (%s, written %s) by the files' times: if they are swapped, what grew shows as shrinkage (diff OLD NEW takes the earlier core first)",
+		newPath, sn.ModTime().UTC().Format(time.RFC3339), oldPath, so.ModTime().UTC().Format(time.RFC3339))
 }
