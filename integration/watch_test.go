@@ -173,7 +173,7 @@ func TestWatchLeavesProcessRunning(t *testing.T) {
 	}
 	cmd.Process.Signal(unix.SIGTERM)
 	cmd.Wait()
-	if !bytes.Contains(out.Bytes(), []byte("stopped by")) {
+	if !bytes.Contains(out.Bytes(), []byte("stopped by SIGTERM")) {
 		t.Errorf("watch did not report the SIGTERM:\n%s", out.Bytes())
 	}
 	if ok, why := l.Running(); !ok {

@@ -378,7 +378,7 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 	for {
 		select {
 		case sig := <-stop:
-			return fmt.Errorf("stopped by %v after %d polls", sig, rep.Polls)
+			return fmt.Errorf("stopped by %s after %d polls", live.SignalName(sig), rep.Polls)
 		default:
 		}
 		if f.timeout > 0 && time.Since(start) > f.timeout {

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -116,7 +117,7 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 		}
 		select {
 		case sig := <-opts.Stop:
-			return hits, fmt.Errorf("stopped by %v", sig)
+			return hits, fmt.Errorf("stopped by %s", SignalName(sig))
 		case <-timeout:
 			return hits, ErrTimeout
 		case <-chld:
@@ -281,4 +282,15 @@ func sleeping(pid, tid int) bool {
 		return false
 	}
 	return data[i+2] == 'S' || data[i+2] == 'D'
+}
+
+// SignalName names a signal as the shell does (SIGTERM, SIGINT), where
+// Go's String says "terminated" or "interrupt".
+func SignalName(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if name := unix.SignalName(s); name != "" {
+			return name
+		}
+	}
+	return sig.String()
 }
