@@ -174,7 +174,7 @@ func (in *Info) WriteText(w io.Writer) error {
 		{"python", in.pythonText()},
 		{"executable", in.known(in.Executable, "the core names no executable")},
 		{"pid", in.known(in.pid(), "no NT_PRPSINFO note")},
-		{"command", in.known(in.Args, "no NT_PRPSINFO note")},
+		{"command", in.known(in.command(), "no NT_PRPSINFO note")},
 		{"sys.argv", in.argvText()},
 		{"cwd", in.cwdText()},
 		{"signal", in.signalText()},
@@ -238,6 +238,20 @@ func (in *Info) known(v *string, absent string) string {
 		return unknownNotes
 	}
 	return "unknown (" + absent + ")"
+}
+
+// psargsMax is the most of the command line a core's NT_PRPSINFO holds
+// (ELF_PRARGSZ, 80 bytes with the final NUL).
+const psargsMax = 79
+
+// command is the command line the notes give, marked when the kernel may
+// have cut it.
+func (in *Info) command() *string {
+	if in.Args == nil || len(*in.Args) < psargsMax {
+		return in.Args
+	}
+	s := *in.Args + " … (the kernel keeps 80 bytes of it; sys.argv is whole)"
+	return &s
 }
 
 func (in *Info) pid() *string {

@@ -36,3 +36,29 @@ func TestInfoRowsSayUnknownWhenNotesAreDamaged(t *testing.T) {
 		}
 	}
 }
+
+// The command line the notes hold is marked where the kernel may have cut
+// it (80 bytes with the NUL), and only there.
+func TestInfoCommandMarkedWhenCut(t *testing.T) {
+	short := "python3 app.py --port 8080"
+	long := "python3 /srv/app/with/a/long/path/server.py --config /etc/app/config.yaml --wor" // 79 bytes
+	if len(long) != psargsMax {
+		t.Fatalf("test string of %d bytes", len(long))
+	}
+	for _, tc := range []struct {
+		args *string
+		want string
+	}{
+		{&short, short},
+		{&long, long + " … (the kernel keeps 80 bytes of it; sys.argv is whole)"},
+	} {
+		in := &Info{Complete: true, Args: tc.args}
+		if got := in.known(in.command(), "no NT_PRPSINFO note"); got != tc.want {
+			t.Errorf("command %q: %q, want %q", *tc.args, got, tc.want)
+		}
+	}
+	none := &Info{Complete: true}
+	if got := none.known(none.command(), "no NT_PRPSINFO note"); got != "unknown (no NT_PRPSINFO note)" {
+		t.Errorf("no command: %q", got)
+	}
+}
