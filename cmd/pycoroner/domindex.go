@@ -263,7 +263,7 @@ func (hs *heapSession) censusFingerprint() (string, bool) {
 }
 
 // savedTree restores the leak graph of hs's census with its saved
-// dominator tree and type numbering. A tree that cannot be used (damaged,
+// dominator tree. A tree that cannot be used (damaged,
 // of another census) is removed and computed again, with a warning when it
 // was damaged.
 func (hs *heapSession) savedTree(needs leakNeeds) (*reports.LeakGraph, bool) {
@@ -365,9 +365,10 @@ func restoreTree(x *indexfile.Index, fp string, h *pyheap.Heap, needs leakNeeds)
 		g.TypeTops = tt
 	}
 	if needs.types || (needs.groups && !censusTypes(h, g)) {
-		if err := restoreTypes(x, h, g); err != nil {
-			return nil, err
-		}
+		// Numbered from the census's own types, as when the tree was
+		// computed (reports.LeakGraph.AddTypes: 70 ms on 21 M objects,
+		// where saving the numbering cost 84 MB to write).
+		g.AddTypes()
 	}
 	reach, err := indexfile.Get[uint64](x, "root_reach")
 	if err != nil {
@@ -441,40 +442,6 @@ func censusTypes(h *pyheap.Heap, g *reports.LeakGraph) bool {
 	return true
 }
 
-// restoreTypes gives g the leak graph's saved type numbering
-// (reports.NewLeakTypes: types in the order of their first object), as
-// indexes into the census's types.
-func restoreTypes(x *indexfile.Index, h *pyheap.Heap, g *reports.LeakGraph) error {
-	typeOf, err := indexfile.Get[uint32](x, "type_of")
-	if err != nil {
-		return err
-	}
-	typeIxs, err := indexfile.Get[uint32](x, "types")
-	if err != nil {
-		return err
-	}
-	censusTypeOf, censusTypes := h.TypeIndexes()
-	if censusTypeOf == nil {
-		return errOtherCensus
-	}
-	if len(typeOf) != h.Len() {
-		return fmt.Errorf("%d type indexes for %d objects", len(typeOf), h.Len())
-	}
-	for _, ix := range typeIxs {
-		if int(ix) >= len(censusTypes) {
-			return fmt.Errorf("type %d of %d", ix, len(censusTypes))
-		}
-		g.Types = append(g.Types, censusTypes[ix])
-	}
-	if !x.Trusted("type_of") {
-		if err := checkBelow(typeOf, uint32(len(g.Types))); err != nil {
-			return fmt.Errorf("type indexes: %w", err)
-		}
-	}
-	g.TypeOf = typeOf
-	return nil
-}
-
 // checkBelow checks that every value of v is below n.
 func checkBelow(v []uint32, n uint32) error {
 	for i, x := range v {
@@ -485,30 +452,16 @@ func checkBelow(v []uint32, n uint32) error {
 	return nil
 }
 
-// saveTree saves g's dominator tree and type numbering beside hs's census
-// index, when it has one.
+// saveTree saves g's dominator tree beside hs's census index, when it has
+// one. The leak graph's type numbering is not saved: it is made again from
+// the census's types when a command needs it (restoreTree).
 func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	t := g.Tree
 	if hs.cache == nil {
 		return nil
 	}
-	_, censusTypes := hs.h.TypeIndexes()
-	if censusTypes == nil {
+	if typeOf, _ := hs.h.TypeIndexes(); typeOf == nil {
 		return nil // a census not laid out as saved
-	}
-	ixOf := make(map[*pyheap.Type]uint32, len(censusTypes))
-	for ix, ct := range censusTypes {
-		if _, dup := ixOf[ct]; !dup {
-			ixOf[ct] = uint32(ix)
-		}
-	}
-	typeIxs := make([]uint32, len(g.Types))
-	for k, lt := range g.Types {
-		ix, ok := ixOf[lt]
-		if !ok {
-			return fmt.Errorf("type %s is not the census's", lt.Name)
-		}
-		typeIxs[k] = ix
 	}
 	fp, ok := hs.censusFingerprint()
 	if !ok {
@@ -534,7 +487,6 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	off, kids := t.ChildArrays()
 	indexfile.Add(b, "child_off", off)
 	indexfile.Add(b, "children", kids)
-	indexfile.Add(b, "type_of", g.TypeOf)
 	step := time.Now()
 	indexfile.Add(b, "largest_shallow", reports.LargestShallow(hs.h.Sizes()))
 	tt := reports.NewTypeTops(g)
@@ -550,7 +502,6 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 		indexfile.Add(b, "type_sums_objects", tt.Sums.Objects)
 	}
 	indexfile.Add(b, "root_reach", reach)
-	indexfile.Add(b, "types", typeIxs)
 	indexfile.Add(b, "meta", meta)
 	saved, err := hs.cache.Save(hs.key, domIndexSchema, b)
 	if err != nil {
