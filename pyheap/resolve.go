@@ -19,6 +19,9 @@ import (
 //	__main__:HOLDER.items     getattr step by step
 //	threading:_active[139…]   dict lookup by int key, list or tuple index
 //	app:CONFIG['db']          dict lookup by str key (CONFIG.db works too)
+//	child:MARKER@2            in interpreter 2's sys.modules (see
+//	                          resolveinterp.go; without @N: the first
+//	                          interpreter it resolves in, main first)
 
 // ExprStep is one step of an expression after its module.
 type ExprStep struct {
@@ -42,6 +45,9 @@ type Expr struct {
 	Addr   uint64 // set when the expression is an address
 	Module string
 	Steps  []ExprStep
+	// Interp, from a trailing @N, is the interpreter whose sys.modules
+	// Module is looked up in; nil: each in turn (ResolveAll).
+	Interp *int64
 }
 
 // ExprError is an expression that does not parse: a usage error.
@@ -63,6 +69,16 @@ func ParseExpr(expr string) (Expr, error) {
 		return bad("empty")
 	case len(s) > maxExprLen:
 		return bad("longer than %d characters", maxExprLen)
+	}
+	s, interp, why := cutInterp(s)
+	if why != "" {
+		return bad("%s", why)
+	}
+	isAddr := s != "" && s[0] >= '0' && s[0] <= '9'
+	switch {
+	case isAddr && interp != nil:
+		// An address is one object whichever interpreter names it.
+		return bad("@%d picks the interpreter of a module lookup: an address needs none", *interp)
 	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
 		a, err := strconv.ParseUint(s[2:], 16, 64)
 		if err != nil || a == 0 {
@@ -82,7 +98,7 @@ func ParseExpr(expr string) (Expr, error) {
 			return bad("module name %q is not a dotted name", mod)
 		}
 	}
-	e := Expr{Module: mod}
+	e := Expr{Module: mod, Interp: interp}
 	if !hasSteps {
 		return e, nil
 	}
@@ -169,15 +185,16 @@ func (r *Runtime) Resolve(expr string) (uint64, error) {
 	return r.ResolveExpr(e)
 }
 
-// ResolveExpr evaluates a parsed expression in the image.
+// ResolveExpr evaluates a parsed expression in the image: with several
+// interpreters, the first (main first) it resolves in, or the one @N
+// names. ResolveAll also says which others it resolves in.
 func (r *Runtime) ResolveExpr(e Expr) (uint64, error) {
-	if e.Addr != 0 {
-		return e.Addr, nil
-	}
-	mod, err := r.moduleByName(e.Module)
-	if err != nil {
-		return 0, err
-	}
+	res, err := r.ResolveAll(e)
+	return res.Addr, err
+}
+
+// evalSteps follows e's steps from its module mod.
+func (r *Runtime) evalSteps(mod uint64, e Expr) (uint64, error) {
 	cur, path := mod, e.Module+":"
 	for i, step := range e.Steps {
 		if i == 0 {
@@ -197,18 +214,26 @@ func (r *Runtime) ResolveExpr(e Expr) (uint64, error) {
 	return cur, nil
 }
 
-// moduleByName finds sys.modules[name] in any interpreter.
-func (r *Runtime) moduleByName(name string) (uint64, error) {
-	interps, err := r.Interpreters()
-	if len(interps) == 0 {
-		return 0, fmt.Errorf("no interpreter to look %q up in: %v", name, err)
+// cutInterp splits a trailing @N (an interpreter id) off an expression.
+// Only digits may follow the last '@', so a key like ['a@b'] is left
+// alone; "@" with no id, or a non-number after it, is an error.
+func cutInterp(s string) (rest string, interp *int64, why string) {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s, nil, ""
 	}
-	for _, in := range interps {
-		if m, ok := r.DictLookupStr(in.Modules, name); ok {
-			return m, nil
-		}
+	id := s[at+1:]
+	if strings.ContainsAny(id, "]'\"") {
+		return s, nil, "" // inside a bracketed key: not ours
 	}
-	return 0, fmt.Errorf("module %q is not in sys.modules", name)
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 0 || strings.HasPrefix(id, "+") {
+		return s, nil, fmt.Sprintf("%q after '@' is not an interpreter id (write @N, as in child:MARKER@2)", id)
+	}
+	if at == 0 {
+		return s, nil, "nothing before '@'"
+	}
+	return s[:at], &n, ""
 }
 
 // step evaluates one step from obj.

@@ -25,10 +25,11 @@ func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	obj, err := r.ResolveExpr(e)
+	res, err := r.ResolveAll(e)
 	if err != nil {
 		return 0, nil, err
 	}
+	obj := res.Addr
 	t, err := r.TypeOf(obj)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", expr, err)
@@ -56,7 +57,9 @@ func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
 		return obj, nil, fmt.Errorf("%s is a %s: watch a list, a dict, or an attribute (module:NAME, module:OBJ.attr)", expr, t.ShortName())
 	}
 	name := e.Steps[len(e.Steps)-1].Attr
-	parentExpr := Expr{Module: e.Module, Steps: e.Steps[:len(e.Steps)-1]}
+	// The parent is looked up in the interpreter obj came from: another
+	// one's module of that name would hold another object.
+	parentExpr := Expr{Module: e.Module, Steps: e.Steps[:len(e.Steps)-1], Interp: &res.Interp}
 	parent, err := r.ResolveExpr(parentExpr)
 	if err != nil {
 		return obj, nil, err

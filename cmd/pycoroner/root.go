@@ -344,12 +344,19 @@ func (hs *heapSession) answerWith(g *globalFlags, a reports.Answer, old *reports
 	return nil
 }
 
-// heapTarget resolves an ADDR argument to an object of the census.
+// heapTarget resolves an ADDR argument to an object of the census. A
+// module:attr name that gives different objects in several interpreters
+// is answered with the first's, and a warning that names each (added to
+// the session's, so that the answer carries it, in JSON too).
 func (hs *heapSession) target(e pyheap.Expr, arg string) (pyheap.ObjectID, error) {
-	addr, err := hs.rt.ResolveExpr(e)
+	res, err := hs.rt.ResolveAll(e)
 	if err != nil {
 		return -1, fmt.Errorf("resolve %s: %w", arg, err)
 	}
+	if w := res.AmbiguityWarning(arg); w != "" {
+		hs.warnings = append(hs.warnings, w)
+	}
+	addr := res.Addr
 	id, ok := hs.h.Find(addr)
 	if !ok {
 		what := fmt.Sprintf("0x%x", addr)
