@@ -80,7 +80,109 @@ func TestSubinterpreters(t *testing.T) {
 		for _, in := range m.Interpreters {
 			checkSubMarker(t, core, in.ID, in.Marker.Address, in.Marker.Module, mods)
 		}
+		checkSubNames(t, core, m)
 	})
+}
+
+// checkSubNames: a module:attr name that resolves in several interpreters
+// (each subinterpreter imports its own child) answers with the first,
+// warns naming each interpreter and the address it gives, and NAME@N
+// answers with interpreter N's own object, as that interpreter recorded
+// it. An interpreter that does not exist, or lacks the module, is a
+// one-line error naming the ids that do.
+func checkSubNames(t *testing.T, core coreRef, m subinterpsMarkers) {
+	t.Helper()
+	hexOf := func(a string) string {
+		n, err := harness.ParseAddress(a)
+		if err != nil {
+			t.Fatalf("oracle: %v", err)
+		}
+		return fmt.Sprintf("0x%x", n)
+	}
+	sub1, sub2 := m.Interpreters[1], m.Interpreters[2]
+	ids := fmt.Sprintf("%d, %d, %d", m.Interpreters[0].ID, sub1.ID, sub2.ID)
+	type tc struct {
+		expr     string
+		addr     string   // the oracle's address of the answer; "" when it fails
+		warn     []string // parts of the one ambiguity warning; nil: none
+		errParts []string // parts of the error line
+	}
+	tests := []tc{
+		{expr: "child:MARKER", addr: sub1.Marker.Address, warn: []string{
+			"child:MARKER names a different object in each of 2 interpreters",
+			fmt.Sprintf("interpreter %d: %s", sub1.ID, hexOf(sub1.Marker.Address)),
+			fmt.Sprintf("interpreter %d: %s", sub2.ID, hexOf(sub2.Marker.Address)),
+			fmt.Sprintf("interpreter %d's is used", sub1.ID),
+			fmt.Sprintf("child:MARKER@%d", sub2.ID)}},
+		{expr: "__main__:MARKER", addr: m.Interpreters[0].Marker.Address}, // only the main script has one
+		{expr: fmt.Sprintf("child:MARKER@%d", sub2.ID+1), errParts: []string{
+			fmt.Sprintf("no interpreter %d", sub2.ID+1), "its interpreters: " + ids}},
+		{expr: fmt.Sprintf("child@%d", m.Interpreters[0].ID), errParts: []string{
+			fmt.Sprintf(`module "child" is not in interpreter %d's sys.modules`, m.Interpreters[0].ID),
+			fmt.Sprintf("interpreters that have it: %d, %d", sub1.ID, sub2.ID)}},
+	}
+	for _, in := range m.Interpreters {
+		tests = append(tests, tc{expr: fmt.Sprintf("%s:%s@%d", in.Marker.Module, in.Marker.Global, in.ID), addr: in.Marker.Address})
+	}
+	for _, tc := range tests {
+		args := append([]string{"--json", "show", core.path, tc.expr}, core.flags...)
+		r := pycoroner(t, args...)
+		if tc.addr == "" {
+			lines := strings.Split(strings.TrimSpace(string(r.stderr)), "\n")
+			if r.code == 0 || len(lines) != 1 {
+				t.Errorf("show %s: exit %d, stderr %q; want an error in one line", tc.expr, r.code, r.stderr)
+				continue
+			}
+			for _, part := range tc.errParts {
+				if !strings.Contains(lines[0], part) {
+					t.Errorf("show %s: error %q does not say %q", tc.expr, lines[0], part)
+				}
+			}
+			continue
+		}
+		if r.code != 0 {
+			t.Errorf("show %s exited %d: %s", tc.expr, r.code, r.stderr)
+			continue
+		}
+		var got struct {
+			Address string `json:"address"`
+		}
+		env, err := unwrap(r.stdout, &got)
+		if err != nil {
+			t.Errorf("show %s: %v", tc.expr, err)
+			continue
+		}
+		if !sameAddr(got.Address, tc.addr) {
+			t.Errorf("show %s: object %s, the process recorded %s", tc.expr, got.Address, tc.addr)
+		}
+		var ambiguous []string
+		for _, w := range env.Warnings {
+			if strings.Contains(w, "interpreters (") {
+				ambiguous = append(ambiguous, w)
+			}
+		}
+		if tc.warn == nil {
+			if len(ambiguous) != 0 {
+				t.Errorf("show %s: warns %q, want no ambiguity", tc.expr, ambiguous)
+			}
+			continue
+		}
+		if len(ambiguous) != 1 {
+			t.Errorf("show %s: %d ambiguity warnings among %q, want 1", tc.expr, len(ambiguous), env.Warnings)
+			continue
+		}
+		for _, part := range tc.warn {
+			if !strings.Contains(ambiguous[0], part) {
+				t.Errorf("show %s: warning %q does not say %q", tc.expr, ambiguous[0], part)
+			}
+		}
+		// Text: the same answer, the same warning on stderr.
+		text := pycoroner(t, append([]string{"show", core.path, tc.expr}, core.flags...)...)
+		if text.code != 0 || !strings.Contains(string(text.stdout), hexOf(tc.addr)) ||
+			!strings.Contains(string(text.stderr), "warning: "+ambiguous[0]) {
+			t.Errorf("show %s (text): exit %d, stdout %.80q, stderr %q: want %s and the warning", tc.expr, text.code, text.stdout, text.stderr, hexOf(tc.addr))
+		}
+	}
 }
 
 func checkSubStacks(t *testing.T, core coreRef, m subinterpsMarkers) {
