@@ -43,8 +43,9 @@ type Condition struct {
 	lookup func(expr string) (any, error) // tests: obj() without a process
 }
 
-// objExpr matches module:attr... outside string literals.
-var objExpr = regexp.MustCompile(`[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\]]*\])*`)
+// objExpr matches module:attr... outside string literals, with the @N
+// that picks an interpreter (pyheap.ParseExpr).
+var objExpr = regexp.MustCompile(`[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\]]*\])*(?:@\d+)?`)
 
 // Rewrite turns module:attr expressions into obj("module:attr") calls,
 // leaving string literals alone.

@@ -14,6 +14,7 @@ func TestRewrite(t *testing.T) {
 		{`count("LeakyUser") > 10000`, `count("LeakyUser") > 10000`},
 		{`app.settings:CONFIG.debug == true && "a:b" != ''`, `obj("app.settings:CONFIG.debug") == true && "a:b" != ''`},
 		{`'it\'s a:b' == x:y`, `'it\'s a:b' == obj("x:y")`},
+		{`len(child:ITEMS@2) > len(child:ITEMS@1)`, `len(obj("child:ITEMS@2")) > len(obj("child:ITEMS@1"))`},
 	}
 	for _, tc := range tests {
 		if got := Rewrite(tc.in); got != tc.want {
