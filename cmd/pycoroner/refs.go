@@ -22,7 +22,12 @@ variables hold it. A dict that is an object's __dict__ (a module's globals,
 an instance's attributes) names that object as its owner.
 
 ADDR is an address (0x7f…, or id() in decimal) or an expression such as
-app.models:CACHE, __main__:HOLDER.items or threading:_active.
+app.models:CACHE, __main__:HOLDER.items or threading:_active. Each
+interpreter has its own sys.modules: with subinterpreters, an expression is
+looked up in each, main first, and the first it resolves in is used; a
+warning names every interpreter that gives another object, and its
+address. A trailing @N picks interpreter N (child:MARKER@2; the ids are in
+stacks and modules).
 
 A module or class body's names are entries of its namespace dict: refs
 lists that dict (the module as its owner), not the frame running the body,
@@ -36,6 +41,7 @@ shortest path from a root (as path prints it): why each holder is alive,
 in one command.`,
 		Example: `  pycoroner refs core.12345 0x7f3ad78a9e50
   pycoroner refs core.12345 app.models:CACHE
+  pycoroner refs core.12345 child:MARKER@2   # child as subinterpreter 2 imported it
   pycoroner refs --json core.12345 __main__:MARKED_LIST | jq '.result[] | select(.kind == "frame")'
   pycoroner refs --paths core.12345 0x7f3ad78a9e50
   pycoroner refs --max 0 --json core.12345 builtins:None | jq '.result | length'`,

@@ -23,7 +23,8 @@ row per reference. --depth N follows the references N levels
 ADDR is an address or an expression (see refs --help).`,
 		Example: `  pycoroner show core.12345 0x7f3ad78a9e50
   pycoroner show --depth 2 core.12345 __main__:HOLDER
-  pycoroner show --json core.12345 sys:path`,
+  pycoroner show --json core.12345 sys:path
+  pycoroner show core.12345 child:MARKER@2   # in subinterpreter 2 (see refs --help)`,
 		Args: coreAnd("ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if depth < 0 || depth > reports.ShowMaxDepth {

@@ -41,8 +41,8 @@ func newWatchCmd(g *globalFlags) *cobra.Command {
 		Short: "Catch the line that changes an object (hardware data breakpoints), or snapshot when a condition holds",
 		Long: `watch attaches to a running Python process and waits, without editing its code.
 
---on-change EXPR resolves EXPR (sys:path, app.settings:CONFIG, app:OBJ.attr) to
-an object and sets x86-64 hardware write breakpoints (perf events, on every
+--on-change EXPR resolves EXPR (sys:path, app.settings:CONFIG, app:OBJ.attr;
+app:OBJ@N in interpreter N, as refs --help says) to an object and sets x86-64 hardware write breakpoints (perf events, on every
 thread and on threads started later) on the words that change when it
 mutates: a list's length, item array and first slot; a dict's length, table
 and version tag; the slot that holds an attribute. The process runs at full
