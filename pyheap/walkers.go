@@ -100,7 +100,18 @@ func walkGenerator(r *Runtime, g uint64, labels bool, emit emitFunc) {
 		return
 	}
 	state, err := r.m.u8(L.GenFrameState.Add(g))
-	if err != nil || int64(int8(state)) >= L.FrameStateCleared {
+	if err != nil {
+		return
+	}
+	if int64(int8(state)) >= L.FrameStateCleared {
+		// 3.14+ frames hold _PyStackRefs: gen_traverse still visits a
+		// cleared frame's code, whose reference may be deferred, to keep
+		// it alive.
+		if L.StackRefTagBits >= 0 {
+			if code := r.untag(r.ptrField(L.GenIFrame.Add(g), L.IFrameCode)); code != 0 {
+				emit(code, fieldRef("f_code"), false)
+			}
+		}
 		return
 	}
 	r.walkIFrame(L.GenIFrame.Add(g), labels, emit)
