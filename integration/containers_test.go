@@ -171,7 +171,11 @@ func checkContainerReprs(t *testing.T, h *pyheap.Heap, m containersMarkers) {
 	}
 	for addr, want := range m.Reprs {
 		a, _ := harness.ParseAddress(addr)
-		if got := h.Runtime().Describe(a); got.Repr != want.Repr {
+		got := h.Runtime().Describe(a)
+		if got.Truncated && strings.HasPrefix(want.Repr, strings.TrimSuffix(got.Repr, "...")) {
+			continue // cut at pyheap.ReprLimit: the part shown must be Python's
+		}
+		if got.Repr != want.Repr {
 			t.Errorf("%s at %s: repr %s, Python says %s", want.Type, addr, got.Repr, want.Repr)
 		}
 	}

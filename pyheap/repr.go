@@ -124,11 +124,18 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 		if tt, err := r.typeAt(addr); err == nil {
 			return fmt.Sprintf("<class '%s'>", tt.Name), nil
 		}
+	case KindFrame:
+		if s, ok := r.frameRepr(addr); ok { // repr_core.go
+			return s, nil
+		}
 	case KindException:
 		return r.excRepr(addr, t, depth)
 	}
 	if s, ok, err := r.lazyImportRepr(addr, t); ok { // lazyimport.go
 		return s, err
+	}
+	if s, ok := r.coreRepr(addr, t, depth); ok { // repr_core.go
+		return s, nil
 	}
 	if s, ok := r.stdRepr(addr, t, depth); ok { // repr_stdlib.go
 		return s, nil

@@ -322,6 +322,8 @@ type Layout struct {
 	MethodSelf         Offset `py:"off:PyMethodObject:im_self"`
 	CFunctionSelf      Offset `py:"off:PyCFunctionObject:m_self"`
 	CFunctionModule    Offset `py:"off:PyCFunctionObject:m_module"`
+	CFunctionML        Offset `py:"off:PyCFunctionObject:m_ml"` // the PyMethodDef: a builtin's name (reprs)
+	MethodDefName      Offset `py:"off:PyMethodDef:ml_name"`
 	TracebackNext      Offset `py:"off:_traceback:tb_next"`
 	TracebackFrame     Offset `py:"off:_traceback:tb_frame"`
 	WeakrefObject      Offset `py:"off:_PyWeakReference:wr_object"`
@@ -357,8 +359,10 @@ type Layout struct {
 	GenQualname       Offset `py:"off:PyGenObject:gi_qualname"`
 	FrameStateCleared int64  `py:"enum:FRAME_CLEARED"`
 	FrameStateCreated int64  `py:"enum:FRAME_CREATED"`
-	HeapTypeSlots     Offset `py:"off:_heaptypeobject:ht_slots"`
-	TypeSubclasses    Offset `py:"off:_typeobject:tp_subclasses"`
+	// gi_frame is None from here on (FRAME_STATE_FINISHED), 3.11+: reprs
+	FrameStateCompleted int64  `py:"enum:FRAME_COMPLETED"`
+	HeapTypeSlots       Offset `py:"off:_heaptypeobject:ht_slots"`
+	TypeSubclasses      Offset `py:"off:_typeobject:tp_subclasses"`
 
 	// 3.14+: frames hold _PyStackRef values, whose low Py_TAG_BITS are
 	// tags (deferred or immortal references; Py_INT_TAG marks a tagged

@@ -61,8 +61,10 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"hamt_collision_node"}, Struct: "PyHamtNode_Collision", Special: "varitems", Fields: []string{"c_array"}},
 	{Names: []string{"hamt_array_node"}, Struct: "PyHamtNode_Array", Special: "hamtarray", Fields: []string{"a_array"}, Sizes: []string{"PyHamtNode_Array"}},
 	// _asyncio
-	{Names: []string{"_asyncio.Future"}, Struct: "FutureObj", Module: "_asyncio"},
-	{Names: []string{"_asyncio.Task"}, Struct: "TaskObj", Module: "_asyncio"},
+	// the state and cancel request fields serve the reprs (repr_async.go)
+	{Names: []string{"_asyncio.Future"}, Struct: "FutureObj", Module: "_asyncio", Fields: []string{"fut_state"}},
+	{Names: []string{"_asyncio.Task"}, Struct: "TaskObj", Module: "_asyncio",
+		Fields: []string{"task_state", "task_must_cancel", "task_num_cancels_requested"}},
 	{Names: []string{"_asyncio.FutureIter"}, Struct: "futureiterobject", Module: "_asyncio"},
 	{Names: []string{"TaskStepMethWrapper", "_asyncio.TaskStepMethWrapper"}, Struct: "TaskStepMethWrapper", Module: "_asyncio"},
 	// _io
