@@ -21,18 +21,25 @@ const maxWatchPoints = 4
 // attribute (a module global, an instance attribute in a dict, a values
 // array or __slots__).
 func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
+	res, wps, err := r.WatchPointsOf(expr)
+	return res.Addr, wps, err
+}
+
+// WatchPointsOf is WatchPoints that also says where expr led, in each
+// interpreter (for Resolution.AmbiguityWarning).
+func (r *Runtime) WatchPointsOf(expr string) (Resolution, []WatchPoint, error) {
 	e, err := ParseExpr(expr)
 	if err != nil {
-		return 0, nil, err
+		return Resolution{}, nil, err
 	}
 	res, err := r.ResolveAll(e)
 	if err != nil {
-		return 0, nil, err
+		return Resolution{}, nil, err
 	}
 	obj := res.Addr
 	t, err := r.TypeOf(obj)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w", expr, err)
+		return res, nil, fmt.Errorf("%s: %w", expr, err)
 	}
 	L := r.L
 	var wps []WatchPoint
@@ -43,18 +50,18 @@ func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
 		if items := r.ptrField(obj, L.ListItems); items != 0 {
 			wps = append(wps, WatchPoint{items, "item 0 of the list"})
 		}
-		return obj, wps, nil
+		return res, wps, nil
 	case KindDict:
 		wps = append(wps, WatchPoint{L.DictUsed.Add(obj), "ma_used of the dict (its length)"},
 			WatchPoint{L.DictKeys.Add(obj), "ma_keys of the dict (its table)"})
 		if L.DictVersionTag.Has() {
 			wps = append(wps, WatchPoint{L.DictVersionTag.Add(obj), "ma_version_tag of the dict (any change)"})
 		}
-		return obj, wps, nil
+		return res, wps, nil
 	}
 	// Anything else: watch where its parent keeps it.
 	if len(e.Steps) == 0 || e.Steps[len(e.Steps)-1].Attr == "" {
-		return obj, nil, fmt.Errorf("%s is a %s: watch a list, a dict, or an attribute (module:NAME, module:OBJ.attr)", expr, t.ShortName())
+		return res, nil, fmt.Errorf("%s is a %s: watch a list, a dict, or an attribute (module:NAME, module:OBJ.attr)", expr, t.ShortName())
 	}
 	name := e.Steps[len(e.Steps)-1].Attr
 	// The parent is looked up in the interpreter obj came from: another
@@ -62,13 +69,13 @@ func (r *Runtime) WatchPoints(expr string) (uint64, []WatchPoint, error) {
 	parentExpr := Expr{Module: e.Module, Steps: e.Steps[:len(e.Steps)-1], Interp: &res.Interp}
 	parent, err := r.ResolveExpr(parentExpr)
 	if err != nil {
-		return obj, nil, err
+		return res, nil, err
 	}
 	slot, what, err := r.attributeSlot(parent, name)
 	if err != nil {
-		return obj, nil, fmt.Errorf("%s: %w", expr, err)
+		return res, nil, fmt.Errorf("%s: %w", expr, err)
 	}
-	return obj, []WatchPoint{{slot, what}}, nil
+	return res, []WatchPoint{{slot, what}}, nil
 }
 
 // attributeSlot finds the word that holds parent.name.

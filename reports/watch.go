@@ -18,6 +18,10 @@ type WatchReport struct {
 	Watchpoints []WatchPoint `json:"watchpoints"`
 	Hits        []WatchHit   `json:"hits"`
 	TimedOut    bool         `json:"timed_out"`
+	// Warnings are what watch warned about on stderr: EXPR naming a
+	// different object in several interpreters (always present, [] when
+	// none).
+	Warnings []string `json:"warnings"`
 	// Program is the program watch started (watch -- PROGRAM ARGS).
 	Program *ProgramRun `json:"program,omitempty"`
 	// Timeout is the --timeout that ended the watch (text output only).
@@ -194,6 +198,10 @@ type UntilReport struct {
 	LastError string            `json:"last_error,omitempty"`
 	Stacks    *Stacks           `json:"stacks,omitempty"`
 	Program   *ProgramRun       `json:"program,omitempty"`
+	// Warnings are what watch warned about on stderr: a name of the
+	// condition that gives a different object in several interpreters, as
+	// the last poll that read it found it (always present, [] when none).
+	Warnings []string `json:"warnings"`
 	// Timeout and Interval are the flags (text output only).
 	Timeout  time.Duration `json:"-"`
 	Interval time.Duration `json:"-"`

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,7 +58,10 @@ leaves no breakpoint behind (docs/live.md).
 expression over the live heap, docs/live.md) first holds. Polling may see the change after
 the culprit returned: use --on-change to catch the writer itself. A name
 that can never resolve (a malformed module:attr, a count() argument that is
-no class name) is an error at once. A module not imported yet, or a global
+no class name) is an error at once. A module:attr that names a different
+object in several subinterpreters is read in the first (main first), with
+a warning on stderr naming each (app:OBJ@N reads interpreter N's); so is
+--on-change's EXPR. A module not imported yet, or a global
 or attribute not set yet, may be what you wait for (--until
 '__main__:DONE == 1'): watch says so once on stderr ("waiting: __main__:DONE
 cannot be read yet ...") and polls on; so does a count() of a class the
@@ -204,7 +208,8 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 	if err != nil {
 		return err
 	}
-	obj, wps, err := rt.WatchPoints(f.onChange)
+	res, wps, err := rt.WatchPointsOf(f.onChange)
+	obj := res.Addr
 	desc := rt.Describe(obj)
 	var isList bool
 	if ty, terr := rt.TypeOf(obj); terr == nil && ty.Kind == pyheap.KindList {
@@ -222,7 +227,13 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 		}
 		return err
 	}
-	rep := &reports.WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []reports.WatchHit{}, Timeout: f.timeout}
+	rep := &reports.WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []reports.WatchHit{}, Warnings: []string{}, Timeout: f.timeout}
+	if w := res.AmbiguityWarning(f.onChange); w != "" {
+		// Said before the watch starts, on stderr as the heap commands
+		// say it (with --json too: stdout stays the one report).
+		rep.Warnings = append(rep.Warnings, w)
+		warnAll(os.Stderr, []string{w})
+	}
 	var addrs []uint64
 	for _, wp := range wps {
 		addrs = append(addrs, wp.Addr)
@@ -367,9 +378,10 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 		s.Detach()
 	}
 	pid := t.pid
-	rep := &reports.UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}, Timeout: f.timeout, Interval: f.interval}
+	rep := &reports.UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}, Warnings: []string{}, Timeout: f.timeout, Interval: f.interval}
 	start := time.Now()
 	notes := noteOnce{}
+	warns := &ambiguities{}
 	if !g.json {
 		rep.WriteHeader(stdout)
 	} else {
@@ -402,6 +414,8 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 		for _, n := range c.Notes {
 			notes.say("note: " + n)
 		}
+		warns.add(c.Warnings)
+		rep.Warnings = warns.lines()
 		if held {
 			rep.Held, rep.Values = true, c.Values
 			rep.Core = filepath.Join(f.out, untilCore)
@@ -467,6 +481,44 @@ func (n noteOnce) say(s string) {
 		n[s] = true
 		fmt.Fprintln(os.Stderr, s)
 	}
+}
+
+// ambiguities are the names of an --until condition that gave a different
+// object in several interpreters, in the order first seen, each with its
+// latest warning; each is said once on stderr, when first seen (with
+// --json too: stdout stays the one report).
+type ambiguities struct {
+	order []string
+	last  map[string]string
+}
+
+// add takes one evaluation's warnings (by expression) and says the new
+// ones.
+func (a *ambiguities) add(ws map[string]string) {
+	exprs := make([]string, 0, len(ws))
+	for e := range ws {
+		exprs = append(exprs, e)
+	}
+	sort.Strings(exprs)
+	if a.last == nil {
+		a.last = map[string]string{}
+	}
+	for _, e := range exprs {
+		if _, seen := a.last[e]; !seen {
+			a.order = append(a.order, e)
+			warnAll(os.Stderr, []string{ws[e]})
+		}
+		a.last[e] = ws[e]
+	}
+}
+
+// lines are the warnings, one per name ([] when none).
+func (a *ambiguities) lines() []string {
+	out := []string{}
+	for _, e := range a.order {
+		out = append(out, a.last[e])
+	}
+	return out
 }
 
 // saveMemoryCore copies an in-memory core to path (temp file, renamed;

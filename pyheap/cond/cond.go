@@ -37,8 +37,13 @@ type Condition struct {
 	// Notes are what the last evaluation has to say about names that
 	// did not resolve without making it fail (a class count() found no
 	// class of: see names.go).
-	Notes  []string
-	notYet *NotYet // the object expression that stopped the last evaluation
+	Notes []string
+	// Warnings are the last evaluation's object expressions that give a
+	// different object in several interpreters (the first is used), one
+	// line each as pyheap.Resolution.AmbiguityWarning says it, by
+	// expression.
+	Warnings map[string]string
+	notYet   *NotYet // the object expression that stopped the last evaluation
 
 	lookup func(expr string) (any, error) // tests: obj() without a process
 }
@@ -171,7 +176,7 @@ func (celMethods) Visit(node *ast.Node) {
 // the process does not have (yet) ends it with a *NotYet.
 func (c *Condition) Eval(rt *pyheap.Runtime) (bool, error) {
 	c.mu.Lock()
-	c.rt, c.heap, c.Values, c.Notes, c.notYet = rt, nil, map[string]string{}, nil, nil
+	c.rt, c.heap, c.Values, c.Notes, c.Warnings, c.notYet = rt, nil, map[string]string{}, nil, map[string]string{}, nil
 	c.mu.Unlock()
 	out, err := expr.Run(c.prg, env)
 	if err != nil && c.notYet != nil {
@@ -196,11 +201,20 @@ func (c *Condition) obj(expr string) (any, error) {
 		}
 		return v, nil
 	}
-	addr, err := c.rt.Resolve(expr)
+	e, err := pyheap.ParseExpr(expr)
 	if err != nil {
 		c.notYet = &NotYet{Name: expr, Why: oneLine(err.Error())}
 		return nil, c.notYet
 	}
+	res, err := c.rt.ResolveAll(e)
+	if err != nil {
+		c.notYet = &NotYet{Name: expr, Why: oneLine(err.Error())}
+		return nil, c.notYet
+	}
+	if w := res.AmbiguityWarning(expr); w != "" {
+		c.Warnings[expr] = w
+	}
+	addr := res.Addr
 	c.Values[expr] = c.rt.Describe(addr).Repr
 	return toNative(c.rt, addr, 3), nil
 }
