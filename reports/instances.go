@@ -6,9 +6,9 @@ import (
 	"io"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 	"github.com/pycoroner/pycoroner/pyheap"
 )
 
@@ -84,7 +84,7 @@ func largestOfTypes(tree *dominators.Tree, typeOf []uint32, want []bool, top int
 	}
 	counts := make([]int, parts)
 	perPart := make([][]dominators.Node, parts)
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // the arrays may be a saved file's mapping
 	for p := range parts {
 		lo, hi := len(typeOf)*p/parts, len(typeOf)*(p+1)/parts
 		wg.Go(func() {

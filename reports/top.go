@@ -8,9 +8,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 	"github.com/pycoroner/pycoroner/pyheap"
 )
 
@@ -139,7 +139,7 @@ func largestValues(vals []uint32, k int) []int {
 		parts = runtime.GOMAXPROCS(0)
 	}
 	perPart := make([][]int, parts)
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // the arrays may be a saved file's mapping
 	for p := range parts {
 		lo, hi := len(vals)*p/parts, len(vals)*(p+1)/parts
 		wg.Go(func() {

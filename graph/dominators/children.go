@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/pycoroner/pycoroner/bigarray"
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // children is the dominator tree's child lists, biggest retained first.
@@ -105,7 +106,7 @@ func (t *Tree) sortChildLists(c *children, n int) {
 		bigarray.Free(keys)
 	}
 	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // the arrays may be a saved file's mapping
 	for w := range workers {
 		lo, hi := (n+1)*w/workers, (n+1)*(w+1)/workers
 		wg.Go(func() {
@@ -128,7 +129,7 @@ func sortKeyed(t *Tree, kids []Node, keys []uint64) {
 	}
 	half := len(keys) / 2
 	a, b := keys[:half], keys[half:]
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // the arrays may be a saved file's mapping
 	wg.Go(func() { slices.Sort(a) })
 	slices.Sort(b)
 	wg.Wait()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // A tree can be kept as plain arrays and restored from them (a saved
@@ -73,12 +75,10 @@ func checkIdom(idom []uint32) error {
 	step := (n + workers - 1) / max(workers, 1)
 	var mu sync.Mutex
 	var bad error
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // idom is a saved file's mapping
 	for lo := 0; lo < n; lo += step {
 		hi := min(lo+step, n)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
+		wg.Go(func() {
 			for u := lo; u < hi; u++ {
 				d := idom[u]
 				if d == Root || d == Unreachable {
@@ -91,7 +91,7 @@ func checkIdom(idom []uint32) error {
 					return
 				}
 			}
-		}(lo, hi)
+		})
 	}
 	wg.Wait()
 	return bad

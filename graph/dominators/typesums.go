@@ -2,8 +2,9 @@ package dominators
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
+
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // TypeSums is, per type, what the nodes of the type that no other node of
@@ -60,11 +61,11 @@ func (t *Tree) sumByType(typeOf []uint32, types, workers, minParallel int) TypeS
 	tasks := spine.split(share)
 	var next atomic.Int64
 	parts := make([]TypeSums, workers)
-	var wg sync.WaitGroup
+	// The tree's arrays may be a saved file's mapping: a fault in a
+	// walker is a panic raised again by Wait, not a crash.
+	var g faultgroup.Group
 	for i := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			w := newSumWalker(t, typeOf, types)
 			for {
 				k := int(next.Add(1)) - 1
@@ -75,9 +76,9 @@ func (t *Tree) sumByType(typeOf []uint32, types, workers, minParallel int) TypeS
 				w.walk(task.parent, t.Children(task.parent)[task.lo:task.hi], task.above)
 			}
 			parts[i] = w.sums
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	out = spine.sums
 	for _, p := range parts {
 		out.add(p)

@@ -17,9 +17,9 @@ package suspects
 import (
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // Options tune Find. The zero value takes the defaults.
@@ -204,7 +204,7 @@ func byType(tree *dominators.Tree, typeOf []uint32, nodes []dominators.Node, max
 		parts = runtime.GOMAXPROCS(0)
 	}
 	sums := make([][]TypeCount, parts)
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // the arrays may be a saved file's mapping
 	for p := range parts {
 		lo, hi := len(nodes)*p/parts, len(nodes)*(p+1)/parts
 		wg.Go(func() { sums[p] = sumTypes(tree, typeOf, nodes[lo:hi]) })

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pycoroner/pycoroner/bigarray"
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // The census visits objects in address order, not in the order they are
@@ -210,20 +211,14 @@ func (c *census[T]) run() {
 		c.workers[0].run()
 		return
 	}
-	var wg sync.WaitGroup
-	var pb panicBox
+	var g faultgroup.Group // a core truncated while read: a panic the CLI reports, not a crash
 	for _, wk := range c.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			defer c.stopAll() // a worker that panics must not leave the others waiting
-			defer pb.catch()
-			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
 			wk.run()
-		}()
+		})
 	}
-	wg.Wait()
-	pb.rethrow()
+	g.Wait()
 }
 
 // stopAll ends the census for every worker once their sweeps end.
@@ -333,16 +328,12 @@ func (h *Heap[T]) finish(c *census[T]) {
 		bigarray.TrimTail(wk.edges)
 	}
 	h.vis = bigarray.Make[uint32](n)
-	var wg sync.WaitGroup
-	var pb panicBox
+	var g faultgroup.Group
 	for i, wk := range c.workers {
 		wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
 		h.parts[i] = heapPart{order: wk.order, typeOf: wk.typeOf, sizes: wk.sizes, edgeOff: wk.edgeOff, edges: wk.edges}
-		wg.Add(1)
-		go func(i int, p *heapPart) {
-			defer wg.Done()
-			defer pb.catch()
-			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
+		p := &h.parts[i]
+		g.Go(func() {
 			hint := 0
 			if dangling {
 				p.dropEdges(f)
@@ -350,10 +341,9 @@ func (h *Heap[T]) finish(c *census[T]) {
 			for k, a := range p.order {
 				h.vis[f.rankHint(a, &hint)] = uint32(i)<<partShift | uint32(k)
 			}
-		}(i, &h.parts[i])
+		})
 	}
-	wg.Wait()
-	pb.rethrow()
+	g.Wait()
 	h.typeObj = make([]ObjectID, len(h.types))
 	hint := 0
 	for i, a := range c.typeAddr {

@@ -17,5 +17,5 @@
 // records (maxObjects, maxEdges), since the model reads untrusted memory.
 // Its goroutines call readers that may read a memory-mapped core, so each
 // sets debug.SetPanicOnFault and carries any panic to the goroutine that
-// waits for it (panicBox): a truncated core is an error, never a crash.
+// waits for it (internal/faultgroup): a truncated core is an error, never a crash.
 package census

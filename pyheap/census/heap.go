@@ -2,11 +2,11 @@ package census
 
 import (
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/pycoroner/pycoroner/bigarray"
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // ObjectID names an object of a Heap: its rank in address order.
@@ -331,44 +331,11 @@ func parallel(n int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	var pb panicBox
+	var g faultgroup.Group // a core truncated while read: a panic the CLI reports, not a crash
 	step := (n + workers - 1) / workers
 	for lo := 0; lo < n; lo += step {
-		hi := lo + step
-		if hi > n {
-			hi = n
-		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			defer pb.catch()
-			debug.SetPanicOnFault(true) // a core truncated while read: a panic the CLI reports, not a crash
-			fn(lo, hi)
-		}(lo, hi)
+		hi := min(lo+step, n)
+		g.Go(func() { fn(lo, hi) })
 	}
-	wg.Wait()
-	pb.rethrow()
-}
-
-// panicBox carries a panic from goroutines to the one that waits for
-// them: a recover sees only its own goroutine, and the CLI's must turn
-// every bug into a one-line error, never a crash with a stack trace.
-type panicBox struct {
-	once sync.Once
-	v    any
-}
-
-// catch is deferred by a goroutine; the first panic is kept.
-func (p *panicBox) catch() {
-	if r := recover(); r != nil {
-		p.once.Do(func() { p.v = r })
-	}
-}
-
-// rethrow panics again, in the waiting goroutine, after the wait.
-func (p *panicBox) rethrow() {
-	if p.v != nil {
-		panic(p.v)
-	}
+	g.Wait()
 }

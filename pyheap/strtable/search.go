@@ -5,7 +5,8 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"sync"
+
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // Kinds chooses the entries a search looks at.
@@ -56,11 +57,9 @@ func (t *Table) Search(re *regexp.Regexp, k Kinds) ([]int, error) {
 	bounds[workers] = n
 	parts := make([][]int, workers)
 	bad := make([]bool, workers)
-	var wg sync.WaitGroup
+	var wg faultgroup.Group // the table may be a saved file's mapping
 	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
+		wg.Go(func() {
 			if alit != nil {
 				parts[w], bad[w] = t.searchEnds(re, k, alit, start, end, bounds[w], bounds[w+1])
 			} else if lit != nil {
@@ -68,7 +67,7 @@ func (t *Table) Search(re *regexp.Regexp, k Kinds) ([]int, error) {
 			} else {
 				parts[w], bad[w] = t.searchEach(re, k, bounds[w], bounds[w+1])
 			}
-		}(w)
+		})
 	}
 	wg.Wait()
 	var hits []int
