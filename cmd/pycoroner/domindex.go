@@ -43,7 +43,7 @@ type domMeta struct {
 type leakNeeds struct {
 	census   pyheap.SavedParts
 	children bool // the child lists: leaks, retained
-	types    bool // the leak graph's type numbering (for now, no command needs it)
+	types    bool // the leak graph's type numbering, made from the census's (computing a tree; sums from a tree saved without them)
 	// typeSums: top --by type's sums saved per type
 	// (reports.TypeTopsSums), or, from a tree saved without them, the
 	// child lists and types to compute them.
