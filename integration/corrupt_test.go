@@ -49,6 +49,7 @@ type coreFacts struct {
 	gcAddr   uint64             // the gc state
 	object   string             // the address of a local, for refs/path/show
 	typeType uint64             // PyType_Type, by symbol
+	codeType uint64             // PyCode_Type, by symbol
 }
 
 // factsOf reads a clean core with the packages themselves.
@@ -92,6 +93,9 @@ func factsOf(t *testing.T, core string) *coreFacts {
 	}
 	if sym, ok := p.LookupSymbol("PyType_Type"); ok {
 		cf.typeType = sym.Addr
+	}
+	if sym, ok := p.LookupSymbol("PyCode_Type"); ok {
+		cf.codeType = sym.Addr
 	}
 	cf.gcAddr = cf.interp + uint64(rt.L.InterpGC)
 	if rt.L.InterpGC < 0 {
@@ -227,6 +231,17 @@ func corruptions() []corruption {
 			}
 			b := clone(cf)
 			off := cf.offset(t, cf.typeType+uint64(cf.L.TypeFlags)) &^ 4095
+			clear(b[off : off+4096])
+			return b
+		}, stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},
+		{name: "PyCode_Type's page zeroed", make: func(t *testing.T, cf *coreFacts) []byte {
+			// Every frame executes a code object: a damaged PyCode_Type
+			// must not make every frame of every thread unreadable.
+			if cf.codeType == 0 {
+				t.Skip("no PyCode_Type symbol")
+			}
+			b := clone(cf)
+			off := cf.offset(t, cf.codeType+uint64(cf.L.TypeFlags)) &^ 4095
 			clear(b[off : off+4096])
 			return b
 		}, stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},

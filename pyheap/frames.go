@@ -172,18 +172,15 @@ func (r *Runtime) interpFrame(cur uint64) (Frame, bool) {
 			return fr, false
 		}
 	}
-	t, err := r.TypeOf(code)
+	isCode, err := r.executesCode(code)
 	if err != nil {
 		// Say so rather than drop the frame: a reader must see that a
 		// frame was there.
 		fr.Err = fmt.Errorf("frame 0x%x: code object 0x%x: %w", cur, code, err)
 		return fr, true
 	}
-	if t.Kind != KindCode {
-		if !strings.HasPrefix(t.Name, "<unreadable") {
-			return fr, false // 3.13 shim frames execute no code object
-		}
-		r.noteCodeType(code) // the binary is missing: learn the code type here
+	if !isCode {
+		return fr, false // 3.13 shim frames execute no code object
 	}
 	fr.Code = code
 	ci := r.code(code)
@@ -296,6 +293,34 @@ func (r *Runtime) localsAt(base uint64, ci *codeInfo) ([]Local, error) {
 		out = append(out, Local{Name: ci.names[i], Value: v})
 	}
 	return out, nil
+}
+
+// executesCode tells whether the object a frame executes is a code
+// object. PyCode_Type is compared by address when the binary names it,
+// without reading it: a damaged page there must not make every frame of
+// every thread unreadable.
+func (r *Runtime) executesCode(obj uint64) (bool, error) {
+	if r.static.codeType != 0 {
+		tp, err := r.m.ptr(r.L.ObType.Add(obj))
+		if err != nil {
+			return false, fmt.Errorf("object 0x%x: %w", obj, err)
+		}
+		if tp == r.static.codeType {
+			return true, nil
+		}
+	}
+	t, err := r.TypeOf(obj)
+	if err != nil {
+		return false, err
+	}
+	if t.Kind == KindCode {
+		return true, nil
+	}
+	if strings.HasPrefix(t.Name, "<unreadable") {
+		r.noteCodeType(obj) // the binary is missing: learn the code type here
+		return true, nil
+	}
+	return false, nil
 }
 
 // code decodes (and caches) what frames need of a code object.

@@ -131,7 +131,7 @@ func (r *Runtime) readType(tp uint64) (*Type, error) {
 	// PyType_Type's address comes from the binary, so it needs no check:
 	// then a damaged page holding PyType_Type does not make every static
 	// type unreadable.
-	if meta != r.typeType || meta == 0 {
+	if meta != r.static.typeType || meta == 0 {
 		mflags, err := r.m.u64(L.TypeFlags.Add(meta))
 		if err != nil || !L.TPFlagsTypeSubclass.In(mflags) {
 			return nil, fmt.Errorf("0x%x is not a type object", tp)

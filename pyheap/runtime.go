@@ -45,7 +45,7 @@ type shared struct {
 	fallback map[uint64]string // type names read from memory, see typenames.go; complete before a census
 	sysMinor string            // minor version according to sys.version
 	warnings []string
-	typeType uint64 // PyType_Type by symbol, 0 when the binary is missing
+	static   staticTypes
 	// claimedHex is Py_Version or the debug offsets' version, 0 when unknown.
 	claimedHex uint64
 }
@@ -110,10 +110,7 @@ var pythonFileVersion = regexp.MustCompile(`python(\d)\.(\d+)`)
 // Open finds the CPython runtime in img.
 func Open(img Image, opts Options) (*Runtime, error) {
 	r := newRuntime(img)
-	var typeType uint64
-	if s, ok := img.LookupSymbol("PyType_Type"); ok {
-		typeType = s.Addr
-	}
+	static := findStaticTypes(img)
 	var tried, claims []string
 	var fallback *Runtime // a scan hit whose sys.version could not be read
 	// The candidates, best first, in stages: a later stage is looked for
@@ -138,7 +135,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 		var err error
 		// r may be replaced (by a fresh one, after a scan hit that was not
 		// confirmed): the next stage goes on with that.
-		if r, rt, err = r.tryCandidates(img, cands, typeType, opts, &tried, &claims, &fallback); rt != nil || err != nil {
+		if r, rt, err = r.tryCandidates(img, cands, static, opts, &tried, &claims, &fallback); rt != nil || err != nil {
 			return rt, err
 		}
 	}
@@ -151,6 +148,27 @@ func Open(img Image, opts Options) (*Runtime, error) {
 	}
 	return nil, fmt.Errorf("found no valid CPython interpreter state; the build says: %s; tried: %s; pycoroner reads CPython %s",
 		strings.Join(groupClaims(claims), "; "), strings.Join(tried, "; "), supportedVersions())
+}
+
+// staticTypes are type objects whose addresses come from the binary's
+// symbols, 0 when the binary is missing. Compared by address, they need
+// no read of the type itself: then a damaged page holding one of them
+// does not make every object of that type unreadable (every type, for
+// PyType_Type; every frame, for PyCode_Type).
+type staticTypes struct {
+	typeType uint64 // PyType_Type
+	codeType uint64 // PyCode_Type
+}
+
+func findStaticTypes(img Image) staticTypes {
+	var st staticTypes
+	if s, ok := img.LookupSymbol("PyType_Type"); ok {
+		st.typeType = s.Addr
+	}
+	if s, ok := img.LookupSymbol("PyCode_Type"); ok {
+		st.codeType = s.Addr
+	}
+	return st
 }
 
 // groupClaims merges the claims ("where: what") that say the same thing
@@ -186,7 +204,7 @@ func groupClaims(claims []string) []string {
 // holds, or an error that ends the search, or neither (try the next
 // stage, with next: r or a fresh runtime). tried, claims and fallback
 // gather what Open reports at the end.
-func (r *Runtime) tryCandidates(img Image, cands []candidate, typeType uint64, opts Options, tried, claims *[]string, fallback **Runtime) (next, rt *Runtime, err error) {
+func (r *Runtime) tryCandidates(img Image, cands []candidate, static staticTypes, opts Options, tried, claims *[]string, fallback **Runtime) (next, rt *Runtime, err error) {
 	for _, c := range cands {
 		cl := r.readClaim(c)
 		*claims = append(*claims, c.how+": "+cl.String())
@@ -207,7 +225,7 @@ func (r *Runtime) tryCandidates(img Image, cands []candidate, typeType uint64, o
 				continue
 			}
 			r.L, r.Addr, r.FoundBy, r.File, r.Version = L, c.addr, c.how, c.file, minor
-			r.typeType, r.claimedHex = typeType, c.hex
+			r.static, r.claimedHex = static, c.hex
 			r.useDWARF(opts)
 			r.applyDebugOffsets()
 			r.readVersion()
