@@ -77,6 +77,15 @@ func (m *mem) u64(addr uint64) (uint64, error) {
 	return m.img.Uint64(addr)
 }
 
+// peek reads a word of the core's own memory, with no fallback to the
+// files behind it and no error built: for a scan's cheap rejections.
+func (m *mem) peek(addr uint64) (uint64, bool) {
+	if (addr >= m.lo && addr < m.hi && m.hi-addr >= 8) || (m.slide(addr) && m.hi-addr >= 8) {
+		return binary.LittleEndian.Uint64(m.win[addr-m.lo:]), true
+	}
+	return 0, false
+}
+
 // slide moves the window to the in-core part of the segment holding addr.
 func (m *mem) slide(addr uint64) bool {
 	if addr >= m.lo2 && addr < m.hi2 {

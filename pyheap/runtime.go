@@ -365,9 +365,26 @@ func (r *Runtime) scanForRuntime() []candidate {
 			if err != nil {
 				continue
 			}
+			// Most positions are rejected by surelyNotInterp; of the
+			// rest, many name one interpreter (a damaged core's scan met
+			// 600,000 positions): what depends on the interpreter alone
+			// is judged once.
+			judged := map[uint64]bool{}
 			for off := 0; off+int(L.RuntimeInterpretersMain)+8 <= len(data); off += 8 {
 				addr := s.Vaddr + uint64(off)
-				if r.quickCheck(L, data, off) && r.validate(L, addr, true) == nil {
+				if !r.quickCheck(L, data, off) {
+					continue
+				}
+				head := le64(data[off+int(L.RuntimeInterpretersHead):])
+				if r.surelyNotInterp(L, head) {
+					continue
+				}
+				ok, seen := judged[head]
+				if !seen {
+					ok = r.validateInterp(L, head, true) == nil
+					judged[head] = ok
+				}
+				if ok && r.validate(L, addr, true) == nil {
 					file, _ := r.m.img.FileAt(addr)
 					out = append(out, candidate{addr, []string{minor}, fmt.Sprintf("scan of writable memory (0x%x)", addr), file, true, 0})
 					if len(out) >= maxScanHits {
@@ -379,6 +396,25 @@ func (r *Runtime) scanForRuntime() []candidate {
 		}
 	}
 	return out
+}
+
+// surelyNotInterp rejects most of a scan's candidate interpreters from
+// the core's own memory without building an error: a thread state list
+// head that is misaligned, or whose first thread state names another
+// interpreter. Anything it cannot read is left to validateInterp.
+func (r *Runtime) surelyNotInterp(L *layout.Layout, interp uint64) bool {
+	if interp == 0 || interp%8 != 0 {
+		return true
+	}
+	ts, ok := r.m.peek(L.InterpTstateHead.Add(interp))
+	if !ok {
+		return false
+	}
+	if ts == 0 || ts%8 != 0 {
+		return true
+	}
+	back, ok := r.m.peek(L.TstateInterp.Add(ts))
+	return ok && back != interp
 }
 
 // quickCheck filters scan positions cheaply: interpreters.head must equal
@@ -433,6 +469,23 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 	if err != nil {
 		return fmt.Errorf("read interpreters.head: %w", err)
 	}
+	if err := r.validateInterp(L, interp, strict); err != nil {
+		return err
+	}
+	if strict && L.RuntimeInterpretersMain.Has() {
+		// Found by scanning: interpreters.main must be on the list that
+		// starts at interpreters.head. A heap thread state 16 bytes on
+		// passes every other check (its interp field reads as head, its
+		// frame pointer as main) and, taken for the runtime, made info
+		// read the GIL and the main thread from the wrong memory.
+		return r.mainOnList(L, rt, interp)
+	}
+	return nil
+}
+
+// validateInterp is the part of validate that depends on the interpreter
+// alone: a scan, where many positions name one interpreter, asks once.
+func (r *Runtime) validateInterp(L *layout.Layout, interp uint64, strict bool) error {
 	if interp == 0 || interp%8 != 0 {
 		return fmt.Errorf("interpreters.head is 0x%x", interp)
 	}
@@ -459,15 +512,12 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 			return fmt.Errorf("thread state 0x%x names no thread of this core", ts)
 		}
 	}
-	if strict && L.RuntimeInterpretersMain.Has() {
-		// Found by scanning: interpreters.main must be on the list that
-		// starts at interpreters.head. A heap thread state 16 bytes on
-		// passes every other check (its interp field reads as head, its
-		// frame pointer as main) and, taken for the runtime, made info
-		// read the GIL and the main thread from the wrong memory.
-		if err := r.mainOnList(L, rt, interp); err != nil {
-			return err
-		}
+	back, err := r.m.ptr(L.TstateInterp.Add(ts))
+	if err != nil {
+		return fmt.Errorf("read thread state 0x%x: %w", ts, err)
+	}
+	if back != interp {
+		return fmt.Errorf("thread state 0x%x points to interpreter 0x%x, not 0x%x", ts, back, interp)
 	}
 	if strict {
 		// Found by scanning: demand that sys.modules and the sys dict are
@@ -482,13 +532,6 @@ func (r *Runtime) validate(L *layout.Layout, rt uint64, strict bool) error {
 			}
 		}
 	}
-	back, err := r.m.ptr(L.TstateInterp.Add(ts))
-	if err != nil {
-		return fmt.Errorf("read thread state 0x%x: %w", ts, err)
-	}
-	if back != interp {
-		return fmt.Errorf("thread state 0x%x points to interpreter 0x%x, not 0x%x", ts, back, interp)
-	}
 	return nil
 }
 
@@ -498,14 +541,18 @@ func (r *Runtime) mainOnList(L *layout.Layout, rt, head uint64) error {
 	if err != nil {
 		return fmt.Errorf("read interpreters.main: %w", err)
 	}
-	seen := map[uint64]bool{}
-	for a := head; a != 0 && len(seen) < maxInterps && !seen[a]; {
+	// At most maxInterps steps, which also ends a cycle: no set of the
+	// interpreters seen (a map per candidate was most of a scan's time).
+	a := head
+	for range maxInterps {
+		if a == 0 {
+			break
+		}
 		if a == main {
 			return nil
 		}
-		seen[a] = true
 		if a, err = r.m.ptr(L.InterpNext.Add(a)); err != nil {
-			return fmt.Errorf("read interpreter 0x%x next: %w", a, err)
+			return fmt.Errorf("read interpreter next: %w", err)
 		}
 	}
 	return fmt.Errorf("interpreters.main 0x%x is not on the list from interpreters.head 0x%x", main, head)
