@@ -399,16 +399,18 @@ func (r *Runtime) scanForRuntime() []candidate {
 }
 
 // surelyNotInterp rejects most of a scan's candidate interpreters from
-// the core's own memory without building an error: a thread state list
-// head that is misaligned, or whose first thread state names another
-// interpreter. Anything it cannot read is left to validateInterp.
+// the core's own memory without building an error: one outside the
+// core's memory (a scan demands a thread state, which the files behind
+// the image, read where the core has no copy, cannot hold), a thread
+// state list head that is misaligned, or whose first thread state names
+// another interpreter.
 func (r *Runtime) surelyNotInterp(L *layout.Layout, interp uint64) bool {
 	if interp == 0 || interp%8 != 0 {
 		return true
 	}
 	ts, ok := r.m.peek(L.InterpTstateHead.Add(interp))
 	if !ok {
-		return false
+		return true
 	}
 	if ts == 0 || ts%8 != 0 {
 		return true
