@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+
+	"github.com/pycoroner/pycoroner/internal/elfdwarf"
 )
 
 // FileStatus says whether a file named by the core could be used.
@@ -537,6 +539,10 @@ func (p *Process) DWARF(path string) (d *dwarf.Data, err error) {
 	if err != nil {
 		return nil, err
 	}
+	f, err := mf.open()
+	if err != nil {
+		return nil, err
+	}
 	if ef.Section(".debug_info") == nil {
 		return nil, fmt.Errorf("%s has no DWARF debug info", path)
 	}
@@ -545,7 +551,7 @@ func (p *Process) DWARF(path string) (d *dwarf.Data, err error) {
 			d, err = nil, fmt.Errorf("%s: malformed DWARF (%v)", path, r)
 		}
 	}()
-	return ef.DWARF()
+	return elfdwarf.Load(ef, f)
 }
 
 // OpenRegular opens a file for reading only if it is a regular file: a

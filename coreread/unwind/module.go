@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/internal/elfdwarf"
 )
 
 // module is one mapped ELF file with what unwinding and naming need of it,
@@ -129,10 +131,10 @@ func (m *module) load(fi coreread.FileInfo, l *loader) error {
 			m.ehFrame = parseCFI(data, s.Addr)
 		}
 	}
-	debug := ef
+	debug, debugBytes := ef, io.ReaderAt(f)
 	if ef.Section(".debug_info") == nil {
-		if df, path := findDebugFile(fi, ef, l); df != nil {
-			debug, m.debugFile = df, path
+		if df, r, path := findDebugFile(fi, ef, l); df != nil {
+			debug, debugBytes, m.debugFile = df, r, path
 		}
 	}
 	if s := debug.Section(".debug_frame"); s != nil && s.Type != elf.SHT_NOBITS {
@@ -142,7 +144,7 @@ func (m *module) load(fi coreread.FileInfo, l *loader) error {
 	}
 	m.syms = readSymbols(ef, debug)
 	if debug.Section(".debug_info") != nil {
-		if d, err := debug.DWARF(); err == nil {
+		if d, err := elfdwarf.Load(debug, debugBytes); err == nil {
 			m.dwarf = newDWARFIndex(d)
 		}
 	}
@@ -165,7 +167,7 @@ func parseCFI(data []byte, ehFrameAddr uint64) frame.FrameDescriptionEntries {
 // findDebugFile finds the separate debug file of a stripped ELF file by
 // build-id (/usr/lib/debug/.build-id/ab/cdef.debug) or .gnu_debuglink, and
 // uses it only if its build-id matches.
-func findDebugFile(fi coreread.FileInfo, ef *elf.File, l *loader) (*elf.File, string) {
+func findDebugFile(fi coreread.FileInfo, ef *elf.File, l *loader) (*elf.File, io.ReaderAt, string) {
 	id := fi.BuildIDDisk
 	link := ""
 	if s := ef.Section(".gnu_debuglink"); s != nil {
@@ -198,9 +200,9 @@ func findDebugFile(fi coreread.FileInfo, ef *elf.File, l *loader) (*elf.File, st
 			df.Close()
 			continue
 		}
-		return df, c
+		return df, f, c
 	}
-	return nil, ""
+	return nil, nil, ""
 }
 
 // debugDirs lists where the debug files of a file may be: the debug
