@@ -53,6 +53,9 @@ type grepCase struct {
 	// want: the str local of scalars_leaf every run must find, held by
 	// that local ("" for none).
 	want string
+	// jsonOnly: checked as JSON only. The text renders the answer JSON
+	// compares, so one of each string's five patterns is run as text.
+	jsonOnly bool
 }
 
 // grepCases are the patterns asked of the threads core: for each str
@@ -68,26 +71,29 @@ func grepCases(t *testing.T, locals map[string]harness.Value) []grepCase {
 		_, first := utf8.DecodeRuneInString(v)
 		_, last := utf8.DecodeLastRuneInString(v)
 		cases = append(cases,
-			grepCase{[]string{"^" + regexp.QuoteMeta(v) + "$"}, name},
-			grepCase{[]string{"--type", "str", regexp.QuoteMeta(v[first:])}, name},
-			grepCase{[]string{"^" + regexp.QuoteMeta(v[:len(v)-last])}, name},
-			grepCase{[]string{regexp.QuoteMeta(v[first:]) + "$"}, name},
-			grepCase{[]string{"(?i)^" + regexp.QuoteMeta(strings.ToUpper(v)) + "$"}, name},
+			grepCase{args: []string{"^" + regexp.QuoteMeta(v) + "$"}, want: name},
+			grepCase{args: []string{"--type", "str", regexp.QuoteMeta(v[first:])}, want: name},
+			grepCase{args: []string{"^" + regexp.QuoteMeta(v[:len(v)-last])}, want: name},
+			grepCase{args: []string{regexp.QuoteMeta(v[first:]) + "$"}, want: name},
+			grepCase{args: []string{"(?i)^" + regexp.QuoteMeta(strings.ToUpper(v)) + "$"}, want: name},
 		)
+		for i := len(cases) - 4; i < len(cases); i++ {
+			cases[i].jsonOnly = true
+		}
 	}
 	return append(cases,
-		grepCase{[]string{"--max", "0", `long string 0[0-9]+;`}, "long_text"},
-		grepCase{[]string{"(?i)LONG STRING 039"}, "long_text"},
-		grepCase{[]string{"--max", "3", `[0-9]{3}`}, ""},
-		grepCase{[]string{"--max", "0", `^$`}, ""},
-		grepCase{[]string{"--max", "2", ``}, ""},
-		grepCase{[]string{"--type", "bytes", `\x{FFFD}`}, ""}, // raw_bytes's \xff is not UTF-8
-		grepCase{[]string{"--type", "bytes", `^\x00`}, ""},
-		grepCase{[]string{`\x{FFFD}`}, ""},
-		grepCase{[]string{`pycoroner-|worker-containers`}, ""},
-		grepCase{[]string{`(?s)^\x00\n\t`}, ""},
-		grepCase{[]string{"--paths", "h\u00e9ll"}, ""},
-		grepCase{[]string{`no such text anywhere 1234`}, ""},
+		grepCase{args: []string{"--max", "0", `long string 0[0-9]+;`}, want: "long_text"},
+		grepCase{args: []string{"(?i)LONG STRING 039"}, want: "long_text"},
+		grepCase{args: []string{"--max", "3", `[0-9]{3}`}, want: ""},
+		grepCase{args: []string{"--max", "0", `^$`}, want: ""},
+		grepCase{args: []string{"--max", "2", ``}, want: ""},
+		grepCase{args: []string{"--type", "bytes", `\x{FFFD}`}, want: ""}, // raw_bytes's \xff is not UTF-8
+		grepCase{args: []string{"--type", "bytes", `^\x00`}, want: ""},
+		grepCase{args: []string{`\x{FFFD}`}, want: ""},
+		grepCase{args: []string{`pycoroner-|worker-containers`}, want: ""},
+		grepCase{args: []string{`(?s)^\x00\n\t`}, want: ""},
+		grepCase{args: []string{"--paths", "h\u00e9ll"}, want: ""},
+		grepCase{args: []string{`no such text anywhere 1234`}, want: ""},
 	)
 }
 
@@ -97,6 +103,9 @@ func TestGrepSameAnswersWithStringTable(t *testing.T) {
 		dir := t.TempDir()
 		for i, c := range grepCases(t, locals) {
 			for _, json := range []bool{true, false} {
+				if !json && c.jsonOnly {
+					continue
+				}
 				args := append([]string{"grep", res.CorePath}, c.args...)
 				if json {
 					args = append([]string{"grep", "--json", res.CorePath}, c.args...)
@@ -106,12 +115,20 @@ func TestGrepSameAnswersWithStringTable(t *testing.T) {
 					t.Fatalf("%q --no-index: exit %d, or an index used: %s", args, plain.code, plain.stderr)
 				}
 				first := runIndexed(t, dir, args...)
-				again := runIndexed(t, dir, args...)
-				for _, r := range []struct {
+				runs := []struct {
 					name  string
 					r     result
 					trace string
-				}{{"first", first, "index: saved " + dir + "/strings-"}, {"again", again, "index: loaded " + dir + "/strings-"}} {
+				}{{"first", first, "index: saved " + dir + "/strings-"}}
+				again := first
+				if i == 0 {
+					// After the first case every run loads the table: a
+					// second run would be the first again.
+					again = runIndexed(t, dir, args...)
+					runs = append(runs, runs[0])
+					runs[1].name, runs[1].r = "again", again
+				}
+				for _, r := range runs {
 					if i > 0 || !json || r.name == "again" {
 						r.trace = "index: loaded " + dir + "/strings-"
 					}
