@@ -223,28 +223,14 @@ func corruptions() []corruption {
 			}
 			return b
 		}, stacksCode: 0, threads: allThreads},
-		{name: "PyType_Type's page zeroed", make: func(t *testing.T, cf *coreFacts) []byte {
-			// Every type's type is PyType_Type: a damaged copy of it must
-			// not make every code object, and so every frame, unreadable.
-			if cf.typeType == 0 {
-				t.Skip("no PyType_Type symbol")
-			}
-			b := clone(cf)
-			off := cf.offset(t, cf.typeType+uint64(cf.L.TypeFlags)) &^ 4095
-			clear(b[off : off+4096])
-			return b
-		}, stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},
-		{name: "PyCode_Type's page zeroed", make: func(t *testing.T, cf *coreFacts) []byte {
-			// Every frame executes a code object: a damaged PyCode_Type
-			// must not make every frame of every thread unreadable.
-			if cf.codeType == 0 {
-				t.Skip("no PyCode_Type symbol")
-			}
-			b := clone(cf)
-			off := cf.offset(t, cf.codeType+uint64(cf.L.TypeFlags)) &^ 4095
-			clear(b[off : off+4096])
-			return b
-		}, stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},
+		// Every type's type is PyType_Type: a damaged copy of it must not
+		// make every code object, and so every frame, unreadable.
+		{name: "PyType_Type's page zeroed", make: typePageZeroed("PyType_Type", func(cf *coreFacts) uint64 { return cf.typeType }),
+			stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},
+		// Every frame executes a code object: a damaged PyCode_Type must
+		// not make every frame of every thread unreadable.
+		{name: "PyCode_Type's page zeroed", make: typePageZeroed("PyCode_Type", func(cf *coreFacts) uint64 { return cf.codeType }),
+			stacksCode: 0, want: []string{"main_block", "scalars_leaf"}, threads: allThreads},
 		{name: "interpreter's thread list overwritten", make: func(t *testing.T, cf *coreFacts) []byte {
 			b := clone(cf)
 			cf.put(t, b, cf.interp+uint64(cf.L.InterpTstateHead), garbage)
@@ -437,6 +423,20 @@ func TestCorruptedCores(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// typePageZeroed zeroes the page holding a static type's flags, the type
+// found by its symbol (addr gives its address, 0 when there is none).
+func typePageZeroed(symbol string, addr func(*coreFacts) uint64) func(*testing.T, *coreFacts) []byte {
+	return func(t *testing.T, cf *coreFacts) []byte {
+		if addr(cf) == 0 {
+			t.Skipf("no %s symbol", symbol)
+		}
+		b := bytes.Clone(cf.raw)
+		off := cf.offset(t, addr(cf)+uint64(cf.L.TypeFlags)) &^ 4095
+		clear(b[off : off+4096])
+		return b
 	}
 }
 
