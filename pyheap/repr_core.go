@@ -128,7 +128,7 @@ func (r *Runtime) oldFrameLine(f uint64) (*codeInfo, int, bool) {
 func (r *Runtime) iframeLine(iframe uint64) (*codeInfo, int, bool) {
 	L := r.L
 	code := r.untag(r.ptrField(iframe, L.IFrameCode))
-	if t, err := r.TypeOf(code); err != nil || t.Kind != KindCode {
+	if isCode, err := r.executesCode(code); err != nil || !isCode {
 		return nil, 0, false
 	}
 	ci := r.code(code)

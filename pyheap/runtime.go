@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
@@ -161,14 +162,24 @@ type staticTypes struct {
 }
 
 func findStaticTypes(img Image) staticTypes {
-	var st staticTypes
-	if s, ok := img.LookupSymbol("PyType_Type"); ok {
-		st.typeType = s.Addr
+	// A symbol of another build than the core's (a file on this host
+	// that does not match) names some other address: trusted unread, it
+	// would make whatever lies there a type, or a code object.
+	mismatched := map[string]bool{}
+	if fl, ok := img.(interface{ Files() []coreread.FileInfo }); ok {
+		for _, fi := range fl.Files() {
+			if fi.Status == coreread.FileMismatch {
+				mismatched[fi.Path] = true
+			}
+		}
 	}
-	if s, ok := img.LookupSymbol("PyCode_Type"); ok {
-		st.codeType = s.Addr
+	addr := func(name string) uint64 {
+		if s, ok := img.LookupSymbol(name); ok && !mismatched[s.File] {
+			return s.Addr
+		}
+		return 0
 	}
-	return st
+	return staticTypes{typeType: addr("PyType_Type"), codeType: addr("PyCode_Type")}
 }
 
 // groupClaims merges the claims ("where: what") that say the same thing

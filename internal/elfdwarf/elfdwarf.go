@@ -16,11 +16,13 @@ package elfdwarf
 
 import (
 	"bufio"
+	"bytes"
 	"debug/dwarf"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
@@ -28,9 +30,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// The sections dwarf.New takes, in its order, and those added after.
+// The sections dwarf.New takes, in its order ("" for aranges, frame and
+// pubnames, which debug/dwarf never reads), and those added after.
 var (
-	baseSections  = []string{"abbrev", "aranges", "frame", "info", "line", "pubnames", "ranges", "str"}
+	baseSections  = []string{"abbrev", "", "", "info", "line", "", "ranges", "str"}
 	extraSections = []string{"addr", "line_str", "rnglists", "str_offsets"}
 )
 
@@ -55,13 +58,25 @@ func Load(f *elf.File, file io.ReaderAt) (*dwarf.Data, error) {
 			return f.DWARF()
 		}
 	}
+	fileSize, ok := sizeOf(file)
+	if !ok {
+		return f.DWARF()
+	}
 	data := make([][]byte, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
+		if name == "" {
+			continue
+		}
 		s := f.Section(".debug_" + name)
 		if s == nil || s.Type == elf.SHT_NOBITS {
 			continue
+		}
+		// debug/elf trusts a section's offset and size without the
+		// file's length: a header may claim gigabytes a file lacks.
+		if s.Offset > uint64(fileSize) || s.FileSize > uint64(fileSize)-s.Offset {
+			return nil, fmt.Errorf("section %s: %d bytes at %d, past the file's %d", s.Name, s.FileSize, s.Offset, fileSize)
 		}
 		wg.Go(func() {
 			defer func() {
@@ -114,7 +129,11 @@ func sectionData(f *elf.File, file io.ReaderAt, s *elf.Section) ([]byte, error) 
 		defer zr.Close()
 		r = zr
 	case elf.COMPRESS_ZSTD:
-		zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxSection))
+		// The frame's header names its window, which the decoder
+		// allocates: no more than the section claims (encoders size it
+		// to their input), so 17 bytes cannot cost 512 MiB.
+		window := min(max(2*s.Size, 1<<20), zstd.MaxWindowSize)
+		zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window))
 		if err != nil {
 			return nil, fmt.Errorf("section %s: %w", s.Name, err)
 		}
@@ -123,11 +142,30 @@ func sectionData(f *elf.File, file io.ReaderAt, s *elf.Section) ([]byte, error) 
 	default:
 		return nil, fmt.Errorf("section %s: unknown compression type %d", s.Name, typ)
 	}
-	out := make([]byte, s.Size)
-	if _, err := io.ReadFull(r, out); err != nil {
+	// Grown as data arrives, from a few times the compressed size (real
+	// sections inflate 2 to 6 times): what is allocated is bounded by
+	// what the file holds, not by what its header claims.
+	out := bytes.NewBuffer(make([]byte, 0, min(s.Size, 8*s.FileSize+4096)))
+	if _, err := out.ReadFrom(io.LimitReader(r, int64(s.Size))); err != nil {
 		return nil, fmt.Errorf("section %s: inflating %d bytes: %w", s.Name, s.Size, err)
 	}
-	return out, nil
+	if uint64(out.Len()) != s.Size {
+		return nil, fmt.Errorf("section %s: inflated to %d bytes, not the %d it claims", s.Name, out.Len(), s.Size)
+	}
+	return out.Bytes(), nil
+}
+
+// sizeOf is the length of what a file was opened from, when it says.
+func sizeOf(file io.ReaderAt) (int64, bool) {
+	switch f := file.(type) {
+	case interface{ Size() int64 }:
+		return f.Size(), true
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := f.Stat(); err == nil {
+			return fi.Size(), true
+		}
+	}
+	return 0, false
 }
 
 func readU32(f *elf.File, file io.ReaderAt, off uint64) uint32 {

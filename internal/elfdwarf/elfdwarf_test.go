@@ -1,6 +1,7 @@
 package elfdwarf
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
@@ -8,8 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // A C file whose DWARF has what pycoroner reads: units, ranges of
@@ -160,6 +164,16 @@ func TestHostileCompressedSections(t *testing.T) {
 		}},
 		{"claims twice its size", func(b []byte) { binary.LittleEndian.PutUint64(b[info.Offset+8:], info.Size*2) }},
 		{"unknown compression", func(b []byte) { binary.LittleEndian.PutUint32(b[info.Offset:], 77) }},
+		{"its header claims 2 GiB of the file, 2 GiB inflated", func(b []byte) {
+			shoff := binary.LittleEndian.Uint64(b[0x28:])
+			shentsize := uint64(binary.LittleEndian.Uint16(b[0x3a:]))
+			for i, sec := range ef.Sections {
+				if sec.Name == ".debug_info" {
+					binary.LittleEndian.PutUint64(b[shoff+uint64(i)*shentsize+0x20:], 2<<30-1)
+				}
+			}
+			binary.LittleEndian.PutUint64(b[info.Offset+8:], 2<<30-1)
+		}},
 		{"data overwritten", func(b []byte) {
 			for i := info.Offset + 24; i < info.Offset+info.FileSize && i < info.Offset+4096; i++ {
 				b[i] = 0xa5
@@ -175,11 +189,47 @@ func TestHostileCompressedSections(t *testing.T) {
 			if err != nil {
 				return // debug/elf refused it already
 			}
-			if _, err := Load(ef, r); err == nil {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = Load(ef, r)
+			runtime.ReadMemStats(&after)
+			if err == nil {
 				t.Fatalf("Load accepted a %s .debug_info", c.name)
-			} else {
-				t.Log(err)
+			}
+			t.Log(err)
+			if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+				t.Errorf("Load allocated %d MiB for a file of %d KiB", got>>20, len(b)>>10)
 			}
 		})
+	}
+}
+
+// TestZstdWindowBounded: a zstd frame may name a window of 512 MiB in a
+// few bytes; a section that claims a few bytes inflated must not make
+// the decoder allocate it.
+func TestZstdWindowBounded(t *testing.T) {
+	// A frame by hand (RFC 8878): magic, a descriptor with no content
+	// size and not single-segment, so a window descriptor follows naming
+	// 2^(10+19) bytes, then one last raw block of 8 bytes.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 19 << 3, 8<<3 | 1, 0, 0}
+	frame = append(frame, "12345678"...)
+	var h zstd.Header
+	if err := h.Decode(frame); err != nil || h.WindowSize != 1<<29 {
+		t.Fatalf("the frame names a window of %d bytes (%v), want 512 MiB: nothing tested", h.WindowSize, err)
+	}
+	payload := bytes.NewBuffer(frame)
+	chdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(chdr, uint32(elf.COMPRESS_ZSTD))
+	binary.LittleEndian.PutUint64(chdr[8:], 8)
+	file := bytes.NewReader(append(chdr, payload.Bytes()...))
+	f := &elf.File{FileHeader: elf.FileHeader{ByteOrder: binary.LittleEndian, Class: elf.ELFCLASS64}}
+	s := &elf.Section{SectionHeader: elf.SectionHeader{Name: ".debug_info", Flags: elf.SHF_COMPRESSED, FileSize: uint64(file.Size()), Size: 8}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := sectionData(f, file, s)
+	runtime.ReadMemStats(&after)
+	t.Logf("%d bytes of zstd frame: %q, %v", payload.Len(), got, err)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("inflating 8 bytes allocated %d MiB", n>>20)
 	}
 }
