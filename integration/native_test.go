@@ -267,3 +267,39 @@ func gdbOutput(t *testing.T, res *harness.Result) []byte {
 	}
 	return out
 }
+
+// TestNativeSameWithKeptDWARF: sid's builds take their DWARF from
+// python3.X-dbg's compressed debug files. The first `stacks --native`
+// inflates it and keeps it in the index cache, the next maps it back,
+// and both answer as --no-index does (which keeps nothing).
+func TestNativeSameWithKeptDWARF(t *testing.T) {
+	var sid *harness.Interpreter
+	for _, in := range interpreters(t) {
+		if in.Origin == "debian-sid" {
+			sid = &in
+			break
+		}
+	}
+	if sid == nil {
+		skipOrFail(t, "no Debian sid interpreter (scripts/sid-pythons.sh)")
+	}
+	res := cachedCore(t, *sid, "threads", harness.Segv)
+	dir := t.TempDir()
+	args := []string{"stacks", "--native", "--json", res.CorePath}
+	plain := runIndexed(t, dir, append([]string{"--no-index"}, args...)...)
+	if plain.code != 0 || strings.Contains(string(plain.stderr), "index:") {
+		t.Fatalf("--no-index: exit %d, or the cache used: %s", plain.code, plain.stderr)
+	}
+	for _, run := range []struct{ name, said string }{{"first", "index: kept the DWARF of "}, {"again", "index: loaded the DWARF of "}} {
+		r := runIndexed(t, dir, args...)
+		if r.code != 0 || !bytes.Equal(r.stdout, plain.stdout) {
+			t.Errorf("%s run: exit %d, answer differs from --no-index:\n%s\n--- without the cache:\n%s\nstderr: %s", run.name, r.code, r.stdout, plain.stdout, r.stderr)
+		}
+		if !strings.Contains(string(r.stderr), run.said) {
+			t.Errorf("%s run: stderr does not say %q: %s", run.name, run.said, r.stderr)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "dwarf-*.pycidx")); len(files) == 0 {
+		t.Errorf("no kept DWARF in %s", dir)
+	}
+}

@@ -45,7 +45,7 @@ func newCacheCmd(g *globalFlags) *cobra.Command {
 	var clear bool
 	cmd := &cobra.Command{
 		Use:   "cache",
-		Short: "Show or clear the saved heap indexes and decompressed cores",
+		Short: "Show or clear the saved heap indexes, kept debug info and decompressed cores",
 		Long: `The first heap command on a core (histogram, refs, path, show, grep) saves
 its census beside the core's identity in a cache, so that later commands on
 the same core answer without taking the census again. cache lists the saved
@@ -57,6 +57,12 @@ or ~/.cache), or $PYCORONER_INDEX_DIR. It is bounded by $PYCORONER_INDEX_MAX
 is keyed by the core's size, modification time and notes, not its path: a
 core rewritten in place gets a new one. --no-index on a heap command uses
 no saved index and saves none.
+
+The same cache keeps the inflated DWARF of compressed separate debug files
+(Debian's python3.X-dbg, libc6-dbg), which stacks --native and info read:
+inflating it takes about half a second each run; listed as "DWARF of PATH",
+keyed by the debug file's size, modification time and section table.
+--no-index on those commands inflates it again and keeps nothing.
 
 cache also lists the cores decompressed from compressed ones (.gz, .xz,
 .zst), kept in pycoroner/cores in the user cache directory, or

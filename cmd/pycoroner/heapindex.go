@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/coreread/unwind"
 	"github.com/pycoroner/pycoroner/indexfile"
+	"github.com/pycoroner/pycoroner/internal/elfdwarf"
 	"github.com/pycoroner/pycoroner/pyheap"
 )
 
@@ -76,6 +78,20 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 		}
 	}
 	return warnings, nil
+}
+
+// unwindOptions are the native unwinder's: the inflated DWARF of
+// compressed debug files (Debian's -dbg packages) kept in the index cache,
+// unless --no-index.
+func (g *globalFlags) unwindOptions() unwind.Options {
+	o := unwind.Options{Sysroot: g.sysroot}
+	if g.noIndex {
+		return o
+	}
+	if c, err := indexCache(); err == nil {
+		o.DWARF = elfdwarf.Cached{Cache: c, Trace: indexTrace}
+	}
+	return o
 }
 
 func indexTrace(format string, args ...any) {

@@ -31,7 +31,7 @@ page, a stack guard page, unmapped, a read-only mapping).`,
 			}
 			defer s.close()
 			in := reports.BuildInfo(s.proc, s.rt)
-			in.Crash = reports.BuildCrashSite(s.proc, unwind.New(s.proc, unwind.Options{Sysroot: g.sysroot}))
+			in.Crash = reports.BuildCrashSite(s.proc, unwind.New(s.proc, g.unwindOptions()))
 			if s.rt == nil {
 				in.Warnings = append(in.Warnings, "no CPython interpreter found in this core")
 			}

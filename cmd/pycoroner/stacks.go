@@ -55,7 +55,7 @@ the registers it used and what the faulting address is.`,
 				return err
 			}
 			if native {
-				u := unwind.New(s.proc, unwind.Options{Sysroot: g.sysroot})
+				u := unwind.New(s.proc, g.unwindOptions())
 				st.MergeNative(u.All())
 				st.MarkCrashed(reports.BuildCrashSite(s.proc, u))
 			} else {

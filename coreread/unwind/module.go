@@ -48,15 +48,17 @@ type symbol struct {
 type loader struct {
 	mu      sync.Mutex
 	sysroot string
-	files   map[string]*module
-	infos   map[string]coreread.FileInfo
+	// dwarfCache keeps the inflated DWARF of compressed debug files.
+	dwarfCache elfdwarf.Cached
+	files      map[string]*module
+	infos      map[string]coreread.FileInfo
 }
 
 // debugDir is where Debian and Fedora put separate debug files.
 const debugDir = "/usr/lib/debug"
 
-func newLoader(files []coreread.FileInfo, sysroot string) *loader {
-	l := &loader{sysroot: sysroot, files: map[string]*module{}, infos: map[string]coreread.FileInfo{}}
+func newLoader(files []coreread.FileInfo, sysroot string, dwarfCache elfdwarf.Cached) *loader {
+	l := &loader{sysroot: sysroot, dwarfCache: dwarfCache, files: map[string]*module{}, infos: map[string]coreread.FileInfo{}}
 	for _, fi := range files {
 		l.infos[fi.Path] = fi
 	}
@@ -144,7 +146,12 @@ func (m *module) load(fi coreread.FileInfo, l *loader) error {
 	}
 	m.syms = readSymbols(ef, debug)
 	if debug.Section(".debug_info") != nil {
-		if d, err := elfdwarf.Load(debug, debugBytes); err == nil {
+		kept := l.dwarfCache
+		kept.Label = fi.DiskPath
+		if m.debugFile != "" {
+			kept.Label = filepath.Join(l.sysroot, m.debugFile)
+		}
+		if d, err := elfdwarf.LoadCached(debug, debugBytes, kept); err == nil {
 			m.dwarf = newDWARFIndex(d)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 
 	"github.com/pycoroner/pycoroner/coreread"
+	"github.com/pycoroner/pycoroner/internal/elfdwarf"
 )
 
 // Image is what the unwinder needs of a process image; *coreread.Process
@@ -27,6 +28,10 @@ type Options struct {
 	// Sysroot is prepended to debug-file paths (/usr/lib/debug/...); the
 	// image's own files are already resolved by coreread.
 	Sysroot string
+	// DWARF says where the inflated DWARF of compressed debug files is
+	// kept between runs (its Label is set per file); a nil Cache keeps
+	// nothing.
+	DWARF elfdwarf.Cached
 }
 
 // Frame is one native frame, innermost first. A function inlined into
@@ -105,7 +110,7 @@ type Unwinder struct {
 func New(img Image, opts Options) *Unwinder {
 	maps := append([]coreread.Mapping(nil), img.Mappings()...)
 	sort.Slice(maps, func(i, j int) bool { return maps[i].Start < maps[j].Start })
-	return &Unwinder{img: img, loader: newLoader(img.Files(), opts.Sysroot), maps: maps, segs: img.Segments()}
+	return &Unwinder{img: img, loader: newLoader(img.Files(), opts.Sysroot, opts.DWARF), maps: maps, segs: img.Segments()}
 }
 
 // maxFrames bounds one thread's unwind (physical frames).

@@ -49,23 +49,43 @@ const (
 // debug/elf gives no access to a compressed section's own bytes). It
 // may fall back to f.DWARF().
 func Load(f *elf.File, file io.ReaderAt) (*dwarf.Data, error) {
-	if f.Type == elf.ET_REL || f.Class != elf.ELFCLASS64 {
-		return f.DWARF() // relocations to apply, or a layout we do not time
-	}
-	names := append(append([]string{}, baseSections...), extraSections...)
-	for _, s := range f.Sections {
-		if strings.HasPrefix(s.Name, ".zdebug_") || s.Name == ".debug_types" {
-			return f.DWARF()
-		}
-	}
-	fileSize, ok := sizeOf(file)
-	if !ok {
+	if !ours(f, file) {
 		return f.DWARF()
 	}
-	data := make([][]byte, len(names))
-	errs := make([]error, len(names))
+	data, err := inflate(f, file)
+	if err != nil {
+		return nil, err
+	}
+	return build(data)
+}
+
+// ours says whether Load reads f itself: not a relocatable object (its
+// relocations to apply), not 32 bits, no legacy .zdebug_ sections nor
+// .debug_types, and a file whose length is known.
+func ours(f *elf.File, file io.ReaderAt) bool {
+	if f.Type == elf.ET_REL || f.Class != elf.ELFCLASS64 {
+		return false
+	}
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".zdebug_") || s.Name == ".debug_types" {
+			return false
+		}
+	}
+	_, ok := sizeOf(file)
+	return ok
+}
+
+// sectionNames are the sections read, by index in inflate's result: the
+// base ones, then the extra ones ("" for those not read).
+var sectionNames = append(append([]string{}, baseSections...), extraSections...)
+
+// inflate reads the sections of sectionNames, nil for those f lacks.
+func inflate(f *elf.File, file io.ReaderAt) ([][]byte, error) {
+	fileSize, _ := sizeOf(file)
+	data := make([][]byte, len(sectionNames))
+	errs := make([]error, len(sectionNames))
 	var wg sync.WaitGroup
-	for i, name := range names {
+	for i, name := range sectionNames {
 		if name == "" {
 			continue
 		}
@@ -91,6 +111,11 @@ func Load(f *elf.File, file io.ReaderAt) (*dwarf.Data, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	return data, nil
+}
+
+// build makes the DWARF of inflate's sections.
+func build(data [][]byte) (*dwarf.Data, error) {
 	d, err := dwarf.New(data[0], data[1], data[2], data[3], data[4], data[5], data[6], data[7])
 	if err != nil {
 		return nil, err

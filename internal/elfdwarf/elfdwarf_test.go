@@ -5,6 +5,7 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/pycoroner/pycoroner/indexfile"
 )
 
 // A C file whose DWARF has what pycoroner reads: units, ranges of
@@ -231,5 +234,82 @@ func TestZstdWindowBounded(t *testing.T) {
 	t.Logf("%d bytes of zstd frame: %q, %v", payload.Len(), got, err)
 	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
 		t.Errorf("inflating 8 bytes allocated %d MiB", n>>20)
+	}
+}
+
+// TestLoadCached: the first load of a compressed file keeps its sections,
+// the next maps them, and both give what File.DWARF gives; a kept copy
+// damaged on disk is not used but made again; an uncompressed file keeps
+// nothing.
+func TestLoadCached(t *testing.T) {
+	dir := t.TempDir()
+	prog := buildC(t, dir)
+	zlibbed := filepath.Join(dir, "zlib")
+	if b, err := exec.Command("objcopy", "--compress-debug-sections=zlib", prog, zlibbed).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v %s", err, b)
+	}
+	cache := &indexfile.Cache{Dir: filepath.Join(dir, "cache")}
+	load := func(path string) (*dwarf.Data, *dwarf.Data, string) {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		ef, err := elf.NewFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ef.DWARF()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var said strings.Builder
+		got, err := LoadCached(ef, f, Cached{Cache: cache, Label: path, Trace: func(format string, args ...any) {
+			fmt.Fprintf(&said, format+"\n", args...)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return want, got, said.String()
+	}
+	kept := func() []string {
+		files, _ := filepath.Glob(filepath.Join(cache.Dir, "dwarf-*.pycidx"))
+		return files
+	}
+	steps := []struct {
+		name, path, said string
+		damage           bool
+		files            int
+	}{
+		{"first load", zlibbed, "kept the DWARF of", false, 1},
+		{"second load", zlibbed, "loaded the DWARF of", false, 1},
+		{"damaged copy", zlibbed, "inflating " + zlibbed + " again", true, 1},
+		{"after the damage", zlibbed, "loaded the DWARF of", false, 1},
+		{"uncompressed", prog, "", false, 1},
+	}
+	for _, s := range steps {
+		if s.damage {
+			files := kept()
+			if len(files) != 1 {
+				t.Fatalf("%s: kept %v, want one file", s.name, files)
+			}
+			b, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0xff
+			if err := os.WriteFile(files[0], b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, got, said := load(s.path)
+		compare(t, want, got)
+		if (s.said == "") != (said == "") || !strings.Contains(said, s.said) {
+			t.Errorf("%s: said %q, want %q", s.name, said, s.said)
+		}
+		if n := len(kept()); n != s.files {
+			t.Errorf("%s: %d files kept, want %d", s.name, n, s.files)
+		}
 	}
 }
