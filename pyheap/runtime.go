@@ -140,7 +140,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 		}
 	}
 	if found == 0 {
-		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in its memory (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
+		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in the writable memory of its executable or libpython (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
 	}
 	if fallback != nil {
 		fallback.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
@@ -156,9 +157,23 @@ func le64(b []byte) uint64 {
 // executable or libpython, named by NT_FILE even when the file itself is
 // missing) and the anonymous .bss mapping that directly follows it.
 func (r *Runtime) pythonWritableSegments() []segmentView {
+	// The executable counts as a python file whatever its name: Debian
+	// links libpython into python3.X, and a renamed copy ("myapp") is
+	// still the interpreter.
+	exe := ""
+	if e, ok := r.m.img.(interface {
+		Executable() (coreread.FileInfo, bool)
+	}); ok {
+		if fi, ok := e.Executable(); ok {
+			exe = fi.Path
+		}
+	}
+	isPython := func(path string) bool {
+		return strings.Contains(filepath.Base(path), "python") || (exe != "" && path == exe)
+	}
 	pyEnds := map[uint64]bool{}
 	for _, m := range r.m.img.Mappings() {
-		if strings.Contains(filepath.Base(m.Path), "python") {
+		if isPython(m.Path) {
 			pyEnds[m.End] = true
 		}
 	}
@@ -169,7 +184,7 @@ func (r *Runtime) pythonWritableSegments() []segmentView {
 		}
 		all = append(all, segmentView{s.Vaddr, s.Filesz})
 		f, named := r.m.img.FileAt(s.Vaddr)
-		if (named && strings.Contains(filepath.Base(f), "python")) || (!named && pyEnds[s.Vaddr]) {
+		if (named && isPython(f)) || (!named && pyEnds[s.Vaddr]) {
 			py = append(py, segmentView{s.Vaddr, s.Filesz})
 		}
 	}
@@ -182,4 +197,3 @@ func (r *Runtime) pythonWritableSegments() []segmentView {
 }
 
 type segmentView struct{ Vaddr, Filesz uint64 }
-
