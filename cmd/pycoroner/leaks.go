@@ -127,8 +127,10 @@ func newLeaksCmd(gf *globalFlags) *cobra.Command {
 its __dict__, an instance holding one big container only carry the
 memory); where the memory spreads over many children (a dict of 3,000
 records, a list of sessions) it stops: that object is a suspect when it
-retains at least --min-share of the heap. Each suspect comes with its
-share of the heap, its path from a root, and the types it holds many of.
+retains at least --min-share of the heap. A container of a few big
+shards of one type (a dict of lists) is one suspect, however big each
+shard has grown. Each suspect comes with its share of the heap, its path
+from a root, and the types it holds many of.
 
 ` + rootsHelp,
 		Example: `  pycoroner leaks core.12345

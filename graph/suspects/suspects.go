@@ -11,7 +11,10 @@
 // (Options.MinShare of the heap) are walked in turn, and the node itself
 // is a suspect when what remains, spread over its other children, is
 // still big enough: that is the accumulation point (a dict of 3,000
-// records, a list of sessions).
+// records, a list of sessions). A node whose big children are shards of
+// it (three or more of one type, at least half its children, holding most
+// of it: a dict of a few big lists) is the suspect itself, however big
+// each shard has grown.
 package suspects
 
 import (
@@ -122,6 +125,14 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		x = path[len(path)-1]
 		kids := tree.Children(x)
 		rx := retained(x)
+		if x != dominators.Root && sharded(tree, typeOf, kids, rx, minBytes, opts.Dominant) {
+			// A dict of a few big lists: the dict is where the memory
+			// accumulates, not each of its shards (which, each over the
+			// threshold, hid it once the leak had grown).
+			out = append(out, Suspect{Node: x, Retained: rx, Count: tree.Count[x], Share: float64(rx) / float64(total),
+				Accumulates: byType(tree, typeOf, kids, opts.MaxTypes), Spread: rx})
+			continue
+		}
 		spread := rx // x's own size counts: one huge object is a suspect too
 		big := 0     // the children come biggest first
 		for _, k := range kids {
@@ -151,6 +162,33 @@ func Find(tree *dominators.Tree, typeOf []uint32, opts Options) []Suspect {
 		out = out[:opts.Max]
 	}
 	return out
+}
+
+// minShards is the fewest big children of one type that make their
+// parent a sharded container.
+const minShards = 3
+
+// sharded says whether a node's big children (retaining minBytes or more;
+// kids come biggest first) are shards of one container: at least
+// minShards of one type, at least half of all its children, together
+// holding most (dominant) of what the node retains. A namespace that
+// holds a few big caches among many small things is not.
+func sharded(tree *dominators.Tree, typeOf []uint32, kids []dominators.Node, rx, minBytes uint64, dominant float64) bool {
+	count := map[uint32]int{}
+	sum := map[uint32]uint64{}
+	for _, k := range kids {
+		if tree.Retained(k) < minBytes {
+			break
+		}
+		count[typeOf[k]]++
+		sum[typeOf[k]] += tree.Retained(k)
+	}
+	for t, n := range count {
+		if n >= minShards && 2*n >= len(kids) && float64(sum[t]) >= dominant*float64(rx) {
+			return true
+		}
+	}
+	return false
 }
 
 // minChain is the fewest repeats of one type along a dominant path that

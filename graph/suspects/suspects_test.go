@@ -2,6 +2,7 @@ package suspects
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -151,9 +152,53 @@ func TestFind(t *testing.T) {
 			b.records(c, 50, 100)
 			kids = append(kids, c)
 		}
+		// A module's namespace: five big lists among many small things.
+		for i := 0; i < 20; i++ {
+			kids = append(kids, b.add(tStr, 60))
+		}
 		tree := b.tree(t, b.add(tModule, 50, b.add(tDict, 100, kids...)))
 		if got := Find(tree, b.types, Options{Max: 3}); len(got) != 3 {
 			t.Fatalf("%d suspects, want 3", len(got))
+		}
+	})
+	// A dict of shards (CACHE = {n: [records…]}) is one suspect, whether
+	// each shard is under the threshold or has grown over it.
+	for _, perShard := range []int{10, 100} {
+		t.Run(fmt.Sprintf("a dict of 7 lists of %d records each is one suspect", perShard), func(t *testing.T) {
+			var b builder
+			var shards []dominators.Node
+			for i := 0; i < 7; i++ {
+				l := b.add(tList, 100)
+				b.records(l, perShard, 500)
+				shards = append(shards, b.add(tStr, 50), l) // key, value
+			}
+			cache := b.add(tDict, 400, shards...)
+			other := b.add(tList, 100)
+			b.records(other, 7*perShard, 400) // an unrelated cache beside it
+			var globals []dominators.Node
+			for i := 0; i < 20; i++ {
+				globals = append(globals, b.add(tStr, 60))
+			}
+			mdict := b.add(tDict, 100, append(globals, cache, other)...)
+			tree := b.tree(t, b.add(tModule, 50, mdict))
+			got := Find(tree, b.types, Options{})
+			if len(got) != 2 || got[0].Node != cache || got[1].Node != other {
+				t.Fatalf("suspects %+v, want the dict %d then the list %d", got, cache, other)
+			}
+			if len(got[0].Accumulates) == 0 || got[0].Accumulates[0].Type != tList || got[0].Accumulates[0].Count != 7 {
+				t.Errorf("the dict accumulates %+v, want 7 lists first", got[0].Accumulates)
+			}
+		})
+	}
+	t.Run("two big lists in a dict stay two suspects", func(t *testing.T) {
+		var b builder
+		l1, l2 := b.add(tList, 100), b.add(tList, 100)
+		b.records(l1, 300, 500)
+		b.records(l2, 200, 500)
+		mdict := b.add(tDict, 100, l1, l2)
+		got := Find(b.tree(t, b.add(tModule, 50, mdict)), b.types, Options{})
+		if len(got) != 2 || got[0].Node != l1 || got[1].Node != l2 {
+			t.Fatalf("suspects %+v, want %d then %d", got, l1, l2)
 		}
 	})
 }
