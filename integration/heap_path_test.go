@@ -104,6 +104,7 @@ func checkSysPath(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		Exists      bool   `json:"exists"`
 		DuplicateOf *int   `json:"duplicate_of"`
 		Inside      []int  `json:"inside"`
+		DoubleFrom  []int  `json:"double_import_from"`
 	}
 	heapJSON(t, &entries, core, "syspath", "CORE")
 	pkg := filepath.Dir(filepath.Dir(m.DoubleImport.RealPath)) // …/dupdemo/pkg
@@ -119,8 +120,16 @@ func checkSysPath(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 	if inner < 0 || outer < 0 {
 		t.Fatalf("sys.path lacks %s or its parent: %+v", pkg, entries)
 	}
-	if (core.local && !entries[inner].Exists) || !contains(entries[inner].Inside, outer) {
-		t.Errorf("sys.path[%d] %s: exists %v, inside %v; want inside [%d]", inner, pkg, entries[inner].Exists, entries[inner].Inside, outer)
+	if (core.local && !entries[inner].Exists) || !contains(entries[inner].Inside, outer) || !contains(entries[inner].DoubleFrom, outer) {
+		t.Errorf("sys.path[%d] %s: exists %v, inside %v, double imports from %v; want [%d] in both (the process imported a module twice)",
+			inner, pkg, entries[inner].Exists, entries[inner].Inside, entries[inner].DoubleFrom, outer)
+	}
+	// lib-dynload lies inside lib/pythonX.Y, but "lib-dynload" is no
+	// package name: no double import from there.
+	for _, e := range entries {
+		if filepath.Base(e.Path) == "lib-dynload" && len(e.DoubleFrom) > 0 {
+			t.Errorf("sys.path[%d] %s: double imports from %v", e.Index, e.Path, e.DoubleFrom)
+		}
 	}
 }
 

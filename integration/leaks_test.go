@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,7 +142,10 @@ type diffMarkers struct {
 }
 
 type diffJSON struct {
-	Types []struct {
+	ObjectsInBoth int `json:"objects_in_both"`
+	NewObjects    int `json:"new_objects"`
+	FreedObjects  int `json:"freed_objects"`
+	Types         []struct {
 		Type       string `json:"type"`
 		Module     string `json:"module"`
 		CountOld   int    `json:"count_old"`
@@ -198,6 +202,17 @@ func TestDiffMatchesOracle(t *testing.T) {
 				t.Fatalf("diff --json: %v", err)
 			}
 			checkSwappedWarning(t, env.Warnings, false)
+			// The summary counts add up to each core's census.
+			var old struct {
+				OldCensus struct {
+					Objects int `json:"objects"`
+				} `json:"old_census"`
+			}
+			if err := json.Unmarshal(r.stdout, &old); err != nil || env.Census == nil ||
+				d.ObjectsInBoth+d.NewObjects != env.Census.Objects || d.ObjectsInBoth+d.FreedObjects != old.OldCensus.Objects || d.NewObjects < m[1].Leaked {
+				t.Errorf("diff: %d in both, %d new, %d freed; the censuses have %d (old) and %+v (new) objects, %d Sessions leaked (%v)",
+					d.ObjectsInBoth, d.NewObjects, d.FreedObjects, old.OldCensus.Objects, env.Census, m[1].Leaked, err)
+			}
 			// Given the wrong way round, diff says the files' times
 			// disagree with the order.
 			r = pycoroner(t, "diff", "--json", "--top", "1", pair.Second.CorePath, pair.First.CorePath)

@@ -43,12 +43,19 @@ type DiffNew struct {
 // Diff is the answer of `diff`. Types lists the types whose count or size
 // changed, the biggest size change first.
 type Diff struct {
+	// The counts the text's first line says: objects in both cores, new in
+	// NEW, freed since OLD, and the types whose count and size did not
+	// change (left out of Types).
+	ObjectsInBoth  int `json:"objects_in_both"`
+	NewObjects     int `json:"new_objects"`
+	FreedObjects   int `json:"freed_objects"`
+	TypesUnchanged int `json:"types_unchanged"`
+
 	Types  []DiffType   `json:"types"`
 	Growth []DiffGrowth `json:"growth"`
 	New    *DiffNew     `json:"new,omitempty"`
 
-	matched, added, freed, unchanged int
-	textTop                          int // type rows the text shows (0: all)
+	textTop int // type rows the text shows (0: all)
 }
 
 // DiffOptions choose what diff lists.
@@ -110,10 +117,10 @@ func BuildDiff(old, cur *LeakGraph, opts DiffOptions) (*Diff, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Diff{Types: []DiffType{}, Growth: []DiffGrowth{}, matched: res.Matched, added: res.Added, freed: res.Freed, textTop: opts.TextTop}
+	d := &Diff{Types: []DiffType{}, Growth: []DiffGrowth{}, ObjectsInBoth: res.Matched, NewObjects: res.Added, FreedObjects: res.Freed, textTop: opts.TextTop}
 	for _, t := range res.Types {
 		if t.CountDelta() == 0 && t.SizeDelta() == 0 {
-			d.unchanged++
+			d.TypesUnchanged++
 			continue
 		}
 		d.Types = append(d.Types, DiffType{Type: names[t.Type].Name, Module: modules[t.Type],
@@ -171,7 +178,7 @@ func (d *Diff) JSON() any { return d }
 func (d *Diff) WriteText(w io.Writer) error {
 	top := d.textTop
 	fmt.Fprintf(w, "%d objects in both cores, %d new, %d freed; %d types changed (%d unchanged)\n",
-		d.matched, d.added, d.freed, len(d.Types), d.unchanged)
+		d.ObjectsInBoth, d.NewObjects, d.FreedObjects, len(d.Types), d.TypesUnchanged)
 	types := d.Types
 	if top > 0 && len(types) > top {
 		types = types[:top]

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,6 +73,10 @@ type SysPathEntry struct {
 	Exists      bool   `json:"exists"`
 	DuplicateOf *int   `json:"duplicate_of"`
 	Inside      []int  `json:"inside"`
+	// DoubleImportFrom are those of Inside that can import this entry as
+	// a package (every path part between them an identifier): modules
+	// under it can be imported under two names.
+	DoubleImportFrom []int `json:"double_import_from"`
 	// Relative is set for entries relative to the process's working
 	// directory ("" is the directory itself), which a core does not record:
 	// their existence is not checked.
@@ -96,7 +101,7 @@ func analyzeSysPath(paths []string, canon func(string) string, exists func(strin
 	first := map[string]int{}
 	for i, p := range paths {
 		canons[i] = canon(p)
-		out[i] = SysPathEntry{Index: i, Path: p, Inside: []int{}, Relative: !filepath.IsAbs(p)}
+		out[i] = SysPathEntry{Index: i, Path: p, Inside: []int{}, DoubleImportFrom: []int{}, Relative: !filepath.IsAbs(p)}
 		if !out[i].Relative {
 			out[i].Exists = exists(p)
 		}
@@ -111,6 +116,9 @@ func analyzeSysPath(paths []string, canon func(string) string, exists func(strin
 		for j := range paths {
 			if i != j && pathInside(canons[i], canons[j]) {
 				out[i].Inside = append(out[i].Inside, j)
+				if importableFrom(canons[i], canons[j]) {
+					out[i].DoubleImportFrom = append(out[i].DoubleImportFrom, j)
+				}
 			}
 		}
 	}
@@ -149,7 +157,7 @@ func (entries SysPath) WriteText(w io.Writer) error {
 		}
 		var risky, harmless []string
 		for _, j := range e.Inside {
-			if importableFrom(e.Path, entries[j].Path) {
+			if slices.Contains(e.DoubleImportFrom, j) {
 				risky = append(risky, "["+strconv.Itoa(j)+"]")
 			} else {
 				harmless = append(harmless, "["+strconv.Itoa(j)+"]")

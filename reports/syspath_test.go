@@ -48,14 +48,14 @@ func TestAnalyzeSysPath(t *testing.T) {
 	got := analyzeSysPath([]string{"/app/pkg", "/app", "/app/", "", "/usr/lib/python3.12", "/usr/lib/python312.zip", "/srv/link", "sub/dir"},
 		canon, func(p string) bool { return exists[filepath.Clean(p)] })
 	want := []SysPathEntry{
-		{Index: 0, Path: "/app/pkg", Exists: true, Inside: ints(1, 2, 6)},
-		{Index: 1, Path: "/app", Exists: true, Inside: ints()},
-		{Index: 2, Path: "/app/", Exists: true, DuplicateOf: one(1), Inside: ints()},
-		{Index: 3, Path: "", Inside: ints(), Relative: true},
-		{Index: 4, Path: "/usr/lib/python3.12", Exists: true, Inside: ints()},
-		{Index: 5, Path: "/usr/lib/python312.zip", Inside: ints()},
-		{Index: 6, Path: "/srv/link", DuplicateOf: one(1), Inside: ints()},
-		{Index: 7, Path: "sub/dir", Inside: ints(3), Relative: true},
+		{Index: 0, Path: "/app/pkg", Exists: true, Inside: ints(1, 2, 6), DoubleImportFrom: ints(1, 2, 6)},
+		{Index: 1, Path: "/app", Exists: true, Inside: ints(), DoubleImportFrom: ints()},
+		{Index: 2, Path: "/app/", Exists: true, DuplicateOf: one(1), Inside: ints(), DoubleImportFrom: ints()},
+		{Index: 3, Path: "", Inside: ints(), DoubleImportFrom: ints(), Relative: true},
+		{Index: 4, Path: "/usr/lib/python3.12", Exists: true, Inside: ints(), DoubleImportFrom: ints()},
+		{Index: 5, Path: "/usr/lib/python312.zip", Inside: ints(), DoubleImportFrom: ints()},
+		{Index: 6, Path: "/srv/link", DuplicateOf: one(1), Inside: ints(), DoubleImportFrom: ints()},
+		{Index: 7, Path: "sub/dir", Inside: ints(3), DoubleImportFrom: ints(3), Relative: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("analyzeSysPath:\n got %+v\nwant %+v", got, want)

@@ -17,7 +17,7 @@ under such an entry can be imported under two names (see modules
 --duplicates). Entries relative to the process's working directory are not
 checked: a core does not record it.`,
 		Example: `  pycoroner syspath core.12345
-  pycoroner syspath --json core.12345 | jq '.result[] | select(.inside != [])'`,
+  pycoroner syspath --json core.12345 | jq '.result[] | select(.double_import_from != [])'`,
 		Args: oneCore,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.open(coreArg(args), true)
