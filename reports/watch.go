@@ -17,7 +17,14 @@ type WatchReport struct {
 	Object      Value        `json:"object"`
 	Watchpoints []WatchPoint `json:"watchpoints"`
 	Hits        []WatchHit   `json:"hits"`
-	TimedOut    bool         `json:"timed_out"`
+	// InterpreterWrites are the writes made while the writing thread ran
+	// no Python frame (a Python thread: CPython itself, inserting the
+	// script's directory into sys.path at start-up, or clearing modules at
+	// exit): no line of Python made them, so they are not counted as hits
+	// nor kept as snapshots; listed here so that none goes unsaid (always
+	// present, [] when none).
+	InterpreterWrites []InterpreterWrite `json:"interpreter_writes"`
+	TimedOut          bool               `json:"timed_out"`
 	// Warnings are what watch warned about on stderr: EXPR naming a
 	// different object in several interpreters (always present, [] when
 	// none).
@@ -103,6 +110,20 @@ func (r *WatchReport) WriteHit(w io.Writer, i int) {
 	}
 	one := &Stacks{Threads: []Thread{*hit.Thread}}
 	one.WriteThreads(w)
+}
+
+// InterpreterWrite is a write no Python frame made (see
+// WatchReport.InterpreterWrites).
+type InterpreterWrite struct {
+	Wrote  string `json:"wrote"`
+	Change string `json:"change"`
+	TID    int    `json:"native_thread_id"`
+}
+
+// WriteInterpreterWrite prints the i-th interpreter write as it happens.
+func (r *WatchReport) WriteInterpreterWrite(w io.Writer, i int) {
+	iw := r.InterpreterWrites[i]
+	fmt.Fprintf(w, "\n(not counted: native thread %d wrote %s with no Python frame running, CPython's own doing: %s)\n", iw.TID, iw.Wrote, iw.Change)
 }
 
 // WriteEnd prints how the watch ended, when it timed out, and how the

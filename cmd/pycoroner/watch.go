@@ -51,7 +51,10 @@ speed until a thread writes one: that thread stops right after the writing
 instruction, pycoroner writes a snapshot core into DIR and prints that
 thread's Python stack (the culprit line is on top) and what the write did
 (a list's resize is called a resize), then lets it go on and keeps watching
-until --count hits or --timeout. Killing pycoroner, even with SIGKILL,
+until --count hits or --timeout. A write made while the writing Python
+thread runs no Python frame (CPython itself, setting sys.path[0] at
+start-up) is said in one line but not counted, and no snapshot is kept.
+Killing pycoroner, even with SIGKILL,
 leaves no breakpoint behind (docs/live.md).
 
 --until CONDITION polls every --interval and snapshots when CONDITION (an
@@ -227,7 +230,8 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 		}
 		return err
 	}
-	rep := &reports.WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []reports.WatchHit{}, Warnings: []string{}, Timeout: f.timeout}
+	rep := &reports.WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []reports.WatchHit{},
+		InterpreterWrites: []reports.InterpreterWrite{}, Warnings: []string{}, Timeout: f.timeout}
 	if w := res.AmbiguityWarning(f.onChange); w != "" {
 		// Said before the watch starts, on stderr as the heap commands
 		// say it (with --json too: stdout stays the one report).
@@ -267,6 +271,15 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 			p.Close()
 		} else {
 			hit.Change = "the snapshot could not be read: " + err.Error()
+		}
+		if hit.Thread != nil && len(hit.Thread.Frames) == 0 {
+			// A Python thread running no Python code: CPython itself.
+			os.Remove(path)
+			rep.InterpreterWrites = append(rep.InterpreterWrites, reports.InterpreterWrite{Wrote: hit.Wrote, Change: hit.Change, TID: tid})
+			if !g.json {
+				rep.WriteInterpreterWrite(stdout, len(rep.InterpreterWrites)-1)
+			}
+			return live.ErrNotCounted
 		}
 		rep.Hits = append(rep.Hits, hit)
 		if !g.json {

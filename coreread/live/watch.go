@@ -28,6 +28,10 @@ type WatchOptions struct {
 	Ready func()
 }
 
+// ErrNotCounted, returned by OnHit, says the hit does not count towards
+// Count (the caller judged the write uninteresting); the watch goes on.
+var ErrNotCounted = errors.New("hit not counted")
+
 // ErrTimeout is returned when the timeout passes before Count hits.
 var ErrTimeout = errors.New("timed out")
 
@@ -189,7 +193,9 @@ func (s *Session) hits(opts WatchOptions, done int) (int, error) {
 		n++
 		s.regs = map[int]unixRegs{}
 		if opts.OnHit != nil {
-			if err := opts.OnHit(t.tid, t.which); err != nil {
+			if err := opts.OnHit(t.tid, t.which); errors.Is(err, ErrNotCounted) {
+				n--
+			} else if err != nil {
 				return n, err
 			}
 		}
