@@ -471,7 +471,7 @@ func (hs *heapSession) saveTree(g *reports.LeakGraph, reach []uint64) error {
 	if err != nil {
 		return err
 	}
-	b := indexfile.NewBuilder("dominator tree of " + hs.proc.Path())
+	b := indexfile.NewBuilder("dominator tree of " + absPath(hs.proc.Path()))
 	// The immediate dominators are not saved: no command reads them from
 	// a saved tree (restoreTree), and they were 4 bytes per object to write.
 	_, count, lo, hi := t.Arrays()

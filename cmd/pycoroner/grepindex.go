@@ -316,7 +316,7 @@ func (hs *heapSession) saveStrings(t *strtable.Table, fp string) error {
 	if err != nil {
 		return err
 	}
-	b := indexfile.NewBuilder("string table of " + hs.proc.Path())
+	b := indexfile.NewBuilder("string table of " + absPath(hs.proc.Path()))
 	indexfile.Add(b, "ids", t.IDs)
 	indexfile.Add(b, "offsets", t.Off)
 	indexfile.Add(b, "flags", t.Flags)

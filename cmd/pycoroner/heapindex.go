@@ -67,7 +67,7 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 	}
 	hs.h = h
 	if cache != nil {
-		label, _ := filepath.Abs(path)
+		label := absPath(path)
 		began := time.Now()
 		saved, err := g.saveIndex(h, cache, key, label)
 		if err != nil {
@@ -78,6 +78,15 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 		}
 	}
 	return warnings, nil
+}
+
+// absPath is path made absolute for a cache entry's label (as given when
+// that fails): the labels of one core's files then read alike.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // unwindOptions are the native unwinder's: the inflated DWARF of
