@@ -202,6 +202,13 @@ func TestDiffMatchesOracle(t *testing.T) {
 				t.Fatalf("diff --json: %v", err)
 			}
 			checkSwappedWarning(t, env.Warnings, false)
+			// One core given twice: nothing changed, and diff says why.
+			same := pycoroner(t, "diff", "--json", pair.Second.CorePath, pair.Second.CorePath)
+			var none diffJSON
+			if env, err := unwrap(same.stdout, &none); same.code != 0 || err != nil || len(none.Types) != 0 || none.NewObjects != 0 || none.FreedObjects != 0 ||
+				!slices.ContainsFunc(env.Warnings, func(w string) bool { return strings.Contains(w, "are the same file") }) {
+				t.Errorf("diff CORE CORE: exit %d, %v, %d types changed, %d new, %d freed, warnings %q", same.code, err, len(none.Types), none.NewObjects, none.FreedObjects, env.Warnings)
+			}
 			// The summary counts add up to each core's census.
 			var old struct {
 				OldCensus struct {

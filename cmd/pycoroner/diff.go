@@ -109,7 +109,8 @@ func sameProcess(a, b *heapSession) []string {
 	return out
 }
 
-// swappedOrder warns when NEW was written before OLD, by the files'
+// swappedOrder warns when OLD and NEW are one file, or when NEW was
+// written before OLD, by the files'
 // modification times: cores given the wrong way round read growth as
 // shrinkage, and nothing inside two cores of one process says which is
 // older (gcore leaves the threads' CPU times at zero). A copy that did not
@@ -117,6 +118,9 @@ func sameProcess(a, b *heapSession) []string {
 func swappedOrder(oldPath, newPath string) string {
 	so, err1 := os.Stat(oldPath)
 	sn, err2 := os.Stat(newPath)
+	if err1 == nil && err2 == nil && os.SameFile(so, sn) {
+		return fmt.Sprintf("OLD and NEW are the same file (%s): nothing can differ; diff OLD NEW takes two cores of one process taken at different times", newPath)
+	}
 	if err1 != nil || err2 != nil || !sn.ModTime().Before(so.ModTime()) {
 		return ""
 	}
