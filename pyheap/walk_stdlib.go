@@ -386,7 +386,8 @@ func walkModule(r *Runtime, obj uint64, labels bool, emit emitFunc) {
 	}
 	for off := 0; off+8 <= len(raw); off += 8 {
 		if p := le64(raw[off:]); p != 0 && p%8 == 0 {
-			emit(p, Ref{Kind: RefWord, Offset: int64(off)}, true) // a word of the module's C state
+			// Past the module object's own end: say where the word is.
+			emit(p, Ref{Kind: RefWord, Offset: int64(off), Name: "its C state"}, true)
 		}
 	}
 }

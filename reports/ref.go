@@ -27,6 +27,10 @@ func refFields(r pyheap.Ref) RefFields {
 	case pyheap.RefWord:
 		o := r.Offset
 		f.ViaOffset = &o
+		if r.Name != "" {
+			name := r.Name
+			f.ViaName = &name
+		}
 	}
 	return f
 }

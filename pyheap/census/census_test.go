@@ -375,6 +375,7 @@ func TestRefString(t *testing.T) {
 		{Ref{Kind: RefLocal, Name: "tmp"}, "local tmp", "local"},
 		{Ref{Kind: RefStack, Index: 2}, "value stack slot 2", "stack"},
 		{Ref{Kind: RefWord, Offset: 0x18}, "word at +0x18", "word"},
+		{Ref{Kind: RefWord, Offset: 0x60, Name: "its C state"}, "word at +0x60 of its C state", "word"},
 		{Ref{}, "?", "unknown"},
 		{Ref{Kind: 200}, "?", "unknown"},
 	} {

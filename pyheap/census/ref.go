@@ -41,9 +41,9 @@ func (k RefKind) String() string {
 // reports, which show String and the fields beside it.
 type Ref struct {
 	Kind   RefKind
-	Name   string // RefKey, RefKeyItself (the key's repr), RefAttribute, RefSlot, RefField, RefLocal
+	Name   string // RefKey, RefKeyItself (the key's repr), RefAttribute, RefSlot, RefField, RefLocal; RefWord: what the word lies in, when not the object itself ("its C state")
 	Index  int64  // RefItem, RefStack
-	Offset int64  // RefWord: bytes from the object's start
+	Offset int64  // RefWord: bytes from the start of the object, or of what Name says
 }
 
 // String is the label people read, and the `via` of the JSON answers:
@@ -69,6 +69,9 @@ func (r Ref) String() string {
 	case RefStack:
 		return "value stack slot " + strconv.FormatInt(r.Index, 10)
 	case RefWord:
+		if r.Name != "" {
+			return fmt.Sprintf("word at +0x%x of %s", r.Offset, r.Name)
+		}
 		return fmt.Sprintf("word at +0x%x", r.Offset)
 	}
 	return "?"
