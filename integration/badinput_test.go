@@ -84,6 +84,22 @@ func TestWrongExeWarns(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("info exited %d", r.code)
 	}
+	// A replacement with DWARF of its own (pyenv's python, whose structs
+	// live in libpython) is named as the file read in the warning that
+	// its DWARF was not used, not only by the core's path.
+	for _, in := range interpreters(t) {
+		if !strings.HasPrefix(in.Name, "pyenv-") || in.LibPython == "" {
+			continue
+		}
+		r := pycoroner(t, "stacks", "--json", "--sysroot", sysroot, "--exe", in.Path, core)
+		if !bytes.Contains(r.stdout, []byte("not used")) {
+			t.Skipf("%s's DWARF raised no warning: %s", in.Path, r.stdout)
+		}
+		if !bytes.Contains(r.stdout, []byte("(read from "+in.Path+")")) {
+			t.Errorf("the DWARF warning does not name %s, the file read:\n%s", in.Path, r.stdout)
+		}
+		break
+	}
 }
 
 // A core whose files are missing still opens; info says which are missing.

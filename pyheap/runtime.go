@@ -417,17 +417,30 @@ func (r *Runtime) useDWARF(opts Options) {
 	}
 	L, err := layout.FromDWARF(d, r.L)
 	if err != nil {
-		r.warn("DWARF of %s not used: %v", r.File, err)
+		r.warn("DWARF of %s not used: %v", r.hostFile(r.File), err)
 		return
 	}
 	if r.validate(L, r.Addr, false) != nil {
-		r.warn("DWARF of %s disagrees with the interpreter state; using the committed %s table", r.File, r.L.Version)
+		r.warn("DWARF of %s disagrees with the interpreter state; using the committed %s table", r.hostFile(r.File), r.L.Version)
 		return
 	}
 	L.Version = r.L.Version
 	L.Source = "DWARF of " + r.File
 	r.L = L
 	saveCachedLayout(cache, L)
+}
+
+// hostFile names a file of the core as read here: the core's path, and
+// the file on this host when that is another (--exe, --sysroot).
+func (r *Runtime) hostFile(corePath string) string {
+	if fl, ok := r.m.img.(interface{ Files() []coreread.FileInfo }); ok {
+		for _, fi := range fl.Files() {
+			if fi.Path == corePath && fi.DiskPath != "" && fi.DiskPath != corePath {
+				return corePath + " (read from " + fi.DiskPath + ")"
+			}
+		}
+	}
+	return corePath
 }
 
 // readVersion reads sys.version and sys.hexversion for the exact version.
