@@ -272,8 +272,10 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 		} else {
 			hit.Change = "the snapshot could not be read: " + err.Error()
 		}
-		if hit.Thread != nil && len(hit.Thread.Frames) == 0 {
-			// A Python thread running no Python code: CPython itself.
+		if hit.Thread != nil && len(hit.Thread.Frames) == 0 && len(hit.Thread.Errors) == 0 {
+			// A Python thread running no Python code: CPython itself. (One
+			// whose frames could not be read is a hit: who wrote is not
+			// known.)
 			os.Remove(path)
 			rep.InterpreterWrites = append(rep.InterpreterWrites, reports.InterpreterWrite{Wrote: hit.Wrote, Change: hit.Change, TID: tid})
 			if !g.json {
