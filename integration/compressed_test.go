@@ -211,26 +211,7 @@ func TestMissingBinaries(t *testing.T) {
 	for _, in := range corpusInterpreters(t) {
 		t.Run(in.Name, func(t *testing.T) {
 			res := cachedCore(t, in, "threads", harness.Gcore)
-			r := pycoroner(t, "stacks", "--locals", "--json", "--sysroot", empty, res.CorePath)
-			if r.code != 0 {
-				t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
-			}
-			var got stacksJSON
-			if err := json.Unmarshal(r.stdout, &got); err != nil {
-				t.Fatal(err)
-			}
-			if len(got.Threads) != len(res.Oracle.Threads) {
-				t.Errorf("%d threads, the oracle has %d", len(got.Threads), len(res.Oracle.Threads))
-			}
-			found := false
-			for _, th := range got.Threads {
-				for _, f := range th.Frames {
-					found = found || f.Function == "main_block"
-				}
-			}
-			if !found {
-				t.Errorf("no main_block frame without the binaries")
-			}
+			checkThreadsWithoutBinaries(t, res, pycoroner(t, "stacks", "--locals", "--json", "--sysroot", empty, res.CorePath))
 			missing := in.Path
 			if in.LibPython != "" {
 				missing = in.LibPython
@@ -240,6 +221,32 @@ func TestMissingBinaries(t *testing.T) {
 				t.Errorf("no warning names the missing %s:\n%s%s", missing, text.stdout, text.stderr)
 			}
 		})
+	}
+}
+
+// checkThreadsWithoutBinaries: stacks --json of the threads scenario's
+// core, read without its binaries, has the oracle's threads and the main
+// thread's main_block frame.
+func checkThreadsWithoutBinaries(t *testing.T, res *harness.Result, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
+	}
+	var got stacksJSON
+	if err := json.Unmarshal(r.stdout, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Threads) != len(res.Oracle.Threads) {
+		t.Errorf("%d threads, the oracle has %d", len(got.Threads), len(res.Oracle.Threads))
+	}
+	found := false
+	for _, th := range got.Threads {
+		for _, f := range th.Frames {
+			found = found || f.Function == "main_block"
+		}
+	}
+	if !found {
+		t.Errorf("no main_block frame without the binaries: %s", r.stdout)
 	}
 }
 

@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"debug/elf"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,25 +50,7 @@ func TestRenamedExecutableMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := pycoroner(t, "stacks", "--json", "--sysroot", t.TempDir(), core)
-	if r.code != 0 {
-		t.Fatalf("stacks exited %d: %s", r.code, r.stderr)
-	}
-	var got stacksJSON
-	if err := json.Unmarshal(r.stdout, &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Threads) != len(res.Oracle.Threads) {
-		t.Errorf("%d threads, the oracle has %d", len(got.Threads), len(res.Oracle.Threads))
-	}
-	found := false
-	for _, th := range got.Threads {
-		for _, f := range th.Frames {
-			found = found || f.Function == "main_block"
-		}
-	}
-	if !found {
-		t.Errorf("no main_block frame: %s", r.stdout)
-	}
+	checkThreadsWithoutBinaries(t, res, r)
 	if !strings.Contains(string(r.stderr)+string(r.stdout), strings.TrimSuffix(string(renamed), "\x00")) {
 		t.Errorf("no warning names the missing %s: %s", renamed, r.stderr)
 	}
