@@ -211,10 +211,7 @@ func (in *Info) WriteText(w io.Writer) error {
 	if in.Systemd != nil {
 		writeSystemd(w, in.Systemd)
 	}
-	for _, wm := range in.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", wm)
-	}
-	return nil
+	return nil // the warnings go to stderr, as every command's (cmd/pycoroner)
 }
 
 func hexSuffix(h string) string {

@@ -194,10 +194,7 @@ func (s *Stacks) WriteText(w io.Writer) error {
 		s.Crash.WriteText(w, "")
 	}
 	s.WriteThreads(w)
-	for _, wmsg := range s.Warnings {
-		fmt.Fprintf(w, "\nwarning: %s\n", wmsg)
-	}
-	return nil
+	return nil // the warnings go to stderr, as every command's (cmd/pycoroner)
 }
 
 // WriteThreads renders the threads alone; with more than one interpreter,

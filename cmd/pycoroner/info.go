@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"os"
 
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/coreread/unwind"
@@ -40,7 +41,13 @@ page, a stack guard page, unmapped, a read-only mapping).`,
 			if sd, ok := coreread.ReadSystemdCoredump(coreArg(args)); ok {
 				in.Systemd = sd
 			}
-			return g.emit(in)
+			// After the answer, on stderr, as the heap commands say theirs
+			// (with --json too; JSON has them in "warnings").
+			if err := g.emit(in); err != nil {
+				return err
+			}
+			warnAll(os.Stderr, in.Warnings)
+			return nil
 		},
 	}
 }

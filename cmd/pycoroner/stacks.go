@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -74,7 +75,13 @@ the registers it used and what the faulting address is.`,
 			if err := st.Check(); err != nil {
 				return fmt.Errorf("%s: %w", coreArg(args), err)
 			}
-			return g.emit(st)
+			// After the answer, on stderr, as the heap commands say theirs
+			// (with --json too; JSON has them in "warnings").
+			if err := g.emit(st); err != nil {
+				return err
+			}
+			warnAll(os.Stderr, st.Warnings)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
