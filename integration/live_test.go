@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -92,6 +94,39 @@ func TestLiveBadInput(t *testing.T) {
 		first, _, _ := strings.Cut(strings.TrimSpace(string(r.stderr)), "\n")
 		if r.code != tc.code || !strings.Contains(first, tc.want) {
 			t.Errorf("%v: exit %d %q, want %d and %q", tc.args, r.code, first, tc.code, tc.want)
+		}
+	}
+}
+
+// TestPidOfNonPythonProcess: --pid names the process in its messages, not
+// the in-memory copy it reads ("/proc/thread-self/fd/5"), and a process
+// id of 0 or less is a usage error.
+func TestPidOfNonPythonProcess(t *testing.T) {
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", sleep.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("pid %d (%s)", sleep.Process.Pid, strings.TrimSpace(string(comm)))
+	pid := strconv.Itoa(sleep.Process.Pid)
+	r := pycoroner(t, "stacks", "--pid", pid)
+	if r.code != 1 || !strings.HasPrefix(string(r.stderr), "pycoroner: "+name+": no CPython runtime found") || strings.Contains(string(r.stderr), "/proc/") {
+		t.Errorf("stacks --pid %s: exit %d: %s; want 1 and an error naming %s", pid, r.code, r.stderr, name)
+	}
+	r = pycoroner(t, "info", "--json", "--pid", pid)
+	var in struct {
+		Core string `json:"core"`
+	}
+	if err := json.Unmarshal(r.stdout, &in); r.code != 0 || err != nil || !strings.HasPrefix(in.Core, name) {
+		t.Errorf("info --json --pid %s: exit %d, %v, core %q; want it to start with %q", pid, r.code, err, in.Core, name)
+	}
+	for _, bad := range []string{"0", "-3"} {
+		if r := pycoroner(t, "stacks", "--pid", bad); r.code != 2 || !strings.Contains(string(r.stderr), "want a process id above 0") {
+			t.Errorf("stacks --pid %s: exit %d: %s; want a usage error", bad, r.code, r.stderr)
 		}
 	}
 }

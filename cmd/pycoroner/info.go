@@ -32,6 +32,9 @@ page, a stack guard page, unmapped, a read-only mapping).`,
 			}
 			defer s.close()
 			in := reports.BuildInfo(s.proc, s.rt)
+			if liveTarget.pid != 0 {
+				in.Core = livePIDName(liveTarget.pid) + ", copied into memory" // not the memfd's name
+			}
 			in.Crash = reports.BuildCrashSite(s.proc, unwind.New(s.proc, g.unwindOptions()))
 			if s.rt == nil {
 				in.Warnings = append(in.Warnings, "no CPython interpreter found in this core")

@@ -86,7 +86,10 @@ func coreArg(args []string) string {
 
 // oneCore checks that a command got exactly one core file argument (or
 // none, with --pid).
-func oneCore(_ *cobra.Command, args []string) error {
+func oneCore(cmd *cobra.Command, args []string) error {
+	if f := cmd.Flags().Lookup("pid"); f != nil && f.Changed && liveTarget.pid <= 0 {
+		return usageError{fmt.Errorf("--pid %d: want a process id above 0", liveTarget.pid)}
+	}
 	if liveTarget.pid != 0 {
 		if len(args) != 0 {
 			return usageError{fmt.Errorf("give either --pid or a CORE argument, not both")}
@@ -127,7 +130,9 @@ func (g *globalFlags) openThen(path string, needPython bool, opened func(*corere
 	}()
 	var mem *os.File
 	var liveWarnings []string
+	name := path // what errors call the input
 	if liveTarget.pid != 0 {
+		name = livePIDName(liveTarget.pid)
 		f, st, err := live.SnapshotToMemory(liveTarget.pid, !liveTarget.nonblocking)
 		if err != nil {
 			return nil, err
@@ -172,9 +177,9 @@ func (g *globalFlags) openThen(path string, needPython bool, opened func(*corere
 			if p.Truncated() {
 				// What the user can act on first; the search's details
 				// (a long line) after.
-				return nil, fmt.Errorf("%s: the core file is truncated (%d of %d bytes), and the interpreter state may be among the lost data; %w", path, have, want, err)
+				return nil, fmt.Errorf("%s: the core file is truncated (%d of %d bytes), and the interpreter state may be among the lost data; %w", name, have, want, err)
 			}
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		return s, nil
 	}
@@ -183,6 +188,15 @@ func (g *globalFlags) openThen(path string, needPython bool, opened func(*corere
 }
 
 func (s *session) close() { s.proc.Close() }
+
+// livePIDName names a process for messages: "pid 123 (sleep)", its
+// command as the kernel knows it.
+func livePIDName(pid int) string {
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+		return fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(string(comm)))
+	}
+	return fmt.Sprintf("pid %d", pid)
+}
 
 // warnings is what the core reader and the runtime noticed and worked
 // around (a missing file, a layout from DWARF that was not used, ...).
