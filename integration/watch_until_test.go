@@ -176,6 +176,7 @@ func TestWatchUntilNames(t *testing.T) {
 		{py, `count("NoSuchType") > 0`, 0, `note: count("NoSuchType") is 0: the process has no class named "NoSuchType" (yet)`, `"held": false`},
 		{py, fmt.Sprintf("count(%q) > 0", typo), 0, fmt.Sprintf("did you mean %q?", m.EarlyClass.Name), `"held": false`},
 		{py, `__main__:EARLY[5] == 1`, 0, `waiting: __main__:EARLY[5] cannot be read yet (index 5 is out of range`, `"last_error"`},
+		{py, `__main__:EARLY > 1`, 1, `cannot be evaluated on the values read: invalid operation: list > int (to compare`, ""},
 		{other, `__main__:DONE == 1`, 1, "pycoroner: ", ""},
 	}
 	for _, tc := range tests {

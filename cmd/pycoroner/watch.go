@@ -61,7 +61,9 @@ leaves no breakpoint behind (docs/live.md).
 expression over the live heap, docs/live.md) first holds. Polling may see the change after
 the culprit returned: use --on-change to catch the writer itself. A name
 that can never resolve (a malformed module:attr, a count() argument that is
-no class name) is an error at once. A module:attr that names a different
+no class name) is an error at once, and so is a condition whose values,
+once read, cannot be combined as written (a list compared with a number:
+use len()). A timeout exits 0: the report's held / timed_out say which. A module:attr that names a different
 object in several subinterpreters is read in the first (main first), with
 a warning on stderr naming each (app:OBJ@N reads interpreter N's); so is
 --on-change's EXPR. A module not imported yet, or a global
@@ -423,6 +425,10 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 			notes.say(fmt.Sprintf("poll %d failed: %v; polling on", rep.Polls, err))
 		}
 		if evalErr != nil {
+			var te *cond.TypeError
+			if errors.As(evalErr, &te) {
+				return te // the condition as written can never hold
+			}
 			rep.LastError = evalErr.Error()
 			notes.say(untilNote(evalErr))
 		}

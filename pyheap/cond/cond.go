@@ -183,7 +183,17 @@ func (c *Condition) Eval(rt *pyheap.Runtime) (bool, error) {
 		return false, c.notYet
 	}
 	if err != nil {
-		return false, fmt.Errorf("condition %q: %s", c.Source, oneLine(err.Error()))
+		msg := pythonTypes(oneLine(err.Error()))
+		if i := strings.Index(msg, " (1:"); i > 0 {
+			msg = msg[:i] // the position and the rewritten source after it say nothing more
+		}
+		if strings.HasPrefix(msg, "invalid operation") && !strings.Contains(msg, "None") {
+			// Every name was read and the values cannot be compared or
+			// combined as written (a list compared with an int): polling
+			// again will not help, unlike a global still None.
+			return false, &TypeError{Source: c.Source, Msg: msg}
+		}
+		return false, fmt.Errorf("condition %q: %s", c.Source, msg)
 	}
 	b, ok := out.(bool)
 	if !ok {
@@ -328,6 +338,26 @@ func toNative(rt *pyheap.Runtime, addr uint64, depth int) any {
 	v := rt.Describe(addr)
 	return map[string]any{"type": v.Type, "address": fmt.Sprintf("0x%x", addr), "repr": v.Repr}
 }
+
+// TypeError is a condition whose values, all read, cannot be combined as
+// written: "list > int".
+type TypeError struct {
+	Source, Msg string
+}
+
+func (e *TypeError) Error() string {
+	hint := ""
+	if strings.Contains(e.Msg, "list") || strings.Contains(e.Msg, "dict") || strings.Contains(e.Msg, "str") {
+		hint = " (to compare a container's or a str's length, write len(...))"
+	}
+	return fmt.Sprintf("condition %q cannot be evaluated on the values read: %s%s", e.Source, e.Msg, hint)
+}
+
+// pythonTypes names the evaluator's Go types in an error as Python's.
+var pythonTypes = strings.NewReplacer(
+	"[]interface {}", "list", "map[string]interface {}", "dict", "float64", "float",
+	"int64", "int", "string", "str", "<nil>", "None", "interface {}", "value",
+).Replace
 
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")

@@ -127,6 +127,30 @@ func TestEval(t *testing.T) {
 	if _, err := c.Eval(nil); err == nil || !strings.Contains(err.Error(), "len() of a int") {
 		t.Errorf("len of an int: %v", err)
 	}
+	// Values of types that cannot be compared as written are a
+	// *TypeError, in Python's type names; a None operand is not (a global
+	// still None may become what is waited for).
+	for _, tc := range []struct {
+		src      string
+		typeErr  bool
+		mentions string
+	}{
+		{`sys:path > 1`, true, "list > int"},
+		{`app:CONFIG < 2.5`, true, "dict < float"},
+		{`sys:path[0] > 3`, true, "str > int"},
+		{`app:NONE > 1`, false, "None"},
+	} {
+		c, err := Compile(tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.lookup = func(expr string) (any, error) { return objs[expr], nil }
+		_, err = c.Eval(nil)
+		var te *TypeError
+		if err == nil || errors.As(err, &te) != tc.typeErr || !strings.Contains(err.Error(), tc.mentions) || strings.Contains(err.Error(), "interface") {
+			t.Errorf("Eval(%q) = %v; want a type error %v naming %q in Python's words", tc.src, err, tc.typeErr, tc.mentions)
+		}
+	}
 }
 
 // TestClosest: the note for a count() of a class the process lacks names
