@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -423,4 +424,29 @@ var fileDamages = map[string]func([]byte) []byte{
 	"truncated":   func(b []byte) []byte { return b[:len(b)*2/3] },
 	"bit flipped": func(b []byte) []byte { c := bytes.Clone(b); c[len(c)/2] ^= 4; return c },
 	"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
+}
+
+// TestAddressInsideAnObject: an address 8 bytes into an object the
+// process names (its marked list) is not taken for an object, and the
+// error names the object it lies in; the NULL address is called so.
+func TestAddressInsideAnObject(t *testing.T) {
+	in := interpreters(t)[0]
+	res := cachedCore(t, in, "threads", harness.Gcore)
+	var m harness.ThreadsMarkers
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	list, err := harness.ParseAddress(m.MarkedList.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside := fmt.Sprintf("0x%x", list+8)
+	r := runIndexed(t, t.TempDir(), "show", res.CorePath, inside)
+	want := fmt.Sprintf("lies 8 bytes into <list at 0x%x>", list)
+	if r.code != 1 || !strings.Contains(string(r.stderr), want) {
+		t.Errorf("show %s: exit %d: %s; want 1 and %q", inside, r.code, r.stderr, want)
+	}
+	if r := pycoroner(t, "show", res.CorePath, "0x0"); r.code == 0 || !strings.Contains(string(r.stderr), "the NULL address") {
+		t.Errorf("show 0x0: exit %d: %s", r.code, r.stderr)
+	}
 }

@@ -81,14 +81,20 @@ func ParseExpr(expr string) (Expr, error) {
 		return bad("@%d picks the interpreter of a module lookup: an address needs none", *interp)
 	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
 		a, err := strconv.ParseUint(s[2:], 16, 64)
-		if err != nil || a == 0 {
+		if err != nil {
 			return bad("not a hex address")
+		}
+		if a == 0 {
+			return bad("the NULL address: no object lives there")
 		}
 		return Expr{Addr: a}, nil
 	case s[0] >= '0' && s[0] <= '9':
 		a, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || a == 0 {
+		if err != nil {
 			return bad("not an address (write hex addresses as 0x…)")
+		}
+		if a == 0 {
+			return bad("the NULL address: no object lives there")
 		}
 		return Expr{Addr: a}, nil
 	}

@@ -173,7 +173,11 @@ func (in *Instances) JSON() any { return in }
 
 // WriteText prints each instance with its holders.
 func (in *Instances) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "%d objects of type %s", in.Count, in.Type)
+	noun := "objects"
+	if in.Count == 1 {
+		noun = "object"
+	}
+	fmt.Fprintf(w, "%d %s of type %s", in.Count, noun, in.Type)
 	if len(in.Instances) < in.Count {
 		fmt.Fprintf(w, "; the %d with the largest retained size shown (--top 0 shows all)", len(in.Instances))
 	}

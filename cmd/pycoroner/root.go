@@ -377,6 +377,10 @@ func (hs *heapSession) target(e pyheap.Expr, arg string) (pyheap.ObjectID, error
 		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(arg)), "0x") {
 			what = fmt.Sprintf("%s (0x%x)", arg, addr)
 		}
+		if c, ok := hs.h.Containing(addr); ok {
+			return -1, fmt.Errorf("%s is not an object's address: it lies %d bytes into <%s at 0x%x>, an object of the census (give that address to ask about it)",
+				what, addr-hs.h.Addr(c), hs.h.Type(c).ShortName(), hs.h.Addr(c))
+		}
 		return -1, fmt.Errorf("%s is not an object of the heap census (not a live object, or nothing reachable refers to it)", what)
 	}
 	return id, nil

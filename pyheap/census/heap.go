@@ -2,6 +2,7 @@ package census
 
 import (
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -179,6 +180,23 @@ func (h *Heap[T]) computeSizes() {
 func (h *Heap[T]) Find(addr uint64) (ObjectID, bool) {
 	var hint int
 	return h.findHint(addr, &hint)
+}
+
+// Containing finds the object whose shallow extent holds addr, when addr
+// is not an object's own address: what an address read off a struct, a
+// buffer or a debugger points into. Ids follow addresses, so a binary
+// search finds the nearest object below.
+func (h *Heap[T]) Containing(addr uint64) (ObjectID, bool) {
+	n := h.Len()
+	i := sort.Search(n, func(i int) bool { return h.Addr(ObjectID(i)) > addr }) - 1
+	if i < 0 {
+		return -1, false
+	}
+	id := ObjectID(i)
+	if size := h.Size(id); size > 0 && addr-h.Addr(id) < uint64(size) {
+		return id, true
+	}
+	return -1, false
 }
 
 // findHint is Find with the caller's own hint (see frozenBits.rankHint).
