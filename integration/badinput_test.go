@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"github.com/pycoroner/pycoroner/fixtures/harness"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +101,32 @@ func TestWrongExeWarns(t *testing.T) {
 		}
 		break
 	}
+}
+
+// TestWrongExeFailsSayingSo: when the runtime cannot be found and a file
+// read is of another build (--exe), the error says that first: it is all
+// a failing command prints.
+func TestWrongExeFailsSayingSo(t *testing.T) {
+	deb, err := harness.Lookup("debian-3.11")
+	if err != nil {
+		skipOrFail(t, "Debian's python3.11 is not installed (apt-get install python3.11)")
+	}
+	for _, in := range interpreters(t) {
+		if in.Origin != "pyenv" || in.Minor == "3.11" {
+			continue
+		}
+		res := cachedCore(t, in, "threads", harness.Gcore)
+		r := pycoroner(t, "stacks", "--exe", deb.Path, res.CorePath)
+		if r.code == 0 {
+			t.Skipf("%s read with --exe %s: the runtime was found anyway", in.Name, deb.Path)
+		}
+		want := "pycoroner: " + res.CorePath + ": " + deb.Path + " on this host is a different build than the one in the core"
+		if r.code != 1 || !strings.HasPrefix(string(r.stderr), want) {
+			t.Errorf("stacks --exe %s on a %s core: exit %d: %s\nwant 1 and an error starting %q", deb.Path, in.Name, r.code, r.stderr, want)
+		}
+		return
+	}
+	t.Skip("no pyenv interpreter")
 }
 
 // A core whose files are missing still opens; info says which are missing.

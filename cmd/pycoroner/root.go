@@ -172,6 +172,13 @@ func (g *globalFlags) openThen(path string, needPython bool, opened func(*corere
 	rt, err := pyheap.Open(p, g.runtimeOptions())
 	if err != nil {
 		if needPython {
+			// A file of another build (--exe, --sysroot) is the likeliest
+			// cause: say so in the error, which is all that is printed.
+			for _, w := range p.Warnings() {
+				if strings.Contains(w, "different build") {
+					err = fmt.Errorf("%s; then %w", w, err) // what to act on first
+				}
+			}
 			have, want := p.Sizes()
 			p.Close()
 			if p.Truncated() {
