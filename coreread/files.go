@@ -21,11 +21,14 @@ import (
 type FileStatus string
 
 const (
-	FileOK          FileStatus = "ok"          // found, build-ids agree
-	FileNoBuildID   FileStatus = "no-build-id" // found; nothing to compare
-	FileMismatch    FileStatus = "mismatch"    // found, but a different build
-	FileMissing     FileStatus = "missing"     // not on this host (or sysroot)
-	FileNotELF      FileStatus = "not-elf"     // a data file (locale archive, ...)
+	FileOK        FileStatus = "ok"          // found, build-ids agree
+	FileNoBuildID FileStatus = "no-build-id" // found; nothing to compare
+	// FileUnverified: found, but the core's copy of its header page was
+	// in the part a truncated core lost: its build-id is unknown.
+	FileUnverified  FileStatus = "unverified"
+	FileMismatch    FileStatus = "mismatch" // found, but a different build
+	FileMissing     FileStatus = "missing"  // not on this host (or sysroot)
+	FileNotELF      FileStatus = "not-elf"  // a data file (locale archive, ...)
 	FileOutsideRoot FileStatus = "outside-sysroot"
 )
 
@@ -220,6 +223,8 @@ func (p *Process) checkFile(mf *mappedFile) {
 	}
 	mf.info.BuildIDDisk = buildIDFromFile(ef)
 	switch {
+	case !coreIsELF && p.headerLost(mf.info.Start):
+		mf.info.Status = FileUnverified
 	case mf.info.BuildIDCore == "" || mf.info.BuildIDDisk == "":
 		mf.info.Status = FileNoBuildID
 	case mf.info.BuildIDCore != mf.info.BuildIDDisk:
@@ -228,6 +233,17 @@ func (p *Process) checkFile(mf *mappedFile) {
 	default:
 		mf.info.Status = FileOK
 	}
+}
+
+// headerLost says whether the page at addr was dumped but lies in the
+// part of a truncated core that is missing.
+func (p *Process) headerLost(addr uint64) bool {
+	i, ok := p.segment(addr)
+	if !ok {
+		return false
+	}
+	s := p.segs[i]
+	return s.Truncated && addr-s.Vaddr >= s.Filesz
 }
 
 // headerFacts reads the load bias and GNU build-id from the ELF header page

@@ -17,7 +17,8 @@ import (
 // Info summarises a core: the process, the signal, the interpreter and
 // the files behind the image.
 type Info struct {
-	Core string `json:"core"`
+	Core          string `json:"core"`
+	coreTruncated bool   // the core file ends before its data: say why python is unknown
 	// Complete is false when the core's notes could not all be read: what
 	// they record (signal, pid, command, threads, files) is then unknown
 	// where it is missing, and says so (null, and NotesError), instead of
@@ -96,7 +97,7 @@ type File struct {
 // BuildInfo gathers the info report.
 func BuildInfo(p *coreread.Process, rt *pyheap.Runtime) *Info {
 	pi := p.Info()
-	in := &Info{Core: p.Path(), Files: []File{}, NotesError: p.NotesProblem()}
+	in := &Info{Core: p.Path(), Files: []File{}, NotesError: p.NotesProblem(), coreTruncated: p.Truncated()}
 	in.Complete = in.NotesError == ""
 	if p.HasProcessInfo() {
 		in.PID, in.Command, in.Args = &pi.PID, &pi.Command, &pi.Args
@@ -195,6 +196,13 @@ func (in *Info) WriteText(w io.Writer) error {
 		if len(id) > 16 {
 			id = id[:16] + "…"
 		}
+		if id == "" && f.BuildIDDisk != "" {
+			// The core has none to compare (or lost it): the host file's.
+			id = "host " + f.BuildIDDisk
+			if len(id) > 21 {
+				id = id[:21] + "…"
+			}
+		}
 		name := f.Path
 		if f.IsExe {
 			name += " (executable)"
@@ -260,6 +268,9 @@ func (in *Info) pid() *string {
 }
 
 func (in *Info) pythonText() string {
+	if in.PythonVersion == nil && in.coreTruncated {
+		return "unknown (no CPython interpreter found: the core is truncated, and its state may be in the lost part)"
+	}
 	if in.PythonVersion == nil {
 		return "unknown (no CPython interpreter found)"
 	}
