@@ -11,6 +11,20 @@ import (
 	"github.com/pycoroner/pycoroner/fixtures/harness"
 )
 
+// coreBytes reads a core whole, with its ELF headers parsed.
+func coreBytes(t *testing.T, path string) ([]byte, *elf.File) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.NewFile(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, ef
+}
+
 // TestRenamedExecutableMissing: Debian's python3.11 has libpython linked
 // in, so a renamed copy ("myapp") is the interpreter under a name that
 // does not say python. With the file missing too, the runtime is found
@@ -23,14 +37,7 @@ func TestRenamedExecutableMissing(t *testing.T) {
 		skipOrFail(t, "Debian's python3.11 is not installed (apt-get install python3.11)")
 	}
 	res := cachedCore(t, in, "threads", harness.Gcore)
-	raw, err := os.ReadFile(res.CorePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ef, err := elf.NewFile(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, ef := coreBytes(t, res.CorePath)
 	old := []byte(in.Path + "\x00")
 	renamed := []byte(filepath.Join(filepath.Dir(in.Path), strings.Repeat("x", len(filepath.Base(in.Path)))) + "\x00")
 	n := 0

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"debug/elf"
 	"encoding/json"
 	"os"
@@ -23,14 +22,7 @@ func TestInfoOnACoreCutInHalf(t *testing.T) {
 	// A kernel core: its notes come first, so a cut keeps them (gcore
 	// writes them at the end).
 	res := cachedCore(t, in, "threads", harness.Segv)
-	raw, err := os.ReadFile(res.CorePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ef, err := elf.NewFile(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, ef := coreBytes(t, res.CorePath)
 	cut := int64(len(raw) / 2)
 	for _, p := range ef.Progs {
 		if p.Type == elf.PT_NOTE && int64(p.Off+p.Filesz) > cut {
