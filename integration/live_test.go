@@ -125,8 +125,10 @@ func TestPidOfNonPythonProcess(t *testing.T) {
 		t.Errorf("info --json --pid %s: exit %d, %v, core %q; want it to start with %q", pid, r.code, err, in.Core, name)
 	}
 	for _, bad := range []string{"0", "-3"} {
-		if r := pycoroner(t, "stacks", "--pid", bad); r.code != 2 || !strings.Contains(string(r.stderr), "want a process id above 0") {
-			t.Errorf("stacks --pid %s: exit %d: %s; want a usage error", bad, r.code, r.stderr)
+		for _, args := range [][]string{{"stacks", "--pid", bad}, {"show", "--pid", bad, "0x10"}} {
+			if r := pycoroner(t, args...); r.code != 2 || !strings.Contains(string(r.stderr), "want a process id above 0") {
+				t.Errorf("%v: exit %d: %s; want a usage error", args, r.code, r.stderr)
+			}
 		}
 	}
 }

@@ -36,7 +36,10 @@ modification times), a warning says the two may be swapped.`,
 		Example: `  pycoroner diff core.before core.after
   pycoroner diff --new Session core.before core.after
   pycoroner diff --json core.before core.after | jq '.result.growth[0]'`,
-		Args: func(_ *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := checkPIDFlag(cmd); err != nil {
+				return err
+			}
 			if liveTarget.pid != 0 {
 				return usageError{fmt.Errorf("diff compares two core files: --pid is not supported (take a snapshot first)")}
 			}

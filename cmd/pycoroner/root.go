@@ -87,8 +87,8 @@ func coreArg(args []string) string {
 // oneCore checks that a command got exactly one core file argument (or
 // none, with --pid).
 func oneCore(cmd *cobra.Command, args []string) error {
-	if f := cmd.Flags().Lookup("pid"); f != nil && f.Changed && liveTarget.pid <= 0 {
-		return usageError{fmt.Errorf("--pid %d: want a process id above 0", liveTarget.pid)}
+	if err := checkPIDFlag(cmd); err != nil {
+		return err
 	}
 	if liveTarget.pid != 0 {
 		if len(args) != 0 {
@@ -227,7 +227,10 @@ var stdout io.Writer = os.Stdout
 // coreAnd checks for a CORE argument followed by one argument named what
 // (with --pid, that argument alone).
 func coreAnd(what string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := checkPIDFlag(cmd); err != nil {
+			return err
+		}
 		if liveTarget.pid != 0 {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("with --pid, give %s alone (no CORE)", what)}
@@ -247,6 +250,30 @@ func coreAnd(what string) cobra.PositionalArgs {
 		}
 		return usageError{fmt.Errorf("expected CORE and %s, got %d arguments", what, len(args))}
 	}
+}
+
+// extent is the bytes an object spans from its address: tp_basicsize for
+// a fixed-size object (a list's items, a dict's table are elsewhere),
+// else its size as sys.getsizeof gives it less the GC header before it.
+func (hs *heapSession) extent(id pyheap.ObjectID) uint64 {
+	t, L := hs.h.Type(id), hs.rt.L
+	if t.Itemsize == 0 {
+		return uint64(max(t.Basicsize, 0))
+	}
+	size := hs.h.Size(id)
+	if L.GCHeadSize > 0 && L.TPFlagsHaveGC.In(t.Flags) {
+		size -= L.GCHeadSize
+	}
+	return uint64(max(size, 0))
+}
+
+// checkPIDFlag refuses a --pid that names no process: 0 (which would read
+// as "no --pid") or below.
+func checkPIDFlag(cmd *cobra.Command) error {
+	if f := cmd.Flags().Lookup("pid"); f != nil && f.Changed && liveTarget.pid <= 0 {
+		return usageError{fmt.Errorf("--pid %d: want a process id above 0", liveTarget.pid)}
+	}
+	return nil
 }
 
 // coreAndArg splits what coreAnd accepted: the core ("" with --pid) and
@@ -384,7 +411,7 @@ func (hs *heapSession) target(e pyheap.Expr, arg string) (pyheap.ObjectID, error
 		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(arg)), "0x") {
 			what = fmt.Sprintf("%s (0x%x)", arg, addr)
 		}
-		if c, ok := hs.h.Containing(addr); ok {
+		if c, ok := hs.h.Containing(addr, hs.extent); ok {
 			return -1, fmt.Errorf("%s is not an object's address: it lies %d bytes into <%s at 0x%x>, an object of the census (give that address to ask about it)",
 				what, addr-hs.h.Addr(c), hs.h.Type(c).ShortName(), hs.h.Addr(c))
 		}

@@ -36,7 +36,10 @@ docs/live.md.`,
 		Example: `  pycoroner snapshot 12345 -o stuck.core
   pycoroner stacks --locals stuck.core
   pycoroner stacks --pid 12345            # the same without keeping a file`,
-		Args: func(_ *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := checkPIDFlag(cmd); err != nil {
+				return err
+			}
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("expected one PID argument, got %d", len(args))}
 			}

@@ -114,6 +114,18 @@ func (s *Session) Watch(opts WatchOptions) (hits int, err error) {
 			if err != nil {
 				return hits, err
 			}
+			if hits < opts.Count {
+				// Hits that OnHit did not count can come without end (a
+				// thread writing over and over): the stop and the timeout
+				// are looked at here too, not only when no trap is queued.
+				select {
+				case sig := <-opts.Stop:
+					return hits, fmt.Errorf("stopped by %s", SignalName(sig))
+				case <-timeout:
+					return hits, ErrTimeout
+				default:
+				}
+			}
 			continue
 		}
 		if gone != nil {

@@ -48,7 +48,8 @@ func LoadCached(f *elf.File, file io.ReaderAt, c Cached) (*dwarf.Data, error) {
 	case err == nil:
 		data, err := fromIndex(x)
 		if err == nil {
-			if d, err := build(data); err == nil {
+			var d *dwarf.Data
+			if d, err = build(data); err == nil {
 				trace("loaded the DWARF of %s from %s", c.Label, x.Path())
 				return d, nil
 			}

@@ -182,18 +182,20 @@ func (h *Heap[T]) Find(addr uint64) (ObjectID, bool) {
 	return h.findHint(addr, &hint)
 }
 
-// Containing finds the object whose shallow extent holds addr, when addr
-// is not an object's own address: what an address read off a struct, a
-// buffer or a debugger points into. Ids follow addresses, so a binary
-// search finds the nearest object below.
-func (h *Heap[T]) Containing(addr uint64) (ObjectID, bool) {
+// Containing finds the object whose own memory holds addr, when addr is
+// not an object's own address: what an address read off a struct, a
+// buffer or a debugger points into. extent is the bytes an object spans
+// from its address (not its shallow size, which counts a GC header before
+// it and buffers elsewhere). Ids follow addresses, so a binary search
+// finds the nearest object below.
+func (h *Heap[T]) Containing(addr uint64, extent func(ObjectID) uint64) (ObjectID, bool) {
 	n := h.Len()
 	i := sort.Search(n, func(i int) bool { return h.Addr(ObjectID(i)) > addr }) - 1
 	if i < 0 {
 		return -1, false
 	}
 	id := ObjectID(i)
-	if size := h.Size(id); size > 0 && addr-h.Addr(id) < uint64(size) {
+	if addr-h.Addr(id) < extent(id) {
 		return id, true
 	}
 	return -1, false
