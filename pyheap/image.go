@@ -28,6 +28,15 @@ type Image interface {
 	DWARF(path string) (*dwarf.Data, error)
 }
 
+// filesOf describes the files behind img, when it says (a
+// coreread.Process does; a test's image need not): nil otherwise.
+func filesOf(img Image) []coreread.FileInfo {
+	if fl, ok := img.(interface{ Files() []coreread.FileInfo }); ok {
+		return fl.Files()
+	}
+	return nil
+}
+
 // Limits bound every walk over data from the image.
 const (
 	maxFrames      = 4096    // frames per thread

@@ -165,11 +165,9 @@ func findStaticTypes(img Image) staticTypes {
 	// that does not match) names some other address: trusted unread, it
 	// would make whatever lies there a type, or a code object.
 	mismatched := map[string]bool{}
-	if fl, ok := img.(interface{ Files() []coreread.FileInfo }); ok {
-		for _, fi := range fl.Files() {
-			if fi.Status == coreread.FileMismatch {
-				mismatched[fi.Path] = true
-			}
+	for _, fi := range filesOf(img) {
+		if fi.Status == coreread.FileMismatch {
+			mismatched[fi.Path] = true
 		}
 	}
 	addr := func(name string) uint64 {
@@ -433,11 +431,9 @@ func (r *Runtime) useDWARF(opts Options) {
 // hostFile names a file of the core as read here: the core's path, and
 // the file on this host when that is another (--exe, --sysroot).
 func (r *Runtime) hostFile(corePath string) string {
-	if fl, ok := r.m.img.(interface{ Files() []coreread.FileInfo }); ok {
-		for _, fi := range fl.Files() {
-			if fi.Path == corePath && fi.DiskPath != "" && fi.DiskPath != corePath {
-				return corePath + " (read from " + fi.DiskPath + ")"
-			}
+	for _, fi := range filesOf(r.m.img) {
+		if fi.Path == corePath && fi.DiskPath != "" && fi.DiskPath != corePath {
+			return corePath + " (read from " + fi.DiskPath + ")"
 		}
 	}
 	return corePath

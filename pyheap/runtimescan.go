@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
 )
 
@@ -161,10 +160,8 @@ func (r *Runtime) pythonWritableSegments() []segmentView {
 	// links libpython into python3.X, and a renamed copy ("myapp") is
 	// still the interpreter.
 	exe := ""
-	if e, ok := r.m.img.(interface {
-		Executable() (coreread.FileInfo, bool)
-	}); ok {
-		if fi, ok := e.Executable(); ok {
+	for _, fi := range filesOf(r.m.img) {
+		if fi.IsExe {
 			exe = fi.Path
 		}
 	}
