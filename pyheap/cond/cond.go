@@ -14,6 +14,7 @@ package cond
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -263,6 +264,8 @@ func lenOf(v any) (any, error) {
 		return len(x), nil
 	case map[string]any:
 		return len(x), nil
+	case Object:
+		return nil, fmt.Errorf("len() of a %s object (only str, bytes, list, tuple and dict have one here)", x["type"])
 	}
 	return nil, fmt.Errorf("len() of a %s", typeName(v))
 }
@@ -278,6 +281,8 @@ func typeName(v any) string {
 		return "int"
 	case float64:
 		return "float"
+	case Object:
+		return "object"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -302,7 +307,7 @@ func toNative(rt *pyheap.Runtime, addr uint64, depth int) any {
 			return n
 		}
 		s, _ := rt.IntRepr(addr)
-		return s
+		return wideInt(s)
 	case pyheap.KindFloat:
 		f, _ := rt.Float(addr)
 		return f
@@ -336,7 +341,24 @@ func toNative(rt *pyheap.Runtime, addr uint64, depth int) any {
 		return out
 	}
 	v := rt.Describe(addr)
-	return map[string]any{"type": v.Type, "address": fmt.Sprintf("0x%x", addr), "repr": v.Repr}
+	return Object{"type": v.Type, "address": fmt.Sprintf("0x%x", addr), "repr": v.Repr}
+}
+
+// Object is a Python object a condition has no native value for (an
+// instance of a class): its type, address and repr, as x.type, x.address
+// and x.repr. It is its own type so that an error comparing one says
+// "object", not "dict".
+type Object map[string]any
+
+// wideInt turns the repr of an int beyond 64 bits into a float, so that it
+// compares with numbers as Python's int would (to a float's 53 bits of
+// precision) instead of failing as a str would; a repr that is no number
+// (unreadable digits) stays a str.
+func wideInt(repr string) any {
+	if f, err := strconv.ParseFloat(repr, 64); err == nil {
+		return f
+	}
+	return repr
 }
 
 // TypeError is a condition whose values, all read, cannot be combined as
@@ -357,6 +379,7 @@ func (e *TypeError) Error() string {
 var pythonTypes = strings.NewReplacer(
 	"[]interface {}", "list", "map[string]interface {}", "dict", "float64", "float",
 	"int64", "int", "string", "str", "<nil>", "None", "interface {}", "value",
+	"cond.Object", "object",
 ).Replace
 
 func oneLine(s string) string {

@@ -60,6 +60,9 @@ func TestEval(t *testing.T) {
 		"app:N":            int64(12),
 		"app:F":            2.5,
 		"app:NONE":         nil,
+		// an int beyond 64 bits, as toNative gives it
+		"app:BIG":  wideInt("36893488147419103232"),
+		"app:USER": Object{"type": "User", "address": "0x7f0000001000", "repr": "<User object at 0x7f0000001000>"},
 	}
 	tests := []struct {
 		src  string
@@ -81,6 +84,9 @@ func TestEval(t *testing.T) {
 		{`app:NONE == null`, true},
 		{`app:N % 5 == 2 ? true : false`, true},
 		{`'it\'s' != "x"`, true},
+		{`app:BIG > 1000 && app:BIG > app:N && app:BIG < 1e20`, true},
+		{`app:BIG == 2 ** 65`, true},
+		{`app:USER["type"] == "User"`, true},
 	}
 	for _, tc := range tests {
 		c, err := Compile(tc.src)
@@ -127,6 +133,14 @@ func TestEval(t *testing.T) {
 	if _, err := c.Eval(nil); err == nil || !strings.Contains(err.Error(), "len() of a int") {
 		t.Errorf("len of an int: %v", err)
 	}
+	c, err = Compile(`len(app:USER) > 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.lookup = func(expr string) (any, error) { return objs[expr], nil }
+	if _, err := c.Eval(nil); err == nil || !strings.Contains(err.Error(), "len() of a User object") {
+		t.Errorf("len of an instance: %v", err)
+	}
 	// Values of types that cannot be compared as written are a
 	// *TypeError, in Python's type names; a None operand is not (a global
 	// still None may become what is waited for).
@@ -139,6 +153,7 @@ func TestEval(t *testing.T) {
 		{`app:CONFIG < 2.5`, true, "dict < float"},
 		{`sys:path[0] > 3`, true, "str > int"},
 		{`app:NONE > 1`, false, "None"},
+		{`app:USER > 1`, true, "object > int"},
 	} {
 		c, err := Compile(tc.src)
 		if err != nil {
