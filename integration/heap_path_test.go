@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,9 +42,43 @@ func checkPath(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 	}
 }
 
+// checkInterned: a str the process interned with sys.intern is reached
+// from the interpreter's interned strings, a named root, as the key of a
+// dict. A stripped build before 3.12 keeps that dict in a static variable
+// that only its symbol table names: there, no such root.
+func checkInterned(t *testing.T, core coreRef, res *harness.Result) {
+	var m harness.ThreadsMarkers
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	in := m.Interned
+	if in == nil || !in.IsInterned {
+		t.Fatalf("the oracle has no interned str: %+v", in)
+	}
+	minor, _ := strconv.Atoi(strings.Split(res.Oracle.PythonVersion, ".")[1])
+	want := !(res.Interp.Stripped && minor < 12)
+	var paths []heapPath
+	heapJSON(t, &paths, core, "path", "--all", "CORE", in.Address)
+	found := 0
+	for _, p := range paths {
+		checkOnePath(t, p, in.Address)
+		if p.Root.Kind != "interned" {
+			continue
+		}
+		found++
+		wantVia := fmt.Sprintf("key '%s' (the key itself)", in.Value)
+		if p.Root.Name != "interned strings" || len(p.Hops) != 2 || p.Hops[0].Type != "dict" || *p.Hops[1].Via != wantVia {
+			t.Errorf("path from the interned strings: %+v; want the dict, then %s", p, wantVia)
+		}
+	}
+	if want && found != 1 || !want && found != 0 {
+		t.Errorf("%d path(s) from the interned strings to %q, want %v", found, in.Value, want)
+	}
+}
+
 func checkOnePath(t *testing.T, p heapPath, target string) {
 	t.Helper()
-	kinds := "module sys builtins local exception thread-dict"
+	kinds := "module sys builtins local exception thread-dict interned"
 	if !strings.Contains(kinds, p.Root.Kind) || p.Root.Kind == "" || p.Root.Name == "" {
 		t.Errorf("path root %+v is not a named root", p.Root)
 	}

@@ -139,7 +139,9 @@ func sameAddr(a, b string) bool {
 
 func TestHeapMatchesOracle(t *testing.T) {
 	forEachCore(t, "threads", func(t *testing.T, res *harness.Result) {
-		checkHeap(t, coreRef{path: res.CorePath, local: true}, res.Oracle)
+		core := coreRef{path: res.CorePath, local: true}
+		checkHeap(t, core, res.Oracle)
+		t.Run("interned", func(t *testing.T) { checkInterned(t, core, res) })
 	})
 }
 

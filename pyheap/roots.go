@@ -15,6 +15,7 @@ const (
 	RootLocal      RootKind = "local"       // a local variable of a thread's frame
 	RootException  RootKind = "exception"   // the exception a thread is handling
 	RootThreadDict RootKind = "thread-dict" // threading.local storage of a thread
+	RootInterned   RootKind = "interned"    // the interpreter's dict of interned strings (sys.intern)
 )
 
 // RootKind and Root are the census's: the census carries the roots, the
@@ -28,6 +29,7 @@ type (
 // frames (3.11+) on every thread's stack: those are not objects, so the
 // census walks them as roots.
 func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
+	interned := map[uint64]bool{}
 	for _, in := range interps {
 		// A subinterpreter's roots say whose they are: each interpreter
 		// has its own sys.modules (the same names, other objects). The
@@ -38,6 +40,12 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 		}
 		first := len(out)
 		out = append(out, Root{Kind: RootSys, Name: prefix + "sys", Addr: in.Sysdict}, Root{Kind: RootBuiltins, Name: prefix + "builtins", Addr: in.Builtins})
+		// Subinterpreters that share the main one's allocator share its
+		// interned strings too: one root per dict.
+		if d := r.internedStrings(in); d != 0 && !interned[d] {
+			interned[d] = true
+			out = append(out, Root{Kind: RootInterned, Name: prefix + "interned strings", Addr: d})
+		}
 		if items, _, err := r.DictItems(in.Modules, maxDictEntries); err == nil {
 			for _, it := range items {
 				name, err := r.StrValue(it.Key)
@@ -81,6 +89,34 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 }
 
 // InterpLabel names an interpreter in roots and reports: "interpreter 2".
+// internedStrings is the dict of in's interned strings, or 0 when it
+// cannot be found: no GC list holds it (a dict of strs is not tracked), so
+// without this root it would look like a leak nothing holds. Where it
+// lives depends on the version (layout.RuntimeInternedStrings); a pointer
+// that is not a dict (3.13's runtime field is a C hash table of the
+// static strings) is not it.
+func (r *Runtime) internedStrings(in Interp) uint64 {
+	isDict := func(addr uint64) bool {
+		t, err := r.TypeOf(addr)
+		return err == nil && t.Kind == KindDict
+	}
+	if d, err := r.m.ptr(r.L.InterpInternedStrings.Add(in.Addr)); err == nil && d != 0 && isDict(d) {
+		return d
+	}
+	if !in.Main {
+		return 0
+	}
+	if d, err := r.m.ptr(r.L.RuntimeInternedStrings.Add(r.Addr)); err == nil && d != 0 && isDict(d) {
+		return d
+	}
+	if r.static.internedVar != 0 {
+		if d, err := r.m.ptr(r.static.internedVar); err == nil && d != 0 && isDict(d) {
+			return d
+		}
+	}
+	return 0
+}
+
 func InterpLabel(id int64) string { return fmt.Sprintf("interpreter %d", id) }
 
 // FrameKey names a frame as a local root does: its interpreter, thread,

@@ -158,6 +158,10 @@ func Open(img Image, opts Options) (*Runtime, error) {
 type staticTypes struct {
 	typeType uint64 // PyType_Type
 	codeType uint64 // PyCode_Type
+	// internedVar is not a type but the same kind of fact: where the
+	// binary's static `interned` (the interned strings' dict, before
+	// 3.12) lies.
+	internedVar uint64
 }
 
 func findStaticTypes(img Image) staticTypes {
@@ -176,7 +180,16 @@ func findStaticTypes(img Image) staticTypes {
 		}
 		return 0
 	}
-	return staticTypes{typeType: addr("PyType_Type"), codeType: addr("PyCode_Type")}
+	st := staticTypes{typeType: addr("PyType_Type"), codeType: addr("PyCode_Type")}
+	// Before 3.12 the interned strings are unicodeobject.c's static
+	// `interned`: a name common enough that only the copy in the file
+	// that defines PyType_Type is CPython's.
+	if s, ok := img.LookupSymbol("interned"); ok && !mismatched[s.File] {
+		if t, ok := img.LookupSymbol("PyType_Type"); ok && t.File == s.File {
+			st.internedVar = s.Addr
+		}
+	}
+	return st
 }
 
 // groupClaims merges the claims ("where: what") that say the same thing

@@ -86,6 +86,7 @@ const MaxPaths = 20
 var rootRank = map[pyheap.RootKind]int{
 	pyheap.RootModule: 0, pyheap.RootLocal: 1, pyheap.RootException: 2,
 	pyheap.RootThreadDict: 3, pyheap.RootSys: 4, pyheap.RootBuiltins: 5,
+	pyheap.RootInterned: 6, // holds every interned name: it explains least
 }
 
 // BuildPaths finds the shortest reference path from a named root to id;

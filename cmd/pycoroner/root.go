@@ -242,7 +242,7 @@ func coreAnd(what string) cobra.PositionalArgs {
 		}
 		switch len(args) {
 		case 2:
-			return nil
+			return swappedArgs(cmd, args, what)
 		case 0:
 			return usageError{fmt.Errorf("missing CORE and %s arguments", what)}
 		case 1:
@@ -250,6 +250,22 @@ func coreAnd(what string) cobra.PositionalArgs {
 		}
 		return usageError{fmt.Errorf("expected CORE and %s, got %d arguments", what, len(args))}
 	}
+}
+
+// swappedArgs catches `show 0x7f… core.123`, `grep REGEX core.123`: the
+// core given last. Said as such, it is a usage error that shows the right order,
+// instead of a core that is no file and an object expression that is a path.
+func swappedArgs(cmd *cobra.Command, args []string, what string) error {
+	if st, err := os.Stat(args[1]); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	if _, err := os.Stat(args[0]); err == nil {
+		return nil // both are files: let the reading say what the first is
+	}
+	if _, err := pyheap.ParseExpr(args[1]); err == nil && what == "ADDR" {
+		return nil // a file named like an expression (sys:path)
+	}
+	return usageError{fmt.Errorf("the core comes first, then the %s: pycoroner %s %s %s", what, cmd.Name(), args[1], args[0])}
 }
 
 // extent is the bytes an object spans from its address: tp_basicsize for

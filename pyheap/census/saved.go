@@ -25,8 +25,9 @@ import (
 // another version is not restored. 2: roots name their interpreter. 3:
 // addresses as the census's bitmap (addrIndex), not one array entry each.
 // 4: the roots in a binary form of their own (savedroots.go), not in the
-// JSON of the stats.
-const SavedVersion = 4
+// JSON of the stats. 5: the interned strings are a named root (a census
+// saved before lacks it, and its paths and suspects would differ).
+const SavedVersion = 5
 
 // ArraySink receives the arrays of a census to save.
 type ArraySink interface {

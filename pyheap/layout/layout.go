@@ -90,17 +90,22 @@ type Layout struct {
 	RuntimeGILLocked        Offset `py:"off:pyruntimestate:ceval.gil.locked"`
 	RuntimeTstateCurrent    Offset `py:"off:pyruntimestate:gilstate.tstate_current"`
 	RuntimeGC               Offset `py:"off:pyruntimestate:gc"`
+	// The dict of interned strings (sys.intern): the runtime's in 3.12,
+	// each interpreter's from 3.13; before 3.12 a static variable of
+	// unicodeobject.c, found by its symbol.
+	RuntimeInternedStrings Offset `py:"off:pyruntimestate:cached_objects.interned_strings"`
 
-	InterpNext       Offset `py:"off:_is:next" dbg:"interpreter_state.next"`
-	InterpTstateHead Offset `py:"off:_is:tstate_head|off:_is:threads.head" dbg:"interpreter_state.threads_head"`
-	InterpID         Offset `py:"off:_is:id" dbg:"interpreter_state.id"`
-	InterpModules    Offset `py:"off:_is:modules|off:_is:imports.modules" dbg:"interpreter_state.imports_modules"`
-	InterpSysdict    Offset `py:"off:_is:sysdict" dbg:"interpreter_state.sysdict"`
-	InterpBuiltins   Offset `py:"off:_is:builtins" dbg:"interpreter_state.builtins"`
-	InterpGIL        Offset `py:"off:_is:ceval.gil"` // pointer, 3.12+
-	InterpGC         Offset `py:"off:_is:gc" dbg:"interpreter_state.gc"`
-	GILLastHolder    Offset `py:"off:_gil_runtime_state:last_holder"`
-	GILLocked        Offset `py:"off:_gil_runtime_state:locked"`
+	InterpNext            Offset `py:"off:_is:next" dbg:"interpreter_state.next"`
+	InterpTstateHead      Offset `py:"off:_is:tstate_head|off:_is:threads.head" dbg:"interpreter_state.threads_head"`
+	InterpID              Offset `py:"off:_is:id" dbg:"interpreter_state.id"`
+	InterpModules         Offset `py:"off:_is:modules|off:_is:imports.modules" dbg:"interpreter_state.imports_modules"`
+	InterpSysdict         Offset `py:"off:_is:sysdict" dbg:"interpreter_state.sysdict"`
+	InterpBuiltins        Offset `py:"off:_is:builtins" dbg:"interpreter_state.builtins"`
+	InterpInternedStrings Offset `py:"off:_is:cached_objects.interned_strings"`
+	InterpGIL             Offset `py:"off:_is:ceval.gil"` // pointer, 3.12+
+	InterpGC              Offset `py:"off:_is:gc" dbg:"interpreter_state.gc"`
+	GILLastHolder         Offset `py:"off:_gil_runtime_state:last_holder"`
+	GILLocked             Offset `py:"off:_gil_runtime_state:locked"`
 
 	// Garbage collector (the census in later work).
 	GCGenerations    Offset `py:"off:_gc_runtime_state:generations"`
