@@ -10,6 +10,10 @@ import (
 type WatchPoint struct {
 	Addr uint64
 	What string // "ob_size of the list", "the dict entry for 'debug'"
+	// Binding marks the slot that holds a watched list or dict (the
+	// module global sys.path is read from): a write there rebinds the name
+	// to another object, or puts the same one back.
+	Binding bool
 }
 
 // maxWatchPoints is what x86-64's debug registers DR0-DR3 can hold.
@@ -45,19 +49,19 @@ func (r *Runtime) WatchPointsOf(expr string) (Resolution, []WatchPoint, error) {
 	var wps []WatchPoint
 	switch t.Kind {
 	case KindList:
-		wps = append(wps, WatchPoint{L.ObSize.Add(obj), "ob_size of the list (its length)"},
-			WatchPoint{L.ListItems.Add(obj), "ob_item of the list (its item array)"})
+		wps = append(wps, WatchPoint{Addr: L.ObSize.Add(obj), What: "ob_size of the list (its length)"},
+			WatchPoint{Addr: L.ListItems.Add(obj), What: "ob_item of the list (its item array)"})
 		if items := r.ptrField(obj, L.ListItems); items != 0 {
-			wps = append(wps, WatchPoint{items, "item 0 of the list"})
+			wps = append(wps, WatchPoint{Addr: items, What: "item 0 of the list"})
 		}
-		return res, wps, nil
+		return res, append(wps, r.bindingSlot(e, res)...), nil
 	case KindDict:
-		wps = append(wps, WatchPoint{L.DictUsed.Add(obj), "ma_used of the dict (its length)"},
-			WatchPoint{L.DictKeys.Add(obj), "ma_keys of the dict (its table)"})
+		wps = append(wps, WatchPoint{Addr: L.DictUsed.Add(obj), What: "ma_used of the dict (its length)"},
+			WatchPoint{Addr: L.DictKeys.Add(obj), What: "ma_keys of the dict (its table)"})
 		if L.DictVersionTag.Has() {
-			wps = append(wps, WatchPoint{L.DictVersionTag.Add(obj), "ma_version_tag of the dict (any change)"})
+			wps = append(wps, WatchPoint{Addr: L.DictVersionTag.Add(obj), What: "ma_version_tag of the dict (any change)"})
 		}
-		return res, wps, nil
+		return res, append(wps, r.bindingSlot(e, res)...), nil
 	}
 	// Anything else: watch where its parent keeps it.
 	if len(e.Steps) == 0 || e.Steps[len(e.Steps)-1].Attr == "" {
@@ -75,7 +79,29 @@ func (r *Runtime) WatchPointsOf(expr string) (Resolution, []WatchPoint, error) {
 	if err != nil {
 		return res, nil, fmt.Errorf("%s: %w", expr, err)
 	}
-	return res, []WatchPoint{{slot, what}}, nil
+	return res, []WatchPoint{{Addr: slot, What: what}}, nil
+}
+
+// bindingSlot is the slot that holds a watched list or dict when expr
+// names it by an attribute (sys:path, app:OBJ.items), as a WatchPoint
+// with Binding set; none for an item (app:D["k"]) or a slot that cannot
+// be placed. Without it, `sys.path = sys.path + [x]` was seen only as the
+// old list's memory being freed, and the watch went on describing the
+// freed list.
+func (r *Runtime) bindingSlot(e Expr, res Resolution) []WatchPoint {
+	if len(e.Steps) == 0 || e.Steps[len(e.Steps)-1].Attr == "" {
+		return nil
+	}
+	name := e.Steps[len(e.Steps)-1].Attr
+	parent, err := r.ResolveExpr(Expr{Module: e.Module, Steps: e.Steps[:len(e.Steps)-1], Interp: &res.Interp})
+	if err != nil {
+		return nil
+	}
+	slot, what, err := r.attributeSlot(parent, name)
+	if err != nil {
+		return nil
+	}
+	return []WatchPoint{{Addr: slot, What: what + " (the name's binding)", Binding: true}}
 }
 
 // attributeSlot finds the word that holds parent.name.

@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/pycoroner/pycoroner/coreread"
@@ -24,7 +25,11 @@ type WatchReport struct {
 	// nor kept as snapshots; listed here so that none goes unsaid (always
 	// present, [] when none).
 	InterpreterWrites []InterpreterWrite `json:"interpreter_writes"`
-	TimedOut          bool               `json:"timed_out"`
+	// MovedSlotWrites counts writes to where the watched name was bound
+	// before its dict's table moved (the old table's memory reused): not
+	// hits, no snapshot kept.
+	MovedSlotWrites int  `json:"moved_slot_writes"`
+	TimedOut        bool `json:"timed_out"`
 	// Warnings are what watch warned about on stderr: EXPR naming a
 	// different object in several interpreters (always present, [] when
 	// none).
@@ -74,9 +79,12 @@ type WatchHit struct {
 	// Resize is true when the write is the list reallocating its item
 	// array (including the allocator writing into the freed old array),
 	// not a change of an item.
-	Resize bool    `json:"resize"`
-	TID    int     `json:"native_thread_id"`
-	Thread *Thread `json:"thread"`
+	Resize bool `json:"resize"`
+	// Rebound is true when the write bound the watched name to another
+	// object (sys.path = sys.path + [x]): the watch follows the name.
+	Rebound bool    `json:"rebound"`
+	TID     int     `json:"native_thread_id"`
+	Thread  *Thread `json:"thread"`
 }
 
 // WriteText prints the whole report: what is watched, each hit, and how
@@ -204,7 +212,22 @@ func DescribeListWrite(p *coreread.Process, rt *pyheap.Runtime, list uint64, bef
 	if err != nil || value == 0 || terr != nil || rerr != nil || refcnt == 0 || refcnt >= 1<<40 || index < 0 || index >= now.Length {
 		return fmt.Sprintf("resize: the item array 0x%x is being reallocated (the allocator wrote into it while freeing it: not a change of an item; the list still has length %d)", before.Items, now.Length), true
 	}
-	return fmt.Sprintf("item %d set to %s", index, rt.ShortDesc(value)), false
+	return fmt.Sprintf("item %d set to %s", index, ValueText(rt, value)), false
+}
+
+// ValueText is a written value as a line of text: its repr with its
+// type and address (item 0 set to '/srv/lib' (str at 0x…)), which is
+// what the user's condition is about, not only where it lies.
+func ValueText(rt *pyheap.Runtime, addr uint64) string {
+	d := rt.Describe(addr)
+	if d.Repr == "" || strings.HasPrefix(d.Repr, "<") {
+		return rt.ShortDesc(addr)
+	}
+	repr := d.Repr
+	if r := []rune(repr); len(r) > 120 {
+		repr = string(r[:120]) + "…"
+	}
+	return fmt.Sprintf("%s (%s at 0x%x)", repr, d.Type, addr)
 }
 
 // UntilReport is the answer of `watch --until`.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +47,10 @@ func newWatchCmd(g *globalFlags) *cobra.Command {
 app:OBJ@N in interpreter N, as refs --help says) to an object and sets x86-64 hardware write breakpoints (perf events, on every
 thread and on threads started later) on the words that change when it
 mutates: a list's length, item array and first slot; a dict's length, table
-and version tag; the slot that holds an attribute. The process runs at full
+and version tag; the slot that holds an attribute. A list or dict named by
+an attribute (sys:path) has its binding watched too: when the name is bound
+to another object, the hit says so and the watch follows the name. Other
+item slots than the first are not watched (four debug registers). The process runs at full
 speed until a thread writes one: that thread stops right after the writing
 instruction, pycoroner writes a snapshot core into DIR and prints that
 thread's Python stack (the culprit line is on top) and what the write did
@@ -58,7 +62,9 @@ Killing pycoroner, even with SIGKILL,
 leaves no breakpoint behind (docs/live.md).
 
 --until CONDITION polls every --interval and snapshots when CONDITION (an
-expression over the live heap, docs/live.md) first holds. Polling may see the change after
+expression over the live heap, docs/live.md: == != < > and or not, in,
+len(), count("Class"), s.endswith("x") or CEL's s.endsWith("x"), slices
+s[-4:]) first holds. Polling may see the change after
 the culprit returned: use --on-change to catch the writer itself. A name
 that can never resolve (a malformed module:attr, a count() argument that is
 no class name) is an error at once, and so is a condition whose values,
@@ -216,12 +222,9 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 	res, wps, err := rt.WatchPointsOf(f.onChange)
 	obj := res.Addr
 	desc := rt.Describe(obj)
-	var isList bool
-	if ty, terr := rt.TypeOf(obj); terr == nil && ty.Kind == pyheap.KindList {
-		isList = true
-	}
+	kind := kindOf(rt, obj)
 	var state reports.ListState
-	if isList {
+	if kind == pyheap.KindList {
 		state, _ = reports.ReadListState(p, rt, obj)
 	}
 	p.Close()
@@ -252,27 +255,49 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 		}
 		hit := reports.WatchHit{Core: path, Wrote: wps[which].What, TID: tid}
 		p, rt, err := openCore(g, path)
-		if err == nil {
+		if err != nil {
+			hit.Change = "the snapshot could not be read: " + err.Error()
+		} else {
 			hit.Thread = culpritThread(g, rt, tid)
-			if isList {
+			nowRes, now, werr := rt.WatchPointsOf(f.onChange)
+			container := kind == pyheap.KindList || kind == pyheap.KindDict
+			switch {
+			case container && werr == nil && nowRes.Addr != obj:
+				// The name was bound to another object: what happens to
+				// the old one's memory next is no change of what the
+				// name names, so the watch follows the name.
+				hit.Change, hit.Rebound = fmt.Sprintf("%s now names %s (it named the %s at 0x%x)", f.onChange, rt.ShortDesc(nowRes.Addr), desc.Type, obj), true
+				obj, desc, kind = nowRes.Addr, rt.Describe(nowRes.Addr), kindOf(rt, nowRes.Addr)
+				if kind == pyheap.KindList {
+					state, _ = reports.ReadListState(p, rt, obj)
+				}
+			case wps[which].Binding && werr == nil && !slices.ContainsFunc(now, func(wp pyheap.WatchPoint) bool { return wp.Addr == wps[which].Addr }):
+				// The binding's old slot: its dict's table moved when
+				// it grew, and the old table's memory was reused.
+				p.Close()
+				os.Remove(path)
+				if s.Rearm(watchAddrs(now)) == nil {
+					wps = now
+				}
+				rep.MovedSlotWrites++
+				if !g.json {
+					fmt.Fprintf(stdout, "\n(not counted: a write to where %s was bound before its dict's table moved; watching the new slot)\n", f.onChange)
+				}
+				return live.ErrNotCounted
+			case wps[which].Binding:
+				hit.Change = fmt.Sprintf("%s bound again to the same %s", f.onChange, desc.Type)
+			case kind == pyheap.KindList:
 				hit.Change, hit.Resize = reports.DescribeListWrite(p, rt, obj, state, wps[which].Addr)
 				state, _ = reports.ReadListState(p, rt, obj)
-				// The item array moved: watch the new one's words.
-				if _, now, err := rt.WatchPoints(f.onChange); err == nil && !sameAddrs(now, wps) {
-					var next []uint64
-					for _, wp := range now {
-						next = append(next, wp.Addr)
-					}
-					if s.Rearm(next) == nil {
-						wps = now
-					}
-				}
-			} else {
-				hit.Change = "now " + rt.ShortDesc(mustResolve(rt, f.onChange))
+			default:
+				hit.Change = "now " + reports.ValueText(rt, mustResolve(rt, f.onChange))
+			}
+			// The item array moved, or the name names another object:
+			// watch the words that hold it now.
+			if werr == nil && !sameAddrs(now, wps) && s.Rearm(watchAddrs(now)) == nil {
+				wps = now
 			}
 			p.Close()
-		} else {
-			hit.Change = "the snapshot could not be read: " + err.Error()
 		}
 		if hit.Thread != nil && len(hit.Thread.Frames) == 0 && len(hit.Thread.Errors) == 0 {
 			// A Python thread running no Python code: CPython itself. (One
@@ -358,6 +383,22 @@ func sameAddrs(a, b []pyheap.WatchPoint) bool {
 		}
 	}
 	return true
+}
+
+// kindOf is obj's kind, KindOther when its type cannot be read.
+func kindOf(rt *pyheap.Runtime, obj uint64) pyheap.Kind {
+	if t, err := rt.TypeOf(obj); err == nil {
+		return t.Kind
+	}
+	return pyheap.KindOther
+}
+
+func watchAddrs(wps []pyheap.WatchPoint) []uint64 {
+	var out []uint64
+	for _, wp := range wps {
+		out = append(out, wp.Addr)
+	}
+	return out
 }
 
 func mustResolve(rt *pyheap.Runtime, expr string) uint64 {

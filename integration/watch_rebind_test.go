@@ -1,0 +1,98 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWatchFollowsARebinding: `WATCHED = WATCHED + [x]` binds the watched
+// name to a new list and frees the old one. watch must catch the binding
+// itself, at its line, call it a rebinding, and go on watching the new
+// list: the next hit is the append to it, not the allocator writing into
+// the old list's memory (which watch used to describe as a resize of a
+// list that no longer existed).
+func TestWatchFollowsARebinding(t *testing.T) {
+	needBreakpoints(t)
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l := startLive(t, ctx, in, "rebind")
+			var m struct {
+				Rebind struct {
+					Function   string `json:"function"`
+					Filename   string `json:"filename"`
+					RebindLine int    `json:"rebind_line"`
+					AppendLine int    `json:"append_line"`
+					OldList    string `json:"old_list"`
+				} `json:"rebind"`
+			}
+			if err := l.Oracle.DecodeMarkers(&m); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "__main__:WATCHED",
+				"--count", "2", "-o", t.TempDir(), "--timeout", "60s", "--json")
+			if err := unix.Tgkill(l.PID, l.PID, unix.SIGUSR1); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.cmd.Wait(); err != nil {
+				t.Fatalf("watch: %v\n%s\n%s", err, out.Bytes(), w.stderr())
+			}
+			var got struct {
+				Watchpoints []struct{ What string } `json:"watchpoints"`
+				Hits        []struct {
+					Wrote   string       `json:"wrote"`
+					Change  string       `json:"change"`
+					Rebound bool         `json:"rebound"`
+					Resize  bool         `json:"resize"`
+					Thread  oracleThread `json:"thread"`
+				} `json:"hits"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("watch --json: %v\n%s", err, out.Bytes())
+			}
+			binding := false
+			for _, wp := range got.Watchpoints {
+				binding = binding || strings.Contains(wp.What, "binding")
+			}
+			if !binding {
+				t.Errorf("no watchpoint on the name's binding: %+v", got.Watchpoints)
+			}
+			if len(got.Hits) != 2 {
+				t.Fatalf("want 2 hits, got %s", out.Bytes())
+			}
+			lineOf := func(i int) int {
+				if len(got.Hits[i].Thread.Frames) == 0 {
+					t.Fatalf("hit %d has no Python frame: %s", i+1, out.Bytes())
+				}
+				f := got.Hits[i].Thread.Frames[0]
+				if f.Function != m.Rebind.Function || f.Filename != m.Rebind.Filename {
+					t.Errorf("hit %d in %s (%s), want %s", i+1, f.Function, f.Filename, m.Rebind.Function)
+				}
+				return f.Line
+			}
+			first, second := got.Hits[0], got.Hits[1]
+			if !first.Rebound || lineOf(0) != m.Rebind.RebindLine || !strings.Contains(first.Change, "now names <list at") ||
+				!strings.Contains(strings.ToLower(first.Change), strings.ToLower(m.Rebind.OldList)) {
+				t.Errorf("hit 1: %+v at line %d; want the rebinding at line %d, naming the old list %s", first, lineOf(0), m.Rebind.RebindLine, m.Rebind.OldList)
+			}
+			if second.Rebound || lineOf(1) != m.Rebind.AppendLine {
+				t.Errorf("hit 2: %+v at line %d; want a write to the new list by the append at line %d", second, lineOf(1), m.Rebind.AppendLine)
+			}
+			code, output, err := l.Wait(30 * time.Second)
+			if err != nil || code != 0 || !strings.Contains(output, "finished normally") {
+				t.Errorf("the program did not finish normally: exit %d, %v\n%s", code, err, output)
+			}
+		})
+	}
+}
