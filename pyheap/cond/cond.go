@@ -13,6 +13,7 @@ package cond
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,7 +52,9 @@ type Condition struct {
 
 // objExpr matches module:attr... outside string literals, with the @N
 // that picks an interpreter (pyheap.ParseExpr).
-var objExpr = regexp.MustCompile(`[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\]]*\])*(?:@\d+)?`)
+// A slice (sys:path[0][-4:]) is not part of the object expression: it is
+// the condition's own, on the value read.
+var objExpr = regexp.MustCompile(`[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\]:]*\])*(?:@\d+)?`)
 
 // Rewrite turns module:attr expressions into obj("module:attr") calls,
 // leaving string literals alone.
@@ -130,6 +133,8 @@ func Compile(src string) (*Condition, error) {
 			new(func(any) int)),
 		expr.Function("size", func(args ...any) (any, error) { return lenOf(args[0]) },
 			new(func(any) int)),
+		expr.Function("pyin", func(args ...any) (any, error) { return pyIn(args[0], args[1]) },
+			new(func(any, any) bool)),
 	)
 	if err == nil {
 		err = checkNames(prg.Node())
@@ -151,9 +156,16 @@ type celMethods struct{}
 
 var celOperators = map[string]string{
 	"startsWith": "startsWith", "endsWith": "endsWith", "contains": "contains", "matches": "matches",
+	// Python's spellings, which a Python user types first
+	"startswith": "startsWith", "endswith": "endsWith",
 }
 
 func (celMethods) Visit(node *ast.Node) {
+	if bin, ok := (*node).(*ast.BinaryNode); ok && bin.Operator == "in" {
+		// Python's `in`: a substring of a str too, which expr's is not.
+		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "pyin"}, Arguments: []ast.Node{bin.Left, bin.Right}})
+		return
+	}
 	call, ok := (*node).(*ast.CallNode)
 	if !ok {
 		return
@@ -268,6 +280,59 @@ func lenOf(v any) (any, error) {
 		return nil, fmt.Errorf("len() of a %s object (only str, bytes, list, tuple and dict have one here)", x["type"])
 	}
 	return nil, fmt.Errorf("len() of a %s", typeName(v))
+}
+
+// pyIn is Python's `needle in hay` over condition values: a substring
+// of a str, an item of a list, a key of a dict. Other operands are a type
+// error, in Python's words; a None hay is not (a global still None may be
+// what is waited for).
+func pyIn(needle, hay any) (any, error) {
+	switch h := hay.(type) {
+	case string:
+		if n, ok := needle.(string); ok {
+			return strings.Contains(h, n), nil
+		}
+		return nil, fmt.Errorf("invalid operation: 'in <str>' requires a str as left operand, not a %s", typeName(needle))
+	case []any:
+		for _, it := range h {
+			if equalValues(it, needle) {
+				return true, nil
+			}
+		}
+		return false, nil
+	case map[string]any:
+		n, ok := needle.(string)
+		if !ok {
+			return false, nil // keys are strs here
+		}
+		_, found := h[n]
+		return found, nil
+	case nil:
+		return nil, fmt.Errorf("argument of type None is not iterable")
+	}
+	return nil, fmt.Errorf("invalid operation: argument of type %s is not iterable", typeName(hay))
+}
+
+// equalValues is == over condition values, numbers compared by value
+// (1 == 1.0) as Python does.
+func equalValues(a, b any) bool {
+	if x, ok := number(a); ok {
+		y, ok := number(b)
+		return ok && x == y
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
 }
 
 // typeName names a condition value's type as the condition's user knows it.

@@ -87,6 +87,17 @@ func TestEval(t *testing.T) {
 		{`app:BIG > 1000 && app:BIG > app:N && app:BIG < 1e20`, true},
 		{`app:BIG == 2 ** 65`, true},
 		{`app:USER["type"] == "User"`, true},
+		// Python's spellings (the talk's own condition), `in` on a str,
+		// slices
+		{`sys:path[0].endswith("/lib")`, true},
+		{`sys:path[0].startswith("/srv")`, false},
+		{`"/lib" in sys:path[0]`, true},
+		{`"/nope" not in sys:path[0]`, true},
+		{`"x" in sys:path && "y" not in sys:path`, true},
+		{`"debug" in app:CONFIG && !("other" in app:CONFIG)`, true},
+		{`12 in [1, 12.0]`, true},
+		{`sys:path[0][-4:] == "/lib"`, true},
+		{`sys:path[1:][0] == "/srv/app"`, true},
 	}
 	for _, tc := range tests {
 		c, err := Compile(tc.src)
@@ -154,6 +165,9 @@ func TestEval(t *testing.T) {
 		{`sys:path[0] > 3`, true, "str > int"},
 		{`app:NONE > 1`, false, "None"},
 		{`app:USER > 1`, true, "object > int"},
+		{`1 in sys:path[0]`, true, "requires a str as left operand, not a int"},
+		{`"x" in app:N`, true, "argument of type int is not iterable"},
+		{`"x" in app:NONE`, false, "None is not iterable"},
 	} {
 		c, err := Compile(tc.src)
 		if err != nil {
