@@ -122,7 +122,7 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 		}
 	case KindType:
 		if tt, err := r.typeAt(addr); err == nil {
-			return fmt.Sprintf("<class '%s'>", tt.Name), nil
+			return fmt.Sprintf("<class '%s'>", r.classReprName(tt)), nil
 		}
 	case KindFrame:
 		if s, ok := r.frameRepr(addr); ok { // repr_core.go
@@ -258,4 +258,25 @@ func (r *Runtime) instanceRepr(addr uint64, t *Type, depth int) (string, error) 
 		parts = append(parts, name+"="+val)
 	}
 	return head + " " + strings.Join(parts, " ") + ">", nil
+}
+
+// classReprName is the name type.__repr__ gives a class: its module and
+// __qualname__ (<class 'first.models.Widget'>), the module left out for
+// builtins; tp_name for a static type, which holds its module already.
+// Two copies of a class imported under two module names then differ, as
+// they do in Python.
+func (r *Runtime) classReprName(t *Type) string {
+	if !t.Heap(r) {
+		return t.Name
+	}
+	name := t.ShortName()
+	if q := r.ptrField(t.Addr, r.L.HeapTypeQualname); q != 0 {
+		if s, err := r.StrValue(q); err == nil && s != "" {
+			name = s
+		}
+	}
+	if m := r.TypeModule(t); m != "builtins" && m != "" {
+		return m + "." + name
+	}
+	return name
 }
