@@ -176,6 +176,7 @@ func checkHeap(t *testing.T, core coreRef, o *harness.Oracle) {
 	t.Run("refs-max", func(t *testing.T) { checkRefsMax(t, core) })
 	t.Run("grep", func(t *testing.T) { checkGrep(t, core, o, m) })
 	t.Run("modules", func(t *testing.T) { checkDuplicates(t, core, m) })
+	t.Run("instances-ambiguous", func(t *testing.T) { checkInstancesOfTwoClasses(t, core, m) })
 	t.Run("path", func(t *testing.T) { checkPath(t, core, m) })
 	t.Run("show", func(t *testing.T) { checkShow(t, core, m) })
 	t.Run("syspath", func(t *testing.T) { checkSysPath(t, core, m) })
@@ -381,4 +382,46 @@ func checkDuplicates(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		return
 	}
 	t.Errorf("modules --duplicates does not list %s: %+v", di.RealPath, dups)
+}
+
+// checkInstancesOfTwoClasses: the module imported twice defines Config
+// twice. `instances Config` counts both classes' objects and says so,
+// naming each by the module the oracle names; a module-qualified name
+// counts one.
+func checkInstancesOfTwoClasses(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	type answer struct {
+		Count int      `json:"count"`
+		Types []string `json:"types"`
+	}
+	var want []string
+	for _, mod := range m.DoubleImport.Modules {
+		want = append(want, mod.Name+".Config")
+	}
+	slices.Sort(want)
+	args := []string{"--json", "instances", core.path, "Config"}
+	r := pycoroner(t, append(args, core.flags...)...)
+	var both answer
+	env, err := unwrap(r.stdout, &both)
+	if r.code != 0 || err != nil {
+		t.Fatalf("instances Config: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	if !slices.Equal(both.Types, want) {
+		t.Errorf("instances Config counted types %q, want %q", both.Types, want)
+	}
+	warned := slices.ContainsFunc(env.Warnings, func(w string) bool { return strings.Contains(w, `"Config" names 2 types`) })
+	if !warned || !strings.Contains(string(r.stderr), "names 2 types") {
+		t.Errorf("no warning that Config names two classes: %q; stderr %s", env.Warnings, r.stderr)
+	}
+	sum := 0
+	for _, q := range want {
+		var one answer
+		heapJSON(t, &one, core, "instances", "CORE", q)
+		if !slices.Equal(one.Types, []string{q}) || one.Count == 0 {
+			t.Errorf("instances %s: %d objects of %q", q, one.Count, one.Types)
+		}
+		sum += one.Count
+	}
+	if sum != both.Count {
+		t.Errorf("instances Config: %d objects; its two classes: %d", both.Count, sum)
+	}
 }

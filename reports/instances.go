@@ -6,6 +6,8 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/pycoroner/pycoroner/graph/dominators"
 	"github.com/pycoroner/pycoroner/internal/faultgroup"
@@ -25,9 +27,23 @@ type Instance struct {
 // Instances is the answer of `instances`: Count objects of the type, the
 // Instances listed being the biggest retained.
 type Instances struct {
-	Type      string     `json:"type"`
-	Count     int        `json:"count"`
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+	// Types are the module-qualified names of the types counted: more
+	// than one when the name given is ambiguous (two classes Widget of two
+	// modules, or one module imported under two names).
+	Types     []string   `json:"types"`
 	Instances []Instance `json:"instances"`
+}
+
+// Warning says, when the name matched several types, that their objects
+// were counted together and how to pick one; "" otherwise.
+func (in *Instances) Warning() string {
+	if len(in.Types) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("%q names %d types: %s; their objects are counted together (give the module-qualified name to count one)",
+		in.Type, len(in.Types), strings.Join(in.Types, ", "))
 }
 
 // BuildInstances lists the objects of the types name matches (see
@@ -45,7 +61,23 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	if !ok {
 		nodes, count = largestOfTypes(g.Tree, g.TypeOf, want, top)
 	}
-	out := &Instances{Type: name, Count: count, Instances: []Instance{}}
+	out := &Instances{Type: name, Count: count, Types: []string{}, Instances: []Instance{}}
+	seen := map[string]bool{}
+	for ti, w := range want {
+		if !w {
+			continue
+		}
+		t := g.Types[ti]
+		q := t.Name
+		if mod := g.H.Runtime().TypeModule(t); mod != "" && mod != "builtins" && !strings.Contains(t.Name, ".") {
+			q = mod + "." + t.Name
+		}
+		if !seen[q] {
+			seen[q] = true
+			out.Types = append(out.Types, q)
+		}
+	}
+	sort.Strings(out.Types)
 	finder := NewHolderFinder(g.H)
 	ids := make([]pyheap.ObjectID, len(nodes))
 	for i, u := range nodes {
@@ -54,7 +86,11 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 	finder.idx.Prefetch(ids)
 	for _, u := range nodes {
 		id := pyheap.ObjectID(u)
-		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: g.Type(u).ShortName(),
+		typ := g.Type(u).ShortName()
+		if len(out.Types) > 1 {
+			typ = g.H.Runtime().TypeModule(g.Type(u)) + "." + typ // which of them
+		}
+		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: typ,
 			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u],
 			Holders: finder.Holders(id)})
 	}

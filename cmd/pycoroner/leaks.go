@@ -195,6 +195,9 @@ first, each with what refers to it (as refs does).
 			if err != nil {
 				return err
 			}
+			if w := in.Warning(); w != "" {
+				return hs.answer(gf, in, w)
+			}
 			return hs.answer(gf, in)
 		},
 	}
