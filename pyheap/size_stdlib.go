@@ -55,6 +55,25 @@ func (r *Runtime) stdSized(obj uint64, t *Type, size *int64) bool {
 		}
 		*size = t.Basicsize + alloc*int64(item)
 		return true
+	case "bytearray":
+		// bytearray.__sizeof__: the struct and its allocation; from 3.15
+		// the allocation is a bytes object's, counted with its header.
+		if st.Offset("ob_bytes_object").Has() {
+			if b := r.ptrField(obj, st.Offset("ob_bytes_object")); b != 0 {
+				bt, err := r.TypeOf(b)
+				if err != nil || bt.Kind != KindBytes {
+					return false
+				}
+				*size = t.Basicsize + r.shallowSize(b, bt)
+				return true
+			}
+		}
+		alloc, err := r.m.i64(st.Offset("ob_alloc").Add(obj))
+		if err != nil || alloc < 0 || alloc > 1<<40 {
+			return false
+		}
+		*size = t.Basicsize + alloc
+		return true
 	case "bytesio":
 		// BytesIO.__sizeof__ counts its buffer when it alone owns it.
 		s := t.Basicsize

@@ -109,7 +109,11 @@ var StdSpecs = []StdSpec{
 	{Names: []string{"re.Match", "_sre.SRE_Match"}, Struct: "MatchObject"},
 	// more modules' objects that real programs hold many of
 	{Names: []string{"_abc._abc_data", "_abc_data"}, Struct: "_abc_data"},
-	{Names: []string{"bytearray"}, Struct: "PyByteArrayObject"},
+	// bytearray.__sizeof__ counts its allocation (ob_alloc). From 3.15
+	// the buffer lies in a bytes object (ob_bytes_object) that nothing
+	// else sees: not walked, so that its bytes are counted once, in the
+	// bytearray, as sys.getsizeof counts them.
+	{Names: []string{"bytearray"}, Struct: "PyByteArrayObject", Special: "bytearray", Fields: []string{"ob_alloc", "ob_bytes_object"}, Skip: []string{"ob_bytes_object"}},
 	{Names: []string{"types.UnionType", "typing.Union"}, Struct: "unionobject"}, // typing.Union from 3.14
 	{Names: []string{"datetime.timedelta"}, Struct: "PyDateTime_Delta", Module: "_datetime"},
 	{Names: []string{"datetime.date"}, Struct: "PyDateTime_Date", Module: "_datetime"},
