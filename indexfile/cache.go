@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -116,7 +118,7 @@ func (c *Cache) Load(key Key, schema Schema) (*Index, error) {
 // larger than the limit is not saved.
 func (c *Cache) Save(key Key, schema Schema, b *Builder) (string, error) {
 	if size := b.Size(); size > c.limit() {
-		return "", fmt.Errorf("index of %d MB is larger than the cache limit of %d MB", size>>20, c.limit()>>20)
+		return "", fmt.Errorf("index of %s is larger than the cache limit of %s", humanBytes(size), humanBytes(c.limit()))
 	}
 	if err := c.checkDir(true); err != nil {
 		return "", err
@@ -142,8 +144,24 @@ func (c *Cache) Save(key Key, schema Schema, b *Builder) (string, error) {
 		os.Remove(tmp)
 		return "", fmt.Errorf("saving index %s: %w", final, err)
 	}
-	c.prune(final)
+	if c.prune(final) {
+		return "", fmt.Errorf("index of %s does not fit in the cache limit of %s beside the census it belongs to: not kept (raise the limit)", humanBytes(b.Size()), humanBytes(c.limit()))
+	}
 	return final, nil
+}
+
+// humanBytes is a size as a person reads it: 500 KiB, 1.5 MiB, 10 GiB.
+func humanBytes(n int64) string {
+	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0") + " " + units[i]
 }
 
 // Entry is one file of the cache.
@@ -152,7 +170,7 @@ type Entry struct {
 	Size     int64
 	LastUsed time.Time
 	Kind     string // the schema's kind; "" for a file being written or unreadable
-	Label    string
+	Label    string // what it was built from; for Kind "", why it is no index ("" while being written)
 }
 
 // List lists the cache's files, the most recently used first.
@@ -166,7 +184,9 @@ func (c *Cache) List() ([]Entry, error) {
 	}
 	var out []Entry
 	for _, de := range des {
-		if !strings.HasSuffix(de.Name(), fileSuffix) || !de.Type().IsRegular() {
+		// Not a regular file (a FIFO, a socket) where an index would be:
+		// listed, so that Clear removes it. A directory is left alone.
+		if !strings.HasSuffix(de.Name(), fileSuffix) || de.IsDir() {
 			continue
 		}
 		info, err := de.Info()
@@ -174,9 +194,14 @@ func (c *Cache) List() ([]Entry, error) {
 			continue
 		}
 		e := Entry{Path: filepath.Join(c.Dir, de.Name()), Size: info.Size(), LastUsed: info.ModTime()}
-		if !strings.HasPrefix(de.Name(), tmpPrefix) {
+		switch {
+		case !de.Type().IsRegular():
+			e.Label = "not a regular file"
+		case !strings.HasPrefix(de.Name(), tmpPrefix):
 			if h, err := readHeader(e.Path); err == nil {
 				e.Kind, e.Label = h.schema.Kind, h.label
+			} else {
+				e.Label = "not a readable index: " + err.Error()
 			}
 		}
 		out = append(out, e)
@@ -186,7 +211,7 @@ func (c *Cache) List() ([]Entry, error) {
 }
 
 func readHeader(path string) (header, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return header{}, err
 	}
@@ -221,10 +246,10 @@ func (c *Cache) Clear() (files int, bytes int64, err error) {
 // prune removes the least recently used indexes until the cache fits its
 // limit (keep is never removed), and temporary files old enough to be
 // leftovers.
-func (c *Cache) prune(keep string) {
+func (c *Cache) prune(keep string) (keptRemoved bool) {
 	entries, err := c.List()
 	if err != nil {
-		return
+		return false
 	}
 	// Stamps of indexes removed by a caller (os.Remove of a file it
 	// found wrong) go too.
@@ -237,7 +262,15 @@ func (c *Cache) prune(keep string) {
 			}
 		}
 	}
-	var total int64
+	// An index and its companions (a census's string table and
+	// dominator tree: one key, other kinds) are kept or removed together:
+	// a companion without its census is dead weight, and removing the
+	// census for its own companion (the last one saved) emptied the cache
+	// of what every command needs first. Groups go least recently used
+	// first, keep's group last.
+	keepGroup := groupOf(keep)
+	var order []string
+	members := map[string][]Entry{}
 	for _, e := range entries {
 		if strings.HasPrefix(filepath.Base(e.Path), tmpPrefix) {
 			if time.Since(e.LastUsed) > staleTemp {
@@ -245,10 +278,68 @@ func (c *Cache) prune(keep string) {
 			}
 			continue
 		}
-		total += e.Size
-		if total > c.limit() && e.Path != keep {
-			removeIndex(e.Path)
-			total -= e.Size
+		g := groupOf(e.Path)
+		if members[g] == nil {
+			order = append(order, g)
 		}
+		members[g] = append(members[g], e)
 	}
+	if i := slices.Index(order, keepGroup); i > 0 {
+		order = append(append([]string{keepGroup}, order[:i]...), order[i+1:]...)
+	}
+	var total int64
+	for _, g := range order {
+		var size int64
+		for _, e := range members[g] {
+			size += e.Size
+		}
+		if total+size <= c.limit() {
+			total += size
+			continue
+		}
+		if g != keepGroup {
+			for _, e := range members[g] {
+				removeIndex(e.Path)
+			}
+			continue
+		}
+		// keep's own group does not fit: its companions go before its
+		// census, and keep itself only when it is a companion that does
+		// not fit beside its census.
+		slices.SortFunc(members[g], func(a, b Entry) int { return boolInt(isCensus(a.Path)) - boolInt(isCensus(b.Path)) })
+		for _, e := range members[g] {
+			if size <= c.limit() {
+				break
+			}
+			if e.Path == keep && isCensus(keep) {
+				continue
+			}
+			removeIndex(e.Path)
+			size -= e.Size
+			if e.Path == keep {
+				keptRemoved = true
+			}
+		}
+		total += size
+	}
+	return keptRemoved
+}
+
+// groupOf is what an index file shares with its companions: its name
+// after the kind (census-HASH.pycidx, strings-HASH.pycidx).
+func groupOf(path string) string {
+	base := filepath.Base(path)
+	if _, rest, ok := strings.Cut(base, "-"); ok {
+		return rest
+	}
+	return base
+}
+
+func isCensus(path string) bool { return strings.HasPrefix(filepath.Base(path), "census-") }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -368,6 +369,100 @@ func TestSaveOverLimitSavesNothing(t *testing.T) {
 	}
 	if entries, _ := c.List(); len(entries) != 0 {
 		t.Errorf("left %v", entries)
+	}
+}
+
+// TestCompanionsKeptWithTheirCensus: a census's companions (same key,
+// another kind) are evicted with it, never in its place; a companion that
+// does not fit beside its census is not kept, and Save says so.
+func TestCompanionsKeptWithTheirCensus(t *testing.T) {
+	b, _ := testBuilder()
+	size := b.Size()
+	strs, tree := Schema{Kind: "strings", Version: 1}, Schema{Kind: "dominators", Version: 1}
+	c := &Cache{Dir: t.TempDir(), Limit: 4 * size}
+	old := save(t, c, testKey(9))
+	oldStrings, err := c.Save(testKey(9), strs, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-10 * time.Hour)
+	os.Chtimes(old, past, past)
+	os.Chtimes(oldStrings, past, past)
+	census := save(t, c, testKey(1))
+	stringsPath, err := c.Save(testKey(1), strs, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third file of key 1 needs room: key 9's group goes whole.
+	treePath, err := c.Save(testKey(1), tree, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		kept bool
+	}{{old, false}, {oldStrings, false}, {census, true}, {stringsPath, true}, {treePath, true}} {
+		if _, err := os.Stat(tc.path); (err == nil) != tc.kept {
+			t.Errorf("%s kept = %v, want %v", filepath.Base(tc.path), err == nil, tc.kept)
+		}
+	}
+	// A limit that holds the census and one companion, not two: the
+	// last companion saved is not kept, and the census stays.
+	c.Limit = 2*size + size/2
+	c.Clear()
+	census = save(t, c, testKey(1))
+	if _, err := c.Save(testKey(1), strs, b); err != nil {
+		t.Fatal(err)
+	}
+	treePath, err = c.Save(testKey(1), tree, b)
+	if err == nil || !strings.Contains(err.Error(), "does not fit in the cache limit of") {
+		t.Errorf("a companion that does not fit: %q, %v", treePath, err)
+	}
+	if _, err := os.Stat(census); err != nil {
+		t.Errorf("the census went for its companion: %v", err)
+	}
+}
+
+// TestFIFOAtAnIndexPath: a FIFO where an index or its stamp would be is
+// no index (opening one to read used to wait for a writer forever), and
+// the cache lists it so that Clear removes it.
+func TestFIFOAtAnIndexPath(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	path := save(t, c, testKey(1))
+	os.Remove(path + stampSuffix)
+	if err := syscall.Mkfifo(path+stampSuffix, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	x, err := c.Load(testKey(1), testSchema)
+	if err != nil {
+		t.Fatalf("an index beside a FIFO stamp: %v", err)
+	}
+	x.Close()
+	removeIndex(path)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var inv *InvalidError
+	if _, err := c.Load(testKey(1), testSchema); !errors.As(err, &inv) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Load of a FIFO: %v", err)
+	}
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := c.List()
+	if len(entries) != 1 || entries[0].Label != "not a regular file" {
+		t.Errorf("List: %+v", entries)
+	}
+	if files, _, err := c.Clear(); files != 1 || err != nil {
+		t.Errorf("Clear: %d, %v", files, err)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{512: "512 bytes", 500 << 10: "500 KiB", 1 << 20: "1 MiB", 3 << 29: "1.5 GiB", 10 << 30: "10 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ type Index struct {
 // open maps the file at path and checks everything but the arrays' own
 // checksums (verified on first use of each array).
 func open(path string, key Key, schema Schema) (*Index, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, ErrNotFound

@@ -62,7 +62,7 @@ func statePath(path string) (fileState, bool) {
 // readStamp is the names a stamp vouches for, when it was written for the
 // file in state st (nil otherwise).
 func readStamp(path string, st fileState) []string {
-	f, err := os.OpenFile(path+stampSuffix, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path+stampSuffix, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil
 	}

@@ -18,8 +18,8 @@ type IndexCache struct {
 	Total   int64             `json:"total"` // bytes
 	Entries []IndexCacheEntry `json:"entries"`
 	// Cleared is set by --clear: the files and bytes removed.
-	Cleared      *int  `json:"cleared,omitempty"`
-	ClearedBytes int64 `json:"cleared_bytes,omitempty"`
+	Cleared      *int   `json:"cleared,omitempty"`
+	ClearedBytes *int64 `json:"cleared_bytes,omitempty"` // set with Cleared, 0 included
 	// Decompressed are the cores decompressed from compressed ones, in
 	// a cache of their own.
 	Decompressed DecompressedCache `json:"decompressed"`
@@ -31,8 +31,8 @@ type DecompressedCache struct {
 	Total   int64               `json:"total"` // bytes
 	Entries []DecompressedEntry `json:"entries"`
 	// Cleared is set by --clear: the cores and bytes removed.
-	Cleared      *int  `json:"cleared,omitempty"`
-	ClearedBytes int64 `json:"cleared_bytes,omitempty"`
+	Cleared      *int   `json:"cleared,omitempty"`
+	ClearedBytes *int64 `json:"cleared_bytes,omitempty"` // set with Cleared, 0 included
 }
 
 // DecompressedEntry is one decompressed core.
@@ -59,11 +59,11 @@ func (c *IndexCache) JSON() any { return c }
 func (c *IndexCache) WriteText(w io.Writer) error {
 	d := &c.Decompressed
 	if c.Cleared != nil {
-		if _, err := fmt.Fprintf(w, "removed %d saved index files (%s) from %s\n", *c.Cleared, byteSize(c.ClearedBytes), c.Dir); err != nil {
+		if _, err := fmt.Fprintf(w, "removed %d saved index files (%s) from %s\n", *c.Cleared, byteSize(*c.ClearedBytes), c.Dir); err != nil {
 			return err
 		}
 		if d.Cleared != nil {
-			_, err := fmt.Fprintf(w, "removed %d decompressed cores (%s) from %s\n", *d.Cleared, byteSize(d.ClearedBytes), d.Dir)
+			_, err := fmt.Fprintf(w, "removed %d decompressed cores (%s) from %s\n", *d.Cleared, byteSize(*d.ClearedBytes), d.Dir)
 			return err
 		}
 		return nil
@@ -72,8 +72,11 @@ func (c *IndexCache) WriteText(w io.Writer) error {
 		rows := make([][]string, len(c.Entries))
 		for i, e := range c.Entries {
 			kind := e.Kind
-			if kind == "" {
-				kind = "(being written)"
+			switch {
+			case kind == "" && e.Label == "":
+				kind = "(being written, or left by a killed process)"
+			case kind == "":
+				kind = "(no index)"
 			}
 			rows[i] = []string{e.LastUsed.Local().Format("2006-01-02 15:04"), byteSize(e.Size), kind, e.Label}
 		}

@@ -89,12 +89,12 @@ when next used).`,
 				if err != nil {
 					return fmt.Errorf("clearing %s: %w", c.Dir, err)
 				}
-				out.Cleared, out.ClearedBytes = &n, bytes
-				cores, bytes, err := coreread.ClearDecompressed(d.Dir)
+				out.Cleared, out.ClearedBytes = &n, &bytes
+				cores, coreBytes, err := coreread.ClearDecompressed(d.Dir)
 				if err != nil {
 					return fmt.Errorf("clearing %s: %w", d.Dir, err)
 				}
-				d.Cleared, d.ClearedBytes = &cores, bytes
+				d.Cleared, d.ClearedBytes = &cores, &coreBytes
 			} else {
 				cores, err := coreread.ListDecompressed(d.Dir)
 				if err != nil {

@@ -127,6 +127,10 @@ func (hs *heapSession) buildStrings(fp string) (*strtable.Table, error) {
 	return t, nil
 }
 
+// errStringsNotSaved: the table was built, but the cache did not keep it
+// (a full disk, a limit too small); why is among the session's warnings.
+var errStringsNotSaved = errors.New("the string table was built but not saved")
+
 // stringTable makes sure the census of hs has a saved string table (for
 // pycoroner index): found valid, or built and saved. It says the file.
 func (hs *heapSession) stringTable() (string, error) {
@@ -148,7 +152,7 @@ func (hs *heapSession) stringTable() (string, error) {
 	t.Release()
 	x, _, ok := hs.savedStrings(fp)
 	if !ok {
-		return "", errors.New("the string table was built but not saved")
+		return "", errStringsNotSaved
 	}
 	x.Close()
 	return x.Path(), nil

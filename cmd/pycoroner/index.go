@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,7 +123,9 @@ func (g *globalFlags) indexExtras(path string, out *reports.IndexBuilt, censusOn
 	if hs.cache == nil {
 		return fmt.Errorf("%s: the saved census could not be read back", path)
 	}
-	if out.StringTable, err = hs.stringTable(); err != nil {
+	// A companion the cache did not keep is a warning, as for any
+	// command: the census, what every later command needs first, is saved.
+	if out.StringTable, err = hs.stringTable(); err != nil && !errors.Is(err, errStringsNotSaved) {
 		return fmt.Errorf("%s: string table: %w", path, err)
 	}
 	if _, err := hs.leakGraphFor(g, allLeakNeeds); err != nil {
@@ -130,7 +134,7 @@ func (g *globalFlags) indexExtras(path string, out *reports.IndexBuilt, censusOn
 	if x, err := hs.cache.Load(hs.key, domIndexSchema); err == nil {
 		out.DominatorTree = x.Path()
 		x.Close()
-	} else {
+	} else if !slices.ContainsFunc(hs.warnings, func(w string) bool { return strings.HasPrefix(w, "dominator tree not saved") }) {
 		hs.warnings = append(hs.warnings, fmt.Sprintf("dominator tree not saved: %v", err))
 	}
 	warnAll(os.Stderr, hs.warnings)
