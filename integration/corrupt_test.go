@@ -180,11 +180,22 @@ func corruptions() []corruption {
 		{name: "truncated after the interpreter state", make: func(t *testing.T, cf *coreFacts) []byte {
 			end := uint64(0)
 			// Keep what finding the runtime needs: the runtime, the
-			// interpreter, a thread state, and the sys and modules dicts.
+			// interpreter, a thread state, and the sys and modules dicts;
+			// and what the victim's frames need (the frames, their code
+			// objects and names), wherever this core's allocator put
+			// them: CI's new cores had them past a cut that kept less.
 			keep := []uint64{cf.rtAddr, cf.interp, cf.victim.Addr}
 			for _, off := range []layout.Offset{cf.L.InterpSysdict, cf.L.InterpModules} {
 				if d := cf.word(t, off.Add(cf.interp)); d != 0 {
 					keep = append(keep, d)
+				}
+			}
+			for _, f := range cf.frames {
+				keep = append(keep, f.Addr, f.Code)
+				for _, off := range []layout.Offset{cf.L.CodeName, cf.L.CodeFilename} {
+					if s := cf.word(t, off.Add(f.Code)); s != 0 {
+						keep = append(keep, s)
+					}
 				}
 			}
 			for _, a := range keep {
@@ -195,7 +206,7 @@ func corruptions() []corruption {
 				}
 			}
 			return cf.raw[:end+4096]
-		}, stacksCode: 0, want: []string{"truncated", "worker-scalars"}, threads: -1},
+		}, stacksCode: 0, want: []string{"truncated", victimFrame}, threads: -1},
 		{name: "truncated at 50% of memory", make: cut(0.5), stacksCode: 1, want: []string{"truncated"}, threads: -1},
 		{name: "truncated at 10% of memory", make: cut(0.1), stacksCode: 1, want: []string{"truncated"}, threads: -1},
 		{name: "random pages zeroed", make: func(t *testing.T, cf *coreFacts) []byte {
@@ -397,7 +408,7 @@ func TestCorruptedCores(t *testing.T) {
 						checkRun(t, args, r)
 						t.Logf("%-28s exit %d in %5dms: %s", strings.Join(args[:len(args)-1], " "), r.code, took.Milliseconds(), summary(r))
 						if args[0] == "stacks" && len(args) == 3 {
-							problems = stacksProblems(c, r, len(res.Oracle.Threads), cf.upTo)
+							problems = stacksProblems(c, r, len(res.Oracle.Threads), cf)
 						}
 						if args[0] == "histogram" && len(args) == 2 && r.code == 0 {
 							for _, want := range c.histWant {
@@ -442,13 +453,17 @@ func typePageZeroed(symbol string, addr func(*coreFacts) uint64) func(*testing.T
 
 // stacksProblems lists where `stacks --locals` falls short of the case's
 // expectations.
-func stacksProblems(c corruption, r result, oracleThreads, upTo int) []string {
+func stacksProblems(c corruption, r result, oracleThreads int, cf *coreFacts) []string {
 	var out []string
 	if r.code != c.stacksCode {
 		out = append(out, fmt.Sprintf("exited %d, want %d", r.code, c.stacksCode))
 	}
 	all := string(r.stdout) + string(r.stderr)
+	upTo := cf.upTo
 	for _, want := range c.want {
+		if want == victimFrame {
+			want = cf.frames[0].Function
+		}
 		if !strings.Contains(all, want) {
 			out = append(out, fmt.Sprintf("does not say %q", want))
 		}
@@ -480,6 +495,12 @@ func stacksProblems(c corruption, r result, oracleThreads, upTo int) []string {
 const (
 	allThreads = -2
 	upToVictim = -3
+)
+
+// victimFrame in a case's want stands for the innermost function of the
+// victim thread, as the clean core gives it.
+const (
+	victimFrame = "<the victim's innermost function>"
 )
 
 // reportStacks fails on the problems, or skips when a pending fix

@@ -198,3 +198,36 @@ func TestWatchUntilNames(t *testing.T) {
 		t.Errorf("the process does not run freely after watch: %s", why)
 	}
 }
+
+// TestWatchUntilProgramEnds: `watch --until COND -- PROGRAM` whose program
+// ends without the condition ever holding ends the watch as a timeout
+// does (exit 0, held false), saying the program ended and how. It used to
+// exit 1 with "exited during the snapshot ... something killed it".
+func TestWatchUntilProgramEnds(t *testing.T) {
+	needBreakpoints(t)
+	for _, in := range interpreters(t) {
+		in := in
+		t.Run(in.Name, func(t *testing.T) {
+			t.Parallel()
+			args := []string{"watch", "--until", "len(sys:path) > 5000", "--interval", "20ms", "--timeout", "60s", "-o", t.TempDir(), "--json", "--"}
+			r := pycoroner(t, append(args, in.Command("-c", "import time; time.sleep(0.5)")...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+			}
+			var got struct {
+				Held         bool `json:"held"`
+				Polls        int  `json:"polls"`
+				ProgramEnded bool `json:"program_ended"`
+				Program      struct {
+					ExitStatus *int `json:"exit_status"`
+				} `json:"program"`
+			}
+			if err := json.Unmarshal(r.stdout, &got); err != nil {
+				t.Fatalf("%v\n%s", err, r.stdout)
+			}
+			if got.Held || !got.ProgramEnded || got.Polls < 2 || got.Program.ExitStatus == nil || *got.Program.ExitStatus != 0 {
+				t.Errorf("want the program ended with status 0, the condition never held, after some polls: %s", r.stdout)
+			}
+		})
+	}
+}

@@ -242,6 +242,9 @@ type UntilReport struct {
 	LastError string            `json:"last_error,omitempty"`
 	Stacks    *Stacks           `json:"stacks,omitempty"`
 	Program   *ProgramRun       `json:"program,omitempty"`
+	// ProgramEnded is true when the program watch started ended before
+	// the condition held (held is then false, and no timeout was reached).
+	ProgramEnded bool `json:"program_ended"`
 	// Warnings are what watch warned about on stderr: a name of the
 	// condition that gives a different object in several interpreters, as
 	// the last poll that read it found it (always present, [] when none).
@@ -260,7 +263,11 @@ func (r *UntilReport) WriteHeader(w io.Writer) {
 // thread's stack, or that it never held.
 func (r *UntilReport) WriteText(w io.Writer) error {
 	if !r.Held {
-		fmt.Fprintf(w, "timed out after %v and %d polls: the condition never held", r.Timeout, r.Polls)
+		if r.ProgramEnded {
+			fmt.Fprintf(w, "the program ended after %d polls: the condition never held", r.Polls)
+		} else {
+			fmt.Fprintf(w, "timed out after %v and %d polls: the condition never held", r.Timeout, r.Polls)
+		}
 		if r.LastError != "" {
 			fmt.Fprintf(w, " (last error: %s)", r.LastError)
 		}

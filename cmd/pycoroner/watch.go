@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -86,7 +87,9 @@ overwritten: watch refuses at once unless --force is given.
 With -- PROGRAM ARGS instead of a PID, watch starts the program itself and
 stops it once the interpreter is initialised, before the script runs
 (Py_RunMain), so changes made while the program imports its modules are
-caught; it then waits for the program to end.`,
+caught; it then waits for the program to end. A program that ends before
+--until's condition held ends the watch as a timeout does (exit 0,
+program_ended in the report).`,
 		Example: `  pycoroner watch 12345 --on-change sys:path -o /tmp/who
   pycoroner watch 12345 --on-change app.settings:CONFIG --count 3 --timeout 10m -o /tmp/who
   pycoroner watch --on-change sys:path -o /tmp/who -- python app.py --port 8080
@@ -187,6 +190,12 @@ func (t *watchTarget) finish(exit *unix.WaitStatus) *reports.ProgramRun {
 	}
 	run := &reports.ProgramRun{Argv: t.argv}
 	err := t.program.Wait()
+	if exit == nil && t.program.ProcessState == nil {
+		// A poll's tracer reaped it (it is the program's parent too).
+		if ws, ok := live.ExitStatus(t.pid); ok {
+			exit = &ws
+		}
+	}
 	if exit != nil {
 		if exit.Signaled() {
 			run.Signal = unix.SignalName(exit.Signal())
@@ -393,6 +402,24 @@ func kindOf(rt *pyheap.Runtime, obj uint64) pyheap.Kind {
 	return pyheap.KindOther
 }
 
+// programGone reports whether a poll failed because the process pid
+// ended: its error says so, or the process is a zombie or gone now.
+func programGone(pid int, err error) bool {
+	if errors.Is(err, live.ErrNoProcess) || errors.Is(err, live.ErrExited) || strings.Contains(err.Error(), "exited") {
+		return true
+	}
+	stat, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if rerr != nil {
+		return true
+	}
+	// The state follows the command name in parentheses, which may
+	// itself hold ") ".
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] == 'Z' || stat[i+2] == 'X'
+	}
+	return false
+}
+
 func watchAddrs(wps []pyheap.WatchPoint) []uint64 {
 	var out []uint64
 	for _, wp := range wps {
@@ -456,6 +483,13 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 		}
 		rep.Polls++
 		held, mem, evalErr, err := pollOnce(g, pid, c)
+		if err != nil && t.program != nil && programGone(pid, err) {
+			// The program watch started ended (or is ending: a poll
+			// during its finalisation finds sys.modules cleared): the
+			// watch is over, as with a timeout.
+			rep.ProgramEnded, rep.LastError = true, ""
+			break
+		}
 		if err != nil {
 			// A process that cannot be snapshotted or read as Python at
 			// the first poll never will be: say so rather than poll on.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -228,6 +229,9 @@ func (s *Session) awaitStop(th *thread) error {
 			continue
 		}
 		if ws.Exited() || ws.Signaled() {
+			if th.tid == s.PID {
+				noteExit(th.tid, ws)
+			}
 			return unix.ESRCH
 		}
 		if ws.Stopped() {
@@ -468,6 +472,30 @@ func tasks(pid int) ([]int, error) {
 // exited reports whether the process is gone or a zombie: a traced
 // process killed while stopped stays a zombie until its tracer lets go,
 // so kill(pid, 0) alone would say it lives.
+// exits keeps the status of each process whose end a tracer's wait
+// collected: the tracer of a program it started is also its parent, so
+// that wait reaps it, and the program's own waiter (exec.Cmd.Wait) then
+// gets nothing. ExitStatus gives it back.
+var exits = struct {
+	sync.Mutex
+	m map[int]unix.WaitStatus
+}{m: map[int]unix.WaitStatus{}}
+
+func noteExit(pid int, ws unix.WaitStatus) {
+	exits.Lock()
+	exits.m[pid] = ws
+	exits.Unlock()
+}
+
+// ExitStatus is the status of process pid when a tracer of this process
+// collected its end.
+func ExitStatus(pid int) (unix.WaitStatus, bool) {
+	exits.Lock()
+	defer exits.Unlock()
+	ws, ok := exits.m[pid]
+	return ws, ok
+}
+
 func exited(pid int) bool {
 	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 		return true

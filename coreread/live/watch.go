@@ -170,6 +170,7 @@ func (s *Session) drain() error {
 		if ws.Exited() || ws.Signaled() {
 			s.forget(tid)
 			if tid == s.PID {
+				noteExit(tid, ws)
 				s.Exit = &ws
 				return fmt.Errorf("pid %d %w", s.PID, ErrGone)
 			}
