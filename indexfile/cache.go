@@ -44,10 +44,30 @@ func (c *Cache) limit() int64 {
 	return DefaultLimit
 }
 
+// ErrCacheDir marks an error of the cache directory itself (not a
+// directory, not ours, writable by others): no index can be loaded from
+// it nor saved in it.
+var ErrCacheDir = errors.New("index cache directory unusable")
+
+type dirError struct{ err error }
+
+func (e dirError) Error() string   { return e.err.Error() }
+func (e dirError) Unwrap() []error { return []error{e.err, ErrCacheDir} }
+
 // checkDir makes the directory if needed and refuses one another user
 // could plant files in: a symlink, a directory not ours, or one writable
 // by others.
 func (c *Cache) checkDir(create bool) error {
+	if err := c.checkDirOnce(create); err != nil {
+		if errors.Is(err, os.ErrNotExist) && !create {
+			return err
+		}
+		return dirError{err}
+	}
+	return nil
+}
+
+func (c *Cache) checkDirOnce(create bool) error {
 	if c.Dir == "" {
 		return errors.New("no index cache directory")
 	}

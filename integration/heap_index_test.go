@@ -450,3 +450,45 @@ func TestAddressInsideAnObject(t *testing.T) {
 		t.Errorf("show 0x0: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// TestUnusableCacheDirWarnsOnce: an index cache that is no usable
+// directory (a file in its place, a symlink) means no saved index, said in
+// one warning, and the same answer; it used to be said twice, once for the
+// load and once for the save.
+func TestUnusableCacheDirWarnsOnce(t *testing.T) {
+	core, sysroot, _ := goldenCore(t, "debian-3.11-gcore")
+	want := runIndexedEnv(t, t.TempDir(), nil, "--no-index", "histogram", "--json", "--sysroot", sysroot, core)
+	base := t.TempDir()
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{file, link} {
+		for _, command := range []string{"histogram", "leaks", "top"} {
+			r := runIndexedEnv(t, dir, nil, command, "--json", "--sysroot", sysroot, core)
+			var about []string // the golden sysroot lacks some files: those warnings are not the cache's
+			for _, l := range strings.Split(string(r.stderr), "\n") {
+				if strings.Contains(l, "index") {
+					about = append(about, l)
+				}
+			}
+			if r.code != 0 || len(about) != 1 || !strings.HasPrefix(about[0], "warning: no saved index: ") {
+				t.Errorf("%s with the cache at %s: exit %d, warnings about the index %q; want one", command, filepath.Base(dir), r.code, about)
+			}
+			var got, clean json.RawMessage
+			if _, err := unwrap(r.stdout, &got); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unwrap(want.stdout, &clean); err != nil {
+				t.Fatal(err)
+			}
+			if command == "histogram" && !bytes.Equal(got, clean) {
+				t.Errorf("histogram with the cache at %s differs from --no-index", filepath.Base(dir))
+			}
+		}
+	}
+}

@@ -57,6 +57,10 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 			os.Remove(x.Path())
 			warnings = append(warnings, fmt.Sprintf("%v; the census was taken again", err))
 		case errors.Is(err, indexfile.ErrNotFound):
+		case errors.Is(err, indexfile.ErrCacheDir):
+			// Saving there fails the same way: one warning, no save.
+			warnings = append(warnings, fmt.Sprintf("no saved index: %v", err))
+			cache, hs.cache = nil, nil
 		default:
 			warnings = append(warnings, fmt.Sprintf("%v; the census was taken again", err))
 		}
