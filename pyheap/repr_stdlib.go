@@ -30,6 +30,12 @@ func (r *Runtime) stdRepr(addr uint64, t *Type, depth int) (string, bool) {
 			return fmt.Sprintf("%s(%s, %s)", t.ShortName(), factory, body), true
 		case "collections.OrderedDict":
 			return r.odictRepr(addr, t, tw, depth), true
+		case "_io.TextIOWrapper":
+			return r.textIORepr(addr, t, tw, depth)
+		case "_io.BufferedReader", "_io.BufferedWriter", "_io.BufferedRandom":
+			if name, ok := r.fileName(r.stdRef(addr, tw, "raw"), depth); ok {
+				return fmt.Sprintf("<%s name=%s>", t.Name, name), true
+			}
 		}
 	}
 	if tw.solidKind == KindTuple && !t.Heap(r) {
@@ -225,4 +231,68 @@ func (r *Runtime) scalarSubclassRepr(addr uint64, t *Type) (string, bool) {
 		return s, err == nil
 	}
 	return "", false
+}
+
+// stdRef is the object a standard-library C type's member points to, 0
+// when the version's struct has no such member or it is NULL.
+func (r *Runtime) stdRef(addr uint64, tw *typeWalk, member string) uint64 {
+	for _, m := range tw.std.st.Refs {
+		if m.Name == member {
+			return r.ptrField(addr, m.Offset)
+		}
+	}
+	return 0
+}
+
+// fileName is the repr of the name of the file a FileIO (raw) was
+// opened on, which FileIO keeps in its __dict__: what makes a file
+// object a temp file's, in stacks --locals as in Python's repr.
+func (r *Runtime) fileName(raw uint64, depth int) (string, bool) {
+	if raw == 0 {
+		return "", false
+	}
+	rt, err := r.TypeOf(raw)
+	if err != nil || rt.Name != "_io.FileIO" {
+		return "", false
+	}
+	d := r.stdRef(raw, r.typeWalkOf(rt), "dict")
+	if d == 0 {
+		return "", false
+	}
+	name, ok := r.DictLookupStr(d, "name")
+	if !ok {
+		return "", false
+	}
+	return r.reprOf(name, depth-1), true
+}
+
+// textIORepr is TextIOWrapper's repr: <_io.TextIOWrapper name='x'
+// mode='r' encoding='UTF-8'>, name and mode when it has them (open()
+// sets mode in its __dict__).
+func (r *Runtime) textIORepr(addr uint64, t *Type, tw *typeWalk, depth int) (string, bool) {
+	enc := r.stdRef(addr, tw, "encoding")
+	if enc == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("<" + t.Name)
+	raw := r.stdRef(addr, tw, "raw")
+	if raw == 0 {
+		// Not the fast path: the name is the buffer's raw's.
+		if buf := r.stdRef(addr, tw, "buffer"); buf != 0 {
+			if bt, err := r.TypeOf(buf); err == nil && strings.HasPrefix(bt.Name, "_io.Buffered") {
+				raw = r.stdRef(buf, r.typeWalkOf(bt), "raw")
+			}
+		}
+	}
+	if name, ok := r.fileName(raw, depth); ok {
+		b.WriteString(" name=" + name)
+	}
+	if d := r.stdRef(addr, tw, "dict"); d != 0 {
+		if mode, ok := r.DictLookupStr(d, "mode"); ok {
+			b.WriteString(" mode=" + r.reprOf(mode, depth-1))
+		}
+	}
+	b.WriteString(" encoding=" + r.reprOf(enc, depth-1) + ">")
+	return b.String(), true
 }
