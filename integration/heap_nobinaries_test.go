@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pycoroner/pycoroner/fixtures/harness"
@@ -40,9 +42,17 @@ func TestHeapWithoutBinariesSameAnswers(t *testing.T) {
 		// binaries a few more objects are found: extension types whose
 		// names are unreadable are walked conservatively (the answer says
 		// so), and the words that look like pointers reach a handful more.
+		// Before 3.12 the interned strings' dict is found only through the
+		// binary's symbol `interned` (docs/limits.md): without it, the
+		// strs that dict alone holds (a few dozen) are not found.
+		minor, _ := strconv.Atoi(strings.Split(res.Oracle.PythonVersion, ".")[1])
 		for _, typ := range []string{"str", "int", "dict", "list", "tuple", "type", "function", "code"} {
-			if want[typ] == 0 || got[typ] < want[typ] || got[typ] > want[typ]+want[typ]/50 {
-				t.Errorf("%s: %d without the binaries, %d with them (want as many, or up to 2%% more, and not 0)", typ, got[typ], want[typ])
+			least := want[typ]
+			if typ == "str" && minor < 12 {
+				least -= want[typ] / 50
+			}
+			if want[typ] == 0 || got[typ] < least || got[typ] > want[typ]+want[typ]/50 {
+				t.Errorf("%s: %d without the binaries, %d with them (want as many, or up to 2%% more — 2%% fewer strs before 3.12 —, and not 0)", typ, got[typ], want[typ])
 			}
 		}
 	})

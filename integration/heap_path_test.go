@@ -42,10 +42,13 @@ func checkPath(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 	}
 }
 
-// checkInterned: a str the process interned with sys.intern is reached
-// from the interpreter's interned strings, a named root, as the key of a
-// dict. A stripped build before 3.12 keeps that dict in a static variable
-// that only its symbol table names: there, no such root.
+// checkInterned: the interpreter's interned strings are a named root
+// whose references are the strs it owns: an immortal one (every interned
+// str on 3.12) is reached from it, as the key of a dict; a mortal one is
+// not (the dict's reference is not counted), so a list that alone holds
+// mortal interned strs retains them. A stripped build before 3.12 keeps
+// the dict in a static variable only its symbol table names: there, no
+// such root.
 func checkInterned(t *testing.T, core coreRef, res *harness.Result) {
 	var m harness.ThreadsMarkers
 	if err := res.Oracle.DecodeMarkers(&m); err != nil {
@@ -56,7 +59,7 @@ func checkInterned(t *testing.T, core coreRef, res *harness.Result) {
 		t.Fatalf("the oracle has no interned str: %+v", in)
 	}
 	minor, _ := strconv.Atoi(strings.Split(res.Oracle.PythonVersion, ".")[1])
-	want := !(res.Interp.Stripped && minor < 12)
+	rooted := !(res.Interp.Stripped && minor < 12)
 	var paths []heapPath
 	heapJSON(t, &paths, core, "path", "--all", "CORE", in.Address)
 	found := 0
@@ -71,8 +74,19 @@ func checkInterned(t *testing.T, core coreRef, res *harness.Result) {
 			t.Errorf("path from the interned strings: %+v; want the dict, then %s", p, wantVia)
 		}
 	}
-	if want && found != 1 || !want && found != 0 {
-		t.Errorf("%d path(s) from the interned strings to %q, want %v", found, in.Value, want)
+	if want := rooted && in.Immortal; want && found != 1 || !want && found != 0 {
+		t.Errorf("%d path(s) from the interned strings to %q (immortal %v), want %v", found, in.Value, in.Immortal, want)
+	}
+	var ret struct {
+		RetainedSize int64 `json:"retained_size"`
+	}
+	heapJSON(t, &ret, core, "retained", "CORE", in.IDsList)
+	want := in.IDsListSize + in.IDsSize
+	if in.Immortal {
+		want = in.IDsListSize // the interned strings own them too
+	}
+	if ret.RetainedSize != want {
+		t.Errorf("a list of 50 interned strs retains %d bytes, want %d (list %d, strs %d, immortal %v)", ret.RetainedSize, want, in.IDsListSize, in.IDsSize, in.Immortal)
 	}
 }
 

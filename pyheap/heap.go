@@ -91,6 +91,13 @@ func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
 	}
 	var iframes []uint64
 	seeds.Roots, iframes = r.roots(interps)
+	interned := map[uint64]bool{}
+	for _, root := range seeds.Roots {
+		if root.Kind == RootInterned {
+			interned[root.Addr] = true
+		}
+	}
+	r.interned.Store(&interned)
 	for _, fr := range iframes {
 		r.walkIFrame(fr, false, func(target uint64, _ Ref, _ bool) { seeds.Hidden = append(seeds.Hidden, target) })
 	}
@@ -114,7 +121,44 @@ func (cr *censusReader) Refs(obj uint64, t *Type, emit func(target uint64, via R
 	if t.Kind == KindOther && cr.walkPlain(obj, t, emit) {
 		return
 	}
+	if t.Kind == KindDict {
+		if in := cr.r.interned.Load(); in != nil && (*in)[obj] {
+			cr.r.walkInterned(obj, emit)
+			return
+		}
+	}
 	walkObject(cr.r, obj, t, emit)
+}
+
+// walkInterned walks a dict of interned strings as the references it
+// owns: an immortal interned str is the dict's for good, a mortal one is
+// held without a counted reference (it dies with its last real owner,
+// and leaves the dict then). Counted as references, the mortal ones made
+// the dict, a named root, share every interned str a leaking container
+// holds (sys.intern'd ids) and so took them out of its retained size.
+func (r *Runtime) walkInterned(obj uint64, emit emitFunc) {
+	r.walkDict(obj, false, func(target uint64, via Ref, conservative bool) {
+		if !r.mortalInterned(target) {
+			emit(target, via, conservative)
+		}
+	})
+}
+
+// mortalInterned reports whether addr is a str interned as mortal.
+func (r *Runtime) mortalInterned(addr uint64) bool {
+	L := r.L
+	if L.InternedMortal <= 0 || L.UnicodeInternedBits <= 0 {
+		return false
+	}
+	t, err := r.TypeOf(addr)
+	if err != nil || t.Kind != KindStr {
+		return false
+	}
+	state, err := r.m.u32(L.UnicodeState.Add(addr))
+	if err != nil {
+		return false
+	}
+	return int64(state>>uint(L.UnicodeInternedShift)&(1<<uint(L.UnicodeInternedBits)-1)) == L.InternedMortal
 }
 
 // walkPlain is walkInstance for the commonest object of all, an instance

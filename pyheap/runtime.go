@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pycoroner/pycoroner/coreread"
 	"github.com/pycoroner/pycoroner/pyheap/layout"
@@ -48,6 +49,10 @@ type shared struct {
 	static   staticTypes
 	// claimedHex is Py_Version or the debug offsets' version, 0 when unknown.
 	claimedHex uint64
+	// interned holds the addresses of the dicts of interned strings the
+	// last census's roots named (census workers read it: see
+	// censusReader.Refs); stored whole, never changed in place.
+	interned atomic.Pointer[map[uint64]bool]
 }
 
 // reader is the per-goroutine part of a Runtime: caches only.

@@ -232,7 +232,13 @@ type Layout struct {
 	UnicodeCompactShift int64  `py:"bitoff:PyASCIIObject:state.compact"`
 	UnicodeASCIIShift   int64  `py:"bitoff:PyASCIIObject:state.ascii"`
 	UnicodeReadyShift   int64  `py:"bitoff:PyASCIIObject:state.ready"`
-	UnicodeDataAny      Offset `py:"off:PyUnicodeObject:data"`
+	// An interned str's state: its dict of interned strings holds a
+	// mortal one without owning it (the dict's references are not
+	// counted), an immortal one for good.
+	UnicodeInternedShift int64  `py:"bitoff:PyASCIIObject:state.interned"`
+	UnicodeInternedBits  int64  `py:"bitsize:PyASCIIObject:state.interned"`
+	InternedMortal       int64  `py:"c:SSTATE_INTERNED_MORTAL"`
+	UnicodeDataAny       Offset `py:"off:PyUnicodeObject:data"`
 
 	// int, float, bytes.
 	LongDigits      Offset `py:"off:_longobject:ob_digit|off:_longobject:long_value.ob_digit" dbg:"long_object.ob_digit"`
