@@ -30,6 +30,7 @@ type (
 // census walks them as roots.
 func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 	interned := map[uint64]bool{}
+	moduleDicts := map[uint64]bool{}
 	for _, in := range interps {
 		// A subinterpreter's roots say whose they are: each interpreter
 		// has its own sys.modules (the same names, other objects). The
@@ -53,6 +54,9 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 					continue
 				}
 				out = append(out, Root{Kind: RootModule, Name: fmt.Sprintf("%ssys.modules[%q]", prefix, name), Addr: it.Value, Local: name})
+				if d := r.ptrField(it.Value, r.L.ModuleDict); d != 0 {
+					moduleDicts[d] = true
+				}
 			}
 		}
 		names := r.ThreadNames(in)
@@ -73,6 +77,12 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 			for _, f := range frames {
 				if r.L.HasInterpreterFrames() { // 3.11+; before, frames are GC objects
 					iframes = append(iframes, f.Addr)
+				}
+				if f.LocalsAreGlobals && moduleDicts[f.Namespace] {
+					// A module body's "locals" are the globals of a module
+					// in sys.modules: named as its globals, they read as
+					// leaks and refs read them, not as locals of a frame.
+					continue
 				}
 				where := fmt.Sprintf("%s › frame %s (%s:%d)", thread, f.Function, filepath.Base(f.Filename), f.Line)
 				for _, l := range f.Locals {
