@@ -135,6 +135,8 @@ func Compile(src string) (*Condition, error) {
 			new(func(any) int)),
 		expr.Function("pyin", func(args ...any) (any, error) { return pyIn(args[0], args[1]) },
 			new(func(any, any) bool)),
+		expr.Function("pyslice", func(args ...any) (any, error) { return pySlice(args[0], args[1], args[2]) },
+			new(func(any, any, any) any)),
 	)
 	if err == nil {
 		err = checkNames(prg.Node())
@@ -164,6 +166,19 @@ func (celMethods) Visit(node *ast.Node) {
 	if bin, ok := (*node).(*ast.BinaryNode); ok && bin.Operator == "in" {
 		// Python's `in`: a substring of a str too, which expr's is not.
 		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "pyin"}, Arguments: []ast.Node{bin.Left, bin.Right}})
+		return
+	}
+	if sl, ok := (*node).(*ast.SliceNode); ok {
+		// Python's slices: a str's by character (expr's cut bytes, so
+		// that "日本語"[-1:] was no character at all), bounds clamped.
+		from, to := sl.From, sl.To
+		if from == nil {
+			from = &ast.NilNode{}
+		}
+		if to == nil {
+			to = &ast.NilNode{}
+		}
+		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "pyslice"}, Arguments: []ast.Node{sl.Node, from, to}})
 		return
 	}
 	call, ok := (*node).(*ast.CallNode)
@@ -293,24 +308,85 @@ func pyIn(needle, hay any) (any, error) {
 			return strings.Contains(h, n), nil
 		}
 		return nil, fmt.Errorf("invalid operation: 'in <str>' requires a str as left operand, not a %s", typeName(needle))
-	case []any:
-		for _, it := range h {
-			if equalValues(it, needle) {
-				return true, nil
-			}
-		}
-		return false, nil
 	case map[string]any:
 		n, ok := needle.(string)
 		if !ok {
-			return false, nil // keys are strs here
+			// toNative keeps a dict's str keys only: false would be a
+			// guess, and a wait that never ends.
+			return nil, fmt.Errorf("invalid operation: 'in' a dict with a %s: only a dict's str keys are read", typeName(needle))
 		}
 		_, found := h[n]
 		return found, nil
 	case nil:
 		return nil, fmt.Errorf("argument of type None is not iterable")
 	}
+	// A list read from the process, or one the condition makes (1..20,
+	// split(s, ",")).
+	if rv := reflect.ValueOf(hay); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		for i := 0; i < rv.Len(); i++ {
+			if equalValues(rv.Index(i).Interface(), needle) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 	return nil, fmt.Errorf("invalid operation: argument of type %s is not iterable", typeName(hay))
+}
+
+// pySlice is Python's v[from:to] for a str (by character) or a list;
+// from and to are ints or nil (open), negative counting from the end.
+func pySlice(v, from, to any) (any, error) {
+	bounds := func(n int) (int, int, error) {
+		at := func(x any, def int) (int, error) {
+			switch i := x.(type) {
+			case nil:
+				return def, nil
+			case int:
+				return clampIndex(i, n), nil
+			case int64:
+				return clampIndex(int(i), n), nil
+			}
+			return 0, fmt.Errorf("invalid operation: slice indices must be ints, not %s", typeName(x))
+		}
+		lo, err := at(from, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		hi, err := at(to, n)
+		return lo, max(lo, hi), err
+	}
+	switch s := v.(type) {
+	case string:
+		r := []rune(s)
+		lo, hi, err := bounds(len(r))
+		if err != nil {
+			return nil, err
+		}
+		return string(r[lo:hi]), nil
+	case nil:
+		return nil, fmt.Errorf("None is not subscriptable")
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		lo, hi, err := bounds(rv.Len())
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			out = append(out, rv.Index(i).Interface())
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("invalid operation: a value of type %s cannot be sliced", typeName(v))
+}
+
+// clampIndex is a slice bound as Python takes it: negative from the end,
+// clamped to [0, n].
+func clampIndex(i, n int) int {
+	if i < 0 {
+		i += n
+	}
+	return min(max(i, 0), n)
 }
 
 // equalValues is == over condition values, numbers compared by value
@@ -410,8 +486,9 @@ func toNative(rt *pyheap.Runtime, addr uint64, depth int) any {
 }
 
 // Object is a Python object a condition has no native value for (an
-// instance of a class): its type, address and repr, as x.type, x.address
-// and x.repr. It is its own type so that an error comparing one says
+// instance of a class): its type, address and repr, as x["type"],
+// x["address"] and x["repr"] (x.type would be read as the object's own
+// attribute). It is its own type so that an error comparing one says
 // "object", not "dict".
 type Object map[string]any
 
@@ -420,8 +497,9 @@ type Object map[string]any
 // precision) instead of failing as a str would; a repr that is no number
 // (unreadable digits) stays a str.
 func wideInt(repr string) any {
-	if f, err := strconv.ParseFloat(repr, 64); err == nil {
-		return f
+	f, err := strconv.ParseFloat(repr, 64)
+	if ne, ok := err.(*strconv.NumError); err == nil || ok && ne.Err == strconv.ErrRange {
+		return f // beyond a float's range: ±Inf, which still compares
 	}
 	return repr
 }

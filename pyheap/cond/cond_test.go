@@ -62,6 +62,8 @@ func TestEval(t *testing.T) {
 		"app:NONE":         nil,
 		// an int beyond 64 bits, as toNative gives it
 		"app:BIG":  wideInt("36893488147419103232"),
+		"app:HUGE": wideInt("1" + strings.Repeat("0", 400)),
+		"app:JP":   "日本語",
 		"app:USER": Object{"type": "User", "address": "0x7f0000001000", "repr": "<User object at 0x7f0000001000>"},
 	}
 	tests := []struct {
@@ -98,6 +100,11 @@ func TestEval(t *testing.T) {
 		{`12 in [1, 12.0]`, true},
 		{`sys:path[0][-4:] == "/lib"`, true},
 		{`sys:path[1:][0] == "/srv/app"`, true},
+		{`app:JP[-1:] == "語" && app:JP[0:1] == "日" && app:JP[1:] == "本語" && app:JP[5:] == ""`, true},
+		{`len(sys:path[-2:]) == 2 && sys:path[:-2] == ["/usr/lib"] && sys:path[-10:2][1] == "/srv/app"`, true},
+		{`app:N in 1..20 && !(app:N in 13..20)`, true},
+		{`"b" in split("a,b", ",")`, true},
+		{`app:HUGE > 1e300`, true},
 	}
 	for _, tc := range tests {
 		c, err := Compile(tc.src)
@@ -168,6 +175,8 @@ func TestEval(t *testing.T) {
 		{`1 in sys:path[0]`, true, "requires a str as left operand, not a int"},
 		{`"x" in app:N`, true, "argument of type int is not iterable"},
 		{`"x" in app:NONE`, false, "None is not iterable"},
+		{`5 in app:CONFIG`, true, "only a dict's str keys are read"},
+		{`app:N[1:] == 2`, true, "a value of type int cannot be sliced"},
 	} {
 		c, err := Compile(tc.src)
 		if err != nil {
