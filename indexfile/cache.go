@@ -226,7 +226,14 @@ func (c *Cache) List() ([]Entry, error) {
 		}
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].LastUsed.After(out[j].LastUsed) })
+	// Equal times (coarse timestamps) fall back on the name, so that two
+	// prunes of one cache agree on its order.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].LastUsed.Equal(out[j].LastUsed) {
+			return out[i].LastUsed.After(out[j].LastUsed)
+		}
+		return out[i].Path < out[j].Path
+	})
 	return out, nil
 }
 
@@ -326,7 +333,24 @@ func (c *Cache) prune(keep string) (keptRemoved bool) {
 		// keep's own group does not fit: its companions go before its
 		// census, and keep itself only when it is a companion that does
 		// not fit beside its census.
-		slices.SortFunc(members[g], func(a, b Entry) int { return boolInt(isCensus(a.Path)) - boolInt(isCensus(b.Path)) })
+		// The companion just saved goes first (a Save that does not fit
+		// then says so, and the files used before it stay), then the
+		// others oldest first, the census last.
+		rank := func(e Entry) int {
+			switch {
+			case e.Path == keep && !isCensus(keep):
+				return 0
+			case isCensus(e.Path):
+				return 2
+			}
+			return 1
+		}
+		slices.SortStableFunc(members[g], func(a, b Entry) int {
+			if d := rank(a) - rank(b); d != 0 {
+				return d
+			}
+			return a.LastUsed.Compare(b.LastUsed)
+		})
 		for _, e := range members[g] {
 			if size <= c.limit() {
 				break
@@ -349,17 +373,10 @@ func (c *Cache) prune(keep string) (keptRemoved bool) {
 // after the kind (census-HASH.pycidx, strings-HASH.pycidx).
 func groupOf(path string) string {
 	base := filepath.Base(path)
-	if _, rest, ok := strings.Cut(base, "-"); ok {
-		return rest
+	if i := strings.LastIndexByte(base, '-'); i >= 0 {
+		return base[i+1:] // the hash holds no '-'; a kind might
 	}
 	return base
 }
 
 func isCensus(path string) bool { return strings.HasPrefix(filepath.Base(path), "census-") }
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}

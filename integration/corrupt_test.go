@@ -205,7 +205,9 @@ func corruptions() []corruption {
 					}
 				}
 			}
-			return cf.raw[:end+4096]
+			cutAt := min(end+4096, uint64(len(cf.raw)))
+			t.Logf("cut after the interpreter state and the victim's frames: %.0f%% of the core kept", 100*float64(cutAt)/float64(len(cf.raw)))
+			return cf.raw[:cutAt]
 		}, stacksCode: 0, want: []string{"truncated", victimFrame}, threads: -1},
 		{name: "truncated at 50% of memory", make: cut(0.5), stacksCode: 1, want: []string{"truncated"}, threads: -1},
 		{name: "truncated at 10% of memory", make: cut(0.1), stacksCode: 1, want: []string{"truncated"}, threads: -1},

@@ -17,7 +17,8 @@ import (
 // itself, at its line, call it a rebinding, and go on watching the new
 // list: the next hit is the append to it, not the allocator writing into
 // the old list's memory (which watch used to describe as a resize of a
-// list that no longer existed).
+// list that no longer existed). Deleting the name ends the watch, said as
+// such (it was taken for the name bound again to the same list).
 func TestWatchFollowsARebinding(t *testing.T) {
 	needBreakpoints(t)
 	for _, in := range interpreters(t) {
@@ -33,6 +34,7 @@ func TestWatchFollowsARebinding(t *testing.T) {
 					Filename   string `json:"filename"`
 					RebindLine int    `json:"rebind_line"`
 					AppendLine int    `json:"append_line"`
+					DelLine    int    `json:"del_line"`
 					OldList    string `json:"old_list"`
 				} `json:"rebind"`
 			}
@@ -41,7 +43,7 @@ func TestWatchFollowsARebinding(t *testing.T) {
 			}
 			var out bytes.Buffer
 			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(l.PID), "--on-change", "__main__:WATCHED",
-				"--count", "2", "-o", t.TempDir(), "--timeout", "60s", "--json")
+				"--count", "20", "-o", t.TempDir(), "--timeout", "60s", "--json")
 			if err := unix.Tgkill(l.PID, l.PID, unix.SIGUSR1); err != nil {
 				t.Fatal(err)
 			}
@@ -54,6 +56,7 @@ func TestWatchFollowsARebinding(t *testing.T) {
 					Wrote   string       `json:"wrote"`
 					Change  string       `json:"change"`
 					Rebound bool         `json:"rebound"`
+					Unbound bool         `json:"unbound"`
 					Resize  bool         `json:"resize"`
 					Thread  oracleThread `json:"thread"`
 				} `json:"hits"`
@@ -68,8 +71,10 @@ func TestWatchFollowsARebinding(t *testing.T) {
 			if !binding {
 				t.Errorf("no watchpoint on the name's binding: %+v", got.Watchpoints)
 			}
-			if len(got.Hits) != 2 {
-				t.Fatalf("want 2 hits, got %s", out.Bytes())
+			// The rebinding, the append's writes to the new list (its
+			// length, and its item array when it grows), the deletion.
+			if n := len(got.Hits); n < 3 || n >= 20 {
+				t.Fatalf("want the rebinding, the append and the deletion, got %s", out.Bytes())
 			}
 			lineOf := func(i int) int {
 				if len(got.Hits[i].Thread.Frames) == 0 {
@@ -81,13 +86,18 @@ func TestWatchFollowsARebinding(t *testing.T) {
 				}
 				return f.Line
 			}
-			first, second := got.Hits[0], got.Hits[1]
+			first, last := got.Hits[0], got.Hits[len(got.Hits)-1]
 			if !first.Rebound || lineOf(0) != m.Rebind.RebindLine || !strings.Contains(first.Change, "now names <list at") ||
 				!strings.Contains(strings.ToLower(first.Change), strings.ToLower(m.Rebind.OldList)) {
 				t.Errorf("hit 1: %+v at line %d; want the rebinding at line %d, naming the old list %s", first, lineOf(0), m.Rebind.RebindLine, m.Rebind.OldList)
 			}
-			if second.Rebound || lineOf(1) != m.Rebind.AppendLine {
-				t.Errorf("hit 2: %+v at line %d; want a write to the new list by the append at line %d", second, lineOf(1), m.Rebind.AppendLine)
+			for i, h := range got.Hits[1 : len(got.Hits)-1] {
+				if h.Rebound || h.Unbound || lineOf(i+1) != m.Rebind.AppendLine {
+					t.Errorf("hit %d: %+v at line %d; want a write to the new list by the append at line %d", i+2, h, lineOf(i+1), m.Rebind.AppendLine)
+				}
+			}
+			if !last.Unbound || lineOf(len(got.Hits)-1) != m.Rebind.DelLine || !strings.Contains(last.Change, "no longer names an object") {
+				t.Errorf("last hit: %+v at line %d; want the deletion at line %d, ending the watch", last, lineOf(len(got.Hits)-1), m.Rebind.DelLine)
 			}
 			code, output, err := l.Wait(30 * time.Second)
 			if err != nil || code != 0 || !strings.Contains(output, "finished normally") {

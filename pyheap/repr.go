@@ -265,7 +265,12 @@ func (r *Runtime) instanceRepr(addr uint64, t *Type, depth int) (string, error) 
 // builtins; tp_name for a static type, which holds its module already.
 // Two copies of a class imported under two module names then differ, as
 // they do in Python.
-func (r *Runtime) classReprName(t *Type) string {
+func (r *Runtime) classReprName(t *Type) string { return r.ClassName(t) }
+
+// ClassName is a type's name as its repr gives it: module and
+// __qualname__ (first.models.Widget, app.Outer.Inner), tp_name for a
+// static type (collections.OrderedDict, dict).
+func (r *Runtime) ClassName(t *Type) string {
 	if !t.Heap(r) {
 		return t.Name
 	}

@@ -98,7 +98,6 @@ func (r *Runtime) roots(interps []Interp) (out []Root, iframes []uint64) {
 	return out, iframes
 }
 
-// InterpLabel names an interpreter in roots and reports: "interpreter 2".
 // internedStrings is the dict of in's interned strings, or 0 when it
 // cannot be found: no GC list holds it (a dict of strs is not tracked), so
 // without this root it would look like a leak nothing holds. Where it
@@ -127,6 +126,7 @@ func (r *Runtime) internedStrings(in Interp) uint64 {
 	return 0
 }
 
+// InterpLabel names an interpreter in roots and reports: "interpreter 2".
 func InterpLabel(id int64) string { return fmt.Sprintf("interpreter %d", id) }
 
 // FrameKey names a frame as a local root does: its interpreter, thread,

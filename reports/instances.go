@@ -62,19 +62,15 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		nodes, count = largestOfTypes(g.Tree, g.TypeOf, want, top)
 	}
 	out := &Instances{Type: name, Count: count, Types: []string{}, Instances: []Instance{}}
-	seen := map[string]bool{}
+	rt := g.H.Runtime()
+	qualified := map[*pyheap.Type]string{} // each type's, once
 	for ti, w := range want {
-		if !w {
-			continue
-		}
-		t := g.Types[ti]
-		q := t.Name
-		if mod := g.H.Runtime().TypeModule(t); mod != "" && mod != "builtins" && !strings.Contains(t.Name, ".") {
-			q = mod + "." + t.Name
-		}
-		if !seen[q] {
-			seen[q] = true
-			out.Types = append(out.Types, q)
+		if w {
+			t := g.Types[ti]
+			qualified[t] = rt.ClassName(t)
+			if !slices.Contains(out.Types, qualified[t]) {
+				out.Types = append(out.Types, qualified[t])
+			}
 		}
 	}
 	sort.Strings(out.Types)
@@ -88,7 +84,11 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		id := pyheap.ObjectID(u)
 		typ := g.Type(u).ShortName()
 		if len(out.Types) > 1 {
-			typ = g.H.Runtime().TypeModule(g.Type(u)) + "." + typ // which of them
+			t := g.Type(u) // which of them
+			if _, ok := qualified[t]; !ok {
+				qualified[t] = rt.ClassName(t)
+			}
+			typ = qualified[t]
 		}
 		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: typ,
 			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u],

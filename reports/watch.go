@@ -82,7 +82,10 @@ type WatchHit struct {
 	Resize bool `json:"resize"`
 	// Rebound is true when the write bound the watched name to another
 	// object (sys.path = sys.path + [x]): the watch follows the name.
-	Rebound bool    `json:"rebound"`
+	Rebound bool `json:"rebound"`
+	// Unbound is true when, after the write, the watched name names no
+	// object (del mod.X): the watch ended there.
+	Unbound bool    `json:"unbound"`
 	TID     int     `json:"native_thread_id"`
 	Thread  *Thread `json:"thread"`
 }

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,143 +215,6 @@ func (t *watchTarget) finish(exit *unix.WaitStatus) *reports.ProgramRun {
 	return run
 }
 
-func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal) error {
-	s, err := t.attach(g.json)
-	if err != nil {
-		return err
-	}
-	defer s.Detach()
-	s.Overwrite = f.force
-	pid := t.pid
-	p, rt, err := openSnapshot(g, s)
-	if err != nil {
-		return err
-	}
-	res, wps, err := rt.WatchPointsOf(f.onChange)
-	obj := res.Addr
-	desc := rt.Describe(obj)
-	kind := kindOf(rt, obj)
-	var state reports.ListState
-	if kind == pyheap.KindList {
-		state, _ = reports.ReadListState(p, rt, obj)
-	}
-	p.Close()
-	if err != nil {
-		var ee *pyheap.ExprError
-		if errors.As(err, &ee) {
-			return usageError{err}
-		}
-		return err
-	}
-	rep := &reports.WatchReport{PID: pid, Expr: f.onChange, Object: reports.ValueOf(desc), Hits: []reports.WatchHit{},
-		InterpreterWrites: []reports.InterpreterWrite{}, Warnings: []string{}, Timeout: f.timeout}
-	if w := res.AmbiguityWarning(f.onChange); w != "" {
-		// Said before the watch starts, on stderr as the heap commands
-		// say it (with --json too: stdout stays the one report).
-		rep.Warnings = append(rep.Warnings, w)
-		warnAll(os.Stderr, []string{w})
-	}
-	var addrs []uint64
-	for _, wp := range wps {
-		addrs = append(addrs, wp.Addr)
-		rep.Watchpoints = append(rep.Watchpoints, reports.WatchPoint{Address: fmt.Sprintf("0x%x", wp.Addr), What: wp.What})
-	}
-	onHit := func(tid, which int) error {
-		path := filepath.Join(f.out, hitCore(len(rep.Hits)+1))
-		if _, err := s.WriteCoreFile(path, nil, false); err != nil {
-			return existsHint(path, err)
-		}
-		hit := reports.WatchHit{Core: path, Wrote: wps[which].What, TID: tid}
-		p, rt, err := openCore(g, path)
-		if err != nil {
-			hit.Change = "the snapshot could not be read: " + err.Error()
-		} else {
-			hit.Thread = culpritThread(g, rt, tid)
-			nowRes, now, werr := rt.WatchPointsOf(f.onChange)
-			container := kind == pyheap.KindList || kind == pyheap.KindDict
-			switch {
-			case container && werr == nil && nowRes.Addr != obj:
-				// The name was bound to another object: what happens to
-				// the old one's memory next is no change of what the
-				// name names, so the watch follows the name.
-				hit.Change, hit.Rebound = fmt.Sprintf("%s now names %s (it named the %s at 0x%x)", f.onChange, rt.ShortDesc(nowRes.Addr), desc.Type, obj), true
-				obj, desc, kind = nowRes.Addr, rt.Describe(nowRes.Addr), kindOf(rt, nowRes.Addr)
-				if kind == pyheap.KindList {
-					state, _ = reports.ReadListState(p, rt, obj)
-				}
-			case wps[which].Binding && werr == nil && !slices.ContainsFunc(now, func(wp pyheap.WatchPoint) bool { return wp.Addr == wps[which].Addr }):
-				// The binding's old slot: its dict's table moved when
-				// it grew, and the old table's memory was reused.
-				p.Close()
-				os.Remove(path)
-				if s.Rearm(watchAddrs(now)) == nil {
-					wps = now
-				}
-				rep.MovedSlotWrites++
-				if !g.json {
-					fmt.Fprintf(stdout, "\n(not counted: a write to where %s was bound before its dict's table moved; watching the new slot)\n", f.onChange)
-				}
-				return live.ErrNotCounted
-			case wps[which].Binding:
-				hit.Change = fmt.Sprintf("%s bound again to the same %s", f.onChange, desc.Type)
-			case kind == pyheap.KindList:
-				hit.Change, hit.Resize = reports.DescribeListWrite(p, rt, obj, state, wps[which].Addr)
-				state, _ = reports.ReadListState(p, rt, obj)
-			default:
-				hit.Change = "now " + reports.ValueText(rt, mustResolve(rt, f.onChange))
-			}
-			// The item array moved, or the name names another object:
-			// watch the words that hold it now.
-			if werr == nil && !sameAddrs(now, wps) && s.Rearm(watchAddrs(now)) == nil {
-				wps = now
-			}
-			p.Close()
-		}
-		if hit.Thread != nil && len(hit.Thread.Frames) == 0 && len(hit.Thread.Errors) == 0 {
-			// A Python thread running no Python code: CPython itself. (One
-			// whose frames could not be read is a hit: who wrote is not
-			// known.)
-			os.Remove(path)
-			rep.InterpreterWrites = append(rep.InterpreterWrites, reports.InterpreterWrite{Wrote: hit.Wrote, Change: hit.Change, TID: tid})
-			if !g.json {
-				rep.WriteInterpreterWrite(stdout, len(rep.InterpreterWrites)-1)
-			}
-			return live.ErrNotCounted
-		}
-		rep.Hits = append(rep.Hits, hit)
-		if !g.json {
-			rep.WriteHit(stdout, len(rep.Hits)-1)
-		}
-		return nil
-	}
-	ready := func() {
-		if !g.json {
-			rep.WriteHeader(stdout)
-		} else {
-			fmt.Fprintln(os.Stderr, "watching")
-		}
-	}
-	_, err = s.Watch(live.WatchOptions{Addrs: addrs, Count: f.count, Timeout: f.timeout, OnHit: onHit, Stop: stop, Ready: ready})
-	if errors.Is(err, live.ErrTimeout) {
-		rep.TimedOut, err = true, nil
-	}
-	if t.program != nil && errors.Is(err, live.ErrGone) {
-		err = nil // the program it started ended: the watch is over
-	}
-	s.Detach()
-	if t.program != nil && err == nil {
-		rep.Program = t.finish(s.Exit)
-	}
-	if g.json {
-		if werr := reports.WriteJSON(stdout, rep); werr != nil {
-			return werr
-		}
-	} else {
-		rep.WriteEnd(stdout)
-	}
-	return err
-}
-
 // openSnapshot copies the paused process into memory and opens it.
 func openSnapshot(g *globalFlags, s *live.Session) (*coreread.Process, *pyheap.Runtime, error) {
 	mem, _, err := s.WriteMemoryCore(false)
@@ -382,26 +244,6 @@ func openCore(g *globalFlags, path string) (*coreread.Process, *pyheap.Runtime, 
 	return p, rt, nil
 }
 
-func sameAddrs(a, b []pyheap.WatchPoint) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Addr != b[i].Addr {
-			return false
-		}
-	}
-	return true
-}
-
-// kindOf is obj's kind, KindOther when its type cannot be read.
-func kindOf(rt *pyheap.Runtime, obj uint64) pyheap.Kind {
-	if t, err := rt.TypeOf(obj); err == nil {
-		return t.Kind
-	}
-	return pyheap.KindOther
-}
-
 // programGone reports whether a poll failed because the process pid
 // ended: its error says so, or the process is a zombie or gone now.
 func programGone(pid int, err error) bool {
@@ -418,19 +260,6 @@ func programGone(pid int, err error) bool {
 		return stat[i+2] == 'Z' || stat[i+2] == 'X'
 	}
 	return false
-}
-
-func watchAddrs(wps []pyheap.WatchPoint) []uint64 {
-	var out []uint64
-	for _, wp := range wps {
-		out = append(out, wp.Addr)
-	}
-	return out
-}
-
-func mustResolve(rt *pyheap.Runtime, expr string) uint64 {
-	obj, _ := rt.Resolve(expr)
-	return obj
 }
 
 // culpritThread is the stack of the thread that wrote, from the hit's
@@ -487,7 +316,7 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 			// The program watch started ended (or is ending: a poll
 			// during its finalisation finds sys.modules cleared): the
 			// watch is over, as with a timeout.
-			rep.ProgramEnded, rep.LastError = true, ""
+			rep.ProgramEnded = true // last_error stays the last evaluation's
 			break
 		}
 		if err != nil {

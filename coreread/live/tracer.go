@@ -469,9 +469,6 @@ func tasks(pid int) ([]int, error) {
 	return orderMainFirst(pid, out), nil
 }
 
-// exited reports whether the process is gone or a zombie: a traced
-// process killed while stopped stays a zombie until its tracer lets go,
-// so kill(pid, 0) alone would say it lives.
 // exits keeps the status of each process whose end a tracer's wait
 // collected: the tracer of a program it started is also its parent, so
 // that wait reaps it, and the program's own waiter (exec.Cmd.Wait) then
@@ -496,6 +493,9 @@ func ExitStatus(pid int) (unix.WaitStatus, bool) {
 	return ws, ok
 }
 
+// exited reports whether the process is gone or a zombie: a traced
+// process killed while stopped stays a zombie until its tracer lets go,
+// so kill(pid, 0) alone would say it lives.
 func exited(pid int) bool {
 	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 		return true
