@@ -24,7 +24,7 @@ const (
 func indexCache() (*indexfile.Cache, error) {
 	dir := os.Getenv(indexDirEnv)
 	if dir == "" {
-		if base, err := os.UserCacheDir(); err == nil {
+		if base, err := userCacheDir(); err == nil {
 			dir = filepath.Join(base, "pycoroner", "index")
 		} else {
 			dir = filepath.Join(os.TempDir(), fmt.Sprintf("pycoroner-index-%d", os.Getuid()))

@@ -36,13 +36,28 @@ func (g *globalFlags) coreOptions() (coreread.Options, error) {
 	return opts, nil
 }
 
+// userCacheDir is the user's cache directory as the XDG base directory
+// specification has it: $XDG_CACHE_HOME when absolute (a relative one is
+// to be ignored, where os.UserCacheDir fails and the caches fell back on
+// the temporary directory), else ~/.cache.
+func userCacheDir() (string, error) {
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" && !filepath.IsAbs(x) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(home, ".cache"), nil
+	}
+	return os.UserCacheDir()
+}
+
 // decompressCacheDir is $PYCORONER_CACHE_DIR, else pycoroner/cores under
 // the user's cache directory, else under the temporary directory.
 func decompressCacheDir() string {
 	if d := os.Getenv(cacheDirEnv); d != "" {
 		return d
 	}
-	if base, err := os.UserCacheDir(); err == nil {
+	if base, err := userCacheDir(); err == nil {
 		return filepath.Join(base, "pycoroner", "cores")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("pycoroner-cores-%d", os.Getuid()))

@@ -33,3 +33,19 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestUserCacheDir: a relative XDG_CACHE_HOME is ignored, as the XDG
+// specification says, for ~/.cache (not the temporary directory).
+func TestUserCacheDir(t *testing.T) {
+	t.Setenv("HOME", "/home/someone")
+	for xdg, want := range map[string]string{
+		"":            "/home/someone/.cache",
+		"relative/x":  "/home/someone/.cache",
+		"/srv/caches": "/srv/caches",
+	} {
+		t.Setenv("XDG_CACHE_HOME", xdg)
+		if got, err := userCacheDir(); err != nil || got != want {
+			t.Errorf("XDG_CACHE_HOME=%q: %q, %v; want %q", xdg, got, err, want)
+		}
+	}
+}

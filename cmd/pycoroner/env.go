@@ -26,7 +26,7 @@ const (
 func (g *globalFlags) runtimeOptions() pyheap.Options {
 	opts := pyheap.Options{NoDWARF: g.noDWARF}
 	if os.Getenv(noLayoutCacheEnv) == "" {
-		if base, err := os.UserCacheDir(); err == nil {
+		if base, err := userCacheDir(); err == nil {
 			opts.LayoutCacheDir = filepath.Join(base, "pycoroner", "layouts")
 		}
 	}
