@@ -215,3 +215,41 @@ func checkExpressions(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		}
 	}
 }
+
+// checkTraceback: show of a kept exception lists its traceback as
+// traceback.extract_tb does, and each function frame's locals with the
+// reprs the process gave them.
+func checkTraceback(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	le := m.LastError
+	if le == nil {
+		t.Skip("a golden core's oracle from before the traceback view") // the real cores' oracles have it
+	}
+	var s struct {
+		Traceback []struct {
+			Function, Filename, Error string
+			Line                      int
+			Locals                    map[string]struct{ Repr string }
+		} `json:"traceback"`
+	}
+	heapJSON(t, &s, core, "show", "CORE", le.Address)
+	if len(s.Traceback) != len(le.Traceback) {
+		t.Fatalf("traceback of %d entries, the process says %d: %+v", len(s.Traceback), len(le.Traceback), s.Traceback)
+	}
+	for i, want := range le.Traceback {
+		got := s.Traceback[i]
+		if got.Function != want.Function || got.Filename != want.Filename || got.Line != want.Line || got.Error != "" {
+			t.Errorf("entry %d: %s %s:%d (%s), the process says %s %s:%d", i, got.Function, got.Filename, got.Line, got.Error, want.Function, want.Filename, want.Line)
+		}
+		if le.Locals[i] == nil {
+			continue // a module body: its globals
+		}
+		for name, repr := range le.Locals[i] {
+			if v, ok := got.Locals[name]; !ok || v.Repr != repr {
+				t.Errorf("entry %d (%s): local %s = %q, the process says %q", i, want.Function, name, v.Repr, repr)
+			}
+		}
+		if len(got.Locals) != len(le.Locals[i]) {
+			t.Errorf("entry %d (%s): %d locals, the process has %d", i, want.Function, len(got.Locals), len(le.Locals[i]))
+		}
+	}
+}

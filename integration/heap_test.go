@@ -179,6 +179,7 @@ func checkHeap(t *testing.T, core coreRef, o *harness.Oracle) {
 	t.Run("instances-ambiguous", func(t *testing.T) { checkInstancesOfTwoClasses(t, core, m) })
 	t.Run("path", func(t *testing.T) { checkPath(t, core, m) })
 	t.Run("show", func(t *testing.T) { checkShow(t, core, m) })
+	t.Run("traceback", func(t *testing.T) { checkTraceback(t, core, m) })
 	t.Run("syspath", func(t *testing.T) { checkSysPath(t, core, m) })
 	t.Run("expressions", func(t *testing.T) { checkExpressions(t, core, m) })
 }
@@ -390,8 +391,11 @@ func checkDuplicates(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 // counts one.
 func checkInstancesOfTwoClasses(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 	type answer struct {
-		Count int      `json:"count"`
-		Types []string `json:"types"`
+		Count     int      `json:"count"`
+		Types     []string `json:"types"`
+		Instances []struct {
+			Address, Type, Repr string
+		} `json:"instances"`
 	}
 	var want []string
 	for _, mod := range m.DoubleImport.Modules {
@@ -411,6 +415,14 @@ func checkInstancesOfTwoClasses(t *testing.T, core coreRef, m harness.ThreadsMar
 	warned := slices.ContainsFunc(env.Warnings, func(w string) bool { return strings.Contains(w, `"Config" names 2 types`) })
 	if !warned || !strings.Contains(string(r.stderr), "names 2 types") {
 		t.Errorf("no warning that Config names two classes: %q; stderr %s", env.Warnings, r.stderr)
+	}
+	// Each instance's repr is the one show gives it.
+	for _, in := range both.Instances {
+		var s struct{ Repr string }
+		heapJSON(t, &s, core, "show", "--depth", "0", "CORE", in.Address)
+		if in.Repr != s.Repr || !slices.Contains(want, in.Type) {
+			t.Errorf("instance %s: type %q, repr %q; show says %q", in.Address, in.Type, in.Repr, s.Repr)
+		}
 	}
 	sum := 0
 	for _, q := range want {

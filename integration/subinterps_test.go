@@ -99,7 +99,13 @@ func checkSubNames(t *testing.T, core coreRef, m subinterpsMarkers) {
 		}
 		return fmt.Sprintf("0x%x", n)
 	}
+	// The oldest is read first (interpreters are listed by creation, and
+	// ids follow it). Each runner thread makes its own, so which index
+	// was made first is a race: by id.
 	sub1, sub2 := m.Interpreters[1], m.Interpreters[2]
+	if sub1.ID > sub2.ID {
+		sub1, sub2 = sub2, sub1
+	}
 	ids := fmt.Sprintf("%d, %d, %d", m.Interpreters[0].ID, sub1.ID, sub2.ID)
 	type tc struct {
 		expr     string

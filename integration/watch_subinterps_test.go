@@ -38,7 +38,13 @@ func TestWatchSubinterpreterNames(t *testing.T) {
 			if len(m.Interpreters) != 3 {
 				t.Fatalf("oracle (%s): %d interpreters, want 3", m.API, len(m.Interpreters))
 			}
+			// The oldest is read first (interpreters are listed by
+			// creation, and ids follow it). Each runner thread makes its
+			// own, so which index was made first is a race: by id.
 			sub1, sub2 := m.Interpreters[1], m.Interpreters[2]
+			if sub1.ID > sub2.ID {
+				sub1, sub2 = sub2, sub1
+			}
 			hexOf := func(a string) string {
 				n, err := harness.ParseAddress(a)
 				if err != nil {

@@ -16,8 +16,11 @@ import (
 
 // Instance is one object of the type asked for, with its holders.
 type Instance struct {
-	Address         string   `json:"address"`
-	Type            string   `json:"type"`
+	Address string `json:"address"`
+	Type    string `json:"type"`
+	// Repr is the object's repr (an asyncio Task's name, coroutine and
+	// state; a file's name), cut as stacks cuts values.
+	Repr            string   `json:"repr"`
 	ShallowSize     uint64   `json:"shallow_size"`
 	RetainedSize    uint64   `json:"retained_size"`
 	RetainedObjects uint32   `json:"retained_objects"`
@@ -90,7 +93,7 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 			}
 			typ = qualified[t]
 		}
-		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: typ,
+		out.Instances = append(out.Instances, Instance{Address: hexAddr(g.H.Addr(id)), Type: typ, Repr: rt.Describe(g.H.Addr(id)).Repr,
 			ShallowSize: uint64(g.Sizes[u]), RetainedSize: g.Tree.Retained(u), RetainedObjects: g.Tree.Count[u],
 			Holders: finder.Holders(id)})
 	}
@@ -219,8 +222,12 @@ func (in *Instances) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	for _, o := range in.Instances {
-		fmt.Fprintf(w, "\n%s %s: retains %s in %d objects (shallow %s), %d holder(s)\n", o.Address, o.Type,
-			byteSize(int64(o.RetainedSize)), o.RetainedObjects, byteSize(int64(o.ShallowSize)), len(o.Holders))
+		objects := "objects"
+		if o.RetainedObjects == 1 {
+			objects = "object"
+		}
+		fmt.Fprintf(w, "\n%s %s: retains %s in %d %s (shallow %s), %d holder(s)\n  %s\n", o.Address, o.Type,
+			byteSize(int64(o.RetainedSize)), o.RetainedObjects, objects, byteSize(int64(o.ShallowSize)), len(o.Holders), o.Repr)
 		for _, h := range o.Holders {
 			who, via := h.Describe()
 			fmt.Fprintf(w, "  %s: %s\n", who, via)

@@ -28,9 +28,14 @@ type Show struct {
 	RootReferrers int `json:"root_referrers"`
 	// LazyImport is set for a 3.15 lazy-import placeholder: what it will
 	// import when first used.
-	LazyImport string     `json:"lazy_import,omitempty"`
-	Edges      []ShowEdge `json:"edges"`
-	MoreEdges  int        `json:"more_edges,omitempty"`
+	LazyImport string `json:"lazy_import,omitempty"`
+	// Traceback is an exception's __traceback__, outermost first as
+	// Python prints it, with each frame's locals: what pdb.pm() would
+	// show of a stored exception. Omitted for other objects.
+	Traceback    []TraceEntry `json:"traceback,omitempty"`
+	TracebackCut bool         `json:"traceback_cut,omitempty"`
+	Edges        []ShowEdge   `json:"edges"`
+	MoreEdges    int          `json:"more_edges,omitempty"`
 }
 
 // ShowEdge is one reference of a shown object and, to the depth asked,
@@ -77,6 +82,9 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 		s.Error = v.Err.Error()
 	}
 	s.LazyImport = lazyImportOf(rt, v)
+	if t.Kind == pyheap.KindException {
+		s.Traceback, s.TracebackCut = tracebackOf(rt, h.Addr(id))
+	}
 	// Only a function says where it was defined: labelling every edge of a
 	// big container to look for __module__ made show and path slow.
 	for _, e := range functionEdges(h, id, t) {
@@ -148,6 +156,7 @@ func (s *Show) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  error     %s\n", s.Error)
 	}
 	fmt.Fprintf(w, "  referrers %s (pycoroner refs lists each reference)\n", referrerCounts(s.Referrers, s.RootReferrers))
+	s.writeTraceback(w)
 	fmt.Fprintf(w, "  references (%d):\n", len(s.Edges)+s.MoreEdges)
 	writeShowEdges(w, s.Edges, s.MoreEdges, 2)
 	return nil
@@ -200,4 +209,72 @@ func functionEdges(h *pyheap.Heap, id pyheap.ObjectID, t *pyheap.Type) []pyheap.
 func describeValue(h *pyheap.Heap, id pyheap.ObjectID) Value {
 	v := h.Runtime().Describe(h.Addr(id))
 	return Value{Type: h.Type(id).ShortName(), Address: hexAddr(h.Addr(id)), Repr: v.Repr}
+}
+
+// TraceEntry is one entry of an exception's traceback (Show.Traceback).
+type TraceEntry struct {
+	Frame    string           `json:"frame"`
+	Function string           `json:"function"`
+	Filename string           `json:"filename"`
+	Line     int              `json:"line"`
+	Locals   map[string]Value `json:"locals"`
+	// HiddenGlobals counts a module body's locals, its module's globals,
+	// left out of Locals (as stacks leaves them out).
+	HiddenGlobals int    `json:"hidden_globals,omitempty"`
+	Error         string `json:"error,omitempty"`
+
+	localOrder []string
+}
+
+func tracebackOf(rt *pyheap.Runtime, exc uint64) ([]TraceEntry, bool) {
+	entries, cut, err := rt.Traceback(exc)
+	if err != nil {
+		return []TraceEntry{{Error: err.Error(), Locals: map[string]Value{}}}, true
+	}
+	out := make([]TraceEntry, 0, len(entries))
+	for _, e := range entries {
+		te := TraceEntry{Frame: hexAddr(e.Frame), Function: e.Function, Filename: e.Filename, Line: e.Line, Locals: map[string]Value{}}
+		if e.Err != nil {
+			te.Error = e.Err.Error()
+		}
+		if e.LocalsAreGlobals {
+			te.HiddenGlobals = len(e.Locals)
+		} else {
+			for _, l := range e.Locals {
+				te.Locals[l.Name] = valueOf(rt.Describe(l.Value))
+				te.localOrder = append(te.localOrder, l.Name)
+			}
+		}
+		out = append(out, te)
+	}
+	return out, cut
+}
+
+// writeTraceback prints an exception's traceback as Python does, most
+// recent call last, each frame's locals under it.
+func (s *Show) writeTraceback(w io.Writer) {
+	if len(s.Traceback) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  traceback (most recent call last):")
+	for _, e := range s.Traceback {
+		if e.Error != "" && e.Function == "" {
+			fmt.Fprintf(w, "    <unreadable entry: %s>\n", e.Error)
+			continue
+		}
+		fmt.Fprintf(w, "    File \"%s\", line %d, in %s\n", e.Filename, e.Line, e.Function)
+		for _, name := range e.localOrder {
+			v := e.Locals[name]
+			fmt.Fprintf(w, "      %s = %s (%s)\n", name, v.Repr, v.Type)
+		}
+		if e.HiddenGlobals > 0 {
+			fmt.Fprintf(w, "      (a module body: its %d locals are its module's globals)\n", e.HiddenGlobals)
+		}
+		if e.Error != "" {
+			fmt.Fprintf(w, "      (%s)\n", e.Error)
+		}
+	}
+	if s.TracebackCut {
+		fmt.Fprintln(w, "    … (the chain goes on past what could be read)")
+	}
 }

@@ -337,6 +337,8 @@ type Layout struct {
 	MethodDefName      Offset `py:"off:PyMethodDef:ml_name"`
 	TracebackNext      Offset `py:"off:_traceback:tb_next"`
 	TracebackFrame     Offset `py:"off:_traceback:tb_frame"`
+	TracebackLasti     Offset `py:"off:_traceback:tb_lasti"`  // bytes into the code, every version
+	TracebackLineno    Offset `py:"off:_traceback:tb_lineno"` // -1 until asked for, from 3.11
 	WeakrefObject      Offset `py:"off:_PyWeakReference:wr_object"`
 	WeakrefCallback    Offset `py:"off:_PyWeakReference:wr_callback"`
 	MemberDescrMember  Offset `py:"off:PyMemberDescrObject:d_member"`
