@@ -128,6 +128,17 @@ func TestWatchUntilCounter(t *testing.T) {
 			if ok, why := l.Running(); !ok {
 				t.Errorf("the process does not run freely after watch: %s", why)
 			}
+			// Python's spelling: a str indexed and sliced by character,
+			// truth, is, not's precedence. __name__ is "__main__".
+			cond := `__main__:__name__[2] == "m" and __main__:__name__[-6:] == "main__" and __main__:__doc__ and __main__:__name__ is not None and not len(__main__:TICKS) < 1`
+			r = pycoroner(t, "watch", strconv.Itoa(l.PID), "--until", cond, "--interval", "20ms", "--timeout", "40s", "-o", t.TempDir(), "--json")
+			var py struct {
+				Held   bool              `json:"held"`
+				Values map[string]string `json:"values"`
+			}
+			if err := json.Unmarshal(r.stdout, &py); r.code != 0 || err != nil || !py.Held || py.Values["__main__:__name__[2]"] != "'m'" {
+				t.Errorf("watch --until %s: exit %d, %v: %s%s", cond, r.code, err, r.stdout, r.stderr)
+			}
 		})
 	}
 }

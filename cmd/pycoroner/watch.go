@@ -62,9 +62,10 @@ Killing pycoroner, even with SIGKILL,
 leaves no breakpoint behind (docs/live.md).
 
 --until CONDITION polls every --interval and snapshots when CONDITION (an
-expression over the live heap, docs/live.md: == != < > and or not, in,
-len(), count("Class"), s.endswith("x") or CEL's s.endsWith("x"), slices
-s[-4:]) first holds. Polling may see the change after
+expression over the live heap in Python's spelling, docs/live.md: == != <
+> and or not, in, is None, len(), range(), count("Class"), s.endswith("x")
+(or CEL's s.endsWith("x")), s.lower(), indexes and slices s[-4:], b'..')
+first holds. Polling may see the change after
 the culprit returned: use --on-change to catch the writer itself. A name
 that can never resolve (a malformed module:attr, a count() argument that is
 no class name) is an error at once, and so is a condition whose values,

@@ -24,6 +24,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/pycoroner/pycoroner/pyheap"
+	"github.com/pycoroner/pycoroner/pyheap/pyrepr"
 )
 
 // Condition is a compiled condition.
@@ -65,6 +66,10 @@ func Rewrite(src string) string {
 		code := src
 		if q >= 0 {
 			code = src[:q]
+			// Python's bytes literal b'x': bytes are read as strs here.
+			if n := len(code); n > 0 && (code[n-1] == 'b' || code[n-1] == 'B') && (n == 1 || !(code[n-2] == '_' || isAlnum(code[n-2]))) {
+				code = code[:n-1]
+			}
 		}
 		b.WriteString(rewriteCode(code))
 		if q < 0 {
@@ -104,12 +109,23 @@ func rewriteCode(code string) string {
 				expr = code[start:end]
 			}
 		}
-		b.WriteString(code[last:start])
+		b.WriteString(pythonOperators(code[last:start]))
 		fmt.Fprintf(&b, "obj(%q)", expr)
 		last = end
 	}
-	b.WriteString(code[last:])
+	b.WriteString(pythonOperators(code[last:]))
 	return b.String()
+}
+
+var (
+	isNot = regexp.MustCompile(`\bis\s+not\b`)
+	isOp  = regexp.MustCompile(`\bis\b`)
+)
+
+// pythonOperators spells Python's identity tests as comparisons: on the
+// values a condition reads (None, bools, numbers, strs) `is` is `==`.
+func pythonOperators(code string) string {
+	return isOp.ReplaceAllString(isNot.ReplaceAllString(code, "!="), "==")
 }
 
 func isAlnum(c byte) bool {
@@ -123,7 +139,8 @@ func Compile(src string) (*Condition, error) {
 		// An environment makes an unknown name an error at compile time;
 		// null is CEL's spelling of None.
 		expr.Env(env),
-		expr.AsBool(),
+		// No AsBool: a condition is true as Python's `if` finds it (a
+		// non-empty str, a non-zero count), pyBool at Eval.
 		expr.Patch(celMethods{}),
 		expr.Function("obj", func(args ...any) (any, error) { return c.obj(args[0].(string)) },
 			new(func(string) any)),
@@ -137,9 +154,17 @@ func Compile(src string) (*Condition, error) {
 			new(func(any, any) bool)),
 		expr.Function("pyslice", func(args ...any) (any, error) { return pySlice(args[0], args[1], args[2]) },
 			new(func(any, any, any) any)),
+		expr.Function("pybool", func(args ...any) (any, error) { return pyBool(args[0]), nil },
+			new(func(any) bool)),
+		expr.Function("range", func(args ...any) (any, error) { return pyRange(args) },
+			new(func(...int) []any)),
 	)
 	if err == nil {
 		err = checkNames(prg.Node())
+	}
+	if err == nil && !strings.Contains(c.Rewritten, "obj(") && !strings.Contains(c.Rewritten, "count(") {
+		// Without AsBool, `1 + 2` compiles: a constant, true for ever.
+		err = fmt.Errorf("it reads nothing from the process: name an object (module:attr) or count(\"Class\")")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bad condition %q: %s", src, oneLine(err.Error()))
@@ -149,7 +174,41 @@ func Compile(src string) (*Condition, error) {
 }
 
 // env holds the names a condition may use besides its functions.
-var env = map[string]any{"null": nil}
+var env = map[string]any{"null": nil, "None": nil, "True": true, "False": false}
+
+// comparison holds expr's comparison operators.
+var comparison = map[string]bool{"==": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true, "in": true, "matches": true,
+	"contains": true, "startsWith": true, "endsWith": true}
+
+// pythonMethods are str methods a Python user writes, as expr's functions.
+var pythonMethods = map[string]string{"upper": "upper", "lower": "lower", "strip": "trim"}
+
+// truth wraps an operand of not, and, or in pybool (Python's truth of a
+// value), unless it is a bool already by its form.
+func truth(n ast.Node) ast.Node {
+	switch x := n.(type) {
+	case *ast.BoolNode:
+		return n
+	case *ast.CallNode:
+		if isPyBool(x) {
+			return n
+		}
+	case *ast.BinaryNode:
+		if comparison[x.Operator] || x.Operator == "and" || x.Operator == "or" || x.Operator == "&&" || x.Operator == "||" {
+			return n
+		}
+	case *ast.UnaryNode:
+		if x.Operator == "not" || x.Operator == "!" {
+			return n
+		}
+	}
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: "pybool"}, Arguments: []ast.Node{n}}
+}
+
+func isPyBool(c *ast.CallNode) bool {
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == "pybool" && len(c.Arguments) == 1
+}
 
 // celMethods accepts CEL's method forms of the string tests and of size,
 // which expr spells as operators and a function: x.endsWith(y) is
@@ -163,6 +222,30 @@ var celOperators = map[string]string{
 }
 
 func (celMethods) Visit(node *ast.Node) {
+	if bin, ok := (*node).(*ast.BinaryNode); ok && comparison[bin.Operator] {
+		// expr binds `not` tighter than a comparison: `not N > 5` is
+		// (not N) > 5 there, not (N > 5) as in Python.
+		if u, ok := bin.Left.(*ast.UnaryNode); ok && u.Operator == "not" {
+			operand := u.Node
+			if c, ok := operand.(*ast.CallNode); ok && isPyBool(c) {
+				operand = c.Arguments[0] // the truth wrapper put on it below: not a truth test now
+			}
+			ast.Patch(node, &ast.UnaryNode{Operator: "not", Node: &ast.BinaryNode{Operator: bin.Operator, Left: operand, Right: bin.Right}})
+			return
+		}
+	}
+	switch n := (*node).(type) {
+	case *ast.UnaryNode:
+		// Python's truth: `not S` of a str, a list, a number.
+		if n.Operator == "not" || n.Operator == "!" {
+			n.Node = truth(n.Node)
+		}
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "and", "or", "&&", "||":
+			n.Left, n.Right = truth(n.Left), truth(n.Right)
+		}
+	}
 	if bin, ok := (*node).(*ast.BinaryNode); ok && bin.Operator == "in" {
 		// Python's `in`: a substring of a str too, which expr's is not.
 		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "pyin"}, Arguments: []ast.Node{bin.Left, bin.Right}})
@@ -191,6 +274,10 @@ func (celMethods) Visit(node *ast.Node) {
 	}
 	name, ok := m.Property.(*ast.StringNode)
 	if !ok {
+		return
+	}
+	if fn, ok := pythonMethods[name.Value]; ok && len(call.Arguments) == 0 {
+		ast.Patch(node, &ast.BuiltinNode{Name: fn, Arguments: []ast.Node{m.Node}})
 		return
 	}
 	if op, ok := celOperators[name.Value]; ok && len(call.Arguments) == 1 {
@@ -223,11 +310,7 @@ func (c *Condition) Eval(rt *pyheap.Runtime) (bool, error) {
 		}
 		return false, fmt.Errorf("condition %q: %s", c.Source, msg)
 	}
-	b, ok := out.(bool)
-	if !ok {
-		return false, fmt.Errorf("condition %q gave %v, not true or false", c.Source, out)
-	}
-	return b, nil
+	return pyBool(out), nil
 }
 
 func (c *Condition) obj(expr string) (any, error) {
@@ -246,6 +329,9 @@ func (c *Condition) obj(expr string) (any, error) {
 	}
 	res, err := c.rt.ResolveAll(e)
 	if err != nil {
+		if v, ok := c.strIndex(e, expr); ok {
+			return v, nil
+		}
 		c.notYet = &NotYet{Name: expr, Why: oneLine(err.Error())}
 		return nil, c.notYet
 	}
@@ -255,6 +341,46 @@ func (c *Condition) obj(expr string) (any, error) {
 	addr := res.Addr
 	c.Values[expr] = c.rt.Describe(addr).Repr
 	return toNative(c.rt, addr, 3), nil
+}
+
+// strIndex answers an expression that indexes a str (sys:path[0][-1]):
+// the heap model indexes containers only, so the str is read and the
+// trailing indexes are the condition's, by character as in Python.
+func (c *Condition) strIndex(e pyheap.Expr, expr string) (any, bool) {
+	k := 0
+	for k < len(e.Steps) && e.Steps[len(e.Steps)-1-k].Index != nil {
+		k++
+	}
+	if k == 0 {
+		return nil, false
+	}
+	prefix := e
+	prefix.Steps = e.Steps[:len(e.Steps)-k]
+	res, err := c.rt.ResolveAll(prefix)
+	if err != nil {
+		return nil, false
+	}
+	t, err := c.rt.TypeOf(res.Addr)
+	if err != nil || t.Kind != pyheap.KindStr {
+		return nil, false
+	}
+	s, err := c.rt.StrValue(res.Addr)
+	if err != nil {
+		return nil, false
+	}
+	for _, st := range e.Steps[len(e.Steps)-k:] {
+		r := []rune(s)
+		i := int(*st.Index)
+		if i < 0 {
+			i += len(r)
+		}
+		if i < 0 || i >= len(r) {
+			return nil, false // out of range: not yet, perhaps
+		}
+		s = string(r[i])
+	}
+	c.Values[expr] = pyrepr.Str([]rune(s))
+	return s, true
 }
 
 func (c *Condition) count(typeName string) (any, error) {
@@ -331,6 +457,66 @@ func pyIn(needle, hay any) (any, error) {
 		return false, nil
 	}
 	return nil, fmt.Errorf("invalid operation: argument of type %s is not iterable", typeName(hay))
+}
+
+// pyBool is Python's truth of a condition value.
+func pyBool(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case Object:
+		return true
+	}
+	if f, ok := number(v); ok {
+		return f != 0
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map || rv.Kind() == reflect.Array {
+		return rv.Len() > 0
+	}
+	return true
+}
+
+// pyRange is Python's range(stop), range(start, stop[, step]), as a list
+// (bounded: a condition has no use for a million numbers).
+func pyRange(args []any) (any, error) {
+	var n []int64
+	for _, a := range args {
+		switch i := a.(type) {
+		case int:
+			n = append(n, int64(i))
+		case int64:
+			n = append(n, i)
+		default:
+			return nil, fmt.Errorf("invalid operation: range() takes ints, not a %s", typeName(a))
+		}
+	}
+	start, stop, step := int64(0), int64(0), int64(1)
+	switch len(n) {
+	case 1:
+		stop = n[0]
+	case 2, 3:
+		start, stop = n[0], n[1]
+		if len(n) == 3 {
+			step = n[2]
+		}
+	default:
+		return nil, fmt.Errorf("invalid operation: range() takes 1 to 3 ints, not %d", len(n))
+	}
+	if step == 0 {
+		return nil, fmt.Errorf("invalid operation: range() step must not be zero")
+	}
+	var out []any
+	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
+		if len(out) == maxItems {
+			return nil, fmt.Errorf("invalid operation: range() of more than %d numbers", maxItems)
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // pySlice is Python's v[from:to] for a str (by character) or a list;

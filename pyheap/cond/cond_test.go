@@ -61,10 +61,13 @@ func TestEval(t *testing.T) {
 		"app:F":            2.5,
 		"app:NONE":         nil,
 		// an int beyond 64 bits, as toNative gives it
-		"app:BIG":  wideInt("36893488147419103232"),
-		"app:HUGE": wideInt("1" + strings.Repeat("0", 400)),
-		"app:JP":   "日本語",
-		"app:USER": Object{"type": "User", "address": "0x7f0000001000", "repr": "<User object at 0x7f0000001000>"},
+		"app:BIG":   wideInt("36893488147419103232"),
+		"app:HUGE":  wideInt("1" + strings.Repeat("0", 400)),
+		"app:JP":    "日本語",
+		"app:S":     "aBc",
+		"app:EMPTY": "",
+		"app:B":     "bytes-x", // bytes as toNative gives them
+		"app:USER":  Object{"type": "User", "address": "0x7f0000001000", "repr": "<User object at 0x7f0000001000>"},
 	}
 	tests := []struct {
 		src  string
@@ -85,7 +88,7 @@ func TestEval(t *testing.T) {
 		{`app:F > 2 || false`, true},
 		{`app:NONE == null`, true},
 		{`app:N % 5 == 2 ? true : false`, true},
-		{`'it\'s' != "x"`, true},
+		{`'it\'s' != app:S`, true},
 		{`app:BIG > 1000 && app:BIG > app:N && app:BIG < 1e20`, true},
 		{`app:BIG == 2 ** 65`, true},
 		{`app:USER["type"] == "User"`, true},
@@ -97,14 +100,26 @@ func TestEval(t *testing.T) {
 		{`"/nope" not in sys:path[0]`, true},
 		{`"x" in sys:path && "y" not in sys:path`, true},
 		{`"debug" in app:CONFIG && !("other" in app:CONFIG)`, true},
-		{`12 in [1, 12.0]`, true},
+		{`app:N in [1, 12.0]`, true},
 		{`sys:path[0][-4:] == "/lib"`, true},
 		{`sys:path[1:][0] == "/srv/app"`, true},
 		{`app:JP[-1:] == "語" && app:JP[0:1] == "日" && app:JP[1:] == "本語" && app:JP[5:] == ""`, true},
 		{`len(sys:path[-2:]) == 2 && sys:path[:-2] == ["/usr/lib"] && sys:path[-10:2][1] == "/srv/app"`, true},
 		{`app:N in 1..20 && !(app:N in 13..20)`, true},
-		{`"b" in split("a,b", ",")`, true},
+		{`"b" in split(app:S + ",b", ",")`, true},
 		{`app:HUGE > 1e300`, true},
+		// more of Python: truth, not's precedence, None/True/False, is,
+		// range(), bytes literals, str methods
+		{`not app:EMPTY and app:S and not app:NONE and app:N`, true},
+		{`app:S != "x" and not app:N > 20`, true},
+		{`not app:N > 5`, false},
+		{`app:NONE is None and app:CONFIG.debug is True and app:N is not None`, true},
+		{`app:N in range(1, 20) and app:N not in range(3) and 10 in range(0, 20, 5)`, true},
+		{`app:B == b'bytes-x' and app:B[-1:] == b"x" and app:B.endswith(b'-x')`, true},
+		{`app:S`, true},
+		{`app:EMPTY`, false},
+		{`len(sys:path)`, true},
+		{`app:S.upper() == "ABC" and app:S.lower() == "abc" and " a ".strip() == "a"`, true},
 	}
 	for _, tc := range tests {
 		c, err := Compile(tc.src)
