@@ -230,8 +230,13 @@ func checkTraceback(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 			Line                      int
 			Locals                    map[string]struct{ Repr string }
 		} `json:"traceback"`
+		Raised string `json:"raised"`
 	}
 	heapJSON(t, &s, core, "show", "CORE", le.Address)
+	if s.Raised != le.Raised {
+		t.Errorf("raised %q, Python ends the traceback with %q", s.Raised, le.Raised)
+	}
+	checkChain(t, core, m)
 	if len(s.Traceback) != len(le.Traceback) {
 		t.Fatalf("traceback of %d entries, the process says %d: %+v", len(s.Traceback), len(le.Traceback), s.Traceback)
 	}
@@ -250,6 +255,43 @@ func checkTraceback(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 		}
 		if len(got.Locals) != len(le.Locals[i]) {
 			t.Errorf("entry %d (%s): %d locals, the process has %d", i, want.Function, len(got.Locals), len(le.Locals[i]))
+		}
+	}
+}
+
+// checkChain: show of an exception raised from another gives the chain as
+// Python prints it: the cause, its last line, its traceback.
+func checkChain(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
+	ce := m.ChainedError
+	if ce == nil {
+		t.Fatal("the oracle has no chained exception")
+	}
+	var s struct {
+		Raised string `json:"raised"`
+		Chain  []struct {
+			Relation, Address, Raised string
+			Traceback                 []struct {
+				Function, Filename string
+				Line               int
+			}
+		} `json:"chain"`
+	}
+	heapJSON(t, &s, core, "show", "CORE", ce.Address)
+	if s.Raised != ce.Raised || len(s.Chain) != len(ce.Chain) {
+		t.Fatalf("chained exception: raised %q with %d before it; Python: %q with %d", s.Raised, len(s.Chain), ce.Raised, len(ce.Chain))
+	}
+	for i, want := range ce.Chain {
+		got := s.Chain[i]
+		if got.Relation != want.Relation || !sameAddr(got.Address, want.Address) || got.Raised != want.Raised || len(got.Traceback) != len(want.Traceback) {
+			t.Errorf("chain %d: %s %s %q (%d entries); Python: %s %s %q (%d entries)", i, got.Relation, got.Address, got.Raised, len(got.Traceback),
+				want.Relation, want.Address, want.Raised, len(want.Traceback))
+			continue
+		}
+		for j, e := range want.Traceback {
+			g := got.Traceback[j]
+			if g.Function != e.Function || g.Filename != e.Filename || g.Line != e.Line {
+				t.Errorf("chain %d entry %d: %s %s:%d; Python: %s %s:%d", i, j, g.Function, g.Filename, g.Line, e.Function, e.Filename, e.Line)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package pyheap
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // TracebackEntry is one entry of an exception's traceback: where the
@@ -102,4 +103,77 @@ func (r *Runtime) frameObject(f uint64) (ci *codeInfo, locals []Local, globals b
 	}
 	locals, _, err = r.frameLocals(L.IFrameLocalsplus.Add(iframe), L.IFrameLocals.Add(iframe), ci)
 	return ci, locals, r.sameDict(L.IFrameLocals, L.IFrameGlobals, iframe), err
+}
+
+// ChainLink is an exception in another's chain: the exception it was
+// raised from (its __cause__, `raise ... from`) or while handling (its
+// __context__, unless `from` suppressed it).
+type ChainLink struct {
+	Exc      uint64
+	Relation string // "cause" or "context"
+}
+
+// maxChain bounds an exception chain walk.
+const maxChain = 16
+
+// ExceptionChain lists the exceptions before exc in its chain, nearest
+// first, as Python prints them above it (oldest first, in reverse).
+func (r *Runtime) ExceptionChain(exc uint64) []ChainLink {
+	L := r.L
+	var out []ChainLink
+	seen := map[uint64]bool{exc: true}
+	for len(out) < maxChain {
+		rel := "cause"
+		next := r.ptrField(exc, L.ExcCause)
+		if next == 0 {
+			suppressed, err := r.m.u8(L.ExcSuppressContext.Add(exc))
+			if err != nil || suppressed != 0 {
+				break
+			}
+			rel, next = "context", r.ptrField(exc, L.ExcContext)
+		}
+		if next == 0 || seen[next] {
+			break
+		}
+		if t, err := r.TypeOf(next); err != nil || t.Kind != KindException {
+			break
+		}
+		seen[next] = true
+		out = append(out, ChainLink{Exc: next, Relation: rel})
+		exc = next
+	}
+	return out
+}
+
+// ExceptionLine is the last line Python prints of a traceback: the
+// type's name and str(exc) when its args are one str ("ValueError: bad
+// value"), the type's name alone when there are none, else "" (the
+// caller shows the repr).
+func (r *Runtime) ExceptionLine(exc uint64) string {
+	t, err := r.TypeOf(exc)
+	if err != nil {
+		return ""
+	}
+	args := r.ptrField(exc, r.L.ExcArgs)
+	if args == 0 {
+		return ""
+	}
+	items, _, err := r.SeqItems(args, KindTuple, 2)
+	if err != nil {
+		return ""
+	}
+	// As traceback.py names the type: __main__ and builtins left out.
+	name := strings.TrimPrefix(r.ClassName(t), "__main__.")
+	switch len(items) {
+	case 0:
+		return name
+	case 1:
+		if s, err := r.StrValue(items[0]); err == nil {
+			if s == "" {
+				return name
+			}
+			return name + ": " + s
+		}
+	}
+	return ""
 }

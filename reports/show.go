@@ -34,8 +34,15 @@ type Show struct {
 	// show of a stored exception. Omitted for other objects.
 	Traceback    []TraceEntry `json:"traceback,omitempty"`
 	TracebackCut bool         `json:"traceback_cut,omitempty"`
-	Edges        []ShowEdge   `json:"edges"`
-	MoreEdges    int          `json:"more_edges,omitempty"`
+	// Raised is the line Python ends a traceback with ("ValueError: bad
+	// value"); the repr when the args are not one str.
+	Raised string `json:"raised,omitempty"`
+	// Chain is the exceptions before this one, nearest first: the one it
+	// was raised from (cause) or while handling (context), each with its
+	// own traceback. Python prints them above it, oldest first.
+	Chain     []ChainedException `json:"chain,omitempty"`
+	Edges     []ShowEdge         `json:"edges"`
+	MoreEdges int                `json:"more_edges,omitempty"`
 }
 
 // ShowEdge is one reference of a shown object and, to the depth asked,
@@ -84,6 +91,12 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	s.LazyImport = lazyImportOf(rt, v)
 	if t.Kind == pyheap.KindException {
 		s.Traceback, s.TracebackCut = tracebackOf(rt, h.Addr(id))
+		s.Raised = raisedLine(rt, h.Addr(id), v.Repr)
+		for _, link := range rt.ExceptionChain(h.Addr(id)) {
+			tb, cut := tracebackOf(rt, link.Exc)
+			s.Chain = append(s.Chain, ChainedException{Relation: link.Relation, Address: hexAddr(link.Exc),
+				Raised: raisedLine(rt, link.Exc, rt.Describe(link.Exc).Repr), Traceback: tb, TracebackCut: cut})
+		}
 	}
 	// Only a function says where it was defined: labelling every edge of a
 	// big container to look for __module__ made show and path slow.
@@ -250,17 +263,84 @@ func tracebackOf(rt *pyheap.Runtime, exc uint64) ([]TraceEntry, bool) {
 	return out, cut
 }
 
-// writeTraceback prints an exception's traceback as Python does, most
-// recent call last, each frame's locals under it.
+// ChainedException is one exception of Show.Chain.
+type ChainedException struct {
+	Relation     string       `json:"relation"` // "cause" or "context"
+	Address      string       `json:"address"`
+	Raised       string       `json:"raised"`
+	Traceback    []TraceEntry `json:"traceback"`
+	TracebackCut bool         `json:"traceback_cut,omitempty"`
+}
+
+func raisedLine(rt *pyheap.Runtime, exc uint64, repr string) string {
+	if line := rt.ExceptionLine(exc); line != "" {
+		return line
+	}
+	return repr
+}
+
+// chainSentences are what Python prints between two tracebacks of a
+// chain.
+var chainSentences = map[string]string{
+	"cause":   "The above exception was the direct cause of the following exception:",
+	"context": "During handling of the above exception, another exception occurred:",
+}
+
+// writeTraceback prints an exception's traceback as Python does: the
+// chain first, oldest first, then its own, most recent call last, each
+// frame's locals under it, and the line it was raised with.
 func (s *Show) writeTraceback(w io.Writer) {
-	if len(s.Traceback) == 0 {
+	if len(s.Traceback) == 0 && len(s.Chain) == 0 {
+		return
+	}
+	for i := len(s.Chain) - 1; i >= 0; i-- {
+		c := s.Chain[i]
+		fmt.Fprintf(w, "  (%s at %s)\n", c.Raised, c.Address)
+		writeTraceEntries(w, c.Traceback, c.TracebackCut)
+		fmt.Fprintf(w, "    %s\n\n  %s\n\n", c.Raised, chainSentences[c.Relation])
+	}
+	writeTraceEntries(w, s.Traceback, s.TracebackCut)
+	if s.Raised != "" {
+		fmt.Fprintf(w, "    %s\n", s.Raised)
+	}
+}
+
+// repeatShown is how many times Python prints a repeated traceback line
+// before it says "[Previous line repeated N more times]".
+const repeatShown = 3
+
+func writeTraceEntries(w io.Writer, entries []TraceEntry, cut bool) {
+	if len(entries) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "  traceback (most recent call last):")
-	for _, e := range s.Traceback {
+	for i := 0; i < len(entries); i++ {
+		e := entries[i]
+		// A recursion: the same place over and over, said once.
+		same := 0
+		for j := i + 1; j < len(entries) && entries[j].Filename == e.Filename && entries[j].Line == e.Line && entries[j].Function == e.Function; j++ {
+			same++
+		}
+		if same >= repeatShown {
+			for k := 0; k < repeatShown; k++ {
+				writeTraceEntry(w, entries[i+k])
+			}
+			fmt.Fprintf(w, "    [Previous line repeated %d more times]\n", same+1-repeatShown)
+			i += same
+			continue
+		}
+		writeTraceEntry(w, e)
+	}
+	if cut {
+		fmt.Fprintln(w, "    … (the chain goes on past what could be read)")
+	}
+}
+
+func writeTraceEntry(w io.Writer, e TraceEntry) {
+	{
 		if e.Error != "" && e.Function == "" {
 			fmt.Fprintf(w, "    <unreadable entry: %s>\n", e.Error)
-			continue
+			return
 		}
 		fmt.Fprintf(w, "    File \"%s\", line %d, in %s\n", e.Filename, e.Line, e.Function)
 		for _, name := range e.localOrder {
@@ -273,8 +353,5 @@ func (s *Show) writeTraceback(w io.Writer) {
 		if e.Error != "" {
 			fmt.Fprintf(w, "      (%s)\n", e.Error)
 		}
-	}
-	if s.TracebackCut {
-		fmt.Fprintln(w, "    … (the chain goes on past what could be read)")
 	}
 }

@@ -282,21 +282,22 @@ type Layout struct {
 	SetEntryKey            Offset `py:"off:setentry:key"`
 
 	// Other object kinds that the stack view decodes.
-	ModuleDict   Offset `py:"off:PyModuleObject:md_dict"`
-	ModuleName   Offset `py:"off:PyModuleObject:md_name"`
-	FuncCode     Offset `py:"off:PyFunctionObject:func_code"`
-	FuncGlobals  Offset `py:"off:PyFunctionObject:func_globals"`
-	FuncName     Offset `py:"off:PyFunctionObject:func_name"`
-	FuncQualname Offset `py:"off:PyFunctionObject:func_qualname"`
-	FuncClosure  Offset `py:"off:PyFunctionObject:func_closure"`
-	CellRef      Offset `py:"off:PyCellObject:ob_ref"`
-	ExcArgs      Offset `py:"off:PyBaseExceptionObject:args"`
-	ExcTraceback Offset `py:"off:PyBaseExceptionObject:traceback"`
-	ExcContext   Offset `py:"off:PyBaseExceptionObject:context"`
-	ExcCause     Offset `py:"off:PyBaseExceptionObject:cause"`
-	ExcBaseSize  int64  `py:"size:PyBaseExceptionObject"`
-	ExcDict      Offset `py:"off:PyBaseExceptionObject:dict"`
-	ExcNotes     Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
+	ModuleDict         Offset `py:"off:PyModuleObject:md_dict"`
+	ModuleName         Offset `py:"off:PyModuleObject:md_name"`
+	FuncCode           Offset `py:"off:PyFunctionObject:func_code"`
+	FuncGlobals        Offset `py:"off:PyFunctionObject:func_globals"`
+	FuncName           Offset `py:"off:PyFunctionObject:func_name"`
+	FuncQualname       Offset `py:"off:PyFunctionObject:func_qualname"`
+	FuncClosure        Offset `py:"off:PyFunctionObject:func_closure"`
+	CellRef            Offset `py:"off:PyCellObject:ob_ref"`
+	ExcArgs            Offset `py:"off:PyBaseExceptionObject:args"`
+	ExcTraceback       Offset `py:"off:PyBaseExceptionObject:traceback"`
+	ExcContext         Offset `py:"off:PyBaseExceptionObject:context"`
+	ExcCause           Offset `py:"off:PyBaseExceptionObject:cause"`
+	ExcSuppressContext Offset `py:"off:PyBaseExceptionObject:suppress_context"` // a char: raise ... from ... sets it
+	ExcBaseSize        int64  `py:"size:PyBaseExceptionObject"`
+	ExcDict            Offset `py:"off:PyBaseExceptionObject:dict"`
+	ExcNotes           Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
 
 	// 3.15's lazy-import placeholders. The struct is private to
 	// Objects/lazyimportobject.c: the generator declares it for the probe
