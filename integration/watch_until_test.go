@@ -209,15 +209,17 @@ func TestWatchUntilProgramEnds(t *testing.T) {
 		in := in
 		t.Run(in.Name, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"watch", "--until", "len(sys:path) > 5000", "--interval", "20ms", "--timeout", "60s", "-o", t.TempDir(), "--json", "--"}
-			r := pycoroner(t, append(args, in.Command("-c", "import time; time.sleep(0.5)")...)...)
+			args := []string{"watch", "--until", "len(sys:path) > 5000 and sys:path", "--interval", "20ms", "--timeout", "60s", "-o", t.TempDir(), "--json", "--"}
+			r := pycoroner(t, append(args, in.Command("-c", "import sys, time; sys.path.insert(0, '/marker'); time.sleep(0.5)")...)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
 			}
 			var got struct {
-				Held         bool `json:"held"`
-				Polls        int  `json:"polls"`
-				ProgramEnded bool `json:"program_ended"`
+				Held         bool              `json:"held"`
+				Polls        int               `json:"polls"`
+				ProgramEnded bool              `json:"program_ended"`
+				Values       map[string]string `json:"values"`
+				LastError    string            `json:"last_error"`
 				Program      struct {
 					ExitStatus *int `json:"exit_status"`
 				} `json:"program"`
@@ -227,6 +229,11 @@ func TestWatchUntilProgramEnds(t *testing.T) {
 			}
 			if got.Held || !got.ProgramEnded || got.Polls < 2 || got.Program.ExitStatus == nil || *got.Program.ExitStatus != 0 {
 				t.Errorf("want the program ended with status 0, the condition never held, after some polls: %s", r.stdout)
+			}
+			// Why it never held: what the last full read saw, not the
+			// finalising interpreter's missing sys.
+			if !strings.Contains(got.Values["sys:path"], "'/marker'") || got.LastError != "" {
+				t.Errorf("want the last values read (sys.path with '/marker') and no last error: %s", r.stdout)
 			}
 		})
 	}

@@ -275,6 +275,12 @@ func (r *UntilReport) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, " (last error: %s)", r.LastError)
 		}
 		fmt.Fprintln(w)
+		if len(r.Values) > 0 {
+			fmt.Fprintln(w, "the last values read:")
+			for k, v := range r.Values {
+				fmt.Fprintf(w, "  %s = %s\n", k, v)
+			}
+		}
 		if r.Program != nil {
 			r.Program.WriteText(w)
 		}

@@ -295,6 +295,7 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 	pid := t.pid
 	rep := &reports.UntilReport{PID: pid, Condition: f.until, Values: map[string]string{}, Warnings: []string{}, Timeout: f.timeout, Interval: f.interval}
 	start := time.Now()
+	var lastRead map[string]string // the values of the last poll that read every name
 	notes := noteOnce{}
 	warns := &ambiguities{}
 	if !g.json {
@@ -329,6 +330,9 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 			rep.LastError = err.Error()
 			notes.say(fmt.Sprintf("poll %d failed: %v; polling on", rep.Polls, err))
 		}
+		if err == nil && evalErr == nil {
+			lastRead = c.Values
+		}
 		if evalErr != nil {
 			var te *cond.TypeError
 			if errors.As(evalErr, &te) {
@@ -356,6 +360,15 @@ func runUntil(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Signal
 		time.Sleep(f.interval)
 	}
 	rep.ElapsedMS = time.Since(start).Milliseconds()
+	if !rep.Held && lastRead != nil {
+		// What the condition last read, when it could read it all: why it
+		// never held. A program's last polls find its interpreter
+		// finalising (sys.modules cleared): not the program's last error.
+		rep.Values = lastRead
+		if rep.ProgramEnded {
+			rep.LastError = ""
+		}
+	}
 	rep.Program = t.finish(nil)
 	if g.json {
 		return reports.WriteJSON(stdout, rep)
