@@ -62,6 +62,7 @@ func runOnChange(g *globalFlags, t *watchTarget, f *watchFlags, stop chan os.Sig
 	switch {
 	case errors.Is(err, live.ErrTimeout):
 		rep.TimedOut, err = true, nil
+		w.checkUnseenRebinding()
 	case errors.Is(err, errNameGone):
 		err = nil // said in the last hit
 	case t.program != nil && errors.Is(err, live.ErrGone):
@@ -175,6 +176,36 @@ func (w *changeWatch) hit(tid, which int) error {
 		rep.WriteHit(stdout, len(rep.Hits)-1)
 	}
 	return end
+}
+
+// checkUnseenRebinding looks, once the watch timed out, whether the name
+// names another object than the one watched: a rebinding made after its
+// slot moved with its dict's table (new globals) has no breakpoint, and
+// if the old object is kept alive and never written, nothing else says
+// so. Warned, in text and JSON.
+func (w *changeWatch) checkUnseenRebinding() {
+	p, rt, err := openSnapshot(w.g, w.s)
+	if err != nil {
+		return
+	}
+	defer p.Close()
+	res, err := rt.ResolveAll(mustParse(w.f.onChange))
+	switch {
+	case err != nil:
+		w.warn(fmt.Sprintf("%s no longer names an object (%s): deleted or its holder replaced where no breakpoint was", w.f.onChange, firstLine(err.Error())))
+	case res.Addr != w.obj && (w.kind == pyheap.KindList || w.kind == pyheap.KindDict):
+		w.warn(fmt.Sprintf("%s now names %s, not the %s at 0x%x watched: it was bound again where no breakpoint was (its slot moved when its dict grew); watch again to follow it", w.f.onChange, rt.ShortDesc(res.Addr), w.desc.Type, w.obj))
+	}
+}
+
+func (w *changeWatch) warn(s string) {
+	w.rep.Warnings = append(w.rep.Warnings, s)
+	warnAll(os.Stderr, []string{s})
+}
+
+func mustParse(expr string) pyheap.Expr {
+	e, _ := pyheap.ParseExpr(expr)
+	return e
 }
 
 // notCounted drops a hit's snapshot, watches now's words, and says why
