@@ -37,6 +37,7 @@ func TestHeapBadInput(t *testing.T) {
 		{"index out of range", []string{"show", sr, core, "sys:path[100000]"}, 1, "out of range"},
 		{"index into a str", []string{"show", sr, core, "sys:platform[0]"}, 1, "cannot be indexed"},
 		{"not a core", []string{"histogram", "/bin/sh"}, 1, "not a core file"},
+		{"a type by another module's name", []string{"instances", sr, core, "nosuch.dict"}, 1, `as histogram prints them); did you mean dict?`},
 		{"object before the core", []string{"show", sr, "0x7f0000001000", core}, 2, "the core comes first, then the ADDR: pycoroner show " + core + " 0x7f0000001000"},
 		{"expression before the core", []string{"refs", sr, "sys:path", core}, 2, "the core comes first"},
 		{"regexp before the core", []string{"grep", sr, "^/usr", core}, 2, "the core comes first, then the REGEX"},

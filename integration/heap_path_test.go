@@ -230,9 +230,19 @@ func checkTraceback(t *testing.T, core coreRef, m harness.ThreadsMarkers) {
 			Line                      int
 			Locals                    map[string]struct{ Repr string }
 		} `json:"traceback"`
-		Raised string `json:"raised"`
+		Raised string                 `json:"raised"`
+		Edges  []struct{ Via string } `json:"edges"`
 	}
 	heapJSON(t, &s, core, "show", "CORE", le.Address)
+	dicts := 0
+	for _, e := range s.Edges {
+		if e.Via == "__dict__" {
+			dicts++
+		}
+	}
+	if dicts != 1 {
+		t.Errorf("the exception's __dict__ listed %d times among its references, want once", dicts)
+	}
 	if s.Raised != le.Raised {
 		t.Errorf("raised %q, Python ends the traceback with %q", s.Raised, le.Raised)
 	}

@@ -84,6 +84,21 @@ func TestStacksMatchOracle(t *testing.T) {
 				}
 			}
 		}
+		// The text names a handled exception by its address too, which
+		// show takes to print its traceback.
+		text := pycoroner(t, "stacks", res.CorePath)
+		for _, th := range oracle.Threads {
+			if th.Exception == nil || th.Exception.Repr == nil {
+				continue
+			}
+			addr, err := harness.ParseAddress(th.Exception.Address)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("handling %s at 0x%x", *th.Exception.Repr, addr); !strings.Contains(string(text.stdout), want) {
+				t.Errorf("stacks does not say %q:\n%s", want, text.stdout)
+			}
+		}
 	})
 }
 

@@ -347,7 +347,11 @@ func (r *Runtime) walkInstance(obj uint64, t *Type, tw *typeWalk, labels bool, e
 	dict, keys, values, _ := r.instanceDict(obj, t)
 	dictSlot := int64(-1)
 	if dict != 0 {
-		emit(dict, fieldRef("__dict__"), false)
+		// An exception's dict is one of BaseException's own fields,
+		// emitted above with them: not twice.
+		if tw.solidKind != KindException || !r.L.ExcDict.Has() || t.Dictoffset != int64(r.L.ExcDict) {
+			emit(dict, fieldRef("__dict__"), false)
+		}
 		r.walkInlineValues(obj, t, labels, emit) // 3.13, walk_stdlib.go
 		if t.Dictoffset > 0 {
 			dictSlot = t.Dictoffset

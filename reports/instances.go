@@ -58,7 +58,11 @@ func BuildInstances(g *LeakGraph, name string, top int) (*Instances, error) {
 		want[ti], found = true, true
 	}
 	if !found {
-		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)", name)
+		hint := ""
+		if near := g.typesNamedLike(name); len(near) > 0 {
+			hint = "; did you mean " + strings.Join(near, " or ") + "?"
+		}
+		return nil, fmt.Errorf("no object of a type named %q in the census (give tp_name, __name__ or module.__name__, as histogram prints them)%s", name, hint)
 	}
 	nodes, count, ok := g.TypeTops.largest(g, want, top)
 	if !ok {
@@ -234,4 +238,24 @@ func (in *Instances) WriteText(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// typesNamedLike lists the census's types whose __name__ is the last part
+// of name: asyncio.Task is _asyncio.Task, its C type's tp_name.
+func (g *LeakGraph) typesNamedLike(name string) []string {
+	short := name
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		short = name[i+1:]
+	}
+	var out []string
+	for _, t := range g.Types {
+		if t.ShortName() == short && !slices.Contains(out, g.H.Runtime().ClassName(t)) {
+			out = append(out, g.H.Runtime().ClassName(t))
+			if len(out) == 3 {
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -253,7 +253,7 @@ func (s *Stacks) WriteThreads(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		if th.Exception != nil {
-			fmt.Fprintf(w, "  handling %s\n", th.Exception.Repr)
+			fmt.Fprintf(w, "  handling %s at %s (show it for its traceback)\n", th.Exception.Repr, th.Exception.Address)
 		}
 		for _, f := range th.Frames {
 			if f.native != nil {

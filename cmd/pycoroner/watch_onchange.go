@@ -184,7 +184,19 @@ func (w *changeWatch) hit(tid, which int) error {
 // if the old object is kept alive and never written, nothing else says
 // so. Warned, in text and JSON.
 func (w *changeWatch) checkUnseenRebinding() {
-	p, rt, err := openSnapshot(w.g, w.s)
+	var p *coreread.Process
+	var rt *pyheap.Runtime
+	var err error
+	if w.s.Attached() {
+		p, rt, err = openSnapshot(w.g, w.s)
+	} else {
+		// Watch let the process go when it ended: a snapshot of its own.
+		var mem *os.File
+		if mem, _, err = live.SnapshotToMemory(w.s.PID, true); err == nil {
+			p, rt, err = openCore(w.g, mem.Name())
+			mem.Close()
+		}
+	}
 	if err != nil {
 		return
 	}

@@ -398,6 +398,10 @@ func (s *Session) Regs(tid int) (unix.PtraceRegs, error) {
 	return regs, err
 }
 
+// Attached reports whether the session still traces the process (Watch
+// detaches when it ends).
+func (s *Session) Attached() bool { return s.tr != nil }
+
 // Detach resumes the process, delivering the signals its threads were
 // stopped with. It is safe to call more than once.
 func (s *Session) Detach() {
