@@ -1,13 +1,9 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,7 +114,6 @@ func TestWatchFollowsARebinding(t *testing.T) {
 // and warns that the name now names another object.
 func TestWatchNoticesAnUnseenRebinding(t *testing.T) {
 	needBreakpoints(t)
-	script := filepath.Join(t.TempDir(), "grow.py")
 	src := `import signal, sys, time
 X = [0]
 KEEP = X
@@ -133,61 +128,42 @@ print("ready", flush=True)
 while True:
     time.sleep(0.05)
 `
-	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range interpreters(t) {
-		in := in
-		t.Run(in.Name, func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			argv := in.Command(script)
-			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-			pipe, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
-			lines := bufio.NewReader(pipe)
-			if l, err := lines.ReadString('\n'); err != nil || !strings.HasPrefix(l, "ready") {
-				t.Fatalf("the script did not start: %q %v", l, err)
-			}
-			var out bytes.Buffer
-			w := startWatch(t, ctx, &out, "watch", strconv.Itoa(cmd.Process.Pid), "--on-change", "__main__:X",
-				"-o", t.TempDir(), "--timeout", "3s", "--json")
-			if err := unix.Kill(cmd.Process.Pid, unix.SIGUSR1); err != nil {
-				t.Fatal(err)
-			}
-			done, err := lines.ReadString('\n')
-			if err != nil {
-				t.Fatalf("the script did not rebind X: %v", err)
-			}
-			newList := strings.TrimSpace(strings.TrimPrefix(done, "done"))
-			if err := w.cmd.Wait(); err != nil {
-				t.Fatalf("watch: %v\n%s", err, w.stderr())
-			}
-			var got struct {
-				Hits     []struct{ Rebound bool } `json:"hits"`
-				TimedOut bool                     `json:"timed_out"`
-				Warnings []string                 `json:"warnings"`
-			}
-			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-				t.Fatalf("%v\n%s", err, out.Bytes())
-			}
-			if len(got.Hits) > 0 && got.Hits[0].Rebound {
-				t.Skipf("this build's dict kept the binding in place: the rebinding was caught (%s)", out.Bytes())
-			}
-			said := false
-			for _, w := range got.Warnings {
-				said = said || strings.Contains(w, "now names <list at "+newList)
-			}
-			if !got.TimedOut || !said {
-				t.Errorf("want a timeout that warns __main__:X now names the list at %s: %s", newList, out.Bytes())
-			}
-		})
-	}
+	forEachScript(t, "grow.py", src, func(t *testing.T, ctx context.Context, s runningScript) {
+		lines := s.lines
+		if l, err := lines.ReadString('\n'); err != nil || !strings.HasPrefix(l, "ready") {
+			t.Fatalf("the script did not start: %q %v", l, err)
+		}
+		var out bytes.Buffer
+		w := startWatch(t, ctx, &out, "watch", strconv.Itoa(s.pid()), "--on-change", "__main__:X",
+			"-o", t.TempDir(), "--timeout", "3s", "--json")
+		if err := unix.Kill(s.pid(), unix.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		done, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the script did not rebind X: %v", err)
+		}
+		newList := strings.TrimSpace(strings.TrimPrefix(done, "done"))
+		if err := w.cmd.Wait(); err != nil {
+			t.Fatalf("watch: %v\n%s", err, w.stderr())
+		}
+		var got struct {
+			Hits     []struct{ Rebound bool } `json:"hits"`
+			TimedOut bool                     `json:"timed_out"`
+			Warnings []string                 `json:"warnings"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%v\n%s", err, out.Bytes())
+		}
+		if len(got.Hits) > 0 && got.Hits[0].Rebound {
+			t.Skipf("this build's dict kept the binding in place: the rebinding was caught (%s)", out.Bytes())
+		}
+		said := false
+		for _, w := range got.Warnings {
+			said = said || strings.Contains(w, "now names <list at "+newList)
+		}
+		if !got.TimedOut || !said {
+			t.Errorf("want a timeout that warns __main__:X now names the list at %s: %s", newList, out.Bytes())
+		}
+	})
 }
