@@ -44,42 +44,43 @@ func newWatchCmd(g *globalFlags) *cobra.Command {
 		Long: `watch attaches to a running Python process and waits, without editing its code.
 
 --on-change EXPR resolves EXPR (sys:path, app.settings:CONFIG, app:OBJ.attr;
-app:OBJ@N in interpreter N, as refs --help says) to an object and sets x86-64 hardware write breakpoints (perf events, on every
-thread and on threads started later) on the words that change when it
-mutates: a list's length, item array and first slot; a dict's length, table
-and version tag; the slot that holds an attribute. A list or dict named by
-an attribute (sys:path) has its binding watched too: when the name is bound
-to another object, the hit says so and the watch follows the name. Other
-item slots than the first are not watched (four debug registers). The process runs at full
-speed until a thread writes one: that thread stops right after the writing
-instruction, pycoroner writes a snapshot core into DIR and prints that
-thread's Python stack (the culprit line is on top) and what the write did
-(a list's resize is called a resize), then lets it go on and keeps watching
-until --count hits or --timeout. A write made while the writing Python
-thread runs no Python frame (CPython itself, setting sys.path[0] at
-start-up) is said in one line but not counted, and no snapshot is kept.
-Killing pycoroner, even with SIGKILL,
-leaves no breakpoint behind (docs/live.md).
+app:OBJ@N in interpreter N, as refs --help says) to an object and sets
+x86-64 hardware write breakpoints (perf events, on every thread and on
+threads started later) on the words that change when it mutates: a list's
+length, item array and first slot; a dict's length, table and version
+tag; the slot that holds an attribute. A list or dict named by an
+attribute (sys:path) has its binding watched too: when the name is bound
+to another object, the hit says so and the watch follows the name;
+deleting the name ends the watch. Other item slots than the first are not
+watched (four debug registers). The process runs at full speed until a
+thread writes one: that thread stops right after the writing instruction,
+pycoroner writes a snapshot core into DIR and prints that thread's Python
+stack (the culprit line is on top) and what the write did (a list's
+resize is called a resize), then lets it go on and keeps watching until
+--count hits or --timeout. A write made while the writing Python thread
+runs no Python frame (CPython itself, setting sys.path[0] at start-up) is
+said in one line but not counted, and no snapshot is kept. Killing
+pycoroner, even with SIGKILL, leaves no breakpoint behind (docs/live.md).
 
---until CONDITION polls every --interval and snapshots when CONDITION (an
-expression over the live heap in Python's spelling, docs/live.md: == != <
-> and or not, in, is None, len(), range(), count("Class"), s.endswith("x")
-(or CEL's s.endsWith("x")), s.lower(), indexes and slices s[-4:], b'..')
-first holds. Polling may see the change after
-the culprit returned: use --on-change to catch the writer itself. A name
-that can never resolve (a malformed module:attr, a count() argument that is
-no class name) is an error at once, and so is a condition whose values,
-once read, cannot be combined as written (a list compared with a number:
-use len()). A timeout exits 0: the report's held / timed_out say which. A module:attr that names a different
-object in several subinterpreters is read in the first (main first), with
-a warning on stderr naming each (app:OBJ@N reads interpreter N's); so is
---on-change's EXPR. A module not imported yet, or a global
-or attribute not set yet, may be what you wait for (--until
-'__main__:DONE == 1'): watch says so once on stderr ("waiting: __main__:DONE
-cannot be read yet ...") and polls on; so does a count() of a class the
-process does not have (with the nearest class name if it looks like a typo).
-If the first poll cannot snapshot the process or read its Python runtime,
-that is an error at once.
+--until CONDITION polls every --interval and snapshots when CONDITION
+first holds: an expression over the live heap in Python's spelling
+(docs/live.md): == != < > and or not, in, is None, len(), range(),
+count("Class"), s.endswith("x") (or CEL's s.endsWith("x")), s.lower(),
+indexes and slices s[-4:], b'..'. Polling may see the change after the
+culprit returned: use --on-change to catch the writer itself. A name that
+can never resolve (a malformed module:attr, a count() argument that is no
+class name) is an error at once, and so is a condition whose values, once
+read, cannot be combined as written (a list compared with a number: use
+len()). A timeout exits 0: the report's held / timed_out say which. A
+module:attr that names a different object in several subinterpreters is
+read in the first (main first), with a warning on stderr naming each
+(app:OBJ@N reads interpreter N's); so is --on-change's EXPR. A module not
+imported yet, or a global or attribute not set yet, may be what you wait
+for (--until '__main__:DONE == 1'): watch says so once on stderr
+("waiting: __main__:DONE cannot be read yet ...") and polls on; so does a
+count() of a class the process does not have (with the nearest class name
+if it looks like a typo). If the first poll cannot snapshot the process or
+read its Python runtime, that is an error at once.
 
 Cores already in DIR from an earlier watch (until.core, hit-N.core) are not
 overwritten: watch refuses at once unless --force is given.
