@@ -3,6 +3,7 @@ package pyheap
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/pycoroner/pycoroner/pyheap/census"
 )
@@ -91,10 +92,10 @@ func (m censusModel) Seed(gc func(addr uint64)) (census.Seeds, error) {
 	}
 	var iframes []uint64
 	seeds.Roots, iframes = r.roots(interps)
-	interned := map[uint64]bool{}
+	var interned []uint64
 	for _, root := range seeds.Roots {
 		if root.Kind == RootInterned {
-			interned[root.Addr] = true
+			interned = append(interned, root.Addr)
 		}
 	}
 	r.interned.Store(&interned)
@@ -122,7 +123,7 @@ func (cr *censusReader) Refs(obj uint64, t *Type, emit func(target uint64, via R
 		return
 	}
 	if t.Kind == KindDict {
-		if in := cr.r.interned.Load(); in != nil && (*in)[obj] {
+		if in := cr.r.interned.Load(); in != nil && slices.Contains(*in, obj) {
 			cr.r.walkInterned(obj, emit)
 			return
 		}

@@ -122,7 +122,7 @@ func (r *Runtime) repr(addr uint64, t *Type, depth int) (string, error) {
 		}
 	case KindType:
 		if tt, err := r.typeAt(addr); err == nil {
-			return fmt.Sprintf("<class '%s'>", r.classReprName(tt)), nil
+			return fmt.Sprintf("<class '%s'>", r.ClassName(tt)), nil
 		}
 	case KindFrame:
 		if s, ok := r.frameRepr(addr); ok { // repr_core.go
@@ -260,16 +260,11 @@ func (r *Runtime) instanceRepr(addr uint64, t *Type, depth int) (string, error) 
 	return head + " " + strings.Join(parts, " ") + ">", nil
 }
 
-// classReprName is the name type.__repr__ gives a class: its module and
-// __qualname__ (<class 'first.models.Widget'>), the module left out for
-// builtins; tp_name for a static type, which holds its module already.
-// Two copies of a class imported under two module names then differ, as
-// they do in Python.
-func (r *Runtime) classReprName(t *Type) string { return r.ClassName(t) }
-
-// ClassName is a type's name as its repr gives it: module and
-// __qualname__ (first.models.Widget, app.Outer.Inner), tp_name for a
-// static type (collections.OrderedDict, dict).
+// ClassName is a type's name as type.__repr__ gives it: its module and
+// __qualname__ (first.models.Widget, app.Outer.Inner), the module left out
+// for builtins; tp_name for a static type, which holds its module already
+// (collections.OrderedDict, dict). Two copies of a class imported under
+// two module names then differ, as they do in Python.
 func (r *Runtime) ClassName(t *Type) string {
 	if !t.Heap(r) {
 		return t.Name

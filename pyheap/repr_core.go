@@ -127,12 +127,8 @@ func (r *Runtime) oldFrameLine(f uint64) (*codeInfo, int, bool) {
 // iframeLine computes the line as interpFrame does for a thread's frames.
 func (r *Runtime) iframeLine(iframe uint64) (*codeInfo, int, bool) {
 	L := r.L
-	code := r.untag(r.ptrField(iframe, L.IFrameCode))
-	if isCode, err := r.executesCode(code); err != nil || !isCode {
-		return nil, 0, false
-	}
-	ci := r.code(code)
-	if ci.err != nil {
+	ci, err := r.iframeCode(iframe)
+	if err != nil {
 		return nil, 0, false
 	}
 	instr, err := r.m.ptr(L.IFrameInstr.Add(iframe))
@@ -140,6 +136,17 @@ func (r *Runtime) iframeLine(iframe uint64) (*codeInfo, int, bool) {
 		return nil, 0, false
 	}
 	return ci, lineAt(L.Minor, ci, int(int64(instr)-int64(ci.bytecode))), true
+}
+
+// iframeCode is what an interpreter frame (3.11+) runs, when it runs a
+// code object.
+func (r *Runtime) iframeCode(iframe uint64) (*codeInfo, error) {
+	code := r.untag(r.ptrField(iframe, r.L.IFrameCode))
+	if isCode, err := r.executesCode(code); err != nil || !isCode {
+		return nil, fmt.Errorf("frame 0x%x runs no code object", iframe)
+	}
+	ci := r.code(code)
+	return ci, ci.err
 }
 
 // frameRepr: <frame at 0x..., file '...', line N, code NAME> (frame_repr).

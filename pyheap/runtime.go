@@ -50,9 +50,10 @@ type shared struct {
 	// claimedHex is Py_Version or the debug offsets' version, 0 when unknown.
 	claimedHex uint64
 	// interned holds the addresses of the dicts of interned strings the
-	// last census's roots named (census workers read it: see
-	// censusReader.Refs); stored whole, never changed in place.
-	interned atomic.Pointer[map[uint64]bool]
+	// last census's roots named (one per interpreter at most: census
+	// workers scan it for every dict, see censusReader.Refs); stored whole,
+	// never changed in place.
+	interned atomic.Pointer[[]uint64]
 }
 
 // reader is the per-goroutine part of a Runtime: caches only.

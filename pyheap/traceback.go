@@ -94,12 +94,8 @@ func (r *Runtime) frameObject(f uint64) (ci *codeInfo, locals []Local, globals b
 	if iframe == 0 {
 		return nil, nil, false, fmt.Errorf("frame object 0x%x has no frame", f)
 	}
-	code := r.untag(r.ptrField(iframe, L.IFrameCode))
-	if isCode, err := r.executesCode(code); err != nil || !isCode {
-		return nil, nil, false, fmt.Errorf("frame 0x%x runs no code object", iframe)
-	}
-	if ci = r.code(code); ci.err != nil {
-		return nil, nil, false, ci.err
+	if ci, err = r.iframeCode(iframe); err != nil {
+		return nil, nil, false, err
 	}
 	locals, _, err = r.frameLocals(L.IFrameLocalsplus.Add(iframe), L.IFrameLocals.Add(iframe), ci)
 	return ci, locals, r.sameDict(L.IFrameLocals, L.IFrameGlobals, iframe), err
@@ -117,12 +113,15 @@ type ChainLink struct {
 const maxChain = 16
 
 // ExceptionChain lists the exceptions before exc in its chain, nearest
-// first, as Python prints them above it (oldest first, in reverse).
-func (r *Runtime) ExceptionChain(exc uint64) []ChainLink {
+// first, as Python prints them above it (oldest first, in reverse). cut is
+// set when it goes on past maxChain.
+func (r *Runtime) ExceptionChain(exc uint64) (out []ChainLink, cut bool) {
 	L := r.L
-	var out []ChainLink
 	seen := map[uint64]bool{exc: true}
-	for len(out) < maxChain {
+	for {
+		if len(out) == maxChain {
+			return out, r.ptrField(exc, L.ExcCause) != 0 || r.ptrField(exc, L.ExcContext) != 0
+		}
 		rel := "cause"
 		next := r.ptrField(exc, L.ExcCause)
 		if next == 0 {
@@ -142,7 +141,7 @@ func (r *Runtime) ExceptionChain(exc uint64) []ChainLink {
 		out = append(out, ChainLink{Exc: next, Relation: rel})
 		exc = next
 	}
-	return out
+	return out, false
 }
 
 // ExceptionLine is the last line Python prints of a traceback: the

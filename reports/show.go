@@ -40,9 +40,11 @@ type Show struct {
 	// Chain is the exceptions before this one, nearest first: the one it
 	// was raised from (cause) or while handling (context), each with its
 	// own traceback. Python prints them above it, oldest first.
-	Chain     []ChainedException `json:"chain,omitempty"`
-	Edges     []ShowEdge         `json:"edges"`
-	MoreEdges int                `json:"more_edges,omitempty"`
+	Chain []ChainedException `json:"chain,omitempty"`
+	// ChainCut is set when the chain goes on past what is listed (16).
+	ChainCut  bool       `json:"chain_cut,omitempty"`
+	Edges     []ShowEdge `json:"edges"`
+	MoreEdges int        `json:"more_edges,omitempty"`
 }
 
 // ShowEdge is one reference of a shown object and, to the depth asked,
@@ -92,7 +94,9 @@ func BuildShow(h *pyheap.Heap, id pyheap.ObjectID, depth int) *Show {
 	if t.Kind == pyheap.KindException {
 		s.Traceback, s.TracebackCut = tracebackOf(rt, h.Addr(id))
 		s.Raised = raisedLine(rt, h.Addr(id), v.Repr)
-		for _, link := range rt.ExceptionChain(h.Addr(id)) {
+		chain, cut := rt.ExceptionChain(h.Addr(id))
+		s.ChainCut = cut
+		for _, link := range chain {
 			tb, cut := tracebackOf(rt, link.Exc)
 			s.Chain = append(s.Chain, ChainedException{Relation: link.Relation, Address: hexAddr(link.Exc),
 				Raised: raisedLine(rt, link.Exc, rt.Describe(link.Exc).Repr), Traceback: tb, TracebackCut: cut})
@@ -292,6 +296,9 @@ var chainSentences = map[string]string{
 func (s *Show) writeTraceback(w io.Writer) {
 	if len(s.Traceback) == 0 && len(s.Chain) == 0 {
 		return
+	}
+	if s.ChainCut {
+		fmt.Fprintf(w, "  (the chain goes on before the %d exceptions shown)\n\n", len(s.Chain))
 	}
 	for i := len(s.Chain) - 1; i >= 0; i-- {
 		c := s.Chain[i]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -249,19 +248,7 @@ func openCore(g *globalFlags, path string) (*coreread.Process, *pyheap.Runtime, 
 // programGone reports whether a poll failed because the process pid
 // ended: its error says so, or the process is a zombie or gone now.
 func programGone(pid int, err error) bool {
-	if errors.Is(err, live.ErrNoProcess) || errors.Is(err, live.ErrExited) || strings.Contains(err.Error(), "exited") {
-		return true
-	}
-	stat, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if rerr != nil {
-		return true
-	}
-	// The state follows the command name in parentheses, which may
-	// itself hold ") ".
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] == 'Z' || stat[i+2] == 'X'
-	}
-	return false
+	return errors.Is(err, live.ErrNoProcess) || errors.Is(err, live.ErrExited) || strings.Contains(err.Error(), "exited") || live.Exited(pid)
 }
 
 // culpritThread is the stack of the thread that wrote, from the hit's

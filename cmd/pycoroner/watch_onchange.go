@@ -150,8 +150,10 @@ func (w *changeWatch) hit(tid, which int) error {
 		case w.kind == pyheap.KindList:
 			hit.Change, hit.Resize = reports.DescribeListWrite(p, rt, w.obj, w.state, wrote.Addr)
 			w.state, _ = reports.ReadListState(p, rt, w.obj)
+		case werr != nil:
+			hit.Change = fmt.Sprintf("%s cannot be read now: %s", f.onChange, firstLine(werr.Error()))
 		default:
-			hit.Change = "now " + reports.ValueText(rt, mustResolve(rt, f.onChange))
+			hit.Change = "now " + reports.ValueText(rt, nowRes.Addr)
 		}
 		// The item array moved, or the name names another object: watch
 		// the words that hold it now.
@@ -201,23 +203,18 @@ func (w *changeWatch) checkUnseenRebinding() {
 		return
 	}
 	defer p.Close()
-	res, err := rt.ResolveAll(mustParse(w.f.onChange))
+	addr, err := rt.Resolve(w.f.onChange)
 	switch {
 	case err != nil:
 		w.warn(fmt.Sprintf("%s no longer names an object (%s): deleted or its holder replaced where no breakpoint was", w.f.onChange, firstLine(err.Error())))
-	case res.Addr != w.obj && (w.kind == pyheap.KindList || w.kind == pyheap.KindDict):
-		w.warn(fmt.Sprintf("%s now names %s, not the %s at 0x%x watched: it was bound again where no breakpoint was (its slot moved when its dict grew); watch again to follow it", w.f.onChange, rt.ShortDesc(res.Addr), w.desc.Type, w.obj))
+	case addr != w.obj && (w.kind == pyheap.KindList || w.kind == pyheap.KindDict):
+		w.warn(fmt.Sprintf("%s now names %s, not the %s at 0x%x watched: it was bound again where no breakpoint was (its slot moved when its dict grew); watch again to follow it", w.f.onChange, rt.ShortDesc(addr), w.desc.Type, w.obj))
 	}
 }
 
 func (w *changeWatch) warn(s string) {
 	w.rep.Warnings = append(w.rep.Warnings, s)
 	warnAll(os.Stderr, []string{s})
-}
-
-func mustParse(expr string) pyheap.Expr {
-	e, _ := pyheap.ParseExpr(expr)
-	return e
 }
 
 // notCounted drops a hit's snapshot, watches now's words, and says why
@@ -271,11 +268,6 @@ func watchAddrs(wps []pyheap.WatchPoint) []uint64 {
 		out = append(out, wp.Addr)
 	}
 	return out
-}
-
-func mustResolve(rt *pyheap.Runtime, expr string) uint64 {
-	obj, _ := rt.Resolve(expr)
-	return obj
 }
 
 // firstLine is the first line of a message.

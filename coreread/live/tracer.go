@@ -500,7 +500,11 @@ func ExitStatus(pid int) (unix.WaitStatus, bool) {
 // exited reports whether the process is gone or a zombie: a traced
 // process killed while stopped stays a zombie until its tracer lets go,
 // so kill(pid, 0) alone would say it lives.
-func exited(pid int) bool {
+func exited(pid int) bool { return Exited(pid) }
+
+// Exited is exited for callers outside the package (a poll's error that
+// may mean the program ended).
+func Exited(pid int) bool {
 	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 		return true
 	}
