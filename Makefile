@@ -46,7 +46,7 @@ test: deps lint
 	@echo "test: every package, integration tests included (cores are made once and cached in $${PYCORONER_CORE_CACHE:-/tmp/pycoroner-cores})"
 	@bash -o pipefail -c '$(GO) test -json -count=1 -timeout 45m ./... | $(TESTPROGRESS)'
 	# The census workers share memory: check them with the race detector.
-	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree' ./pyheap
+	$(GO) test -race -count=1 -run 'TestCensusWorkersAgree|TestTallyAgreesWithCensus' ./pyheap
 
 # test-unit runs the unit tests only: no integration tests, no cores made.
 UNIT_PKGS = $$($(GO) list ./... | grep -v -e /integration$$ -e /fixtures/harness$$)

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,15 +15,47 @@ import (
 // OOM kill.
 
 // Past the memory budget a heap command fails in one line naming the
-// memory it needs, and shows no progress bar on a pipe.
+// memory it needs, and shows no progress bar on a pipe; histogram counts
+// without a census instead (a tally, which needs no memory per object),
+// with the same answer and a warning that says so.
 func TestHeapMemoryCeiling(t *testing.T) {
 	in := interpreters(t)[0]
 	res := cachedCore(t, in, "threads", harness.Gcore)
-	r := runBudget(t, t.TempDir(), 64<<10, "histogram", res.CorePath)
+	r := runBudget(t, t.TempDir(), 64<<10, "instances", res.CorePath, "list")
 	msg := string(r.stderr)
 	if r.code != 1 || len(r.stdout) != 0 || strings.Count(strings.TrimSpace(msg), "\n") != 0 ||
 		!strings.Contains(msg, "needs about") || !strings.Contains(msg, "PYCORONER_MEMORY_MAX") || strings.Contains(msg, "heap census (") {
-		t.Errorf("exit %d, stdout %q, stderr %q: want exit 1 and one line naming the memory needed", r.code, r.stdout, msg)
+		t.Errorf("instances: exit %d, stdout %q, stderr %q: want exit 1 and one line naming the memory needed", r.code, r.stdout, msg)
+	}
+	dir := t.TempDir()
+	r = runBudget(t, dir, 64<<10, "histogram", "--json", "--top", "0", res.CorePath)
+	census := runIndexed(t, t.TempDir(), "--no-index", "instances", "--json", res.CorePath, "list") // a census, for its facts
+	plain := runIndexed(t, t.TempDir(), "histogram", "--json", "--top", "0", res.CorePath)
+	var doc struct {
+		Census   map[string]any `json:"census"`
+		Warnings []string       `json:"warnings"`
+	}
+	if err := json.Unmarshal(r.stdout, &doc); err != nil {
+		t.Fatalf("histogram within 64 KiB: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	if r.code != 0 || !sameAnswer(t, withoutWarnings(t, r.stdout), withoutWarnings(t, plain.stdout)) {
+		t.Errorf("histogram within 64 KiB: exit %d, answer differs from a census's:\n%s\n--- census:\n%s", r.code, r.stdout, plain.stdout)
+	}
+	var facts struct {
+		Census map[string]any `json:"census"`
+	}
+	if err := json.Unmarshal(census.stdout, &facts); err != nil || facts.Census["objects"] == nil || fmt.Sprint(facts.Census["objects"]) != fmt.Sprint(doc.Census["objects"]) {
+		t.Errorf("histogram within 64 KiB counted %v objects, a census %v (%v)", doc.Census["objects"], facts.Census["objects"], err)
+	}
+	said := false
+	for _, w := range doc.Warnings {
+		said = said || strings.Contains(w, "counted without a census") && strings.Contains(w, "needs about")
+	}
+	if !said || !strings.Contains(string(r.stderr), "counted without a census") {
+		t.Errorf("histogram within 64 KiB does not say it was counted without a census: %q, stderr %s", doc.Warnings, r.stderr)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*.pycidx")); len(entries) != 0 {
+		t.Errorf("histogram within 64 KiB saved %v", entries)
 	}
 }
 
@@ -59,7 +92,11 @@ func TestLeakTreeMemoryCeiling(t *testing.T) {
 	// reference) do not, the tree alone (36 and 4 per reference, about 2.5
 	// references per object here) does.
 	budget := 64 * int64(doc.Census.Objects)
-	if r := runBudget(t, t.TempDir(), budget, "histogram", "--json", "--no-index", res.CorePath); r.code != 0 {
+	var m harness.ThreadsMarkers
+	if err := res.Oracle.DecodeMarkers(&m); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBudget(t, t.TempDir(), budget, "refs", "--json", "--no-index", res.CorePath, m.MarkedList.Address); r.code != 0 {
 		t.Fatalf("the census alone does not fit %d bytes: exit %d: %s", budget, r.code, r.stderr)
 	}
 	r := runBudget(t, t.TempDir(), budget, "top", "--json", "--retained", "--no-index", res.CorePath)
@@ -72,4 +109,19 @@ func TestLeakTreeMemoryCeiling(t *testing.T) {
 	if r.code != 0 || !sameAnswer(t, r.stdout, plain.stdout) {
 		t.Errorf("top within %d bytes, with the index: exit %d, stderr %s\n%s\n--- without a budget:\n%s", budget, r.code, r.stderr, r.stdout, plain.stdout)
 	}
+}
+
+// withoutWarnings is an enveloped JSON answer without its warnings.
+func withoutWarnings(t *testing.T, stdout []byte) []byte {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(stdout, &doc); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	delete(doc, "warnings")
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -69,9 +69,10 @@ func (r *Runtime) walkGCList(name string, head uint64, visit func(obj uint64)) G
 // (counted while the census visited them: censusReader.Tracked) make the
 // census incomplete, and nothing on the lists of a non-empty heap is an
 // error.
-func (h *Heap) checkGC() error {
-	L := h.r.L
-	st := &h.Stats
+func (h *Heap) checkGC() error { return h.r.checkGC(&h.Stats) }
+
+func (r *Runtime) checkGC(st *HeapStats) error {
+	L := r.L
 	if L.GCHeadSize <= 0 || st.GCCollecting {
 		return nil
 	}

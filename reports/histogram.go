@@ -38,14 +38,24 @@ type Histogram struct {
 	ConservativeTypes []HistogramRow
 }
 
+// HistogramSource is what a histogram is counted from: a census
+// (*pyheap.Heap) or a tally (*pyheap.HeapTally), which give the same
+// totals.
+type HistogramSource interface {
+	Runtime() *pyheap.Runtime
+	TypeTotals() (types []*pyheap.Type, counts []int, sizes []int64)
+	ConservativeModules() map[*pyheap.Type]pyheap.ConservativeTotal
+	CensusStats() pyheap.HeapStats
+}
+
 // BuildHistogram counts objects and their shallow sizes per type (by
 // "type") or per the module that defines their type (by "module"), the
 // biggest total size first; top > 0 keeps that many rows.
-func BuildHistogram(h *pyheap.Heap, by string, top int) *Histogram {
+func BuildHistogram(h HistogramSource, by string, top int) *Histogram {
 	rt := h.Runtime()
 	perType := map[*pyheap.Type]*HistogramRow{}
 	conservType := map[*pyheap.Type]bool{}
-	out := &Histogram{By: by, Stats: h.Stats}
+	out := &Histogram{By: by, Stats: h.CensusStats()}
 	// Counts and sizes per type, and the few objects that need a look of
 	// their own (modules): counted once per census and saved with its
 	// index, so that a warm histogram reads no object's type or size.

@@ -201,8 +201,8 @@ func (g *globalFlags) census(s *session, withIndex bool) (*pyheap.Heap, error) {
 		if !tb.Estimated {
 			what = fmt.Sprintf("more than %d objects", tb.Objects)
 		}
-		return nil, fmt.Errorf("this heap has %s: its census needs about %s of memory besides the core (%d bytes per object), more than the %s of %s; run pycoroner where more memory is free, or set %s if it is (docs/limits.md)",
-			what, gigabytes(int64(tb.Objects)*perObject), perObject, gigabytes(budget), from, memoryMaxEnv)
+		return nil, &censusTooBig{tb: tb, msg: fmt.Sprintf("this heap has %s: its census needs about %s of memory besides the core (%d bytes per object), more than the %s of %s; run pycoroner where more memory is free, or set %s if it is (docs/limits.md)",
+			what, gigabytes(int64(tb.Objects)*perObject), perObject, gigabytes(budget), from, memoryMaxEnv)}
 	}
 	return h, err
 }

@@ -45,6 +45,10 @@ type census[T any] struct {
 	typeAddr []uint64          // the address of each type's object
 	typeIx   map[uint64]uint32 // type object address -> index in types
 
+	tally bool         // record no object: count them per type (Tally)
+	keep  func(T) bool // a tally's: the types whose objects it lists (TallyOf)
+	start time.Time    // when the census began
+
 	objects   atomic.Int64 // visited so far, for progress
 	maxed     atomic.Bool  // a worker reached its share of maxObjects, or maxEdges
 	budgetHit atomic.Bool  // ... of Options.MaxObjects
@@ -83,63 +87,21 @@ const MinParallelSeed = 20000
 
 // Build takes the census of model.
 func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
-	start := time.Now()
-	c := &census[T]{model: model, opts: opts, seen: newAddrBits(model.Ranges()), seedBad: map[uint64]bool{},
-		progress: opts.Progress, typeIx: map[uint64]uint32{}}
-	c.wake = sync.NewCond(&c.mu)
-	c.perWorker = maxObjects
-	c.bounds = []int{0, len(c.seen.words) / 2}
-	seeder := c.newWorker(0)
-	seeder.pend = newPending(c.seen, 0, 0)
-	c.workers = []*worker[T]{seeder}
-	// The Go collector has nothing to free during a census; let it rest.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	c := newCensus(model, opts, false)
 	h := &Heap[T]{model: model, main: model.NewReader()}
-	step := start
-	seeds, err := model.Seed(seeder.addPrecise)
+	seeds, err := c.walk(&h.Stats)
 	if err != nil {
 		return nil, err
 	}
-	h.Stats.GCTracked = c.seen.n
-	c.seen.keepListed()
-	h.Stats.GCCollecting = seeds.GCCollecting
-	h.Stats.Incomplete = seeds.Incomplete
 	h.roots = seeds.Roots
-	for _, root := range h.roots {
-		seeder.addPrecise(root.Addr)
-	}
-	for _, a := range seeds.Hidden {
-		seeder.addPrecise(a)
-	}
-	tSeed := time.Since(start)
-	traceStep("census: GC lists and roots", &step)
-	// Refused at once when even half the estimate is too many (the
-	// estimate is rough: a heap of containers has fewer objects per
-	// tracked one); else the workers stop at the bound.
-	if opts.MaxObjects > 0 && objectsPerTracked*h.Stats.GCTracked > 2*opts.MaxObjects {
-		return nil, &TooBigError{Objects: objectsPerTracked * h.Stats.GCTracked, GCTracked: h.Stats.GCTracked, Max: opts.MaxObjects, Estimated: true}
-	}
-	c.split(seeder, h.Stats.GCTracked)
-	c.run()
-	tSweep := time.Since(start)
-	traceStep("census: sweeps", &step)
-	if c.maxed.Load() {
-		if c.budgetHit.Load() {
-			found := 0
-			for _, wk := range c.workers {
-				found += len(wk.order)
-			}
-			return nil, &TooBigError{Objects: found, GCTracked: h.Stats.GCTracked, Max: opts.MaxObjects}
-		}
-		return nil, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
-	}
+	step := time.Now()
 	h.finish(c)
 	if opts.Progress != nil {
 		opts.Progress(h.Len())
 	}
 	traceStep("census: ids", &step)
-	h.Stats.Duration = time.Since(start)
-	h.Stats.Phases = [3]time.Duration{tSeed, tSweep - tSeed, h.Stats.Duration - tSweep}
+	h.Stats.Duration = time.Since(c.start)
+	h.Stats.Phases[2] = h.Stats.Duration - h.Stats.Phases[0] - h.Stats.Phases[1]
 	for i := range h.roots {
 		if id, ok := h.Find(h.roots[i].Addr); ok {
 			h.roots[i].ID = id
@@ -154,6 +116,68 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 		}
 	}
 	return h, nil
+}
+
+// newCensus sets up a census of model; tally: one that records no object
+// (Tally).
+func newCensus[T any](model Model[T], opts Options, tally bool) *census[T] {
+	c := &census[T]{model: model, opts: opts, seen: newAddrBits(model.Ranges()), seedBad: map[uint64]bool{},
+		progress: opts.Progress, typeIx: map[uint64]uint32{}, tally: tally, start: time.Now()}
+	c.wake = sync.NewCond(&c.mu)
+	c.perWorker = maxObjects
+	c.bounds = []int{0, len(c.seen.words) / 2}
+	seeder := c.newWorker(0)
+	seeder.pend = newPending(c.seen, 0, 0)
+	c.workers = []*worker[T]{seeder}
+	return c
+}
+
+// walk finds every object: the model's seeds, then the workers' sweeps
+// until nothing is left to visit. It fills the seeding and sweeping parts
+// of st.
+func (c *census[T]) walk(st *Stats) (Seeds, error) {
+	// The Go collector has nothing to free during a census; let it rest.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	step := c.start
+	seeder := c.workers[0]
+	seeds, err := c.model.Seed(seeder.addPrecise)
+	if err != nil {
+		return seeds, err
+	}
+	st.GCTracked = c.seen.n
+	c.seen.keepListed()
+	st.GCCollecting = seeds.GCCollecting
+	st.Incomplete = seeds.Incomplete
+	for _, root := range seeds.Roots {
+		seeder.addPrecise(root.Addr)
+	}
+	for _, a := range seeds.Hidden {
+		seeder.addPrecise(a)
+	}
+	tSeed := time.Since(c.start)
+	traceStep("census: GC lists and roots", &step)
+	// Refused at once when even half the estimate is too many (the
+	// estimate is rough: a heap of containers has fewer objects per
+	// tracked one); else the workers stop at the bound.
+	if c.opts.MaxObjects > 0 && objectsPerTracked*st.GCTracked > 2*c.opts.MaxObjects {
+		return seeds, &TooBigError{Objects: objectsPerTracked * st.GCTracked, GCTracked: st.GCTracked, Max: c.opts.MaxObjects, Estimated: true}
+	}
+	c.split(seeder, st.GCTracked)
+	c.run()
+	tSweep := time.Since(c.start)
+	traceStep("census: sweeps", &step)
+	st.Phases[0], st.Phases[1] = tSeed, tSweep-tSeed
+	if c.maxed.Load() {
+		if c.budgetHit.Load() {
+			found := 0
+			for _, wk := range c.workers {
+				found += wk.visited()
+			}
+			return seeds, &TooBigError{Objects: found, GCTracked: st.GCTracked, Max: c.opts.MaxObjects}
+		}
+		return seeds, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
+	}
+	return seeds, nil
 }
 
 // split divides the address space among workers, each part holding about
@@ -198,7 +222,9 @@ func (c *census[T]) split(seeder *worker[T], seeded int) {
 		if i > 0 {
 			wk = c.newWorker(i)
 		}
-		wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker), c.perWorker)
+		if !c.tally {
+			wk.reserve(min(objectsPerTracked*seeded/n, c.perWorker), c.perWorker)
+		}
 		wk.pend = newPending(c.seen, c.bounds[i], c.bounds[i+1])
 		wk.out = make([][]uint64, n)
 		c.workers[i] = wk
@@ -279,12 +305,13 @@ func (c *census[T]) inboxesEmpty() bool {
 // its objects can be tracked by the collector (Reader.GCType). Each
 // worker keeps a small direct-mapped cache in front of the shared table:
 // a census asks once per object, mostly for a handful of types.
-func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) (uint32, bool) {
+func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) *typeSlot {
 	slot := &wk.typeCache[(typeAddr>>4)&(typeCacheSize-1)]
 	if slot.addr == typeAddr && slot.ok {
-		return slot.ix, slot.gc
+		return slot
 	}
 	gc := wk.rd.GCType(t)
+	keep := c.keep != nil && c.keep(t)
 	c.typesMu.Lock()
 	ix, ok := c.typeIx[typeAddr]
 	if !ok {
@@ -297,8 +324,8 @@ func (c *census[T]) typeIndex(wk *worker[T], t T, typeAddr uint64) (uint32, bool
 	if !ok {
 		wk.mark(typeAddr)
 	}
-	*slot = typeSlot{typeAddr, ix, true, gc}
-	return ix, gc
+	*slot = typeSlot{typeAddr, ix, true, gc, keep}
+	return slot
 }
 
 // finish gives every object its id, its rank in the address set, and

@@ -32,6 +32,8 @@ type worker[T any] struct {
 	conservative, dangling, unlisted int
 	reported                         int // objects added to c.objects
 	typeCache                        [typeCacheSize]typeSlot
+	tally                            tallyCounts // a tally's, instead of the arrays above
+	recount                          bool        // onRef only records the edge (a tally's droppedEdges)
 }
 
 // typeSlot caches one type's index in the census's type table.
@@ -40,6 +42,7 @@ type typeSlot struct {
 	ix   uint32
 	ok   bool
 	gc   bool // Reader.GCType
+	keep bool // Options.Keep, for a tally
 }
 
 const typeCacheSize = 256
@@ -203,7 +206,15 @@ func (wk *worker[T]) onRef(target uint64, _ Ref, conservative bool) {
 		if _, _, err := wk.rd.TypeOf(target); err != nil {
 			return
 		}
+		if wk.recount {
+			wk.edges = append(wk.edges, target)
+			return
+		}
 		wk.conservative++
+	}
+	if wk.recount {
+		wk.edges = append(wk.edges, target)
+		return
 	}
 	if len(wk.edges) >= maxEdges {
 		wk.c.maxed.Store(true) // edge offsets are 32 bits
@@ -282,16 +293,24 @@ func (wk *worker[T]) sweep() {
 			wk.visit(base+uint64(tz)*8, listed&(1<<tz) != 0)
 			word &= word - 1
 		}
-		if c.progress != nil && len(wk.order)-wk.reported >= 1<<16 {
+		if n := wk.visited(); c.progress != nil && n-wk.reported >= 1<<16 {
 			// Counted per worker: a counter shared by all would bounce
 			// between CPUs on every object.
-			c.objects.Add(int64(len(wk.order) - wk.reported))
-			wk.reported = len(wk.order)
+			c.objects.Add(int64(n - wk.reported))
+			wk.reported = n
 			if wk.id == 0 {
 				c.progress(int(c.objects.Load()))
 			}
 		}
 	}
+}
+
+// visited is how many objects this worker recorded (or counted).
+func (wk *worker[T]) visited() int {
+	if wk.c.tally {
+		return wk.tally.objects
+	}
+	return len(wk.order)
 }
 
 // visit checks that a marked address is an object and walks it. An
@@ -304,25 +323,37 @@ func (wk *worker[T]) visit(addr uint64, listed bool) {
 		wk.unmark(addr)
 		return
 	}
-	if len(wk.order) >= wk.c.perWorker {
-		if len(wk.order) < maxObjects/len(wk.c.workers) {
+	if n := wk.visited(); n >= wk.c.perWorker {
+		if n < maxObjects/len(wk.c.workers) {
 			wk.c.budgetHit.Store(true)
 		}
 		wk.c.maxed.Store(true)
 		return
 	}
-	ix, gc := wk.c.typeIndex(wk, t, typeAddr)
-	wk.order = append(wk.order, addr)
-	wk.typeOf = append(wk.typeOf, ix)
+	slot := wk.c.typeIndex(wk, t, typeAddr)
 	size := wk.rd.Size(addr, t)
 	if size < 0 || size > 1<<32-1 {
 		size = 0
 	}
-	wk.sizes = append(wk.sizes, uint32(size))
-	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
-	if gc && !listed && wk.rd.Tracked(addr, t) {
+	if slot.gc && !listed && wk.rd.Tracked(addr, t) {
 		wk.unlisted++
 	}
+	if wk.c.tally {
+		wk.tally.add(addr, slot, size)
+		wk.edges = wk.edges[:0]
+		wk.walkRefs(addr, t)
+		wk.tally.edges += len(wk.edges)
+		return
+	}
+	wk.order = append(wk.order, addr)
+	wk.typeOf = append(wk.typeOf, slot.ix)
+	wk.sizes = append(wk.sizes, uint32(size))
+	wk.edgeOff = append(wk.edgeOff, uint32(len(wk.edges)))
+	wk.walkRefs(addr, t)
+}
+
+// walkRefs records addr's references as edges (onRef).
+func (wk *worker[T]) walkRefs(addr uint64, t T) {
 	if wk.ra != nil {
 		start := len(wk.edges)
 		if edges, ok := wk.ra.AppendRefs(addr, t, wk.edges); ok {
