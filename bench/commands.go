@@ -31,6 +31,9 @@ const indexDirEnv = "PYCORONER_INDEX_DIR"
 type commandCase struct {
 	name string
 	args []string
+	// noIndex: the command saves no index (histogram --no-index takes a
+	// tally, the census's walk alone): it has no warm run.
+	noIndex bool
 }
 
 // commandTiming is what the runs of one command measured.
@@ -41,6 +44,7 @@ type commandTiming struct {
 	coldRSS, warmRSS     int64         // bytes, the largest seen
 	coldRuns, warmRuns   []time.Duration
 	coldFailed, warmFail string
+	noIndex              bool
 }
 
 // coreTiming is the whole-command table for one core.
@@ -178,21 +182,25 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 		return nil, err
 	}
 	cases := []commandCase{
-		{"histogram", []string{"histogram", res.CorePath}},
-		{"refs", []string{"refs", res.CorePath, target}},
-		{"path", []string{"path", res.CorePath, target}},
-		{"grep", []string{"grep", res.CorePath, pattern}},
-		{"show", []string{"show", res.CorePath, target}},
-		{"retained", []string{"retained", res.CorePath, target}},
-		{"leaks", []string{"leaks", res.CorePath}},
-		{"top", []string{"top", res.CorePath}},
-		{"top --retained", []string{"top", "--retained", res.CorePath}},
-		{"top --by type", []string{"top", "--by", "type", "--retained", res.CorePath}},
-		{"instances", []string{"instances", res.CorePath, "BigUser"}},
+		{name: "histogram", args: []string{"histogram", res.CorePath}},
+		{name: "refs", args: []string{"refs", res.CorePath, target}},
+		{name: "path", args: []string{"path", res.CorePath, target}},
+		{name: "grep", args: []string{"grep", res.CorePath, pattern}},
+		{name: "show", args: []string{"show", res.CorePath, target}},
+		{name: "retained", args: []string{"retained", res.CorePath, target}},
+		{name: "leaks", args: []string{"leaks", res.CorePath}},
+		{name: "top", args: []string{"top", res.CorePath}},
+		{name: "top --retained", args: []string{"top", "--retained", res.CorePath}},
+		{name: "top --by type", args: []string{"top", "--by", "type", "--retained", res.CorePath}},
+		{name: "instances", args: []string{"instances", res.CorePath, "BigUser"}},
+		// What any census costs at least on this machine: its walk
+		// without its arrays, nothing saved (a tally).
+		{name: "histogram --no-index", args: []string{"--no-index", "histogram", res.CorePath}, noIndex: true},
 	}
 	ct.commands = make([]commandTiming, len(cases))
 	for i, c := range cases {
 		ct.commands[i].name = c.name
+		ct.commands[i].noIndex = c.noIndex
 	}
 	cpu := make([][2][]time.Duration, len(cases))
 	for run := 0; run < runs; run++ {
@@ -211,9 +219,11 @@ func benchCommands(ctx context.Context, bin, label string, res *harness.Result, 
 			if err != nil {
 				return nil, err
 			}
-			warm, err := runCommand(ctx, bin, warmDir, c.args)
-			if err != nil {
-				return nil, err
+			warm := cold
+			if !c.noIndex {
+				if warm, err = runCommand(ctx, bin, warmDir, c.args); err != nil {
+					return nil, err
+				}
 			}
 			ctm.coldRuns = append(ctm.coldRuns, cold.wall)
 			ctm.warmRuns = append(ctm.warmRuns, warm.wall)
@@ -247,11 +257,18 @@ func (ct *coreTiming) markdown(firstTarget, laterTarget float64) string {
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range ct.commands {
 		perObject := func(rss int64) float64 { return float64(rss-ct.coreSize) / float64(max(ct.objects, 1)) }
+		if c.noIndex {
+			fmt.Fprintf(&b, "| %s | %v | %.1f× | (saves no index) | | %v | %.1f× | %.0f MB | %.0f |\n", c.name,
+				c.cold.Round(time.Millisecond), ratio(c.cold, ct.read), c.coldCPU.Round(time.Millisecond), ratio(c.coldCPU, ct.readCPU),
+				float64(c.coldRSS)/1e6, perObject(c.coldRSS))
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | %v | %.1f× | %v | %.2f× | %v / %v | %.1f× / %.2f× | %.0f / %.0f MB | %.0f / %.0f |\n", c.name,
 			c.cold.Round(time.Millisecond), ratio(c.cold, ct.read), c.warm.Round(time.Millisecond), ratio(c.warm, ct.read),
 			c.coldCPU.Round(time.Millisecond), c.warmCPU.Round(time.Millisecond), ratio(c.coldCPU, ct.readCPU), ratio(c.warmCPU, ct.readCPU),
 			float64(c.coldRSS)/1e6, float64(c.warmRSS)/1e6, perObject(c.coldRSS), perObject(c.warmRSS))
 	}
+	fmt.Fprintf(&b, "\n`histogram --no-index` counts without a census (a tally: the census's walk, no per-object arrays, nothing saved): the least any census costs here.\n")
 	fmt.Fprintf(&b, "\nTargets: first query ≤ %.0f× the read, later ones ≤ %.1f×; peak RSS ≤ core size + 40 bytes/object. A warm command touches only the core pages it reads, so its RSS is below the core's size (a negative figure beyond it).\n", firstTarget, laterTarget)
 	return b.String()
 }
