@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pycoroner/pycoroner/internal/elfdwarf"
 )
 
@@ -61,12 +63,45 @@ type mappedFile struct {
 	// dynamic table only, not libpython's static one (760 KB).
 	raw     [2]*rawSymtab
 	rawRead [2]bool
+	// mapping: the whole file, mapped read-only once a symbol table is
+	// read (sectionBytes); nil when the mapping was refused.
+	mapping    []byte
+	mappingErr bool
 }
 
 func (mf *mappedFile) close() {
+	if mf.mapping != nil {
+		unix.Munmap(mf.mapping)
+		mf.mapping = nil
+	}
 	if mf.f != nil {
 		mf.f.Close()
 	}
+}
+
+// sectionBytes is sec's contents, read in place from a read-only mapping
+// of the file where it can be, else copied (sec.Data). A warm heap
+// command reads libpython's symbol tables (about 850 KB) to find the
+// interpreter: copied, they were fresh heap pages, each costing a fault
+// on the virtual machines here (internal/hugeheap); mapped, they are the
+// page cache's. The caller holds mf.mu.
+func (mf *mappedFile) sectionBytes(sec *elf.Section) ([]byte, error) {
+	if sec.Type == elf.SHT_NOBITS || sec.Flags&elf.SHF_COMPRESSED != 0 || mf.f == nil {
+		return sec.Data()
+	}
+	if mf.mapping == nil && !mf.mappingErr {
+		mf.mappingErr = true
+		if st, err := mf.f.Stat(); err == nil && st.Size() > 0 && st.Size() == int64(int(st.Size())) {
+			if m, err := unix.Mmap(int(mf.f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_PRIVATE); err == nil {
+				mf.mapping, mf.mappingErr = m, false
+			}
+		}
+	}
+	end := sec.Offset + sec.Size
+	if mf.mapping == nil || end < sec.Offset || end > uint64(len(mf.mapping)) {
+		return sec.Data() // its own error for a section past the file's end
+	}
+	return mf.mapping[sec.Offset:end:end], nil
 }
 
 // open opens the disk file once.
@@ -440,14 +475,14 @@ func (mf *mappedFile) rawTable(i int) (t *rawSymtab, ok bool) {
 	if sec == nil {
 		return nil, true
 	}
-	data, err := sec.Data()
+	data, err := mf.sectionBytes(sec)
 	if err != nil || len(data) == 0 || len(data)%sym64Size != 0 {
 		return nil, true
 	}
 	if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
 		return nil, true
 	}
-	strs, err := ef.Sections[sec.Link].Data()
+	strs, err := mf.sectionBytes(ef.Sections[sec.Link])
 	if err != nil {
 		return nil, true
 	}

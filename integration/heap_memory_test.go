@@ -17,7 +17,8 @@ import (
 // Past the memory budget a heap command fails in one line naming the
 // memory it needs, and shows no progress bar on a pipe; histogram counts
 // without a census instead (a tally, which needs no memory per object),
-// with the same answer and a warning that says so.
+// with the same answer and a warning that says so; a budget that is not
+// a size is refused there too.
 func TestHeapMemoryCeiling(t *testing.T) {
 	in := interpreters(t)[0]
 	res := cachedCore(t, in, "threads", harness.Gcore)
@@ -49,13 +50,18 @@ func TestHeapMemoryCeiling(t *testing.T) {
 	}
 	said := false
 	for _, w := range doc.Warnings {
-		said = said || strings.Contains(w, "counted without a census") && strings.Contains(w, "needs about")
+		// The tally's own count, not the refused census's estimate.
+		said = said || strings.Contains(w, "counted them without keeping them") && strings.Contains(w, fmt.Sprintf("census of these %v objects would need about", doc.Census["objects"]))
 	}
-	if !said || !strings.Contains(string(r.stderr), "counted without a census") {
-		t.Errorf("histogram within 64 KiB does not say it was counted without a census: %q, stderr %s", doc.Warnings, r.stderr)
+	if !said || !strings.Contains(string(r.stderr), "counted them without keeping them") {
+		t.Errorf("histogram within 64 KiB does not say it counted %v objects without a census: %q, stderr %s", doc.Census["objects"], doc.Warnings, r.stderr)
 	}
 	if entries, _ := filepath.Glob(filepath.Join(dir, "*.pycidx")); len(entries) != 0 {
 		t.Errorf("histogram within 64 KiB saved %v", entries)
+	}
+	bad := runIndexedEnv(t, t.TempDir(), []string{"PYCORONER_MEMORY_MAX=garbage"}, "--no-index", "histogram", res.CorePath)
+	if bad.code != 2 || !strings.Contains(string(bad.stderr), "PYCORONER_MEMORY_MAX") {
+		t.Errorf("histogram --no-index with PYCORONER_MEMORY_MAX=garbage: exit %d, stderr %q; want 2 and the variable named", bad.code, bad.stderr)
 	}
 }
 

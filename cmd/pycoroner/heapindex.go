@@ -66,6 +66,9 @@ func (g *globalFlags) heapOf(hs *heapSession, path string, parts pyheap.SavedPar
 		}
 	}
 	h, err := g.census(hs.session, cache != nil)
+	if tb := (*censusTooBig)(nil); errors.As(err, &tb) {
+		tb.warnings = warnings // for the histogram that counts without it
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +204,7 @@ func (g *globalFlags) census(s *session, withIndex bool) (*pyheap.Heap, error) {
 		if !tb.Estimated {
 			what = fmt.Sprintf("more than %d objects", tb.Objects)
 		}
-		return nil, &censusTooBig{tb: tb, msg: fmt.Sprintf("this heap has %s: its census needs about %s of memory besides the core (%d bytes per object), more than the %s of %s; run pycoroner where more memory is free, or set %s if it is (docs/limits.md)",
+		return nil, &censusTooBig{tb: tb, perObject: perObject, budget: budget, from: from, msg: fmt.Sprintf("this heap has %s: its census needs about %s of memory besides the core (%d bytes per object), more than the %s of %s; run pycoroner where more memory is free, or set %s if it is (docs/limits.md)",
 			what, gigabytes(int64(tb.Objects)*perObject), perObject, gigabytes(budget), from, memoryMaxEnv)}
 	}
 	return h, err
@@ -211,6 +214,9 @@ func (g *globalFlags) census(s *session, withIndex bool) (*pyheap.Heap, error) {
 const populateMin = 512 << 20
 
 func gigabytes(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KB", n>>10) // a budget of 100K is not "0 MB"
+	}
 	if n < 1<<30 {
 		return fmt.Sprintf("%d MB", n>>20)
 	}

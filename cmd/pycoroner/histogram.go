@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -27,10 +28,10 @@ the garbage collector was running.
 
 The first heap command on a core saves the census as an index for the
 next ones (pycoroner cache --help). With --no-index or --pid, histogram
-saves nothing and so takes the census's walk without its arrays: the
-same counts, in about half the time and with no memory per object. So
-does a heap too big for a census in the memory allowed (docs/limits.md),
-with a warning.`,
+saves nothing, so it counts the objects without keeping them (the
+census's walk without its arrays): the same answer, sooner, in a few
+bytes per object (the census takes 40). So does a heap whose census
+would not fit in the memory allowed (docs/limits.md), with a warning.`,
 		Example: `  pycoroner histogram core.12345
   pycoroner histogram --top 0 --json core.12345 | jq '.result[] | select(.module == "app.models")'
   pycoroner histogram --by module core.12345`,
@@ -43,11 +44,11 @@ with a warning.`,
 				return usageError{fmt.Errorf("--top %d: want 0 (all) or more", top)}
 			}
 			if g.tallies() {
-				return g.tallyHistogram(coreArg(args), by, top)
+				return g.tallyHistogram(coreArg(args), by, top, nil)
 			}
 			hs, err := g.openHeapFor(coreArg(args), pyheap.SavedTotals)
-			if w, ok := tooBigForCensus(err); ok {
-				return g.tallyHistogram(coreArg(args), by, top, w)
+			if tb := (*censusTooBig)(nil); errors.As(err, &tb) {
+				return g.tallyHistogram(coreArg(args), by, top, tb)
 			}
 			if err != nil {
 				return err

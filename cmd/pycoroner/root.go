@@ -58,7 +58,7 @@ this host, or from --sysroot when the core came from another machine.`,
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text (shapes in docs/json.md)")
 	pf.StringVar(&g.maxDecompressed, "max-decompressed", "", "decompress a compressed core up to `SIZE` (8G, 500M; default 1000 times its compressed size, at least 1G)")
 	pf.BoolVar(&g.noDWARF, "no-dwarf", false, "use the committed layout tables even when the binary has DWARF")
-	pf.BoolVar(&g.noIndex, "no-index", false, "use no saved index and save none: heap commands take the census, stacks --native and info inflate compressed debug files again (see pycoroner cache --help)")
+	pf.BoolVar(&g.noIndex, "no-index", false, "use no saved index and save none: heap commands take the census (histogram counts without keeping it), stacks --native and info inflate compressed debug files again (see pycoroner cache --help)")
 	pf.IntVar(&liveTarget.pid, "pid", 0, "analyse the running process `PID` instead of a core (paused while it is copied; see docs/live.md)")
 	pf.BoolVar(&liveTarget.nonblocking, "nonblocking", false, "with --pid: read without pausing the process (faster, may be inconsistent)")
 	root.AddCommand(newInfoCmd(g), newStacksCmd(g))

@@ -91,6 +91,9 @@ func Build[T any](model Model[T], opts Options) (*Heap[T], error) {
 	h := &Heap[T]{model: model, main: model.NewReader()}
 	seeds, err := c.walk(&h.Stats)
 	if err != nil {
+		// A census past its memory budget is often followed by a
+		// tally (cmd/pycoroner): what it reserved goes back first.
+		c.release()
 		return nil, err
 	}
 	h.roots = seeds.Roots
@@ -175,9 +178,24 @@ func (c *census[T]) walk(st *Stats) (Seeds, error) {
 			}
 			return seeds, &TooBigError{Objects: found, GCTracked: st.GCTracked, Max: c.opts.MaxObjects}
 		}
+		if c.tally {
+			return seeds, fmt.Errorf("more than %d objects: refusing to go on", maxObjects)
+		}
 		return seeds, fmt.Errorf("more than %d objects or %d references: refusing to go on", maxObjects, maxEdges)
 	}
 	return seeds, nil
+}
+
+// release gives back what the census's workers recorded and its address
+// bitmaps, for a census that ends without a heap (a tally, or an error).
+func (c *census[T]) release() {
+	for _, wk := range c.workers {
+		wk.free()
+	}
+	bigarray.Free(c.seen.words)
+	bigarray.Free(c.seen.listed)
+	c.seen.words, c.seen.listed = nil, nil
+	bigarray.Trim()
 }
 
 // split divides the address space among workers, each part holding about

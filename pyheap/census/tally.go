@@ -2,7 +2,10 @@ package census
 
 import (
 	"math/bits"
+	"sync/atomic"
 	"time"
+
+	"github.com/pycoroner/pycoroner/internal/faultgroup"
 )
 
 // A tally is a census that records no object: the same walk (the same
@@ -12,8 +15,8 @@ import (
 // types, sizes, edges: 20 bytes per object and 8 per reference) are what
 // a first command pays most for, in page faults on fresh memory, and
 // what bounds the heap a census can take at all (docs/limits.md). What
-// it still holds is the address bitmaps (2 bits per 8 bytes of the
-// image's memory).
+// it still holds is the address bitmaps (3 bits per 8 bytes of the
+// image's memory: visited, pending, on the GC lists).
 
 // Tally is what a tally found: per type, as Heap.TypeTotals gives it,
 // and the objects of the types TallyOf's keep chose.
@@ -65,8 +68,8 @@ func (tc *tallyCounts) add(addr uint64, slot *typeSlot, size int64) {
 
 // TallyOf walks model as Build does and counts what it finds; keep, when
 // not nil, chooses the types whose objects it lists (Tally.Kept): it is
-// called from the census's goroutines at once, once per type and
-// goroutine. Options.MaxObjects does not apply: a tally's memory does not
+// called from the census's goroutines at once, when a type is not in a
+// goroutine's cache of types. Options.MaxObjects does not apply: a tally's memory does not
 // grow with the objects.
 func TallyOf[T any](model Model[T], opts Options, keep func(T) bool) (*Tally[T], error) {
 	opts.MaxObjects = 0
@@ -103,6 +106,7 @@ func TallyOf[T any](model Model[T], opts Options, keep func(T) bool) (*Tally[T],
 	if dangling {
 		st.Edges -= c.droppedEdges()
 	}
+	c.release()
 	if opts.Progress != nil {
 		opts.Progress(st.Objects)
 	}
@@ -113,40 +117,53 @@ func TallyOf[T any](model Model[T], opts Options, keep func(T) bool) (*Tally[T],
 
 // droppedEdges counts the references to marks that turned out not to be
 // objects, which a census drops (Heap.finish) and a tally, keeping no
-// reference, counted. Only a damaged image has such marks; then every
-// object found is walked again, once, to count them.
+// reference, counted. Few cores have such marks (wild pointers: 2 to 400
+// in the real programs' cores of 3.8 and 3.13, none in most); then each
+// worker walks the objects of its part of the address space once more
+// to count them.
 func (c *census[T]) droppedEdges() int {
-	wk := c.workers[0]
-	wk.recount = true
-	defer func() { wk.recount = false }()
-	dropped, hint := 0, 0
-	walk := func(addr uint64) {
-		t, _, err := wk.rd.TypeOf(addr)
-		if err != nil {
-			return
-		}
-		wk.edges = wk.edges[:0]
-		wk.walkRefs(addr, t)
-		for _, e := range wk.edges {
-			if !c.seen.hasHint(e, &hint) {
-				dropped++
+	var total atomic.Int64
+	var g faultgroup.Group
+	for i, wk := range c.workers {
+		g.Go(func() {
+			wk.recount = true
+			defer func() { wk.recount = false }()
+			lo, hi := c.bounds[i], c.bounds[i+1]
+			dropped, hint := 0, 0
+			walk := func(addr uint64) {
+				t, _, err := wk.rd.TypeOf(addr)
+				if err != nil {
+					return
+				}
+				wk.edges = wk.edges[:0]
+				wk.walkRefs(addr, t)
+				for _, e := range wk.edges {
+					if !c.seen.hasHint(e, &hint) {
+						dropped++
+					}
+				}
 			}
-		}
-	}
-	segs, nw := c.seen.segs, len(c.seen.words)/2
-	for si, seg := range segs {
-		end := nw
-		if si+1 < len(segs) {
-			end = segs[si+1].word
-		}
-		for w := seg.word; w < end; w++ {
-			for word := c.seen.words[2*w]; word != 0; word &= word - 1 {
-				walk(seg.start + (uint64(w-seg.word)*64+uint64(bits.TrailingZeros64(word)))*8)
+			segs := c.seen.segs
+			for si, seg := range segs {
+				end := len(c.seen.words) / 2
+				if si+1 < len(segs) {
+					end = segs[si+1].word
+				}
+				for w := max(seg.word, lo); w < min(end, hi); w++ {
+					for word := c.seen.words[2*w]; word != 0; word &= word - 1 {
+						walk(seg.start + (uint64(w-seg.word)*64+uint64(bits.TrailingZeros64(word)))*8)
+					}
+				}
 			}
-		}
+			if i == 0 {
+				// the addresses outside the bitmap are worker 0's
+				for a := range c.seen.extra {
+					walk(a)
+				}
+			}
+			total.Add(int64(dropped))
+		})
 	}
-	for a := range c.seen.extra {
-		walk(a)
-	}
-	return dropped
+	g.Wait()
+	return int(total.Load())
 }
