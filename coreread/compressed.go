@@ -96,6 +96,23 @@ func sniff(f *os.File, path string) (Compression, error) {
 	return NotCompressed, nil
 }
 
+// LooksLikeCore says whether the file at path starts as a core does: an
+// ELF core file, or a container pycoroner decompresses (gzip, xz, zstd).
+// For messages that guess what the user meant; opening it says the rest.
+func LooksLikeCore(path string) bool {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [64]byte
+	n, _ := f.ReadAt(head[:], 0)
+	if c, err := sniff(f, path); err == nil && c != NotCompressed {
+		return true
+	}
+	return checkCoreHeader(head[:n]) == nil
+}
+
 // cacheKey names a compressed file's cache entry by its size, its mtime and
 // a hash of its first and last 64 KiB, so that two files that merely share
 // a size and an mtime never share an entry.

@@ -42,6 +42,9 @@ func TestHeapBadInput(t *testing.T) {
 		{"expression before the core", []string{"refs", sr, "sys:path", core}, 2, "the core comes first"},
 		{"regexp before the core", []string{"grep", sr, "^/usr", core}, 2, "the core comes first, then the REGEX"},
 		{"type before the core", []string{"instances", sr, "dict", core}, 2, "the core comes first, then the TYPE"},
+		// A misspelt core, then a REGEX that happens to name a file that
+		// is no core: the core is what is wrong, not the order.
+		{"misspelt core, a file after it", []string{"grep", sr, core + ".nosuch", "heap_badinput_test.go"}, 1, core + ".nosuch"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

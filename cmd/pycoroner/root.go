@@ -259,6 +259,11 @@ func swappedArgs(cmd *cobra.Command, args []string, what string) error {
 	if st, err := os.Stat(args[1]); err != nil || !st.Mode().IsRegular() {
 		return nil
 	}
+	if !coreread.LooksLikeCore(args[1]) {
+		// A misspelt core before a REGEX that names a file: opening
+		// the first says it is no file.
+		return nil
+	}
 	if _, err := os.Stat(args[0]); err == nil {
 		return nil // both are files: let the reading say what the first is
 	}
