@@ -54,7 +54,10 @@ func (r *Runtime) shallowSize(obj uint64, t *Type) int64 {
 	if L.TPFlagsHaveGC.In(t.Flags) {
 		size += L.GCHeadSize
 	}
-	if L.TPFlagsManagedDict.In(t.Flags) {
+	if L.TPFlagsManagedDict.In(t.Flags) || L.TPFlagsManagedWeakref.In(t.Flags) {
+		// The pre-header (3.11: the managed dict's words; 3.12+:
+		// Py_TPFLAGS_PREHEADER, a subclass of an exception, which has a
+		// dict slot of its own, has the weakref's alone).
 		size += 16
 	}
 	if size < 0 || size > 1<<32-1 {

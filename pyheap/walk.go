@@ -485,6 +485,12 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 	if tw.solidKind == KindException {
 		tw.baseFields = []field{{L.ExcArgs, "args"}, {L.ExcTraceback, "__traceback__"}, {L.ExcContext, "__context__"},
 			{L.ExcCause, "__cause__"}, {L.ExcDict, "__dict__"}, {L.ExcNotes, "__notes__"}}
+		if end := int64(L.ExcGroupExcs) + 8; L.ExcGroupExcs.Has() && L.ExcGroupMsg.Has() && t.Basicsize >= end && r.derivesFrom(t, "BaseExceptionGroup") {
+			// Its sub-exceptions are held by this tuple alone once the
+			// sequence given to the constructor is gone.
+			tw.baseFields = append(tw.baseFields, field{L.ExcGroupMsg, "message"}, field{L.ExcGroupExcs, "exceptions"})
+			tw.solidSize = max(tw.solidSize, end)
+		}
 	}
 	if t.Heap(r) {
 		tw.slots = r.slotMembers(t)
@@ -511,6 +517,26 @@ func (r *Runtime) computeTypeWalk(t *Type) *typeWalk {
 		}
 	}
 	return tw
+}
+
+// derivesFrom reports whether t or one of its bases (tp_base, up to 64)
+// is the static type named name.
+func (r *Runtime) derivesFrom(t *Type, name string) bool {
+	for i := 0; i < 64 && t != nil; i++ {
+		if t.Name == name && !t.Heap(r) {
+			return true
+		}
+		bp := r.ptrField(t.Addr, r.L.TypeBase)
+		if bp == 0 {
+			return false
+		}
+		b, err := r.typeAt(bp)
+		if err != nil {
+			return false
+		}
+		t = b
+	}
+	return false
 }
 
 // slotMembers collects T_OBJECT(_EX) member descriptors along the MRO.

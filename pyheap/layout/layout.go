@@ -204,10 +204,13 @@ type Layout struct {
 	HeapTypeCachedKeys Offset `py:"off:_heaptypeobject:ht_cached_keys"`
 	HeapTypeModule     Offset `py:"off:_heaptypeobject:ht_module"`
 
-	TPFlagsHeapType        Flag `py:"c:Py_TPFLAGS_HEAPTYPE"`
-	TPFlagsReady           Flag `py:"c:Py_TPFLAGS_READY"`
-	TPFlagsHaveGC          Flag `py:"c:Py_TPFLAGS_HAVE_GC"`
-	TPFlagsManagedDict     Flag `py:"c:Py_TPFLAGS_MANAGED_DICT"`
+	TPFlagsHeapType    Flag `py:"c:Py_TPFLAGS_HEAPTYPE"`
+	TPFlagsReady       Flag `py:"c:Py_TPFLAGS_READY"`
+	TPFlagsHaveGC      Flag `py:"c:Py_TPFLAGS_HAVE_GC"`
+	TPFlagsManagedDict Flag `py:"c:Py_TPFLAGS_MANAGED_DICT"`
+	// 3.12+: either managed flag gives an instance two words before its
+	// header (Py_TPFLAGS_PREHEADER), which sys.getsizeof counts.
+	TPFlagsManagedWeakref  Flag `py:"c:Py_TPFLAGS_MANAGED_WEAKREF"`
 	TPFlagsInlineValues    Flag `py:"c:Py_TPFLAGS_INLINE_VALUES"`
 	TPFlagsLongSubclass    Flag `py:"c:Py_TPFLAGS_LONG_SUBCLASS"`
 	TPFlagsListSubclass    Flag `py:"c:Py_TPFLAGS_LIST_SUBCLASS"`
@@ -298,6 +301,11 @@ type Layout struct {
 	ExcBaseSize        int64  `py:"size:PyBaseExceptionObject"`
 	ExcDict            Offset `py:"off:PyBaseExceptionObject:dict"`
 	ExcNotes           Offset `py:"off:PyBaseExceptionObject:notes"` // 3.11+
+	// An exception group's message and its tuple of sub-exceptions
+	// (3.11+): beyond BaseException's fields, so walked only for the
+	// types that derive from BaseExceptionGroup.
+	ExcGroupMsg  Offset `py:"off:PyBaseExceptionGroupObject:msg"`
+	ExcGroupExcs Offset `py:"off:PyBaseExceptionGroupObject:excs"`
 
 	// 3.15's lazy-import placeholders. The struct is private to
 	// Objects/lazyimportobject.c: the generator declares it for the probe
