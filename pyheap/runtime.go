@@ -118,7 +118,7 @@ func Open(img Image, opts Options) (*Runtime, error) {
 	r := newRuntime(img)
 	static := findStaticTypes(img)
 	var tried, claims []string
-	var fallback *Runtime // a scan hit whose sys.version could not be read
+	var fallback []*Runtime // scan hits whose sys.version could not be read
 	// The candidates, best first, in stages: a later stage is looked for
 	// only when no earlier candidate was the runtime (a scan of the
 	// writable memory costs milliseconds, and the symbol is almost always
@@ -148,9 +148,10 @@ func Open(img Image, opts Options) (*Runtime, error) {
 	if found == 0 {
 		return nil, fmt.Errorf("no CPython runtime found: the core has no _PyRuntime symbol and no interpreter state in the writable memory of its executable or libpython (is this a Python process? if the executable or libpython is missing here, pass --exe or --sysroot)")
 	}
-	if fallback != nil {
-		fallback.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version")
-		return fallback, nil
+	if len(fallback) > 0 {
+		best := bestUnconfirmed(fallback)
+		best.warn("the interpreter state was found by a scan and sys.version could not be read to confirm the version (%s)", best.L.Version)
+		return best, nil
 	}
 	return nil, fmt.Errorf("found no valid CPython interpreter state; the build says: %s; tried: %s; pycoroner reads CPython %s",
 		strings.Join(groupClaims(claims), "; "), strings.Join(tried, "; "), supportedVersions())
@@ -231,7 +232,7 @@ func groupClaims(claims []string) []string {
 // holds, or an error that ends the search, or neither (try the next
 // stage, with next: r or a fresh runtime). tried, claims and fallback
 // gather what Open reports at the end.
-func (r *Runtime) tryCandidates(img Image, cands []candidate, static staticTypes, opts Options, tried, claims *[]string, fallback **Runtime) (next, rt *Runtime, err error) {
+func (r *Runtime) tryCandidates(img Image, cands []candidate, static staticTypes, opts Options, tried, claims *[]string, fallback *[]*Runtime) (next, rt *Runtime, err error) {
 	for _, c := range cands {
 		cl := r.readClaim(c)
 		*claims = append(*claims, c.how+": "+cl.String())
@@ -267,8 +268,8 @@ func (r *Runtime) tryCandidates(img Image, cands []candidate, static staticTypes
 			if c.strict && r.sysMinor != r.L.Version {
 				// A scan hit that sys.version does not confirm: keep looking.
 				*tried = append(*tried, fmt.Sprintf("%s as %s: sys.version says %q", c.how, minor, r.sysMinor))
-				if *fallback == nil && r.sysMinor == "" {
-					*fallback = r
+				if len(*fallback) < maxUnconfirmed && r.sysMinor == "" {
+					*fallback = append(*fallback, r)
 				}
 				r = newRuntime(img)
 				continue
@@ -277,6 +278,34 @@ func (r *Runtime) tryCandidates(img Image, cands []candidate, static staticTypes
 		}
 	}
 	return r, nil, nil
+}
+
+// maxUnconfirmed bounds the scan hits kept as fallbacks.
+const maxUnconfirmed = 8
+
+// bestUnconfirmed chooses among scan hits that sys.version could not
+// confirm (a core cut before the sys module's memory, its notes lost):
+// the one under whose layout the threads' frames read, most of them.
+// More than one version's table can validate one interpreter state (3.8's
+// as 3.9's, on a core CI made), and the first was taken, whose frames
+// then read as garbage. The first found wins a tie, as before.
+func bestUnconfirmed(rts []*Runtime) *Runtime {
+	best, bestScore := rts[0], -1
+	for _, r := range rts {
+		score := 0
+		interps, _ := r.Interpreters()
+		for _, in := range interps {
+			states, _ := r.ThreadStates(in)
+			for _, ts := range states {
+				frames, _ := r.Frames(ts)
+				score += len(frames)
+			}
+		}
+		if score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best
 }
 
 // candidates lists the guesses the binaries name, best first: symbols,
